@@ -1,0 +1,57 @@
+package storage
+
+import "pkgstore/internal/packageid"
+
+// Object keys of the public bucket (architecture.md §3). The real EPR reads
+// this layout, so it must not change.
+const (
+	PackagesPrefix = "artifacts/packages/"
+	StaticPrefix   = "artifacts/static/"
+)
+
+// Object keys of the internal bucket.
+const (
+	QueuePrefix    = "queue-publishing/"
+	MetadataPrefix = "v2/metadata/"
+	CursorKey      = MetadataPrefix + "cursor.json"
+
+	// Everything else of ours lives under OwnPrefix so that it never collides
+	// with what EPR or the original infrastructure reads.
+	OwnPrefix         = "pkgstore/"
+	DocumentsPrefix   = OwnPrefix + "packages/"
+	SubmissionsPrefix = OwnPrefix + "submissions/"
+	ClaimsPrefix      = OwnPrefix + "claims/"
+	IndexInfoPrefix   = OwnPrefix + "index/"
+)
+
+// ZipKey is the public key of a published zip: its existence means "published".
+func ZipKey(id packageid.ID) string { return PackagesPrefix + id.ZipName() }
+
+// SignatureKey is the public key of a zip's detached signature.
+func SignatureKey(id packageid.ID) string { return ZipKey(id) + ".sig" }
+
+// StaticKey is the public key of a file extracted from a package; rel is the
+// path inside the package root (e.g. "docs/README.md").
+func StaticKey(id packageid.ID, rel string) string { return StaticPrefix + id.String() + "/" + rel }
+
+// DocumentKey is the internal key of a revision's package document (the JSON
+// EPR serves at /package/N/V/), written at publish time so the indexer never
+// reopens zips.
+func DocumentKey(id packageid.ID) string { return DocumentsPrefix + id.String() + ".json" }
+
+// ClaimKey is the internal key a publishing worker creates to own NAME-VERSION
+// before it writes anything public.
+func ClaimKey(id packageid.ID) string { return ClaimsPrefix + id.String() }
+
+// SubmissionKey is the internal key of a submission's status record.
+func SubmissionKey(subID string) string { return SubmissionsPrefix + subID + ".json" }
+
+// QueueDir is the internal prefix holding one submission's candidate files.
+func QueueDir(subID string) string { return QueuePrefix + subID + "/" }
+
+// IndexAllKey and IndexDeltaKey are the index files of one cursor.
+func IndexAllKey(cursor string) string   { return MetadataPrefix + cursor + "/search-index-all.json" }
+func IndexDeltaKey(cursor string) string { return MetadataPrefix + cursor + "/search-index-delta.json" }
+
+// IndexInfoKey records our own facts about a cursor (the cursor it was built on).
+func IndexInfoKey(cursor string) string { return IndexInfoPrefix + cursor + ".json" }

@@ -1,0 +1,238 @@
+// Package storage opens the public and internal buckets (gocloud.dev/blob) and
+// adds the one operation the store needs beyond plain reads and writes: a
+// create-if-absent that holds across processes and machines.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+	"gocloud.dev/gcerrors"
+
+	// Drivers for the bucket URLs operators may pass.
+	_ "gocloud.dev/blob/azureblob"
+	_ "gocloud.dev/blob/gcsblob"
+	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/blob/s3blob"
+)
+
+// ErrExists is returned by CreateIfAbsent when the key already exists.
+var ErrExists = errors.New("object already exists")
+
+// Config says where the two buckets are. URLs win over DataDir.
+type Config struct {
+	DataDir     string // DIR/public and DIR/internal, used when a URL is empty
+	PublicURL   string // any gocloud bucket URL
+	InternalURL string
+}
+
+// Buckets is the pair the whole system works on.
+type Buckets struct {
+	Public   *Bucket
+	Internal *Bucket
+}
+
+// Close closes both buckets.
+func (b *Buckets) Close() error {
+	return errors.Join(b.Public.Close(), b.Internal.Close())
+}
+
+// Bucket is a gocloud bucket plus, on the file backend, the folder behind it.
+type Bucket struct {
+	*blob.Bucket
+	dir string // non-empty for file buckets: CreateIfAbsent uses link(2) there
+}
+
+// Open opens both buckets described by cfg.
+func Open(ctx context.Context, cfg Config) (*Buckets, error) {
+	pub, err := openOne(ctx, cfg.PublicURL, cfg.DataDir, "public")
+	if err != nil {
+		return nil, err
+	}
+	internal, err := openOne(ctx, cfg.InternalURL, cfg.DataDir, "internal")
+	if err != nil {
+		pub.Close()
+		return nil, err
+	}
+	return &Buckets{Public: pub, Internal: internal}, nil
+}
+
+func openOne(ctx context.Context, rawURL, dataDir, sub string) (*Bucket, error) {
+	if rawURL == "" {
+		if dataDir == "" {
+			return nil, fmt.Errorf("%s bucket: neither a bucket URL nor a data directory was given", sub)
+		}
+		return OpenDir(filepath.Join(dataDir, sub))
+	}
+	b, err := OpenURL(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s bucket: %w", sub, err)
+	}
+	return b, nil
+}
+
+// OpenDir opens a folder as a file bucket, creating it if needed. Metadata
+// sidecar files are not written, so the folder is a plain mirror of the keys
+// (a web server can serve the public one as it is).
+func OpenDir(dir string) (*Bucket, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
+	}
+	b, err := fileblob.OpenBucket(abs, &fileblob.Options{Metadata: fileblob.MetadataDontWrite, NoTempDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
+	}
+	return &Bucket{Bucket: b, dir: abs}, nil
+}
+
+// OpenURL opens any gocloud bucket URL. file:// URLs get the cross-process
+// create-if-absent and no metadata sidecars, as with OpenDir.
+func OpenURL(ctx context.Context, rawURL string) (*Bucket, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse bucket URL %q: %w", rawURL, err)
+	}
+	if u.Scheme == "file" {
+		if len(u.Query()) > 0 {
+			return nil, fmt.Errorf("open bucket %q: file bucket URLs take no query parameters", rawURL)
+		}
+		return OpenDir(filepath.FromSlash(u.Path))
+	}
+	b, err := blob.OpenBucket(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %q: %w", rawURL, err)
+	}
+	return &Bucket{Bucket: b}, nil
+}
+
+// CreateIfAbsent writes key from r only if no object has that key, atomically
+// with respect to every other writer (other goroutines, processes and, on
+// cloud backends, machines). It returns ErrExists when the key was taken.
+//
+// On the file backend gocloud's IfNotExist only serialises writers inside one
+// process, so the object is written to a temporary file and published with
+// link(2), which fails if the target exists. Cloud drivers map IfNotExist to
+// their native precondition (GCS ifGenerationMatch=0, S3 If-None-Match: *,
+// Azure If-None-Match: *).
+func (b *Bucket) CreateIfAbsent(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
+	if b.dir != "" {
+		return b.linkCreate(ctx, key, r)
+	}
+	o := blob.WriterOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	o.IfNotExist = true
+	w, err := b.NewWriter(ctx, key, &o)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+			return fmt.Errorf("create %s: %w", key, ErrExists)
+		}
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	return nil
+}
+
+func (b *Bucket) linkCreate(ctx context.Context, key string, r io.Reader) error {
+	if !plainKey(key) {
+		return fmt.Errorf("create %s: key is not a plain relative path", key)
+	}
+	final := filepath.Join(b.dir, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	// The temporary name starts with '.' and ends in ".tmp" so listings and the
+	// indexer (which looks for ".zip") never take it for an object.
+	tmp, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+		tmp.Close()
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	if err := os.Link(tmp.Name(), final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("create %s: %w", key, ErrExists)
+		}
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	return nil
+}
+
+// plainKey reports whether key maps to the same relative path in fileblob
+// (no escaping needed), so that our link(2) path and fileblob's reads agree.
+func plainKey(key string) bool {
+	if key == "" || strings.HasPrefix(key, "/") || strings.HasSuffix(key, "/") || strings.Contains(key, "//") {
+		return false
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	for _, c := range key {
+		if c < 32 || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// IsNotFound reports whether err means the object does not exist.
+func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+
+// WriteFile writes key in one go, overwriting it.
+func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
+	w, err := b.NewWriter(ctx, key, opts)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}

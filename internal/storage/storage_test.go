@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestCreateIfAbsentBackends(t *testing.T) {
+	ctx := context.Background()
+	dirB, err := OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	memB, err := OpenURL(ctx, "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileURL, err := OpenURL(ctx, "file://"+filepath.ToSlash(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]*Bucket{"dir": dirB, "mem": memB, "fileurl": fileURL} {
+		t.Run(name, func(t *testing.T) {
+			defer b.Close()
+			key := "artifacts/packages/foo-1.0.0.zip"
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := 0; i < 16; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					err := b.CreateIfAbsent(ctx, key, bytes.NewReader([]byte("writer "+strconv.Itoa(i))), nil)
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case errors.Is(err, ErrExists):
+					default:
+						t.Errorf("writer %d: %v", i, err)
+					}
+				}(i)
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d writers won, want exactly 1", wins.Load())
+			}
+			got, err := b.ReadAll(ctx, key)
+			if err != nil || !bytes.HasPrefix(got, []byte("writer ")) {
+				t.Fatalf("ReadAll = %q, %v", got, err)
+			}
+			// Listing must show the object once and no temporary files.
+			it := b.List(nil)
+			n := 0
+			for {
+				obj, err := it.Next(ctx)
+				if err != nil {
+					break
+				}
+				n++
+				if obj.Key != key {
+					t.Errorf("unexpected object %q", obj.Key)
+				}
+			}
+			if n != 1 {
+				t.Errorf("listed %d objects, want 1", n)
+			}
+		})
+	}
+}
+
+// TestCreateIfAbsentAcrossProcesses runs racers in separate processes on one
+// folder: fileblob's own IfNotExist would let several win.
+func TestCreateIfAbsentAcrossProcesses(t *testing.T) {
+	if os.Getenv("PKGSTORE_RACER_DIR") != "" {
+		b, err := OpenDir(os.Getenv("PKGSTORE_RACER_DIR"))
+		if err != nil {
+			os.Exit(3)
+		}
+		err = b.CreateIfAbsent(context.Background(), "k/obj.zip", bytes.NewReader([]byte(os.Getenv("PKGSTORE_RACER_ID"))), nil)
+		switch {
+		case err == nil:
+			os.Exit(0)
+		case errors.Is(err, ErrExists):
+			os.Exit(1)
+		default:
+			os.Exit(2)
+		}
+	}
+	dir := t.TempDir()
+	const n = 8
+	cmds := make([]*exec.Cmd, n)
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestCreateIfAbsentAcrossProcesses$")
+		cmds[i].Env = append(os.Environ(), "PKGSTORE_RACER_DIR="+dir, "PKGSTORE_RACER_ID="+strconv.Itoa(i))
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wins := 0
+	for i, c := range cmds {
+		err := c.Wait()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch code {
+		case 0:
+			wins++
+		case 1:
+		default:
+			t.Errorf("racer %d exited %d", i, code)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d processes won, want exactly 1", wins)
+	}
+}
+
+func TestPlainKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"artifacts/packages/a-1.0.0.zip": true,
+		"a/[x] y.jpg":                    true,
+		"/abs":                           false,
+		"a/../b":                         false,
+		"a//b":                           false,
+		"a/":                             false,
+		"a\x01b":                         false,
+	} {
+		if got := plainKey(key); got != want {
+			t.Errorf("plainKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

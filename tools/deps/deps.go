@@ -1,0 +1,19 @@
+package main
+import (
+ _ "gocloud.dev/blob"
+ _ "gocloud.dev/blob/fileblob"
+ _ "gocloud.dev/blob/memblob"
+ _ "gocloud.dev/blob/gcsblob"
+ _ "gocloud.dev/blob/s3blob"
+ _ "gocloud.dev/blob/azureblob"
+ _ "github.com/ProtonMail/go-crypto/openpgp"
+ _ "github.com/Masterminds/semver/v3"
+ _ "go.yaml.in/yaml/v3"
+ _ "github.com/santhosh-tekuri/jsonschema/v6"
+ _ "github.com/spf13/cobra"
+ _ "github.com/prometheus/client_golang/prometheus"
+ _ "github.com/schollz/progressbar/v3"
+ _ "github.com/klauspost/compress/flate"
+ _ "github.com/fsouza/fake-gcs-server/fakestorage"
+)
+func main(){}
