@@ -22,13 +22,13 @@ const maxReadSize = 150 * mb
 
 // fileData is the cached content of one logical file (links resolved).
 type fileData struct {
-	data    []byte
-	err     error // read failure reported as a problem (not an I/O error)
-	linked  bool
-	parsed  bool
-	value   any // decoded without dotted-key expansion
-	node    *yaml.Node
-	perr    error
+	data   []byte
+	err    error // read failure reported as a problem (not an I/O error)
+	linked bool
+	parsed bool
+	value  any // decoded without dotted-key expansion
+	node   *yaml.Node
+	perr   error
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

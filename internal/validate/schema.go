@@ -239,7 +239,7 @@ func (p *pkg) schemaCheck(name string, doc any) []Problem {
 		return []Problem{{Message: err.Error()}}
 	}
 	var out []Problem
-	collectErrors(verr, &out)
+	collectErrors(verr, doc, &out)
 	return dedupe(out)
 }
 
@@ -277,7 +277,7 @@ func leafCount(e *jsonschema.ValidationError) int {
 	return n
 }
 
-func collectErrors(e *jsonschema.ValidationError, out *[]Problem) {
+func collectErrors(e *jsonschema.ValidationError, doc any, out *[]Problem) {
 	field := fieldPath(e.InstanceLocation)
 	add := func(msg string) { *out = append(*out, Problem{Field: field, Message: msg}) }
 	switch k := e.ErrorKind.(type) {
@@ -292,7 +292,7 @@ func collectErrors(e *jsonschema.ValidationError, out *[]Problem) {
 			}
 		}
 		if best != nil {
-			collectErrors(best, out)
+			collectErrors(best, doc, out)
 		}
 		return
 	case *kind.Required:
@@ -313,7 +313,13 @@ func collectErrors(e *jsonschema.ValidationError, out *[]Problem) {
 		add("Must not be present")
 		return
 	case *kind.Type:
-		add(fmt.Sprintf("Invalid type. Expected: %s, given: %s", strings.Join(k.Want, "/"), k.Got))
+		got := k.Got
+		if got == "number" {
+			if _, ok := lookupPath(doc, e.InstanceLocation).(int64); ok {
+				got = "integer"
+			}
+		}
+		add(fmt.Sprintf("Invalid type. Expected: %s, given: %s", strings.Join(k.Want, "/"), got))
 		return
 	case *kind.Enum:
 		add(fmt.Sprintf("%s must be one of the following: %s", field, quoteList(k.Want)))
@@ -340,10 +346,10 @@ func collectErrors(e *jsonschema.ValidationError, out *[]Problem) {
 		add(fmt.Sprintf("String length must be less than or equal to %d", k.Want))
 		return
 	case *kind.Minimum:
-		add(fmt.Sprintf("Must be greater than or equal to %v", k.Want))
+		add(fmt.Sprintf("Must be greater than or equal to %s", k.Want.RatString()))
 		return
 	case *kind.Maximum:
-		add(fmt.Sprintf("Must be less than or equal to %v", k.Want))
+		add(fmt.Sprintf("Must be less than or equal to %s", k.Want.RatString()))
 		return
 	case *kind.MinProperties:
 		add(fmt.Sprintf("Must have at least %d properties", k.Want))
@@ -367,7 +373,7 @@ func collectErrors(e *jsonschema.ValidationError, out *[]Problem) {
 		return
 	}
 	for _, c := range e.Causes {
-		collectErrors(c, out)
+		collectErrors(c, doc, out)
 	}
 }
 
@@ -382,4 +388,24 @@ func quoteList(vals []any) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lookupPath returns the value at loc inside doc (nil when absent).
+func lookupPath(doc any, loc []string) any {
+	cur := doc
+	for _, k := range loc {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[k]
+		case []any:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
 }

@@ -41,10 +41,10 @@ type Options struct {
 
 // Problem is one validation failure.
 type Problem struct {
-	File    string `json:"file,omitempty"`    // path relative to the package root, e.g. "manifest.yml"
-	Field   string `json:"field,omitempty"`   // JSON-schema field path ("(root)", "policy_templates.0.inputs.1") when applicable
-	Message string `json:"message"`           // what was found and what was expected
-	Code    string `json:"code,omitempty"`    // JSE00001 / PSR00001 / SVR000xx when package-spec has one, else ""
+	File    string `json:"file,omitempty"`  // path relative to the package root, e.g. "manifest.yml"
+	Field   string `json:"field,omitempty"` // JSON-schema field path ("(root)", "policy_templates.0.inputs.1") when applicable
+	Message string `json:"message"`         // what was found and what was expected
+	Code    string `json:"code,omitempty"`  // JSE00001 / PSR00001 / SVR000xx when package-spec has one, else ""
 	warning bool   // coded warning: dropped unless WarningsAsErrors
 }
 

@@ -230,7 +230,7 @@ func (p *pkg) checkFile(rel string, it *item, inDev bool) {
 			p.addf("", "folder [.] exceeds the total size limit of %s", humanSize(total))
 		}
 	}
-	if it.ct != ctNone && size == 0 {
+	if it.ct != ctNone && it.ct != ctHBS && size == 0 {
 		p.addf(rel, "file is empty, but media type is defined")
 		return
 	}
