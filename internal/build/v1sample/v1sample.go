@@ -1,0 +1,109 @@
+// Package v1sample gives tests and benchmarks the v1 production sample
+// (../shared/testdata/v1-sample.tar.gz, next to the module), unpacked into a
+// temporary folder. Callers skip when the shared folder is absent, so the
+// module's own tests pass on a fresh clone.
+package v1sample
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Revisions is the number of packages/NAME/VERSION folders in the sample.
+const Revisions = 269
+
+// Archive returns the path of v1-sample.tar.gz, found by walking up from the
+// working directory to the folder holding go.mod and then into
+// ../shared/testdata. It skips tb when the file is absent.
+func Archive(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Skip("go.mod not found above the working directory; v1 sample unavailable")
+		}
+		dir = parent
+	}
+	p := filepath.Join(filepath.Dir(dir), "shared", "testdata", "v1-sample.tar.gz")
+	if _, err := os.Stat(p); err != nil {
+		tb.Skipf("v1 sample not available (%v); it lives in ../shared next to the module", err)
+	}
+	return p
+}
+
+// Unpack extracts the sample into a temporary folder and returns the folder
+// holding packages/ (the shape of a v1 branch checkout).
+func Unpack(tb testing.TB) string {
+	tb.Helper()
+	src := Archive(tb)
+	dst := tb.TempDir()
+	if err := extract(src, dst); err != nil {
+		tb.Fatalf("unpack v1 sample: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "packages")); err != nil {
+		tb.Fatalf("v1 sample has no packages/ folder: %v", err)
+	}
+	return dst
+}
+
+func extract(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Clean(filepath.FromSlash(h.Name))
+		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("unsafe path %q in archive", h.Name)
+		}
+		p := filepath.Join(dst, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
