@@ -238,3 +238,14 @@ func humanSize(n int64) string {
 	}
 	return fmt.Sprintf("%dB", n)
 }
+
+func (p *pkg) dirStat(rel string) (fs.FileInfo, error) {
+	fi, err := fs.Stat(p.fsys, rel)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fs.ErrNotExist
+	}
+	return fi, nil
+}
