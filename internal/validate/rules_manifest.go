@@ -3,7 +3,9 @@ package validate
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -507,8 +509,15 @@ func ruleInputTemplates(p *pkg) {
 			paths = append(paths, asStr(x))
 		}
 		for _, t := range paths {
+			if t == tp && len(tps) > 0 {
+				continue // template_paths wins; the schema reports using both
+			}
 			if !templateFound(files, t) {
-				p.addf("manifest.yml", "policy template %q references template_path %q: template file not found", name, t)
+				label := t
+				if tp != "" {
+					label = tp
+				}
+				p.addf("manifest.yml", "policy template %q references template_path %q: template file not found", name, label)
 			}
 		}
 	}
@@ -901,7 +910,7 @@ func ruleTestRequires(p *pkg) {
 				s := asStr(src)
 				if path.IsAbs(s) || strings.HasPrefix(s, "/") {
 					p.addf(file, "%s.requires[%d] source %q must be a relative path", kindName, i, s)
-				} else if _, err := p.dirStat(path.Clean(s)); err != nil && !p.exists(path.Clean(s)) {
+				} else if !p.sourceExists(path.Clean(s)) {
 					p.addf(file, "%s.requires[%d] source %q does not exist", kindName, i, s)
 				}
 				continue
@@ -1010,3 +1019,19 @@ func ruleRoutingRules(p *pkg) {
 }
 
 func sortStrings(s []string) []string { sort.Strings(s); return s }
+
+// sourceExists checks a path relative to the package root; paths leaving the
+// root are checked on disk when Options.Dir is known, else assumed present.
+func (p *pkg) sourceExists(rel string) bool {
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		if p.opts.Dir == "" {
+			return true
+		}
+		_, err := os.Stat(filepath.Join(p.opts.Dir, filepath.FromSlash(rel)))
+		return err == nil
+	}
+	if _, err := p.dirStat(rel); err == nil {
+		return true
+	}
+	return p.exists(rel)
+}
