@@ -20,71 +20,21 @@ type Options struct {
 	Signed bool
 }
 
-// Package is the full package document. Field order is EPR's key order.
-type Package struct {
-	Name          string      `json:"name"`
-	Title         string      `json:"title,omitempty"`
-	Version       string      `json:"version"`
-	Release       string      `json:"release,omitempty"`
-	Description   string      `json:"description"`
-	Type          string      `json:"type"`
-	Download      string      `json:"download"`
-	Path          string      `json:"path"`
-	Icons         []Image     `json:"icons,omitempty"`
-	Conditions    *Conditions `json:"conditions,omitempty"`
-	Owner         *Owner      `json:"owner,omitempty"`
-	Categories    []string    `json:"categories,omitempty"`
-	SignaturePath string      `json:"signature_path,omitempty"`
-	FormatVersion string      `json:"format_version"`
-	Readme        string      `json:"readme,omitempty"`
-	License       string      `json:"license,omitempty"`
-}
-
-// Image is an icon or screenshot.
-type Image struct {
-	Src   string `json:"src" yaml:"src"`
-	Path  string `json:"path"`
-	Title string `json:"title,omitempty" yaml:"title"`
-	Size  string `json:"size,omitempty" yaml:"size"`
-	Type  string `json:"type,omitempty" yaml:"type"`
-}
-
-// Conditions of a package.
-type Conditions struct {
-	Kibana  *VersionCondition  `json:"kibana,omitempty" yaml:"kibana"`
-	Elastic *ElasticConditions `json:"elastic,omitempty" yaml:"elastic"`
-	Agent   *VersionCondition  `json:"agent,omitempty" yaml:"agent"`
-}
-
-// VersionCondition is a semver constraint.
-type VersionCondition struct {
-	Version string `json:"version,omitempty" yaml:"version"`
-}
-
-// ElasticConditions are subscription and capability requirements.
-type ElasticConditions struct {
-	Subscription string   `json:"subscription" yaml:"subscription"`
-	Capabilities []string `json:"capabilities,omitempty" yaml:"capabilities"`
-}
-
-// Owner of a package.
-type Owner struct {
-	Type   string `json:"type,omitempty" yaml:"type"`
-	Github string `json:"github,omitempty" yaml:"github"`
-}
-
 type manifest struct {
-	FormatVersion string      `yaml:"format_version"`
-	Name          string      `yaml:"name"`
-	Title         string      `yaml:"title"`
-	Version       string      `yaml:"version"`
-	Release       string      `yaml:"release"`
-	Description   string      `yaml:"description"`
-	Type          string      `yaml:"type"`
-	Icons         []Image     `yaml:"icons"`
-	Conditions    *Conditions `yaml:"conditions"`
-	Owner         *Owner      `yaml:"owner"`
-	Categories    []string    `yaml:"categories"`
+	FormatVersion string `yaml:"format_version"`
+	Name          string `yaml:"name"`
+	Title         string `yaml:"title"`
+	Version       string `yaml:"version"`
+	Release       string `yaml:"release"`
+	Description   string `yaml:"description"`
+	Type          string `yaml:"type"`
+	Icons         []struct {
+		Src   string `yaml:"src"`
+		Title string `yaml:"title"`
+		Size  string `yaml:"size"`
+		Type  string `yaml:"type"`
+	} `yaml:"icons"`
+	Categories []string `yaml:"categories"`
 }
 
 // ErrNoManifest is returned when the package root has no manifest.yml.
@@ -103,11 +53,10 @@ func Build(fsys fs.FS, opts Options) (*Package, error) {
 	if err := yaml.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("parse manifest.yml: %w", err)
 	}
-	p := &Package{
+	p := &Package{BasePackage: BasePackage{
 		Name: m.Name, Title: m.Title, Version: m.Version, Release: m.Release,
-		Description: m.Description, Type: m.Type, Conditions: m.Conditions,
-		Owner: m.Owner, Categories: m.Categories, FormatVersion: m.FormatVersion,
-	}
+		Description: m.Description, Type: m.Type, Categories: m.Categories,
+	}, FormatVersion: m.FormatVersion}
 	base := "/package/" + m.Name + "/" + m.Version
 	p.Download = "/epr/" + m.Name + "/" + m.Name + "-" + m.Version + ".zip"
 	p.Path = base
@@ -124,12 +73,8 @@ func Build(fsys fs.FS, opts Options) (*Package, error) {
 		}
 	}
 	p.License = "basic"
-	if m.Conditions != nil && m.Conditions.Elastic != nil && m.Conditions.Elastic.Subscription != "" {
-		p.License = m.Conditions.Elastic.Subscription
-	}
 	for _, ic := range m.Icons {
-		ic.Path = base + "/" + ic.Src
-		p.Icons = append(p.Icons, ic)
+		p.Icons = append(p.Icons, Image{Src: ic.Src, Path: base + ic.Src, Title: ic.Title, Size: ic.Size, Type: ic.Type})
 	}
 	if _, err := fs.Stat(fsys, "docs/README.md"); err == nil {
 		p.Readme = base + "/docs/README.md"

@@ -1,0 +1,318 @@
+package registry
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"pkgstore/internal/catalog"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/storage"
+)
+
+//go:embed favicon.ico
+var favicon []byte
+
+var (
+	nameRe = regexp.MustCompile(`^[a-z0-9_]+$`)
+	// artifactRe is the file part of /epr/{x}/{name}-{version}.zip(.sig):
+	// the name stops at the first '-', the version runs to the extension.
+	artifactRe = regexp.MustCompile(`^([a-z0-9_]+)-([^/]+?)\.zip(\.sig)?$`)
+)
+
+// fixedRoutes are the routes without variables; with StrictSlash a trailing
+// slash redirects to them.
+var fixedRoutes = map[string]bool{"/index.json": true, "/search": true, "/categories": true, "/health": true, "/favicon.ico": true}
+
+// ServeHTTP routes a request as EPR's router does (epr-api.md §1.1): no
+// method restriction, cleaned paths, strict-slash redirects, a plain 404 for
+// unknown paths.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	p := req.URL.Path
+	if p == "" {
+		p = "/"
+	}
+	if c := cleanPath(p); c != p {
+		redirect(w, req, c)
+		return
+	}
+	switch p {
+	case "/", "/index.json":
+		r.cors(w)
+		r.serveJSON(w, r.index, r.cfg.CacheTimes.Index)
+		return
+	case "/search":
+		r.cors(w)
+		r.serveSearch(w, req)
+		return
+	case "/categories":
+		r.cors(w)
+		r.serveCategories(w, req)
+		return
+	case "/health":
+		r.cors(w)
+		if !r.Ready() {
+			http.Error(w, "index not loaded yet", http.StatusServiceUnavailable)
+		}
+		return
+	case "/favicon.ico":
+		r.cors(w)
+		setCache(w, r.cfg.CacheTimes.CatchAll)
+		w.Header().Set("Content-Type", "image/x-icon")
+		http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(favicon))
+		return
+	}
+	if t, ok := strings.CutSuffix(p, "/"); ok && fixedRoutes[t] {
+		redirect(w, req, t)
+		return
+	}
+	segs := strings.Split(p[1:], "/")
+	switch {
+	case segs[0] == "epr" && len(segs) == 3:
+		if m := artifactRe.FindStringSubmatch(segs[2]); m != nil {
+			r.cors(w)
+			r.serveArtifact(w, req, m[1], m[2], m[3] != "")
+			return
+		}
+	case segs[0] == "package" && len(segs) == 3 && nameRe.MatchString(segs[1]):
+		redirect(w, req, p+"/")
+		return
+	case segs[0] == "package" && len(segs) == 4 && segs[3] == "" && nameRe.MatchString(segs[1]):
+		r.cors(w)
+		r.servePackageIndex(w, req, segs[1], segs[2])
+		return
+	case segs[0] == "package" && len(segs) >= 4:
+		r.cors(w)
+		r.serveStatic(w, req, segs[1], segs[2], strings.Join(segs[3:], "/"))
+		return
+	}
+	notFound(w, "404 page not found")
+}
+
+// cleanPath is gorilla/mux's path cleaning: path.Clean keeping a trailing
+// slash.
+func cleanPath(p string) string {
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+func redirect(w http.ResponseWriter, req *http.Request, p string) {
+	u := *req.URL
+	u.Path = p
+	u.RawPath = ""
+	http.Redirect(w, req, u.String(), http.StatusMovedPermanently)
+}
+
+func (r *Registry) cors(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+}
+
+// setCache writes EPR's two Cache-Control lines.
+func setCache(w http.ResponseWriter, d time.Duration) {
+	w.Header()["Cache-Control"] = []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
+}
+
+// noStore writes the error variant of the cache headers.
+func noStore(w http.ResponseWriter) {
+	w.Header()["Cache-Control"] = []string{"max-age=0", "private, no-store"}
+}
+
+func notFound(w http.ResponseWriter, msg string) {
+	noStore(w)
+	http.Error(w, msg, http.StatusNotFound)
+}
+
+func badRequest(w http.ResponseWriter, msg string) {
+	noStore(w)
+	http.Error(w, msg, http.StatusBadRequest)
+}
+
+func internalError(w http.ResponseWriter) {
+	http.Error(w, "internal server error", http.StatusInternalServerError)
+}
+
+func (r *Registry) serveJSON(w http.ResponseWriter, body []byte, d time.Duration) {
+	setCache(w, d)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+func (r *Registry) serveSearch(w http.ResponseWriter, req *http.Request) {
+	snap := r.current()
+	key := req.URL.RawQuery
+	if body, ok := snap.search.get(key); ok {
+		r.serveJSON(w, body, r.cfg.CacheTimes.Search)
+		return
+	}
+	f, err := catalog.ParseSearch(req.URL.Query(), r.cfg.AllowUnknownQueryParams)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	body, err := snap.cat.SearchJSON(f)
+	if err != nil {
+		notFound(w, "fetching package failed: "+err.Error())
+		return
+	}
+	snap.search.put(key, body)
+	r.serveJSON(w, body, r.cfg.CacheTimes.Search)
+}
+
+func (r *Registry) serveCategories(w http.ResponseWriter, req *http.Request) {
+	snap := r.current()
+	key := req.URL.RawQuery
+	if body, ok := snap.cats.get(key); ok {
+		r.serveJSON(w, body, r.cfg.CacheTimes.Categories)
+		return
+	}
+	q, err := catalog.ParseCategories(req.URL.Query(), r.cfg.AllowUnknownQueryParams)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	body, err := snap.cat.CategoriesJSON(q)
+	if err != nil {
+		notFound(w, err.Error())
+		return
+	}
+	snap.cats.put(key, body)
+	r.serveJSON(w, body, r.cfg.CacheTimes.Categories)
+}
+
+// lookup finds name-version for the single-package routes; it answers the
+// error itself and returns nil when there is nothing to serve.
+func (r *Registry) lookup(w http.ResponseWriter, name, version, notFoundMsg string) *catalog.Revision {
+	if !packageid.IsStrictSemver(version) {
+		badRequest(w, "invalid package version")
+		return nil
+	}
+	rev, ok := r.current().cat.Lookup(packageid.ID{Name: name, Version: version})
+	if !ok {
+		notFound(w, notFoundMsg)
+		return nil
+	}
+	return rev
+}
+
+func (r *Registry) servePackageIndex(w http.ResponseWriter, req *http.Request, name, version string) {
+	snap := r.current()
+	if !packageid.IsStrictSemver(version) {
+		badRequest(w, "invalid package version")
+		return
+	}
+	rev, ok := snap.cat.Lookup(packageid.ID{Name: name, Version: version})
+	if !ok {
+		notFound(w, "package revision not found")
+		return
+	}
+	doc, err := snap.cat.Document(rev)
+	if err != nil {
+		r.log.Error("package document", "package", rev.ID.String(), "err", err)
+		internalError(w)
+		return
+	}
+	r.serveJSON(w, doc, r.cfg.CacheTimes.Index)
+}
+
+func (r *Registry) serveArtifact(w http.ResponseWriter, req *http.Request, name, version string, sig bool) {
+	msg := "artifact not found"
+	if sig {
+		msg = "signature file not found"
+	}
+	rev := r.lookup(w, name, version, msg)
+	if rev == nil {
+		return
+	}
+	// Public cache headers before the bucket read, as EPR does (trap §1.2).
+	setCache(w, r.cfg.CacheTimes.CatchAll)
+	if sig {
+		r.serveBlob(w, req, storage.SignatureKey(rev.ID), "", msg)
+		return
+	}
+	r.serveBlob(w, req, storage.ZipKey(rev.ID), "application/zip", msg)
+}
+
+func (r *Registry) serveStatic(w http.ResponseWriter, req *http.Request, name, version, rel string) {
+	rev := r.lookup(w, name, version, "package revision not found")
+	if rev == nil {
+		return
+	}
+	setCache(w, r.cfg.CacheTimes.CatchAll)
+	if rel == "" {
+		http.Error(w, "resource not found", http.StatusNotFound)
+		return
+	}
+	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), contentType(rel), "resource not found")
+}
+
+// extraTypes are EPR's own MIME registrations (mime_types.go).
+var extraTypes = map[string]string{
+	".zip": "application/zip",
+	".ico": "image/x-icon",
+	".md":  "text/markdown; charset=utf-8",
+	".yml": "text/yaml; charset=UTF-8",
+}
+
+// contentType returns the type of a static file from its extension; empty
+// lets http.ServeContent sniff it.
+func contentType(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	if t, ok := extraTypes[ext]; ok {
+		return t
+	}
+	return mime.TypeByExtension(ext)
+}
+
+// serveBlob streams a public-bucket object with Range, conditional
+// requests (ETag, If-Modified-Since) and HEAD support. Objects are
+// immutable once published, so size and modification time make a strong
+// validator.
+func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, key, ctype, notFoundMsg string) {
+	rd, err := r.buckets.Public.NewReader(req.Context(), key, nil)
+	if err != nil {
+		if storage.IsNotFound(err) {
+			http.Error(w, notFoundMsg, http.StatusNotFound)
+			return
+		}
+		r.log.Error("read public bucket", "key", key, "err", err)
+		internalError(w)
+		return
+	}
+	defer rd.Close()
+	h := w.Header()
+	if ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	mt := rd.ModTime()
+	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, rd.Size(), mt.UnixNano()))
+	http.ServeContent(w, req, "", mt, rd)
+}
+
+// marshal encodes v as EPR does (2-space indent, no HTML escaping,
+// trailing newline).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,176 @@
+// Package registry is the HTTP handler of the Elastic Package Registry API
+// (epr-api.md is the contract) over our buckets: /search and /categories
+// answered from an in-memory catalog of the index, package documents from
+// the same catalog, artifacts and static files streamed from the public
+// bucket. It also keeps the catalog in step with the index cursor.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pkgstore/internal/catalog"
+	"pkgstore/internal/storage"
+)
+
+// EPR's default cache times (epr-api.md §5.1).
+const (
+	DefaultCacheTimeIndex      = 10 * time.Second
+	DefaultCacheTimeSearch     = 10 * time.Minute
+	DefaultCacheTimeCategories = 10 * time.Minute
+	DefaultCacheTimeCatchAll   = 10 * time.Minute
+	// DefaultWatchInterval is how often Watch polls cursor.json.
+	DefaultWatchInterval = 5 * time.Second
+	// DefaultServiceName is reported by / and /index.json.
+	DefaultServiceName = "package-registry"
+	// ServiceVersion is the EPR version whose API this registry follows.
+	ServiceVersion = "1.40.1"
+)
+
+// CacheTimes are the max-age values of the Cache-Control headers; zero
+// means EPR's default.
+type CacheTimes struct {
+	Index      time.Duration // /, /index.json, /package/N/V/
+	Search     time.Duration
+	Categories time.Duration
+	CatchAll   time.Duration // artifacts, signatures, static files, favicon
+}
+
+// Config configures a Registry.
+type Config struct {
+	Buckets    *storage.Buckets
+	CacheTimes CacheTimes
+	// AllowUnknownQueryParams accepts unknown /search and /categories
+	// parameters silently (EPR's default); false answers 400.
+	AllowUnknownQueryParams bool
+	// ServiceName is reported by /; empty means "package-registry".
+	ServiceName string
+	Logger      *slog.Logger
+	// WatchInterval is used by AddFlags only; Watch takes its interval as
+	// an argument.
+	WatchInterval time.Duration
+}
+
+// Registry serves the EPR API. It is safe for concurrent use.
+type Registry struct {
+	cfg     Config
+	buckets *storage.Buckets
+	log     *slog.Logger
+	index   []byte // body of / and /index.json
+
+	snap atomic.Pointer[snapshot] // nil until the first successful Reload
+
+	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
+}
+
+// snapshot is one catalog plus the caches derived from it; swapped as a
+// whole so that a request sees one index from start to end.
+type snapshot struct {
+	cat    *catalog.Catalog
+	search *bodyCache
+	cats   *bodyCache
+}
+
+func newSnapshot(c *catalog.Catalog) *snapshot {
+	return &snapshot{cat: c, search: newBodyCache(searchCacheSize), cats: newBodyCache(searchCacheSize)}
+}
+
+// New returns a registry; it answers 503 on /health and serves an empty
+// index until Reload succeeds once.
+func New(cfg Config) (*Registry, error) {
+	if cfg.Buckets == nil || cfg.Buckets.Public == nil || cfg.Buckets.Internal == nil {
+		return nil, errors.New("registry: both buckets are required")
+	}
+	ct := &cfg.CacheTimes
+	for _, d := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&ct.Index, DefaultCacheTimeIndex}, {&ct.Search, DefaultCacheTimeSearch}, {&ct.Categories, DefaultCacheTimeCategories}, {&ct.CatchAll, DefaultCacheTimeCatchAll}} {
+		if *d.p == 0 {
+			*d.p = d.def
+		}
+		if *d.p < 0 {
+			return nil, fmt.Errorf("registry: cache time must be greater than 0s")
+		}
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = DefaultServiceName
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Registry{cfg: cfg, buckets: cfg.Buckets, log: cfg.Logger}
+	body, err := marshal(map[string]string{"service.name": cfg.ServiceName, "service.version": ServiceVersion})
+	if err != nil {
+		return nil, err
+	}
+	r.index = body
+	return r, nil
+}
+
+// Ready reports whether an index (possibly empty: no cursor yet) has been
+// loaded; /health answers 503 until then.
+func (r *Registry) Ready() bool { return r.snap.Load() != nil }
+
+// current returns the snapshot to serve from (an empty one before the first
+// load, so that handlers need no nil checks).
+func (r *Registry) current() *snapshot {
+	if s := r.snap.Load(); s != nil {
+		return s
+	}
+	return emptySnapshot
+}
+
+var emptySnapshot = newSnapshot(catalog.Empty())
+
+// Reload reads cursor.json and, if it moved, applies deltas or loads the
+// full index, then swaps the catalog in one step. Concurrent calls
+// coalesce: a caller that waited for a running reload returns its outcome
+// for free when the cursor has not moved since.
+func (r *Registry) Reload(ctx context.Context) error {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	cur := r.snap.Load()
+	base := catalog.Empty()
+	if cur != nil {
+		base = cur.cat
+	}
+	start := time.Now()
+	next, err := catalog.Update(ctx, r.buckets.Internal, base)
+	if err != nil {
+		return fmt.Errorf("reload index: %w", err)
+	}
+	if cur != nil && next == cur.cat {
+		return nil
+	}
+	r.snap.Store(newSnapshot(next))
+	if next != base || cur == nil {
+		r.log.Info("index loaded", "cursor", next.Cursor(), "revisions", next.Len(), "took", time.Since(start))
+	}
+	return nil
+}
+
+// Watch calls Reload every interval until ctx is done. Errors are logged
+// and the previous index keeps being served.
+func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultWatchInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := r.Reload(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("index reload failed; serving the previous index", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
