@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"pkgstore/internal/build/v1sample"
+	"pkgstore/internal/build/shareddata"
 )
 
 // v1Revisions lists the packages/NAME/VERSION folders of a v1 checkout.
@@ -37,10 +37,10 @@ func v1Revisions(tb testing.TB, root string) (dirs []string, size int64) {
 // TestV1SampleRoundTrip builds every revision of the v1 sample and checks
 // that each zip holds exactly the folder's files, byte for byte.
 func TestV1SampleRoundTrip(t *testing.T) {
-	root := v1sample.Unpack(t)
+	root := shareddata.UnpackV1(t)
 	dirs, _ := v1Revisions(t, root)
-	if len(dirs) != v1sample.Revisions {
-		t.Fatalf("%d revisions, want %d", len(dirs), v1sample.Revisions)
+	if len(dirs) != shareddata.V1Revisions {
+		t.Fatalf("%d revisions, want %d", len(dirs), shareddata.V1Revisions)
 	}
 	for _, dir := range dirs {
 		var buf bytes.Buffer
@@ -92,7 +92,7 @@ func TestV1SampleRoundTrip(t *testing.T) {
 // BenchmarkBuildV1 measures the zip step alone over the whole v1 sample, on
 // GOMAXPROCS workers; MB/s counts uncompressed package bytes.
 func BenchmarkBuildV1(b *testing.B) {
-	root := v1sample.Unpack(b)
+	root := shareddata.UnpackV1(b)
 	dirs, size := v1Revisions(b, root)
 	b.SetBytes(size)
 	b.ReportAllocs()

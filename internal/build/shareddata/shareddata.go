@@ -1,8 +1,9 @@
-// Package v1sample gives tests and benchmarks the v1 production sample
-// (../shared/testdata/v1-sample.tar.gz, next to the module), unpacked into a
-// temporary folder. Callers skip when the shared folder is absent, so the
-// module's own tests pass on a fresh clone.
-package v1sample
+// Package shareddata gives tests and benchmarks the archives of the shared
+// test data (../shared/testdata next to the module: the v1 production sample,
+// the package-spec fixtures) unpacked into temporary folders. Callers skip
+// when the shared folder is absent, so the module's own tests pass on a
+// fresh clone.
+package shareddata
 
 import (
 	"archive/tar"
@@ -16,13 +17,19 @@ import (
 	"testing"
 )
 
-// Revisions is the number of packages/NAME/VERSION folders in the sample.
-const Revisions = 269
+// Archives in ../shared/testdata.
+const (
+	V1Sample     = "v1-sample.tar.gz"     // packages/NAME/VERSION/ of v1 production
+	SpecFixtures = "spec-fixtures.tar.gz" // valid/NAME/ and invalid/NAME/ packages
+)
 
-// Archive returns the path of v1-sample.tar.gz, found by walking up from the
-// working directory to the folder holding go.mod and then into
-// ../shared/testdata. It skips tb when the file is absent.
-func Archive(tb testing.TB) string {
+// V1Revisions is the number of packages/NAME/VERSION folders in V1Sample.
+const V1Revisions = 269
+
+// Archive returns the path of ../shared/testdata/name, found by walking up
+// from the working directory to the folder holding go.mod. It skips tb
+// when the file is absent.
+func Archive(tb testing.TB, name string) string {
 	tb.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -38,22 +45,29 @@ func Archive(tb testing.TB) string {
 		}
 		dir = parent
 	}
-	p := filepath.Join(filepath.Dir(dir), "shared", "testdata", "v1-sample.tar.gz")
+	p := filepath.Join(filepath.Dir(dir), "shared", "testdata", name)
 	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("v1 sample not available (%v); it lives in ../shared next to the module", err)
+		tb.Skipf("shared test data not available (%v); it lives in ../shared next to the module", err)
 	}
 	return p
 }
 
-// Unpack extracts the sample into a temporary folder and returns the folder
-// holding packages/ (the shape of a v1 branch checkout).
-func Unpack(tb testing.TB) string {
+// Unpack extracts the archive name into a temporary folder and returns it.
+func Unpack(tb testing.TB, name string) string {
 	tb.Helper()
-	src := Archive(tb)
+	src := Archive(tb, name)
 	dst := tb.TempDir()
 	if err := extract(src, dst); err != nil {
-		tb.Fatalf("unpack v1 sample: %v", err)
+		tb.Fatalf("unpack %s: %v", name, err)
 	}
+	return dst
+}
+
+// UnpackV1 extracts the v1 sample and returns the folder holding packages/
+// (the shape of a v1 branch checkout).
+func UnpackV1(tb testing.TB) string {
+	tb.Helper()
+	dst := Unpack(tb, V1Sample)
 	if _, err := os.Stat(filepath.Join(dst, "packages")); err != nil {
 		tb.Fatalf("v1 sample has no packages/ folder: %v", err)
 	}

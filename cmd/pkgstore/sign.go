@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"pkgstore/internal/signature"
+)
+
+func init() { subcommands = append(subcommands, newSignCmd) }
+
+func newSignCmd() *cobra.Command {
+	var keyPath, passFile string
+	cmd := &cobra.Command{
+		Use:   "sign FILE",
+		Short: "Write FILE.sig, an armored detached OpenPGP signature of FILE",
+		Long: `Sign writes FILE.sig next to FILE: an armored detached OpenPGP signature
+(binary mode, SHA-512) over FILE's exact bytes, as GnuPG's
+"gpg --armor --detach-sign" and elastic-package make.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if keyPath == "" {
+				return usageError("--key is required")
+			}
+			key, err := signature.LoadSigningKeyFile(keyPath, passFile)
+			if err != nil {
+				return &exitError{Code: 1, Err: err}
+			}
+			sig, err := signFile(args[0], key)
+			if err != nil {
+				return &exitError{Code: 1, Err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s\n", sig, key.Fingerprint())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "armored OpenPGP private key")
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
+	return cmd
+}
+
+// signFile writes path+".sig" (through a temporary file renamed into place)
+// and returns its name.
+func signFile(path string, key *signature.SigningKey) (string, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	defer in.Close()
+	dst := path + ".sig"
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	bw := bufio.NewWriter(tmp)
+	err = key.Sign(bw, in)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign %s: %w", path, err)
+	}
+	return dst, nil
+}
