@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"pkgstore/internal/index"
+	"pkgstore/internal/storage"
+)
+
+func newIndexCmd() *cobra.Command {
+	var cfg storage.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Run one indexing pass: make the search index hold every published package",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			b, err := storage.Open(cmd.Context(), cfg)
+			if err != nil {
+				return &exitError{Code: 1, Err: err}
+			}
+			defer b.Close()
+			res, err := index.NewIndexer(b, log).Index(cmd.Context())
+			if err != nil {
+				return &exitError{Code: 1, Err: err}
+			}
+			if res.Moved {
+				fmt.Fprintf(cmd.OutOrStdout(), "new cursor %s: %d packages (%d added, %d removed)\n", res.Cursor, res.Total, res.Added, res.Removed)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "index up to date at cursor %s: %d packages\n", res.Cursor, res.Total)
+			}
+			return nil
+		},
+	}
+	storageFlags(cmd.Flags(), &cfg)
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	return cmd
+}

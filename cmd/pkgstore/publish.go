@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"pkgstore/internal/client"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/publish"
+)
+
+func init() { subcommands = append(subcommands, newPublishCmd) }
+
+// Exit codes of pkgstore publish.
+const (
+	exitRefused          = 1
+	exitUsage            = 2
+	exitAlreadyPublished = 3
+)
+
+func newPublishCmd() *cobra.Command {
+	var (
+		sigPath, registryURL, token string
+		opts                        client.Options
+	)
+	cmd := &cobra.Command{
+		Use:   "publish PKG.zip",
+		Short: "Publish a signed package zip to a pkgstore registry",
+		Long: `Publish NAME-VERSION.zip (with NAME-VERSION.zip.sig beside it, or --signature)
+to the registry at --registry, then wait for the publishing job's outcome.
+
+Exit codes: 0 published (or dry run passed), 1 refused (each reason on its
+own line), 2 usage or connection error, 3 already published.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			zipPath := args[0]
+			if token == "" {
+				token = os.Getenv("PKGSTORE_PUBLISH_TOKEN")
+			}
+			if token == "" {
+				return usageError("no token: pass --token or set PKGSTORE_PUBLISH_TOKEN")
+			}
+			if registryURL == "" {
+				return usageError("--registry URL is required")
+			}
+			id, err := packageid.ParseZipName(filepath.Base(zipPath))
+			if err != nil {
+				return usageError("%v", err)
+			}
+			if sigPath == "" {
+				sigPath = zipPath + ".sig"
+			}
+			sig, err := os.ReadFile(sigPath)
+			if err != nil {
+				if !errors.Is(err, os.ErrNotExist) || cmd.Flags().Changed("signature") {
+					return usageError("read signature: %v", err)
+				}
+				sig = nil // unsigned: the registry decides whether that is allowed
+			}
+			zf, err := os.Open(zipPath)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			defer zf.Close()
+			c, err := client.New(registryURL, token)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			published, err := c.Published(ctx, id)
+			if err != nil {
+				return &exitError{Code: exitUsage, Err: err}
+			}
+			if published {
+				return &exitError{Code: exitAlreadyPublished, Err: fmt.Errorf("%s is already published at %s", id, registryURL)}
+			}
+			s, err := c.Publish(ctx, filepath.Base(zipPath), zf, sig, opts)
+			if err != nil {
+				return &exitError{Code: exitUsage, Err: err}
+			}
+			switch s.Status {
+			case publish.StatusPublished:
+				fmt.Fprintf(out, "published %s (submission %s, sha256 %s)\n", id, s.ID, s.SHA256)
+				return nil
+			case publish.StatusPassed:
+				fmt.Fprintf(out, "dry run passed: %s would be published (submission %s)\n", id, s.ID)
+				return nil
+			}
+			fmt.Fprintf(out, "refused %s (submission %s):\n", id, s.ID)
+			dup := len(s.Reasons) > 0
+			for _, r := range s.Reasons {
+				fmt.Fprintln(out, "  "+r.String())
+				dup = dup && r.Check == "duplicate"
+			}
+			if dup {
+				return &exitError{Code: exitAlreadyPublished}
+			}
+			return &exitError{Code: exitRefused}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&sigPath, "signature", "", "detached signature (default PKG.zip.sig)")
+	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://localhost:8080")
+	f.StringVar(&token, "token", "", "publishing token (default from PKGSTORE_PUBLISH_TOKEN)")
+	f.BoolVar(&opts.Legacy, "legacy", false, "skip package-spec validation (packages from Package Storage v1)")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "run every check, publish nothing")
+	return cmd
+}

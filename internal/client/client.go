@@ -1,0 +1,194 @@
+// Package client talks to a pkgstore server: the "already published?" check
+// every publisher does first, and the publishing API.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/publish"
+)
+
+// Client of one registry.
+type Client struct {
+	base  *url.URL
+	token string
+	HTTP  *http.Client
+}
+
+// New returns a client for the registry at baseURL, publishing with token.
+func New(baseURL, token string) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("registry URL %q must be http(s)://host[:port]", baseURL)
+	}
+	return &Client{base: u, token: token, HTTP: &http.Client{Timeout: 0}}, nil
+}
+
+// ErrUnexpected wraps answers the client cannot interpret.
+var ErrUnexpected = errors.New("unexpected answer from the registry")
+
+func (c *Client) url(path string) string { return c.base.String() + path }
+
+// Published reports whether NAME-VERSION is published, by HEAD on its zip,
+// as every Elastic publisher does: 200 yes, 404 no, anything else an error.
+func (c *Client) Published(ctx context.Context, id packageid.ID) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, c.url("/epr/"+id.Name+"/"+id.ZipName()), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", id, err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("check %s: %w: HEAD answered %s", id, ErrUnexpected, resp.Status)
+}
+
+// Options of a publication.
+type Options struct {
+	Legacy bool
+	DryRun bool
+}
+
+// APIError is a non-2xx answer of the publishing API.
+type APIError struct {
+	StatusCode int
+	Message    string
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("registry answered %d: %s", e.StatusCode, e.Message) }
+
+// Submit uploads a candidate (zip streamed, signature may be nil) and
+// returns the queued (or immediately rejected) submission.
+func (c *Client) Submit(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			for name, v := range map[string]bool{"legacy": opts.Legacy, "dry_run": opts.DryRun} {
+				if err := mw.WriteField(name, strconv.FormatBool(v)); err != nil {
+					return err
+				}
+			}
+			if sig != nil {
+				fw, err := mw.CreateFormFile("signature", zipName+".sig")
+				if err != nil {
+					return err
+				}
+				if _, err := fw.Write(sig); err != nil {
+					return err
+				}
+			}
+			fw, err := mw.CreateFormFile("package", zipName)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(fw, zip); err != nil {
+				return err
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/api/v1/publish"), pr)
+	if err != nil {
+		pr.CloseWithError(err)
+		return nil, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	// Closing the reader stops the writer goroutine if the server answered
+	// (e.g. 401 or 413) before reading the whole body.
+	defer pr.Close()
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("upload %s: %w", zipName, err)
+	}
+	defer resp.Body.Close()
+	return decodeSubmission(resp)
+}
+
+func decodeSubmission(resp *http.Response) (*publish.Submission, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusUnprocessableEntity {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(body))
+		}
+		return nil, &APIError{StatusCode: resp.StatusCode, Message: e.Error}
+	}
+	var s publish.Submission
+	if err := json.Unmarshal(body, &s); err != nil || s.ID == "" && s.Status == "" {
+		return nil, fmt.Errorf("%w: %s", ErrUnexpected, strings.TrimSpace(string(body)))
+	}
+	return &s, nil
+}
+
+// Status returns a submission's record, waiting up to wait for it to be final.
+func (c *Client) Status(ctx context.Context, id string, wait time.Duration) (*publish.Submission, error) {
+	u := c.url("/api/v1/publish/" + url.PathEscape(id))
+	if wait > 0 {
+		u += "?wait=" + wait.String()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("status of %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	return decodeSubmission(resp)
+}
+
+// Wait polls a submission until it is final or ctx is done.
+func (c *Client) Wait(ctx context.Context, id string) (*publish.Submission, error) {
+	for {
+		s, err := c.Status(ctx, id, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		if s.Status.Final() {
+			return s, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
+	}
+}
+
+// Publish submits a candidate and waits for its outcome.
+func (c *Client) Publish(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
+	s, err := c.Submit(ctx, zipName, zip, sig, opts)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status.Final() {
+		return s, nil
+	}
+	return c.Wait(ctx, s.ID)
+}

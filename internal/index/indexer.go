@@ -1,0 +1,411 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"pkgstore/internal/archive"
+	"pkgstore/internal/packagedoc"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/storage"
+)
+
+// Indexer writes new cursors of the search index. One pass at a time runs in
+// a process; triggers that arrive during a pass coalesce into one more pass.
+type Indexer struct {
+	b   *storage.Buckets
+	log *slog.Logger
+
+	// OnIndexed is called after a pass moved the cursor.
+	OnIndexed func(cursor string)
+
+	passMu  sync.Mutex
+	trigger chan struct{}
+	now     func() time.Time
+}
+
+// NewIndexer returns an indexer over the buckets.
+func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now}
+}
+
+// Trigger schedules a pass; it never blocks.
+func (ix *Indexer) Trigger() {
+	select {
+	case ix.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run performs a pass whenever triggered, until ctx is done.
+func (ix *Indexer) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ix.trigger:
+			if _, err := ix.Index(ctx); err != nil && ctx.Err() == nil {
+				ix.log.Error("indexing failed", "err", err)
+				// Try again later rather than spinning on a broken bucket.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(2 * time.Second):
+					ix.Trigger()
+				}
+			}
+		}
+	}
+}
+
+// Result describes a pass.
+type Result struct {
+	Cursor  string // the current cursor after the pass
+	Moved   bool   // whether the pass wrote a new cursor
+	Total   int
+	Added   int
+	Removed int
+}
+
+// Index makes the index hold exactly the published packages (the zips of
+// the public bucket). It writes a new cursor only when something changed,
+// and repeats until the cursor it leaves is complete, so concurrent
+// indexers in other processes converge.
+func (ix *Indexer) Index(ctx context.Context) (Result, error) {
+	ix.passMu.Lock()
+	defer ix.passMu.Unlock()
+	var last Result
+	for attempt := 0; attempt < 10; attempt++ {
+		res, complete, err := ix.pass(ctx)
+		if err != nil {
+			return res, err
+		}
+		if res.Moved {
+			last = res
+		} else if !last.Moved {
+			last = res
+		}
+		if complete {
+			if last.Moved && ix.OnIndexed != nil {
+				ix.OnIndexed(last.Cursor)
+			}
+			return last, nil
+		}
+	}
+	return last, errors.New("index did not converge after 10 passes (other writers keep moving the cursor)")
+}
+
+// pass runs one indexing pass; complete reports that the cursor current at
+// its end holds every zip listed at its end.
+func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
+	prev, err := ReadCursor(ctx, ix.b.Internal)
+	if err != nil && !errors.Is(err, ErrNoCursor) {
+		return Result{}, false, err
+	}
+	indexed := map[packageid.ID]bool{}
+	if prev != "" {
+		if err := ReadAll(ctx, ix.b.Internal, prev, func(e Entry) error {
+			indexed[e.ID] = true
+			return nil
+		}); err != nil {
+			return Result{}, false, err
+		}
+	}
+	published, err := ListPublished(ctx, ix.b.Public)
+	if err != nil {
+		return Result{}, false, err
+	}
+	var added, removed []packageid.ID
+	for id := range published {
+		if !indexed[id] {
+			added = append(added, id)
+		}
+	}
+	for id := range indexed {
+		if !published[id] {
+			removed = append(removed, id)
+		}
+	}
+	sortIDs(added)
+	sortIDs(removed)
+	res := Result{Cursor: prev, Total: len(published), Added: len(added), Removed: len(removed)}
+	if prev != "" && len(added) == 0 && len(removed) == 0 {
+		return res, true, nil
+	}
+
+	next := ix.nextCursor(prev)
+	docs := make(map[packageid.ID]json.RawMessage, len(added))
+	for _, id := range added {
+		doc, err := ix.document(ctx, id)
+		if err != nil {
+			return res, false, fmt.Errorf("document of %s: %w", id, err)
+		}
+		docs[id] = doc
+	}
+	if err := ix.writeAll(ctx, prev, next, removed, added, docs); err != nil {
+		return res, false, err
+	}
+	if err := ix.writeDelta(ctx, next, added, removed, docs); err != nil {
+		return res, false, err
+	}
+	info, _ := json.Marshal(map[string]any{"previous": prev, "packages": len(published), "written": ix.now().UTC()})
+	if err := ix.b.Internal.WriteAll(ctx, storage.IndexInfoKey(next), info, nil); err != nil {
+		return res, false, fmt.Errorf("write index info: %w", err)
+	}
+	// Commit point. If another writer moved the cursor meanwhile, our files
+	// were built on a stale base: drop them and start over from its cursor.
+	if cur, err := ReadCursor(ctx, ix.b.Internal); err != nil && !errors.Is(err, ErrNoCursor) {
+		return res, false, err
+	} else if cur != prev {
+		ix.log.Info("cursor moved during indexing; redoing the pass", "expected", prev, "found", cur)
+		_ = ix.dropCursor(ctx, next)
+		return res, false, nil
+	}
+	cj, _ := json.Marshal(cursorJSON{Current: next})
+	if err := ix.b.Internal.WriteAll(ctx, storage.CursorKey, cj, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return res, false, fmt.Errorf("write %s: %w", storage.CursorKey, err)
+	}
+	res.Cursor, res.Moved = next, true
+	ix.log.Info("index written", "cursor", next, "packages", len(published), "added", len(added), "removed", len(removed))
+
+	// Convergence: whatever the cursor is now (ours, or a racing writer's
+	// that landed after ours), it must hold everything published.
+	complete, err := ix.complete(ctx)
+	return res, complete, err
+}
+
+func (ix *Indexer) complete(ctx context.Context) (bool, error) {
+	cur, err := ReadCursor(ctx, ix.b.Internal)
+	if err != nil {
+		return false, err
+	}
+	published, err := ListPublished(ctx, ix.b.Public)
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	if err := ReadAll(ctx, ix.b.Internal, cur, func(e Entry) error {
+		if !published[e.ID] {
+			return errIncomplete
+		}
+		n++
+		return nil
+	}); err != nil {
+		if errors.Is(err, errIncomplete) {
+			return false, nil
+		}
+		return false, err
+	}
+	return n == len(published), nil
+}
+
+var errIncomplete = errors.New("index incomplete")
+
+// nextCursor is the current time in nanoseconds, 19 digits wide (so the
+// cursors of the next two centuries sort as strings in time order), and
+// always greater than prev.
+func (ix *Indexer) nextCursor(prev string) string {
+	c := fmt.Sprintf("%019d", ix.now().UnixNano())
+	if c > prev {
+		return c
+	}
+	if n, err := strconv.ParseUint(prev, 10, 64); err == nil && len(prev) == 19 {
+		return fmt.Sprintf("%019d", n+1)
+	}
+	return prev + "1"
+}
+
+func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
+	return errors.Join(
+		ix.b.Internal.Delete(ctx, storage.IndexAllKey(c)),
+		ix.b.Internal.Delete(ctx, storage.IndexDeltaKey(c)),
+		ix.b.Internal.Delete(ctx, storage.IndexInfoKey(c)),
+	)
+}
+
+// ListPublished lists the zips of the public bucket.
+func ListPublished(ctx context.Context, b *storage.Bucket) (map[packageid.ID]bool, error) {
+	out := map[packageid.ID]bool{}
+	it := b.List(&blob.ListOptions{Prefix: storage.PackagesPrefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", storage.PackagesPrefix, err)
+		}
+		name := strings.TrimPrefix(obj.Key, storage.PackagesPrefix)
+		if obj.IsDir || strings.Contains(name, "/") || !strings.HasSuffix(name, ".zip") {
+			continue
+		}
+		id, err := packageid.ParseZipName(name)
+		if err != nil {
+			continue // not ours to index: a stray object
+		}
+		out[id] = true
+	}
+}
+
+func sortIDs(ids []packageid.ID) {
+	sort.Slice(ids, func(i, j int) bool {
+		if ids[i].Name != ids[j].Name {
+			return ids[i].Name < ids[j].Name
+		}
+		return packageid.Compare(ids[i].Version, ids[j].Version) < 0
+	})
+}
+
+// document returns the stored package document of id, compacted. A zip
+// placed in the bucket by other means (no document) is opened once and its
+// document stored for next time.
+func (ix *Indexer) document(ctx context.Context, id packageid.ID) (json.RawMessage, error) {
+	data, err := ix.b.Internal.ReadAll(ctx, storage.DocumentKey(id))
+	if storage.IsNotFound(err) {
+		data, err = ix.buildDocument(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return nil, fmt.Errorf("stored document is not JSON: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, error) {
+	ix.log.Warn("zip has no stored package document; building it from the zip", "package", id)
+	r, err := ix.b.Public.NewReader(ctx, storage.ZipKey(id), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp("", "pkgstore-index-*.zip")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := io.Copy(f, r)
+	if err != nil {
+		return nil, err
+	}
+	pkg, err := archive.Open(f, n, id, archive.DefaultLimits)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := ix.b.Public.Exists(ctx, storage.SignatureKey(id))
+	if err != nil {
+		return nil, err
+	}
+	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: signed})
+	if err != nil {
+		return nil, err
+	}
+	data, err := packagedoc.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := ix.b.Internal.WriteAll(ctx, storage.DocumentKey(id), data, nil); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// writeAll streams the new full index: the previous entries minus the
+// removed ones, then the added ones.
+func (ix *Indexer) writeAll(ctx context.Context, prev, next string, removed, added []packageid.ID, docs map[packageid.ID]json.RawMessage) (err error) {
+	key := storage.IndexAllKey(next)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := ix.b.Internal.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/json"})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	defer func() {
+		if err != nil {
+			cancel() // discard the partial object
+			w.Close()
+		}
+	}()
+	bw := bufio.NewWriterSize(w, 1<<20)
+	gone := make(map[packageid.ID]bool, len(removed))
+	for _, id := range removed {
+		gone[id] = true
+	}
+	bw.WriteString(`{"packages":[`)
+	first := true
+	put := func(doc json.RawMessage) {
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteString("\n{\"package_manifest\":")
+		bw.Write(doc)
+		bw.WriteByte('}')
+	}
+	if prev != "" {
+		if err := ReadAll(ctx, ix.b.Internal, prev, func(e Entry) error {
+			if !gone[e.ID] {
+				put(e.Manifest)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	for _, id := range added {
+		put(docs[id])
+	}
+	bw.WriteString("\n]}\n")
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+func (ix *Indexer) writeDelta(ctx context.Context, next string, added, removed []packageid.ID, docs map[packageid.ID]json.RawMessage) error {
+	type entry struct {
+		PackageManifest json.RawMessage `json:"package_manifest"`
+	}
+	d := struct {
+		Added   []entry       `json:"added"`
+		Updated []entry       `json:"updated"`
+		Removed []removedJSON `json:"removed"`
+	}{Added: []entry{}, Updated: []entry{}, Removed: []removedJSON{}}
+	for _, id := range added {
+		d.Added = append(d.Added, entry{docs[id]})
+	}
+	for _, id := range removed {
+		d.Removed = append(d.Removed, removedJSON{Name: id.Name, Version: id.Version})
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	if err := ix.b.Internal.WriteAll(ctx, storage.IndexDeltaKey(next), data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("write delta: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,358 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+	"golang.org/x/sync/errgroup"
+
+	"pkgstore/internal/archive"
+	"pkgstore/internal/packagedoc"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/signature"
+	"pkgstore/internal/storage"
+)
+
+// run checks and publishes one submission. It returns the reasons for a
+// refusal, or an error when the work could not be done (I/O), in which case
+// nothing public is left half-written and the submission may be retried.
+func (p *Publisher) run(ctx context.Context, s *Submission) ([]Reason, error) {
+	id := packageid.ID{Name: s.Name, Version: s.Version}
+	zipName := id.ZipName()
+
+	// Write-once, checked first because it is cheap. A zip may already be
+	// ours if a previous attempt crashed after writing it.
+	if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
+		return nil, fmt.Errorf("check %s: %w", storage.ZipKey(id), err)
+	} else if published {
+		if holder, _ := p.claimHolder(ctx, id); holder != s.ID || s.DryRun {
+			return []Reason{alreadyPublished(id)}, nil
+		}
+	}
+
+	f, size, sum, err := p.spool(ctx, storage.QueueDir(s.ID)+zipName)
+	if err != nil {
+		if storage.IsNotFound(err) {
+			return []Reason{{Check: "zip", File: zipName, Message: "the candidate zip is missing from the queue"}}, nil
+		}
+		return nil, err
+	}
+	defer f.Close()
+	s.Size, s.SHA256 = size, sum
+	if size > p.cfg.MaxZipSize {
+		return []Reason{{Check: "size", File: zipName, Message: fmt.Sprintf("zip is larger than the limit of %d bytes", p.cfg.MaxZipSize)}}, nil
+	}
+
+	// Signature over the exact bytes.
+	sig, err := p.b.Internal.ReadAll(ctx, storage.QueueDir(s.ID)+zipName+".sig")
+	switch {
+	case storage.IsNotFound(err):
+		sig = nil
+	case err != nil:
+		return nil, fmt.Errorf("read queued signature: %w", err)
+	}
+	s.Signed = sig != nil
+	if r := p.checkSignature(f, sig, s, zipName); r != nil {
+		return []Reason{*r}, nil
+	}
+
+	// The zip itself.
+	pkg, err := archive.Open(f, size, id, p.cfg.Limits)
+	if err != nil {
+		return archiveReasons(zipName, err), nil
+	}
+	if !s.Legacy && p.cfg.Validate != nil {
+		problems, err := p.cfg.Validate(ctx, pkg.FS)
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		if len(problems) > 0 {
+			return problems, nil
+		}
+	}
+	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: sig != nil})
+	if err != nil {
+		return []Reason{{Check: "manifest", File: zipName, Message: "cannot build the package document: " + err.Error()}}, nil
+	}
+	docJSON, err := packagedoc.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("encode package document: %w", err)
+	}
+	if s.DryRun {
+		return nil, nil
+	}
+
+	// Own NAME-VERSION before writing anything public.
+	reason, err := p.claim(ctx, id, s)
+	if err != nil {
+		return nil, err
+	}
+	if reason != nil {
+		return []Reason{*reason}, nil
+	}
+	p.step("claimed")
+	if err := p.write(ctx, s, id, pkg, f, size, sig, docJSON); err != nil {
+		if ctx.Err() == nil {
+			p.cleanup(context.WithoutCancel(ctx), id)
+		}
+		return nil, err
+	}
+	return nil, nil
+}
+
+func alreadyPublished(id packageid.ID) Reason {
+	return Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
+}
+
+func (p *Publisher) checkSignature(f *os.File, sig []byte, s *Submission, zipName string) *Reason {
+	sigFile := zipName + ".sig"
+	if sig == nil {
+		if p.cfg.RequireSignatures {
+			return &Reason{Check: "signature", File: sigFile, Message: "no signature was supplied and signatures are required; sign the zip (pkgstore sign) and send NAME-VERSION.zip.sig with it"}
+		}
+		return nil
+	}
+	if p.cfg.Keyring == nil || p.cfg.Keyring.Len() == 0 {
+		return &Reason{Check: "signature", File: sigFile, Message: "a signature was supplied but the store has no trusted keyring to verify it (serve --keyring FILE)"}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return &Reason{Check: "signature", File: sigFile, Message: err.Error()}
+	}
+	signer, err := p.cfg.Keyring.Verify(f, bytes.NewReader(sig))
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, signature.ErrUnknownKey) {
+			msg += "; expected a key of the trusted keyring"
+		}
+		return &Reason{Check: "signature", File: sigFile, Message: msg}
+	}
+	s.Signer = &Signer{KeyID: signer.KeyID, Fingerprint: signer.Fingerprint}
+	return nil
+}
+
+func archiveReasons(zipName string, err error) []Reason {
+	var out []Reason
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, inner := range j.Unwrap() {
+				walk(inner)
+			}
+			return
+		}
+		var ae *archive.Error
+		if errors.As(e, &ae) {
+			file := zipName
+			if ae.File != "" {
+				file = zipName + ": " + ae.File
+			}
+			out = append(out, Reason{Check: ae.Check, File: file, Message: ae.Msg})
+			return
+		}
+		out = append(out, Reason{Check: "zip", File: zipName, Message: e.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// write performs the publication's writes in their safe order: static files,
+// signature, package document, then the zip, created only if absent.
+func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, f *os.File, size int64, sig, docJSON []byte) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, file := range pkg.Files {
+		g.Go(func() error {
+			rc, err := file.Open()
+			if err != nil {
+				return fmt.Errorf("read %s from zip: %w", file.Path, err)
+			}
+			defer rc.Close()
+			key := storage.StaticKey(id, file.Path)
+			if err := p.b.Public.WriteFile(gctx, key, rc, &blob.WriterOptions{ContentType: ContentType(file.Path)}); err != nil {
+				return err
+			}
+			if i == 0 {
+				p.step("static")
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	p.step("statics")
+	if sig != nil {
+		if err := p.b.Public.WriteAll(ctx, storage.SignatureKey(id), sig, &blob.WriterOptions{ContentType: "application/pgp-signature"}); err != nil {
+			return fmt.Errorf("write signature: %w", err)
+		}
+		p.step("signature")
+	}
+	if err := p.b.Internal.WriteAll(ctx, storage.DocumentKey(id), docJSON, &blobJSON); err != nil {
+		return fmt.Errorf("write package document: %w", err)
+	}
+	p.step("document")
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	err := p.b.Public.CreateIfAbsent(ctx, storage.ZipKey(id), io.LimitReader(f, size), &blob.WriterOptions{ContentType: "application/zip"})
+	if errors.Is(err, storage.ErrExists) {
+		// Only our own earlier attempt can have written it: we hold the claim.
+		if holder, _ := p.claimHolder(ctx, id); holder == s.ID {
+			return nil
+		}
+		return fmt.Errorf("zip appeared while claimed by %s: %w", s.ID, err)
+	}
+	if err != nil {
+		return err
+	}
+	p.step("zip")
+	return nil
+}
+
+// cleanup removes what a failed publication wrote, unless the zip made it.
+func (p *Publisher) cleanup(ctx context.Context, id packageid.ID) {
+	if ok, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || ok {
+		return
+	}
+	_ = deletePrefix(ctx, p.b.Public, storage.StaticPrefix+id.String()+"/")
+	_ = p.b.Public.Delete(ctx, storage.SignatureKey(id))
+	_ = p.b.Internal.Delete(ctx, storage.DocumentKey(id))
+}
+
+// A claim is an object pkgstore/claims/NAME-VERSION/<generation>. The highest
+// generation owns NAME-VERSION. Creating a generation is create-if-absent, so
+// two workers can never both own one: a worker takes over a stale claim (its
+// submission ended without publishing) by creating the next generation.
+type claimRecord struct {
+	Submission string    `json:"submission"`
+	Claimed    time.Time `json:"claimed"`
+}
+
+func claimGen(id packageid.ID, gen int) string {
+	return fmt.Sprintf("%s/%06d", storage.ClaimKey(id), gen)
+}
+
+// topClaim returns the highest claim generation and its holder (0, "" if none).
+func (p *Publisher) topClaim(ctx context.Context, id packageid.ID) (int, string, error) {
+	it := p.b.Internal.List(&blob.ListOptions{Prefix: storage.ClaimKey(id) + "/"})
+	var gens []string
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("list claims: %w", err)
+		}
+		gens = append(gens, path.Base(obj.Key))
+	}
+	if len(gens) == 0 {
+		return 0, "", nil
+	}
+	sort.Strings(gens)
+	top := gens[len(gens)-1]
+	var gen int
+	if _, err := fmt.Sscanf(top, "%d", &gen); err != nil {
+		return 0, "", fmt.Errorf("bad claim generation %q", top)
+	}
+	data, err := p.b.Internal.ReadAll(ctx, claimGen(id, gen))
+	if err != nil {
+		return 0, "", fmt.Errorf("read claim: %w", err)
+	}
+	var c claimRecord
+	if err := json.Unmarshal(data, &c); err != nil {
+		return 0, "", fmt.Errorf("parse claim: %w", err)
+	}
+	return gen, c.Submission, nil
+}
+
+func (p *Publisher) claimHolder(ctx context.Context, id packageid.ID) (string, error) {
+	_, holder, err := p.topClaim(ctx, id)
+	return holder, err
+}
+
+// claim makes submission s the owner of id, waiting up to ClaimWait for
+// another live submission of the same NAME-VERSION to finish.
+func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (*Reason, error) {
+	deadline := time.Now().Add(p.cfg.ClaimWait)
+	for {
+		gen, holder, err := p.topClaim(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if holder == s.ID {
+			return nil, nil
+		}
+		if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
+			return nil, err
+		} else if published {
+			return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
+		}
+		stale := gen == 0
+		if !stale {
+			other, err := p.Status(ctx, holder)
+			stale = errors.Is(err, ErrUnknownSubmission) || (err == nil && other.Status.Final())
+		}
+		if stale {
+			rec, _ := json.Marshal(claimRecord{Submission: s.ID, Claimed: time.Now().UTC()})
+			err := p.b.Internal.CreateIfAbsent(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
+			if err == nil {
+				// Someone may have published between our check and the claim.
+				if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || published {
+					if err != nil {
+						return nil, err
+					}
+					return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
+				}
+				return nil, nil
+			}
+			if !errors.Is(err, storage.ErrExists) {
+				return nil, err
+			}
+			continue // lost the race for this generation: look again
+		}
+		if time.Now().After(deadline) {
+			return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ContentType is the media type a static file is stored with, following
+// EPR's extra registrations for .md, .yml, .ico and .zip.
+func ContentType(name string) string {
+	ext := strings.ToLower(path.Ext(name))
+	switch ext {
+	case ".md":
+		return "text/markdown; charset=utf-8"
+	case ".yml", ".yaml":
+		return "text/yaml; charset=UTF-8"
+	case ".ico":
+		return "image/x-icon"
+	case ".zip":
+		return "application/zip"
+	case ".svg":
+		return "image/svg+xml"
+	case ".json":
+		return "application/json"
+	}
+	if t := mime.TypeByExtension(ext); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}

@@ -1,0 +1,423 @@
+// Package publish is the publishing job (architecture.md §4): candidates
+// wait in the internal bucket's queue; workers verify name, signature, zip
+// and package-spec, then write static files, signature and package document
+// to the buckets and the zip last, only if absent, so that "the zip exists"
+// means "published, completely".
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"pkgstore/internal/archive"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/signature"
+	"pkgstore/internal/storage"
+)
+
+// ValidateFunc runs package-spec validation on a package root and returns
+// its problems; err is for I/O failures only.
+type ValidateFunc func(ctx context.Context, fsys fs.FS) ([]Reason, error)
+
+// Config of a Publisher.
+type Config struct {
+	Buckets *storage.Buckets
+	// Keyring holds the trusted keys. Signatures, when given, must verify
+	// against it.
+	Keyring *signature.Keyring
+	// RequireSignatures refuses unsigned candidates.
+	RequireSignatures bool
+	Limits            archive.Limits
+	// MaxZipSize bounds a candidate zip's size (compressed).
+	MaxZipSize int64
+	// Validate is package-spec validation, skipped for legacy candidates.
+	// Nil means no spec validation.
+	Validate ValidateFunc
+	// Workers is the number of candidates processed at once.
+	Workers int
+	// OnPublished is called after each publication (to schedule indexing).
+	OnPublished func(packageid.ID)
+	Logger      *slog.Logger
+	// TempDir holds candidate zips while they are checked.
+	TempDir string
+	// ClaimWait is how long a candidate waits for another submission of
+	// the same NAME-VERSION to finish before it is refused.
+	ClaimWait time.Duration
+	// AfterStep, if set, is called after every write step of a publication
+	// with the step's name; tests use it to inject crashes.
+	AfterStep func(step string)
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxZipSize = 250 << 20
+	DefaultClaimWait  = 2 * time.Minute
+	maxAttempts       = 3
+)
+
+// ErrTooLarge is returned when an uploaded candidate exceeds MaxZipSize.
+var ErrTooLarge = errors.New("candidate is larger than the size limit")
+
+// Publisher runs the publishing job.
+type Publisher struct {
+	cfg Config
+	b   *storage.Buckets
+	log *slog.Logger
+
+	work chan string
+
+	mu       sync.Mutex
+	changed  chan struct{}
+	inflight map[string]bool
+}
+
+// New returns a Publisher; call Run to start its workers.
+func New(cfg Config) (*Publisher, error) {
+	if cfg.Buckets == nil {
+		return nil, errors.New("publish: no buckets")
+	}
+	if cfg.Limits == (archive.Limits{}) {
+		cfg.Limits = archive.DefaultLimits
+	}
+	if cfg.MaxZipSize <= 0 {
+		cfg.MaxZipSize = DefaultMaxZipSize
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.ClaimWait <= 0 {
+		cfg.ClaimWait = DefaultClaimWait
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{
+		cfg:      cfg,
+		b:        cfg.Buckets,
+		log:      cfg.Logger,
+		work:     make(chan string, 4096),
+		changed:  make(chan struct{}),
+		inflight: map[string]bool{},
+	}, nil
+}
+
+// Options of one candidate.
+type Options struct {
+	Legacy bool // skip package-spec validation (v1 packages)
+	DryRun bool // run every check, write nothing public
+}
+
+var blobJSON = blob.WriterOptions{ContentType: "application/json"}
+
+// UploadZip streams a candidate zip into the queue under submission id.
+// fileName must be NAME-VERSION.zip.
+func (p *Publisher) UploadZip(ctx context.Context, id, fileName string, r io.Reader) (int64, error) {
+	if _, err := packageid.ParseZipName(fileName); err != nil {
+		return 0, err
+	}
+	key := storage.QueueDir(id) + fileName
+	// Cancelling the writer's context before Close discards the object.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := p.b.Internal.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/zip"})
+	if err != nil {
+		return 0, fmt.Errorf("queue %s: %w", key, err)
+	}
+	n, err := io.Copy(w, io.LimitReader(r, p.cfg.MaxZipSize+1))
+	if err == nil && n > p.cfg.MaxZipSize {
+		err = fmt.Errorf("%w (%d bytes)", ErrTooLarge, p.cfg.MaxZipSize)
+	}
+	if err != nil {
+		cancel()
+		w.Close()
+		_ = p.b.Internal.Delete(context.WithoutCancel(ctx), key)
+		return n, err
+	}
+	if err := w.Close(); err != nil {
+		return n, fmt.Errorf("queue %s: %w", key, err)
+	}
+	return n, nil
+}
+
+// Enqueue records a submission whose zip was uploaded with UploadZip (and
+// its signature, when sig is not nil) and schedules it.
+func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte, opts Options) (*Submission, error) {
+	s := &Submission{ID: id, Package: fileName, Status: StatusQueued, Legacy: opts.Legacy, DryRun: opts.DryRun, Signed: sig != nil, Submitted: time.Now().UTC()}
+	if pid, err := packageid.ParseZipName(fileName); err == nil {
+		s.Name, s.Version = pid.Name, pid.Version
+	} else {
+		return p.rejectNow(ctx, s, Reason{Check: "name", File: fileName, Message: err.Error()})
+	}
+	if sig != nil {
+		if len(sig) > signature.MaxSignatureSize {
+			return p.rejectNow(ctx, s, Reason{Check: "signature", File: fileName + ".sig", Message: fmt.Sprintf("signature file is %d bytes, larger than %d", len(sig), signature.MaxSignatureSize)})
+		}
+		if err := p.b.Internal.WriteAll(ctx, storage.QueueDir(id)+fileName+".sig", sig, nil); err != nil {
+			return nil, fmt.Errorf("queue signature: %w", err)
+		}
+	}
+	if err := p.saveRecord(ctx, s); err != nil {
+		return nil, err
+	}
+	p.schedule(id)
+	return s, nil
+}
+
+// Reject records a submission refused before it could be queued (e.g. a
+// malformed file name), so that it can be looked up like any other.
+func (p *Publisher) Reject(ctx context.Context, id, fileName string, opts Options, r Reason) (*Submission, error) {
+	s := &Submission{ID: id, Package: fileName, Legacy: opts.Legacy, DryRun: opts.DryRun, Submitted: time.Now().UTC()}
+	return p.rejectNow(ctx, s, r)
+}
+
+func (p *Publisher) rejectNow(ctx context.Context, s *Submission, r Reason) (*Submission, error) {
+	now := time.Now().UTC()
+	s.Status, s.Reasons, s.Finished = StatusRejected, []Reason{r}, &now
+	if err := p.saveRecord(ctx, s); err != nil {
+		return nil, err
+	}
+	_ = p.deleteQueued(ctx, s.ID)
+	p.notify()
+	return s, nil
+}
+
+// Candidate is a package handed to Submit in one piece.
+type Candidate struct {
+	FileName  string    // NAME-VERSION.zip
+	Zip       io.Reader // streamed into the queue
+	Signature []byte    // nil when unsigned
+	Options
+}
+
+// Submit queues a candidate (UploadZip + Enqueue).
+func (p *Publisher) Submit(ctx context.Context, c Candidate) (*Submission, error) {
+	id := NewID()
+	if _, err := packageid.ParseZipName(c.FileName); err != nil {
+		return p.Reject(ctx, id, c.FileName, c.Options, Reason{Check: "name", File: c.FileName, Message: err.Error()})
+	}
+	if _, err := p.UploadZip(ctx, id, c.FileName, c.Zip); err != nil {
+		return nil, err
+	}
+	return p.Enqueue(ctx, id, c.FileName, c.Signature, c.Options)
+}
+
+func (p *Publisher) schedule(id string) {
+	p.mu.Lock()
+	if p.inflight[id] {
+		p.mu.Unlock()
+		return
+	}
+	p.inflight[id] = true
+	p.mu.Unlock()
+	select {
+	case p.work <- id:
+	default:
+		// The queue channel is full; the periodic scan picks it up later.
+		p.mu.Lock()
+		delete(p.inflight, id)
+		p.mu.Unlock()
+	}
+}
+
+// Run starts the workers and the queue scanner, recovers candidates left in
+// the queue (by a crash, or by another process), and blocks until ctx is done.
+func (p *Publisher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := 0; i < p.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-p.work:
+					p.process(ctx, id)
+					p.mu.Lock()
+					delete(p.inflight, id)
+					p.mu.Unlock()
+				}
+			}
+		}()
+	}
+	p.Recover(ctx)
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			p.Recover(ctx)
+		}
+	}
+}
+
+// Recover schedules every submission still in the queue.
+func (p *Publisher) Recover(ctx context.Context) {
+	it := p.b.Internal.List(&blob.ListOptions{Prefix: storage.QueuePrefix, Delimiter: "/"})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("scan publishing queue", "err", err)
+			}
+			return
+		}
+		if !obj.IsDir {
+			continue
+		}
+		id := obj.Key[len(storage.QueuePrefix) : len(obj.Key)-1]
+		if validID(id) {
+			p.schedule(id)
+		}
+	}
+}
+
+// process runs one submission to a final status.
+func (p *Publisher) process(ctx context.Context, id string) {
+	s, err := p.Status(ctx, id)
+	if errors.Is(err, ErrUnknownSubmission) {
+		// Queue objects without a record: an upload that never completed.
+		// Leave young ones alone (the upload may still be running).
+		if ts, ok := idTime(id); ok && time.Since(ts) > time.Hour {
+			p.log.Warn("dropping abandoned upload", "submission", id)
+			_ = p.deleteQueued(ctx, id)
+		}
+		return
+	}
+	if err != nil {
+		p.log.Error("read submission", "submission", id, "err", err)
+		return
+	}
+	if s.Status.Final() {
+		_ = p.deleteQueued(ctx, id)
+		return
+	}
+	now := time.Now().UTC()
+	s.Status, s.Started = StatusProcessing, &now
+	s.Attempts++
+	if err := p.saveRecord(ctx, s); err != nil {
+		p.log.Error("record submission", "submission", id, "err", err)
+		return
+	}
+	p.notify()
+	reasons, err := p.run(ctx, s)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the candidate stays queued for the next start
+		}
+		p.log.Error("publishing failed", "submission", id, "attempt", s.Attempts, "err", err)
+		if s.Attempts < maxAttempts {
+			s.Status = StatusQueued
+			_ = p.saveRecord(ctx, s)
+			go func() {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Duration(s.Attempts) * time.Second):
+					p.schedule(id)
+				}
+			}()
+			return
+		}
+		reasons = []Reason{{Check: "internal", Message: err.Error()}}
+	}
+	fin := time.Now().UTC()
+	s.Finished = &fin
+	s.Reasons = reasons
+	switch {
+	case len(reasons) > 0:
+		s.Status = StatusRejected
+	case s.DryRun:
+		s.Status = StatusPassed
+	default:
+		s.Status = StatusPublished
+	}
+	if err := p.saveRecord(ctx, s); err != nil {
+		p.log.Error("record outcome", "submission", id, "err", err)
+		return
+	}
+	p.step("recorded")
+	if err := p.deleteQueued(ctx, id); err != nil {
+		p.log.Error("remove from queue", "submission", id, "err", err)
+	}
+	p.step("dequeued")
+	p.log.Info("submission finished", "submission", id, "package", s.Package, "status", s.Status, "reasons", len(reasons))
+	p.notify()
+	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
+		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})
+	}
+}
+
+func idTime(id string) (time.Time, bool) {
+	if !validID(id) {
+		return time.Time{}, false
+	}
+	var ns int64
+	fmt.Sscanf(id[:19], "%d", &ns)
+	return time.Unix(0, ns), true
+}
+
+func (p *Publisher) step(name string) {
+	if p.cfg.AfterStep != nil {
+		p.cfg.AfterStep(name)
+	}
+}
+
+func (p *Publisher) deleteQueued(ctx context.Context, id string) error {
+	return deletePrefix(ctx, p.b.Internal, storage.QueueDir(id))
+}
+
+func deletePrefix(ctx context.Context, b *storage.Bucket, prefix string) error {
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	var errs []error
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if err := b.Delete(ctx, obj.Key); err != nil && !storage.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// spool copies the queued zip to a temporary file and hashes it.
+func (p *Publisher) spool(ctx context.Context, key string) (*os.File, int64, string, error) {
+	r, err := p.b.Internal.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(p.cfg.TempDir, "pkgstore-candidate-*.zip")
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("spool candidate: %w", err)
+	}
+	os.Remove(f.Name()) // unlinked: nothing is left behind, even after a crash
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, p.cfg.MaxZipSize+1))
+	if err != nil {
+		f.Close()
+		return nil, 0, "", fmt.Errorf("spool candidate: %w", err)
+	}
+	return f, n, hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,252 @@
+// Package publishapi is the HTTP front of the publishing job:
+// POST /api/v1/publish queues a candidate, GET /api/v1/publish/{id} reports
+// its outcome. Both need a bearer token.
+package publishapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/publish"
+	"pkgstore/internal/signature"
+)
+
+// Config of the API.
+type Config struct {
+	Publisher *publish.Publisher
+	// Tokens that may publish. Empty disables publishing (403).
+	Tokens []string
+	// MaxUploadSize bounds a request body (zip + signature + form).
+	MaxUploadSize int64
+	Logger        *slog.Logger
+}
+
+// API serves the publishing routes.
+type API struct {
+	cfg    Config
+	hashes [][32]byte
+	mux    *http.ServeMux
+}
+
+// New returns the API handler.
+func New(cfg Config) *API {
+	if cfg.MaxUploadSize <= 0 {
+		cfg.MaxUploadSize = publish.DefaultMaxZipSize + 1<<20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	for _, t := range cfg.Tokens {
+		if t != "" {
+			a.hashes = append(a.hashes, sha256.Sum256([]byte(t)))
+		}
+	}
+	a.mux.HandleFunc("POST /api/v1/publish", a.guard(a.publish))
+	a.mux.HandleFunc("GET /api/v1/publish/{id}", a.guard(a.status))
+	return a
+}
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, errorBody{Error: fmt.Sprintf(format, args...)})
+}
+
+// guard checks the bearer token in constant time: tokens are compared as
+// SHA-256 digests, so neither content nor length leaks through timing.
+func (a *API) guard(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if len(a.hashes) == 0 {
+			writeError(w, http.StatusForbidden, "publishing is disabled on this server: start it with --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		scheme, token, ok := strings.Cut(auth, " ")
+		if auth == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pkgstore"`)
+			writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
+			return
+		}
+		got := sha256.Sum256([]byte(token))
+		match := 0
+		for _, h := range a.hashes {
+			match |= subtle.ConstantTimeCompare(got[:], h[:])
+		}
+		if match != 1 {
+			writeError(w, http.StatusForbidden, "the bearer token is not valid for publishing")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (a *API) publish(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > a.cfg.MaxUploadSize {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, a.cfg.MaxUploadSize)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "expected a multipart/form-data body with parts \"package\" and \"signature\": %v", err)
+		return
+	}
+	ctx := r.Context()
+	pub := a.cfg.Publisher
+	id := publish.NewID()
+	var (
+		fileName string
+		sig      []byte
+		opts     publish.Options
+		uploaded bool
+	)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			a.failUpload(w, err)
+			return
+		}
+		switch part.FormName() {
+		case "package":
+			if uploaded {
+				writeError(w, http.StatusBadRequest, "more than one \"package\" part")
+				return
+			}
+			fileName = part.FileName()
+			if _, err := packageid.ParseZipName(fileName); err != nil {
+				s, rerr := pub.Reject(ctx, id, fileName, opts, publish.Reason{Check: "name", File: fileName, Message: err.Error()})
+				if rerr != nil {
+					writeError(w, http.StatusInternalServerError, "record submission: %v", rerr)
+					return
+				}
+				writeJSON(w, http.StatusUnprocessableEntity, s)
+				return
+			}
+			if _, err := pub.UploadZip(ctx, id, fileName, part); err != nil {
+				a.failUpload(w, err)
+				return
+			}
+			uploaded = true
+		case "signature":
+			sig, err = io.ReadAll(io.LimitReader(part, signature.MaxSignatureSize+1))
+			if err != nil {
+				a.failUpload(w, err)
+				return
+			}
+			if len(sig) == 0 {
+				sig = nil
+			}
+		case "legacy", "dry_run":
+			v, _ := io.ReadAll(io.LimitReader(part, 16))
+			b, err := parseBool(string(v))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "form field %q: %v", part.FormName(), err)
+				return
+			}
+			if part.FormName() == "legacy" {
+				opts.Legacy = b
+			} else {
+				opts.DryRun = b
+			}
+		default:
+			writeError(w, http.StatusBadRequest, "unknown form part %q (expected package, signature, legacy, dry_run)", part.FormName())
+			return
+		}
+	}
+	if !uploaded {
+		writeError(w, http.StatusBadRequest, "missing the \"package\" part (the NAME-VERSION.zip file)")
+		return
+	}
+	s, err := pub.Enqueue(ctx, id, fileName, sig, opts)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "queue submission: %v", err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/publish/"+s.ID)
+	code := http.StatusAccepted
+	if s.Status == publish.StatusRejected {
+		code = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, code, s)
+}
+
+func (a *API) failUpload(w http.ResponseWriter, err error) {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe), errors.Is(err, publish.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "upload exceeds the size limit: %v", err)
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing to answer.
+	default:
+		a.cfg.Logger.Warn("upload failed", "err", err)
+		writeError(w, http.StatusBadRequest, "reading the upload failed: %v", err)
+	}
+}
+
+func parseBool(s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	return strconv.ParseBool(strings.TrimSpace(s))
+}
+
+// status answers the record of a submission; ?wait=DURATION (at most 60s)
+// blocks until the submission is final or the time is up.
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx := r.Context()
+	var (
+		s   *publish.Submission
+		err error
+	)
+	if wait := r.URL.Query().Get("wait"); wait != "" {
+		d, perr := time.ParseDuration(wait)
+		if perr != nil || d < 0 {
+			writeError(w, http.StatusBadRequest, "wait must be a duration such as 30s, got %q", wait)
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, min(d, 60*time.Second))
+		defer cancel()
+		s, err = a.cfg.Publisher.Wait(wctx, id)
+	} else {
+		s, err = a.cfg.Publisher.Status(ctx, id)
+	}
+	switch {
+	case errors.Is(err, publish.ErrUnknownSubmission):
+		writeError(w, http.StatusNotFound, "%v", err)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "%v", err)
+	default:
+		writeJSON(w, http.StatusOK, s)
+	}
+}

@@ -1,0 +1,217 @@
+// Package server composes a running store: the buckets, the publishing job
+// and its HTTP API, the indexer, and the registry API, on one listener.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"pkgstore/internal/archive"
+	"pkgstore/internal/index"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/publish"
+	"pkgstore/internal/publishapi"
+	"pkgstore/internal/registry"
+	"pkgstore/internal/signature"
+	"pkgstore/internal/storage"
+	"pkgstore/internal/validate"
+)
+
+// Config of a store server.
+type Config struct {
+	Storage storage.Config
+	// Keyrings are files of trusted public keys.
+	Keyrings          []string
+	RequireSignatures bool
+	// Tokens allowed to publish; none disables the publishing API.
+	Tokens        []string
+	Workers       int
+	Limits        archive.Limits
+	MaxUploadSize int64
+	// NoSpecValidation skips package-spec validation for every candidate
+	// (as if all were legacy).
+	NoSpecValidation bool
+	// ReadOnly serves buckets written by others: no publishing API, no
+	// indexer, no job.
+	ReadOnly      bool
+	WatchInterval time.Duration
+	Registry      registry.Config
+	Logger        *slog.Logger
+	// AfterStep is passed to the publishing job (fault injection in tests).
+	AfterStep func(step string)
+}
+
+// Server is a configured store.
+type Server struct {
+	cfg       Config
+	Buckets   *storage.Buckets
+	Publisher *publish.Publisher // nil when read-only
+	Indexer   *index.Indexer     // nil when read-only
+	Registry  *registry.Registry
+	handler   http.Handler
+	log       *slog.Logger
+}
+
+// New opens the buckets and builds every part; nothing runs until Serve.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WatchInterval <= 0 {
+		cfg.WatchInterval = registry.DefaultWatchInterval
+	}
+	b, err := storage.Open(ctx, cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger}
+	rcfg := cfg.Registry
+	rcfg.Buckets = b
+	rcfg.Logger = cfg.Logger
+	if s.Registry, err = registry.New(rcfg); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	if cfg.ReadOnly {
+		s.handler = s.Registry
+		return s, nil
+	}
+	var keyring *signature.Keyring
+	if len(cfg.Keyrings) > 0 {
+		if keyring, err = signature.LoadKeyring(cfg.Keyrings...); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	s.Indexer = index.NewIndexer(b, cfg.Logger)
+	s.Indexer.OnIndexed = func(string) {
+		// Make our own publications visible at once, without waiting for
+		// the next poll.
+		if err := s.Registry.Reload(context.Background()); err != nil {
+			s.log.Error("reload index", "err", err)
+		}
+	}
+	pcfg := publish.Config{
+		Buckets:           b,
+		Keyring:           keyring,
+		RequireSignatures: cfg.RequireSignatures,
+		Limits:            cfg.Limits,
+		MaxZipSize:        cfg.MaxUploadSize,
+		Workers:           cfg.Workers,
+		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
+		Logger:            cfg.Logger,
+		AfterStep:         cfg.AfterStep,
+	}
+	if !cfg.NoSpecValidation {
+		pcfg.Validate = validateSpec
+	}
+	if s.Publisher, err = publish.New(pcfg); err != nil {
+		b.Close()
+		return nil, err
+	}
+	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", api)
+	mux.Handle("/", s.Registry)
+	s.handler = mux
+	return s, nil
+}
+
+// validateSpec adapts the package-spec validator to the job.
+func validateSpec(ctx context.Context, fsys fs.FS) ([]publish.Reason, error) {
+	problems, err := validate.Package(ctx, fsys, validate.Options{Mode: "build"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]publish.Reason, 0, len(problems))
+	for _, p := range problems {
+		msg := p.Message
+		if p.Field != "" {
+			msg = "field " + p.Field + ": " + msg
+		}
+		out = append(out, publish.Reason{Check: "spec", File: p.File, Message: msg, Code: p.Code})
+	}
+	return out, nil
+}
+
+// Handler is the whole HTTP API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close closes the buckets.
+func (s *Server) Close() error { return s.Buckets.Close() }
+
+// Serve runs everything on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	run := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	if s.Indexer != nil {
+		// Catch up with publications made while we were down (or by zips
+		// copied into the bucket) before serving.
+		if res, err := s.Indexer.Index(ctx); err != nil {
+			s.log.Error("initial indexing", "err", err)
+		} else {
+			s.log.Info("index ready", "cursor", res.Cursor, "packages", res.Total)
+		}
+	}
+	if err := s.Registry.Reload(ctx); err != nil {
+		s.log.Error("initial index load", "err", err)
+	}
+	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
+	if s.Indexer != nil {
+		run(s.Indexer.Run)
+		run(s.Publisher.Run)
+	}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer scancel()
+	_ = hs.Shutdown(sctx)
+	cancel()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// ListenAndServe listens on addr (host:port) and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// IsLoopback reports whether addr listens only on a loopback interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
