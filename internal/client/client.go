@@ -73,7 +73,9 @@ type APIError struct {
 	Message    string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("registry answered %d: %s", e.StatusCode, e.Message) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("registry answered %d: %s", e.StatusCode, e.Message)
+}
 
 // Submit uploads a candidate (zip streamed, signature may be nil) and
 // returns the queued (or immediately rejected) submission.
