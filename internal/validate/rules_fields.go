@@ -236,3 +236,25 @@ func (p *pkg) buildDependencies() (map[string]bool, bool) {
 	}
 	return deps, true
 }
+
+// ruleEmbeddedECS (R45, source mode): data stream dynamic_templates keys must
+// not start with _embedded_ecs.
+func ruleEmbeddedECS(p *pkg) {
+	if p.mode != ModeSource || p.typ != "integration" {
+		return
+	}
+	for _, ds := range p.dataStreams() {
+		tpls := asList(getPath(p.dsManifest(ds), "elasticsearch", "index_template", "mappings", "dynamic_templates"))
+		for i, t := range tpls {
+			for _, k := range sortedKeys(asMap(t)) {
+				if strings.HasPrefix(k, "_embedded_ecs") {
+					p.add(Problem{File: "data_stream/" + ds + "/manifest.yml",
+						Field:   fmt.Sprintf("elasticsearch.index_template.mappings.dynamic_templates.%d", i),
+						Message: fmt.Sprintf("dynamic template %q uses the reserved prefix _embedded_ecs, which is only allowed in built packages", k)})
+				}
+			}
+		}
+	}
+}
+
+func init() { allRules = append(allRules, ruleEmbeddedECS) }
