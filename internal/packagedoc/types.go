@@ -40,7 +40,7 @@ type BasePackage struct {
 // shadow the base forms, as in EPR, so the base keys keep their place and
 // the full-only keys follow.
 type Package struct {
-	BasePackage `yaml:",inline"`
+	BasePackage     `yaml:",inline"`
 	FormatVersion   string           `json:"format_version" yaml:"format_version"`
 	Readme          string           `json:"readme,omitempty" yaml:"readme"`
 	License         string           `json:"license,omitempty" yaml:"license"`
@@ -135,50 +135,50 @@ type ReplacedBy struct {
 
 // BasePolicyTemplate is the /search form of a policy template.
 type BasePolicyTemplate struct {
-	Name            string          `json:"name" yaml:"name"`
-	Title           string          `json:"title" yaml:"title"`
-	Description     string          `json:"description" yaml:"description"`
-	Icons           []Image         `json:"icons,omitempty" yaml:"icons"`
-	Categories      []string        `json:"categories,omitempty" yaml:"categories"`
-	DeploymentModes Raw `json:"deployment_modes,omitempty" yaml:"deployment_modes"`
-	DataStreams     []string        `json:"data_streams,omitempty" yaml:"data_streams"`
-	Deprecated      *Deprecated     `json:"deprecated,omitempty" yaml:"deprecated"`
+	Name            string      `json:"name" yaml:"name"`
+	Title           string      `json:"title" yaml:"title"`
+	Description     string      `json:"description" yaml:"description"`
+	Icons           []Image     `json:"icons,omitempty" yaml:"icons"`
+	Categories      []string    `json:"categories,omitempty" yaml:"categories"`
+	DeploymentModes Raw         `json:"deployment_modes,omitempty" yaml:"deployment_modes"`
+	DataStreams     []string    `json:"data_streams,omitempty" yaml:"data_streams"`
+	Deprecated      *Deprecated `json:"deprecated,omitempty" yaml:"deprecated"`
 }
 
 // PolicyTemplate is the full form of a policy template.
 type PolicyTemplate struct {
-	Name            string          `json:"name" yaml:"name"`
-	Title           string          `json:"title" yaml:"title"`
-	Description     string          `json:"description" yaml:"description"`
-	DataStreams     []string        `json:"data_streams,omitempty" yaml:"data_streams"`
-	Inputs          []Input         `json:"inputs,omitempty" yaml:"inputs"`
-	Multiple        *bool           `json:"multiple,omitempty" yaml:"multiple"`
-	Icons           []Image         `json:"icons,omitempty" yaml:"icons"`
-	Categories      []string        `json:"categories,omitempty" yaml:"categories"`
-	Screenshots     []Image         `json:"screenshots,omitempty" yaml:"screenshots"`
-	Readme          string          `json:"readme,omitempty" yaml:"readme"`
-	DeploymentModes Raw `json:"deployment_modes,omitempty" yaml:"deployment_modes"`
-	Type            string          `json:"type,omitempty" yaml:"type"`
-	Input           string          `json:"input,omitempty" yaml:"input"`
-	IngestionMethod string          `json:"ingestion_method,omitempty" yaml:"ingestion_method"`
-	TemplatePath    string          `json:"template_path,omitempty" yaml:"template_path"`
-	Vars            []Variable      `json:"vars,omitempty" yaml:"vars"`
-	Deprecated      *Deprecated     `json:"deprecated,omitempty" yaml:"deprecated"`
+	Name            string      `json:"name" yaml:"name"`
+	Title           string      `json:"title" yaml:"title"`
+	Description     string      `json:"description" yaml:"description"`
+	DataStreams     []string    `json:"data_streams,omitempty" yaml:"data_streams"`
+	Inputs          []Input     `json:"inputs,omitempty" yaml:"inputs"`
+	Multiple        *bool       `json:"multiple,omitempty" yaml:"multiple"`
+	Icons           []Image     `json:"icons,omitempty" yaml:"icons"`
+	Categories      []string    `json:"categories,omitempty" yaml:"categories"`
+	Screenshots     []Image     `json:"screenshots,omitempty" yaml:"screenshots"`
+	Readme          string      `json:"readme,omitempty" yaml:"readme"`
+	DeploymentModes Raw         `json:"deployment_modes,omitempty" yaml:"deployment_modes"`
+	Type            string      `json:"type,omitempty" yaml:"type"`
+	Input           string      `json:"input,omitempty" yaml:"input"`
+	IngestionMethod string      `json:"ingestion_method,omitempty" yaml:"ingestion_method"`
+	TemplatePath    string      `json:"template_path,omitempty" yaml:"template_path"`
+	Vars            []Variable  `json:"vars,omitempty" yaml:"vars"`
+	Deprecated      *Deprecated `json:"deprecated,omitempty" yaml:"deprecated"`
 }
 
 // Input is a policy-template input.
 type Input struct {
-	Type                  string          `json:"type,omitempty" yaml:"type"`
-	Package               string          `json:"package,omitempty" yaml:"package"`
-	Vars                  []Variable      `json:"vars,omitempty" yaml:"vars"`
-	Title                 string          `json:"title,omitempty" yaml:"title"`
-	Description           string          `json:"description,omitempty" yaml:"description"`
-	InputGroup            string          `json:"input_group,omitempty" yaml:"input_group"`
-	TemplatePath          string          `json:"template_path,omitempty" yaml:"template_path"`
-	Multi                 bool            `json:"multi,omitempty" yaml:"multi"`
-	DeploymentModes       Raw `json:"deployment_modes,omitempty" yaml:"deployment_modes"`
-	HideInDeploymentModes Raw `json:"hide_in_deployment_modes,omitempty" yaml:"hide_in_deployment_modes"`
-	Deprecated            *Deprecated     `json:"deprecated,omitempty" yaml:"deprecated"`
+	Type                  string      `json:"type,omitempty" yaml:"type"`
+	Package               string      `json:"package,omitempty" yaml:"package"`
+	Vars                  []Variable  `json:"vars,omitempty" yaml:"vars"`
+	Title                 string      `json:"title,omitempty" yaml:"title"`
+	Description           string      `json:"description,omitempty" yaml:"description"`
+	InputGroup            string      `json:"input_group,omitempty" yaml:"input_group"`
+	TemplatePath          string      `json:"template_path,omitempty" yaml:"template_path"`
+	Multi                 bool        `json:"multi,omitempty" yaml:"multi"`
+	DeploymentModes       Raw         `json:"deployment_modes,omitempty" yaml:"deployment_modes"`
+	HideInDeploymentModes Raw         `json:"hide_in_deployment_modes,omitempty" yaml:"hide_in_deployment_modes"`
+	Deprecated            *Deprecated `json:"deprecated,omitempty" yaml:"deprecated"`
 }
 
 // BaseDataStream is the /search form of a data stream.
@@ -191,20 +191,20 @@ type BaseDataStream struct {
 
 // DataStream is the full form of a data stream.
 type DataStream struct {
-	Type            string          `json:"type,omitempty" yaml:"type"`
-	Dataset         string          `json:"dataset" yaml:"dataset"`
-	Hidden          bool            `json:"hidden,omitempty" yaml:"hidden"`
-	IlmPolicy       string          `json:"ilm_policy,omitempty" yaml:"ilm_policy"`
-	DatasetIsPrefix bool            `json:"dataset_is_prefix,omitempty" yaml:"dataset_is_prefix"`
-	Title           string          `json:"title" yaml:"title"`
-	Release         string          `json:"release,omitempty" yaml:"release"`
-	IngestPipeline  string          `json:"ingest_pipeline,omitempty" yaml:"ingest_pipeline"`
-	Streams         []Stream        `json:"streams,omitempty" yaml:"streams"`
-	Package         string          `json:"package,omitempty" yaml:"package"`
-	Elasticsearch   Raw `json:"elasticsearch,omitempty" yaml:"elasticsearch"`
-	Agent           Raw `json:"agent,omitempty" yaml:"agent"`
-	Path            string          `json:"path" yaml:"path"`
-	Deprecated      *Deprecated     `json:"deprecated,omitempty" yaml:"deprecated"`
+	Type            string      `json:"type,omitempty" yaml:"type"`
+	Dataset         string      `json:"dataset" yaml:"dataset"`
+	Hidden          bool        `json:"hidden,omitempty" yaml:"hidden"`
+	IlmPolicy       string      `json:"ilm_policy,omitempty" yaml:"ilm_policy"`
+	DatasetIsPrefix bool        `json:"dataset_is_prefix,omitempty" yaml:"dataset_is_prefix"`
+	Title           string      `json:"title" yaml:"title"`
+	Release         string      `json:"release,omitempty" yaml:"release"`
+	IngestPipeline  string      `json:"ingest_pipeline,omitempty" yaml:"ingest_pipeline"`
+	Streams         []Stream    `json:"streams,omitempty" yaml:"streams"`
+	Package         string      `json:"package,omitempty" yaml:"package"`
+	Elasticsearch   Raw         `json:"elasticsearch,omitempty" yaml:"elasticsearch"`
+	Agent           Raw         `json:"agent,omitempty" yaml:"agent"`
+	Path            string      `json:"path" yaml:"path"`
+	Deprecated      *Deprecated `json:"deprecated,omitempty" yaml:"deprecated"`
 }
 
 // Stream is one stream of a data stream.
@@ -223,15 +223,15 @@ type Stream struct {
 
 // Variable is a configuration variable of a package, template, input or stream.
 type Variable struct {
-	Name        string          `json:"name" yaml:"name"`
-	Type        string          `json:"type" yaml:"type"`
-	Title       string          `json:"title,omitempty" yaml:"title"`
-	Description string          `json:"description,omitempty" yaml:"description"`
-	Multi       bool            `json:"multi" yaml:"multi"`
-	Required    bool            `json:"required" yaml:"required"`
-	ShowUser    bool            `json:"show_user" yaml:"show_user"`
-	Default     Raw `json:"default,omitempty" yaml:"default"`
-	Deprecated  *Deprecated     `json:"deprecated,omitempty" yaml:"deprecated"`
+	Name        string      `json:"name" yaml:"name"`
+	Type        string      `json:"type" yaml:"type"`
+	Title       string      `json:"title,omitempty" yaml:"title"`
+	Description string      `json:"description,omitempty" yaml:"description"`
+	Multi       bool        `json:"multi" yaml:"multi"`
+	Required    bool        `json:"required" yaml:"required"`
+	ShowUser    bool        `json:"show_user" yaml:"show_user"`
+	Default     Raw         `json:"default,omitempty" yaml:"default"`
+	Deprecated  *Deprecated `json:"deprecated,omitempty" yaml:"deprecated"`
 }
 
 // Privileges holds the package-level elasticsearch or agent privileges,
