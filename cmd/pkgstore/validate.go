@@ -43,7 +43,9 @@ reported.
 
 Exit status: 0 when every package is valid, 1 when one is invalid, 2 on usage
 errors (bad flags, unreadable or malformed PATH).`,
-		Args: cobra.MinimumNArgs(1),
+		Args:          cobra.MinimumNArgs(1),
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return usageError("--format must be text or json, not %q", format)
