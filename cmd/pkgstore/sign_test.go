@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"pkgstore/internal/signature/gpgtest"
 	"pkgstore/internal/signature/sigtest"
 )
 
@@ -35,75 +34,6 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
-// gnupg is a throw-away GnuPG home driven through the real gpg binary.
-type gnupg struct {
-	t    *testing.T
-	bin  string
-	home string
-}
-
-func newGnuPG(t *testing.T) *gnupg {
-	t.Helper()
-	bin, err := exec.LookPath("gpg")
-	if err != nil {
-		t.Skip("gpg not installed (apt-get install gnupg): GnuPG interop not tested")
-	}
-	// A short path: gpg-agent's socket path must fit in sun_path.
-	home, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	g := &gnupg{t: t, bin: bin, home: home}
-	t.Cleanup(func() {
-		// Stop the agent gpg started for this home, then remove it.
-		if conf, err := exec.LookPath("gpgconf"); err == nil {
-			cmd := exec.Command(conf, "--kill", "all")
-			cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
-			_ = cmd.Run()
-		}
-		os.RemoveAll(home)
-	})
-	return g
-}
-
-// run runs gpg and returns its combined output and error.
-func (g *gnupg) run(stdin string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	full := append([]string{"--homedir", g.home, "--batch", "--no-tty", "--pinentry-mode", "loopback"}, args...)
-	cmd := exec.CommandContext(ctx, g.bin, full...)
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+g.home)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func (g *gnupg) must(args ...string) string {
-	g.t.Helper()
-	out, err := g.run("", args...)
-	if err != nil {
-		g.t.Fatalf("gpg %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// genKey makes a signing key and returns its fingerprint.
-func (g *gnupg) genKey(uid, algo, passphrase string) string {
-	g.t.Helper()
-	g.must("--passphrase", passphrase, "--quick-gen-key", uid, algo, "sign", "never")
-	out := g.must("--with-colons", "--fingerprint", uid)
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Split(line, ":"); len(f) > 9 && f[0] == "fpr" {
-			return f[9]
-		}
-	}
-	g.t.Fatalf("no fingerprint for %s in\n%s", uid, out)
-	return ""
-}
-
 func writeFile(t *testing.T, path string, data []byte) string {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -121,7 +51,7 @@ func payload() []byte {
 // Ed25519 keys, gpg's default digest and SHA-512) verify with pkgstore
 // verify; a key outside the keyring and altered bytes are refused.
 func TestGnuPGSignsWeVerify(t *testing.T) {
-	g := newGnuPG(t)
+	g := gpgtest.New(t)
 	dir := t.TempDir()
 	file := writeFile(t, filepath.Join(dir, "demo-1.0.0.zip"), payload())
 
@@ -136,10 +66,10 @@ func TestGnuPGSignsWeVerify(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.algo+strings.Join(tc.digest, ""), func(t *testing.T) {
 			uid := "Interop " + tc.algo + " <interop" + string(rune('a'+i)) + "@example.com>"
-			fpr := g.genKey(uid, tc.algo, "")
-			pub := writeFile(t, filepath.Join(dir, tc.algo+".pub.asc"), []byte(g.must("--armor", "--export", fpr)))
+			fpr := g.GenKey(uid, tc.algo, "")
+			pub := writeFile(t, filepath.Join(dir, tc.algo+".pub.asc"), []byte(g.Must("--armor", "--export", fpr)))
 			sig := filepath.Join(dir, "sig"+string(rune('a'+i))+".asc")
-			g.must(append(append([]string{"--local-user", fpr}, tc.digest...), "--armor", "--output", sig, "--detach-sign", file)...)
+			g.Must(append(append([]string{"--local-user", fpr}, tc.digest...), "--armor", "--output", sig, "--detach-sign", file)...)
 
 			out, errOut, code := runCLI(t, "verify", file, "--signature", sig, "--keyring", pub)
 			if code != 0 {
@@ -176,18 +106,15 @@ func TestGnuPGSignsWeVerify(t *testing.T) {
 // gpg --verify, for a key we generate and for a passphrase-protected key
 // exported from gpg.
 func TestWeSignGnuPGVerifies(t *testing.T) {
-	g := newGnuPG(t)
+	g := gpgtest.New(t)
 	dir := t.TempDir()
 
 	ours := sigtest.NewKey(t, "ours")
-	g.must("--import", ours.PublicPath)
+	g.Import(ours.PublicPath)
 
 	const pass = "correct horse"
-	gpgFpr := g.genKey("Exported <exported@example.com>", "rsa2048", pass)
-	secret, err := g.run("", "--passphrase", pass, "--armor", "--export-secret-keys", gpgFpr)
-	if err != nil {
-		t.Fatalf("export secret key: %v\n%s", err, secret)
-	}
+	gpgFpr := g.GenKey("Exported <exported@example.com>", "rsa2048", pass)
+	secret := g.Must("--passphrase", pass, "--armor", "--export-secret-keys", gpgFpr)
 	gpgPriv := writeFile(t, filepath.Join(dir, "exported.priv.asc"), []byte(secret))
 	passFile := writeFile(t, filepath.Join(dir, "pass.txt"), []byte(pass+"\n"))
 
@@ -212,16 +139,17 @@ func TestWeSignGnuPGVerifies(t *testing.T) {
 			if !bytes.HasPrefix(sig, []byte("-----BEGIN PGP SIGNATURE-----")) {
 				t.Fatalf("signature is not armored:\n%s", sig)
 			}
-			out, err := g.run("", "--status-fd", "1", "--verify", file+".sig", file)
-			if err != nil || !strings.Contains(out, "VALIDSIG "+tc.fpr) {
-				t.Fatalf("gpg --verify: %v\n%s", err, out)
+			if fpr, err := g.Verify(file+".sig", file); err != nil || fpr != tc.fpr {
+				t.Fatalf("gpg --verify: key %s, %v", fpr, err)
 			}
 			// gpg refuses the signature on other bytes.
 			changed := payload()
 			changed[0] ^= 1
 			bad := writeFile(t, filepath.Join(t.TempDir(), "x.zip"), changed)
-			if out, err := g.run("", "--status-fd", "1", "--verify", file+".sig", bad); err == nil || !strings.Contains(out, "BADSIG") {
-				t.Fatalf("gpg accepted a signature over other bytes: %v\n%s", err, out)
+			_, err = g.Verify(file+".sig", bad)
+			var ve *gpgtest.VerifyError
+			if !errors.As(err, &ve) || !strings.Contains(ve.Output, "BADSIG") {
+				t.Fatalf("gpg accepted a signature over other bytes: %v", err)
 			}
 		})
 	}
