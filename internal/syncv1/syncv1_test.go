@@ -344,4 +344,3 @@ func TestSyncSmall(t *testing.T) {
 		}
 	})
 }
-
