@@ -352,10 +352,10 @@ func TestEPRRoutes(t *testing.T) {
 	}
 
 	redirects := map[string]string{
-		"/package/example/1.0.0":   "/package/example/1.0.0/",
-		"/search/?package=example": "/search?package=example",
-		"/categories/":             "/categories",
-		"/package//example/1.0.0/": "/package/example/1.0.0/",
+		"/package/example/1.0.0":                      "/package/example/1.0.0/",
+		"/search/?package=example":                    "/search?package=example",
+		"/categories/":                                "/categories",
+		"/package//example/1.0.0/":                    "/package/example/1.0.0/",
 		"/package/example/1.0.0/docs/../manifest.yml": "/package/example/1.0.0/manifest.yml",
 	}
 	for from, to := range redirects {
