@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -317,4 +318,36 @@ var expectedInvalid = map[string][]string{
 	"visualizations_by_reference": {
 		`references found in dashboard kibana/dashboard/\S+-82273ffe-\S+.json: \S+-5e1a01ff-\S+ \(visualization\), \S+-8287a5d5-\S+ \(lens\) \(SVR00004\)`,
 	},
+}
+
+// TestConcurrentValidation runs validations in parallel (as the publishing
+// job may) and checks they agree with a sequential run.
+func TestConcurrentValidation(t *testing.T) {
+	root := filepath.Join(extractShared(t, "spec-fixtures.tar.gz"), "invalid")
+	names := []string{"bad_select", "bad_owner_type_missing", "bad_requires", "bad_group_unit"}
+	want := map[string]int{}
+	for _, n := range names {
+		want[n] = len(validateDir(t, filepath.Join(root, n), Options{}))
+	}
+	errs := make(chan string, len(names)*4)
+	done := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		for _, n := range names {
+			go func(n string) {
+				defer func() { done <- struct{}{} }()
+				dir := filepath.Join(root, n)
+				probs, err := Package(context.Background(), os.DirFS(dir), Options{Dir: dir})
+				if err != nil || len(probs) != want[n] {
+					errs <- fmt.Sprintf("%s: %d problems (want %d), err %v", n, len(probs), want[n], err)
+				}
+			}(n)
+		}
+	}
+	for i := 0; i < 4*len(names); i++ {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -283,5 +282,4 @@ func (p *pkg) validateSchemaFile(rel string, it *item, fd *fileData) {
 		pr.File = rel
 		p.add(pr)
 	}
-	_ = path.Base
 }
