@@ -225,7 +225,7 @@ func (p *Publisher) cleanup(ctx context.Context, id packageid.ID) {
 	if ok, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || ok {
 		return
 	}
-	_ = deletePrefix(ctx, p.b.Public, storage.StaticPrefix+id.String()+"/")
+	_ = p.b.Public.DeletePrefix(ctx, storage.StaticPrefix+id.String()+"/")
 	_ = p.b.Public.Delete(ctx, storage.SignatureKey(id))
 	_ = p.b.Internal.Delete(ctx, storage.DocumentKey(id))
 }

@@ -380,25 +380,7 @@ func (p *Publisher) step(name string) {
 }
 
 func (p *Publisher) deleteQueued(ctx context.Context, id string) error {
-	return deletePrefix(ctx, p.b.Internal, storage.QueueDir(id))
-}
-
-func deletePrefix(ctx context.Context, b *storage.Bucket, prefix string) error {
-	it := b.List(&blob.ListOptions{Prefix: prefix})
-	var errs []error
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if err := b.Delete(ctx, obj.Key); err != nil && !storage.IsNotFound(err) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return p.b.Internal.DeletePrefix(ctx, storage.QueueDir(id))
 }
 
 // spool copies the queued zip to a temporary file and hashes it.

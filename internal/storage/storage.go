@@ -236,3 +236,37 @@ func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *b
 	}
 	return nil
 }
+
+// DeletePrefix deletes every object under prefix. On the file backend it
+// also removes the folders left empty, so the tree stays a plain mirror of
+// the keys.
+func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	var errs []error
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if err := b.Delete(ctx, obj.Key); err != nil && !IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	if b.dir != "" && plainKey(strings.TrimSuffix(prefix, "/")) {
+		removeEmptyDirs(b.dir, filepath.Join(b.dir, filepath.FromSlash(strings.TrimSuffix(prefix, "/"))))
+	}
+	return errors.Join(errs...)
+}
+
+// removeEmptyDirs removes dir and its empty parents up to (not including) root.
+func removeEmptyDirs(root, dir string) {
+	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		if err := os.Remove(dir); err != nil {
+			return // not empty, or gone
+		}
+		dir = filepath.Dir(dir)
+	}
+}

@@ -142,3 +142,21 @@ func (s *Store) Get(t testing.TB, path string) (int, []byte) {
 	}
 	return resp.StatusCode, body
 }
+
+// WaitVisible waits until /package/NAME/VERSION/ answers 200 (the revision is
+// in the registry's index).
+func (s *Store) WaitVisible(t testing.TB, name, version string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.URL + "/package/" + name + "/" + version + "/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s-%s not visible after 20s", name, version)
+}
