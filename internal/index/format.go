@@ -199,16 +199,12 @@ func ReadDelta(ctx context.Context, b *storage.Bucket, cursor string) (*Delta, e
 // ListCursors returns the cursor folders under v2/metadata/ that sort after
 // `after` and not after `upTo`, ascending (EPR's incremental-update rule).
 func ListCursors(ctx context.Context, b *storage.Bucket, after, upTo string) ([]string, error) {
-	it := b.List(&blob.ListOptions{Prefix: storage.MetadataPrefix, Delimiter: "/"})
+	objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: storage.MetadataPrefix, Delimiter: "/"})
+	if err != nil {
+		return nil, err
+	}
 	var out []string
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", storage.MetadataPrefix, err)
-		}
+	for _, obj := range objs {
 		if !obj.IsDir {
 			continue
 		}

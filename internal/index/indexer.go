@@ -242,16 +242,12 @@ func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
 
 // ListPublished lists the zips of the public bucket.
 func ListPublished(ctx context.Context, b *storage.Bucket) (map[packageid.ID]bool, error) {
-	out := map[packageid.ID]bool{}
-	it := b.List(&blob.ListOptions{Prefix: storage.PackagesPrefix})
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", storage.PackagesPrefix, err)
-		}
+	objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: storage.PackagesPrefix})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[packageid.ID]bool, len(objs))
+	for _, obj := range objs {
 		name := strings.TrimPrefix(obj.Key, storage.PackagesPrefix)
 		if obj.IsDir || strings.Contains(name, "/") || !strings.HasSuffix(name, ".zip") {
 			continue
@@ -262,6 +258,7 @@ func ListPublished(ctx context.Context, b *storage.Bucket) (map[packageid.ID]boo
 		}
 		out[id] = true
 	}
+	return out, nil
 }
 
 func sortIDs(ids []packageid.ID) {
@@ -400,11 +397,15 @@ func (ix *Indexer) writeDelta(ctx context.Context, next string, added, removed [
 	for _, id := range removed {
 		d.Removed = append(d.Removed, removedJSON{Name: id.Name, Version: id.Version})
 	}
-	data, err := json.Marshal(d)
-	if err != nil {
+	// json.Marshal would HTML-escape the documents' <, > and &; EPR keeps
+	// them literal.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
 		return err
 	}
-	if err := ix.b.Internal.WriteAll(ctx, storage.IndexDeltaKey(next), data, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := ix.b.Internal.WriteAll(ctx, storage.IndexDeltaKey(next), buf.Bytes(), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("write delta: %w", err)
 	}
 	return nil

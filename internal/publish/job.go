@@ -245,16 +245,12 @@ func claimGen(id packageid.ID, gen int) string {
 
 // topClaim returns the highest claim generation and its holder (0, "" if none).
 func (p *Publisher) topClaim(ctx context.Context, id packageid.ID) (int, string, error) {
-	it := p.b.Internal.List(&blob.ListOptions{Prefix: storage.ClaimKey(id) + "/"})
+	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.ClaimKey(id) + "/"})
+	if err != nil {
+		return 0, "", fmt.Errorf("claims: %w", err)
+	}
 	var gens []string
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, "", fmt.Errorf("list claims: %w", err)
-		}
+	for _, obj := range objs {
 		gens = append(gens, path.Base(obj.Key))
 	}
 	if len(gens) == 0 {

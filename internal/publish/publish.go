@@ -267,18 +267,14 @@ func (p *Publisher) Run(ctx context.Context) {
 
 // Recover schedules every submission still in the queue.
 func (p *Publisher) Recover(ctx context.Context) {
-	it := p.b.Internal.List(&blob.ListOptions{Prefix: storage.QueuePrefix, Delimiter: "/"})
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			return
+	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.QueuePrefix, Delimiter: "/"})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Error("scan publishing queue", "err", err)
 		}
-		if err != nil {
-			if ctx.Err() == nil {
-				p.log.Error("scan publishing queue", "err", err)
-			}
-			return
-		}
+		return
+	}
+	for _, obj := range objs {
 		if !obj.IsDir {
 			continue
 		}

@@ -130,7 +130,9 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("setup publish: %v", sub.Reasons)
 	}
 	s.WaitVisible(t, "taken", "1.0.0")
-	pkg := func(name, version string, extra ...ziptest.Entry) []byte { return ziptest.Package(t, name, version, extra...) }
+	pkg := func(name, version string, extra ...ziptest.Entry) []byte {
+		return ziptest.Package(t, name, version, extra...)
+	}
 	entries := func(extra ...ziptest.Entry) []ziptest.Entry { return ziptest.PackageEntries("bad", "1.0.0", extra...) }
 	withRaw := func(extra ...ziptest.Entry) []byte { return ziptest.Build(t, append(entries(), extra...)...) }
 	truncated := pkg("bad", "1.0.0")

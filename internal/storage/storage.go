@@ -10,7 +10,9 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gocloud.dev/blob"
@@ -241,16 +243,12 @@ func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *b
 // also removes the folders left empty, so the tree stays a plain mirror of
 // the keys.
 func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
-	it := b.List(&blob.ListOptions{Prefix: prefix})
+	objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: prefix})
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
+	for _, obj := range objs {
 		if err := b.Delete(ctx, obj.Key); err != nil && !IsNotFound(err) {
 			errs = append(errs, err)
 		}
@@ -268,5 +266,47 @@ func removeEmptyDirs(root, dir string) {
 			return // not empty, or gone
 		}
 		dir = filepath.Dir(dir)
+	}
+}
+
+// tempName matches the temporary files writers leave beside their targets on
+// the file backend while writing: gocloud's "<key>.<hex nanos>.tmp" and
+// CreateIfAbsent's ".<name>.<random>.tmp".
+var tempName = regexp.MustCompile(`(\.[0-9a-f]{8,}\.tmp|^\..+\.[0-9]+\.tmp)$`)
+
+// ListAll returns every object under opts.Prefix. On the file backend it hides
+// writers' temporary files and retries the listing when one vanishes while
+// the folder is walked (gocloud's walker fails on that race).
+func (b *Bucket) ListAll(ctx context.Context, opts *blob.ListOptions) ([]*blob.ListObject, error) {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		objs, err := b.listOnce(ctx, opts)
+		if err == nil || b.dir == "" || !IsNotFound(err) {
+			return objs, err
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func (b *Bucket) listOnce(ctx context.Context, opts *blob.ListOptions) ([]*blob.ListObject, error) {
+	it := b.List(opts)
+	var out []*blob.ListObject
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			prefix := ""
+			if opts != nil {
+				prefix = opts.Prefix
+			}
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if b.dir != "" && !obj.IsDir && tempName.MatchString(path.Base(obj.Key)) {
+			continue
+		}
+		out = append(out, obj)
 	}
 }

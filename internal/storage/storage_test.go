@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -138,5 +139,30 @@ func TestPlainKey(t *testing.T) {
 		if got := plainKey(key); got != want {
 			t.Errorf("plainKey(%q) = %v, want %v", key, got, want)
 		}
+	}
+}
+
+func TestListAllHidesTempFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.WriteAll(ctx, "p/a.zip", []byte("a"), nil)
+	b.WriteAll(ctx, "p/keep.tmp", []byte("a real object named .tmp"), nil)
+	os.WriteFile(filepath.Join(dir, "p", "b.zip.17f0c0ffee123456.tmp"), []byte("x"), 0o644) // gocloud's
+	os.WriteFile(filepath.Join(dir, "p", ".c.zip.12345.tmp"), []byte("x"), 0o644)           // ours
+	objs, err := b.ListAll(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, o.Key)
+	}
+	if got := strings.Join(keys, ","); got != "p/a.zip,p/keep.tmp" {
+		t.Fatalf("ListAll = %s", got)
 	}
 }

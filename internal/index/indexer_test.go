@@ -1,0 +1,182 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pkgstore/internal/archive/ziptest"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/storage"
+)
+
+func memBuckets(t *testing.T) *storage.Buckets {
+	t.Helper()
+	b, err := storage.Open(context.Background(), storage.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// put publishes id the way the job leaves it: document, then zip.
+func put(t *testing.T, b *storage.Buckets, id packageid.ID, withDoc bool) {
+	t.Helper()
+	ctx := context.Background()
+	if withDoc {
+		doc := fmt.Sprintf("{\n  \"name\": %q,\n  \"version\": %q,\n  \"title\": \"T <&>\"\n}\n", id.Name, id.Version)
+		if err := b.Internal.WriteAll(ctx, storage.DocumentKey(id), []byte(doc), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Public.CreateIfAbsent(ctx, storage.ZipKey(id), bytes.NewReader(ziptest.Package(t, id.Name, id.Version)), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func indexed(t *testing.T, b *storage.Buckets) []string {
+	t.Helper()
+	cur, err := ReadCursor(context.Background(), b.Internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	if err := ReadAll(context.Background(), b.Internal, cur, func(e Entry) error {
+		out = append(out, e.ID.String())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestIndexLifecycle(t *testing.T) {
+	ctx := context.Background()
+	b := memBuckets(t)
+	ix := NewIndexer(b, nil)
+	var notified []string
+	ix.OnIndexed = func(c string) { notified = append(notified, c) }
+
+	res, err := ix.Index(ctx)
+	if err != nil || !res.Moved || res.Total != 0 {
+		t.Fatalf("first pass on an empty store: %+v %v", res, err)
+	}
+	first := res.Cursor
+	if len(first) != 19 {
+		t.Fatalf("cursor %q is not 19 digits", first)
+	}
+
+	a, c := packageid.ID{Name: "alpha", Version: "1.0.0"}, packageid.ID{Name: "charlie", Version: "2.0.0-rc1"}
+	put(t, b, a, true)
+	put(t, b, c, true)
+	// Stray objects are not packages.
+	b.Public.WriteAll(ctx, storage.PackagesPrefix+"README.txt", []byte("x"), nil)
+	b.Public.WriteAll(ctx, storage.PackagesPrefix+"Bad-1.zip", []byte("x"), nil)
+	res, err = ix.Index(ctx)
+	if err != nil || !res.Moved || res.Added != 2 || res.Total != 2 {
+		t.Fatalf("second pass: %+v %v", res, err)
+	}
+	if res.Cursor <= first {
+		t.Fatalf("cursor %s does not sort after %s", res.Cursor, first)
+	}
+	if got := strings.Join(indexed(t, b), " "); got != "alpha-1.0.0 charlie-2.0.0-rc1" {
+		t.Fatalf("index = %s", got)
+	}
+	d, err := ReadDelta(ctx, b.Internal, res.Cursor)
+	if err != nil || len(d.Added) != 2 || len(d.Removed) != 0 || d.Added[0].ID != a {
+		t.Fatalf("delta %+v %v", d, err)
+	}
+	// Documents are stored compact, HTML characters untouched.
+	if !bytes.Contains(d.Added[0].Manifest, []byte(`"title":"T <&>"`)) {
+		t.Errorf("manifest %s", d.Added[0].Manifest)
+	}
+
+	// Nothing changed: no new cursor.
+	again, err := ix.Index(ctx)
+	if err != nil || again.Moved || again.Cursor != res.Cursor {
+		t.Fatalf("idle pass moved the cursor: %+v %v", again, err)
+	}
+
+	// A removed zip leaves the index; a zip without document gets one.
+	if err := b.Public.Delete(ctx, storage.ZipKey(a)); err != nil {
+		t.Fatal(err)
+	}
+	bravo := packageid.ID{Name: "bravo", Version: "0.1.0"}
+	put(t, b, bravo, false)
+	res2, err := ix.Index(ctx)
+	if err != nil || !res2.Moved || res2.Added != 1 || res2.Removed != 1 {
+		t.Fatalf("third pass: %+v %v", res2, err)
+	}
+	if got := strings.Join(indexed(t, b), " "); got != "bravo-0.1.0 charlie-2.0.0-rc1" {
+		t.Fatalf("index = %s", got)
+	}
+	d, _ = ReadDelta(ctx, b.Internal, res2.Cursor)
+	if len(d.Removed) != 1 || d.Removed[0] != a {
+		t.Fatalf("removed = %+v", d.Removed)
+	}
+	var doc struct{ Name, Version, Download string }
+	if err := json.Unmarshal(d.Added[0].Manifest, &doc); err != nil || doc.Name != "bravo" || doc.Download != "/epr/bravo/bravo-0.1.0.zip" {
+		t.Fatalf("document built from the zip: %+v %v", doc, err)
+	}
+	if ok, _ := b.Internal.Exists(ctx, storage.DocumentKey(bravo)); !ok {
+		t.Error("document built from the zip was not stored")
+	}
+	cursors, err := ListCursors(ctx, b.Internal, first, res2.Cursor)
+	if err != nil || len(cursors) != 2 || cursors[1] != res2.Cursor {
+		t.Fatalf("ListCursors = %v %v", cursors, err)
+	}
+	if len(notified) != 3 {
+		t.Errorf("OnIndexed called %d times, want 3 (once per moved cursor)", len(notified))
+	}
+}
+
+func TestNextCursorAlwaysIncreases(t *testing.T) {
+	ix := NewIndexer(nil, nil)
+	ix.now = func() time.Time { return time.Unix(100, 0) }
+	tests := map[string]string{
+		"":                    "0000000100000000000",
+		"0000000050000000000": "0000000100000000000",
+		"0000000200000000000": "0000000200000000001", // clock went backwards
+		"9":                   "91",                  // foreign cursor format
+	}
+	for prev, want := range tests {
+		if got := ix.nextCursor(prev); got != want || got <= prev {
+			t.Errorf("nextCursor(%q) = %q, want %q", prev, got, want)
+		}
+	}
+}
+
+// TestConcurrentIndexersConverge runs several indexers (as separate
+// processes would) while packages keep appearing; once publishing stops and
+// each has run, the index holds everything.
+func TestConcurrentIndexersConverge(t *testing.T) {
+	ctx := context.Background()
+	b := memBuckets(t)
+	var wg sync.WaitGroup
+	const n = 30
+	for w := 0; w < 3; w++ {
+		ix := NewIndexer(b, nil)
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += 3 {
+				put(t, b, packageid.ID{Name: "pkg", Version: fmt.Sprintf("1.0.%d", i)}, true)
+				if _, err := ix.Index(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if got := indexed(t, b); len(got) != n {
+		t.Fatalf("index holds %d packages after concurrent indexing, want %d", len(got), n)
+	}
+}
