@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"pkgstore/internal/build"
@@ -294,7 +296,11 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 	if err != nil {
 		return fail("broken revision: %v", err)
 	}
-	present, err := w.cfg.Client.Published(ctx, id)
+	var present bool
+	err = retry(ctx, func() (err error) {
+		present, err = w.cfg.Client.Published(ctx, id)
+		return err
+	})
 	if err != nil {
 		return fail("already-published check: %v", err)
 	}
@@ -331,10 +337,14 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		}
 		sig = w.sig.Bytes()
 	}
-	if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
-		return fail("temporary zip: %v", err)
-	}
-	sub, err := w.cfg.Client.Publish(ctx, id.ZipName(), io.LimitReader(w.tmp, size), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
+	var sub *publish.Submission
+	err = retry(ctx, func() error {
+		if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		sub, err = w.cfg.Client.Publish(ctx, id.ZipName(), io.LimitReader(w.tmp, size), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
+		return err
+	})
 	if err != nil {
 		var apiErr *client.APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
@@ -366,6 +376,49 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		return fail("publish: submission %s ended as %q", sub.ID, sub.Status)
 	}
 	return res
+}
+
+// Retries of transient failures (connection errors, 408, 429, 5xx). A
+// repeated publication is harmless: the store refuses a duplicate, which
+// counts as present.
+var (
+	attempts = 3
+	backoff  = 500 * time.Millisecond
+)
+
+// retry calls f until it succeeds, fails for good, or attempts run out.
+func retry(ctx context.Context, f func() error) error {
+	wait := backoff
+	for i := 1; ; i++ {
+		err := f()
+		if err == nil || i == attempts || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// transient reports whether err may go away on its own.
+func transient(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		c := apiErr.StatusCode
+		return c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500
+	}
+	if errors.Is(err, client.ErrUnexpected) {
+		// A HEAD answered something other than 200/404 (e.g. 503).
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func (w *worker) reset() error {

@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -343,4 +347,116 @@ func TestSyncSmall(t *testing.T) {
 			t.Fatalf("summary %+v", sum)
 		}
 	})
+}
+
+// TestRetriesTransientFailures puts a flaky front (503 on the first HEAD
+// and the first upload of each revision, then the real store) before a
+// store: the migration still publishes everything, and a client error
+// (400) is not retried.
+func TestRetriesTransientFailures(t *testing.T) {
+	defer func(b time.Duration) { backoff = b }(backoff)
+	backoff = time.Millisecond
+	src := smallV1(t)
+	s := servertest.Start(t, servertest.Options{Memory: true})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	badRequest := false
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Method + " " + r.URL.Path
+		if r.Method == http.MethodPost {
+			if err := r.ParseMultipartForm(1 << 20); err != nil {
+				t.Errorf("parse upload: %v", err)
+			}
+			key += " " + r.MultipartForm.File["package"][0].Filename
+			// Replay the body for the real store.
+			r.Body.Close()
+		}
+		mu.Lock()
+		seen[key]++
+		n, bad := seen[key], badRequest
+		mu.Unlock()
+		switch {
+		case r.Method == http.MethodPost && bad:
+			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+		case n == 1 && (r.Method == http.MethodHead || r.Method == http.MethodPost):
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+		case r.Method == http.MethodPost:
+			resend(t, w, r, s.URL)
+		default:
+			s.Server.Handler().ServeHTTP(w, r)
+		}
+	}))
+	defer front.Close()
+	c, err := client.New(front.URL, servertest.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), Config{Source: src, Client: c, Key: s.Key.Signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Published != 2 || len(sum.Failed) != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	mu.Lock()
+	if n := seen["POST /api/v1/publish good-1.1.0.zip"]; n != 2 {
+		t.Errorf("good-1.1.0 uploaded %d times, want 2 (one 503, one retry)", n)
+	}
+	badRequest = true
+	mu.Unlock()
+
+	// A 400 is final: one upload, a failure, no retry.
+	one := t.TempDir()
+	writeTree(t, one, map[string]string{"packages/solo/1.0.0/manifest.yml": manifest("solo", "1.0.0")})
+	sum, err = Run(context.Background(), Config{Source: one, Client: c, Key: s.Key.Signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Failed) != 1 || !strings.Contains(strings.Join(sum.Failed[0].Reasons, ";"), "400") {
+		t.Fatalf("summary %+v", sum)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := seen["POST /api/v1/publish solo-1.0.0.zip"]; n != 1 {
+		t.Errorf("solo-1.0.0 uploaded %d times after a 400, want 1", n)
+	}
+}
+
+// resend forwards a parsed multipart upload to the real store.
+func resend(t *testing.T, w http.ResponseWriter, r *http.Request, base string) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, vs := range r.MultipartForm.Value {
+		for _, v := range vs {
+			mw.WriteField(k, v)
+		}
+	}
+	for _, field := range []string{"signature", "package"} {
+		for _, fh := range r.MultipartForm.File[field] {
+			f, err := fh.Open()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fw, _ := mw.CreateFormFile(field, fh.Filename)
+			io.Copy(fw, f)
+			f.Close()
+		}
+	}
+	mw.Close()
+	req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, base+r.URL.RequestURI(), &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", r.Header.Get("Authorization"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
 }
