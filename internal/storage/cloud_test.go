@@ -1,0 +1,462 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"gocloud.dev/blob"
+
+	"pkgstore/internal/storage"
+	"pkgstore/internal/storage/storagetest"
+)
+
+// cloudBackend is one real bucket server the cloud tests run against.
+type cloudBackend struct {
+	name string
+	// start starts the server and returns a function making fresh buckets.
+	start func(t *testing.T) (newBucket func(t *testing.T) string)
+}
+
+var cloudBackends = []cloudBackend{
+	{"gcs", func(t *testing.T) func(t *testing.T) string {
+		g := storagetest.StartGCS(t)
+		return func(t *testing.T) string { return g.NewBucket(t) }
+	}},
+	{"s3", func(t *testing.T) func(t *testing.T) string {
+		m := storagetest.StartMinIO(t)
+		return func(t *testing.T) string { return m.NewBucket(t) }
+	}},
+}
+
+// race runs n writers of CreateIfAbsent on key at once, writer i writing
+// payload(i), and checks that exactly one wins, that every other one gets
+// ErrExists, and that the stored object is the winner's bytes.
+func race(t *testing.T, b *storage.Bucket, key string, n int, payload func(i int) []byte, opts *blob.WriterOptions) {
+	t.Helper()
+	ctx := context.Background()
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = b.CreateIfAbsent(ctx, key, bytes.NewReader(payload(i)), opts)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Errorf("writers %d and %d both won", winner, i)
+			}
+			winner = i
+		case errors.Is(err, storage.ErrExists):
+		default:
+			t.Errorf("writer %d: %v, want nil or ErrExists", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no writer won")
+	}
+	got, err := b.ReadAll(ctx, key)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	if !bytes.Equal(got, payload(winner)) {
+		t.Fatalf("stored %d bytes that are not writer %d's (the winner's)", len(got), winner)
+	}
+}
+
+// TestCloudCreateIfAbsentRace races writers for one key on each real server.
+// The large case goes through the chunked upload paths (GCS resumable upload,
+// S3 multipart upload), where the precondition travels differently: on GCS
+// with the session's first request, on S3 with CompleteMultipartUpload.
+func TestCloudCreateIfAbsentRace(t *testing.T) {
+	const mib = 1 << 20
+	cases := []struct {
+		name    string
+		writers int
+		size    int
+		opts    map[string]*blob.WriterOptions // by backend
+	}{
+		{"small", 16, 0, nil},
+		// S3: the transfer manager goes multipart past 16 MiB whatever the
+		// part size, so the object is 17 MiB, in 5 MiB parts. GCS: 1 MiB
+		// chunks make it a 17-request resumable upload.
+		{"chunked", 4, 17 * mib, map[string]*blob.WriterOptions{
+			"gcs": {BufferSize: mib},
+			"s3":  {BufferSize: 5 * mib},
+		}},
+	}
+	for _, be := range cloudBackends {
+		t.Run(be.name, func(t *testing.T) {
+			newBucket := be.start(t)
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					opts := tc.opts[be.name]
+					b := storagetest.Open(t, newBucket(t))
+					payload := func(i int) []byte {
+						head := fmt.Appendf(nil, "writer %d\n", i)
+						if tc.size == 0 {
+							return head
+						}
+						return append(head, bytes.Repeat([]byte{byte('a' + i)}, tc.size)...)
+					}
+					race(t, b, "artifacts/packages/race-1.0.0.zip", tc.writers, payload, opts)
+				})
+			}
+		})
+	}
+}
+
+// TestCloudCreateIfAbsentAcrossProcesses races separate processes, each with
+// its own client and connections, as publishing workers on several machines
+// would.
+func TestCloudCreateIfAbsentAcrossProcesses(t *testing.T) {
+	if u := os.Getenv("PKGSTORE_CLOUD_RACER_URL"); u != "" {
+		cloudRacer(u, os.Getenv("PKGSTORE_CLOUD_RACER_ID"))
+		return
+	}
+	for _, be := range cloudBackends {
+		t.Run(be.name, func(t *testing.T) {
+			newBucket := be.start(t)
+			bucketURL := newBucket(t)
+			const n = 6
+			cmds := make([]*exec.Cmd, n)
+			for i := range cmds {
+				// The emulator host and the AWS credentials are in the
+				// environment already (set by storagetest), so children inherit
+				// them.
+				cmds[i] = exec.Command(os.Args[0], "-test.run=^TestCloudCreateIfAbsentAcrossProcesses$")
+				cmds[i].Env = append(os.Environ(), "PKGSTORE_CLOUD_RACER_URL="+bucketURL, "PKGSTORE_CLOUD_RACER_ID="+strconv.Itoa(i))
+			}
+			outs := make([]bytes.Buffer, n)
+			for i, c := range cmds {
+				c.Stderr = &outs[i]
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			winner := -1
+			for i, c := range cmds {
+				code := 0
+				if err := c.Wait(); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						t.Fatal(err)
+					}
+					code = ee.ExitCode()
+				}
+				switch code {
+				case 0:
+					if winner >= 0 {
+						t.Errorf("processes %d and %d both won", winner, i)
+					}
+					winner = i
+				case 1:
+				default:
+					t.Errorf("racer %d exited %d: %s", i, code, outs[i].String())
+				}
+			}
+			if winner < 0 {
+				t.Fatal("no process won")
+			}
+			b := storagetest.Open(t, bucketURL)
+			got, err := b.ReadAll(context.Background(), "k/obj.zip")
+			if err != nil || string(got) != "racer "+strconv.Itoa(winner) {
+				t.Fatalf("stored %q, %v; want racer %d's bytes", got, err, winner)
+			}
+		})
+	}
+}
+
+// cloudRacer is the child side of TestCloudCreateIfAbsentAcrossProcesses: it
+// exits 0 when it created the object, 1 when it was taken, 2 otherwise.
+func cloudRacer(bucketURL, id string) {
+	ctx := context.Background()
+	b, err := storage.OpenURL(ctx, bucketURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	err = b.CreateIfAbsent(ctx, "k/obj.zip", strings.NewReader("racer "+id), nil)
+	b.Close()
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.Is(err, storage.ErrExists):
+		os.Exit(1)
+	default:
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+}
+
+// recorder is a loopback reverse proxy in front of a bucket server that
+// remembers every request it forwards, so a test can see what the driver put
+// on the wire.
+type recorder struct {
+	mu   sync.Mutex
+	reqs []recorded
+	srv  *httptest.Server
+}
+
+type recorded struct {
+	method, path string
+	query        url.Values
+	header       http.Header
+	status       int
+}
+
+func newRecorder(t *testing.T, target string) *recorder {
+	t.Helper()
+	tu, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	proxy := &httputil.ReverseProxy{
+		// Only the address changes: the Host header stays the proxy's, which
+		// is what the S3 signature covers.
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = tu.Scheme
+			pr.Out.URL.Host = tu.Host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			in := resp.Request
+			r.mu.Lock()
+			r.reqs = append(r.reqs, recorded{in.Method, in.URL.Path, in.URL.Query(), in.Header.Clone(), resp.StatusCode})
+			r.mu.Unlock()
+			return nil
+		},
+	}
+	r.srv = httptest.NewServer(proxy)
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// writes returns the recorded requests that carried object data or completed
+// an upload (the ones a precondition must ride on).
+func (r *recorder) writes() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []recorded
+	for _, q := range r.reqs {
+		if q.method == http.MethodPut || q.method == http.MethodPost {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// TestCloudPreconditionOnTheWire checks, through a recording proxy, that
+// CreateIfAbsent sends each service's native create-only precondition, that
+// the server refuses the second create with 412, and that a plain write
+// (WriteFile) sends none.
+func TestCloudPreconditionOnTheWire(t *testing.T) {
+	for _, be := range cloudBackends {
+		t.Run(be.name, func(t *testing.T) {
+			var bucketURL string
+			var rec *recorder
+			switch be.name {
+			case "gcs":
+				g := storagetest.StartGCS(t)
+				bucketURL = g.NewBucket(t)
+				rec = newRecorder(t, "http://"+g.Host)
+				t.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(rec.srv.URL, "http://"))
+			case "s3":
+				m := storagetest.StartMinIO(t)
+				name := strings.TrimPrefix(strings.SplitN(m.NewBucket(t), "?", 2)[0], "s3://")
+				rec = newRecorder(t, m.Endpoint)
+				proxied := *m
+				proxied.Endpoint = rec.srv.URL
+				bucketURL = proxied.BucketURL(name)
+			}
+			// hasPrecondition reports whether a request carries the native
+			// create-only condition.
+			hasPrecondition := map[string]func(recorded) bool{
+				"gcs": func(q recorded) bool { return q.query.Get("ifGenerationMatch") == "0" },
+				"s3":  func(q recorded) bool { return q.header.Get("If-None-Match") == "*" },
+			}[be.name]
+			ctx := context.Background()
+			b := storagetest.Open(t, bucketURL)
+
+			if err := b.CreateIfAbsent(ctx, "a/first.zip", strings.NewReader("one"), nil); err != nil {
+				t.Fatalf("first create: %v", err)
+			}
+			err := b.CreateIfAbsent(ctx, "a/first.zip", strings.NewReader("two"), nil)
+			if !errors.Is(err, storage.ErrExists) {
+				t.Fatalf("second create: %v, want ErrExists", err)
+			}
+			creates := rec.writes()
+			if len(creates) != 2 {
+				t.Fatalf("saw %d write requests for two creates: %+v", len(creates), creates)
+			}
+			for i, q := range creates {
+				if !hasPrecondition(q) {
+					t.Errorf("create %d (%s %s?%s) carries no create-only precondition", i+1, q.method, q.path, q.query.Encode())
+				}
+			}
+			if creates[0].status != http.StatusOK {
+				t.Errorf("first create answered %d, want 200", creates[0].status)
+			}
+			if creates[1].status != http.StatusPreconditionFailed {
+				t.Errorf("second create answered %d, want 412", creates[1].status)
+			}
+			if got, err := b.ReadAll(ctx, "a/first.zip"); err != nil || string(got) != "one" {
+				t.Fatalf("object = %q, %v; want the first create's bytes", got, err)
+			}
+
+			if err := b.WriteFile(ctx, "a/plain.json", strings.NewReader("{}"), nil); err != nil {
+				t.Fatalf("plain write: %v", err)
+			}
+			all := rec.writes()
+			if last := all[len(all)-1]; hasPrecondition(last) {
+				t.Errorf("plain write carries the create-only precondition: %s %s?%s", last.method, last.path, last.query.Encode())
+			}
+		})
+	}
+}
+
+// TestCloudBasics covers reads, writes, listing and deletes on each real
+// server, with keys like the ones packages produce (spaces, brackets).
+func TestCloudBasics(t *testing.T) {
+	keys := []string{
+		"artifacts/packages/cassandra-1.1.0.zip",
+		"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
+		"artifacts/static/cassandra-1.1.0/docs/README.md",
+		"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
+		"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
+		"artifacts/static/cassandra-1.10.0/manifest.yml", // shares the "cassandra-1.1" string prefix
+		"artifacts/static/other-2.0.0/manifest.yml",
+	}
+	for _, be := range cloudBackends {
+		t.Run(be.name, func(t *testing.T) {
+			newBucket := be.start(t)
+			ctx := context.Background()
+			b := storagetest.Open(t, newBucket(t))
+			body := func(k string) []byte { return []byte("content of " + k) }
+			for _, k := range keys {
+				if err := b.WriteFile(ctx, k, bytes.NewReader(body(k)), nil); err != nil {
+					t.Fatalf("write %q: %v", k, err)
+				}
+			}
+			for _, k := range keys {
+				got, err := b.ReadAll(ctx, k)
+				if err != nil || !bytes.Equal(got, body(k)) {
+					t.Errorf("read %q = %q, %v", k, got, err)
+				}
+				attrs, err := b.Attributes(ctx, k)
+				if err != nil || attrs.Size != int64(len(body(k))) {
+					t.Errorf("attributes %q: %+v, %v", k, attrs, err)
+				}
+			}
+			// Overwrite with WriteFile is allowed (it is the non-write-once path).
+			if err := b.WriteFile(ctx, keys[2], strings.NewReader("v2"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := b.ReadAll(ctx, keys[2]); string(got) != "v2" {
+				t.Errorf("after overwrite read %q", got)
+			}
+			// CreateIfAbsent on a key with brackets and spaces.
+			bracket := "artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] New.png"
+			if err := b.CreateIfAbsent(ctx, bracket, strings.NewReader("png"), nil); err != nil {
+				t.Fatalf("create %q: %v", bracket, err)
+			}
+			if err := b.CreateIfAbsent(ctx, bracket, strings.NewReader("png2"), nil); !errors.Is(err, storage.ErrExists) {
+				t.Fatalf("second create %q: %v, want ErrExists", bracket, err)
+			}
+			if _, err := b.ReadAll(ctx, "artifacts/static/missing"); !storage.IsNotFound(err) {
+				t.Errorf("read missing key: %v, want not found", err)
+			}
+
+			listTests := []struct {
+				prefix, delim string
+				want          []string
+			}{
+				{"artifacts/static/cassandra-1.1.0/", "", []string{
+					"artifacts/static/cassandra-1.1.0/docs/README.md",
+					"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
+					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] New.png",
+					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
+					"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
+				}},
+				{"artifacts/static/cassandra-1.1.0/img/[", "", []string{
+					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] New.png",
+					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
+				}},
+				{"artifacts/static/", "/", []string{
+					"artifacts/static/cassandra-1.1.0/",
+					"artifacts/static/cassandra-1.10.0/",
+					"artifacts/static/other-2.0.0/",
+				}},
+				{"artifacts/packages/", "/", []string{"artifacts/packages/cassandra-1.1.0.zip"}},
+				{"nothing/", "", nil},
+			}
+			for _, lt := range listTests {
+				if got := list(t, b, lt.prefix, lt.delim); !slices.Equal(got, lt.want) {
+					t.Errorf("list(%q, %q) = %q, want %q", lt.prefix, lt.delim, got, lt.want)
+				}
+			}
+
+			if err := b.Delete(ctx, keys[0]); err != nil {
+				t.Fatalf("delete %q: %v", keys[0], err)
+			}
+			if _, err := b.ReadAll(ctx, keys[0]); !storage.IsNotFound(err) {
+				t.Errorf("read after delete: %v, want not found", err)
+			}
+			if err := b.DeletePrefix(ctx, "artifacts/static/cassandra-1.1.0/"); err != nil {
+				t.Fatalf("DeletePrefix: %v", err)
+			}
+			want := []string{
+				"artifacts/static/cassandra-1.10.0/manifest.yml",
+				"artifacts/static/other-2.0.0/manifest.yml",
+			}
+			if got := list(t, b, "", ""); !slices.Equal(got, want) {
+				t.Errorf("after DeletePrefix the bucket holds %q, want %q", got, want)
+			}
+			// Deleted keys can be created again (a crashed publish is cleaned
+			// up and retried).
+			if err := b.CreateIfAbsent(ctx, bracket, strings.NewReader("again"), nil); err != nil {
+				t.Errorf("create after DeletePrefix: %v", err)
+			}
+		})
+	}
+}
+
+// list returns the keys (and, with a delimiter, the "folders") under prefix,
+// in the order the server lists them.
+func list(t *testing.T, b *storage.Bucket, prefix, delim string) []string {
+	t.Helper()
+	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: delim})
+	var keys []string
+	for {
+		obj, err := it.Next(context.Background())
+		if err == io.EOF {
+			return keys
+		}
+		if err != nil {
+			t.Fatalf("list %q: %v", prefix, err)
+		}
+		keys = append(keys, obj.Key)
+	}
+}
