@@ -317,3 +317,43 @@ func TestUnsignedAllowed(t *testing.T) {
 		t.Fatal("a signature is served for an unsigned package")
 	}
 }
+
+func TestSpecValidationInTheJob(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	// A package without changelog.yml and with an unknown manifest field.
+	var es []ziptest.Entry
+	for _, e := range ziptest.PackageEntries("specbad", "1.0.0") {
+		switch {
+		case strings.HasSuffix(e.Name, "changelog.yml"):
+			continue
+		case strings.HasSuffix(e.Name, "manifest.yml"):
+			e.Body = append(append([]byte{}, e.Body...), "not_a_field: true\n"...)
+		}
+		es = append(es, e)
+	}
+	zip := ziptest.Build(t, es...)
+	sub := s.Publish(t, "specbad-1.0.0.zip", zip, client.Options{})
+	if sub.Status != publish.StatusRejected {
+		t.Fatalf("spec-invalid package: %s", sub.Status)
+	}
+	var msgs []string
+	for _, r := range sub.Reasons {
+		if r.Check != "spec" {
+			t.Errorf("unexpected reason %+v", r)
+		}
+		msgs = append(msgs, r.String())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"changelog.yml", "not_a_field"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("reasons do not mention %q:\n%s", want, all)
+		}
+	}
+	if keys := publicKeys(t, s.Server.Buckets.Public, "specbad-1.0.0"); len(keys) > 0 {
+		t.Fatalf("refused package left %v", keys)
+	}
+	// The same bytes as legacy: only the structural checks apply.
+	if sub := s.Publish(t, "specbad-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+		t.Fatalf("legacy publish: %s %v", sub.Status, sub.Reasons)
+	}
+}
