@@ -245,3 +245,13 @@ func ManifestID(fsys fs.FS) (packageid.ID, error) {
 	}
 	return packageid.ID{Name: name, Version: version}, nil
 }
+
+// Paths lists the package's files in zip-entry order (EPR orders a zipped
+// package's assets that way).
+func (p *Package) Paths() []string {
+	out := make([]string, len(p.Files))
+	for i, f := range p.Files {
+		out[i] = f.Path
+	}
+	return out
+}

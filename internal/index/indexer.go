@@ -313,7 +313,7 @@ func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: signed})
+	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: signed, FileOrder: pkg.Paths()})
 	if err != nil {
 		return nil, err
 	}

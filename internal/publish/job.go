@@ -81,7 +81,7 @@ func (p *Publisher) run(ctx context.Context, s *Submission) ([]Reason, error) {
 			return problems, nil
 		}
 	}
-	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: sig != nil})
+	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: sig != nil, FileOrder: pkg.Paths()})
 	if err != nil {
 		return []Reason{{Check: "manifest", File: zipName, Message: "cannot build the package document: " + err.Error()}}, nil
 	}
