@@ -24,24 +24,6 @@ import (
 	"pkgstore/internal/storage/storagetest"
 )
 
-// cloudBackend is one real bucket server the cloud tests run against.
-type cloudBackend struct {
-	name string
-	// start starts the server and returns a function making fresh buckets.
-	start func(t *testing.T) (newBucket func(t *testing.T) string)
-}
-
-var cloudBackends = []cloudBackend{
-	{"gcs", func(t *testing.T) func(t *testing.T) string {
-		g := storagetest.StartGCS(t)
-		return func(t *testing.T) string { return g.NewBucket(t) }
-	}},
-	{"s3", func(t *testing.T) func(t *testing.T) string {
-		m := storagetest.StartMinIO(t)
-		return func(t *testing.T) string { return m.NewBucket(t) }
-	}},
-}
-
 // race runs n writers of CreateIfAbsent on key at once, writer i writing
 // payload(i), and checks that exactly one wins, that every other one gets
 // ErrExists, and that the stored object is the winner's bytes.
@@ -107,13 +89,13 @@ func TestCloudCreateIfAbsentRace(t *testing.T) {
 			"s3":  {BufferSize: 5 * mib},
 		}},
 	}
-	for _, be := range cloudBackends {
-		t.Run(be.name, func(t *testing.T) {
-			newBucket := be.start(t)
+	for _, be := range storagetest.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			srv := be.Start(t)
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					opts := tc.opts[be.name]
-					b := storagetest.Open(t, newBucket(t))
+					opts := tc.opts[be.Name]
+					b := storagetest.Open(t, srv.NewBucket(t))
 					payload := func(i int) []byte {
 						head := fmt.Appendf(nil, "writer %d\n", i)
 						if tc.size == 0 {
@@ -136,10 +118,10 @@ func TestCloudCreateIfAbsentAcrossProcesses(t *testing.T) {
 		cloudRacer(u, os.Getenv("PKGSTORE_CLOUD_RACER_ID"))
 		return
 	}
-	for _, be := range cloudBackends {
-		t.Run(be.name, func(t *testing.T) {
-			newBucket := be.start(t)
-			bucketURL := newBucket(t)
+	for _, be := range storagetest.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			srv := be.Start(t)
+			bucketURL := srv.NewBucket(t)
 			const n = 6
 			cmds := make([]*exec.Cmd, n)
 			for i := range cmds {
@@ -273,11 +255,11 @@ func (r *recorder) writes() []recorded {
 // the server refuses the second create with 412, and that a plain write
 // (WriteFile) sends none.
 func TestCloudPreconditionOnTheWire(t *testing.T) {
-	for _, be := range cloudBackends {
-		t.Run(be.name, func(t *testing.T) {
+	for _, be := range storagetest.Backends {
+		t.Run(be.Name, func(t *testing.T) {
 			var bucketURL string
 			var rec *recorder
-			switch be.name {
+			switch be.Name {
 			case "gcs":
 				g := storagetest.StartGCS(t)
 				bucketURL = g.NewBucket(t)
@@ -296,7 +278,7 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 			hasPrecondition := map[string]func(recorded) bool{
 				"gcs": func(q recorded) bool { return q.query.Get("ifGenerationMatch") == "0" },
 				"s3":  func(q recorded) bool { return q.header.Get("If-None-Match") == "*" },
-			}[be.name]
+			}[be.Name]
 			ctx := context.Background()
 			b := storagetest.Open(t, bucketURL)
 
@@ -349,11 +331,11 @@ func TestCloudBasics(t *testing.T) {
 		"artifacts/static/cassandra-1.10.0/manifest.yml", // shares the "cassandra-1.1" string prefix
 		"artifacts/static/other-2.0.0/manifest.yml",
 	}
-	for _, be := range cloudBackends {
-		t.Run(be.name, func(t *testing.T) {
-			newBucket := be.start(t)
+	for _, be := range storagetest.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			srv := be.Start(t)
 			ctx := context.Background()
-			b := storagetest.Open(t, newBucket(t))
+			b := storagetest.Open(t, srv.NewBucket(t))
 			body := func(k string) []byte { return []byte("content of " + k) }
 			for _, k := range keys {
 				if err := b.WriteFile(ctx, k, bytes.NewReader(body(k)), nil); err != nil {

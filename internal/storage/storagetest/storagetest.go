@@ -45,6 +45,26 @@ func bucketName() string {
 	return fmt.Sprintf("pkgstore-test-%d-%d", os.Getpid(), bucketSeq.Add(1))
 }
 
+// Server is a running bucket server that makes fresh, empty buckets.
+type Server interface {
+	// NewBucket creates a bucket and returns a URL storage.OpenURL opens.
+	NewBucket(t testing.TB) string
+}
+
+// Backend names a kind of bucket server and starts one for a test.
+type Backend struct {
+	Name  string // "gcs" or "s3"
+	Start func(t testing.TB) Server
+}
+
+// Backends are the real cloud servers tests can run against: fake-gcs-server
+// for GCS and MinIO for S3. Starting MinIO skips the test when the binary is
+// missing.
+var Backends = []Backend{
+	{"gcs", func(t testing.TB) Server { return StartGCS(t) }},
+	{"s3", func(t testing.TB) Server { return StartMinIO(t) }},
+}
+
 // GCS is a running fake-gcs-server.
 type GCS struct {
 	Server *fakestorage.Server
