@@ -32,6 +32,12 @@ type Indexer struct {
 
 	// OnIndexed is called after a pass moved the cursor.
 	OnIndexed func(cursor string)
+	// Keep and KeepFor bound the old cursors kept after a pass: the newest
+	// Keep ones, and any younger than KeepFor, survive, so that replicas
+	// loading an older cursor or following deltas are not cut short. A
+	// replica that falls further behind reloads the full index.
+	Keep    int
+	KeepFor time.Duration
 
 	passMu  sync.Mutex
 	trigger chan struct{}
@@ -43,7 +49,7 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now}
+	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute}
 }
 
 // Trigger schedules a pass; it never blocks.
@@ -103,8 +109,13 @@ func (ix *Indexer) Index(ctx context.Context) (Result, error) {
 			last = res
 		}
 		if complete {
-			if last.Moved && ix.OnIndexed != nil {
-				ix.OnIndexed(last.Cursor)
+			if last.Moved {
+				if ix.OnIndexed != nil {
+					ix.OnIndexed(last.Cursor)
+				}
+				if err := ix.prune(ctx); err != nil {
+					ix.log.Warn("pruning old index cursors", "err", err)
+				}
 			}
 			return last, nil
 		}
@@ -232,12 +243,41 @@ func (ix *Indexer) nextCursor(prev string) string {
 	return prev + "1"
 }
 
+// prune deletes cursors beyond the newest Keep that are older than KeepFor.
+// Only cursors in our own 19-digit format are touched, and never the current
+// one.
+func (ix *Indexer) prune(ctx context.Context) error {
+	if ix.Keep <= 0 {
+		return nil
+	}
+	cur, err := ReadCursor(ctx, ix.b.Internal)
+	if err != nil {
+		return err
+	}
+	all, err := ListCursors(ctx, ix.b.Internal, "", cur)
+	if err != nil {
+		return err
+	}
+	cutoff := ix.now().Add(-ix.KeepFor).UnixNano()
+	var errs []error
+	for _, c := range all[:max(len(all)-ix.Keep, 0)] {
+		ns, err := strconv.ParseInt(c, 10, 64)
+		if err != nil || len(c) != 19 || c == cur || ns > cutoff {
+			continue
+		}
+		errs = append(errs, ix.dropCursor(ctx, c))
+	}
+	return errors.Join(errs...)
+}
+
 func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
-	return errors.Join(
-		ix.b.Internal.Delete(ctx, storage.IndexAllKey(c)),
-		ix.b.Internal.Delete(ctx, storage.IndexDeltaKey(c)),
-		ix.b.Internal.Delete(ctx, storage.IndexInfoKey(c)),
-	)
+	var errs []error
+	for _, key := range []string{storage.IndexAllKey(c), storage.IndexDeltaKey(c), storage.IndexInfoKey(c)} {
+		if err := ix.b.Internal.Delete(ctx, key); err != nil && !storage.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ListPublished lists the zips of the public bucket.

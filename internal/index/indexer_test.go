@@ -180,3 +180,35 @@ func TestConcurrentIndexersConverge(t *testing.T) {
 		t.Fatalf("index holds %d packages after concurrent indexing, want %d", len(got), n)
 	}
 }
+
+func TestPruneKeepsRecentCursors(t *testing.T) {
+	ctx := context.Background()
+	b := memBuckets(t)
+	ix := NewIndexer(b, nil)
+	clock := time.Unix(1_000_000, 0)
+	ix.now = func() time.Time { return clock }
+	ix.Keep, ix.KeepFor = 3, 100*time.Minute
+	var cursors []string
+	for i := 0; i < 8; i++ {
+		put(t, b, packageid.ID{Name: "p", Version: fmt.Sprintf("1.0.%d", i)}, true)
+		res, err := ix.Index(ctx)
+		if err != nil || !res.Moved {
+			t.Fatalf("pass %d: %+v %v", i, res, err)
+		}
+		cursors = append(cursors, res.Cursor)
+		clock = clock.Add(30 * time.Minute)
+	}
+	left, err := ListCursors(ctx, b.Internal, "", cursors[len(cursors)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The newest 3 (cursors[5:]) are kept whatever their age; older ones
+	// only while younger than 100 minutes at the last pass: cursors[4] is 90
+	// minutes old and stays, cursors[3] is 120 minutes old and goes.
+	if got, want := strings.Join(left, ","), strings.Join(cursors[4:], ","); got != want {
+		t.Fatalf("cursors left:\n%s\nwant\n%s", got, want)
+	}
+	if got := indexed(t, b); len(got) != 8 {
+		t.Fatalf("current index has %d packages", len(got))
+	}
+}
