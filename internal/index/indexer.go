@@ -32,6 +32,8 @@ type Indexer struct {
 
 	// OnIndexed is called after a pass moved the cursor.
 	OnIndexed func(cursor string)
+	// OnPass, if set, is called after every call of Index (metrics).
+	OnPass func(res Result, took time.Duration, err error)
 	// Keep and KeepFor bound the old cursors kept after a pass: the newest
 	// Keep ones, and any younger than KeepFor, survive, so that replicas
 	// loading an older cursor or following deltas are not cut short. A
@@ -94,9 +96,13 @@ type Result struct {
 // the public bucket). It writes a new cursor only when something changed,
 // and repeats until the cursor it leaves is complete, so concurrent
 // indexers in other processes converge.
-func (ix *Indexer) Index(ctx context.Context) (Result, error) {
+func (ix *Indexer) Index(ctx context.Context) (res Result, err error) {
 	ix.passMu.Lock()
 	defer ix.passMu.Unlock()
+	if ix.OnPass != nil {
+		start := time.Now()
+		defer func() { ix.OnPass(res, time.Since(start), err) }()
+	}
 	var last Result
 	for attempt := 0; attempt < 10; attempt++ {
 		res, complete, err := ix.pass(ctx)

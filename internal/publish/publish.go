@@ -54,6 +54,9 @@ type Config struct {
 	// ClaimWait is how long a candidate waits for another submission of
 	// the same NAME-VERSION to finish before it is refused.
 	ClaimWait time.Duration
+	// OnFinished, if set, is called when a submission reaches a final
+	// status, with the time the worker spent on it (metrics).
+	OnFinished func(s *Submission, took time.Duration)
 	// AfterStep, if set, is called after every write step of a publication
 	// with the step's name; tests use it to inject crashes.
 	AfterStep func(step string)
@@ -354,6 +357,9 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	}
 	p.step("dequeued")
 	p.log.Info("submission finished", "submission", id, "package", s.Package, "status", s.Status, "reasons", len(reasons))
+	if p.cfg.OnFinished != nil {
+		p.cfg.OnFinished(s, fin.Sub(now))
+	}
 	p.notify()
 	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
 		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})

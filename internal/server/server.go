@@ -16,6 +16,7 @@ import (
 
 	"pkgstore/internal/archive"
 	"pkgstore/internal/index"
+	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publishapi"
@@ -47,6 +48,8 @@ type Config struct {
 	Logger        *slog.Logger
 	// AfterStep is passed to the publishing job (fault injection in tests).
 	AfterStep func(step string)
+	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
+	MetricsAddr string
 }
 
 // Server is a configured store.
@@ -56,6 +59,7 @@ type Server struct {
 	Publisher *publish.Publisher // nil when read-only
 	Indexer   *index.Indexer     // nil when read-only
 	Registry  *registry.Registry
+	Metrics   *metrics.Metrics
 	handler   http.Handler
 	log       *slog.Logger
 }
@@ -72,7 +76,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger}
+	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New()}
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
@@ -81,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if cfg.ReadOnly {
-		s.handler = s.Registry
+		s.handler = s.Metrics.Instrument(s.Registry)
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -92,6 +96,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
+	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
+		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
+	}
 	s.Indexer.OnIndexed = func(string) {
 		// Make our own publications visible at once, without waiting for
 		// the next poll.
@@ -109,6 +116,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
 		Logger:            cfg.Logger,
 		AfterStep:         cfg.AfterStep,
+		OnFinished: func(sub *publish.Submission, took time.Duration) {
+			s.Metrics.ObserveSubmission(string(sub.Status), took)
+		},
 	}
 	if !cfg.NoSpecValidation {
 		pcfg.Validate = validateSpec
@@ -121,7 +131,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", api)
 	mux.Handle("/", s.Registry)
-	s.handler = mux
+	s.handler = s.Metrics.Instrument(mux)
 	return s, nil
 }
 
@@ -173,6 +183,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.Indexer != nil {
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
+	}
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener on %s: %w", s.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.Metrics.Handler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 	errc := make(chan error, 1)

@@ -7,9 +7,11 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"gocloud.dev/blob"
 
@@ -355,5 +357,34 @@ func TestSpecValidationInTheJob(t *testing.T) {
 	// The same bytes as legacy: only the structural checks apply.
 	if sub := s.Publish(t, "specbad-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
 		t.Fatalf("legacy publish: %s %v", sub.Status, sub.Reasons)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	good := ziptest.Package(t, "metered", "1.0.0")
+	s.Publish(t, "metered-1.0.0.zip", good, client.Options{Legacy: true})
+	s.Publish(t, "metered-1.0.0.zip", good, client.Options{Legacy: true}) // duplicate
+	s.WaitVisible(t, "metered", "1.0.0")
+	// The worker counts a submission just after recording it: poll.
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		rec := httptest.NewRecorder()
+		s.Server.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if body = rec.Body.String(); strings.Contains(body, "pkgstore_publish_duration_seconds_count 2") {
+			break
+		}
+	}
+	for _, want := range []string{
+		`pkgstore_submissions_total{status="published"} 1`,
+		`pkgstore_submissions_total{status="rejected"} 1`,
+		`pkgstore_indexed_packages 1`,
+		`pkgstore_index_passes_total{result="moved"}`,
+		`pkgstore_http_requests_total{code="200",method="get"}`,
+		`pkgstore_publish_duration_seconds_count 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }
