@@ -85,6 +85,14 @@ func extract(src, dst string) error {
 		return err
 	}
 	tr := tar.NewReader(gz)
+	made := map[string]bool{}
+	mkdir := func(d string) error {
+		if made[d] {
+			return nil
+		}
+		made[d] = true
+		return os.MkdirAll(d, 0o755)
+	}
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -100,11 +108,11 @@ func extract(src, dst string) error {
 		p := filepath.Join(dst, name)
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
+			if err := mkdir(p); err != nil {
 				return err
 			}
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			if err := mkdir(filepath.Dir(p)); err != nil {
 				return err
 			}
 			out, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
