@@ -279,41 +279,92 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 				"gcs": func(q recorded) bool { return q.query.Get("ifGenerationMatch") == "0" },
 				"s3":  func(q recorded) bool { return q.header.Get("If-None-Match") == "*" },
 			}[be.Name]
+			// carrier picks, among the requests of one create, the one the
+			// precondition must ride on: the single upload request, or for
+			// chunked uploads the GCS resumable-session start and the S3
+			// CompleteMultipartUpload.
+			carrier := map[string]func(recorded, bool) bool{
+				"gcs": func(q recorded, chunked bool) bool {
+					want := "multipart"
+					if chunked {
+						want = "resumable"
+					}
+					// Chunks of a resumable session go to the same path with an
+					// upload_id; only the request opening the session counts.
+					return q.method == http.MethodPost && q.query.Get("uploadType") == want && !q.query.Has("upload_id")
+				},
+				"s3": func(q recorded, chunked bool) bool {
+					if chunked {
+						return q.method == http.MethodPost && q.query.Has("uploadId")
+					}
+					return q.method == http.MethodPut
+				},
+			}[be.Name]
 			ctx := context.Background()
 			b := storagetest.Open(t, bucketURL)
 
-			if err := b.CreateIfAbsent(ctx, "a/first.zip", strings.NewReader("one"), nil); err != nil {
-				t.Fatalf("first create: %v", err)
+			const mib = 1 << 20
+			cases := []struct {
+				name    string
+				chunked bool
+				body    func(v string) []byte
+				opts    *blob.WriterOptions
+			}{
+				{"small", false, func(v string) []byte { return []byte(v) }, nil},
+				{"chunked", true, func(v string) []byte { return append([]byte(v), make([]byte, 17*mib)...) },
+					map[string]*blob.WriterOptions{"gcs": {BufferSize: 4 * mib}, "s3": {BufferSize: 8 * mib}}[be.Name]},
 			}
-			err := b.CreateIfAbsent(ctx, "a/first.zip", strings.NewReader("two"), nil)
-			if !errors.Is(err, storage.ErrExists) {
-				t.Fatalf("second create: %v, want ErrExists", err)
-			}
-			creates := rec.writes()
-			if len(creates) != 2 {
-				t.Fatalf("saw %d write requests for two creates: %+v", len(creates), creates)
-			}
-			for i, q := range creates {
-				if !hasPrecondition(q) {
-					t.Errorf("create %d (%s %s?%s) carries no create-only precondition", i+1, q.method, q.path, q.query.Encode())
+			for _, tc := range cases {
+				key := "a/" + tc.name + ".zip"
+				// create runs one CreateIfAbsent and returns its error and the
+				// write requests it made.
+				create := func(v string) (error, []recorded) {
+					n := len(rec.writes())
+					err := b.CreateIfAbsent(ctx, key, bytes.NewReader(tc.body(v)), tc.opts)
+					return err, rec.writes()[n:]
+				}
+				err, first := create("one")
+				if err != nil {
+					t.Fatalf("%s: first create: %v", tc.name, err)
+				}
+				err, second := create("two")
+				if !errors.Is(err, storage.ErrExists) {
+					t.Fatalf("%s: second create: %v, want ErrExists", tc.name, err)
+				}
+				for i, reqs := range [][]recorded{first, second} {
+					found := false
+					for _, q := range reqs {
+						if carrier(q, tc.chunked) {
+							found = true
+							if !hasPrecondition(q) {
+								t.Errorf("%s: create %d: %s %s?%s carries no create-only precondition", tc.name, i+1, q.method, q.path, q.query.Encode())
+							}
+						}
+					}
+					if !found {
+						t.Errorf("%s: create %d: no request of the expected kind among %d", tc.name, i+1, len(reqs))
+					}
+				}
+				for _, q := range first {
+					if q.status >= 300 {
+						t.Errorf("%s: first create: %s %s answered %d", tc.name, q.method, q.path, q.status)
+					}
+				}
+				if !slices.ContainsFunc(second, func(q recorded) bool { return q.status == http.StatusPreconditionFailed }) {
+					t.Errorf("%s: the server never answered 412 to the second create", tc.name)
+				}
+				if got, err := b.ReadAll(ctx, key); err != nil || !bytes.Equal(got, tc.body("one")) {
+					t.Fatalf("%s: stored %d bytes, %v; want the first create's bytes", tc.name, len(got), err)
 				}
 			}
-			if creates[0].status != http.StatusOK {
-				t.Errorf("first create answered %d, want 200", creates[0].status)
-			}
-			if creates[1].status != http.StatusPreconditionFailed {
-				t.Errorf("second create answered %d, want 412", creates[1].status)
-			}
-			if got, err := b.ReadAll(ctx, "a/first.zip"); err != nil || string(got) != "one" {
-				t.Fatalf("object = %q, %v; want the first create's bytes", got, err)
-			}
 
+			n := len(rec.writes())
 			if err := b.WriteFile(ctx, "a/plain.json", strings.NewReader("{}"), nil); err != nil {
 				t.Fatalf("plain write: %v", err)
 			}
-			all := rec.writes()
-			if last := all[len(all)-1]; hasPrecondition(last) {
-				t.Errorf("plain write carries the create-only precondition: %s %s?%s", last.method, last.path, last.query.Encode())
+			plain := rec.writes()[n:]
+			if len(plain) != 1 || hasPrecondition(plain[0]) {
+				t.Errorf("plain write: %d requests, or it carries the create-only precondition: %+v", len(plain), plain)
 			}
 		})
 	}
