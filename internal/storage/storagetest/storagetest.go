@@ -61,8 +61,8 @@ type Backend struct {
 // for GCS and MinIO for S3. Starting MinIO skips the test when the binary is
 // missing.
 var Backends = []Backend{
-	{"gcs", func(t testing.TB) Server { return StartGCS(t) }},
-	{"s3", func(t testing.TB) Server { return StartMinIO(t) }},
+	{"gcs", func(t testing.TB) Server { t.Helper(); return StartGCS(t) }},
+	{"s3", func(t testing.TB) Server { t.Helper(); return StartMinIO(t) }},
 }
 
 // GCS is a running fake-gcs-server.
@@ -213,6 +213,7 @@ func (m *MinIO) start(t testing.TB, bin string, port int) error {
 		return fmt.Errorf("create minio log: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("run %s: %w", bin, err)
