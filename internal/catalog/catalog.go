@@ -18,6 +18,7 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/Masterminds/semver/v3"
@@ -76,18 +77,38 @@ type docFields struct {
 // checks (strict semver version, parseable constraints, strict semver
 // format_version) so that an index we accept EPR accepts too.
 func NewRevision(e index.Entry) (*Revision, error) {
+	var scratch []byte
+	return newRevisionBuf(e, &scratch)
+}
+
+// newRevisionBuf is NewRevision with a reusable compression buffer.
+// A zero e.ID takes the identity from the document.
+func newRevisionBuf(e index.Entry, scratch *[]byte) (*Revision, error) {
 	var d docFields
-	if err := json.Unmarshal(e.Manifest, &d); err != nil {
-		return nil, fmt.Errorf("package %s: %w", e.ID, err)
+	if err := json.Unmarshal(reduceDoc(e.Manifest), &d); err != nil {
+		return nil, fmt.Errorf("package_manifest %s: %w", e.ID, err)
+	}
+	if e.ID == (packageid.ID{}) {
+		if d.Name == "" || d.Version == "" {
+			return nil, errors.New("package_manifest without name or version")
+		}
+		e.ID = packageid.ID{Name: d.Name, Version: d.Version}
 	}
 	r, err := newRevision(e.ID, &d)
 	if err != nil {
 		return nil, err
 	}
-	if r.base, err = renderBase(&d.BasePackage); err != nil {
+	base, err := renderBase(&d.BasePackage)
+	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", e.ID, err)
 	}
-	r.doc = s2.Encode(nil, e.Manifest)
+	// Exact-size copies: encoders return slices of larger buffers, and the
+	// spare capacity would otherwise stay alive with the catalog.
+	r.base = bytes.Clone(base)
+	if n := s2.MaxEncodedLen(len(e.Manifest)); len(*scratch) < n {
+		*scratch = make([]byte, n)
+	}
+	r.doc = bytes.Clone(s2.Encode(*scratch, e.Manifest))
 	return r, nil
 }
 
@@ -422,4 +443,14 @@ func setDeprecated(doc []byte, dep *packagedoc.Deprecated) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// Footprint returns the bytes held for documents (compressed) and for
+// pre-rendered base JSON, for capacity planning and benchmarks.
+func (c *Catalog) Footprint() (docBytes, baseBytes int) {
+	for _, r := range c.revs {
+		docBytes += len(r.doc)
+		baseBytes += len(r.base)
+	}
+	return docBytes, baseBytes
 }

@@ -49,6 +49,10 @@ func sharedDir(t testing.TB) string {
 	return shared
 }
 
+// keepBuckets leaves buckets open past the test that made them: the
+// benchmarks share one store set up once per process.
+var keepBuckets bool
+
 // testStore fills buckets the way the publishing job and the indexer do
 // (zip, signature, static files, document, index), without their checks.
 // It stands in for them until a publish test helper exists.
@@ -71,7 +75,9 @@ func newTestStore(t testing.TB) *testStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pub.Close(); in.Close() })
+	if !keepBuckets {
+		t.Cleanup(func() { pub.Close(); in.Close() })
+	}
 	return &testStore{b: &storage.Buckets{Public: pub, Internal: in}, key: sigtest.NewKey(t, "registry-test"), seen: map[packageid.ID]bool{}}
 }
 
