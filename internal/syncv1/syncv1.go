@@ -302,6 +302,9 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		return err
 	})
 	if err != nil {
+		if unreachable(err) {
+			res.fatal = fmt.Errorf("%w: registry unreachable: %w", ErrFatal, err)
+		}
 		return fail("already-published check: %v", err)
 	}
 	if present {
@@ -347,8 +350,11 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 	})
 	if err != nil {
 		var apiErr *client.APIError
-		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden) {
+		switch {
+		case errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden):
 			res.fatal = fmt.Errorf("%w: %w", ErrFatal, err)
+		case unreachable(err):
+			res.fatal = fmt.Errorf("%w: registry unreachable: %w", ErrFatal, err)
 		}
 		return fail("publish: %v", err)
 	}
@@ -416,6 +422,16 @@ func transient(err error) bool {
 	if errors.Is(err, client.ErrUnexpected) {
 		// A HEAD answered something other than 200/404 (e.g. 503).
 		return true
+	}
+	return unreachable(err)
+}
+
+// unreachable reports a transport failure: no HTTP answer at all. When it
+// outlasts the retries, every other revision would fail the same way, so
+// the migration stops (a rerun resumes it).
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -323,6 +324,28 @@ func TestSyncSmall(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		if sum == nil || sum.Published != 0 || len(sum.Failed) == 0 {
+			t.Fatalf("summary %+v", sum)
+		}
+	})
+
+	t.Run("an unreachable registry stops the migration after retries", func(t *testing.T) {
+		defer func(b time.Duration) { backoff = b }(backoff)
+		backoff = time.Millisecond
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close() // nothing listens there any more
+		c, err := client.New("http://"+addr, "token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := Run(ctx, Config{Source: src, Client: c, Workers: 1})
+		if !errors.Is(err, ErrFatal) || !strings.Contains(err.Error(), "unreachable") {
+			t.Fatalf("err = %v", err)
+		}
+		if sum.Published != 0 || sum.NotDone == 0 {
 			t.Fatalf("summary %+v", sum)
 		}
 	})
