@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"pkgstore/internal/archive"
 	"pkgstore/internal/packageid"
 )
 
@@ -170,6 +171,18 @@ func TestPackageLayout(t *testing.T) {
 	readme := files["demo-1.2.3/docs/README.md"]
 	if readme.Method != zip.Deflate || readme.CompressedSize64 >= readme.UncompressedSize64/4 {
 		t.Errorf("README method %d sizes %d/%d, want deflated", readme.Method, readme.CompressedSize64, readme.UncompressedSize64)
+	}
+	// The publishing job's defensive opener accepts it.
+	data, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := archive.Open(bytes.NewReader(data), int64(len(data)), res.ID, archive.DefaultLimits)
+	if err != nil {
+		t.Fatalf("the publisher would refuse the zip: %v", err)
+	}
+	if opened.Root != "demo-1.2.3" || len(opened.Files) != 8 {
+		t.Errorf("archive.Open: root %q, %d files", opened.Root, len(opened.Files))
 	}
 	// The standard library (another inflater) reads every entry back.
 	for _, f := range zr.File {
@@ -395,5 +408,55 @@ func TestCancelled(t *testing.T) {
 	_, err := Write(ctx, io.Discard, pkg, packageid.ID{Name: "demo", Version: "1.2.3"}, Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSymlinks(t *testing.T) {
+	tests := []struct {
+		name    string
+		target  string // relative to the package folder; "" = dangling
+		dir     bool
+		wantErr string
+	}{
+		{name: "link to a file is followed", target: "docs/README.md"},
+		{name: "link to a folder is refused", target: "docs", dir: true, wantErr: "other than a regular file"},
+		{name: "dangling link is refused", target: "", wantErr: "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pkg := t.TempDir()
+			writeTree(t, pkg, map[string]string{"manifest.yml": "name: s\nversion: 1.0.0\n", "docs/README.md": "readme"})
+			target := filepath.Join(pkg, "nowhere")
+			if tc.target != "" {
+				target = filepath.Join(pkg, filepath.FromSlash(tc.target))
+			}
+			if err := os.Symlink(target, filepath.Join(pkg, "alias")); err != nil {
+				t.Skipf("symlinks not supported: %v", err)
+			}
+			var buf bytes.Buffer
+			_, err := Write(context.Background(), &buf, pkg, packageid.ID{Name: "s", Version: "1.0.0"}, Options{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range zr.File {
+				if f.Name == "s-1.0.0/alias" {
+					if f.Mode() != FileMode || content(t, f) != "readme" {
+						t.Fatalf("alias: mode %v, content %q", f.Mode(), content(t, f))
+					}
+					return
+				}
+			}
+			t.Fatal("alias not in the zip")
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"pkgstore/internal/archive"
 	"pkgstore/internal/build/shareddata"
 )
 
@@ -51,6 +52,10 @@ func TestV1SampleRoundTrip(t *testing.T) {
 		zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
+		}
+		// The publishing job's defensive opener accepts it.
+		if _, err := archive.Open(bytes.NewReader(buf.Bytes()), int64(buf.Len()), id, archive.DefaultLimits); err != nil {
+			t.Fatalf("%s: the publisher would refuse the zip: %v", id, err)
 		}
 		prefix := id.String() + "/"
 		seen := 0
