@@ -1,9 +1,11 @@
-package registry
+package registry_test
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"runtime"
 	"sync"
@@ -13,6 +15,8 @@ import (
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/registry"
+	"pkgstore/internal/storage"
 )
 
 // fleetSearches is the /search mix Kibana Fleet sends (several Kibana
@@ -28,35 +32,66 @@ var fleetSearches = []string{
 
 var (
 	benchOnce sync.Once
-	v1Reg     *Registry
+	v1Reg     *registry.Registry
 	v1Pkgs    []string
-	synth     *testStore
-	synthReg  *Registry
+	synth     *synthIndex
+	synthReg  *registry.Registry
 )
+
+// synthIndex is an index written straight into buckets, for sizes the
+// publishing job cannot reach in a benchmark's setup time.
+type synthIndex struct {
+	b       *storage.Buckets
+	cursor  string
+	entries []index.Entry
+}
 
 func benchSetup(b *testing.B) {
 	benchOnce.Do(func() {
-		keepBuckets = true
-		defer func() { keepBuckets = false }()
-		s := v1Store(b)
-		v1Reg = newTestRegistry(b, s, true)
-		for _, e := range s.entries {
-			v1Pkgs = append(v1Pkgs, "/package/"+e.ID.Name+"/"+e.ID.Version+"/")
+		f := v1Store(b)
+		v1Reg = f.store.Server.Registry
+		for _, c := range f.published {
+			v1Pkgs = append(v1Pkgs, "/package/"+c.id.Name+"/"+c.id.Version+"/")
 		}
-		synth = synthetic(b, s, 20000)
-		synthReg = newTestRegistry(b, synth, true)
+		synth = synthetic(b, f, 20000)
+		var err error
+		if synthReg, err = registry.New(registry.Config{Buckets: synth.b, CacheTimes: testCacheTimes, AllowUnknownQueryParams: true, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+			b.Fatal(err)
+		}
+		if err := synthReg.Reload(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	})
-	if v1Reg == nil {
+	if synthReg == nil {
 		b.Skip("setup failed")
 	}
 }
 
-// synthetic builds an index of n revisions by re-versioning the v1 sample's
-// documents (real shapes and sizes).
-func synthetic(tb testing.TB, v1 *testStore, n int) *testStore {
-	s := &testStore{b: v1.b, key: v1.key, seen: map[packageid.ID]bool{}, cursor: 100}
+// synthetic builds an index of n revisions by re-versioning the documents
+// the job wrote for the v1 sample (real shapes and sizes), in buckets that
+// live as long as the process.
+func synthetic(tb testing.TB, v1 *fixture, n int) *synthIndex {
+	ctx := context.Background()
+	var docs []index.Entry
+	for _, c := range v1.published {
+		doc, err := v1.store.Server.Buckets.Internal.ReadAll(ctx, storage.DocumentKey(c.id))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		docs = append(docs, index.Entry{ID: c.id, Manifest: doc})
+	}
+	pub, err := storage.OpenURL(ctx, "mem://")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := storage.OpenURL(ctx, "mem://")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &synthIndex{b: &storage.Buckets{Public: pub, Internal: in}, cursor: fmt.Sprintf("%020d", 101)}
+	processTB{tb}.Cleanup(func() { s.b.Close() })
 	for i := 0; len(s.entries) < n; i++ {
-		for _, e := range v1.entries {
+		for _, e := range docs {
 			if len(s.entries) == n {
 				break
 			}
@@ -67,7 +102,7 @@ func synthetic(tb testing.TB, v1 *testStore, n int) *testStore {
 			s.entries = append(s.entries, index.Entry{ID: packageid.ID{Name: e.ID.Name, Version: nv}, Manifest: doc})
 		}
 	}
-	s.writeIndex(tb, nil)
+	s.write(tb)
 	total := 0
 	for _, e := range s.entries {
 		total += len(e.Manifest)
@@ -76,7 +111,31 @@ func synthetic(tb testing.TB, v1 *testStore, n int) *testStore {
 	return s
 }
 
-func benchRoute(b *testing.B, r *Registry, urls []string) {
+// write writes the cursor's search-index-all.json, then cursor.json: the
+// indexer's commit order.
+func (s *synthIndex) write(tb testing.TB) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	buf.WriteString(`{"packages":[`)
+	for i, e := range s.entries {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"package_manifest":`)
+		buf.Write(e.Manifest)
+		buf.WriteByte('}')
+	}
+	buf.WriteString("]}\n")
+	if err := s.b.Internal.WriteFile(ctx, storage.IndexAllKey(s.cursor), &buf, nil); err != nil {
+		tb.Fatal(err)
+	}
+	c, _ := json.Marshal(map[string]string{"current": s.cursor})
+	if err := s.b.Internal.WriteFile(ctx, storage.CursorKey, bytes.NewReader(c), nil); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func benchRoute(b *testing.B, r *registry.Registry, urls []string) {
 	b.Helper()
 	// Warm: the first request of each query renders and caches.
 	for _, u := range urls {
@@ -94,7 +153,7 @@ func benchRoute(b *testing.B, r *Registry, urls []string) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
 
-func get2(r *Registry, u string) *httptest.ResponseRecorder {
+func get2(r *registry.Registry, u string) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest("GET", u, nil))
 	return w
@@ -108,7 +167,7 @@ func BenchmarkV1Search(b *testing.B) {
 // BenchmarkV1SearchUncached measures the filter and rendering themselves.
 func BenchmarkV1SearchUncached(b *testing.B) {
 	benchSetup(b)
-	cat := v1Reg.current().cat
+	cat := v1Reg.CatalogForTest()
 	fs := make([]catalog.Filter, len(fleetSearches))
 	for i, u := range fleetSearches {
 		f, err := catalog.ParseSearch(httptest.NewRequest("GET", u, nil).URL.Query(), true)
@@ -148,7 +207,7 @@ func BenchmarkSynth20kSearch(b *testing.B) {
 
 func BenchmarkSynth20kSearchUncached(b *testing.B) {
 	benchSetup(b)
-	cat := synthReg.current().cat
+	cat := synthReg.CatalogForTest()
 	f, _ := catalog.ParseSearch(httptest.NewRequest("GET", "/search?prerelease=false&kibana.version=8.15.0", nil).URL.Query(), true)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -184,7 +243,7 @@ func BenchmarkSynth20kPackageIndex(b *testing.B) {
 // live heap afterwards.
 func BenchmarkSynth20kLoad(b *testing.B) {
 	benchSetup(b)
-	cursor := fmt.Sprintf("%020d", synth.cursor)
+	cursor := synth.cursor
 	var heap uint64
 	for i := 0; i < b.N; i++ {
 		runtime.GC()

@@ -1,8 +1,11 @@
-package registry
+package registry_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pkgstore/internal/registry"
 )
 
 // The expectations below are derived from epr-api.md §2, §6.2 and §6.3 by
@@ -29,20 +34,9 @@ type basePkg struct {
 	Categories []string `json:"categories"`
 }
 
-func get(t *testing.T, h http.Handler, method, url string, hdr map[string]string) *httptest.ResponseRecorder {
+func searchIDs(t *testing.T, base, url string) ([]string, []basePkg) {
 	t.Helper()
-	req := httptest.NewRequest(method, url, nil)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	return w
-}
-
-func searchIDs(t *testing.T, h http.Handler, url string) ([]string, []basePkg) {
-	t.Helper()
-	w := get(t, h, "GET", url, nil)
+	w := get(t, base, "GET", url, nil)
 	if w.Code != 200 {
 		t.Fatalf("%s: status %d: %s", url, w.Code, w.Body)
 	}
@@ -57,9 +51,37 @@ func searchIDs(t *testing.T, h http.Handler, url string) ([]string, []basePkg) {
 	return ids, list
 }
 
+// strictRegistry serves f's buckets with --allow-unknown-query-parameters
+// false, over loopback; the store itself runs with EPR's default (true).
+func strictRegistry(t *testing.T, f *fixture) string {
+	t.Helper()
+	r, err := registry.New(registry.Config{Buckets: f.store.Server.Buckets, CacheTimes: testCacheTimes, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// eprJSON encodes v as EPR does (epr-api.md: 2-space indent, no HTML
+// escaping, trailing newline).
+func eprJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func TestEPRSearch(t *testing.T) {
-	s := eprStore(t)
-	r := newTestRegistry(t, s, true)
+	r := eprStore(t).store.URL
 	tests := []struct {
 		url      string
 		count    int      // -1: not checked
@@ -137,8 +159,7 @@ func TestEPRSearch(t *testing.T) {
 }
 
 func TestEPRSearchDetails(t *testing.T) {
-	s := eprStore(t)
-	r := newTestRegistry(t, s, true)
+	r := eprStore(t).store.URL
 
 	// §2.10: the 1.2.0 notice is stamped on every version; §2.7 the
 	// second package path's 1.1.0 wins.
@@ -183,15 +204,14 @@ func TestEPRSearchDetails(t *testing.T) {
 	if err := json.Unmarshal(a.Body.Bytes(), &again); err != nil {
 		t.Fatal(err)
 	}
-	re, _ := marshal(again)
+	re, _ := eprJSON(again)
 	if string(re) != body {
 		t.Error("/search body is not in EPR's canonical indentation")
 	}
 }
 
 func TestEPRCategories(t *testing.T) {
-	s := eprStore(t)
-	r := newTestRegistry(t, s, true)
+	r := eprStore(t).store.URL
 	type cat struct {
 		ID          string `json:"id"`
 		Title       string `json:"title"`
@@ -263,10 +283,10 @@ func TestEPRCategories(t *testing.T) {
 
 func TestEPRErrors(t *testing.T) {
 	s := eprStore(t)
-	r := newTestRegistry(t, s, true)
-	strict := newTestRegistry(t, s, false)
+	r := s.store.URL
+	strict := strictRegistry(t, s)
 	tests := []struct {
-		h    http.Handler
+		base string
 		url  string
 		code int
 		body string
@@ -301,7 +321,7 @@ func TestEPRErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.url, func(t *testing.T) {
-			w := get(t, tc.h, "GET", tc.url, nil)
+			w := get(t, tc.base, "GET", tc.url, nil)
 			if w.Code != tc.code || (tc.body != "" && w.Body.String() != tc.body) {
 				t.Fatalf("got %d %q, want %d %q", w.Code, w.Body, tc.code, tc.body)
 			}
@@ -330,8 +350,7 @@ func TestEPRErrors(t *testing.T) {
 }
 
 func TestEPRRoutes(t *testing.T) {
-	s := eprStore(t)
-	r := newTestRegistry(t, s, true)
+	r := eprStore(t).store.URL
 
 	w := get(t, r, "GET", "/", nil)
 	want := "{\n  \"service.name\": \"package-registry\",\n  \"service.version\": \"1.40.1\"\n}\n"
@@ -421,8 +440,7 @@ func TestEPRRoutes(t *testing.T) {
 }
 
 func TestArtifactConditionalAndRange(t *testing.T) {
-	s := eprStore(t)
-	r := newTestRegistry(t, s, true)
+	r := eprStore(t).store.URL
 	for _, url := range []string{"/epr/example/example-1.0.1.zip", "/package/example/1.0.1/img/kibana-envoyproxy.jpg"} {
 		t.Run(url, func(t *testing.T) {
 			full := get(t, r, "GET", url, nil)

@@ -1,17 +1,18 @@
 package registry_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"pkgstore/internal/build"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
@@ -34,7 +35,7 @@ func TestReadOnlyReplicaNeverServesPartialIndex(t *testing.T) {
 		{"yamlpipeline", "1.0.0"}, {"metricsonly", "2.0.1"}, {"longdocs", "1.0.4"}, {"reference", "1.0.0"},
 	} {
 		order = append(order, nv[0]+"@"+nv[1])
-		zips = append(zips, zipDir(t, filepath.Join(pkgRoot, nv[0], nv[1]), nv[0]+"-"+nv[1]))
+		zips = append(zips, zipDir(t, filepath.Join(pkgRoot, nv[0], nv[1])))
 	}
 
 	st := servertest.Start(t, servertest.Options{})
@@ -65,13 +66,19 @@ func TestReadOnlyReplicaNeverServesPartialIndex(t *testing.T) {
 		defer close(checkerDone)
 		last := 0
 		for {
+			// After stop, one last look: the publisher may have seen the
+			// full index before this loop's latest answer did.
+			stopping := false
 			select {
 			case <-stop:
-				return
+				stopping = true
 			default:
 			}
 			ids, err := searchAll(srv.URL)
 			if err != nil {
+				if stopping {
+					return
+				}
 				continue // not ready yet
 			}
 			if len(ids) < last {
@@ -88,6 +95,9 @@ func TestReadOnlyReplicaNeverServesPartialIndex(t *testing.T) {
 				observed = append(observed, len(ids))
 			}
 			last = len(ids)
+			if stopping {
+				return
+			}
 		}
 	}()
 
@@ -155,41 +165,13 @@ func indexByte(s string, c byte) int {
 	return -1
 }
 
-// sharedDir returns ../shared next to the module root, or skips the test.
-func sharedDir(t testing.TB) string {
+// zipDir zips a v1-style package folder NAME/VERSION with the project's
+// builder.
+func zipDir(t testing.TB, dir string) []byte {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("%s not available: %v", shared, err)
-	}
-	return shared
-}
-
-// zipDir zips a package folder under root/ (files only, lexical order).
-func zipDir(t testing.TB, dir, root string) []byte {
-	t.Helper()
-	files := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		files[filepath.ToSlash(rel)], err = os.ReadFile(p)
-		return err
-	})
-	if err != nil {
+	var buf bytes.Buffer
+	if _, _, err := build.WriteV1(context.Background(), &buf, dir); err != nil {
 		t.Fatal(err)
 	}
-	return registry.ZipFilesForTest(t, root, files)
+	return buf.Bytes()
 }

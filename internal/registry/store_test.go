@@ -1,29 +1,34 @@
-package registry
+package registry_test
 
 import (
-	"archive/tar"
-	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
-	"io/fs"
+	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"pkgstore/internal/index"
-	"pkgstore/internal/packagedoc"
+	"pkgstore/internal/build"
+	"pkgstore/internal/build/shareddata"
+	"pkgstore/internal/client"
 	"pkgstore/internal/packageid"
-	"pkgstore/internal/signature/sigtest"
-	"pkgstore/internal/storage"
+	"pkgstore/internal/publish"
+	"pkgstore/internal/registry"
+	"pkgstore/internal/server"
+	"pkgstore/internal/server/servertest"
 )
+
+// The stores the compatibility tests and benchmarks read are filled by the
+// real publishing job over its HTTP API, so that what is checked against
+// the contract is what a publisher's zip becomes (document, static files,
+// signature, index), not what a test helper would write. Publishing takes
+// seconds, so each store is built once per test binary and shared by every
+// test that only reads it.
 
 // sharedDir returns ../shared next to the module root, or skips the test.
 func sharedDir(t testing.TB) string {
@@ -49,317 +54,345 @@ func sharedDir(t testing.TB) string {
 	return shared
 }
 
-// keepBuckets leaves buckets open past the test that made them: the
-// benchmarks share one store set up once per process.
-var keepBuckets bool
+var (
+	cleanupMu       sync.Mutex
+	processCleanups []func()
+)
 
-// testStore fills buckets the way the publishing job and the indexer do
-// (zip, signature, static files, document, index), without their checks.
-// It stands in for them until a publish test helper exists.
-type testStore struct {
-	b       *storage.Buckets
-	key     *sigtest.Key
-	entries []index.Entry
-	seen    map[packageid.ID]bool
-	cursor  int
+// TestMain stops the shared stores once every test and benchmark is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cleanupMu.Lock()
+	fns := processCleanups
+	processCleanups = nil
+	cleanupMu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
+	os.Exit(code)
 }
 
-func newTestStore(t testing.TB) *testStore {
-	t.Helper()
-	ctx := context.Background()
-	pub, err := storage.OpenURL(ctx, "mem://")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := storage.OpenURL(ctx, "mem://")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !keepBuckets {
-		t.Cleanup(func() { pub.Close(); in.Close() })
-	}
-	return &testStore{b: &storage.Buckets{Public: pub, Internal: in}, key: sigtest.NewKey(t, "registry-test"), seen: map[packageid.ID]bool{}}
+// processTB hands the test that happens to build a shared store to
+// servertest and sigtest, but keeps the store's cleanups and temporary
+// folders for the end of the process: registered on that test, they would
+// stop the store under every later test.
+type processTB struct{ testing.TB }
+
+func (processTB) Cleanup(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	processCleanups = append(processCleanups, f)
 }
 
-// zipFolder zips dir under root/ as EPR's archiver does: lexical walk,
-// directory entries included.
-func zipFolder(t testing.TB, fsys fs.FS, root string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := root + "/" + p
-		if p == "." {
-			name = root
-		}
-		if d.IsDir() {
-			_, err := zw.Create(name + "/")
-			return err
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		w, err := zw.Create(name)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(data)
-		return err
-	})
+func (p processTB) TempDir() string {
+	d, err := os.MkdirTemp("", "registry-test-")
 	if err != nil {
-		t.Fatal(err)
+		p.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	p.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }
 
-// add publishes a zip unless its name-version is already there (first
-// wins, EPR's precedence). It returns the revision's id.
-func (s *testStore) add(t testing.TB, data []byte) packageid.ID {
-	t.Helper()
-	ctx := context.Background()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := ""
-	var order []string
-	for _, f := range zr.File {
-		if dir, rest, ok := strings.Cut(f.Name, "/"); ok && rest == "manifest.yml" && root == "" {
-			root = dir
-		}
-	}
-	if root == "" {
-		t.Fatal("zip has no root folder with manifest.yml")
-	}
-	for _, f := range zr.File {
-		if rest, ok := strings.CutPrefix(f.Name, root+"/"); ok && rest != "" && !strings.HasSuffix(rest, "/") {
-			order = append(order, rest)
-		}
-	}
-	sub, err := fs.Sub(zr, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := packagedoc.Build(sub, packagedoc.Options{Signed: true, FileOrder: order})
-	if err != nil {
-		t.Fatalf("%s: %v", root, err)
-	}
-	id := packageid.ID{Name: doc.Name, Version: doc.Version}
-	if s.seen[id] {
-		return id
-	}
-	s.seen[id] = true
-	docJSON, err := packagedoc.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(b *storage.Bucket, key string, data []byte) {
-		if err := b.WriteFile(ctx, key, bytes.NewReader(data), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, rel := range order {
-		data, err := fs.ReadFile(sub, rel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write(s.b.Public, storage.StaticKey(id, rel), data)
-	}
-	write(s.b.Internal, storage.DocumentKey(id), docJSON)
-	write(s.b.Public, storage.SignatureKey(id), s.key.Sign(t, data))
-	write(s.b.Public, storage.ZipKey(id), data)
-	s.entries = append(s.entries, index.Entry{ID: id, Manifest: docJSON})
-	return id
+// testCacheTimes is EPR's test setting: every Cache-Control is max-age=1,
+// which the header assertions rely on.
+var testCacheTimes = registry.CacheTimes{Index: time.Second, Search: time.Second, Categories: time.Second, CatchAll: time.Second}
+
+// startStore runs a store on memory buckets with a generated trusted key,
+// the test cache times and EPR's default of accepting unknown parameters.
+func startStore(tb testing.TB) *servertest.Store {
+	tb.Helper()
+	return servertest.Start(tb, servertest.Options{Memory: true, Configure: func(c *server.Config) {
+		c.Registry.CacheTimes = testCacheTimes
+		c.Registry.AllowUnknownQueryParams = true
+	}})
 }
 
-// addFolders adds every NAME/VERSION folder under dir, in lexical order.
-func (s *testStore) addFolders(t testing.TB, dir string) {
-	t.Helper()
+// candidate is one zip offered to the publishing job.
+type candidate struct {
+	source string // where the zip comes from, for messages
+	id     packageid.ID
+	zip    []byte
+}
+
+// refusal is a candidate the job rejected.
+type refusal struct {
+	candidate
+	reasons []publish.Reason
+}
+
+// fixture is a store filled through the publishing job.
+type fixture struct {
+	store     *servertest.Store
+	published []candidate // in publish order; their zips are what is served
+	refused   []refusal   // in publish order
+}
+
+// publishPhase publishes cands as legacy, signed with the store's key. The
+// candidates of one phase are distinct revisions, so they are submitted a
+// few at a time; phases run one after the other, which is what makes the
+// first of two equal NAME-VERSION the one published. A candidate whose
+// revision an earlier phase published must be refused as a duplicate; any
+// other refusal fails tb (no EPR test package and no v1 revision breaks the
+// store's structural rules).
+func (f *fixture) publishPhase(tb testing.TB, cands []candidate) {
+	tb.Helper()
+	done := map[packageid.ID]bool{}
+	for _, c := range f.published {
+		done[c.id] = true
+	}
+	inPhase := map[packageid.ID]string{}
+	for _, c := range cands {
+		if other, ok := inPhase[c.id]; ok {
+			tb.Fatalf("%s and %s are both %s in one phase: which one wins would be a race", other, c.source, c.id)
+		}
+		inPhase[c.id] = c.source
+	}
+	subs := make([]*publish.Submission, len(cands))
+	errs := make([]error, len(cands))
+	sigs := make([][]byte, len(cands))
+	for i, c := range cands {
+		sigs[i] = f.store.Key.Sign(tb, c.zip)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, c := range cands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			subs[i], errs[i] = f.store.Client.Publish(ctx, c.id.ZipName(), bytes.NewReader(c.zip), sigs[i], client.Options{Legacy: true})
+		}()
+	}
+	wg.Wait()
+	for i, c := range cands {
+		sub, err := subs[i], errs[i]
+		if err != nil {
+			tb.Fatalf("publish %s: %v", c.source, err)
+		}
+		if !done[c.id] {
+			if sub.Status != publish.StatusPublished {
+				tb.Fatalf("%s: %s %v, want published", c.source, sub.Status, sub.Reasons)
+			}
+			f.published = append(f.published, c)
+			continue
+		}
+		// First path wins: the later copy is refused, whatever its bytes.
+		want := publish.Reason{Check: "duplicate", File: c.id.ZipName(),
+			Message: c.id.String() + " is already published; published packages never change, publish a new version instead"}
+		if sub.Status != publish.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0] != want {
+			tb.Fatalf("%s: %s %v, want rejected with %v", c.source, sub.Status, sub.Reasons, want)
+		}
+		f.refused = append(f.refused, refusal{c, sub.Reasons})
+	}
+}
+
+// waitVisible waits until every published revision is in the registry's
+// index.
+func (f *fixture) waitVisible(tb testing.TB) {
+	tb.Helper()
+	for _, c := range f.published {
+		f.store.WaitVisible(tb, c.id.Name, c.id.Version)
+	}
+}
+
+// buildV1Folders zips every NAME/VERSION folder under dir (lexical order)
+// with the project's builder, as `pkgstore build --v1` would.
+func buildV1Folders(tb testing.TB, dir string) []candidate {
+	tb.Helper()
 	names, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	var out []candidate
 	for _, n := range names {
 		if !n.IsDir() {
 			continue
 		}
 		versions, err := os.ReadDir(filepath.Join(dir, n.Name()))
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		for _, v := range versions {
-			if !v.IsDir() || !packageid.IsStrictSemver(v.Name()) {
+			if !v.IsDir() {
 				continue
 			}
-			fsys := os.DirFS(filepath.Join(dir, n.Name(), v.Name()))
-			s.add(t, zipFolder(t, fsys, n.Name()+"-"+v.Name()))
-		}
-	}
-}
-
-// writeIndex writes the next cursor's search-index-all.json (and, when
-// delta is not nil, its delta) then moves cursor.json: the indexer's
-// commit order.
-func (s *testStore) writeIndex(t testing.TB, delta []index.Entry) string {
-	t.Helper()
-	ctx := context.Background()
-	s.cursor++
-	cursor := fmt.Sprintf("%020d", s.cursor)
-	var buf bytes.Buffer
-	buf.WriteString(`{"packages":[`)
-	for i, e := range s.entries {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`{"package_manifest":`)
-		buf.Write(e.Manifest)
-		buf.WriteByte('}')
-	}
-	buf.WriteString("]}\n")
-	if err := s.b.Internal.WriteFile(ctx, storage.IndexAllKey(cursor), &buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	if delta != nil {
-		var d bytes.Buffer
-		d.WriteString(`{"added":[`)
-		for i, e := range delta {
-			if i > 0 {
-				d.WriteByte(',')
+			src := filepath.Join(dir, n.Name(), v.Name())
+			var buf bytes.Buffer
+			id, _, err := build.WriteV1(context.Background(), &buf, src)
+			if err != nil {
+				tb.Fatalf("build %s: %v", src, err)
 			}
-			d.WriteString(`{"package_manifest":`)
-			d.Write(e.Manifest)
-			d.WriteByte('}')
-		}
-		d.WriteString(`],"updated":[],"removed":[]}`)
-		if err := s.b.Internal.WriteFile(ctx, storage.IndexDeltaKey(cursor), &d, nil); err != nil {
-			t.Fatal(err)
+			rel, _ := filepath.Rel(filepath.Dir(dir), src)
+			out = append(out, candidate{source: filepath.ToSlash(rel), id: id, zip: buf.Bytes()})
 		}
 	}
-	c, _ := json.Marshal(map[string]string{"current": cursor})
-	if err := s.b.Internal.WriteFile(ctx, storage.CursorKey, bytes.NewReader(c), nil); err != nil {
-		t.Fatal(err)
-	}
-	return cursor
+	return out
 }
 
-// eprStore publishes the EPR test packages in EPR's precedence order.
-func eprStore(t testing.TB) *testStore {
+var (
+	eprOnce sync.Once
+	eprFix  *fixture
+)
+
+// eprStore returns the store holding every package of
+// ../shared/testdata/epr-packages/, published in EPR's precedence order:
+// the zips of local-storage/ as they are, then the folders of
+// second_package_path/, then those of package/.
+func eprStore(t testing.TB) *fixture {
 	t.Helper()
 	root := filepath.Join(sharedDir(t), "testdata", "epr-packages")
-	s := newTestStore(t)
-	zips, _ := filepath.Glob(filepath.Join(root, "local-storage", "*.zip"))
-	sort.Strings(zips)
-	for _, z := range zips {
-		data, err := os.ReadFile(z)
+	eprOnce.Do(func() {
+		tb := processTB{t}
+		start := time.Now()
+		f := &fixture{store: startStore(tb)}
+		zips, err := filepath.Glob(filepath.Join(root, "local-storage", "*.zip"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.add(t, data)
-	}
-	s.addFolders(t, filepath.Join(root, "second_package_path"))
-	s.addFolders(t, filepath.Join(root, "package"))
-	s.writeIndex(t, nil)
-	return s
-}
-
-// v1Store publishes the v1 sample (packages/NAME/VERSION/ in a tarball).
-func v1Store(t testing.TB) *testStore {
-	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "testdata", "v1-sample.tar.gz"))
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(gz)
-	type rev struct{ files map[string][]byte }
-	revs := map[string]*rev{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+		sort.Strings(zips)
+		var local []candidate
+		for _, z := range zips {
+			data, err := os.ReadFile(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := packageid.ParseZipName(filepath.Base(z))
+			if err != nil {
+				t.Fatal(err)
+			}
+			local = append(local, candidate{source: "local-storage/" + filepath.Base(z), id: id, zip: data})
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		parts := strings.SplitN(strings.TrimPrefix(path.Clean(h.Name), "./"), "/", 4)
-		if len(parts) < 4 || parts[0] != "packages" {
-			continue
-		}
-		key := parts[1] + "-" + parts[2]
-		if revs[key] == nil {
-			revs[key] = &rev{files: map[string][]byte{}}
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		revs[key].files[parts[3]] = data
-	}
-	keys := make([]string, 0, len(revs))
-	for k := range revs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	s := newTestStore(t)
-	for _, k := range keys {
-		s.add(t, zipFiles(t, k, revs[k].files))
-	}
-	s.writeIndex(t, nil)
-	return s
-}
-
-// zipFiles zips files (lexical order) under root/.
-func zipFiles(t testing.TB, root string, files map[string][]byte) []byte {
-	t.Helper()
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, n := range names {
-		w, err := zw.Create(root + "/" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(files[n])
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// newTestRegistry serves s with 1 s cache times (EPR's test setting).
-func newTestRegistry(t testing.TB, s *testStore, allowUnknown bool) *Registry {
-	t.Helper()
-	r, err := New(Config{
-		Buckets:                 s.b,
-		CacheTimes:              CacheTimes{Index: timeSecond, Search: timeSecond, Categories: timeSecond, CatchAll: timeSecond},
-		AllowUnknownQueryParams: allowUnknown,
+		f.publishPhase(tb, local)
+		f.publishPhase(tb, buildV1Folders(tb, filepath.Join(root, "second_package_path")))
+		f.publishPhase(tb, buildV1Folders(tb, filepath.Join(root, "package")))
+		f.waitVisible(tb)
+		t.Logf("EPR store: %d revisions published, %d refused, in %v", len(f.published), len(f.refused), time.Since(start).Round(time.Millisecond))
+		eprFix = f
 	})
+	if eprFix == nil {
+		t.Fatal("the EPR store could not be built (see the first test that asked for it)")
+	}
+	return eprFix
+}
+
+var (
+	v1Once sync.Once
+	v1Fix  *fixture
+)
+
+// v1Store returns the store holding the v1 sample's packages/NAME/VERSION/
+// folders, each zipped with the project's builder and published as legacy.
+func v1Store(t testing.TB) *fixture {
+	t.Helper()
+	shareddata.Archive(t, shareddata.V1Sample) // skips when absent
+	v1Once.Do(func() {
+		tb := processTB{t}
+		start := time.Now()
+		f := &fixture{store: startStore(tb)}
+		cands := buildV1Folders(tb, filepath.Join(shareddata.UnpackV1(tb), "packages"))
+		if len(cands) != shareddata.V1Revisions {
+			t.Fatalf("%d v1 revisions, want %d", len(cands), shareddata.V1Revisions)
+		}
+		f.publishPhase(tb, cands)
+		f.waitVisible(tb)
+		t.Logf("v1 store: %d revisions published in %v", len(f.published), time.Since(start).Round(time.Millisecond))
+		v1Fix = f
+	})
+	if v1Fix == nil {
+		t.Fatal("the v1 store could not be built (see the first test that asked for it)")
+	}
+	return v1Fix
+}
+
+// response is an answer of a store over loopback.
+type response struct {
+	Code   int
+	Body   *bytes.Buffer
+	header http.Header
+}
+
+func (r *response) Header() http.Header { return r.header }
+
+// noRedirects sees 301s instead of following them, and leaves the body as
+// the server sent it.
+var noRedirects = &http.Client{
+	Transport:     &http.Transport{DisableCompression: true},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// get sends method url to the server at base. url is sent as written (no
+// cleaning), so that the server's own path handling is what is tested.
+func get(t testing.TB, base, method, url string, hdr map[string]string) *response {
+	t.Helper()
+	req, err := http.NewRequest(method, base+url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Reload(context.Background()); err != nil {
-		t.Fatal(err)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
-	return r
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return &response{Code: resp.StatusCode, Body: bytes.NewBuffer(body), header: resp.Header}
 }
 
-const timeSecond = time.Second
+// TestEPRStorePublishing checks how the EPR test packages went through the
+// job: every revision of EPR's three package paths published once, the
+// later copies of example-1.0.1 and multiversion-1.1.0 refused as
+// duplicates, and the first copy the one served, with a signature by the
+// test's key.
+func TestEPRStorePublishing(t *testing.T) {
+	f := eprStore(t)
+	// 2 zips + 1 folder + 44 folders; package/example/1.0.1 repeats
+	// local-storage's zip and package/multiversion/1.1.0 the second path.
+	if len(f.published) != 45 || len(f.refused) != 2 {
+		t.Errorf("%d published, %d refused; want 45 and 2", len(f.published), len(f.refused))
+	}
+	var refused []string
+	for _, r := range f.refused {
+		refused = append(refused, r.source)
+	}
+	if want := "package/example/1.0.1 package/multiversion/1.1.0"; strings.Join(refused, " ") != want {
+		t.Errorf("refused %v, want %s", refused, want)
+	}
+	first := map[packageid.ID]candidate{}
+	for _, c := range f.published {
+		first[c.id] = c
+		w := get(t, f.store.URL, "GET", "/epr/"+c.id.Name+"/"+c.id.ZipName(), nil)
+		sig := get(t, f.store.URL, "GET", "/epr/"+c.id.Name+"/"+c.id.ZipName()+".sig", nil)
+		if w.Code != 200 || !bytes.Equal(w.Body.Bytes(), c.zip) {
+			t.Errorf("%s: served zip (%d, %d bytes) is not the published one (%d bytes)", c.source, w.Code, w.Body.Len(), len(c.zip))
+			continue
+		}
+		if _, err := f.store.Key.Keyring.Verify(bytes.NewReader(c.zip), bytes.NewReader(sig.Body.Bytes())); err != nil {
+			t.Errorf("%s: served signature does not verify: %v", c.source, err)
+		}
+	}
+	for _, r := range f.refused {
+		kept, ok := first[r.id]
+		if !ok {
+			t.Errorf("%s refused but %s was never published", r.source, r.id)
+			continue
+		}
+		if bytes.Equal(r.zip, kept.zip) {
+			t.Fatalf("%s and %s are the same bytes: the test proves nothing", r.source, kept.source)
+		}
+		w := get(t, f.store.URL, "GET", "/epr/"+r.id.Name+"/"+r.id.ZipName(), nil)
+		if bytes.Equal(w.Body.Bytes(), r.zip) {
+			t.Errorf("%s: the refused bytes are served", r.source)
+		}
+		if !bytes.Equal(w.Body.Bytes(), kept.zip) {
+			t.Errorf("%s: served zip is not %s's", r.id, kept.source)
+		}
+	}
+}

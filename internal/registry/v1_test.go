@@ -1,4 +1,4 @@
-package registry
+package registry_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // 269 v1 revisions and checks each answer against the contract.
 func TestV1SampleFleetQueries(t *testing.T) {
 	s := v1Store(t)
-	r := newTestRegistry(t, s, true)
+	r := s.store.URL
 
 	// Fleet 8.x asks for spec 2.3-3.5: every v1 package has
 	// format_version 1.0.0, so nothing matches.
@@ -71,7 +71,7 @@ func TestV1SampleFleetQueries(t *testing.T) {
 				if zip.Code != 200 || sig.Code != 200 {
 					t.Fatalf("%s %d, %s %d", doc.Download, zip.Code, doc.SignaturePath, sig.Code)
 				}
-				if _, err := s.key.Keyring.Verify(bytes.NewReader(zip.Body.Bytes()), bytes.NewReader(sig.Body.Bytes())); err != nil {
+				if _, err := s.store.Key.Keyring.Verify(bytes.NewReader(zip.Body.Bytes()), bytes.NewReader(sig.Body.Bytes())); err != nil {
 					t.Errorf("%s: signature does not verify: %v", doc.Download, err)
 				}
 			}
