@@ -39,9 +39,12 @@ func StaticKey(id packageid.ID, rel string) string { return StaticPrefix + id.St
 // reopens zips.
 func DocumentKey(id packageid.ID) string { return DocumentsPrefix + id.String() + ".json" }
 
-// ClaimKey is the internal key a publishing worker creates to own NAME-VERSION
-// before it writes anything public.
-func ClaimKey(id packageid.ID) string { return ClaimsPrefix + id.String() }
+// ClaimPrefix starts the internal keys of NAME-VERSION's claims,
+// ClaimPrefix(id)+"<generation>": a publishing worker creates one to own
+// NAME-VERSION before it writes anything public. Claims are flat objects,
+// not folders, and '@' cannot occur in a name or version, so listing one
+// revision's claims never sees another's.
+func ClaimPrefix(id packageid.ID) string { return ClaimsPrefix + id.String() + "@" }
 
 // SubmissionKey is the internal key of a submission's status record.
 func SubmissionKey(subID string) string { return SubmissionsPrefix + subID + ".json" }

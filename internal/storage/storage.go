@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -96,6 +99,7 @@ func OpenDir(dir string) (*Bucket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
 	}
+	cleanTemp(abs)
 	return &Bucket{Bucket: b, dir: abs}, nil
 }
 
@@ -137,11 +141,16 @@ func (b *Bucket) CreateIfAbsent(ctx context.Context, key string, r io.Reader, op
 		o = *opts
 	}
 	o.IfNotExist = true
-	w, err := b.NewWriter(ctx, key, &o)
+	// Cancelling the writer's context before Close discards a partial
+	// object; Close alone would save whatever was written.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := b.NewWriter(wctx, key, &o)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
 	}
 	if _, err := io.Copy(w, r); err != nil {
+		cancel()
 		w.Close()
 		return fmt.Errorf("create %s: %w", key, err)
 	}
@@ -158,13 +167,17 @@ func (b *Bucket) linkCreate(ctx context.Context, key string, r io.Reader) error 
 	if !plainKey(key) {
 		return fmt.Errorf("create %s: key is not a plain relative path", key)
 	}
-	final := filepath.Join(b.dir, filepath.FromSlash(key))
+	final := filepath.Join(b.dir, filepath.FromSlash(fileKey(key)))
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
 	}
-	// The temporary name starts with '.' and ends in ".tmp" so listings and the
-	// indexer (which looks for ".zip") never take it for an object.
-	tmp, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp")
+	// Temporary files live in a reserved folder of the bucket (same file
+	// system, so link(2) works) that no listing of ours walks.
+	tmpDir := filepath.Join(b.dir, tempDir)
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	tmp, err := os.CreateTemp(tmpDir, "create-*.tmp")
 	if err != nil {
 		return fmt.Errorf("create %s: %w", key, err)
 	}
@@ -208,6 +221,42 @@ func plainKey(key string) bool {
 	return true
 }
 
+// fileKey is the relative path gocloud's file driver stores key at, for
+// plain keys: the driver escapes the first '_' of any literal
+// "__0x<hex>__" (so that its unescaping cannot be fooled), which package
+// names such as "a__0x41__b" (valid: ^[a-z0-9_]+$) contain.
+func fileKey(key string) string {
+	r := []rune(key)
+	var b strings.Builder
+	for i := range r {
+		if looksEscaped(r, i) {
+			b.WriteString("__0x5f__")
+			continue
+		}
+		b.WriteRune(r[i])
+	}
+	return b.String()
+}
+
+// looksEscaped reports whether r[i:] starts with "__0x<hex>__" where hex
+// parses as a 32-bit number, gocloud's escape-sequence rule.
+func looksEscaped(r []rune, i int) bool {
+	const head = "__0x"
+	if i+len(head) > len(r) || string(r[i:i+len(head)]) != head {
+		return false
+	}
+	j := i + len(head)
+	k := j
+	for k < len(r) && r[k] != '_' {
+		k++
+	}
+	if k+1 >= len(r) || r[k] != '_' || r[k+1] != '_' {
+		return false
+	}
+	_, err := strconv.ParseInt(string(r[j:k]), 16, 32)
+	return err == nil
+}
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -223,13 +272,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // IsNotFound reports whether err means the object does not exist.
 func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
 
-// WriteFile writes key in one go, overwriting it.
+// WriteFile writes key from r, overwriting it; if r fails, nothing is
+// written.
 func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
-	w, err := b.NewWriter(ctx, key, opts)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := b.NewWriter(wctx, key, opts)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	if _, err := io.Copy(w, r); err != nil {
+		cancel() // discard the partial object
 		w.Close()
 		return fmt.Errorf("write %s: %w", key, err)
 	}
@@ -253,26 +306,49 @@ func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
 			errs = append(errs, err)
 		}
 	}
-	if b.dir != "" && plainKey(strings.TrimSuffix(prefix, "/")) {
-		removeEmptyDirs(b.dir, filepath.Join(b.dir, filepath.FromSlash(strings.TrimSuffix(prefix, "/"))))
+	if b.dir != "" && strings.HasSuffix(prefix, "/") && plainKey(strings.TrimSuffix(prefix, "/")) {
+		removeEmptyTree(filepath.Join(b.dir, filepath.FromSlash(fileKey(strings.TrimSuffix(prefix, "/")))))
 	}
 	return errors.Join(errs...)
 }
 
-// removeEmptyDirs removes dir and its empty parents up to (not including) root.
-func removeEmptyDirs(root, dir string) {
-	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
-		if err := os.Remove(dir); err != nil {
-			return // not empty, or gone
+// removeEmptyTree removes the empty folders under dir, and dir if it ends
+// up empty, deepest first. It never touches dir's parents: another writer
+// may be creating a sibling there right now (MkdirAll, then create).
+func removeEmptyTree(dir string) {
+	var dirs []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
 		}
-		dir = filepath.Dir(dir)
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i]) // fails, harmlessly, when not empty
 	}
 }
 
-// tempName matches the temporary files writers leave beside their targets on
-// the file backend while writing: gocloud's "<key>.<hex nanos>.tmp" and
-// CreateIfAbsent's ".<name>.<random>.tmp".
-var tempName = regexp.MustCompile(`(\.[0-9a-f]{8,}\.tmp|^\..+\.[0-9]+\.tmp)$`)
+// tempName matches the temporary files gocloud's file driver leaves beside
+// their targets while writing: "<key>.<hex nanoseconds>.tmp".
+var tempName = regexp.MustCompile(`\.[0-9a-f]{15,16}\.tmp$`)
+
+// tempDir is the reserved folder, at the root of a file bucket, of
+// CreateIfAbsent's temporary files. Keys never start with '.'.
+const tempDir = ".pkgstore-tmp"
+
+// cleanTemp removes temporary files a crashed process left behind. Only old
+// ones: another process may be writing a young one right now.
+func cleanTemp(dir string) {
+	ents, err := os.ReadDir(filepath.Join(dir, tempDir))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+			os.Remove(filepath.Join(dir, tempDir, e.Name()))
+		}
+	}
+}
 
 // ListAll returns every object under opts.Prefix. On the file backend it hides
 // writers' temporary files and retries the listing when one vanishes while

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"gocloud.dev/blob"
 )
 
 func TestCreateIfAbsentBackends(t *testing.T) {
@@ -153,7 +155,7 @@ func TestListAllHidesTempFiles(t *testing.T) {
 	b.WriteAll(ctx, "p/a.zip", []byte("a"), nil)
 	b.WriteAll(ctx, "p/keep.tmp", []byte("a real object named .tmp"), nil)
 	os.WriteFile(filepath.Join(dir, "p", "b.zip.17f0c0ffee123456.tmp"), []byte("x"), 0o644) // gocloud's
-	os.WriteFile(filepath.Join(dir, "p", ".c.zip.12345.tmp"), []byte("x"), 0o644)           // ours
+	b.WriteAll(ctx, "p/.notes.1.tmp", []byte("a real object"), nil)
 	objs, err := b.ListAll(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +164,42 @@ func TestListAllHidesTempFiles(t *testing.T) {
 	for _, o := range objs {
 		keys = append(keys, o.Key)
 	}
-	if got := strings.Join(keys, ","); got != "p/a.zip,p/keep.tmp" {
+	if got := strings.Join(keys, ","); got != "p/.notes.1.tmp,p/a.zip,p/keep.tmp" {
 		t.Fatalf("ListAll = %s", got)
+	}
+}
+
+// TestCreateIfAbsentEscapedNames checks that objects created with link(2)
+// are where gocloud's file driver reads and lists them, also for names the
+// driver escapes.
+func TestCreateIfAbsentEscapedNames(t *testing.T) {
+	ctx := context.Background()
+	b, err := OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, key := range []string{
+		"artifacts/packages/a__0x41__b-1.0.0.zip",
+		"artifacts/packages/x__0x__y-1.0.0.zip", // not an escape sequence: no hex
+		"pkgstore/claims/__0x5f____0x7a__-1.0.0@000001",
+		"artifacts/packages/plain_name-1.0.0.zip",
+	} {
+		if err := b.CreateIfAbsent(ctx, key, strings.NewReader(key), nil); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if ok, err := b.Exists(ctx, key); err != nil || !ok {
+			t.Errorf("%s: Exists = %v, %v", key, ok, err)
+		}
+		if got, err := b.ReadAll(ctx, key); err != nil || string(got) != key {
+			t.Errorf("%s: ReadAll = %q, %v", key, got, err)
+		}
+		if err := b.CreateIfAbsent(ctx, key, strings.NewReader("again"), nil); !errors.Is(err, ErrExists) {
+			t.Errorf("%s: second create = %v, want ErrExists", key, err)
+		}
+		objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: key})
+		if err != nil || len(objs) != 1 || objs[0].Key != key {
+			t.Errorf("%s: listed as %v (%v)", key, objs, err)
+		}
 	}
 }
