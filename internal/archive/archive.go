@@ -156,6 +156,19 @@ func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, 
 		total += usize
 		files = append(files, entry{clean, zf})
 	}
+	// A file may not also be a folder ("docs/x" beside "docs/x/y").
+	isFile := make(map[string]bool, len(files))
+	for _, e := range files {
+		isFile[e.name] = true
+	}
+	for _, e := range files {
+		for dir := path.Dir(e.name); dir != "."; dir = path.Dir(dir) {
+			if isFile[dir] {
+				errs = append(errs, refuse("path", e.zf.Name, "%q is both a file and a folder", dir))
+				break
+			}
+		}
+	}
 	if lim.MaxTotalSize > 0 && total > lim.MaxTotalSize {
 		errs = append(errs, refuse("size", "", "uncompressed total %d bytes exceeds the limit of %d bytes", total, lim.MaxTotalSize))
 	}
@@ -177,6 +190,17 @@ func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, 
 	for _, e := range files {
 		p.Files = append(p.Files, &File{Path: strings.TrimPrefix(e.name, root+"/"), Size: int64(e.zf.UncompressedSize64), zf: e.zf})
 	}
+	// Read every entry once: headers can lie, and a bad checksum or an
+	// unsupported compression method must be a refusal now, not a failed
+	// write halfway through publishing.
+	for _, f := range p.Files {
+		if err := verifyEntry(f.zf); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	id, err := ManifestID(sub)
 	if err != nil {
 		return nil, err
@@ -186,6 +210,21 @@ func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, 
 	}
 	p.ID = id
 	return p, nil
+}
+
+func verifyEntry(zf *zip.File) *Error {
+	if zf.Method != zip.Store && zf.Method != zip.Deflate {
+		return refuse("zip", zf.Name, "compression method %d is not supported; use deflate or store", zf.Method)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return refuse("zip", zf.Name, "cannot read entry: %v", err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return refuse("zip", zf.Name, "corrupt entry (%v): its content does not match its declared size and checksum", err)
+	}
+	return nil
 }
 
 // checkName refuses entry names that are not plain relative UTF-8 paths.

@@ -93,6 +93,9 @@ func TestOpenRefusals(t *testing.T) {
 		{"total size", ziptest.Build(t, append(pkg(), ziptest.Entry{Name: "foo-1.0.0/big.bin", Body: big, Store: true})...), Limits{MaxTotalSize: 2 << 20, MaxFileSize: 1 << 30, MaxRatio: 200}, "size", "uncompressed total"},
 		{"bomb ratio", ziptest.Build(t, append(pkg(), ziptest.Entry{Name: "foo-1.0.0/bomb.txt", Body: bytes.Repeat([]byte{0}, 8<<20)})...), DefaultLimits, "size", "compression ratio"},
 		{"too many entries", valid, Limits{MaxEntries: 3}, "size", "entries"},
+		{"file and folder", ziptest.Build(t, append(pkg(), ziptest.Entry{Name: "foo-1.0.0/docs/README.md/x", Body: []byte("x")})...), DefaultLimits, "path", "both a file and a folder"},
+		{"bad checksum", corruptCRC(t, valid), DefaultLimits, "zip", "corrupt entry"},
+		{"unsupported method", withMethod(t, valid, 99), DefaultLimits, "zip", "compression method 99"},
 		{"malformed yaml", ziptest.Build(t, ziptest.Entry{Name: "foo-1.0.0/manifest.yml", Body: []byte("name: [unclosed\nversion: 1.0.0\n")}), DefaultLimits, "manifest", "malformed YAML"},
 		{"yaml alias bomb", ziptest.Build(t, ziptest.Entry{Name: "foo-1.0.0/manifest.yml", Body: aliasBomb()}), DefaultLimits, "manifest", "malformed YAML"},
 		{"manifest version not a string", ziptest.Build(t, ziptest.Entry{Name: "foo-1.0.0/manifest.yml", Body: []byte("name: foo\nversion: [1]\n")}), DefaultLimits, "manifest", "non-empty strings"},
@@ -112,6 +115,39 @@ func TestOpenRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// corruptCRC flips a byte of a stored entry's data, so its checksum fails.
+func corruptCRC(t *testing.T, _ []byte) []byte {
+	data := ziptest.Build(t, ziptest.PackageEntries("foo", "1.0.0", ziptest.Entry{Name: "stored.txt", Body: []byte("STORED-CONTENT-XYZ"), Store: true})...)
+	i := bytes.Index(data, []byte("STORED-CONTENT-XYZ"))
+	if i < 0 {
+		t.Fatal("stored content not found")
+	}
+	out := bytes.Clone(data)
+	out[i] ^= 0xff
+	return out
+}
+
+// withMethod rewrites the compression method of every entry in both the
+// local and the central headers.
+func withMethod(t *testing.T, data []byte, method uint16) []byte {
+	out := bytes.Clone(data)
+	for _, sig := range []struct {
+		magic string
+		off   int
+	}{{"PK\x03\x04", 8}, {"PK\x01\x02", 10}} {
+		for i := 0; ; {
+			j := bytes.Index(out[i:], []byte(sig.magic))
+			if j < 0 {
+				break
+			}
+			i += j
+			out[i+sig.off], out[i+sig.off+1] = byte(method), byte(method>>8)
+			i += 4
+		}
+	}
+	return out
 }
 
 // aliasBomb is the "billion laughs" YAML: a few hundred bytes that expand to
