@@ -27,19 +27,42 @@ import (
 // run checks and publishes one submission. It returns the reasons for a
 // refusal, or an error when the work could not be done (I/O), in which case
 // nothing public is left half-written and the submission may be retried.
-func (p *Publisher) run(ctx context.Context, s *Submission) ([]Reason, error) {
+func (p *Publisher) run(ctx context.Context, s *Submission, l *lease) ([]Reason, error) {
 	id := packageid.ID{Name: s.Name, Version: s.Version}
-	zipName := id.ZipName()
-
-	// Write-once, checked first because it is cheap. A zip may already be
-	// ours if a previous attempt crashed after writing it.
-	if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
-		return nil, fmt.Errorf("check %s: %w", storage.ZipKey(id), err)
-	} else if published {
-		if holder, _ := p.claimHolder(ctx, id); holder != s.ID || s.DryRun {
-			return []Reason{alreadyPublished(id)}, nil
-		}
+	// An earlier attempt of this submission may have claimed NAME-VERSION
+	// and written some or all of it before it died.
+	holder, err := p.claimHolder(ctx, id)
+	if err != nil {
+		return nil, err
 	}
+	ours := holder == s.ID && !s.DryRun
+	// Write-once, checked first because it is cheap.
+	published, err := p.b.Public.Exists(ctx, storage.ZipKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", storage.ZipKey(id), err)
+	}
+	if published {
+		if ours {
+			return nil, nil // our earlier attempt published it: done
+		}
+		return []Reason{alreadyPublished(id)}, nil
+	}
+	reasons, err := p.checkAndWrite(ctx, s, id, l)
+	if len(reasons) > 0 && ours {
+		// Refused on retry (keys rotated, limits changed…) after an earlier
+		// attempt wrote files: remove them, unless we lost the lease.
+		if err := p.checkLease(ctx, l); err != nil {
+			return nil, err
+		}
+		p.cleanup(context.WithoutCancel(ctx), id)
+	}
+	return reasons, err
+}
+
+// checkAndWrite runs every check on the candidate and, unless it is a dry
+// run, claims NAME-VERSION and writes it.
+func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id packageid.ID, l *lease) ([]Reason, error) {
+	zipName := id.ZipName()
 
 	f, size, sum, err := p.spool(ctx, storage.QueueDir(s.ID)+zipName)
 	if err != nil {
@@ -102,14 +125,19 @@ func (p *Publisher) run(ctx context.Context, s *Submission) ([]Reason, error) {
 		return []Reason{*reason}, nil
 	}
 	p.step("claimed")
-	if err := p.write(ctx, s, id, pkg, f, size, sig, docJSON); err != nil {
-		if ctx.Err() == nil {
-			p.cleanup(context.WithoutCancel(ctx), id)
-		}
+	if err := p.write(ctx, s, id, pkg, f, size, sig, docJSON, l); err != nil {
+		// Leave the files for the retry (it rewrites them) or for the
+		// refusal path of run, which removes them.
 		return nil, err
 	}
 	return nil, nil
 }
+
+// busyError is returned while another submission of the same NAME-VERSION
+// is in progress; the job requeues the candidate until ClaimWait is over.
+type busyError struct{ reason Reason }
+
+func (e *busyError) Error() string { return e.reason.Message }
 
 func alreadyPublished(id packageid.ID) Reason {
 	return Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
@@ -168,7 +196,7 @@ func archiveReasons(zipName string, err error) []Reason {
 
 // write performs the publication's writes in their safe order: static files,
 // signature, package document, then the zip, created only if absent.
-func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, f *os.File, size int64, sig, docJSON []byte) error {
+func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, f *os.File, size int64, sig, docJSON []byte, l *lease) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, file := range pkg.Files {
@@ -202,6 +230,10 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		return fmt.Errorf("write package document: %w", err)
 	}
 	p.step("document")
+	// The zip is the commit point: only the lease holder may write it.
+	if err := p.checkLease(ctx, l); err != nil {
+		return err
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
@@ -230,7 +262,7 @@ func (p *Publisher) cleanup(ctx context.Context, id packageid.ID) {
 	_ = p.b.Internal.Delete(ctx, storage.DocumentKey(id))
 }
 
-// A claim is an object pkgstore/claims/NAME-VERSION/<generation>. The highest
+// A claim is an object pkgstore/claims/NAME-VERSION@<generation>. The highest
 // generation owns NAME-VERSION. Creating a generation is create-if-absent, so
 // two workers can never both own one: a worker takes over a stale claim (its
 // submission ended without publishing) by creating the next generation.
@@ -240,18 +272,19 @@ type claimRecord struct {
 }
 
 func claimGen(id packageid.ID, gen int) string {
-	return fmt.Sprintf("%s/%06d", storage.ClaimKey(id), gen)
+	return fmt.Sprintf("%s%06d", storage.ClaimPrefix(id), gen)
 }
 
 // topClaim returns the highest claim generation and its holder (0, "" if none).
 func (p *Publisher) topClaim(ctx context.Context, id packageid.ID) (int, string, error) {
-	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.ClaimKey(id) + "/"})
+	prefix := storage.ClaimPrefix(id)
+	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: prefix})
 	if err != nil {
 		return 0, "", fmt.Errorf("claims: %w", err)
 	}
 	var gens []string
 	for _, obj := range objs {
-		gens = append(gens, path.Base(obj.Key))
+		gens = append(gens, strings.TrimPrefix(obj.Key, prefix))
 	}
 	if len(gens) == 0 {
 		return 0, "", nil
@@ -278,11 +311,11 @@ func (p *Publisher) claimHolder(ctx context.Context, id packageid.ID) (string, e
 	return holder, err
 }
 
-// claim makes submission s the owner of id, waiting up to ClaimWait for
-// another live submission of the same NAME-VERSION to finish.
+// claim makes submission s the owner of id. It returns a duplicate reason
+// if id got published meanwhile, and a *busyError while another live
+// submission holds the claim.
 func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (*Reason, error) {
-	deadline := time.Now().Add(p.cfg.ClaimWait)
-	for {
+	for range 3 {
 		gen, holder, err := p.topClaim(ctx, id)
 		if err != nil {
 			return nil, err
@@ -300,33 +333,26 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 			other, err := p.Status(ctx, holder)
 			stale = errors.Is(err, ErrUnknownSubmission) || (err == nil && other.Status.Final())
 		}
-		if stale {
-			rec, _ := json.Marshal(claimRecord{Submission: s.ID, Claimed: time.Now().UTC()})
-			err := p.b.Internal.CreateIfAbsent(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
-			if err == nil {
-				// Someone may have published between our check and the claim.
-				if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || published {
-					if err != nil {
-						return nil, err
-					}
-					return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
-				}
-				return nil, nil
-			}
-			if !errors.Is(err, storage.ErrExists) {
-				return nil, err
-			}
+		if !stale {
+			return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}}
+		}
+		rec, _ := json.Marshal(claimRecord{Submission: s.ID, Claimed: time.Now().UTC()})
+		err = p.b.Internal.CreateIfAbsent(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
+		if errors.Is(err, storage.ErrExists) {
 			continue // lost the race for this generation: look again
 		}
-		if time.Now().After(deadline) {
-			return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}, nil
+		if err != nil {
+			return nil, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		// Someone may have published between our check and the claim.
+		if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
+			return nil, err
+		} else if published {
+			return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
 		}
+		return nil, nil
 	}
+	return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
 }
 
 // ContentType is the media type a static file is stored with, following

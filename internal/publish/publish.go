@@ -80,6 +80,8 @@ type Publisher struct {
 
 	work chan string
 
+	inst instance // this process among all on the buckets (leases)
+
 	mu       sync.Mutex
 	changed  chan struct{}
 	inflight map[string]bool
@@ -112,6 +114,7 @@ func New(cfg Config) (*Publisher, error) {
 		work:     make(chan string, 4096),
 		changed:  make(chan struct{}),
 		inflight: map[string]bool{},
+		inst:     newInstance(),
 	}, nil
 }
 
@@ -305,9 +308,29 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		return
 	}
 	if s.Status.Final() {
-		_ = p.deleteQueued(ctx, id)
+		p.finishRecovered(ctx, s)
 		return
 	}
+	l, err := p.acquire(ctx, id)
+	if err != nil {
+		p.log.Error("lease submission", "submission", id, "err", err)
+		return
+	}
+	if l == nil {
+		return // another live process is working on it
+	}
+	// The previous holder may have finished just before we took over.
+	if s, err = p.Status(ctx, id); err != nil || s.Status.Final() {
+		if err == nil {
+			p.finishRecovered(ctx, s)
+		}
+		p.release(ctx, id)
+		return
+	}
+	kctx, stopKeeping := context.WithCancel(ctx)
+	defer stopKeeping()
+	go p.keep(kctx, l)
+
 	now := time.Now().UTC()
 	s.Status, s.Started = StatusProcessing, &now
 	s.Attempts++
@@ -316,25 +339,37 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		return
 	}
 	p.notify()
-	reasons, err := p.run(ctx, s)
-	if err != nil {
-		if ctx.Err() != nil {
-			return // shutting down: the candidate stays queued for the next start
-		}
+	reasons, err := p.run(ctx, s, l)
+	var busy *busyError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return // shutting down: the candidate stays queued for the next start
+	case errors.Is(err, errLostLease):
+		p.log.Warn("another process took this submission over", "submission", id)
+		return
+	case errors.As(err, &busy) && time.Since(s.Submitted) < p.cfg.ClaimWait:
+		// Another submission of NAME-VERSION is in progress: come back
+		// later rather than hold a worker.
+		s.Status, s.Attempts = StatusQueued, s.Attempts-1
+		_ = p.saveRecord(ctx, s)
+		p.later(ctx, id, 500*time.Millisecond)
+		return
+	case errors.As(err, &busy):
+		reasons = []Reason{busy.reason}
+	default:
 		p.log.Error("publishing failed", "submission", id, "attempt", s.Attempts, "err", err)
 		if s.Attempts < maxAttempts {
 			s.Status = StatusQueued
 			_ = p.saveRecord(ctx, s)
-			go func() {
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Duration(s.Attempts) * time.Second):
-					p.schedule(id)
-				}
-			}()
+			p.later(ctx, id, time.Duration(s.Attempts)*time.Second)
 			return
 		}
 		reasons = []Reason{{Check: "internal", Message: err.Error()}}
+		p.abandon(ctx, s, l)
+	}
+	if ok, err := p.holds(ctx, l); err != nil || !ok {
+		return // the new holder records the outcome
 	}
 	fin := time.Now().UTC()
 	s.Finished = &fin
@@ -352,6 +387,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		return
 	}
 	p.step("recorded")
+	p.release(ctx, id)
 	if err := p.deleteQueued(ctx, id); err != nil {
 		p.log.Error("remove from queue", "submission", id, "err", err)
 	}
@@ -364,6 +400,46 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
 		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})
 	}
+}
+
+// later schedules id again after d.
+func (p *Publisher) later(ctx context.Context, id string, d time.Duration) {
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+			p.schedule(id)
+		}
+	}()
+}
+
+// finishRecovered completes what a process that died after recording an
+// outcome left undone: the queue entry, and the indexing of a publication.
+func (p *Publisher) finishRecovered(ctx context.Context, s *Submission) {
+	_ = p.deleteQueued(ctx, s.ID)
+	p.release(ctx, s.ID)
+	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
+		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})
+	}
+}
+
+// abandon removes what the attempts of a submission that is given up on
+// wrote, if it claimed NAME-VERSION and its zip never made it.
+func (p *Publisher) abandon(ctx context.Context, s *Submission, l *lease) {
+	id := packageid.ID{Name: s.Name, Version: s.Version}
+	if holder, err := p.claimHolder(ctx, id); err != nil || holder != s.ID {
+		return
+	}
+	if err := p.checkLease(ctx, l); err != nil {
+		return
+	}
+	p.cleanup(context.WithoutCancel(ctx), id)
+}
+
+// Discard removes an upload that will not be enqueued (a request that
+// failed after its zip reached the queue).
+func (p *Publisher) Discard(ctx context.Context, id string) {
+	_ = p.deleteQueued(context.WithoutCancel(ctx), id)
 }
 
 func idTime(id string) (time.Time, bool) {

@@ -126,7 +126,14 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		sig      []byte
 		opts     publish.Options
 		uploaded bool
+		enqueued bool
 	)
+	// Whatever reached the queue is removed if the request fails later.
+	defer func() {
+		if uploaded && !enqueued {
+			pub.Discard(ctx, id)
+		}
+	}()
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -188,6 +195,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := pub.Enqueue(ctx, id, fileName, sig, opts)
+	enqueued = err == nil
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "queue submission: %v", err)
 		return
