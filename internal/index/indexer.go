@@ -44,6 +44,10 @@ type Indexer struct {
 	passMu  sync.Mutex
 	trigger chan struct{}
 	now     func() time.Time
+	// bad holds zips that cannot be indexed (no stored document, and the zip
+	// itself cannot be opened): reported once, then left out, so one foreign
+	// object never stops indexing. Guarded by passMu.
+	bad map[packageid.ID]string
 }
 
 // NewIndexer returns an indexer over the buckets.
@@ -51,7 +55,7 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute}
+	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute, bad: map[packageid.ID]string{}}
 }
 
 // Trigger schedules a pass; it never blocks.
@@ -145,7 +149,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 			return Result{}, false, err
 		}
 	}
-	published, err := ListPublished(ctx, ix.b.Public)
+	published, err := ix.listGood(ctx)
 	if err != nil {
 		return Result{}, false, err
 	}
@@ -169,12 +173,26 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 
 	next := ix.nextCursor(prev)
 	docs := make(map[packageid.ID]json.RawMessage, len(added))
+	kept := added[:0]
 	for _, id := range added {
 		doc, err := ix.document(ctx, id)
+		var unusable *unusableError
+		if errors.As(err, &unusable) {
+			ix.log.Error("leaving an unusable zip out of the index", "package", id, "err", err)
+			ix.bad[id] = err.Error()
+			delete(published, id)
+			continue
+		}
 		if err != nil {
 			return res, false, fmt.Errorf("document of %s: %w", id, err)
 		}
 		docs[id] = doc
+		kept = append(kept, id)
+	}
+	added = kept
+	res.Added, res.Total = len(added), len(published)
+	if prev != "" && len(added) == 0 && len(removed) == 0 {
+		return res, true, nil
 	}
 	if err := ix.writeAll(ctx, prev, next, removed, added, docs); err != nil {
 		return res, false, err
@@ -204,18 +222,44 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 
 	// Convergence: whatever the cursor is now (ours, or a racing writer's
 	// that landed after ours), it must hold everything published.
-	complete, err := ix.complete(ctx)
+	complete, err := ix.complete(ctx, next, published)
 	return res, complete, err
 }
 
-func (ix *Indexer) complete(ctx context.Context) (bool, error) {
+// listGood lists the published zips, less the known-unusable ones.
+func (ix *Indexer) listGood(ctx context.Context) (map[packageid.ID]bool, error) {
+	published, err := ListPublished(ctx, ix.b.Public)
+	if err != nil {
+		return nil, err
+	}
+	for id := range ix.bad {
+		delete(published, id)
+	}
+	return published, nil
+}
+
+// complete reports whether the current cursor holds every published zip.
+// When the current cursor is the one just written (the usual case), its
+// content is known and the index is not read again.
+func (ix *Indexer) complete(ctx context.Context, written string, indexed map[packageid.ID]bool) (bool, error) {
 	cur, err := ReadCursor(ctx, ix.b.Internal)
 	if err != nil {
 		return false, err
 	}
-	published, err := ListPublished(ctx, ix.b.Public)
+	published, err := ix.listGood(ctx)
 	if err != nil {
 		return false, err
+	}
+	if cur == written {
+		if len(published) != len(indexed) {
+			return false, nil
+		}
+		for id := range published {
+			if !indexed[id] {
+				return false, nil
+			}
+		}
+		return true, nil
 	}
 	n := 0
 	if err := ReadAll(ctx, ix.b.Internal, cur, func(e Entry) error {
@@ -277,13 +321,11 @@ func (ix *Indexer) prune(ctx context.Context) error {
 }
 
 func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
-	var errs []error
-	for _, key := range []string{storage.IndexAllKey(c), storage.IndexDeltaKey(c), storage.IndexInfoKey(c)} {
-		if err := ix.b.Internal.Delete(ctx, key); err != nil && !storage.IsNotFound(err) {
-			errs = append(errs, err)
-		}
+	err := ix.b.Internal.Delete(ctx, storage.IndexInfoKey(c))
+	if storage.IsNotFound(err) {
+		err = nil
 	}
-	return errors.Join(errs...)
+	return errors.Join(err, ix.b.Internal.DeletePrefix(ctx, storage.MetadataPrefix+c+"/"))
 }
 
 // ListPublished lists the zips of the public bucket.
@@ -334,6 +376,13 @@ func (ix *Indexer) document(ctx context.Context, id packageid.ID) (json.RawMessa
 	return buf.Bytes(), nil
 }
 
+// unusableError marks a zip that cannot be indexed however often it is
+// tried (as opposed to a bucket that failed to answer).
+type unusableError struct{ err error }
+
+func (e *unusableError) Error() string { return e.err.Error() }
+func (e *unusableError) Unwrap() error { return e.err }
+
 func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, error) {
 	ix.log.Warn("zip has no stored package document; building it from the zip", "package", id)
 	r, err := ix.b.Public.NewReader(ctx, storage.ZipKey(id), nil)
@@ -353,7 +402,7 @@ func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, 
 	}
 	pkg, err := archive.Open(f, n, id, archive.DefaultLimits)
 	if err != nil {
-		return nil, err
+		return nil, &unusableError{fmt.Errorf("open zip: %w", err)}
 	}
 	signed, err := ix.b.Public.Exists(ctx, storage.SignatureKey(id))
 	if err != nil {
@@ -361,7 +410,7 @@ func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, 
 	}
 	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: signed, FileOrder: pkg.Paths()})
 	if err != nil {
-		return nil, err
+		return nil, &unusableError{fmt.Errorf("package document: %w", err)}
 	}
 	data, err := packagedoc.Marshal(doc)
 	if err != nil {

@@ -212,3 +212,31 @@ func TestPruneKeepsRecentCursors(t *testing.T) {
 		t.Fatalf("current index has %d packages", len(got))
 	}
 }
+
+// TestUnusableZipDoesNotBlockIndexing puts a zip that cannot be opened (and
+// has no stored document) beside a good one.
+func TestUnusableZipDoesNotBlockIndexing(t *testing.T) {
+	ctx := context.Background()
+	b := memBuckets(t)
+	ix := NewIndexer(b, nil)
+	foreign := packageid.ID{Name: "foreign", Version: "1.0.0"}
+	if err := b.Public.WriteAll(ctx, storage.ZipKey(foreign), []byte("not a zip"), nil); err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, packageid.ID{Name: "good", Version: "1.0.0"}, true)
+	res, err := ix.Index(ctx)
+	if err != nil {
+		t.Fatalf("Index: %v", err)
+	}
+	if got := strings.Join(indexed(t, b), " "); got != "good-1.0.0" || res.Total != 1 {
+		t.Fatalf("index = %s (total %d), want only good-1.0.0", got, res.Total)
+	}
+	if _, ok := ix.bad[foreign]; !ok {
+		t.Fatal("the unusable zip was not remembered")
+	}
+	// Later passes neither retry it nor move the cursor for it.
+	again, err := ix.Index(ctx)
+	if err != nil || again.Moved {
+		t.Fatalf("second pass: %+v %v", again, err)
+	}
+}
