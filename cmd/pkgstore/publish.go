@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +28,7 @@ func newPublishCmd() *cobra.Command {
 	var (
 		sigPath, registryURL, token string
 		opts                        client.Options
+		timeout                     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "publish PKG.zip",
@@ -70,7 +73,8 @@ own line), 2 usage or connection error, 3 already published.`,
 			if err != nil {
 				return usageError("%v", err)
 			}
-			ctx := cmd.Context()
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
 			out := cmd.OutOrStdout()
 			published, err := c.Published(ctx, id)
 			if err != nil {
@@ -81,6 +85,9 @@ own line), 2 usage or connection error, 3 already published.`,
 			}
 			s, err := c.Publish(ctx, filepath.Base(zipPath), zf, sig, opts)
 			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) && s != nil {
+					err = fmt.Errorf("no outcome after %s: submission %s is %s; ask again with GET /api/v1/publish/%s", timeout, s.ID, s.Status, s.ID)
+				}
 				return &exitError{Code: exitUsage, Err: err}
 			}
 			switch s.Status {
@@ -109,5 +116,6 @@ own line), 2 usage or connection error, 3 already published.`,
 	f.StringVar(&token, "token", "", "publishing token (default from PKGSTORE_PUBLISH_TOKEN)")
 	f.BoolVar(&opts.Legacy, "legacy", false, "skip package-spec validation (packages from Package Storage v1)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "run every check, publish nothing")
+	f.DurationVar(&timeout, "timeout", 15*time.Minute, "give up waiting for the outcome after this long (exit 2)")
 	return cmd
 }

@@ -263,6 +263,9 @@ func TestCrashConsistency(t *testing.T) {
 			}
 			assertNoHalfPackage(t, data)
 			waitQueueEmpty(t, s)
+			if sub := onlySubmission(t, s); sub.Status != publish.StatusPublished {
+				t.Fatalf("after recovery the submission is %s %+v, want published", sub.Status, sub.Reasons)
+			}
 		})
 	}
 }
@@ -297,4 +300,86 @@ func waitQueueEmpty(t *testing.T, s *servertest.Store) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("queue not emptied after recovery")
+}
+
+// TestRecoverLeavesLiveWorkAlone: a second store's queue scan, while the
+// first store is in the middle of a publication, must not work on it.
+func TestRecoverLeavesLiveWorkAlone(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	a := servertest.Start(t, servertest.Options{Data: data, Configure: func(c *server.Config) {
+		c.AfterStep = func(step string) {
+			if step == "statics" {
+				once.Do(func() { close(reached); <-release })
+			}
+		}
+	}})
+	var mu sync.Mutex
+	var bSteps []string
+	b := servertest.Start(t, servertest.Options{Data: data, Key: a.Key, Configure: func(c *server.Config) {
+		c.AfterStep = func(step string) { mu.Lock(); bSteps = append(bSteps, step); mu.Unlock() }
+	}})
+	zip := ziptest.Package(t, "leased", "1.0.0")
+	done := make(chan *publish.Submission, 1)
+	go func() { done <- a.Publish(t, "leased-1.0.0.zip", zip, client.Options{Legacy: true}) }()
+	select {
+	case <-reached:
+	case <-time.After(20 * time.Second):
+		t.Fatal("store A never reached the statics step")
+	}
+	b.Server.Publisher.Recover(context.Background())
+	time.Sleep(500 * time.Millisecond) // give B's workers every chance to misbehave
+	mu.Lock()
+	if len(bSteps) > 0 {
+		t.Fatalf("store B worked on A's submission: steps %v", bSteps)
+	}
+	mu.Unlock()
+	close(release)
+	sub := <-done
+	if sub.Status != publish.StatusPublished || sub.Attempts != 1 {
+		t.Fatalf("outcome %s after %d attempts, want published after 1", sub.Status, sub.Attempts)
+	}
+	a.WaitVisible(t, "leased", "1.0.0")
+}
+
+// TestRetryRefusedAfterCrashCleansUp: a publication dies after writing its
+// static files; when it is retried the store no longer trusts its key (the
+// keyring was rotated meanwhile), so it is refused, and what the first
+// attempt wrote must go.
+func TestRetryRefusedAfterCrashCleansUp(t *testing.T) {
+	oldKey := servertest.Start(t, servertest.Options{Memory: true}).Key
+	data := filepath.Join(t.TempDir(), "data")
+	c := startChild(t, data, oldKey.PublicPath, "document")
+	zip := ziptest.Package(t, "rotated", "1.0.0")
+	_, _ = c.Client.Publish(context.Background(), "rotated-1.0.0.zip", bytes.NewReader(zip), oldKey.Sign(t, zip), client.Options{Legacy: true})
+	if code := c.exitCode(t); code != crashExit {
+		t.Fatalf("child exited %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(data, "public/artifacts/static/rotated-1.0.0/manifest.yml")); err != nil {
+		t.Fatalf("the crashed attempt should have left static files: %v", err)
+	}
+	s := servertest.Start(t, servertest.Options{Data: data}) // a new key: the old one is no longer trusted
+	waitQueueEmpty(t, s)
+	sub := onlySubmission(t, s)
+	if sub.Status != publish.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0].Check != "signature" {
+		t.Fatalf("retry outcome: %s %+v", sub.Status, sub.Reasons)
+	}
+	if keys := publicKeys(t, s.Server.Buckets.Public, "rotated-1.0.0"); len(keys) > 0 {
+		t.Fatalf("refused retry left %v", keys)
+	}
+}
+
+// onlySubmission returns the store's one submission record.
+func onlySubmission(t *testing.T, s *servertest.Store) *publish.Submission {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(s.Data, "internal", strings.TrimSuffix(storage.SubmissionsPrefix, "/")))
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("submissions: %v (%d records)", err, len(ents))
+	}
+	sub, err := s.Server.Publisher.Status(context.Background(), strings.TrimSuffix(ents[0].Name(), ".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -277,6 +278,13 @@ func TestPublishAPIAuthAndLimits(t *testing.T) {
 				t.Fatalf("got %d %s, want %d containing %q", code, body, tt.code, tt.message)
 			}
 		})
+	}
+	// The real client streams a chunked body (no Content-Length): the limit
+	// must hold there too.
+	_, err := s.Client.Submit(context.Background(), "x-1.0.0.zip", bytes.NewReader(make([]byte, 256<<10)), nil, client.Options{})
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("chunked oversize upload: %v, want a 413", err)
 	}
 	// Nothing reached the queue or the public bucket.
 	if keys := publicKeys(t, s.Server.Buckets.Public, "x-1.0.0"); len(keys) > 0 {
