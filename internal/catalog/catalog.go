@@ -77,15 +77,40 @@ type docFields struct {
 // checks (strict semver version, parseable constraints, strict semver
 // format_version) so that an index we accept EPR accepts too.
 func NewRevision(e index.Entry) (*Revision, error) {
-	var scratch []byte
-	return newRevisionBuf(e, &scratch)
+	return newRevisionBuf(e, &buffers{})
 }
 
-// newRevisionBuf is NewRevision with a reusable compression buffer.
+// buffers are a parser's reusable scratch space.
+type buffers struct {
+	compressed []byte // s2 output
+	pruned     []byte // prune output
+	// Parsed constraints by their text: an index repeats a few dozen
+	// constraint strings thousands of times, and Constraints is read-only
+	// once parsed (Check has a value receiver), so revisions can share one.
+	constraints map[string]*semver.Constraints
+}
+
+// constraint parses c, reusing an earlier parse of the same text.
+func (b *buffers) constraint(c string) (*semver.Constraints, error) {
+	if sc, ok := b.constraints[c]; ok {
+		return sc, nil
+	}
+	sc, err := semver.NewConstraint(c)
+	if err != nil {
+		return nil, err
+	}
+	if b.constraints == nil {
+		b.constraints = map[string]*semver.Constraints{}
+	}
+	b.constraints[c] = sc
+	return sc, nil
+}
+
+// newRevisionBuf is NewRevision with reusable buffers.
 // A zero e.ID takes the identity from the document.
-func newRevisionBuf(e index.Entry, scratch *[]byte) (*Revision, error) {
+func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 	var d docFields
-	if err := json.Unmarshal(reduceDoc(e.Manifest), &d); err != nil {
+	if err := decodeFields(e.Manifest, &d, bufs); err != nil {
 		return nil, fmt.Errorf("package_manifest %s: %w", e.ID, err)
 	}
 	if e.ID == (packageid.ID{}) {
@@ -94,7 +119,7 @@ func newRevisionBuf(e index.Entry, scratch *[]byte) (*Revision, error) {
 		}
 		e.ID = packageid.ID{Name: d.Name, Version: d.Version}
 	}
-	r, err := newRevision(e.ID, &d)
+	r, err := newRevision(e.ID, &d, bufs)
 	if err != nil {
 		return nil, err
 	}
@@ -105,14 +130,27 @@ func newRevisionBuf(e index.Entry, scratch *[]byte) (*Revision, error) {
 	// Exact-size copies: encoders return slices of larger buffers, and the
 	// spare capacity would otherwise stay alive with the catalog.
 	r.base = bytes.Clone(base)
-	if n := s2.MaxEncodedLen(len(e.Manifest)); len(*scratch) < n {
-		*scratch = make([]byte, n)
+	if n := s2.MaxEncodedLen(len(e.Manifest)); len(bufs.compressed) < n {
+		bufs.compressed = make([]byte, n)
 	}
-	r.doc = bytes.Clone(s2.Encode(*scratch, e.Manifest))
+	r.doc = bytes.Clone(s2.Encode(bufs.compressed, e.Manifest))
 	return r, nil
 }
 
-func newRevision(id packageid.ID, d *docFields) (*Revision, error) {
+// decodeFields decodes doc into d: through prune when doc is a valid JSON
+// object, otherwise (and whenever the fast path fails) exactly as before,
+// so that malformed documents get the same verdict and error.
+func decodeFields(doc []byte, d *docFields, bufs *buffers) error {
+	pruned, ok := prune(doc, bufs.pruned)
+	bufs.pruned = pruned[:0]
+	if ok && json.Unmarshal(pruned, d) == nil {
+		return nil
+	}
+	*d = docFields{}
+	return json.Unmarshal(reduceDoc(doc), d)
+}
+
+func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error) {
 	if d.Name != id.Name || d.Version != id.Version {
 		return nil, fmt.Errorf("package %s: document names %s-%s", id, d.Name, d.Version)
 	}
@@ -135,12 +173,12 @@ func newRevision(id packageid.ID, d *docFields) (*Revision, error) {
 	}
 	if c := d.Conditions; c != nil {
 		if c.Kibana != nil && c.Kibana.Version != "" {
-			if r.kibana, err = semver.NewConstraint(c.Kibana.Version); err != nil {
+			if r.kibana, err = bufs.constraint(c.Kibana.Version); err != nil {
 				return nil, fmt.Errorf("package %s: conditions.kibana.version %q: %w", id, c.Kibana.Version, err)
 			}
 		}
 		if c.Agent != nil && c.Agent.Version != "" {
-			if r.agent, err = semver.NewConstraint(c.Agent.Version); err != nil {
+			if r.agent, err = bufs.constraint(c.Agent.Version); err != nil {
 				return nil, fmt.Errorf("package %s: conditions.agent.version %q: %w", id, c.Agent.Version, err)
 			}
 		}

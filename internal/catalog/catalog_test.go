@@ -1,12 +1,13 @@
 package catalog
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"pkgstore/internal/index"
 	"pkgstore/internal/packageid"
@@ -153,17 +154,32 @@ func TestScanIndex(t *testing.T) {
 		{`{"packages":[{"nope":1}]}`, nil, true},
 		{`[]`, nil, true},
 	}
+	// Larger than the scanner's buffer, with escapes, so that it grows.
+	big := `{"name":"` + strings.Repeat(`a\"{[`, 300000) + `","v":[1,{"x":"]}"}]}`
+	tests = append(tests, struct {
+		in   string
+		want []string
+		err  bool
+	}{`{"packages":[{"package_manifest":` + big + `},{"package_manifest":{"b":true}}]}`, []string{big, `{"b":true}`}, false})
 	for _, tc := range tests {
-		var got []string
-		err := scanIndex(bufio.NewReader(strings.NewReader(tc.in)), func(b []byte) error {
-			got = append(got, string(b))
-			return nil
-		})
-		if (err != nil) != tc.err {
-			t.Errorf("%s: err %v", tc.in, err)
-		}
-		if !tc.err && fmt.Sprint(got) != fmt.Sprint(tc.want) {
-			t.Errorf("%s: got %q, want %q", tc.in, got, tc.want)
+		// One byte per Read puts every buffer boundary everywhere,
+		// including between a backslash and the byte it escapes.
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(tc.in)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			var got []string
+			err := scanIndex(r, func(b []byte) error {
+				got = append(got, string(b))
+				return nil
+			})
+			if (err != nil) != tc.err {
+				t.Errorf("%.80s (one byte %v): err %v", tc.in, oneByte, err)
+			}
+			if !tc.err && fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%.80s (one byte %v): got %.80q, want %.80q", tc.in, oneByte, got, tc.want)
+			}
 		}
 	}
 }

@@ -12,28 +12,34 @@ import (
 // fn with the raw bytes of every package_manifest, in file order. Other
 // top-level keys and other keys of an entry are skipped, as EPR does. The
 // scanner only tracks nesting and strings; the documents themselves are
-// validated by the JSON decoder that parses them. fn owns the slice.
-func scanIndex(r *bufio.Reader, fn func([]byte) error) error {
-	if err := expect(r, '{'); err != nil {
+// validated by the parser. The slice passed to fn aliases the scanner's
+// buffer and is valid only during the call.
+//
+// This pass is the sequential part of a load, so it works on its own buffer
+// with byte tables rather than through bufio: it looks at each byte once
+// and copies nothing.
+func scanIndex(r io.Reader, fn func([]byte) error) error {
+	s := &indexScanner{r: r, buf: make([]byte, 1<<20), mark: -1}
+	if err := s.expect('{'); err != nil {
 		return err
 	}
-	return scanObject(r, func(key []byte) (bool, error) {
-		if string(key) != `"packages"` {
+	return s.object(func(key string) (bool, error) {
+		if key != `"packages"` {
 			return false, nil
 		}
-		if err := expect(r, '['); err != nil {
+		if err := s.expect('['); err != nil {
 			return true, fmt.Errorf("packages: %w", err)
 		}
-		return true, scanArray(r, func() error {
-			if err := expect(r, '{'); err != nil {
+		return true, s.array(func() error {
+			if err := s.expect('{'); err != nil {
 				return fmt.Errorf("packages entry: %w", err)
 			}
 			found := false
-			err := scanObject(r, func(key []byte) (bool, error) {
-				if string(key) != `"package_manifest"` {
+			err := s.object(func(key string) (bool, error) {
+				if key != `"package_manifest"` {
 					return false, nil
 				}
-				raw, err := scanValue(r, nil)
+				raw, err := s.value()
 				if err != nil {
 					return true, err
 				}
@@ -47,6 +53,266 @@ func scanIndex(r *bufio.Reader, fn func([]byte) error) error {
 		})
 	})
 }
+
+// indexScanner is a forward-only reader over buf[pos:end]. Bytes from mark
+// on (when mark >= 0) survive refills, so a value being scanned stays
+// contiguous; the buffer grows when one value outgrows it.
+type indexScanner struct {
+	r        io.Reader
+	buf      []byte
+	pos, end int
+	mark     int
+	err      error // sticky read error
+}
+
+// fill reads more input, keeping buf[mark:] (or buf[pos:]); it returns
+// false at the end of input or on a read error.
+func (s *indexScanner) fill() bool {
+	keep := s.pos
+	if s.mark >= 0 {
+		keep = s.mark
+	}
+	if keep > 0 {
+		copy(s.buf, s.buf[keep:s.end])
+		s.end -= keep
+		s.pos -= keep
+		if s.mark >= 0 {
+			s.mark -= keep
+		}
+	}
+	if s.end == len(s.buf) {
+		s.buf = append(s.buf, make([]byte, len(s.buf))...)
+	}
+	for s.err == nil {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		s.err = err
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *indexScanner) readErr() error {
+	if s.err == nil || s.err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return s.err
+}
+
+// next returns the next byte that is not white space and consumes it.
+func (s *indexScanner) next() (byte, error) {
+	for {
+		for s.pos < s.end {
+			c := s.buf[s.pos]
+			s.pos++
+			switch c {
+			case ' ', '\n', '\r', '\t':
+				continue
+			}
+			return c, nil
+		}
+		if !s.fill() {
+			return 0, s.readErr()
+		}
+	}
+}
+
+func (s *indexScanner) expect(want byte) error {
+	c, err := s.next()
+	if err != nil {
+		return err
+	}
+	if c != want {
+		return fmt.Errorf("expected %q, found %q", want, c)
+	}
+	return nil
+}
+
+// object reads the members of an object whose '{' was consumed. For each
+// key (with its quotes), member decides: it consumes the value itself
+// (true) or lets object skip it (false).
+func (s *indexScanner) object(member func(key string) (bool, error)) error {
+	for first := true; ; first = false {
+		c, err := s.next()
+		if err != nil {
+			return err
+		}
+		if c == '}' {
+			return nil
+		}
+		if !first {
+			if c != ',' {
+				return fmt.Errorf("expected ',' or '}', found %q", c)
+			}
+			if c, err = s.next(); err != nil {
+				return err
+			}
+		}
+		if c != '"' {
+			return fmt.Errorf("expected a key, found %q", c)
+		}
+		s.pos--
+		key, err := s.value()
+		if err != nil {
+			return err
+		}
+		// A copy: key aliases the buffer, which expect may refill.
+		k := string(key)
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		done, err := member(k)
+		if err != nil {
+			return err
+		}
+		if !done {
+			if _, err := s.value(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// array reads the elements of an array whose '[' was consumed.
+func (s *indexScanner) array(elem func() error) error {
+	for first := true; ; first = false {
+		c, err := s.next()
+		if err != nil {
+			return err
+		}
+		if c == ']' {
+			return nil
+		}
+		if !first {
+			if c != ',' {
+				return fmt.Errorf("expected ',' or ']', found %q", c)
+			}
+		} else {
+			s.pos--
+		}
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+}
+
+// Byte classes of the structural skip.
+const (
+	clPlain = iota
+	clQuote
+	clOpen
+	clClose
+)
+
+var (
+	// outside strings: which bytes matter for nesting
+	structClass = func() (t [256]byte) {
+		t['"'] = clQuote
+		t['{'], t['['] = clOpen, clOpen
+		t['}'], t[']'] = clClose, clClose
+		return t
+	}()
+	// inside strings: the bytes that end a run of plain ones
+	strStop = func() (t [256]bool) {
+		t['"'], t['\\'] = true, true
+		return t
+	}()
+	literalEnd = func() (t [256]bool) {
+		for _, c := range ",}] \n\r\t" {
+			t[c] = true
+		}
+		return t
+	}()
+)
+
+// value reads one JSON value after optional white space and returns its
+// bytes, valid until the next call on s. Composite values are delimited by
+// nesting and strings only; literals run up to the next delimiter.
+func (s *indexScanner) value() ([]byte, error) {
+	c, err := s.next()
+	if err != nil {
+		return nil, err
+	}
+	s.mark = s.pos - 1
+	defer func() { s.mark = -1 }()
+	depth := 0
+	inStr := false
+	switch c {
+	case '"':
+		inStr = true
+	case '{', '[':
+		depth = 1
+	default:
+		for {
+			for s.pos < s.end {
+				if literalEnd[s.buf[s.pos]] {
+					return s.buf[s.mark:s.pos], nil
+				}
+				s.pos++
+			}
+			if !s.fill() {
+				return nil, s.readErr()
+			}
+		}
+	}
+	escaped := false // a backslash ended the previous buffer
+	for {
+		b := s.buf[:s.end]
+		i := s.pos
+		if escaped && i < len(b) {
+			i++
+			escaped = false
+		}
+		for i < len(b) {
+			if inStr {
+				for i < len(b) && !strStop[b[i]] {
+					i++
+				}
+				if i == len(b) {
+					break
+				}
+				if b[i] == '"' {
+					inStr = false
+					i++
+					if depth == 0 {
+						s.pos = i
+						return b[s.mark:i], nil
+					}
+					continue
+				}
+				// backslash: skip the escaped byte too
+				if i+1 == len(b) {
+					i++
+					escaped = true
+					break
+				}
+				i += 2
+				continue
+			}
+			switch structClass[b[i]] {
+			case clQuote:
+				inStr = true
+			case clOpen:
+				depth++
+			case clClose:
+				if depth--; depth == 0 {
+					s.pos = i + 1
+					return b[s.mark : i+1], nil
+				}
+			}
+			i++
+		}
+		s.pos = i
+		if !s.fill() {
+			return nil, s.readErr()
+		}
+	}
+}
+
+// The bufio helpers below serve reduceDoc, the decoder of documents the fast
+// path (prune) refuses; they keep that path's behaviour exactly as it was.
 
 // scanObject reads the members of an object whose '{' was consumed. For
 // each key, member decides: it consumes the value itself (true) or lets
