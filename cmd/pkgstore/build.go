@@ -68,7 +68,7 @@ detached OpenPGP signature of the zip.`,
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "built %s (%d files, %d bytes)\n", res.Path, res.Stats.Files, res.Size)
+			fmt.Fprintf(cmd.OutOrStdout(), "built %s (%d files, %d bytes, sha256 %s)\n", res.Path, res.Stats.Files, res.Size, res.SHA256)
 			if key != nil {
 				sig, err := signFile(res.Path, key)
 				if err != nil {

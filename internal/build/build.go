@@ -164,10 +164,11 @@ func V1ID(dir string) (packageid.ID, error) {
 
 // Result describes a zip written by Package.
 type Result struct {
-	ID    packageid.ID
-	Path  string // OUTDIR/NAME-VERSION.zip
-	Size  int64  // bytes of the zip
-	Stats Stats
+	ID     packageid.ID
+	Path   string // OUTDIR/NAME-VERSION.zip
+	Size   int64  // bytes of the zip
+	SHA256 string // of the zip, hex
+	Stats  Stats
 }
 
 // Package builds dir into outDir/NAME-VERSION.zip, NAME and VERSION coming
@@ -188,7 +189,8 @@ func Package(ctx context.Context, dir, outDir string) (*Result, error) {
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	bw := bufio.NewWriterSize(tmp, 256<<10)
-	st, err := Write(ctx, bw, dir, id, Options{})
+	sum := sha256.New()
+	st, err := Write(ctx, io.MultiWriter(bw, sum), dir, id, Options{})
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -208,7 +210,7 @@ func Package(ctx context.Context, dir, outDir string) (*Result, error) {
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return nil, fmt.Errorf("build %s: %w", id, err)
 	}
-	return &Result{ID: id, Path: dst, Size: size, Stats: st}, nil
+	return &Result{ID: id, Path: dst, Size: size, SHA256: hex.EncodeToString(sum.Sum(nil)), Stats: st}, nil
 }
 
 // list walks dir and returns the archive entries below the root folder, in

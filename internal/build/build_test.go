@@ -116,6 +116,9 @@ func TestPackageLayout(t *testing.T) {
 	if fi, err := os.Stat(res.Path); err != nil || fi.Size() != res.Size {
 		t.Fatalf("size: %v %v vs %d", fi, err, res.Size)
 	}
+	if whole, err := os.ReadFile(res.Path); err != nil || sha(string(whole)) != res.SHA256 {
+		t.Fatalf("SHA256 %s does not match the file (%v)", res.SHA256, err)
+	}
 	zr, files := readZip(t, res.Path)
 
 	var names []string
