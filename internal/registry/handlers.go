@@ -3,7 +3,6 @@ package registry
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -304,15 +303,3 @@ func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, key, ctyp
 	http.ServeContent(w, req, "", mt, rd)
 }
 
-// marshal encodes v as EPR does (2-space indent, no HTML escaping,
-// trailing newline).
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/storage"
 )
 
@@ -105,7 +106,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg.Logger = slog.Default()
 	}
 	r := &Registry{cfg: cfg, buckets: cfg.Buckets, log: cfg.Logger}
-	body, err := marshal(map[string]string{"service.name": cfg.ServiceName, "service.version": ServiceVersion})
+	body, err := packagedoc.Marshal(map[string]string{"service.name": cfg.ServiceName, "service.version": ServiceVersion})
 	if err != nil {
 		return nil, err
 	}
