@@ -48,6 +48,13 @@ type Indexer struct {
 	// itself cannot be opened): reported once, then left out, so one foreign
 	// object never stops indexing. Guarded by passMu.
 	bad map[packageid.ID]string
+	// last is the cursor this indexer last wrote and the revisions it holds:
+	// while cursor.json still names it, a pass need not read it back.
+	// Guarded by passMu.
+	last struct {
+		cursor string
+		ids    map[packageid.ID]bool
+	}
 }
 
 // NewIndexer returns an indexer over the buckets.
@@ -141,7 +148,12 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 		return Result{}, false, err
 	}
 	indexed := map[packageid.ID]bool{}
-	if prev != "" {
+	switch {
+	case prev != "" && prev == ix.last.cursor:
+		for id := range ix.last.ids {
+			indexed[id] = true
+		}
+	case prev != "":
 		if err := ReadAll(ctx, ix.b.Internal, prev, func(e Entry) error {
 			indexed[e.ID] = true
 			return nil
@@ -218,6 +230,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 		return res, false, fmt.Errorf("write %s: %w", storage.CursorKey, err)
 	}
 	res.Cursor, res.Moved = next, true
+	ix.last.cursor, ix.last.ids = next, published
 	ix.log.Info("index written", "cursor", next, "packages", len(published), "added", len(added), "removed", len(removed))
 
 	// Convergence: whatever the cursor is now (ours, or a racing writer's
@@ -422,10 +435,83 @@ func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, 
 	return data, nil
 }
 
-// writeAll streams the new full index: the previous entries minus the
-// removed ones, then the added ones.
-func (ix *Indexer) writeAll(ctx context.Context, prev, next string, removed, added []packageid.ID, docs map[packageid.ID]json.RawMessage) (err error) {
-	key := storage.IndexAllKey(next)
+// writeAll writes the new full index: the previous entries minus the
+// removed ones, then the added ones. When nothing was removed and the
+// previous file has the shape this indexer writes, its bytes are copied and
+// the new entries appended, without decoding it.
+func (ix *Indexer) writeAll(ctx context.Context, prev, next string, removed, added []packageid.ID, docs map[packageid.ID]json.RawMessage) error {
+	if prev != "" && len(removed) == 0 {
+		ok, err := ix.appendAll(ctx, prev, next, added, docs)
+		if ok || err != nil {
+			return err
+		}
+	}
+	return ix.rewriteAll(ctx, prev, next, removed, added, docs)
+}
+
+// allTail ends every search-index-all.json this indexer writes; the byte
+// before it is '[' for an empty index and '}' otherwise.
+const allTail = "\n]}\n"
+
+// appendAll copies prev's index and appends added. It returns false,
+// having written nothing, when prev's file does not end as ours do.
+func (ix *Indexer) appendAll(ctx context.Context, prev, next string, added []packageid.ID, docs map[packageid.ID]json.RawMessage) (bool, error) {
+	prevKey := storage.IndexAllKey(prev)
+	attrs, err := ix.b.Internal.Attributes(ctx, prevKey)
+	if err != nil {
+		return false, fmt.Errorf("stat %s: %w", prevKey, err)
+	}
+	n := attrs.Size - int64(len(allTail)) - 1
+	if n < int64(len(`{"packages":`)) {
+		return false, nil
+	}
+	end, err := readRange(ctx, ix.b.Internal, prevKey, n, -1)
+	if err != nil {
+		return false, err
+	}
+	if string(end[1:]) != allTail || (end[0] != '[' && end[0] != '}') {
+		return false, nil
+	}
+	empty := end[0] == '['
+	return true, ix.writeIndexFile(ctx, next, func(bw *bufio.Writer) error {
+		r, err := ix.b.Internal.NewRangeReader(ctx, prevKey, 0, n+1, nil)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if _, err := io.Copy(bw, r); err != nil {
+			return err
+		}
+		for i, id := range added {
+			if i > 0 || !empty {
+				bw.WriteByte(',')
+			}
+			writeEntry(bw, docs[id])
+		}
+		_, err = bw.WriteString(allTail)
+		return err
+	})
+}
+
+func readRange(ctx context.Context, b *storage.Bucket, key string, off, n int64) ([]byte, error) {
+	r, err := b.NewRangeReader(ctx, key, off, n, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func writeEntry(bw *bufio.Writer, doc json.RawMessage) {
+	bw.WriteString("\n{\"package_manifest\":")
+	bw.Write(doc)
+	bw.WriteByte('}')
+}
+
+// writeIndexFile writes cursor's search-index-all.json with fill, and
+// discards it if fill fails.
+func (ix *Indexer) writeIndexFile(ctx context.Context, cursor string, fill func(*bufio.Writer) error) (err error) {
+	key := storage.IndexAllKey(cursor)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := ix.b.Internal.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/json"})
@@ -439,35 +525,9 @@ func (ix *Indexer) writeAll(ctx context.Context, prev, next string, removed, add
 		}
 	}()
 	bw := bufio.NewWriterSize(w, 1<<20)
-	gone := make(map[packageid.ID]bool, len(removed))
-	for _, id := range removed {
-		gone[id] = true
+	if err := fill(bw); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
 	}
-	bw.WriteString(`{"packages":[`)
-	first := true
-	put := func(doc json.RawMessage) {
-		if !first {
-			bw.WriteByte(',')
-		}
-		first = false
-		bw.WriteString("\n{\"package_manifest\":")
-		bw.Write(doc)
-		bw.WriteByte('}')
-	}
-	if prev != "" {
-		if err := ReadAll(ctx, ix.b.Internal, prev, func(e Entry) error {
-			if !gone[e.ID] {
-				put(e.Manifest)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	for _, id := range added {
-		put(docs[id])
-	}
-	bw.WriteString("\n]}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
@@ -475,6 +535,41 @@ func (ix *Indexer) writeAll(ctx context.Context, prev, next string, removed, add
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
+}
+
+// rewriteAll streams the previous index entry by entry, leaving out the
+// removed ones, then appends the added ones.
+func (ix *Indexer) rewriteAll(ctx context.Context, prev, next string, removed, added []packageid.ID, docs map[packageid.ID]json.RawMessage) error {
+	gone := make(map[packageid.ID]bool, len(removed))
+	for _, id := range removed {
+		gone[id] = true
+	}
+	return ix.writeIndexFile(ctx, next, func(bw *bufio.Writer) error {
+		bw.WriteString(`{"packages":[`)
+		first := true
+		put := func(doc json.RawMessage) {
+			if !first {
+				bw.WriteByte(',')
+			}
+			first = false
+			writeEntry(bw, doc)
+		}
+		if prev != "" {
+			if err := ReadAll(ctx, ix.b.Internal, prev, func(e Entry) error {
+				if !gone[e.ID] {
+					put(e.Manifest)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		for _, id := range added {
+			put(docs[id])
+		}
+		_, err := bw.WriteString(allTail)
+		return err
+	})
 }
 
 func (ix *Indexer) writeDelta(ctx context.Context, next string, added, removed []packageid.ID, docs map[packageid.ID]json.RawMessage) error {

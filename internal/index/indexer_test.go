@@ -47,6 +47,11 @@ func indexed(t *testing.T, b *storage.Buckets) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Whether appended to or rewritten, the file is one valid JSON document.
+	raw, err := b.Internal.ReadAll(context.Background(), storage.IndexAllKey(cur))
+	if err != nil || !json.Valid(raw) {
+		t.Fatalf("search-index-all.json of %s is not valid JSON (%v):\n%s", cur, err, raw)
+	}
 	var out []string
 	if err := ReadAll(context.Background(), b.Internal, cur, func(e Entry) error {
 		out = append(out, e.ID.String())

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gocloud.dev/blob"
@@ -272,6 +273,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // IsNotFound reports whether err means the object does not exist.
 func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
 
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // WriteFile writes key from r, overwriting it; if r fails, nothing is
 // written.
 func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
@@ -281,7 +284,12 @@ func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *b
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
-	if _, err := io.Copy(w, r); err != nil {
+	// gocloud's Writer.ReadFrom allocates a 1 MiB buffer per object; static
+	// files are mostly small, so copy through a pooled buffer instead.
+	buf := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(struct{ io.Writer }{w}, r, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
 		cancel() // discard the partial object
 		w.Close()
 		return fmt.Errorf("write %s: %w", key, err)
