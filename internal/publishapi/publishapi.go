@@ -159,7 +159,15 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 				writeJSON(w, http.StatusUnprocessableEntity, s)
 				return
 			}
-			if _, err := pub.UploadZip(ctx, id, fileName, part); err != nil {
+			body := &readErrs{r: part}
+			if _, err := pub.UploadZip(ctx, id, fileName, body); err != nil {
+				if body.err == nil && !errors.Is(err, publish.ErrTooLarge) {
+					// The request was fine; the queue failed: a 5xx lets
+					// clients retry.
+					a.cfg.Logger.Error("queue upload", "submission", id, "err", err)
+					writeError(w, http.StatusServiceUnavailable, "the publishing queue is unavailable, try again: %v", err)
+					return
+				}
 				a.failUpload(w, err)
 				return
 			}
@@ -219,6 +227,21 @@ func (a *API) failUpload(w http.ResponseWriter, err error) {
 		a.cfg.Logger.Warn("upload failed", "err", err)
 		writeError(w, http.StatusBadRequest, "reading the upload failed: %v", err)
 	}
+}
+
+// readErrs remembers the error of the request body, to tell a client's
+// failure from the queue's.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrs) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 func parseBool(s string) (bool, error) {
