@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"pkgstore/internal/build/shareddata"
+	"pkgstore/internal/shareddata"
 	"pkgstore/internal/signature/sigtest"
 )
 

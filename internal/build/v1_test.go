@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"pkgstore/internal/archive"
-	"pkgstore/internal/build/shareddata"
+	"pkgstore/internal/shareddata"
 )
 
 // v1Revisions lists the packages/NAME/VERSION folders of a v1 checkout.

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"path/filepath"
+	"pkgstore/internal/shareddata"
 	"reflect"
 	"sort"
 	"strings"
@@ -30,22 +30,9 @@ import (
 // not there.
 func v1Documents(t *testing.T) [][]byte {
 	t.Helper()
-	dir, err := os.Getwd()
+	f, err := os.Open(shareddata.Archive(t, shareddata.V1Sample))
 	if err != nil {
 		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	f, err := os.Open(filepath.Join(filepath.Dir(dir), "shared", "testdata", "v1-sample.tar.gz"))
-	if err != nil {
-		t.Skip(err)
 	}
 	defer f.Close()
 	gz, err := gzip.NewReader(f)

@@ -302,4 +302,3 @@ func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, key, ctyp
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, rd.Size(), mt.UnixNano()))
 	http.ServeContent(w, req, "", mt, rd)
 }
-

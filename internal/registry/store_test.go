@@ -14,13 +14,13 @@ import (
 	"time"
 
 	"pkgstore/internal/build"
-	"pkgstore/internal/build/shareddata"
 	"pkgstore/internal/client"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
 	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/shareddata"
 )
 
 // The stores the compatibility tests and benchmarks read are filled by the
@@ -31,28 +31,7 @@ import (
 // test that only reads it.
 
 // sharedDir returns ../shared next to the module root, or skips the test.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("%s not available: %v", shared, err)
-	}
-	return shared
-}
+func sharedDir(t testing.TB) string { return shareddata.Dir(t) }
 
 var (
 	cleanupMu       sync.Mutex

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pkgstore/internal/build/shareddata"
 	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/shareddata"
 )
 
 // BenchmarkSync migrates the whole v1 sample into a fresh store on

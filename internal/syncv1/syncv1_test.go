@@ -20,10 +20,10 @@ import (
 	"time"
 
 	"pkgstore/internal/build"
-	"pkgstore/internal/build/shareddata"
 	"pkgstore/internal/client"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/shareddata"
 	"pkgstore/internal/signature/gpgtest"
 )
 

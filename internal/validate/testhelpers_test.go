@@ -4,35 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"pkgstore/internal/shareddata"
 	"sync"
 	"testing"
 )
 
-// sharedDir locates ../shared relative to the repository root (the folder
-// holding go.mod), or "" when absent.
-func sharedDir() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return ""
-	}
-	dir := filepath.Dir(file)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		return ""
-	}
-	return s
-}
+// sharedDir locates ../shared, or "" when absent.
+func sharedDir() string { return shareddata.Locate() }
 
 var (
 	extractMu   sync.Mutex

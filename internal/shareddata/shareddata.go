@@ -26,14 +26,13 @@ const (
 // V1Revisions is the number of packages/NAME/VERSION folders in V1Sample.
 const V1Revisions = 269
 
-// Archive returns the path of ../shared/testdata/name, found by walking up
-// from the working directory to the folder holding go.mod. It skips tb
-// when the file is absent.
-func Archive(tb testing.TB, name string) string {
-	tb.Helper()
+// Locate returns ../shared next to the module root (the folder holding
+// go.mod, found by walking up from the working directory), or "" when it is
+// absent.
+func Locate() string {
 	dir, err := os.Getwd()
 	if err != nil {
-		tb.Fatal(err)
+		return ""
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -41,13 +40,34 @@ func Archive(tb testing.TB, name string) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			tb.Skip("go.mod not found above the working directory; v1 sample unavailable")
+			return ""
 		}
 		dir = parent
 	}
-	p := filepath.Join(filepath.Dir(dir), "shared", "testdata", name)
+	shared := filepath.Join(filepath.Dir(dir), "shared")
+	if _, err := os.Stat(shared); err != nil {
+		return ""
+	}
+	return shared
+}
+
+// Dir returns ../shared, or skips tb when it is absent.
+func Dir(tb testing.TB) string {
+	tb.Helper()
+	d := Locate()
+	if d == "" {
+		tb.Skip("../shared is not next to the module: shared test data unavailable")
+	}
+	return d
+}
+
+// Archive returns the path of ../shared/testdata/name, or skips tb when it
+// is absent.
+func Archive(tb testing.TB, name string) string {
+	tb.Helper()
+	p := filepath.Join(Dir(tb), "testdata", name)
 	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("shared test data not available (%v); it lives in ../shared next to the module", err)
+		tb.Skipf("shared test data not available: %v", err)
 	}
 	return p
 }
