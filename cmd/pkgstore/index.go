@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
 	"pkgstore/internal/storage"
 )
@@ -26,7 +27,9 @@ func newIndexCmd() *cobra.Command {
 				return &exitError{Code: 1, Err: err}
 			}
 			defer b.Close()
-			res, err := index.NewIndexer(b, log).Index(cmd.Context())
+			ix := index.NewIndexer(b, log)
+			ix.Check = catalog.Check
+			res, err := ix.Index(cmd.Context())
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}

@@ -492,3 +492,10 @@ func (c *Catalog) Footprint() (docBytes, baseBytes int) {
 	}
 	return docBytes, baseBytes
 }
+
+// Check reports why EPR's storage indexer would refuse to load e (and so
+// every index holding it), or nil.
+func Check(e index.Entry) error {
+	_, err := NewRevision(e)
+	return err
+}

@@ -32,6 +32,10 @@ type Indexer struct {
 
 	// OnIndexed is called after a pass moved the cursor.
 	OnIndexed func(cursor string)
+	// Check, if set, vets documents built from zips that had none stored
+	// (the publishing job vets the ones it stores); a document it refuses
+	// leaves its zip out of the index, like an unreadable zip.
+	Check func(Entry) error
 	// OnPass, if set, is called after every call of Index (metrics).
 	OnPass func(res Result, took time.Duration, err error)
 	// Keep and KeepFor bound the old cursors kept after a pass: the newest
@@ -428,6 +432,11 @@ func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, 
 	data, err := packagedoc.Marshal(doc)
 	if err != nil {
 		return nil, err
+	}
+	if ix.Check != nil {
+		if err := ix.Check(Entry{ID: id, Manifest: data}); err != nil {
+			return nil, &unusableError{fmt.Errorf("package document: %w", err)}
+		}
 	}
 	if err := ix.b.Internal.WriteAll(ctx, storage.DocumentKey(id), data, nil); err != nil {
 		return nil, err

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/catalog"
+	"pkgstore/internal/index"
 	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/signature"
@@ -111,6 +113,13 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	docJSON, err := packagedoc.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode package document: %w", err)
+	}
+	// EPR loads an index all or nothing: one document it cannot unmarshal
+	// (a constraint that does not parse, a format_version that is not
+	// strict semver) would take every registry reading the index down.
+	// Legacy packages skip package-spec, not this.
+	if err := catalog.Check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
+		return []Reason{{Check: "manifest", File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
 	}
 	if s.DryRun {
 		return nil, nil

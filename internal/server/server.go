@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
+	s.Indexer.Check = catalog.Check
 	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
 		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
 	}

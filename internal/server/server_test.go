@@ -175,6 +175,7 @@ func TestRefusals(t *testing.T) {
 		{"already published, same bytes", "taken-1.0.0.zip", good, sign, "duplicate", "already published"},
 		{"already published, other bytes", "taken-1.0.0.zip", pkg("taken", "1.0.0", ziptest.Entry{Name: "extra.txt", Body: []byte("new")}), sign, "duplicate", "already published"},
 		{"malformed YAML", "bad-1.0.0.zip", ziptest.Build(t, ziptest.Entry{Name: "bad-1.0.0/manifest.yml", Body: []byte("name: bad\nversion: 1.0.0\ntitle: [oops\n")}), sign, "manifest", "malformed YAML"},
+		{"constraint EPR cannot parse", "bad-1.0.0.zip", ziptest.Build(t, ziptest.Entry{Name: "bad-1.0.0/manifest.yml", Body: bytes.Replace(ziptest.Manifest("bad", "1.0.0"), []byte(`"^8.0.0"`), []byte(`"not a constraint"`), 1)}, ziptest.Entry{Name: "bad-1.0.0/docs/README.md", Body: []byte("x")}), sign, "manifest", "would not load in a registry"},
 		{"YAML alias bomb", "bad-1.0.0.zip", ziptest.Build(t, ziptest.Entry{Name: "bad-1.0.0/manifest.yml", Body: aliasBomb()}), sign, "manifest", "excessive aliasing"},
 	}
 	for _, tt := range tests {
