@@ -17,6 +17,21 @@ import (
 
 func init() { subcommands = append(subcommands, newPublishCmd) }
 
+// needRegistry checks the flags every command that talks to a registry
+// takes; the token defaults to PKGSTORE_PUBLISH_TOKEN.
+func needRegistry(registryURL string, token *string) error {
+	if *token == "" {
+		*token = os.Getenv("PKGSTORE_PUBLISH_TOKEN")
+	}
+	if *token == "" {
+		return usageError("no token: pass --token or set PKGSTORE_PUBLISH_TOKEN")
+	}
+	if registryURL == "" {
+		return usageError("--registry URL is required")
+	}
+	return nil
+}
+
 // Exit codes of pkgstore publish.
 const (
 	exitRefused          = 1
@@ -41,14 +56,8 @@ own line), 2 usage or connection error, 3 already published.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			zipPath := args[0]
-			if token == "" {
-				token = os.Getenv("PKGSTORE_PUBLISH_TOKEN")
-			}
-			if token == "" {
-				return usageError("no token: pass --token or set PKGSTORE_PUBLISH_TOKEN")
-			}
-			if registryURL == "" {
-				return usageError("--registry URL is required")
+			if err := needRegistry(registryURL, &token); err != nil {
+				return err
 			}
 			id, err := packageid.ParseZipName(filepath.Base(zipPath))
 			if err != nil {

@@ -40,14 +40,8 @@ Exit codes: 0 nothing failed, 1 some revision failed (listed in the
 summary) or the migration stopped, 2 usage error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if token == "" {
-				token = os.Getenv("PKGSTORE_PUBLISH_TOKEN")
-			}
-			if token == "" {
-				return usageError("no token: pass --token or set PKGSTORE_PUBLISH_TOKEN")
-			}
-			if registryURL == "" {
-				return usageError("--registry URL is required")
+			if err := needRegistry(registryURL, &token); err != nil {
+				return err
 			}
 			if passFile != "" && signKey == "" {
 				return usageError("--passphrase-file needs --sign-key")

@@ -97,14 +97,7 @@ func readLimited(fsys fs.FS, rel string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxReadSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > maxReadSize {
-		return nil, fmt.Errorf("file larger than %s", humanSize(maxReadSize))
-	}
-	return data, nil
+	return readAllLimited(f)
 }
 
 // resolveLink reads a *.link file ("<relative target> <sha256>") and returns
@@ -152,13 +145,9 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func readOSLimited(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxReadSize+1))
+// readAllLimited reads r whole, refusing more than maxReadSize bytes.
+func readAllLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxReadSize+1))
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +155,15 @@ func readOSLimited(p string) ([]byte, error) {
 		return nil, fmt.Errorf("file larger than %s", humanSize(maxReadSize))
 	}
 	return data, nil
+}
+
+func readOSLimited(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllLimited(f)
 }
 
 // parsed returns the file decoded as YAML or JSON (by extension) without
