@@ -1,8 +1,8 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
+	"pkgstore/internal/treetest"
 	"strings"
 	"testing"
 	"time"
@@ -13,15 +13,7 @@ import (
 func v1Tree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	src := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(src, "packages", filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	treetest.Write(t, filepath.Join(src, "packages"), files)
 	return src
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/treetest"
 	"strings"
 	"testing"
 )
@@ -45,18 +46,14 @@ policy_templates:
 
 func writeValidatePkg(t *testing.T, dir string, over map[string]string) {
 	t.Helper()
+	files := make(map[string]string, len(validatePkgFiles))
 	for name, data := range validatePkgFiles {
 		if v, ok := over[name]; ok {
 			data = v
 		}
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files[name] = data
 	}
+	treetest.Write(t, dir, files)
 }
 
 func writeValidateZip(t *testing.T, path string, roots ...string) {

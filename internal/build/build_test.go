@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/treetest"
 	"strings"
 	"testing"
 	"time"
@@ -20,20 +21,6 @@ import (
 )
 
 const manifest = "format_version: 1.0.0\nname: demo\ntitle: Demo\nversion: 1.2.3\ndescription: d\ntype: integration\nowner:\n  github: elastic/x\n"
-
-// writeTree creates files (path -> content) below dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -48,11 +35,11 @@ const sharedFields = "- name: ecs.version\n  type: keyword\n"
 func samplePackage(t *testing.T) string {
 	t.Helper()
 	repo := t.TempDir()
-	writeTree(t, repo, map[string]string{
+	treetest.Write(t, repo, map[string]string{
 		"shared/ecs.yml": sharedFields,
 	})
 	pkg := filepath.Join(repo, "packages", "demo")
-	writeTree(t, pkg, map[string]string{
+	treetest.Write(t, pkg, map[string]string{
 		"manifest.yml":                                  manifest,
 		"changelog.yml":                                 "- version: 1.2.3\n",
 		"docs/README.md":                                "# Demo\n" + strings.Repeat("text that compresses well ", 200),
@@ -228,7 +215,7 @@ func TestDeterministic(t *testing.T) {
 		t.Fatalf("two builds differ: %d vs %d bytes", len(a), len(b))
 	}
 	// And a content change does change the bytes (the comparison can fail).
-	writeTree(t, pkg, map[string]string{"docs/README.md": "changed"})
+	treetest.Write(t, pkg, map[string]string{"docs/README.md": "changed"})
 	third, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "c"))
 	if err != nil {
 		t.Fatal(err)
@@ -289,7 +276,7 @@ func TestLinks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			writeTree(t, root, tc.files)
+			treetest.Write(t, root, tc.files)
 			pkg := filepath.Join(root, "pkg")
 			var buf bytes.Buffer
 			_, err := Write(context.Background(), &buf, pkg, packageid.ID{Name: "p", Version: "1.0.0"}, Options{})
@@ -330,7 +317,7 @@ func TestPackageErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeTree(t, dir, tc.files)
+			treetest.Write(t, dir, tc.files)
 			out := filepath.Join(t.TempDir(), "out")
 			_, err := Package(context.Background(), dir, out)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -345,7 +332,7 @@ func TestPackageErrors(t *testing.T) {
 
 func TestFailedBuildLeavesNoZip(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{
+	treetest.Write(t, root, map[string]string{
 		"target.yml":       "changed",
 		"pkg/manifest.yml": "name: demo\nversion: 1.0.0\n",
 		"pkg/a.yml.link":   "../target.yml " + sha("original"),
@@ -374,7 +361,7 @@ func TestWriteV1(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "packages", filepath.FromSlash(tc.dir))
-			writeTree(t, dir, tc.files)
+			treetest.Write(t, dir, tc.files)
 			var buf bytes.Buffer
 			id, _, err := WriteV1(context.Background(), &buf, dir)
 			if tc.wantErr != "" {
@@ -428,7 +415,7 @@ func TestSymlinks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pkg := t.TempDir()
-			writeTree(t, pkg, map[string]string{"manifest.yml": "name: s\nversion: 1.0.0\n", "docs/README.md": "readme"})
+			treetest.Write(t, pkg, map[string]string{"manifest.yml": "name: s\nversion: 1.0.0\n", "docs/README.md": "readme"})
 			target := filepath.Join(pkg, "nowhere")
 			if tc.target != "" {
 				target = filepath.Join(pkg, filepath.FromSlash(tc.target))

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/treetest"
 	"sort"
 	"strings"
 	"sync"
@@ -189,20 +190,6 @@ func TestSyncV1Sample(t *testing.T) {
 	}
 }
 
-// writeTree creates files (path -> content) below dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func manifest(name, version string) string {
 	return "format_version: 1.0.0\nname: " + name + "\ntitle: " + name + "\nversion: " + version +
 		"\ndescription: test\ntype: integration\nrelease: ga\nowner:\n  github: elastic/test\n"
@@ -212,7 +199,7 @@ func manifest(name, version string) string {
 func smallV1(t *testing.T) string {
 	t.Helper()
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{
+	treetest.Write(t, src, map[string]string{
 		"packages/good/1.0.0/manifest.yml":     manifest("good", "1.0.0"),
 		"packages/good/1.0.0/docs/README.md":   "# good\n",
 		"packages/good/1.1.0/manifest.yml":     manifest("good", "1.1.0"),
@@ -430,7 +417,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 
 	// A 400 is final: one upload, a failure, no retry.
 	one := t.TempDir()
-	writeTree(t, one, map[string]string{"packages/solo/1.0.0/manifest.yml": manifest("solo", "1.0.0")})
+	treetest.Write(t, one, map[string]string{"packages/solo/1.0.0/manifest.yml": manifest("solo", "1.0.0")})
 	sum, err = Run(context.Background(), Config{Source: one, Client: c, Key: s.Key.Signer})
 	if err != nil {
 		t.Fatal(err)
