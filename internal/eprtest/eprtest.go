@@ -1,0 +1,171 @@
+// Package eprtest runs the reference Elastic Package Registry (EPR 1.40.1,
+// ../shared/reference/epr) on loopback for differential tests: over folders
+// of zips or unpacked packages, over our buckets through its storage
+// indexer, or in proxy mode. Tests skip when ../shared is absent.
+package eprtest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"pkgstore/internal/shareddata"
+)
+
+// Options say what the reference serves.
+type Options struct {
+	// PackagePaths are folders of *.zip (+ .zip.sig) or NAME/VERSION/
+	// folders, in precedence order (the first path wins a duplicate).
+	PackagePaths []string
+	// RequireSignatures keeps EPR's default of refusing unsigned zips;
+	// false passes -require-package-signatures=false.
+	RequireSignatures bool
+	// Validate keeps EPR's package-spec checks; false passes
+	// -disable-package-validation (v1 packages predate today's spec).
+	Validate bool
+	// Args are further flags (storage indexer, proxy mode, features).
+	Args []string
+	// Env adds variables (STORAGE_EMULATOR_HOST for the storage indexer).
+	Env []string
+	// StartTimeout bounds the wait for /health (default 2 minutes).
+	StartTimeout time.Duration
+}
+
+// EPR is a running reference registry.
+type EPR struct {
+	URL  string // http://127.0.0.1:PORT, no trailing slash
+	cmd  *exec.Cmd
+	logs *syncBuffer
+}
+
+// Script returns the path of the reference launcher, or skips tb when
+// ../shared is absent.
+func Script(tb testing.TB) string {
+	tb.Helper()
+	p := filepath.Join(shareddata.Dir(tb), "reference", "epr", "epr")
+	if _, err := os.Stat(p); err != nil {
+		tb.Skipf("reference EPR not found: %v", err)
+	}
+	return p
+}
+
+// Start runs the reference until the test ends and waits until /health
+// answers 200.
+func Start(tb testing.TB, o Options) *EPR {
+	tb.Helper()
+	script := Script(tb)
+	port, err := freePort()
+	if err != nil {
+		tb.Fatalf("eprtest: free port: %v", err)
+	}
+	dir := tb.TempDir()
+	var cfg strings.Builder
+	if len(o.PackagePaths) == 0 {
+		cfg.WriteString("package_paths: []\n")
+	} else {
+		cfg.WriteString("package_paths:\n")
+		for _, p := range o.PackagePaths {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				tb.Fatalf("eprtest: %v", err)
+			}
+			fmt.Fprintf(&cfg, "  - %q\n", abs)
+		}
+	}
+	cfgPath := filepath.Join(dir, "epr.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
+		tb.Fatalf("eprtest: %v", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"-address", addr, "-config", cfgPath}
+	if !o.RequireSignatures {
+		args = append(args, "-require-package-signatures=false")
+	}
+	if !o.Validate {
+		args = append(args, "-disable-package-validation")
+	}
+	args = append(args, o.Args...)
+	cmd := exec.Command(script, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), o.Env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	// Its own process group, so that the script's child dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("eprtest: start %s: %v", script, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	e := &EPR{URL: "http://" + addr, cmd: cmd, logs: logs}
+	tb.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		if tb.Failed() {
+			tb.Logf("reference EPR output:\n%s", e.Logs())
+		}
+	})
+	timeout := o.StartTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		select {
+		case <-done:
+			tb.Fatalf("eprtest: reference EPR exited before it was healthy:\n%s", e.Logs())
+		default:
+		}
+		resp, err := client.Get(e.URL + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("eprtest: reference EPR not healthy after %s:\n%s", timeout, e.Logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Logs returns what the reference printed so far.
+func (e *EPR) Logs() string { return e.logs.String() }
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
