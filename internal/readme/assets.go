@@ -1,6 +1,7 @@
 package readme
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -58,7 +59,7 @@ func renderILM(pkgDir string) (string, error) {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("\n### Data streams using ILM policies:\n")
+	b.WriteString("\n### Data streams using ILM policies\n")
 	for _, n := range names {
 		p := filepath.Join(pkgDir, "data_stream", n, "elasticsearch", "ilm", "default_policy.json")
 		raw, err := readLimited(p, maxAssetFile)
@@ -71,7 +72,7 @@ func renderILM(pkgDir string) (string, error) {
 		}
 		flat := map[string]string{}
 		flatten("", policy, flat)
-		fmt.Fprintf(&b, "#### %s\n", n)
+		fmt.Fprintf(&b, "\n#### %s Policy\n", n)
 		b.WriteString("| Key | Value |\n|---|---|\n")
 		keys := make([]string, 0, len(flat))
 		for k := range flat {
@@ -85,9 +86,10 @@ func renderILM(pkgDir string) (string, error) {
 	return b.String(), nil
 }
 
-// renderTransforms tables the package's elasticsearch/transform/*/transform.yml:
-// name (the folder), description, source and destination index.
-func renderTransforms(pkgDir string) (string, error) {
+// renderTransforms documents the package's transforms
+// (elasticsearch/transform/NAME/transform.yml), by name: description,
+// source and destination index, and the transform's fields table.
+func renderTransforms(ctx context.Context, pkgDir string, ext ExternalFields) (string, error) {
 	root := filepath.Join(pkgDir, "elasticsearch", "transform")
 	fi, err := os.Stat(root)
 	if os.IsNotExist(err) {
@@ -100,11 +102,10 @@ func renderTransforms(pkgDir string) (string, error) {
 		return "", fmt.Errorf("%s is not a folder", root)
 	}
 	type transform struct {
-		name string
-		flat map[string]string
+		name, dir string
+		flat      map[string]string
 	}
-	var ts []transform
-	byName := map[string]int{}
+	byName := map[string]transform{}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -122,26 +123,21 @@ func renderTransforms(pkgDir string) (string, error) {
 		}
 		flat := map[string]string{}
 		flatten("", m, flat)
-		name := filepath.Base(filepath.Dir(p))
-		if i, ok := byName[name]; ok { // the last one found wins, as in elastic-package
-			ts[i].flat = flat
-			return nil
-		}
-		byName[name] = len(ts)
-		ts = append(ts, transform{name: name, flat: flat})
+		dir := filepath.Dir(p)
+		byName[filepath.Base(dir)] = transform{name: filepath.Base(dir), dir: dir, flat: flat}
 		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("find transforms: %w", err)
 	}
-	if len(ts) == 0 {
+	if len(byName) == 0 {
 		return "", nil
 	}
-	// elastic-package lists them in Go's random map order; by name here.
-	sort.Slice(ts, func(i, j int) bool { return ts[i].name < ts[j].name })
-	var b strings.Builder
-	b.WriteString("\n### Transforms used:\n")
-	b.WriteString("| Name | Description | Source | Dest |\n|---|---|---|---|\n")
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
 	first := func(flat map[string]string, keys ...string) string {
 		for _, k := range keys {
 			if v, ok := flat[k]; ok {
@@ -150,9 +146,19 @@ func renderTransforms(pkgDir string) (string, error) {
 		}
 		return ""
 	}
-	for _, t := range ts {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.name, t.flat["description"],
-			first(t.flat, "source.index", "source.index.0"), first(t.flat, "dest.index", "dest.index.0"))
+	var b strings.Builder
+	b.WriteString("\n### Transforms used\n")
+	for _, n := range names {
+		t := byName[n]
+		fmt.Fprintf(&b, "\n#### %s\n", t.name)
+		fmt.Fprintf(&b, "* Description: %s\n", escaper.Replace(t.flat["description"]))
+		fmt.Fprintf(&b, "* Source Index: %s\n", escaper.Replace(first(t.flat, "source.index", "source.index.0")))
+		fmt.Fprintf(&b, "* Destination Index: %s\n\n", escaper.Replace(first(t.flat, "dest.index", "dest.index.0")))
+		table, err := renderFields(ctx, pkgDir, t.dir, ext)
+		if err != nil {
+			return "", fmt.Errorf("transform %s: %w", t.name, err)
+		}
+		b.WriteString(table)
 	}
 	return b.String(), nil
 }

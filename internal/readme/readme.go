@@ -131,7 +131,9 @@ func (r *Renderer) funcs(ctx context.Context) template.FuncMap {
 		"inputDocs":       func() (string, error) { return renderInputDocs(r.pkgDir) },
 		"generatedHeader": func() string { return GeneratedHeader },
 		"ilm":             func() (string, error) { return renderILM(r.pkgDir) },
-		"transform":       func() (string, error) { return renderTransforms(r.pkgDir) },
+		"transform": func() (string, error) {
+			return renderTransforms(ctx, r.pkgDir, r.opts.Fields)
+		},
 		"alertRuleTemplates": func() (string, error) {
 			return renderAlertRuleTemplates(r.pkgDir, r.links)
 		},
