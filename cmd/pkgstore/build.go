@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/build"
+	"pkgstore/internal/readme"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/validate"
 )
@@ -18,6 +19,8 @@ func newBuildCmd() *cobra.Command {
 	var (
 		outDir, signKey, passFile string
 		skipValidation            bool
+		checkReadme               bool
+		linksFile                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
@@ -28,7 +31,13 @@ files are left out; *.link files are replaced by their (checksum-checked)
 targets. The same input always gives the same bytes.
 
 With --sign-key, OUTDIR/NAME-VERSION.zip.sig is written too: an armored
-detached OpenPGP signature of the zip.`,
+detached OpenPGP signature of the zip.
+
+READMEs: each template _dev/build/docs/NAME.md is rendered into
+docs/NAME.md first (in DIR, as elastic-package does) and so into the zip.
+With --check-readme nothing is built or written: the command fails (exit 1),
+naming each one, when a committed docs/NAME.md differs from what its
+template renders.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -39,6 +48,12 @@ detached OpenPGP signature of the zip.`,
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				return usageError("%s is not a package folder", dir)
 			}
+			if checkReadme {
+				if signKey != "" {
+					return usageError("--check-readme builds nothing: it cannot be used with --sign-key")
+				}
+				return checkReadmes(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, readmeOptions(linksFile))
+			}
 			// Load the key first: a wrong passphrase should not cost a build.
 			var key *signature.SigningKey
 			if signKey != "" {
@@ -47,6 +62,9 @@ detached OpenPGP signature of the zip.`,
 					return &exitError{Code: 1, Err: err}
 				}
 				key = k
+			}
+			if err := renderReadmes(ctx, cmd.OutOrStdout(), dir, readmeOptions(linksFile)); err != nil {
+				return &exitError{Code: 1, Err: err}
 			}
 			if !skipValidation {
 				abs, err := filepath.Abs(dir)
@@ -84,5 +102,7 @@ detached OpenPGP signature of the zip.`,
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key: also write NAME-VERSION.zip.sig")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the package against the package-spec first")
+	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
+	f.StringVar(&linksFile, "links-file", "", "links table for the url template function (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
 	return cmd
 }
