@@ -304,9 +304,10 @@ func collectRows(prefix string, f fieldDef, rows []fieldRow) []fieldRow {
 	return rows
 }
 
-// uniqueRows sorts rows by name and keeps the first row of each name.
-// The sort is the one elastic-package does (sort.Slice, not stable, with
-// "less or equal"): with the same input it keeps the same duplicate.
+// uniqueRows sorts rows by name and keeps the first row of each name
+// after sorting. The sort is the one elastic-package does (sort.Slice, not
+// stable, with "less or equal"), so that with the same input the same
+// duplicate is kept (in short lists, the last one defined).
 func uniqueRows(rows []fieldRow) []fieldRow {
 	sort.Slice(rows, func(i, j int) bool { return rows[i].name <= rows[j].name })
 	seen := make(map[string]bool, len(rows))
