@@ -224,7 +224,9 @@ func stepExternalFields(ctx context.Context, src string, t *Tree, cfg *Config) e
 	if err != nil {
 		return err
 	}
-	for _, name := range t.Glob("data_stream/*/fields/*.yml") {
+	// Data streams' fields, and an input package's own.
+	files := append(t.Glob("data_stream/*/fields/*.yml"), t.Glob("fields/*.yml")...)
+	for _, name := range files {
 		b, err := t.ReadFile(name)
 		if err != nil {
 			return err
