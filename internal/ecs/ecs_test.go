@@ -18,117 +18,15 @@ import (
 	"pkgstore/internal/treetest"
 )
 
-// miniSchema is a small but complete ecs_nested.yml: every key the check
-// looks for, in the file's lexical key order.
-const miniSchema = `base:
-  description: Base fields.
-  fields:
-    '@timestamp':
-      dashed_name: timestamp
-      description: Date/time when the event originated.
-      flat_name: '@timestamp'
-      level: core
-      name: '@timestamp'
-      type: date
-    message:
-      dashed_name: message
-      description: Log message.
-      flat_name: message
-      level: core
-      name: message
-      type: match_only_text
-  group: 1
-  name: base
-  prefix: ''
-  root: true
-  short: Base fields.
-  title: Base
-  type: group
-ecs:
-  description: ECS meta.
-  fields:
-    ecs.version:
-      dashed_name: ecs-version
-      description: ECS version.
-      flat_name: ecs.version
-      ignore_above: 1024
-      level: core
-      name: version
-      normalize: []
-      type: keyword
-  group: 2
-  name: ecs
-  prefix: ecs.
-  short: ECS meta.
-  title: ECS
-  type: group
-event:
-  description: Event fields.
-  fields:
-    event.category:
-      allowed_values:
-      - description: Authentication.
-        expected_event_types:
-        - start
-        name: authentication
-      dashed_name: event-category
-      description: Event category.
-      flat_name: event.category
-      ignore_above: 1024
-      level: core
-      name: category
-      normalize:
-      - array
-      type: keyword
-    event.original:
-      dashed_name: event-original
-      description: Raw text message.
-      doc_values: false
-      flat_name: event.original
-      index: false
-      level: core
-      name: original
-      type: keyword
-    event.module:
-      description: Name of the module.
-      flat_name: event.module
-      name: module
-      type: keyword
-  group: 2
-  name: event
-  prefix: event.
-  short: Event fields.
-  title: Event
-  type: group
-process:
-  description: Process fields.
-  fields:
-    process.command_line:
-      description: Full command line.
-      flat_name: process.command_line
-      level: extended
-      multi_fields:
-      - flat_name: process.command_line.text
-        name: text
-        type: match_only_text
-      name: command_line
-      type: wildcard
-    process.env_vars:
-      description: Environment variables.
-      flat_name: process.env_vars
-      name: env_vars
-      type: object
-  group: 2
-  name: process
-  prefix: process.
-  short: Process fields.
-  title: Process
-  type: group
-`
-
-func schemaPath(base, ref string) string {
-	return filepath.Join(base, ref, filepath.FromSlash(SchemaPath))
-}
+// miniSchema is a small but complete ecs_nested.yml (testdata): every key
+// the check looks for, in the file's lexical key order.
+var miniSchema = func() string {
+	b, err := os.ReadFile(filepath.Join("testdata", "ecs_nested.yml"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // serve answers /REF/generated/ecs/ecs_nested.yml with h and counts hits.
 func serve(t *testing.T, h http.HandlerFunc) (string, *atomic.Int32) {
