@@ -3,7 +3,6 @@ package readme
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -80,25 +79,4 @@ func (l links) render(args ...string) (string, error) {
 		return fmt.Sprintf("[%s](%s)", args[1], u), nil
 	}
 	return u, nil
-}
-
-// RepositoryRoot returns the nearest folder at or above dir holding .git,
-// or "" when there is none.
-func RepositoryRoot(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(abs, ".git")); err == nil {
-			return abs
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return ""
-		}
-		parent := filepath.Dir(abs)
-		if parent == abs {
-			return ""
-		}
-		abs = parent
-	}
 }

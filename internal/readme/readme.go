@@ -40,8 +40,8 @@ type Options struct {
 	// named by $ELASTIC_PACKAGE_LINKS_FILE_PATH, else links_table.yml at
 	// the repository root (RepoRoot) when it exists, else none.
 	LinksFile string
-	// RepoRoot is the repository root; "" means the nearest folder at or
-	// above the package holding .git.
+	// RepoRoot is the root of the repository holding the package (where
+	// links_table.yml is looked for); "" means none.
 	RepoRoot string
 }
 
@@ -76,9 +76,6 @@ type Renderer struct {
 // New prepares rendering the templates of the package in pkgDir: it reads
 // the links table.
 func New(pkgDir string, opts Options) (*Renderer, error) {
-	if opts.RepoRoot == "" {
-		opts.RepoRoot = RepositoryRoot(pkgDir)
-	}
 	lf, err := linksFile(opts.LinksFile, opts.RepoRoot)
 	if err != nil {
 		return nil, err

@@ -238,9 +238,6 @@ func TestURL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			if err := os.Mkdir(filepath.Join(root, ".git"), 0o755); err != nil {
-				t.Fatal(err)
-			}
 			treetest.Write(t, root, tc.files)
 			treetest.Write(t, root, map[string]string{"pkg/manifest.yml": testManifest, "pkg/_dev/build/docs/README.md": tc.template})
 			env := ""
@@ -248,7 +245,7 @@ func TestURL(t *testing.T) {
 				env = filepath.Join(root, tc.env)
 			}
 			t.Setenv(LinksFileEnv, env)
-			rs, err := RenderAll(context.Background(), filepath.Join(root, "pkg"), Options{})
+			rs, err := RenderAll(context.Background(), filepath.Join(root, "pkg"), Options{RepoRoot: root})
 			if tc.fails != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.fails) {
 					t.Fatalf("err = %v, want one mentioning %q", err, tc.fails)

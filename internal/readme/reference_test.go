@@ -3,84 +3,44 @@ package readme
 import (
 	"bytes"
 	"context"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
+	"pkgstore/internal/build/eptest"
 	"pkgstore/internal/shareddata"
 	"pkgstore/internal/treetest"
 )
 
-// Archives of ../shared/testdata the differential test reads.
-const (
-	epPackagesArchive = "elastic-package-packages.tar.gz" // elastic-package's test/packages/other
-	ecsSchemasArchive = "ecs-schemas.tar.gz"              // REF/generated/ecs/ecs_nested.yml
-)
-
-// referenceLinks is the links table both tools read in the differential
-// test: the keys elastic-package's own test packages use.
-const referenceLinks = "links:\n  elastic-main: https://www.elastic.co/guide\n"
-
-// referenceTool returns the launcher of the reference elastic-package, or
-// skips.
-func referenceTool(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(shareddata.Dir(t), "reference", "elastic-package", "elastic-package")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("reference elastic-package not found: %v", err)
-	}
-	return p
-}
-
-// serveDir serves dir on a loopback port until the test ends.
-func serveDir(t *testing.T, dir string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(dir))}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
-}
-
 // corpus is a folder of source packages inside a git repository with the
 // links table at its root, as both tools need.
 type corpus struct {
-	name string
 	repo string   // repository root
 	pkgs []string // package folders with README templates, relative to repo
 }
 
-// unpackCorpus unpacks archive, or writes the probe packages when archive
-// is "", into a new repository.
-func unpackCorpus(t *testing.T, name, archive string) corpus {
+// newCorpus unpacks archive, or writes the probe packages when archive is
+// "", into a new repository.
+func newCorpus(t *testing.T, archive string) corpus {
 	t.Helper()
 	var repo string
 	if archive == "" {
 		repo = t.TempDir()
 		treetest.Write(t, repo, probePackages())
+		eptest.Repo(t, repo)
 	} else {
-		repo = shareddata.Unpack(t, archive)
+		repo = eptest.Corpus(t, archive)
 	}
-	if err := os.WriteFile(filepath.Join(repo, LinksFileName), []byte(referenceLinks), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
-		t.Fatalf("git init: %v: %s", err, out)
-	}
-	c := corpus{name: name, repo: repo}
+	c := corpus{repo: repo}
 	err := filepath.WalkDir(repo, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() || d.Name() != "docs" || filepath.Base(filepath.Dir(p)) != "build" || filepath.Base(filepath.Dir(filepath.Dir(p))) != "_dev" {
+		if !d.IsDir() || !strings.HasSuffix(filepath.ToSlash(p), "/"+TemplatesDir) {
 			return nil
 		}
 		pkg := filepath.Dir(filepath.Dir(filepath.Dir(p)))
@@ -98,41 +58,33 @@ func unpackCorpus(t *testing.T, name, archive string) corpus {
 	return c
 }
 
-// referenceReadmes builds pkgDir with the reference and returns the
-// READMEs of the built package (docs/NAME for each template), or the
-// reference's error output when its build fails.
-func referenceReadmes(t *testing.T, tool, home, ecsURL, repo, pkgDir string, names []string) (map[string][]byte, string) {
+// referenceReadmes builds pkgDir with the reference (validation skipped,
+// so that every package gets as far as its READMEs) and returns the
+// READMEs of the built package, docs/NAME for each template, or the
+// reference's refusal.
+func referenceReadmes(t *testing.T, ref *eptest.Reference, repo, pkgDir string, names []string) (map[string][]byte, error) {
 	t.Helper()
-	// A failed build leaves its partial output: start clean.
-	if err := os.RemoveAll(filepath.Join(repo, "build")); err != nil {
+	b, err := os.ReadFile(filepath.Join(pkgDir, "manifest.yml"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tool, "build", "--skip-validation")
-	cmd.Dir = pkgDir
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, LinksFileEnv+"=") && !strings.HasPrefix(kv, "ELASTIC_PACKAGE_") {
-			env = append(env, kv)
-		}
+	var m struct{ Name, Version string }
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
 	}
-	cmd.Env = append(env, "ELASTIC_PACKAGE_DATA_HOME="+home, "ELASTIC_PACKAGE_ECS_BASE_URL="+ecsURL)
-	out, err := cmd.CombinedOutput()
+	built, _, err := ref.BuildArgs(pkgDir, repo, m.Name, m.Version, "--skip-validation")
 	if err != nil {
-		return nil, lastLine(string(out))
-	}
-	built, err := filepath.Glob(filepath.Join(repo, "build", "packages", "*", "*"))
-	if err != nil || len(built) != 1 {
-		t.Fatalf("%s: want one built package under build/packages, got %v (%v)", pkgDir, built, err)
+		return nil, err
 	}
 	got := map[string][]byte{}
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(built[0], DocsDir, n))
+		b, err := os.ReadFile(filepath.Join(built, DocsDir, n))
 		if err != nil {
 			t.Fatalf("%s: reference built no docs/%s: %v", pkgDir, n, err)
 		}
 		got[n] = b
 	}
-	return got, ""
+	return got, nil
 }
 
 func lastLine(s string) string {
@@ -150,19 +102,17 @@ func TestReadmesMatchReference(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the reference elastic-package")
 	}
-	tool := referenceTool(t)
-	ecsURL := serveDir(t, shareddata.Unpack(t, ecsSchemasArchive))
-	// A folder that does not exist yet: elastic-package installs its data there.
-	home := filepath.Join(t.TempDir(), "elastic-package-home")
+	ecsURL, _ := eptest.ServeECS(t)
+	ref := eptest.NewReference(t, ecsURL)
 	ext := testExternalFields(t, ecsURL)
 
 	for _, cs := range []struct{ name, archive string }{
-		{"elastic-package", epPackagesArchive},
+		{"elastic-package", shareddata.ElasticPackagePackages},
 		{"spec-fixtures", shareddata.SpecFixtures},
 		{"probes", ""},
 	} {
 		t.Run(cs.name, func(t *testing.T) {
-			c := unpackCorpus(t, cs.name, cs.archive)
+			c := newCorpus(t, cs.archive)
 			if len(c.pkgs) == 0 {
 				t.Fatalf("no package with README templates in %s", cs.archive)
 			}
@@ -174,8 +124,12 @@ func TestReadmesMatchReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ours, ourErr := RenderAll(context.Background(), pkgDir, Options{Fields: ext})
-				want, refErr := referenceReadmes(t, tool, home, ecsURL, c.repo, pkgDir, names)
+				ours, ourErr := RenderAll(context.Background(), pkgDir, Options{Fields: ext, RepoRoot: c.repo})
+				want, err := referenceReadmes(t, ref, c.repo, pkgDir, names)
+				refErr := ""
+				if err != nil {
+					refErr = lastLine(err.Error())
+				}
 				refusedReadme := strings.Contains(refErr, "updating readme files failed")
 				switch {
 				case refErr != "" && !refusedReadme:
@@ -201,6 +155,7 @@ func TestReadmesMatchReference(t *testing.T) {
 					files++
 					if !bytes.Equal(r.Content, want[r.Name]) {
 						ok = false
+						// README_DIFF_DUMP=DIR keeps both files for a closer look.
 						if d := os.Getenv("README_DIFF_DUMP"); d != "" {
 							os.MkdirAll(filepath.Join(d, rel), 0o755)
 							os.WriteFile(filepath.Join(d, rel, "want-"+r.Name), want[r.Name], 0o644)
