@@ -14,6 +14,7 @@ import (
 	"pkgstore/internal/build/eptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/ecs"
+	"pkgstore/internal/eprtest"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server/servertest"
@@ -258,4 +259,111 @@ func lastLine(err error) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// copyTree copies the folder src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDifferentialComposable builds the spec fixture good_requires, whose
+// requires.input names sql_input 1.0.0 and log_input 2.0.0, with both tools
+// against the reference EPR serving those input packages on loopback.
+func TestDifferentialComposable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs elastic-package and the reference EPR")
+	}
+	root := eptest.Corpus(t, shareddata.SpecFixtures)
+	// The input packages: good_input renamed, without its _dev (its ECS
+	// reference does not exist).
+	inputs := t.TempDir()
+	zips := t.TempDir()
+	for _, in := range []struct{ name, version, input string }{
+		{"sql_input", "1.0.0", "sql"},
+		{"log_input", "2.0.0", "logfile"},
+	} {
+		dir := filepath.Join(inputs, in.name)
+		copyTree(t, filepath.Join(root, "valid", "good_input"), dir)
+		if err := os.RemoveAll(filepath.Join(dir, "_dev")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := os.ReadFile(filepath.Join(dir, "manifest.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.Replace(string(m), "name: good_input", "name: "+in.name, 1)
+		s = strings.Replace(s, "version: 1.0.0", "version: "+in.version, 1)
+		s = strings.Replace(s, "input: sql\n", "input: "+in.input+"\n", 1)
+		if err := os.WriteFile(filepath.Join(dir, "manifest.yml"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		entry := "- version: " + in.version + "\n  changes:\n    - description: Renamed for the test.\n      type: enhancement\n      link: https://github.com/elastic/package-spec/pull/1\n"
+		if err := os.WriteFile(filepath.Join(dir, "changelog.yml"), []byte(entry), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Package(context.Background(), dir, zips, Config{RepoRoot: inputs}); err != nil {
+			t.Fatalf("input package %s: %v", in.name, err)
+		}
+	}
+	registry := eprtest.Start(t, eprtest.Options{PackagePaths: []string{zips}})
+	ecsURL, _ := eptest.ServeECS(t)
+	ref := eptest.NewReference(t, ecsURL)
+	// The test registry serves unsigned input packages.
+	ref.Env = []string{"ELASTIC_PACKAGE_VERIFIER_DISABLE=true"}
+	// good_requires itself is refused by both tools' validation (a stream
+	// variable without name or type); compare what the build makes of it.
+	ref.Args = []string{"--skip-validation"}
+	if err := ref.SetRegistry(registry.URL); err != nil {
+		t.Fatal(err)
+	}
+	resolver := &ecs.Resolver{BaseURL: ecsURL, CacheDir: t.TempDir(), Attempts: 1}
+	dir := filepath.Join(root, "valid", "good_requires")
+	id, err := ReadManifestID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, refDur, err := ref.Build(dir, root, id.Name, id.Version)
+	if err != nil {
+		t.Fatalf("elastic-package: %v", err)
+	}
+	start := time.Now()
+	res, err := Package(context.Background(), dir, t.TempDir(), Config{ECS: resolver, Registry: registry.URL, SkipValidation: true})
+	if err != nil {
+		t.Fatalf("pkgstore: %v", err)
+	}
+	ourDur := time.Since(start)
+	got, err := eptest.Unzip(res.Path, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs, files, err := eptest.Compare(want, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Errorf("good_requires: %s", d)
+	}
+
+	t.Logf("good_requires: %d files, %d differ; elastic-package %v, pkgstore %v", files, len(diffs), refDur.Round(time.Millisecond), ourDur.Round(time.Millisecond))
+	if _, err := Package(context.Background(), dir, t.TempDir(), Config{ECS: resolver, Registry: registry.URL}); err == nil || !strings.Contains(err.Error(), "streams.0.vars.7") {
+		t.Errorf("validation of the built good_requires: %v, want the refusal elastic-package makes", err)
+	}
 }
