@@ -72,7 +72,7 @@ func referenceReadmes(t *testing.T, ref *eptest.Reference, repo, pkgDir string, 
 	if err := yaml.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	built, _, err := ref.BuildArgs(pkgDir, repo, m.Name, m.Version, "--skip-validation")
+	built, _, err := ref.Build(pkgDir, repo, m.Name, m.Version)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +104,7 @@ func TestReadmesMatchReference(t *testing.T) {
 	}
 	ecsURL, _ := eptest.ServeECS(t)
 	ref := eptest.NewReference(t, ecsURL)
+	ref.Args = []string{"--skip-validation"}
 	ext := testExternalFields(t, ecsURL)
 
 	for _, cs := range []struct{ name, archive string }{

@@ -80,6 +80,12 @@ func GitInit(tb testing.TB, dir string) {
 
 // Reference is elastic-package, with its own data folder for one test.
 type Reference struct {
+	// Env adds variables to every run (for example
+	// ELASTIC_PACKAGE_VERIFIER_DISABLE=true for a registry without
+	// signatures).
+	Env []string
+	// Args are further flags of `elastic-package build` (--skip-validation).
+	Args   []string
 	script string
 	home   string
 	ecsURL string
@@ -97,21 +103,48 @@ func NewReference(tb testing.TB, ecsURL string) *Reference {
 	return &Reference{script: script, home: filepath.Join(tb.TempDir(), "home"), ecsURL: ecsURL}
 }
 
+// SetRegistry points elastic-package's package_registry.base_url (where
+// the input packages of requires.input come from) at url.
+func (r *Reference) SetRegistry(url string) error {
+	cfg := filepath.Join(r.home, "config.yml")
+	if _, err := os.Stat(cfg); err != nil {
+		// The launcher writes the default configuration on first use.
+		cmd := exec.Command(r.script, "version")
+		cmd.Env = append(os.Environ(), "ELASTIC_PACKAGE_DATA_HOME="+r.home)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("elastic-package version: %v\n%s", err, out)
+		}
+	}
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %w", cfg, err)
+	}
+	reg, _ := doc["package_registry"].(map[string]any)
+	if reg == nil {
+		reg = map[string]any{}
+		doc["package_registry"] = reg
+	}
+	reg["base_url"] = url
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(cfg, out, 0o644)
+}
+
 // Build runs `elastic-package build --zip` in pkgDir (which must lie in a
 // git repository) and returns the unpacked built package
 // (REPO/build/packages/NAME/VERSION) and how long the command took. A
 // refusal is an error holding elastic-package's output.
 func (r *Reference) Build(pkgDir, repoRoot, name, version string) (string, time.Duration, error) {
-	return r.BuildArgs(pkgDir, repoRoot, name, version, "--zip")
-}
-
-// BuildArgs is Build with other arguments to elastic-package build
-// ("--skip-validation" to get as far as a build goes). Variables of the
-// caller's environment that would change elastic-package's output
-// (ELASTIC_PACKAGE_*) are not passed on.
-func (r *Reference) BuildArgs(pkgDir, repoRoot, name, version string, args ...string) (string, time.Duration, error) {
-	cmd := exec.Command(r.script, append([]string{"build"}, args...)...)
+	cmd := exec.Command(r.script, append([]string{"build", "--zip"}, r.Args...)...)
 	cmd.Dir = pkgDir
+	// Variables of the caller's environment that would change
+	// elastic-package's output (ELASTIC_PACKAGE_*) are not passed on.
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ELASTIC_PACKAGE_") {
@@ -122,6 +155,7 @@ func (r *Reference) BuildArgs(pkgDir, repoRoot, name, version string, args ...st
 		"ELASTIC_PACKAGE_DATA_HOME="+r.home,
 		"ELASTIC_PACKAGE_ECS_BASE_URL="+r.ecsURL,
 	)
+	cmd.Env = append(cmd.Env, r.Env...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
