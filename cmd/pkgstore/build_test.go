@@ -303,3 +303,45 @@ func TestBuildRefusesBrokenTemplate(t *testing.T) {
 		t.Errorf("a zip was written: %v", des)
 	}
 }
+
+// TestBuildCheckReadmeCorpus checks the committed READMEs of
+// elastic-package's own test packages, which elastic-package rendered (ECS
+// fields served on loopback): every one is current; after a field's
+// description changes, the README is outdated.
+func TestBuildCheckReadmeCorpus(t *testing.T) {
+	ecsURL, _ := eptest.ServeECS(t)
+	root := eptest.Corpus(t, shareddata.ElasticPackagePackages)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the ECS cache
+	templates, err := filepath.Glob(filepath.Join(root, "*", "_dev", "build", "docs", "README.md"))
+	if err != nil || len(templates) == 0 {
+		t.Fatalf("no README templates in the corpus: %v", err)
+	}
+	for _, tmpl := range templates {
+		dir := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(tmpl))))
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			before := snapshot(t, dir)
+			stdout, stderr, code := runCLI(t, "build", dir, "--check-readme", "--ecs-base-url", ecsURL)
+			if code != 0 || !strings.Contains(stdout, "up to date") {
+				t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+			}
+			if snapshot(t, dir) != before {
+				t.Error("--check-readme changed the package folder")
+			}
+		})
+	}
+	t.Run("a description changed", func(t *testing.T) {
+		dir := filepath.Join(root, "fields_tests")
+		f := filepath.Join(dir, "data_stream", "first", "fields", "base-fields.yml")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(strings.Replace(string(b), "Event timestamp.", "When it happened.", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := runCLI(t, "build", dir, "--check-readme", "--ecs-base-url", ecsURL)
+		if code != 1 || !strings.Contains(stderr, "docs/README.md is outdated") || !strings.Contains(stderr, "When it happened.") {
+			t.Fatalf("exit %d, want 1 naming docs/README.md\n%s%s", code, stdout, stderr)
+		}
+	})
+}

@@ -32,6 +32,9 @@ func newCorpus(t *testing.T, archive string) corpus {
 		repo = t.TempDir()
 		treetest.Write(t, repo, probePackages())
 		eptest.Repo(t, repo)
+		// Without the alerting rule and SLO template keys: their sections
+		// fall back to Elastic's documentation home.
+		treetest.Write(t, repo, map[string]string{LinksFileName: "links:\n  elastic-main: https://www.elastic.co/guide\n"})
 	} else {
 		repo = eptest.Corpus(t, archive)
 	}

@@ -53,9 +53,14 @@ func Corpus(tb testing.TB, archive string) string {
 }
 
 // LinksTable is the links table (links_table.yml, read by READMEs' url
-// function) at the root of the repositories Corpus makes: the keys the
-// test packages use, as elastic-package's own repository defines them.
-const LinksTable = "links:\n  elastic-main: https://www.elastic.co/guide\n"
+// function and their alerting rule and SLO template sections) at the root
+// of the repositories Corpus makes: the keys the test packages' committed
+// READMEs were rendered with, in elastic-package's own repository.
+const LinksTable = `links:
+  elastic-main: https://www.elastic.co/guide
+  alert-rule-templates: https://www.elastic.co/docs/reference/fleet/alerting-rule-templates
+  slo-templates: https://www.elastic.co/docs/solutions/observability/incident-management/service-level-objectives-slos
+`
 
 // Repo makes dir the root of a git repository holding LinksTable.
 func Repo(tb testing.TB, dir string) {
