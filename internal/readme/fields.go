@@ -20,7 +20,9 @@ type ExternalFields interface {
 	// mappings), every field marked `external` by its definition from the
 	// schema that pkgDir's _dev/build/build.yml names, keeping the
 	// `external` key on it (documentation lists external fields even when
-	// they are empty groups).
+	// they are empty groups). It fails when that schema cannot be had
+	// (an ECS reference that does not exist), with or without external
+	// fields in defs: elastic-package's fields table does.
 	Inject(ctx context.Context, pkgDir string, defs []any) ([]any, error)
 }
 
@@ -122,6 +124,12 @@ func loadFields(ctx context.Context, pkgDir, dir string, ext ExternalFields) ([]
 	files, err := filepath.Glob(filepath.Join(dir, "fields", "*.yml"))
 	if err != nil {
 		return nil, err
+	}
+	if ext != nil {
+		// The package's dependencies must resolve, whatever the fields.
+		if _, err := ext.Inject(ctx, pkgDir, nil); err != nil {
+			return nil, err
+		}
 	}
 	var all []fieldDef
 	for _, file := range files {

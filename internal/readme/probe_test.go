@@ -112,11 +112,17 @@ end
 		"fail_url":   `{{ url "no-such-key" }}`,
 		"fail_event": `{{ event "no_such_stream" }}`,
 		"fail_parse": `{{ fields "logs" `,
+		// An ECS reference that does not exist fails the fields table even
+		// without external fields.
+		"fail_ecs_ref": `{{ fields "logs" }}`,
 	} {
 		base := name + "/"
 		files[base+"manifest.yml"] = manifest(name, "3.0.0")
 		files[base+"changelog.yml"] = changelog
 		files[base+"_dev/build/docs/README.md"] = tmpl
 	}
+	files["fail_ecs_ref/_dev/build/build.yml"] = "dependencies:\n  ecs:\n    reference: git@v0.0.0-nope\n"
+	files["fail_ecs_ref/data_stream/logs/manifest.yml"] = dsManifest
+	files["fail_ecs_ref/data_stream/logs/fields/a.yml"] = "- name: a\n  type: keyword\n"
 	return files
 }

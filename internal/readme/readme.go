@@ -113,6 +113,9 @@ func (r *Renderer) funcs(ctx context.Context) template.FuncMap {
 		"event": func(args ...string) (string, error) {
 			ds := ""
 			if len(args) > 0 {
+				if err := checkDataStream(args[0]); err != nil {
+					return "", err
+				}
 				ds = args[0]
 			}
 			return renderEvent(r.pkgDir, ds)
@@ -120,6 +123,9 @@ func (r *Renderer) funcs(ctx context.Context) template.FuncMap {
 		"fields": func(args ...string) (string, error) {
 			dir := r.pkgDir
 			if len(args) > 0 {
+				if err := checkDataStream(args[0]); err != nil {
+					return "", err
+				}
 				dir = filepath.Join(r.pkgDir, "data_stream", args[0])
 			}
 			return renderFields(ctx, r.pkgDir, dir, r.opts.Fields)
@@ -136,6 +142,16 @@ func (r *Renderer) funcs(ctx context.Context) template.FuncMap {
 		},
 		"sloTemplates": func() (string, error) { return renderSLOTemplates(r.pkgDir, r.links) },
 	}
+}
+
+// checkDataStream refuses a data stream name that would lead out of
+// data_stream/: templates are package text, and must not read files
+// elsewhere on the building machine.
+func checkDataStream(name string) error {
+	if name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return fmt.Errorf("data stream %q: must be the name of a folder in data_stream/", name)
+	}
+	return nil
 }
 
 // Rendered is one README rendered from its template.

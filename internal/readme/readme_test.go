@@ -340,6 +340,15 @@ func TestUpdateAndCheck(t *testing.T) {
 	}
 }
 
+func TestDataStreamNamesStayInside(t *testing.T) {
+	outside := map[string]string{"secret/fields/f.yml": "- name: secret\n  type: keyword\n", "secret/sample_event.json": "{}"}
+	for _, tmpl := range []string{`{{ fields "../../secret" }}`, `{{ event "../../secret" }}`, `{{ fields ".." }}`, `{{ event "a/b" }}`} {
+		if got, err := renderOne(t, outside, tmpl, Options{}); err == nil || !strings.Contains(err.Error(), "must be the name of a folder in data_stream/") {
+			t.Errorf("%s: %q, %v", tmpl, got, err)
+		}
+	}
+}
+
 func TestRenderRefusesPaths(t *testing.T) {
 	r, err := New(t.TempDir(), Options{})
 	if err != nil {

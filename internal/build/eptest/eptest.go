@@ -146,8 +146,29 @@ func (r *Reference) SetRegistry(url string) error {
 // (REPO/build/packages/NAME/VERSION) and how long the command took. A
 // refusal is an error holding elastic-package's output.
 func (r *Reference) Build(pkgDir, repoRoot, name, version string) (string, time.Duration, error) {
-	cmd := exec.Command(r.script, append([]string{"build", "--zip"}, r.Args...)...)
-	cmd.Dir = pkgDir
+	cmd := r.command(pkgDir, append([]string{"build", "--zip"}, r.Args...)...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return "", d, fmt.Errorf("elastic-package build: %v\n%s", err, out)
+	}
+	built := filepath.Join(repoRoot, "build", "packages", name, version)
+	if _, err := os.Stat(built); err != nil {
+		return "", d, fmt.Errorf("elastic-package build: %v\n%s", err, out)
+	}
+	return built, d, nil
+}
+
+// Run runs elastic-package ARGS in dir (with the data folder, ECS base
+// and Env of Build) and returns its combined output.
+func (r *Reference) Run(dir string, args ...string) ([]byte, error) {
+	return r.command(dir, args...).CombinedOutput()
+}
+
+func (r *Reference) command(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(r.script, args...)
+	cmd.Dir = dir
 	// Variables of the caller's environment that would change
 	// elastic-package's output (ELASTIC_PACKAGE_*) are not passed on.
 	var env []string
@@ -161,17 +182,7 @@ func (r *Reference) Build(pkgDir, repoRoot, name, version string) (string, time.
 		"ELASTIC_PACKAGE_ECS_BASE_URL="+r.ecsURL,
 	)
 	cmd.Env = append(cmd.Env, r.Env...)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	d := time.Since(start)
-	if err != nil {
-		return "", d, fmt.Errorf("elastic-package build: %v\n%s", err, out)
-	}
-	built := filepath.Join(repoRoot, "build", "packages", name, version)
-	if _, err := os.Stat(built); err != nil {
-		return "", d, fmt.Errorf("elastic-package build: %v\n%s", err, out)
-	}
-	return built, d, nil
+	return cmd
 }
 
 // Unzip extracts zipPath into dst and returns dst/ROOT, ROOT being the
