@@ -215,8 +215,13 @@ func isEmptyGroup(m map[string]any) bool {
 	if t, _ := m["type"].(string); t != "group" {
 		return false
 	}
-	l, _ := m["fields"].([]any)
-	return len(l) == 0
+	switch f := m["fields"].(type) {
+	case []any:
+		return len(f) == 0
+	case map[string]any:
+		return len(f) == 0
+	}
+	return true
 }
 
 // fieldRow is one row of the fields table.

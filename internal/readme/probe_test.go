@@ -93,7 +93,10 @@ end
 		files[base+"fields/package.yml"] = "- name: pkg.field\n  type: keyword\n  description: At the package level.\n"
 		files[base+"data_stream/logs/manifest.yml"] = dsManifest
 		files[base+"data_stream/logs/fields/a.yml"] = fields
-		files[base+"data_stream/logs/fields/b.yml"] = "- name: a.first\n  type: keyword\n  description: From b.yml, sorted first.\n"
+		files[base+"data_stream/logs/fields/b.yml"] = "- name: a.first\n  type: keyword\n  description: From b.yml, sorted first.\n" +
+			// fields as a mapping, as ECS writes them: names prefixed by the
+			// parent's are nested, others go to the top.
+			"- name: mapped\n  type: group\n  fields:\n    inner:\n      type: keyword\n      fields:\n        inner.x:\n          type: long\n        toplevel:\n          type: keyword\n    other:\n      type: ip\n"
 		files[base+"data_stream/logs/sample_event.json"] = event
 		files[base+"data_stream/logs/elasticsearch/ilm/default_policy.json"] = ilm
 		files[base+"data_stream/metrics_logs/manifest.yml"] = "title: M\ntype: metrics\nstreams:\n  - input: udp\n    title: U\n    description: U.\n"

@@ -73,13 +73,20 @@ func TestFieldsTable(t *testing.T) {
   type: long
   description: Two.
 `, "**Exported fields**\n\n| Field | Description | Type |\n|---|---|---|\n| a | Two. | long |\n"},
-		{"fields as a mapping of full names", `
+		{"fields as a mapping: children named after their parent nest, others go up a level", `
 - name: set
   type: group
   fields:
-    - name: one
-      type: keyword
-`, "**Exported fields**\n\n| Field | Description | Type |\n|---|---|---|\n| set.one |  | keyword |\n"},
+    inner:
+      type: group
+      fields:
+        inner.x:
+          type: long
+        up:
+          type: keyword
+    other:
+      type: ip
+`, "**Exported fields**\n\n| Field | Description | Type |\n|---|---|---|\n| set.inner.x |  | long |\n| set.other |  | ip |\n| set.up |  | keyword |\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
