@@ -110,6 +110,43 @@ end
 		files[base+"kibana/alerting_rule_template/a2.json"] = alert2
 		files[base+"kibana/slo_template/s1.json"] = slo
 	}
+	// External ECS fields: nested in groups, overridden, with
+	// multi-fields, a field set as a group, and in a transform's fields.
+	ecsFields := `- name: user
+  type: group
+  fields:
+    - name: name
+      external: ecs
+    - name: id
+      external: ecs
+      description: Overridden description.
+- name: event.dataset
+  external: ecs
+  type: constant_keyword
+- name: host.ip
+  external: ecs
+  type: keyword
+- name: email.attachments
+  external: ecs
+- name: agent
+  external: ecs
+- name: labels
+  external: ecs
+- name: message
+  external: ecs
+  unit: byte
+- name: '@timestamp'
+  external: ecs
+`
+	files["probe_ecs/manifest.yml"] = manifest("probe_ecs", "3.0.0")
+	files["probe_ecs/changelog.yml"] = changelog
+	files["probe_ecs/_dev/build/build.yml"] = "dependencies:\n  ecs:\n    reference: git@v8.11.0\n"
+	files["probe_ecs/_dev/build/docs/README.md"] = "{{ fields \"logs\" }}\n{{ transform }}\n"
+	files["probe_ecs/data_stream/logs/manifest.yml"] = dsManifest
+	files["probe_ecs/data_stream/logs/fields/ecs.yml"] = ecsFields
+	files["probe_ecs/elasticsearch/transform/t/transform.yml"] = transform
+	files["probe_ecs/elasticsearch/transform/t/fields/ecs.yml"] = "- name: host.name\n  external: ecs\n- name: source.as.number\n  external: ecs\n"
+
 	// Templates both tools must refuse.
 	for name, tmpl := range map[string]string{
 		"fail_url":   `{{ url "no-such-key" }}`,
