@@ -20,6 +20,7 @@ func newBuildCmd() *cobra.Command {
 	var (
 		outDir, signKey, passFile string
 		ecsBase, registry         string
+		registryKeyrings          []string
 		skipValidation            bool
 		checkReadme               bool
 		linksFile                 string
@@ -83,6 +84,13 @@ detached OpenPGP signature of the zip.`,
 				}
 				key = k
 			}
+			if len(registryKeyrings) > 0 {
+				kr, err := signature.LoadKeyring(registryKeyrings...)
+				if err != nil {
+					return &exitError{Code: 1, Err: err}
+				}
+				cfg.InputKeyring = kr
+			}
 			res, err := build.Package(ctx, dir, outDir, cfg)
 			var verr *build.ValidationError
 			if errors.As(err, &verr) {
@@ -114,5 +122,6 @@ detached OpenPGP signature of the zip.`,
 	f.StringVar(&registry, "registry", build.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
 	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
 	f.StringVar(&linksFile, "links-file", "", "links table of the url template function in READMEs (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
+	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "armored public keys the input packages' signatures (from --registry) must verify against (repeatable); without it they are not verified")
 	return cmd
 }

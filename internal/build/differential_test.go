@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,6 +21,8 @@ import (
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/shareddata"
+	"pkgstore/internal/signature"
+	"pkgstore/internal/signature/sigtest"
 	"pkgstore/internal/treetest"
 )
 
@@ -590,5 +594,71 @@ func TestDifferentialComposed(t *testing.T) {
 	pub := &publisher{}
 	if sub := pub.publish(t, res.Path, res.ID); sub.Status != publish.StatusPublished {
 		t.Errorf("the publishing job did not publish the built zip: %s %+v", sub.Status, sub.Reasons)
+	}
+}
+
+// TestRequiredInputsFromStore downloads the input packages of a composable
+// integration from our own store (signed by its publisher key) and checks
+// the failures: an unknown version, a signature from an untrusted key, a
+// registry that is down.
+func TestRequiredInputsFromStore(t *testing.T) {
+	_, pkg, zips := composedFixture(t)
+	store := servertest.Start(t, servertest.Options{Memory: true})
+	for _, z := range []string{"alpha_input-1.0.0.zip", "beta_input-2.1.0.zip"} {
+		b, err := os.ReadFile(filepath.Join(zips, z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub := store.Publish(t, z, b, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+			t.Fatalf("%s: %s %+v", z, sub.Status, sub.Reasons)
+		}
+	}
+	other := sigtest.NewKey(t, "someone else")
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	cases := []struct {
+		name     string
+		registry string
+		keyring  *signature.Keyring
+		edit     func(m string) string
+		files    map[string]string // written over the fixture
+		wantErr  string
+	}{
+		{name: "signed by the trusted key", registry: store.URL, keyring: store.Key.Keyring},
+		{name: "unverified", registry: store.URL},
+		{name: "untrusted key", registry: store.URL, keyring: other.Keyring, wantErr: "signature of"},
+		{name: "unknown version", registry: store.URL, wantErr: "beta_input-9.9.9 is not in the registry",
+			edit: func(m string) string { return strings.Replace(m, "version: 2.1.0", "version: 9.9.9", 1) }},
+		{name: "registry down", registry: down.URL, wantErr: "required input package alpha_input 1.0.0"},
+		{name: "stream names a package requires.input lacks", registry: store.URL, wantErr: `"gamma_input"`,
+			files: map[string]string{"data_stream/beta_logs/manifest.yml": "title: Beta logs\ntype: logs\nstreams:\n  - package: gamma_input\n"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "composed")
+			copyTree(t, pkg, dir)
+			if tc.edit != nil {
+				mp := filepath.Join(dir, "manifest.yml")
+				m, _ := os.ReadFile(mp)
+				if err := os.WriteFile(mp, []byte(tc.edit(string(m))), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			treetest.Write(t, dir, tc.files)
+			res, err := Package(context.Background(), dir, t.TempDir(), Config{Registry: tc.registry, InputKeyring: tc.keyring})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one mentioning %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := readBuilt(t, res.Path)
+			if files["data_stream/beta_logs/agent/stream/beta_input-b.yml.hbs"] != "tags: [beta]\n" {
+				t.Errorf("bundled template: %q", files["data_stream/beta_logs/agent/stream/beta_input-b.yml.hbs"])
+			}
+		})
 	}
 }

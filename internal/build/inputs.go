@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/signature"
 )
 
 // maxInputPackage bounds a downloaded input package.
@@ -524,6 +525,11 @@ func fetchInputPackage(ctx context.Context, cfg *Config, name, version string) (
 	if len(b) > maxInputPackage {
 		return nil, fmt.Errorf("download %s: larger than %d bytes", u, maxInputPackage)
 	}
+	if cfg.InputKeyring != nil {
+		if err := verifyInputPackage(ctx, client, cfg.InputKeyring, u, b); err != nil {
+			return nil, err
+		}
+	}
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", u, err)
@@ -533,6 +539,31 @@ func fetchInputPackage(ctx context.Context, cfg *Config, name, version string) (
 		return nil, err
 	}
 	return readInputPackage(fsys, id)
+}
+
+// verifyInputPackage checks the registry's detached signature of the zip
+// downloaded from u.
+func verifyInputPackage(ctx context.Context, client *http.Client, kr *signature.Keyring, u string, zip []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+".sig", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("download signature: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("download signature %s.sig: HTTP %s", u, resp.Status)
+	}
+	sig, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("download signature %s.sig: %w", u, err)
+	}
+	if _, err := kr.Verify(bytes.NewReader(zip), bytes.NewReader(sig)); err != nil {
+		return fmt.Errorf("signature of %s: %w", u, err)
+	}
+	return nil
 }
 
 // readInputPackage reads an input package's manifest, declared templates

@@ -20,6 +20,7 @@ import (
 
 	"pkgstore/internal/buildmanifest"
 	"pkgstore/internal/ecs"
+	"pkgstore/internal/signature"
 )
 
 // Config says where a build finds what lies outside the package.
@@ -32,6 +33,10 @@ type Config struct {
 	Registry string
 	// Client does registry downloads; nil means http.DefaultClient.
 	Client *http.Client
+	// InputKeyring, when set, is the keyring the detached signature
+	// (NAME-VERSION.zip.sig, from the registry) of every downloaded input
+	// package must verify against; nil downloads them unverified.
+	InputKeyring *signature.Keyring
 	// RepoRoot is the repository the package lives in (where LICENSE.txt is
 	// looked for); "" means the nearest folder above the package holding
 	// .git, if any.
