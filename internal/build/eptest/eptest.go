@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,8 +312,16 @@ func yamlDecode(b []byte, v *any) error {
 		}
 		docs = append(docs, d)
 	}
-	*v = normalize(docs)
+	*v = normalize(single(docs))
 	return nil
+}
+
+// single unwraps a stream of one document.
+func single(docs []any) any {
+	if len(docs) == 1 {
+		return docs[0]
+	}
+	return docs
 }
 
 func jsonDecode(b []byte, v *any) error {
@@ -330,7 +339,7 @@ func jsonDecode(b []byte, v *any) error {
 		}
 		docs = append(docs, d)
 	}
-	*v = normalize(docs)
+	*v = normalize(single(docs))
 	return nil
 }
 
@@ -349,6 +358,12 @@ func normalize(v any) any {
 		}
 		return x
 	case json.Number:
+		if i, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
+			return numberString(strconv.FormatInt(i, 10))
+		}
+		if f, err := strconv.ParseFloat(x.String(), 64); err == nil {
+			return numberString(fmt.Sprint(f))
+		}
 		return numberString(x.String())
 	case int:
 		return numberString(fmt.Sprint(x))
