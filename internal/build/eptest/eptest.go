@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -350,8 +351,16 @@ func yamlDecode(b []byte, v *any) error {
 		}
 		docs = append(docs, d)
 	}
-	*v = normalize(docs)
+	*v = normalize(single(docs))
 	return nil
+}
+
+// single unwraps a stream of one document.
+func single(docs []any) any {
+	if len(docs) == 1 {
+		return docs[0]
+	}
+	return docs
 }
 
 func jsonDecode(b []byte, v *any) error {
@@ -369,7 +378,7 @@ func jsonDecode(b []byte, v *any) error {
 		}
 		docs = append(docs, d)
 	}
-	*v = normalize(docs)
+	*v = normalize(single(docs))
 	return nil
 }
 
@@ -388,6 +397,12 @@ func normalize(v any) any {
 		}
 		return x
 	case json.Number:
+		if i, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
+			return numberString(strconv.FormatInt(i, 10))
+		}
+		if f, err := strconv.ParseFloat(x.String(), 64); err == nil {
+			return numberString(fmt.Sprint(f))
+		}
 		return numberString(x.String())
 	case int:
 		return numberString(fmt.Sprint(x))
