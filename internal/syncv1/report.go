@@ -11,7 +11,10 @@ import (
 
 // LineReporter writes one plain line per revision: for logs and pipes.
 type LineReporter struct {
-	W     io.Writer
+	W io.Writer
+	// Name heads the output (default "sync-v1"); other commands reuse the
+	// reporters under their own name.
+	Name  string
 	total int
 	n     int
 }
@@ -19,7 +22,7 @@ type LineReporter struct {
 // Start implements Reporter.
 func (l *LineReporter) Start(total int) {
 	l.total = total
-	fmt.Fprintf(l.W, "sync-v1: %d revisions\n", total)
+	fmt.Fprintf(l.W, "%s: %d revisions\n", name(l.Name), total)
 }
 
 // Done implements Reporter.
@@ -30,6 +33,13 @@ func (l *LineReporter) Done(r Result) {
 
 // Finish implements Reporter.
 func (l *LineReporter) Finish(*Summary) {}
+
+func name(n string) string {
+	if n == "" {
+		return "sync-v1"
+	}
+	return n
+}
 
 func describe(r Result) string {
 	switch r.Outcome {
@@ -46,6 +56,7 @@ func describe(r Result) string {
 // terminals. Failures are printed above the bar as they happen.
 type BarReporter struct {
 	W     io.Writer
+	Name  string // as LineReporter's
 	bar   *progressbar.ProgressBar
 	start time.Time
 	bytes int64
@@ -58,7 +69,7 @@ func (b *BarReporter) Start(total int) {
 	b.count = map[Outcome]int{}
 	b.bar = progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(b.W),
-		progressbar.OptionSetDescription("sync-v1"),
+		progressbar.OptionSetDescription(name(b.Name)),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
 		progressbar.OptionSetItsString("rev"),
@@ -112,6 +123,9 @@ func (s *Summary) WriteSummary(w io.Writer, dryRun bool) {
 		}
 	}
 }
+
+// HumanBytes writes n in B, KiB or MiB.
+func HumanBytes(n int64) string { return humanBytes(n) }
 
 func humanBytes(n int64) string {
 	switch {

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"pkgstore/internal/build"
@@ -388,54 +386,18 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 // repeated publication is harmless: the store refuses a duplicate, which
 // counts as present.
 var (
-	attempts = 3
-	backoff  = 500 * time.Millisecond
+	attempts = client.DefaultRetry.Attempts
+	backoff  = client.DefaultRetry.Backoff
 )
 
-// retry calls f until it succeeds, fails for good, or attempts run out.
 func retry(ctx context.Context, f func() error) error {
-	wait := backoff
-	for i := 1; ; i++ {
-		err := f()
-		if err == nil || i == attempts || !transient(err) || ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
+	return client.Retry{Attempts: attempts, Backoff: backoff}.Do(ctx, f)
 }
 
-// transient reports whether err may go away on its own.
-func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var apiErr *client.APIError
-	if errors.As(err, &apiErr) {
-		c := apiErr.StatusCode
-		return c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500
-	}
-	if errors.Is(err, client.ErrUnexpected) {
-		// A HEAD answered something other than 200/404 (e.g. 503).
-		return true
-	}
-	return unreachable(err)
-}
-
-// unreachable reports a transport failure: no HTTP answer at all. When it
-// outlasts the retries, every other revision would fail the same way, so
-// the migration stops (a rerun resumes it).
-func unreachable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
-}
+// unreachable: when a transport failure outlasts the retries, every other
+// revision would fail the same way, so the migration stops (a rerun
+// resumes it).
+var unreachable = client.Unreachable
 
 func (w *worker) reset() error {
 	if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
