@@ -2,7 +2,7 @@ package mirror
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
