@@ -315,7 +315,7 @@ func writeBundle(path string, m *Manifest, dir string, key *signature.SigningKey
 	}()
 	tw := tar.NewWriter(tmp)
 	add := func(name string, size int64, r io.Reader) error {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: m.Created.Truncate(time.Second), Format: tar.FormatPAX}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: size, Mode: 0o644, ModTime: m.Created.Truncate(time.Second)}); err != nil {
 			return err
 		}
 		n, err := io.Copy(tw, r)
