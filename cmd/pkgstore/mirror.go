@@ -48,8 +48,8 @@ stopped (run again to resume), 2 usage error.`,
 			switch {
 			case cfg.From == "":
 				return usageError("--from URL is required")
-			case (toURL == "") == (cfg.Bundle == ""):
-				return usageError("give one of --to URL and --bundle FILE")
+			case toURL != "" && cfg.Bundle != "", toURL == "" && cfg.Bundle == "" && !cfg.DryRun:
+				return usageError("give one of --to URL and --bundle FILE (--dry-run may have neither)")
 			case len(keyrings) == 0:
 				return usageError("--keyring is required: the upstream's public key (Elastic's for epr.elastic.co)")
 			case signKey != "" && cfg.Bundle == "":

@@ -118,8 +118,8 @@ type run struct {
 // complete (ErrFatal, a cancelled ctx); single revisions' failures are in
 // the summary.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
-	if (cfg.To == nil) == (cfg.Bundle == "") {
-		return nil, errors.New("mirror: exactly one of a target store and a bundle")
+	if cfg.To != nil && cfg.Bundle != "" || cfg.To == nil && cfg.Bundle == "" && !cfg.DryRun {
+		return nil, errors.New("mirror: exactly one of a target store and a bundle (a dry run may have neither)")
 	}
 	if cfg.Keyring == nil || cfg.Keyring.Len() == 0 {
 		return nil, errors.New("mirror: a keyring with the upstream's public key is required")
@@ -233,6 +233,9 @@ func (r *run) recordPath(id packageid.ID) string {
 // into the work folder: the record is written last, so its presence
 // means the files beside it are whole.
 func (r *run) done(id packageid.ID) (*Entry, bool) {
+	if r.work == "" {
+		return nil, false
+	}
 	raw, err := os.ReadFile(r.recordPath(id))
 	if err != nil {
 		return nil, false
