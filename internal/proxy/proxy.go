@@ -366,6 +366,10 @@ func (p *Proxy) serveSearch(w http.ResponseWriter, req *http.Request) {
 		}
 		return packageid.Compare(a.version, b.version)
 	})
+	if len(merged) == 0 {
+		relay(w, rec, nil) // the local empty answer, as EPR writes it
+		return
+	}
 	out := make([]json.RawMessage, len(merged))
 	for i, m := range merged {
 		out[i] = m.raw
