@@ -431,4 +431,3 @@ func (p *Proxy) serveCategories(w http.ResponseWriter, req *http.Request) {
 	}
 	relay(w, rec, body)
 }
-
