@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"pkgstore/internal/client"
 	"pkgstore/internal/mirror"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/signature/sigtest"
 )
@@ -31,10 +34,17 @@ func mirrorChild() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	sum, err := mirror.Run(context.Background(), mirror.Config{
+	cfg := mirror.Config{
 		From: os.Getenv("MIRROR_FROM"), Bundle: os.Getenv("MIRROR_BUNDLE"), Keyring: kr,
 		Filters: mirror.Filters{AllVersions: true, Prerelease: true}, Workers: 1,
-	})
+	}
+	if to := os.Getenv("MIRROR_TO"); to != "" {
+		if cfg.To, err = client.New(to, servertest.Token); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	sum, err := mirror.Run(context.Background(), cfg)
 	if err != nil || !sum.OK() {
 		fmt.Fprintln(os.Stderr, err, sum)
 		return 1
@@ -113,5 +123,74 @@ func TestKillAndResume(t *testing.T) {
 	}
 	if _, err := os.Stat(mirror.WorkDir(b)); !os.IsNotExist(err) {
 		t.Errorf("work folder left behind: %v", err)
+	}
+}
+
+// TestKillAndResumeIntoStore: the same with a store as the target: the
+// rerun publishes only what the killed run had not.
+func TestKillAndResumeIntoStore(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	up, _ := storeUpstream(t, key, catalog)
+	target := servertest.Start(t, servertest.Options{Key: key})
+	var zipGets, blocking atomic.Int32
+	blocking.Store(1)
+	const before = 3
+	rl := newRelay(t, up.URL, func(p string, _ int) fault {
+		if !strings.HasSuffix(p, ".zip") {
+			return pass
+		}
+		if zipGets.Add(1) > before && blocking.Load() == 1 {
+			return hang
+		}
+		return pass
+	})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PKGSTORE_MIRROR_CHILD=1", "MIRROR_FROM="+rl.URL, "MIRROR_TO="+target.URL, "MIRROR_KEYRING="+key.PublicPath)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	published := func() int {
+		n := 0
+		for _, r := range catalog {
+			ok, err := target.Client.Published(context.Background(), packageid.ID{Name: r.name, Version: r.version})
+			if err == nil && ok {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for published() < before || zipGets.Load() <= before {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("child published %d, %d zip requests; stderr: %s", published(), zipGets.Load(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if n := published(); n != before {
+		t.Fatalf("killed run published %d, want %d", n, before)
+	}
+	blocking.Store(0)
+	gets := rl.zipGets()
+	sum, err := mirror.Run(context.Background(), mirror.Config{From: rl.URL, To: target.Client, Keyring: key.Keyring, Filters: mirror.Filters{AllVersions: true, Prerelease: true}, Retry: fastRetry})
+	if err != nil || !sum.OK() || sum.Present != before || sum.Transferred != len(catalog)-before {
+		t.Fatalf("resumed run: %v %+v", err, sum)
+	}
+	if n := rl.zipGets() - gets; n != len(catalog)-before {
+		t.Errorf("resumed run downloaded %d zips, want %d", n, len(catalog)-before)
+	}
+	// Published revisions become visible once indexed.
+	deadline = time.Now().Add(20 * time.Second)
+	for published() != len(catalog) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d published after the resumed run", published(), len(catalog))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -162,6 +162,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	doc, status, err := p.remotePackage(req.Context(), id)
 	switch {
+	case err != nil && p.cfg.Cache != nil:
+		// Without its link a cache serves what it has: here, the local 404.
+		p.log.Warn("proxy cache: upstream package lookup failed", "package", id.String(), "err", err)
+		p.cfg.Local.ServeHTTP(w, req)
+		return
 	case err != nil:
 		p.log.Error("proxy mode: package failed", "package", id.String(), "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
@@ -180,12 +185,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if p.cfg.Cache != nil && (kind == "zip" || kind == "sig") {
-		if err := p.pull(req.Context(), id); err == nil {
+		err := p.pull(req.Context(), id)
+		if err == nil {
 			p.cfg.Local.ServeHTTP(w, req)
 			return
-		} else {
-			p.log.Error("proxy cache: could not keep the revision, redirecting", "package", id.String(), "err", err)
 		}
+		p.log.Error("proxy cache: could not keep the revision, redirecting", "package", id.String(), "err", err)
 	}
 	setCache(w, times.CatchAll)
 	var remote string

@@ -201,6 +201,9 @@ func TestPullThroughCache(t *testing.T) {
 			t.Errorf("cache without its upstream: %s answered %d %s", p, a.status, a.body)
 		}
 	}
+	if a := fetch(t, cached.URL, "/package/beta/1.0.0/"); a.status != http.StatusNotFound {
+		t.Errorf("cache without its upstream, revision never fetched: %d %s, want the local 404", a.status, a.body)
+	}
 	a = fetch(t, cached.URL, "/search?all=true")
 	if !strings.Contains(string(a.body), `"download": "/epr/alpha/alpha-1.0.0.zip"`) || !strings.Contains(string(a.body), `"download": "/epr/localonly/localonly-1.0.0.zip"`) {
 		t.Errorf("cache without its upstream does not list the cached and local revisions:\n%s", a.body)
