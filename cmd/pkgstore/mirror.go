@@ -10,8 +10,8 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/mirror"
+	"pkgstore/internal/progress"
 	"pkgstore/internal/signature"
-	"pkgstore/internal/syncv1"
 )
 
 func init() { subcommands = append(subcommands, newMirrorCmd, newImportCmd) }
@@ -171,11 +171,11 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 }
 
 // reporter draws a bar on a terminal and writes plain lines otherwise.
-func reporter(name string, out, errOut io.Writer) syncv1.Reporter {
+func reporter(name string, out, errOut io.Writer) progress.Reporter {
 	if isTerminal(errOut) {
-		return &syncv1.BarReporter{W: errOut, Name: name}
+		return &progress.BarReporter{W: errOut, Name: name}
 	}
-	return &syncv1.LineReporter{W: out, Name: name}
+	return &progress.LineReporter{W: out, Name: name}
 }
 
 func mirrorExit(sum *mirror.Summary, err error) error {
@@ -191,7 +191,7 @@ func mirrorExit(sum *mirror.Summary, err error) error {
 }
 
 func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool, bundle string) {
-	h := syncv1.HumanBytes
+	h := progress.HumanBytes
 	if dryRun {
 		fmt.Fprintf(w, "%s dry run, selected by %s:\n", name, s.SearchURL)
 		for _, p := range s.Planned {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"pkgstore/internal/client"
+	"pkgstore/internal/progress"
 	"pkgstore/internal/signature"
-	"pkgstore/internal/syncv1"
 )
 
 // ImportConfig says which bundle goes into which store.
@@ -27,7 +27,7 @@ type ImportConfig struct {
 	// published (default os.TempDir()); it needs the bundle's size free.
 	TempDir  string
 	Retry    client.Retry
-	Reporter syncv1.Reporter
+	Reporter progress.Reporter
 }
 
 // Import checks a bundle completely (Unpack), then publishes what the
@@ -61,9 +61,9 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	for _, e := range m.Packages {
 		byID[e.ID().String()] = e
 	}
-	err = r.eachWith(ctx, revs, sum, func(ctx context.Context, rev Revision, _ int) (syncv1.Result, error) {
+	err = r.eachWith(ctx, revs, sum, func(ctx context.Context, rev Revision, _ int) (progress.Result, error) {
 		e := byID[rev.ID().String()]
-		res := syncv1.Result{Dir: rev.ID().String(), ID: rev.ID()}
+		res := progress.Result{Dir: rev.ID().String(), ID: rev.ID()}
 		ok, err := r.present(ctx, rev)
 		if err != nil {
 			res.Outcome, res.Reasons = Failed, []string{"already-published check: " + err.Error()}
@@ -93,7 +93,7 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 
 // eachWith runs do for every revision with the workers, feeding the
 // reporter and the summary; a fatal error stops the rest.
-func (r *run) eachWith(ctx context.Context, revs []Revision, sum *Summary, do func(ctx context.Context, rev Revision, worker int) (syncv1.Result, error)) error {
+func (r *run) eachWith(ctx context.Context, revs []Revision, sum *Summary, do func(ctx context.Context, rev Revision, worker int) (progress.Result, error)) error {
 	cfg := r.cfg
 	if cfg.Reporter != nil {
 		cfg.Reporter.Start(len(revs))
@@ -101,7 +101,7 @@ func (r *run) eachWith(ctx context.Context, revs []Revision, sum *Summary, do fu
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	type res struct {
-		syncv1.Result
+		progress.Result
 		cancelled bool
 	}
 	jobs := make(chan int)
@@ -152,7 +152,7 @@ func (r *run) eachWith(ctx context.Context, revs []Revision, sum *Summary, do fu
 	}
 	sum.NotDone = len(revs) - handled
 	if cfg.Reporter != nil {
-		cfg.Reporter.Finish(nil)
+		cfg.Reporter.Finish()
 	}
 	return context.Cause(ctx)
 }

@@ -19,16 +19,16 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/progress"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/signature"
-	"pkgstore/internal/syncv1"
 )
 
 // Outcomes of one revision, as the reporters know them.
 const (
-	Transferred = syncv1.Published // published into the store, or bundled
-	Present     = syncv1.Present   // already in the store or bundle: nothing transferred
-	Failed      = syncv1.Failed
+	Transferred = progress.Published // published into the store, or bundled
+	Present     = progress.Present   // already in the store or bundle: nothing transferred
+	Failed      = progress.Failed
 )
 
 // Config of a mirror run. Exactly one of To and Bundle is set.
@@ -61,7 +61,7 @@ type Config struct {
 	// os.TempDir()).
 	TempDir string
 	// Reporter hears about each revision.
-	Reporter syncv1.Reporter
+	Reporter progress.Reporter
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -83,7 +83,7 @@ type Summary struct {
 	Selected    int
 	Transferred int
 	Present     int
-	Failed      []syncv1.Result
+	Failed      []progress.Result
 	NotDone     int   // not handled because the run stopped
 	Bytes       int64 // zip bytes downloaded and verified
 	Elapsed     time.Duration
@@ -181,9 +181,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		if cfg.Reporter != nil {
 			cfg.Reporter.Start(len(revs))
 			for _, rev := range revs {
-				cfg.Reporter.Done(syncv1.Result{Dir: rev.ID().String(), ID: rev.ID(), Outcome: Present})
+				cfg.Reporter.Done(progress.Result{Dir: rev.ID().String(), ID: rev.ID(), Outcome: Present})
 			}
-			cfg.Reporter.Finish(nil)
+			cfg.Reporter.Finish()
 		}
 		return sum, nil
 	}
@@ -391,16 +391,16 @@ func (r *run) each(ctx context.Context, revs []Revision, sum *Summary) error {
 			}
 		}
 	}()
-	return r.eachWith(ctx, revs, sum, func(ctx context.Context, rev Revision, w int) (syncv1.Result, error) {
+	return r.eachWith(ctx, revs, sum, func(ctx context.Context, rev Revision, w int) (progress.Result, error) {
 		return r.revision(ctx, rev, &tmps[w], w)
 	})
 }
 
 // revision mirrors one revision; fatal is set when the run must stop.
-func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker int) (res syncv1.Result, fatal error) {
+func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker int) (res progress.Result, fatal error) {
 	id := rev.ID()
 	res.Dir, res.ID = id.String(), id
-	fail := func(err error) (syncv1.Result, error) {
+	fail := func(err error) (progress.Result, error) {
 		res.Outcome = Failed
 		res.Reasons = append(res.Reasons, err.Error())
 		return res, fatal
@@ -478,7 +478,7 @@ func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker
 // publish hands the upstream's exact bytes to the store as a legacy
 // package: signature and zip are checked there, package-spec is not (the
 // revision is already published upstream, whatever spec it was built to).
-func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *Fetched, res syncv1.Result) (syncv1.Result, error) {
+func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *Fetched, res progress.Result) (progress.Result, error) {
 	var sub *publish.Submission
 	err := r.cfg.Retry.Do(ctx, func() error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {

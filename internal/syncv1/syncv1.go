@@ -32,18 +32,6 @@ import (
 	"pkgstore/internal/signature"
 )
 
-// Outcome of one revision.
-type Outcome string
-
-// Outcomes. Passed is a dry run's success: every check passed, nothing was
-// written.
-const (
-	Published Outcome = "published"
-	Present   Outcome = "present"
-	Passed    Outcome = "passed"
-	Failed    Outcome = "failed"
-)
-
 // Config of a migration.
 type Config struct {
 	// Source is the v1 checkout: the folder holding packages/.
@@ -62,28 +50,6 @@ type Config struct {
 	TempDir string
 	// Reporter, if set, hears about the migration's progress.
 	Reporter Reporter
-}
-
-// Reporter hears about a migration's progress. Its methods are called from
-// one goroutine at a time: Start once, Done once per revision in completion
-// order, Finish once at the end.
-type Reporter interface {
-	Start(total int)
-	Done(r Result)
-	Finish(s *Summary)
-}
-
-// Result of one revision.
-type Result struct {
-	Dir     string       // packages/NAME/VERSION, relative to Source
-	ID      packageid.ID // from the folder names
-	Outcome Outcome
-	Reasons []string // why it failed
-	// Bytes is the revision's uncompressed size and ZipSize its zip's size
-	// (zero when nothing was built).
-	Bytes   int64
-	ZipSize int64
-	Elapsed time.Duration
 }
 
 // Summary of a migration.
@@ -244,7 +210,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	sum.Elapsed = time.Since(start)
 	sum.NotDone = len(dirs) - sum.Total
 	if cfg.Reporter != nil {
-		cfg.Reporter.Finish(sum)
+		cfg.Reporter.Finish()
 	}
 	if err := context.Cause(ctx); err != nil {
 		return sum, err
