@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pkgstore/internal/eprtest"
 	"pkgstore/internal/mirror"
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/signature"
@@ -51,6 +52,10 @@ func TestSelectEqualsUpstreamSearch(t *testing.T) {
 		{"one package", mirror.Filters{Packages: []string{"alpha"}, AllVersions: true}, "package=alpha&all=true", nil, nil},
 		{"glob", mirror.Filters{Packages: []string{"aws*"}}, "", []string{"aws*"}, []string{"awscloud-3.1.0", "awslogs-2.0.0"}},
 		{"two names", mirror.Filters{Packages: []string{"beta", "awslogs"}, AllVersions: true}, "all=true", []string{"beta", "awslogs"}, []string{"awslogs-2.0.0", "beta-0.9.0", "beta-1.0.0"}},
+		{"spec range", mirror.Filters{SpecMin: "2.0", SpecMax: "3.0", AllVersions: true}, "spec.min=2.0&spec.max=3.0&all=true", nil, nil},
+		{"spec too old", mirror.Filters{SpecMax: "1.0"}, "spec.max=1.0", nil, nil},
+		{"agent", mirror.Filters{AgentVersion: "8.12.0", KibanaVersion: "8.12.0"}, "agent.version=8.12.0&kibana.version=8.12.0", nil, nil},
+		{"capabilities", mirror.Filters{Capabilities: []string{"apm", "observability"}, AllVersions: true}, "capabilities=apm,observability&all=true", nil, nil},
 	}
 	for _, up := range []struct{ name, url string }{{"reference EPR", ref}, {"pkgstore", store.URL}} {
 		for _, c := range cases {
@@ -122,11 +127,14 @@ func TestMirrorToStore(t *testing.T) {
 	key := sigtest.NewKey(t, "upstream")
 	ref, refZips := referenceUpstream(t, key, catalog)
 	store, storeZips := storeUpstream(t, key, catalog)
+	// An EPR in proxy mode with nothing of its own: its artifacts are 301s
+	// to the EPR behind it.
+	proxied := eprtest.Start(t, eprtest.Options{Args: []string{"-feature-proxy-mode", "-proxy-to", ref, "-proxy-allow-insecure"}})
 	for _, up := range []struct {
 		name string
 		url  string
 		zips map[string][]byte
-	}{{"reference EPR", ref, refZips}, {"pkgstore", store.URL, storeZips}} {
+	}{{"reference EPR", ref, refZips}, {"pkgstore", store.URL, storeZips}, {"EPR in proxy mode", proxied.URL, refZips}} {
 		t.Run(up.name, func(t *testing.T) {
 			rl := newRelay(t, up.url, nil)
 			target := servertest.Start(t, servertest.Options{Key: key})
