@@ -71,6 +71,11 @@ func freeAddr(t *testing.T) string {
 // through bash, with a loopback upstream for https://epr.elastic.co and a
 // loopback store for http://registry.internal:8080.
 func TestAirGappedGuide(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "sha256sum"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (.ci/run installs it): the guide's commands need it", tool)
+		}
+	}
 	gpg := gpgtest.New(t)
 	elastic := sigtest.NewKey(t, "elastic")
 	up := servertest.Start(t, servertest.Options{Key: elastic})
