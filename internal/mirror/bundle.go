@@ -294,6 +294,17 @@ func verifyUnpacked(dir string, e Entry, kr *signature.Keyring) error {
 	return nil
 }
 
+// damagedError is a work-folder file that no longer matches what was
+// downloaded and verified.
+type damagedError struct {
+	id   packageid.ID
+	file string
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("%s changed in the work folder since it was verified", e.file)
+}
+
 // writeBundle writes manifest, its signature (when key is not nil) and
 // every entry's files from dir into path, through a temporary file renamed
 // at the end: a bundle is either whole or absent.
@@ -340,13 +351,20 @@ func writeBundle(path string, m *Manifest, dir string, key *signature.SigningKey
 		for _, file := range []struct {
 			name string
 			size int64
-		}{{e.Signature, e.SignatureSize}, {e.Zip, e.Size}} {
+			sum  string
+		}{{e.Signature, e.SignatureSize, e.SignatureSHA256}, {e.Zip, e.Size, e.SHA256}} {
 			f, err := os.Open(filepath.Join(dir, file.name))
 			if err != nil {
 				return err
 			}
-			err = add(file.name, file.size, f)
+			// The work folder may have been damaged since the download (a
+			// crash of the machine): what goes in must match the manifest.
+			h := sha256.New()
+			err = add(file.name, file.size, io.TeeReader(f, h))
 			f.Close()
+			if err == nil && hex.EncodeToString(h.Sum(nil)) != file.sum {
+				err = &damagedError{id: e.ID(), file: file.name}
+			}
 			if err != nil {
 				return fmt.Errorf("bundle %s: %w", file.name, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,5 +247,51 @@ func TestImportRefusesBadBundles(t *testing.T) {
 			}
 			noneOf(t, site, allIDs()...)
 		})
+	}
+}
+
+// TestDamagedWorkFolder: a verified download damaged in the work folder
+// before the bundle is written is caught, named, and downloaded again by
+// the next run.
+func TestDamagedWorkFolder(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	up, _ := storeUpstream(t, key, catalog[:3])
+	var failing atomic.Bool
+	failing.Store(true)
+	rl := newRelay(t, up.URL, func(p string, _ int) fault {
+		if failing.Load() && p == "/epr/alpha/alpha-1.1.0.zip" {
+			return status503
+		}
+		return pass
+	})
+	b := filepath.Join(t.TempDir(), "site.bundle")
+	cfg := mirror.Config{From: rl.URL, Filters: mirror.Filters{AllVersions: true}, Keyring: key.Keyring, Bundle: b, Retry: fastRetry}
+	if sum, err := mirror.Run(context.Background(), cfg); err != nil || sum.OK() {
+		t.Fatalf("first run should fail on alpha-1.1.0: %v %+v", err, sum)
+	}
+	damaged := filepath.Join(mirror.WorkDir(b), "packages", "alpha-1.0.0.zip")
+	z, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z[len(z)/2] ^= 1
+	if err := os.WriteFile(damaged, z, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store(false)
+	_, err = mirror.Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "packages/alpha-1.0.0.zip changed in the work folder") {
+		t.Fatalf("second run: %v, want the damaged file named", err)
+	}
+	if _, err := os.Stat(b); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a bundle was written from a damaged work folder")
+	}
+	gets := rl.zipGets()
+	sum, err := mirror.Run(context.Background(), cfg)
+	if err != nil || !sum.OK() || sum.Transferred != 1 || rl.zipGets()-gets != 1 {
+		t.Fatalf("third run: %v %+v, %d downloads; want alpha-1.0.0 downloaded again", err, sum, rl.zipGets()-gets)
+	}
+	if _, err := mirror.Unpack(context.Background(), b, t.TempDir(), nil); err != nil {
+		t.Fatalf("bundle after the repair: %v", err)
 	}
 }

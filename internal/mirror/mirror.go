@@ -547,6 +547,12 @@ func (r *run) finishBundle(revs []Revision, sum *Summary) error {
 	}
 	sortEntries(m.Packages)
 	if err := writeBundle(r.cfg.Bundle, m, r.work, r.cfg.SignKey); err != nil {
+		var d *damagedError
+		if errors.As(err, &d) {
+			// Forget it: the next run downloads it again.
+			os.Remove(r.recordPath(d.id))
+			err = fmt.Errorf("%w; run again to download %s again", err, d.id)
+		}
 		return fmt.Errorf("write bundle %s: %w", r.cfg.Bundle, err)
 	}
 	fi, err := os.Stat(r.cfg.Bundle)
