@@ -20,7 +20,6 @@ import (
 	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/eprtest"
-	"pkgstore/internal/mirror"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/signature/sigtest"
@@ -154,7 +153,6 @@ type relay struct {
 	URL      string
 	upstream string
 	decide   func(path string, nth int) fault
-	gate     chan struct{} // when set, zip downloads wait for it
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -187,18 +185,10 @@ func (r *relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	key := req.Method + " " + req.URL.Path
 	r.counts[key]++
 	nth := r.counts[key]
-	gate := r.gate
 	r.mu.Unlock()
 	f := pass
 	if r.decide != nil {
 		f = r.decide(req.URL.Path, nth)
-	}
-	if gate != nil && req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, ".zip") {
-		select {
-		case <-gate:
-		case <-req.Context().Done():
-			return
-		}
 	}
 	switch f {
 	case status503:
@@ -328,5 +318,3 @@ func noneOf(t testing.TB, s *servertest.Store, ids ...string) {
 		}
 	}
 }
-
-var _ = mirror.ManifestName
