@@ -156,7 +156,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case len(segs) > 4 && segs[0] == "package" || len(segs) == 4 && segs[0] == "package" && segs[3] != "":
 		id, kind = packageid.ID{Name: segs[1], Version: segs[2]}, "static"
 	}
-	if kind == "" || !packageid.IsStrictSemver(id.Version) || p.cfg.Local.Has(id) || path != cleanPath(path) {
+	if kind == "" || !packageid.IsStrictSemver(id.Version) || p.cfg.Local.Has(id) || !isClean(path) {
 		p.cfg.Local.ServeHTTP(w, req)
 		return
 	}
@@ -207,12 +207,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	http.Redirect(w, req, target.String(), http.StatusMovedPermanently)
 }
 
-func cleanPath(p string) string {
-	// The local registry answers unclean paths with its redirect.
-	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") || strings.HasSuffix(p, "/.") {
-		return ""
-	}
-	return p
+// isClean reports whether the local registry would take p as it is (it
+// answers unclean paths with its own redirect).
+func isClean(p string) bool {
+	return !strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") && !strings.HasSuffix(p, "/..") && !strings.HasSuffix(p, "/.")
 }
 
 func setCache(w http.ResponseWriter, d time.Duration) {
