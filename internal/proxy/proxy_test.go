@@ -151,6 +151,7 @@ func compareProxies(t *testing.T, key *sigtest.Key, upURL string) {
 		"/epr/shared/shared-1.0.0.zip", "/epr/nothing/nothing-1.0.0.zip", "/epr/nothing/nothing-1.0.0.zip.sig",
 		"/package/alpha/1.0.0/docs/README.md", "/package/alpha/1.0.0/img/icon.svg", "/package/localonly/1.0.0/docs/README.md",
 		"/package/nothing/1.0.0/docs/README.md",
+		"/search?kibana.version=notaversion", "/categories?prerelease=maybe", "/epr/alpha/alpha-1.0.zip",
 	}
 	for _, p := range paths {
 		t.Run(p, func(t *testing.T) {
