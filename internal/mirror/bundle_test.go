@@ -295,3 +295,18 @@ func TestDamagedWorkFolder(t *testing.T) {
 		t.Fatalf("bundle after the repair: %v", err)
 	}
 }
+
+// TestImportIntoStoreLackingTheKey: the store refuses the upstream's
+// signatures; import says why and stops.
+func TestImportIntoStoreLackingTheKey(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	op := sigtest.NewKey(t, "operator")
+	up, _ := storeUpstream(t, key, catalog[:2])
+	b, _ := makeBundle(t, up, key, op, mirror.Filters{AllVersions: true})
+	site := servertest.Start(t, servertest.Options{}) // trusts only its own key
+	_, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: keyring(t, key, op), Workers: 1, Retry: fastRetry})
+	if !errors.Is(err, mirror.ErrUntrustedByStore) || !strings.Contains(err.Error(), key.Fingerprint) {
+		t.Fatalf("import into a store without the upstream's key: %v", err)
+	}
+	noneOf(t, site, "alpha-1.0.0", "alpha-1.1.0")
+}
