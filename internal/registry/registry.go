@@ -16,6 +16,7 @@ import (
 
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/packagedoc"
+	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
 
@@ -175,3 +176,13 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// Has reports whether the current index holds NAME-VERSION (proxy mode asks
+// before falling back to its upstream).
+func (r *Registry) Has(id packageid.ID) bool {
+	_, ok := r.current().cat.Lookup(id)
+	return ok
+}
+
+// CacheTimesInUse are the max-age values this registry answers with.
+func (r *Registry) CacheTimesInUse() CacheTimes { return r.cfg.CacheTimes }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -16,9 +17,11 @@ import (
 
 	"pkgstore/internal/archive"
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/client"
 	"pkgstore/internal/index"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/proxy"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publishapi"
 	"pkgstore/internal/registry"
@@ -51,6 +54,18 @@ type Config struct {
 	AfterStep func(step string)
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
+	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/proxy).
+	Proxy ProxyConfig
+}
+
+// ProxyConfig configures proxy mode.
+type ProxyConfig struct {
+	Upstream string
+	// Cache publishes every revision downloaded through the proxy into
+	// this store (a pull-through cache); it needs the publishing job.
+	Cache bool
+	// Retry of upstream /search and /categories (zero: EPR's).
+	Retry client.Retry
 }
 
 // Server is a configured store.
@@ -86,7 +101,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if cfg.ReadOnly {
-		s.handler = s.Metrics.Instrument(s.Registry)
+		if cfg.Proxy.Cache {
+			b.Close()
+			return nil, errors.New("a read-only store cannot be a pull-through cache")
+		}
+		h, err := s.withProxy(s.Registry, nil)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		s.handler = s.Metrics.Instrument(h)
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -132,7 +156,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
-	reg := s.Registry
+	reg, err := s.withProxy(s.Registry, keyring)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
 	s.handler = s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
 			api.ServeHTTP(w, r)
@@ -141,6 +169,47 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		reg.ServeHTTP(w, r)
 	}))
 	return s, nil
+}
+
+// withProxy wraps the registry in proxy mode when configured.
+func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (http.Handler, error) {
+	pc := s.cfg.Proxy
+	if pc.Upstream == "" {
+		if pc.Cache {
+			return nil, errors.New("--proxy-cache needs --proxy-to")
+		}
+		return reg, nil
+	}
+	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
+	if pc.Cache {
+		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy}
+	}
+	return proxy.New(cfg)
+}
+
+// publishLegacy publishes a revision already published elsewhere (no
+// package-spec check) and waits for the outcome; a duplicate is success.
+func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
+	sub, err := s.Publisher.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: true}})
+	if err != nil {
+		return err
+	}
+	if !sub.Status.Final() {
+		if sub, err = s.Publisher.Wait(ctx, sub.ID); err != nil {
+			return err
+		}
+	}
+	if sub.Status == publish.StatusPublished {
+		return nil
+	}
+	var reasons []string
+	for _, r := range sub.Reasons {
+		if r.Check == "duplicate" {
+			return nil
+		}
+		reasons = append(reasons, r.String())
+	}
+	return fmt.Errorf("refused: %s", strings.Join(reasons, "; "))
 }
 
 // validateSpec adapts the package-spec validator to the job.
