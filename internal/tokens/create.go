@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -33,13 +34,22 @@ func New(name, secret string, scopes []Scope, packages []string, expires *time.T
 	return t, nil
 }
 
-// YAML returns t as an item of a tokens file's list.
+// YAML returns t as an item of a tokens file's list, indented to go
+// under "tokens:".
 func (t *Token) YAML() (string, error) {
-	out, err := yaml.Marshal([]*Token{t})
-	if err != nil {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode([]*Token{t}); err != nil {
 		return "", err
 	}
-	return string(out), nil
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line != "" {
+			out.WriteString("  " + line)
+		}
+	}
+	return out.String(), nil
 }
 
 // ParseExpiry reads an expiry: a number of days ("90d"), a Go duration
