@@ -60,8 +60,9 @@ type File struct {
 // logs and URLs.
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// ValidName reports whether name can name a token.
-func ValidName(name string) bool { return nameRe.MatchString(name) }
+// ValidName reports whether name can name a token ("..", which object keys
+// refuse, excluded).
+func ValidName(name string) bool { return nameRe.MatchString(name) && !strings.Contains(name, "..") }
 
 // Errors callers branch on.
 var (
@@ -202,7 +203,7 @@ func Parse(data []byte) (*Set, error) {
 
 func (t *Token) check() error {
 	if !ValidName(t.Name) {
-		return fmt.Errorf("name must match %s", nameRe)
+		return fmt.Errorf("name must match %s, without \"..\"", nameRe)
 	}
 	raw, err := hex.DecodeString(t.SHA256)
 	if err != nil || len(raw) != sha256.Size {

@@ -100,6 +100,7 @@ func TestParseErrors(t *testing.T) {
 	good := Digest("x")
 	tests := []struct{ name, file, want string }{
 		{"bad name", "tokens:\n- {name: 'a b', sha256: " + good + ", scopes: [audit]}\n", "name must match"},
+		{"dots", "tokens:\n- {name: 'a..b', sha256: " + good + ", scopes: [audit]}\n", "name must match"},
 		{"bad digest", "tokens:\n- {name: a, sha256: abc, scopes: [audit]}\n", "64 hex digits"},
 		{"no scopes", "tokens:\n- {name: a, sha256: " + good + "}\n", "no scopes"},
 		{"unknown scope", "tokens:\n- {name: a, sha256: " + good + ", scopes: [delete]}\n", `unknown scope "delete"`},
@@ -218,10 +219,14 @@ func TestStoreReload(t *testing.T) {
 	if err := allowed("sek-legacy-0c11", "cisco"); err != nil {
 		t.Fatalf("--publish-token next to a tokens file: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx, 20*time.Millisecond); close(done) }()
-	defer func() { cancel(); <-done }()
+	// run starts s.Run; the returned function stops it and waits.
+	run := func(interval time.Duration) func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx, interval); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	stop := run(20 * time.Millisecond)
 
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
@@ -247,11 +252,9 @@ func TestStoreReload(t *testing.T) {
 	eventually("revocation", func() bool { return errors.Is(allowed("sek-first-9f3a", "aws"), ErrUnknown) })
 
 	// SIGHUP: with polling too slow to matter, the signal alone reloads.
-	cancel()
-	<-done
-	ctx, cancel = context.WithCancel(context.Background())
-	done = make(chan struct{})
-	go func() { s.Run(ctx, time.Hour); close(done) }()
+	stop()
+	stop = run(time.Hour)
+	defer stop()
 	time.Sleep(50 * time.Millisecond) // Run registers for SIGHUP first
 	write("tokens:\n" + entry(t, "third", "sek-third-77de", []Scope{ScopePublish}, []string{"*"}, nil))
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
