@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -81,13 +80,13 @@ scan:
 		if d < afterDay {
 			continue
 		}
-		objs, err := l.b.ListAll(ctx, &blob.ListOptions{Prefix: Prefix + d + "/"})
+		names, _, err := l.b.ListLevel(ctx, Prefix+d+"/")
 		if err != nil {
 			return nil, fmt.Errorf("list audit records: %w", err)
 		}
-		keys := make([]keyFields, 0, len(objs))
-		for _, o := range objs {
-			if kf, ok := parseKey(o.Key); ok {
+		keys := make([]keyFields, 0, len(names))
+		for _, name := range names {
+			if kf, ok := parseKey(name); ok {
 				keys = append(keys, kf)
 			}
 		}
@@ -159,16 +158,13 @@ func (q *Query) matches(kf keyFields) bool {
 
 // days lists the day folders, oldest first.
 func (l *Log) days(ctx context.Context) ([]string, error) {
-	objs, err := l.b.ListAll(ctx, &blob.ListOptions{Prefix: Prefix, Delimiter: "/"})
+	_, dirs, err := l.b.ListLevel(ctx, Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list audit days: %w", err)
 	}
 	var out []string
-	for _, o := range objs {
-		if !o.IsDir {
-			continue
-		}
-		d := strings.TrimSuffix(strings.TrimPrefix(o.Key, Prefix), "/")
+	for _, dir := range dirs {
+		d := strings.TrimSuffix(strings.TrimPrefix(dir, Prefix), "/")
 		if _, err := time.Parse("2006-01-02", d); err == nil {
 			out = append(out, d)
 		}

@@ -430,3 +430,54 @@ func assertIndexed(t *testing.T, b *storage.Bucket, id packageid.ID, want bool) 
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestTokensReloadedByServer: a running store picks up a new token and a
+// revocation from its tokens file without a restart.
+func TestTokensReloadedByServer(t *testing.T) {
+	s, _ := governedStore(t)
+	ctx := context.Background()
+	newcomer := "pkgstore_secret-newcomer-81aa"
+	tok, err := tokens.New("newcomer", newcomer, []tokens.Scope{tokens.ScopePublish}, []string{"new*"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, _ := tok.YAML()
+	path := s.Server.Tokens.Path()
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zip := ziptest.Package(t, "newpkg", "1.0.0")
+	c := newClient(t, s, newcomer)
+	if _, err := c.Submit(ctx, "newpkg-1.0.0.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true, DryRun: true}); apiStatus(err) != http.StatusForbidden {
+		t.Fatalf("before the reload: %v", err)
+	}
+	if err := os.WriteFile(path, append(old, entry...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sub, err := c.Publish(ctx, "newpkg-1.0.0.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true, DryRun: true})
+		if err == nil && sub.Status == publish.StatusPassed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new token not accepted 10s after the file changed: %+v %v", sub, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Revoked: the entry goes, the secret stops working.
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, err := c.Submit(ctx, "newpkg-1.0.0.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true, DryRun: true})
+		if apiStatus(err) == http.StatusForbidden {
+			break
+		}
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("revoked token still accepted: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

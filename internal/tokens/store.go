@@ -56,6 +56,9 @@ func NewStore(path string, static []string, log *slog.Logger) (*Store, error) {
 	return s, nil
 }
 
+// Path returns the tokens file ("" when there is none).
+func (s *Store) Path() string { return s.path }
+
 // Len returns the number of tokens in force.
 func (s *Store) Len() int { return s.set.Load().Len() }
 
