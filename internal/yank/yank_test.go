@@ -156,3 +156,31 @@ func TestSet(t *testing.T) {
 		})
 	}
 }
+
+// TestSetRepairsMissingRecord: a store that died between a yank and its
+// audit record leaves the yank without record; yanking again writes it,
+// once.
+func TestSetRepairsMissingRecord(t *testing.T) {
+	ctx := context.Background()
+	b := backends(t)["file"](t)
+	log := audit.New(b.Internal)
+	id := packageid.ID{Name: "aws", Version: "1.0.0"}
+	if err := b.Public.WriteAll(ctx, storage.ZipKey(id), []byte("zip"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The crashed store: no audit log to write to.
+	if _, changed, err := New(b, nil).Set(ctx, Change{ID: id, Yank: true, Reason: "broken", Token: "ops"}); err != nil || !changed {
+		t.Fatalf("yank: %v %v", changed, err)
+	}
+	s := New(b, log)
+	for range 2 {
+		st, changed, err := s.Set(ctx, Change{ID: id, Yank: true, Reason: "broken again", Token: "ops2"})
+		if err != nil || changed || st.Reason != "broken" || st.Token != "ops" {
+			t.Fatalf("repeat yank: %+v %v %v", st, changed, err)
+		}
+	}
+	recs, err := log.All(ctx, audit.Query{Event: audit.Yanked})
+	if err != nil || len(recs) != 1 || recs[0].Reason != "broken" || recs[0].Token != "ops" {
+		t.Fatalf("records after the repair: %+v %v", recs, err)
+	}
+}
