@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"time"
+
+	"gocloud.dev/blob"
 
 	"pkgstore/internal/audit"
 	"pkgstore/internal/packageid"
@@ -102,4 +105,26 @@ func (p *Publisher) recordEvent(ctx context.Context, s *Submission, ev audit.Eve
 		return fmt.Errorf("audit %s of submission %s: %w", ev, s.ID, err)
 	}
 	return nil
+}
+
+// recordAbandoned closes the audit history of an upload that never became
+// a submission (the process died between its "received" record and its
+// submission record, or during the upload): a "refused" record says so.
+func (p *Publisher) recordAbandoned(ctx context.Context, id string) {
+	if p.cfg.Audit == nil {
+		return
+	}
+	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.QueueDir(id)})
+	if err != nil {
+		return
+	}
+	s := &Submission{ID: id, Reasons: []Reason{{Check: "upload", Message: "the upload never completed; nothing was published"}}}
+	for _, o := range objs {
+		if pid, err := packageid.ParseZipName(path.Base(o.Key)); err == nil {
+			s.Package, s.Name, s.Version = pid.ZipName(), pid.Name, pid.Version
+		}
+	}
+	if err := p.recordEvent(ctx, s, audit.Refused); err != nil {
+		p.log.Error("record abandoned upload", "submission", id, "err", err)
+	}
 }

@@ -310,6 +310,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		// Leave young ones alone (the upload may still be running).
 		if ts, ok := idTime(id); ok && time.Since(ts) > time.Hour {
 			p.log.Warn("dropping abandoned upload", "submission", id)
+			p.recordAbandoned(ctx, id)
 			_ = p.deleteQueued(ctx, id)
 		}
 		return

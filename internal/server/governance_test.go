@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -479,5 +480,45 @@ func TestTokensReloadedByServer(t *testing.T) {
 			t.Fatalf("revoked token still accepted: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAbandonedUploadRecorded: an upload that never became a submission
+// (its process died) is dropped after an hour, and the audit log says so,
+// closing the history its "received" record may have opened.
+func TestAbandonedUploadRecorded(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	ctx := context.Background()
+	id := fmt.Sprintf("%019d-%s", time.Now().Add(-2*time.Hour).UnixNano(), "0123456789ab")
+	if err := s.Server.Buckets.Internal.WriteAll(ctx, storage.QueueDir(id)+"gone-1.0.0.zip", ziptest.Package(t, "gone", "1.0.0"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Server.Publisher.Recover(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, err := s.Server.Audit.All(ctx, audit.Query{Package: "gone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 1 {
+			r := recs[0]
+			if r.Event != audit.Refused || r.Submission != id || r.Version != "1.0.0" || len(r.Reasons) != 1 || !strings.Contains(r.Reasons[0], "never completed") {
+				t.Fatalf("record %+v", r)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records after 10s, want 1", len(recs))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		if ok, _ := s.Server.Buckets.Internal.Exists(ctx, storage.QueueDir(id)+"gone-1.0.0.zip"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("abandoned upload left in the queue")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

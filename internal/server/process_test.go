@@ -466,3 +466,79 @@ func assertAuditConsistent(t *testing.T, s *servertest.Store, published map[stri
 		}
 	}
 }
+
+// TestKill9WhilePublishing kills (SIGKILL) a store in the middle of a queue
+// of publications, restarts a store on its folder, and checks the audit log
+// against the buckets once everything is final: every submission has its
+// received and outcome records, every published zip its one published
+// record with the zip's sha256.
+func TestKill9WhilePublishing(t *testing.T) {
+	key := servertest.Start(t, servertest.Options{Memory: true}).Key
+	data := filepath.Join(t.TempDir(), "data")
+	c := startChild(t, data, key.PublicPath, "")
+	zips := map[string][]byte{}
+	for i := range 40 {
+		v := fmt.Sprintf("1.0.%d", i)
+		zips["killed-"+v+".zip"] = ziptest.Package(t, "killed", v)
+	}
+	// All submitted at once, and all enqueued before the kill (a request
+	// cut short would be an upload without submission, dropped an hour
+	// later).
+	var (
+		ids []string
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+	)
+	for name, zip := range zips {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub, err := c.Client.Submit(context.Background(), name, bytes.NewReader(zip), key.Sign(t, zip), client.Options{Legacy: true})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, sub.ID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Kill once the first publication is through: the rest are queued or
+	// half-way.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(data, "public/artifacts/packages/killed-*.zip")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing published after 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	c.exitCode(t)
+	done, _ := filepath.Glob(filepath.Join(data, "public/artifacts/packages/killed-*.zip"))
+	t.Logf("killed with %d of %d published", len(done), len(ids))
+
+	s := servertest.Start(t, servertest.Options{Data: data, Key: key})
+	published := map[string][]byte{}
+	for _, id := range ids {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		sub, err := s.Client.Wait(ctx, id)
+		cancel()
+		if err != nil {
+			t.Fatalf("submission %s: %v", id, err)
+		}
+		if sub.Status != publish.StatusPublished {
+			t.Fatalf("submission %s (%s) ended %s %+v", id, sub.Package, sub.Status, sub.Reasons)
+		}
+		published[id] = zips[sub.Package]
+	}
+	assertAuditConsistent(t, s, published)
+}
