@@ -25,7 +25,7 @@ import (
 type Config struct {
 	Publisher *publish.Publisher
 	// Tokens that may publish, as unnamed all-packages publish tokens;
-	// used when Auth is nil. Neither disables publishing (403).
+	// used when Auth is nil. With neither, publishing is disabled (403).
 	Tokens []string
 	// Auth decides which token may publish which package.
 	Auth Authorizer

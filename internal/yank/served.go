@@ -33,7 +33,10 @@ func (s *Store) Served() *Served {
 	return &Served{s: s, cache: map[packageid.ID]served{}}
 }
 
-// Reload reads the yanked revisions and their documents.
+// Reload reads the yanked revisions and their documents. A revision whose
+// stored document cannot be read or parsed is left out (its pinned URLs
+// answer 404) rather than failing the reload: the registry's index
+// reload, which calls this, must not stop on one revision.
 func (v *Served) Reload(ctx context.Context) error {
 	y, err := v.s.Yanked(ctx)
 	if err != nil {
@@ -46,7 +49,10 @@ func (v *Served) Reload(ctx context.Context) error {
 		v.mu.Unlock()
 		if !ok {
 			if e, err = v.load(ctx, id); err != nil {
-				return err
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue
 			}
 			v.mu.Lock()
 			v.cache[id] = e

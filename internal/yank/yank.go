@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -207,7 +208,16 @@ func (s *Store) Set(ctx context.Context, c Change) (st State, changed bool, err 
 	if !published {
 		return State{}, false, fmt.Errorf("%s is %w", c.ID, ErrNotPublished)
 	}
-	for range 5 {
+	for attempt := range 50 {
+		if attempt > 0 {
+			// Lost a generation to a concurrent change: back off a little,
+			// at random, so that racers do not collide again and again.
+			select {
+			case <-ctx.Done():
+				return State{}, false, ctx.Err()
+			case <-time.After(time.Duration(mrand.IntN(10*attempt)+1) * time.Millisecond):
+			}
+		}
 		cur, err := s.Current(ctx, c.ID)
 		if err != nil {
 			return State{}, false, err

@@ -124,7 +124,10 @@ func TestSet(t *testing.T) {
 			}
 			// The registry's view needs the stored document.
 			served := stores[1].Served()
-			if err := served.Reload(ctx); err == nil {
+			if err := served.Reload(ctx); err != nil {
+				t.Fatalf("one revision without its document failed the reload: %v", err)
+			}
+			if _, _, ok := served.Lookup(id); ok {
 				t.Fatal("served a yanked revision without its package document")
 			}
 			doc := []byte(`{"name":"aws","version":"2.3.1","title":"AWS","type":"integration","format_version":"3.0.0","description":"x","owner":{"github":"elastic/integrations","type":"elastic"},"categories":["custom"],"conditions":{"kibana":{"version":"^8.0.0"}}}`)
