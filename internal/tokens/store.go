@@ -38,6 +38,10 @@ type Store struct {
 // DefaultPollInterval is how often Run looks at the tokens file.
 const DefaultPollInterval = 2 * time.Second
 
+// settle is how long a changed tokens file must stay the same before it is
+// taken.
+const settle = 100 * time.Millisecond
+
 // NewStore loads the tokens file at path (none when empty) and adds the
 // static --publish-token secrets. A file that does not load is an error
 // here; later reloads keep the previous set instead.
@@ -76,6 +80,19 @@ func (s *Store) Reload() (changed bool, err error) {
 	}
 	if s.set.Load() != nil && bytes.Equal(data, s.last) {
 		return false, nil
+	}
+	if s.set.Load() != nil {
+		// The file may be in the middle of being written (truncated, half
+		// there: an empty file would revoke every token). Take it only
+		// once it reads the same twice; the next poll tries again.
+		time.Sleep(settle)
+		again, err := os.ReadFile(s.path)
+		if err != nil {
+			return false, fmt.Errorf("read tokens file: %w", err)
+		}
+		if !bytes.Equal(data, again) {
+			return false, nil
+		}
 	}
 	set, err := Parse(data)
 	if err != nil {

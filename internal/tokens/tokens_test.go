@@ -275,3 +275,34 @@ func TestStoreReload(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreNeverTakesHalfWrittenFile rewrites the tokens file in place
+// (truncate, then write, as `>` in a shell does) while the store polls it
+// every millisecond: the token must never stop working.
+func TestStoreNeverTakesHalfWrittenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yml")
+	body := "tokens:\n" + entry(t, "steady", "sek-steady-5e5e", []Scope{ScopePublish}, []string{"*"}, nil)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set("Authorization", "Bearer sek-steady-5e5e")
+	for i := range 300 {
+		// A comment makes every version differ, so each is reloaded.
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("# edit %d\n%s", i, body)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Check(r, ScopePublish, "aws"); err != nil {
+			t.Fatalf("after rewrite %d: %v", i, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
