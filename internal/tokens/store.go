@@ -74,6 +74,10 @@ func (s *Store) Reload() (changed bool, err error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	before, err := os.Stat(s.path)
+	if err != nil {
+		return false, fmt.Errorf("read tokens file: %w", err)
+	}
 	data, err := os.ReadFile(s.path)
 	if err != nil {
 		return false, fmt.Errorf("read tokens file: %w", err)
@@ -84,13 +88,18 @@ func (s *Store) Reload() (changed bool, err error) {
 	if s.set.Load() != nil {
 		// The file may be in the middle of being written (truncated, half
 		// there: an empty file would revoke every token). Take it only
-		// once it reads the same twice; the next poll tries again.
+		// once nobody wrote it for a while and it reads the same twice;
+		// otherwise the next poll tries again.
 		time.Sleep(settle)
 		again, err := os.ReadFile(s.path)
 		if err != nil {
 			return false, fmt.Errorf("read tokens file: %w", err)
 		}
-		if !bytes.Equal(data, again) {
+		after, err := os.Stat(s.path)
+		if err != nil {
+			return false, fmt.Errorf("read tokens file: %w", err)
+		}
+		if !bytes.Equal(data, again) || !after.ModTime().Equal(before.ModTime()) || after.Size() != before.Size() {
 			return false, nil
 		}
 	}
