@@ -85,6 +85,11 @@ func (s *Store) Reload() (changed bool, err error) {
 	if s.set.Load() != nil && bytes.Equal(data, s.last) {
 		return false, nil
 	}
+	if s.set.Load() != nil && len(bytes.TrimSpace(data)) == 0 {
+		// What a file being rewritten in place looks like between its
+		// truncation and its write, however long a settle time.
+		return false, errors.New("tokens file is empty (being written?); to revoke every token write \"tokens: []\"")
+	}
 	if s.set.Load() != nil {
 		// The file may be in the middle of being written (truncated, half
 		// there: an empty file would revoke every token). Take it only

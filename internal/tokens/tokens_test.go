@@ -306,3 +306,28 @@ func TestStoreNeverTakesHalfWrittenFile(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestStoreEmptyFile: an empty file is not taken (a file caught between
+// truncation and write); "tokens: []" revokes every token.
+func TestStoreEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yml")
+	if err := os.WriteFile(path, []byte("tokens:\n"+entry(t, "one", "sek-one-1234", []Scope{ScopeAudit}, nil, nil)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		body   string
+		tokens int
+		err    bool
+	}{{"", 1, true}, {"  \n", 1, true}, {"tokens: []\n", 0, false}} {
+		if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reload(); (err != nil) != tt.err || s.Len() != tt.tokens {
+			t.Errorf("file %q: %v, %d tokens; want error %v, %d tokens", tt.body, err, s.Len(), tt.err, tt.tokens)
+		}
+	}
+}
