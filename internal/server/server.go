@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/audit"
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/client"
+	"pkgstore/internal/governapi"
 	"pkgstore/internal/index"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
@@ -27,7 +29,9 @@ import (
 	"pkgstore/internal/registry"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/tokens"
 	"pkgstore/internal/validate"
+	"pkgstore/internal/yank"
 )
 
 // Config of a store server.
@@ -36,8 +40,12 @@ type Config struct {
 	// Keyrings are files of trusted public keys.
 	Keyrings          []string
 	RequireSignatures bool
-	// Tokens allowed to publish; none disables the publishing API.
-	Tokens        []string
+	// Tokens allowed to publish (unnamed, every package); none, and no
+	// TokensFile, disables the publishing API.
+	Tokens []string
+	// TokensFile is a YAML file of named, scoped tokens (package tokens),
+	// reloaded when it changes and on SIGHUP.
+	TokensFile    string
 	Workers       int
 	Limits        archive.Limits
 	MaxUploadSize int64
@@ -76,6 +84,9 @@ type Server struct {
 	Indexer   *index.Indexer     // nil when read-only
 	Registry  *registry.Registry
 	Metrics   *metrics.Metrics
+	Tokens    *tokens.Store // nil when read-only
+	Audit     *audit.Log
+	Yanks     *yank.Store
 	handler   http.Handler
 	log       *slog.Logger
 }
@@ -93,9 +104,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New()}
+	s.Audit = audit.New(b.Internal)
+	s.Yanks = yank.New(b, s.Audit)
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
+	rcfg.Hidden = s.Yanks.Served()
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
@@ -122,6 +136,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
 	s.Indexer.Check = catalog.Check
+	s.Indexer.Hidden = s.Yanks.Hidden
+	s.Yanks.OnChange = func(packageid.ID) { s.Indexer.Trigger() }
 	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
 		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
 	}
@@ -142,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
 		Logger:            cfg.Logger,
 		AfterStep:         cfg.AfterStep,
+		Audit:             s.Audit,
 		OnFinished: func(sub *publish.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
 		},
@@ -153,7 +170,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	if s.Tokens, err = newTokens(cfg, s.Audit); err != nil {
+		b.Close()
+		return nil, err
+	}
+	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
 	reg, err := s.withProxy(s.Registry, keyring)
@@ -162,8 +184,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
 			api.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			gov.ServeHTTP(w, r)
 			return
 		}
 		reg.ServeHTTP(w, r)
@@ -272,6 +298,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
 	if s.Indexer != nil {
+		run(func(ctx context.Context) { s.Tokens.Run(ctx, tokens.DefaultPollInterval) })
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
 	}
