@@ -604,7 +604,8 @@ func TestDifferentialComposed(t *testing.T) {
 func TestRequiredInputsFromStore(t *testing.T) {
 	_, pkg, zips := composedFixture(t)
 	store := servertest.Start(t, servertest.Options{Memory: true})
-	for _, z := range []string{"alpha_input-1.0.0.zip", "beta_input-2.1.0.zip"} {
+	for _, rev := range []struct{ name, version string }{{"alpha_input", "1.0.0"}, {"beta_input", "2.1.0"}} {
+		z := rev.name + "-" + rev.version + ".zip"
 		b, err := os.ReadFile(filepath.Join(zips, z))
 		if err != nil {
 			t.Fatal(err)
@@ -612,6 +613,9 @@ func TestRequiredInputsFromStore(t *testing.T) {
 		if sub := store.Publish(t, z, b, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
 			t.Fatalf("%s: %s %+v", z, sub.Status, sub.Reasons)
 		}
+		// Published means the zip is written; the registry serves it once
+		// the index holds it.
+		store.WaitVisible(t, rev.name, rev.version)
 	}
 	other := sigtest.NewKey(t, "someone else")
 	down := httptest.NewServer(http.NotFoundHandler())
