@@ -267,15 +267,15 @@ type ClusterPrivileges struct {
 
 // Stream is one stream of a data stream or input.
 type Stream struct {
-	Input           string      `config:"input" json:"input,omitempty"`
-	Package         string      `config:"package" json:"package,omitempty"`
-	Vars            []Variable  `config:"vars" json:"vars,omitempty"`
-	DataStream      string      `config:"data_stream" json:"data_stream,omitempty"`
-	TemplatePath    string      `config:"template_path" json:"template_path,omitempty"`
-	Title           string      `config:"title" json:"title,omitempty"`
-	Description     string      `config:"description" json:"description,omitempty"`
-	Enabled         *bool       `config:"enabled" json:"enabled,omitempty"`
-	IngestionMethod string      `config:"ingestion_method" json:"ingestion_method,omitempty"`
+	Input           string     `config:"input" json:"input,omitempty"`
+	Package         string     `config:"package" json:"package,omitempty"`
+	Vars            []Variable `config:"vars" json:"vars,omitempty"`
+	DataStream      string     `config:"data_stream" json:"data_stream,omitempty"`
+	TemplatePath    string     `config:"template_path" json:"template_path,omitempty"`
+	Title           string     `config:"title" json:"title,omitempty"`
+	Description     string     `config:"description" json:"description,omitempty"`
+	Enabled         *bool      `config:"enabled" json:"enabled,omitempty"`
+	IngestionMethod string     `config:"ingestion_method" json:"ingestion_method,omitempty"`
 }
 
 // Variable is a configuration variable of a package, input or stream.
