@@ -139,6 +139,8 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 			r := path.Join(b.base, doc)
 			pt.Readme = &r
 		}
+		// Input packages: the input's method replaces the manifest's,
+		// even with nothing when the input has none.
 		if p.Type == "input" && pt.Input != "" {
 			pt.IngestionMethod = ingestionMethods[pt.Input]
 		}
@@ -296,15 +298,22 @@ func (b *builder) dataStreams() error {
 			if s.TemplatePath == "" {
 				s.TemplatePath = "stream.yml.hbs"
 			}
-			if s.Input != "" {
-				s.IngestionMethod = ingestionMethods[s.Input]
+			// A known input's method replaces the manifest's; for
+			// other inputs the manifest's stays.
+			if m, ok := ingestionMethods[s.Input]; ok {
+				s.IngestionMethod = m
 			}
 		}
 		if !validReleases[ds.Release] {
 			return fmt.Errorf("%s: invalid release: %q", f, ds.Release)
 		}
-		pipeDir := "data_stream/" + dir + "/elasticsearch/ingest_pipeline/"
-		hasDefault := b.exists(pipeDir+"default.json") || b.exists(pipeDir+"default.yml")
+		pipes, err := fs.Glob(b.fsys, "data_stream/"+dir+"/elasticsearch/ingest_pipeline/*")
+		if err != nil {
+			return fmt.Errorf("list ingest pipelines of %s: %w", dir, err)
+		}
+		hasDefault := slices.ContainsFunc(pipes, func(p string) bool {
+			return path.Base(p) == "default.json" || path.Base(p) == "default.yml"
+		})
 		switch {
 		case ds.Elasticsearch != nil && ds.Elasticsearch.IngestPipelineName == "":
 			if hasDefault {
@@ -316,14 +325,14 @@ func (b *builder) dataStreams() error {
 				ds.IngestPipeline = "default"
 			}
 		}
+		// EPR refuses to load (and to start with) a data stream whose
+		// pipelines no ingest_pipeline names.
+		if ds.IngestPipeline == "" && len(pipes) > 0 {
+			return fmt.Errorf("%s: unused pipelines in the package (dataset: %s): %s", f, ds.Dataset, strings.Join(pipes, ","))
+		}
 		p.DataStreams = append(p.DataStreams, ds)
 	}
 	return nil
-}
-
-func (b *builder) exists(name string) bool {
-	_, err := fs.Stat(b.fsys, name)
-	return err == nil
 }
 
 // Base returns the /search form of p.

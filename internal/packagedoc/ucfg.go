@@ -3,6 +3,7 @@ package packagedoc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ import (
 //     1.5); a bool field takes a boolean or a string strconv.ParseBool
 //     accepts; a slice field takes a list or a single value (a list of one);
 //   - free-form values (maps and any) keep YAML's scalar types; empty maps
-//     and lists become null, as ucfg's reify does;
+//     become null, as ucfg's reify does (empty lists stay lists);
 //   - a field tagged required must be present, non-null and, for strings,
 //     non-empty, or the package does not load.
 //
@@ -239,13 +240,20 @@ func unpackValue(val ucfgNode, v reflect.Value, at string) error {
 		if !ok {
 			return fmt.Errorf("%s: expected a mapping, found %T", at, val)
 		}
-		r, _ := reify(mm).(map[string]any)
+		r, err := reify(mm)
+		if err != nil {
+			return fmt.Errorf("%s: %w", at, err)
+		}
 		if r != nil {
 			v.Set(reflect.ValueOf(r))
 		}
 		return nil
 	case reflect.Interface:
-		if r := reify(val); r != nil {
+		r, err := reify(val)
+		if err != nil {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+		if r != nil {
 			v.Set(reflect.ValueOf(r))
 		}
 		return nil
@@ -276,28 +284,38 @@ func toString(val ucfgNode) (string, error) {
 	return "", fmt.Errorf("expected a string, found %T", val)
 }
 
-// reify turns a normalized value into what ucfg hands to an interface{}:
-// empty mappings and lists are nil.
-func reify(val ucfgNode) any {
+// reify turns a normalized value into what ucfg hands to an interface{}.
+// A float JSON cannot hold (.inf, .nan) is an error: EPR loads such a
+// package but fails every request for its document.
+func reify(val ucfgNode) (any, error) {
 	switch x := val.(type) {
 	case map[string]any:
 		if len(x) == 0 {
-			return nil
+			return nil, nil
 		}
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = reify(e)
+			r, err := reify(e)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			out[k] = r
 		}
-		return out
+		return out, nil
 	case []any:
-		if len(x) == 0 {
-			return nil
-		}
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = reify(e)
+			r, err := reify(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
 		}
-		return out
+		return out, nil
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, fmt.Errorf("%v has no JSON form", x)
+		}
 	}
-	return val
+	return val, nil
 }
