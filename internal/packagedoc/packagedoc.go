@@ -159,23 +159,9 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 			p.License = c.Elastic.Subscription
 		}
 	}
-	if c := p.Conditions; c != nil {
-		if c.Kibana != nil {
-			if _, err := semver.NewConstraint(c.Kibana.Version); err != nil {
-				return fmt.Errorf("manifest.yml: conditions.kibana.version %q: %w", c.Kibana.Version, err)
-			}
-		}
-		if c.Agent != nil {
-			if _, err := semver.NewConstraint(c.Agent.Version); err != nil {
-				return fmt.Errorf("manifest.yml: conditions.agent.version %q: %w", c.Agent.Version, err)
-			}
-		}
-	}
-	if p.FormatVersion != "" {
-		if _, err := semver.StrictNewVersion(p.FormatVersion); err != nil {
-			return fmt.Errorf("manifest.yml: format_version %q: %w", p.FormatVersion, err)
-		}
-	}
+	// Version constraints and format_version, which EPR's loader also
+	// parses, are checked by catalog.Check for every document the job
+	// publishes, with the message that says why it matters.
 	b.images(p.Icons)
 	b.images(p.Screenshots)
 	if p.Release == "" {
@@ -192,10 +178,15 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 		_, ok := LookupCategory(c)
 		return !ok
 	})
-	if st, err := fs.Stat(b.fsys, "docs/README.md"); err == nil && !st.IsDir() {
-		r := b.base + "/docs/README.md"
-		p.Readme = &r
+	st, err := fs.Stat(b.fsys, "docs/README.md")
+	if err != nil {
+		return fmt.Errorf("no readme file found, docs/README.md is required: %w", err)
 	}
+	if st.IsDir() {
+		return errors.New("docs/README.md is a directory")
+	}
+	r := b.base + "/docs/README.md"
+	p.Readme = &r
 	p.Download = "/epr/" + p.Name + "/" + p.Name + "-" + p.Version + ".zip"
 	p.Path = b.base
 	if opts.Signed {
@@ -246,8 +237,21 @@ func (b *builder) listFiles() ([]string, error) {
 }
 
 // files sets assets: every regular file but those whose path contains
-// ".DS_Store" (EPR's test is a substring match).
+// ".DS_Store" (EPR's test is a substring match). EPR refuses a package with
+// a folder whose name contains "-".
 func (b *builder) files() error {
+	err := fs.WalkDir(b.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != "." && !strings.Contains(p, ".DS_Store") && strings.Contains(d.Name(), "-") {
+			return fmt.Errorf("folder name inside the package contains -: %s", p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	files, err := b.listFiles()
 	if err != nil {
 		return err

@@ -19,12 +19,14 @@ import (
 //     value, and both merge with other keys under "a";
 //   - a field reads the value at its config path; unknown keys are dropped;
 //   - a string field takes any scalar, formatted as ucfg does (true, 42,
-//     1.5); a bool field takes a boolean or a string strconv.ParseBool
-//     accepts; a slice field takes a list or a single value (a list of one);
+//     1.5; null is ""); a bool field takes a boolean or a string
+//     strconv.ParseBool accepts; a slice field takes a list, a single value
+//     (a list of one) or a mapping (an empty list);
 //   - free-form values (maps and any) keep YAML's scalar types; empty maps
 //     become null, as ucfg's reify does (empty lists stay lists);
 //   - a field tagged required must be present, non-null and, for strings,
-//     non-empty, or the package does not load.
+//     non-empty, or the package does not load; inside an empty mapping
+//     nothing is required.
 //
 // Anything else (a mapping where a string is expected, a key that is not a
 // string) is an error, as it is for EPR.
@@ -153,6 +155,9 @@ func unpack(m map[string]any, out any) error {
 }
 
 func unpackStruct(m map[string]any, v reflect.Value, at string) error {
+	// An empty mapping leaves the struct zero without checking required
+	// fields ("default: {}" is a disabled deployment mode for EPR).
+	checkRequired := len(m) > 0 || at == ""
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -167,7 +172,7 @@ func unpackStruct(m map[string]any, v reflect.Value, at string) error {
 			}
 			continue
 		}
-		required := opts == "required"
+		required := opts == "required" && checkRequired
 		where := name
 		if at != "" {
 			where = at + "." + name
@@ -223,8 +228,14 @@ func unpackValue(val ucfgNode, v reflect.Value, at string) error {
 		}
 		return fmt.Errorf("%s: %T is not a boolean", at, val)
 	case reflect.Slice:
-		list, ok := val.([]any)
-		if !ok {
+		var list []any
+		switch x := val.(type) {
+		case []any:
+			list = x
+		case map[string]any:
+			// ucfg reads the list part of a mapping, which YAML never
+			// fills: a mapping where a list belongs is an empty list.
+		default:
 			list = []any{val}
 		}
 		s := reflect.MakeSlice(v.Type(), len(list), len(list))

@@ -101,7 +101,7 @@ func (g *gen) text(s string) string {
 
 // boolean returns a YAML boolean in one of YAML 1.1's spellings.
 func (g *gen) boolean() string {
-	return pick(g, []string{"true", "false", "yes", "no", "on", "off", "True", "FALSE"})
+	return pick(g, []string{"true", "false", "yes", "no", "on", "off", "True", "FALSE", "y", "N", "'true'", `"0"`, "'t'", "'F'"})
 }
 
 // list writes key with values as a block list, a flow list, or (one value)
@@ -173,7 +173,14 @@ func (g *gen) pkg(name, version string) {
 		for range n {
 			cats = append(cats, pick(g, Categories))
 		}
-		g.list(w, 0, "categories", cats)
+		switch {
+		case g.p(0.1):
+			w.line(0, "categories: {a: web}")
+		case g.p(0.1):
+			w.line(0, "categories: [web, null, security]")
+		default:
+			g.list(w, 0, "categories", cats)
+		}
 	}
 	if g.p(0.3) {
 		w.line(0, "policy_templates_behavior: %s", pick(g, []string{"all", "combined_policy", "individual_policies"}))
@@ -341,6 +348,8 @@ func (g *gen) value() string {
 		"10s", `"10"`, "10", "1.5", "1.0", "yes", "true", "null", "[]", "{}", "0755", "1e3", "~",
 		"[a, b]", "[1, 2.5, true]", "{host.name: x, b: {c: 1, a: 2}}", "'quoted: text'",
 		"[{z: 1, a: 2}]", "-0", "0x10", "2024-01-02", "12345678901234567890", "", "[[]]",
+		"[web, null]", "{<<: {a: 1, b: 1}, b: 2}", `"multi\nline \u00e9"`, "1_000", "0b101", "+12", "'0755'",
+		"{a.b.c: 1, a: {d: 2}}", "[{}]", "{a: {}}", "-.5", "1.0e+3",
 	})
 }
 
@@ -377,6 +386,10 @@ func (g *gen) vars(w *yw, indent int, key string) {
 
 func (g *gen) deploymentModes(w *yw, indent int) {
 	w.line(indent, "deployment_modes:")
+	if g.p(0.15) {
+		w.line(indent+1, "%s: {}", pick(g, []string{"default", "agentless"}))
+		return
+	}
 	if g.p(0.7) {
 		w.line(indent+1, "default:")
 		w.line(indent+2, "enabled: %s", g.boolean())
@@ -431,7 +444,10 @@ func (g *gen) policyTemplates(w *yw, typ string, streams []string) {
 		}
 		g.images(w, 2, "icons", "img/"+pt+"-icon", "image/svg+xml")
 		g.images(w, 2, "screenshots", "img/"+pt+"-shot", "image/png")
-		if g.p(0.4) {
+		switch {
+		case g.p(0.1):
+			w.line(2, "deployment_modes.agentless.enabled: %s", g.boolean())
+		case g.p(0.4):
 			g.deploymentModes(w, 2)
 		}
 		if g.p(0.2) {
@@ -451,7 +467,9 @@ func (g *gen) policyTemplates(w *yw, typ string, streams []string) {
 			}
 			continue
 		}
-		if g.p(0.8) {
+		if g.p(0.05) {
+			w.line(2, "inputs: {type: logfile}")
+		} else if g.p(0.8) {
 			w.line(2, "inputs:")
 			for j := range 1 + g.r.IntN(2) {
 				w.line(3, "- type: %s", pick(g, Inputs))
