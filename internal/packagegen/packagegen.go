@@ -19,7 +19,7 @@ import (
 // Inputs are the input types generated packages use: every input with an
 // ingestion method, and one without.
 var Inputs = []string{
-	"cel", "httpjson", "winlog", "aws/metrics", "mysql/metrics", "redis", "jolokia/metrics",
+	"cel", "httpjson", "winlog", "aws/metrics", "azure/metrics", "o365audit", "docker/metrics", "mysql/metrics", "redis", "jolokia/metrics",
 	"filestream", "logfile", "system/metrics", "syslog", "tcp", "udp", "http_endpoint",
 	"aws-s3", "azure-blob-storage", "aws-cloudwatch", "azure-eventhub", "etw", "gcp-pubsub",
 	"gcs", "journald", "kafka", "lumberjack", "netflow", "prometheus/metrics", "unknown/input",
