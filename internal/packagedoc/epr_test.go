@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -18,6 +19,8 @@ import (
 	"pkgstore/internal/index"
 	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/treetest"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestLoaderAgreesWithEPR gives small packages, each on one edge of EPR's
@@ -39,6 +42,7 @@ func TestLoaderAgreesWithEPR(t *testing.T) {
 		name  string
 		files map[string]string
 	}{
+		{"every category of the catalogue", map[string]string{"manifest.yml": base + "categories: [" + strings.Join(catalogue(t), ", ") + ", not_a_category]\n"}},
 		{"bool from a quoted string", map[string]string{"manifest.yml": tmpl(", multiple: 'false'")}},
 		{"bool from '1'", map[string]string{"manifest.yml": tmpl(", multiple: '1'")}},
 		{"bool from a quoted yes", map[string]string{"manifest.yml": tmpl(", multiple: 'yes'")}},
@@ -149,6 +153,29 @@ func TestLoaderAgreesWithEPR(t *testing.T) {
 			}
 		})
 	}
+}
+
+// catalogue lists the ids of categories.yml, top-level and subcategories.
+func catalogue(t *testing.T) []string {
+	data, err := os.ReadFile("categories.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cats map[string]struct {
+		Subcategories map[string]string `yaml:"subcategories"`
+	}
+	if err := yaml.Unmarshal(data, &cats); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id, c := range cats {
+		ids = append(ids, id)
+		for sub := range c.Subcategories {
+			ids = append(ids, sub)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 func lastLine(s string) string {

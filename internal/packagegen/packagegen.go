@@ -26,7 +26,7 @@ var Inputs = []string{
 }
 
 // Categories mixes known categories, subcategories and unknown ones.
-var Categories = []string{"web", "security", "observability", "datastore", "custom_logs", "aws", "not_a_category", "cloud"}
+var Categories = []string{"web", "security", "observability", "datastore", "custom_logs", "aws", "not_a_category", "cloud", "siem", "infrastructure"}
 
 // Write writes n packages generated from seed under dir, as
 // dir/NAME/VERSION/, and returns their folders in order.
