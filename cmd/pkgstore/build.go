@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/build"
+	"pkgstore/internal/ecs"
 	"pkgstore/internal/signature"
-	"pkgstore/internal/validate"
 )
 
 func init() { subcommands = append(subcommands, newBuildCmd) }
@@ -17,15 +18,25 @@ func init() { subcommands = append(subcommands, newBuildCmd) }
 func newBuildCmd() *cobra.Command {
 	var (
 		outDir, signKey, passFile string
+		ecsBase, registry         string
 		skipValidation            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
 		Short: "Build a package folder into a deterministic NAME-VERSION.zip (and sign it)",
-		Long: `Build validates the package in DIR, then zips it into OUTDIR/NAME-VERSION.zip
-with one root folder NAME-VERSION/. _dev, build and .git folders and editor
-files are left out; *.link files are replaced by their (checksum-checked)
-targets. The same input always gives the same bytes.
+		Long: `Build performs elastic-package's build steps on the source package in DIR and
+zips the result into OUTDIR/NAME-VERSION.zip with one root folder
+NAME-VERSION/: _dev, build and .git folders and editor files are left out;
+*.link files are replaced by their (checksum-checked) targets; the
+repository's LICENSE.txt is added when the package has none; Kibana saved
+objects are encoded; fields marked "external: ecs" are resolved from the ECS
+reference in _dev/build/build.yml (downloaded once from --ecs-base-url and
+cached in the user cache folder; a file:// base reads a local folder); ECS
+dynamic templates are added when import_mappings is set; transforms are
+rendered; templates of the input packages in requires.input are bundled
+(downloaded from --registry). Last, the zip is validated as the publishing
+job validates it (package-spec, build mode); a refused zip is not kept.
+The same input always gives the same bytes.
 
 With --sign-key, OUTDIR/NAME-VERSION.zip.sig is written too: an armored
 detached OpenPGP signature of the zip.`,
@@ -48,23 +59,22 @@ detached OpenPGP signature of the zip.`,
 				}
 				key = k
 			}
-			if !skipValidation {
-				abs, err := filepath.Abs(dir)
-				if err != nil {
-					return &exitError{Code: 1, Err: err}
-				}
-				problems, err := validate.Package(ctx, os.DirFS(abs), validate.Options{Mode: validate.ModeSource, Dir: abs})
-				if err != nil {
-					return &exitError{Code: 1, Err: fmt.Errorf("validate %s: %w", dir, err)}
-				}
-				if len(problems) > 0 {
-					for _, p := range problems {
-						fmt.Fprintln(cmd.ErrOrStderr(), p.String())
-					}
-					return &exitError{Code: 1, Err: fmt.Errorf("%s: %d validation problem(s); fix them or use --skip-validation", dir, len(problems))}
-				}
+			if ecsBase == "" {
+				ecsBase = os.Getenv(ecs.BaseURLEnv)
 			}
-			res, err := build.Package(ctx, dir, outDir)
+			cfg := build.Config{
+				ECS:            &ecs.Resolver{BaseURL: ecsBase},
+				Registry:       registry,
+				SkipValidation: skipValidation,
+			}
+			res, err := build.Package(ctx, dir, outDir, cfg)
+			var verr *build.ValidationError
+			if errors.As(err, &verr) {
+				for _, p := range verr.Problems {
+					fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+				}
+				return &exitError{Code: 1, Err: fmt.Errorf("%s: %d validation problem(s) in the built package; fix them or use --skip-validation", dir, len(verr.Problems))}
+			}
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
@@ -83,6 +93,8 @@ detached OpenPGP signature of the zip.`,
 	f.StringVarP(&outDir, "output", "o", filepath.Join("build", "packages"), "folder for NAME-VERSION.zip (and .sig)")
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key: also write NAME-VERSION.zip.sig")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
-	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the package against the package-spec first")
+	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
+	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else "+ecs.DefaultBaseURL+")")
+	f.StringVar(&registry, "registry", build.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
 	return cmd
 }

@@ -25,8 +25,8 @@ func TestBuild(t *testing.T) {
 				if strings.Join(p.Categories, ",") != "web" {
 					t.Errorf("unknown category kept: %v", p.Categories)
 				}
-				if p.SignaturePath != "" || p.Readme != "/package/a/0.1.0/docs/README.md" {
-					t.Errorf("signature %q readme %q", p.SignaturePath, p.Readme)
+				if p.SignaturePath != "" || p.Readme == nil || *p.Readme != "/package/a/0.1.0/docs/README.md" {
+					t.Errorf("signature %q readme set %v", p.SignaturePath, p.Readme != nil)
 				}
 			}},
 		{name: "dotted keys, subscription license, ga", manifest: "name: a\nversion: 1.0.0\nowner.github: me\nconditions.kibana.version: ^8.0.0\nconditions:\n  elastic.subscription: gold\n",
@@ -39,7 +39,7 @@ func TestBuild(t *testing.T) {
 					t.Errorf("signature_path %q", p.SignaturePath)
 				}
 			}},
-		{name: "data stream and template defaults", manifest: "name: a\nversion: 1.0.0\ntype: input\npolicy_templates:\n  - name: t\n    input: logfile\n    icons: [{src: /img/i.svg}]\n",
+		{name: "data stream and template defaults", manifest: "name: a\nversion: 1.0.0\ntype: input\npolicy_templates:\n  - name: t\n    title: T\n    description: D\n    input: logfile\n    icons: [{src: /img/i.svg}]\n",
 			extra: map[string]string{
 				"data_stream/logs/manifest.yml":                              "title: L\ntype: logs\nstreams:\n  - input: logfile\n",
 				"data_stream/logs/elasticsearch/ingest_pipeline/default.yml": "x: 1",
@@ -55,7 +55,7 @@ func TestBuild(t *testing.T) {
 					t.Errorf("stream %+v", s)
 				}
 				pt := p.PolicyTemplates[0]
-				if pt.Multiple == nil || !*pt.Multiple || pt.Readme != "/package/a/1.0.0/docs/t.md" || pt.IngestionMethod != "File" || pt.Icons[0].Path != "/package/a/1.0.0/img/i.svg" {
+				if pt.Multiple == nil || !*pt.Multiple || pt.Readme == nil || *pt.Readme != "/package/a/1.0.0/docs/t.md" || pt.IngestionMethod != "File" || pt.Icons[0].Path != "/package/a/1.0.0/img/i.svg" {
 					t.Errorf("template %+v", pt)
 				}
 				if !strings.Contains(js, `"assets": [
