@@ -111,6 +111,21 @@ func (r *Report) WriteFile(name string) error {
 	return os.WriteFile(name, []byte(b.String()), 0o644)
 }
 
+// Merge returns one report holding every difference of reps, each
+// description prefixed with its report's corpus name: for checking a known
+// list once over several steps.
+func Merge(name string, reps ...*Report) *Report {
+	out := &Report{Corpus: name}
+	for _, r := range reps {
+		out.Compared += r.Compared
+		out.Identical += r.Identical
+		for _, d := range r.Diffs {
+			out.Diffs = append(out.Diffs, Diff{Request: d.Request, What: "[" + r.Corpus + "] " + d.What})
+		}
+	}
+	return out
+}
+
 // String is a one-line summary.
 func (r *Report) String() string {
 	return fmt.Sprintf("%s: %d requests compared, %d identical, %d differ", r.Corpus, r.Compared, r.Identical, len(r.Diffs))
@@ -238,18 +253,27 @@ func (p *Pair) Compare(tb testing.TB, reqs []Request) *Report {
 // the package document repeated in every /search body).
 type Known struct {
 	Requests map[string]string // Request.Key() -> reason
-	Patterns map[string]string // substring of Diff.What -> reason
+	Patterns map[string]string // substring of "KEY<TAB>WHAT" -> reason
 }
 
-// LoadKnown reads a known-differences file: one entry per line,
-// "METHOD TARGET<TAB>reason" or "~SUBSTRING<TAB>reason"; blank lines and
-// lines starting with # are ignored. A missing file is an empty list.
-func LoadKnown(tb testing.TB, name string) Known {
+// LoadKnown reads known-differences files into one list: one entry per
+// line, "METHOD TARGET<TAB>reason" or "~SUBSTRING<TAB>reason" (matched
+// against "METHOD TARGET<TAB>description of the difference"); blank lines
+// and lines starting with # are ignored. A missing file is an empty list.
+func LoadKnown(tb testing.TB, names ...string) Known {
 	tb.Helper()
 	k := Known{Requests: map[string]string{}, Patterns: map[string]string{}}
+	for _, name := range names {
+		k.load(tb, name)
+	}
+	return k
+}
+
+func (k Known) load(tb testing.TB, name string) {
+	tb.Helper()
 	data, err := os.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return k
+		return
 	}
 	if err != nil {
 		tb.Fatal(err)
@@ -268,7 +292,6 @@ func LoadKnown(tb testing.TB, name string) Known {
 			k.Requests[key] = reason
 		}
 	}
-	return k
 }
 
 // Expect fails tb for every difference not in known, and for every known
@@ -286,8 +309,9 @@ func (r *Report) Expect(tb testing.TB, known Known) {
 			continue
 		}
 		matched := false
+		line := k + "\t" + d.What
 		for p := range known.Patterns {
-			if strings.Contains(d.What, p) {
+			if strings.Contains(line, p) {
 				usedPat[p] = true
 				matched = true
 			}

@@ -26,3 +26,17 @@ func TestEPRPackages(t *testing.T) {
 	rep := p.Compare(t, eprdiff.All(p.Revisions()))
 	rep.Expect(t, eprdiff.LoadKnown(t, "testdata/known-epr-packages.txt"))
 }
+
+// TestV1Sample compares the whole v1 sample (269 revisions, published as
+// legacy; the reference runs without package-spec validation). One pair
+// serves every list.
+func TestV1Sample(t *testing.T) {
+	c := eprdiff.NewCorpus("v1-sample")
+	c.AddV1Folders(t, filepath.Join(shareddata.UnpackV1(t), "packages"))
+	if len(c.Packages) != shareddata.V1Revisions {
+		t.Fatalf("%d revisions, want %d", len(c.Packages), shareddata.V1Revisions)
+	}
+	p := eprdiff.Start(t, c, eprdiff.Options{Legacy: true})
+	rep := p.Compare(t, eprdiff.All(p.Revisions()))
+	rep.Expect(t, eprdiff.LoadKnown(t, "testdata/known-v1-sample.txt"))
+}

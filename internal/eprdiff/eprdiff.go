@@ -174,6 +174,8 @@ type Options struct {
 	// NoReference leaves the reference unstarted (Start*/Ref set later, for
 	// the storage-indexer modes that read our buckets).
 	NoReference bool
+	// NoPublish publishes nothing at start (the caller publishes batches).
+	NoPublish bool
 }
 
 // Pair is our store and the reference serving one corpus.
@@ -185,6 +187,8 @@ type Pair struct {
 	ZipDir string
 	Key    *sigtest.Key
 	opts   Options
+	// published are the corpus's packages published so far, in order.
+	published []Package
 }
 
 // Start publishes every package of c through our publishing job (client
@@ -229,7 +233,9 @@ func StartOurs(tb testing.TB, c *Corpus, o Options) *Pair {
 		}
 	}})
 	p := &Pair{Corpus: c, Ours: store, Key: key, ZipDir: tb.TempDir(), opts: o}
-	p.Publish(tb, c.Packages)
+	if !o.NoPublish {
+		p.Publish(tb, c.Packages)
+	}
 	return p
 }
 
@@ -280,10 +286,11 @@ func (p *Pair) Publish(tb testing.TB, pkgs []Package) {
 	for _, pk := range pkgs {
 		p.Ours.WaitVisible(tb, pk.ID.Name, pk.ID.Version)
 	}
+	p.published = append(p.published, pkgs...)
 }
 
-// Revisions returns the corpus's packages (the first of each NAME-VERSION).
-func (p *Pair) Revisions() []Package { return p.Corpus.Packages }
+// Revisions returns the packages published so far, in publishing order.
+func (p *Pair) Revisions() []Package { return p.published }
 
 // String names the pair for messages.
 func (p *Pair) String() string {

@@ -134,7 +134,7 @@ func (ix *Indexer) Index(ctx context.Context) (res Result, err error) {
 				if ix.OnIndexed != nil {
 					ix.OnIndexed(last.Cursor)
 				}
-				if err := ix.prune(ctx); err != nil {
+				if err := ix.Prune(ctx); err != nil {
 					ix.log.Warn("pruning old index cursors", "err", err)
 				}
 			}
@@ -310,10 +310,10 @@ func (ix *Indexer) nextCursor(prev string) string {
 	return prev + "1"
 }
 
-// prune deletes cursors beyond the newest Keep that are older than KeepFor.
-// Only cursors in our own 19-digit format are touched, and never the current
-// one.
-func (ix *Indexer) prune(ctx context.Context) error {
+// Prune deletes cursors beyond the newest Keep that are older than KeepFor
+// (each pass that moves the cursor calls it). Only cursors in our own
+// 19-digit format are touched, and never the current one.
+func (ix *Indexer) Prune(ctx context.Context) error {
 	if ix.Keep <= 0 {
 		return nil
 	}

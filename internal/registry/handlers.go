@@ -4,7 +4,6 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"mime"
 	"net/http"
 	"path"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/mediatype"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
@@ -286,25 +286,7 @@ func (r *Registry) serveStatic(w http.ResponseWriter, req *http.Request, name, v
 		http.Error(w, "resource not found", http.StatusNotFound)
 		return
 	}
-	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), contentType(rel), "resource not found")
-}
-
-// extraTypes are EPR's own MIME registrations (mime_types.go).
-var extraTypes = map[string]string{
-	".zip": "application/zip",
-	".ico": "image/x-icon",
-	".md":  "text/markdown; charset=utf-8",
-	".yml": "text/yaml; charset=UTF-8",
-}
-
-// contentType returns the type of a static file from its extension; empty
-// lets http.ServeContent sniff it.
-func contentType(name string) string {
-	ext := strings.ToLower(path.Ext(name))
-	if t, ok := extraTypes[ext]; ok {
-		return t
-	}
-	return mime.TypeByExtension(ext)
+	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), mediatype.ByExtension(rel), "resource not found")
 }
 
 // serveBlob streams a public-bucket object with Range, conditional
