@@ -218,6 +218,12 @@ func (g *gen) pkg(name, version string) {
 	if g.p(0.2) {
 		w.line(0, "agent.privileges.root: %s", g.boolean())
 	}
+	if g.p(0.05) {
+		// Keys EPR reads although it computes them: overwritten. (A
+		// manifest's own data_streams list is left out: EPR over zips
+		// lists it twice in /search, see docs/registry.md.)
+		w.line(0, "readme: /ignored.md\nassets: [ignored]\ndownload: /ignored.zip\nsignature_path: /x.sig")
+	}
 	var streams []string
 	if typ == "integration" || typ == "" {
 		for i := range g.r.IntN(4) {
@@ -429,6 +435,9 @@ func (g *gen) policyTemplates(w *yw, typ string, streams []string) {
 		if g.p(0.4) {
 			g.files["docs/"+pt+".md"] = "# " + pt + "\n"
 		}
+		if g.p(0.1) {
+			w.line(2, "readme: /docs/from-the-manifest.md")
+		}
 		if len(streams) > 0 && g.p(0.6) {
 			g.list(w, 2, "data_streams", streams[:1+g.r.IntN(len(streams))])
 		}
@@ -551,6 +560,9 @@ func (g *gen) dataStream(pkg, ds string) {
 	}
 	if g.p(0.2) {
 		g.deprecated(w, 0)
+	}
+	if g.p(0.05) {
+		w.line(0, "package: from_manifest\npath: from_manifest")
 	}
 	if g.p(0.9) {
 		w.line(0, "streams:")
