@@ -68,6 +68,9 @@ func TestLoaderAgreesWithEPR(t *testing.T) {
 		{"keys are case-sensitive", map[string]string{"manifest.yml": base + "Owner: {Github: x}\nCategories: [web]\nLICENSE: gold\n"}},
 		{"keys EPR computes", map[string]string{"manifest.yml": base + "data_streams: [{type: logs, dataset: x, title: T, streams: [{input: logfile}]}]\nassets: [a]\nreadme: r\nsignature_path: s\ndownload: d\npath: p\nbasepolicytemplates: [{name: b, title: B, description: D}]\n" +
 			"policy_templates: [{name: a, title: A, description: D, readme: /r.md}]\n", "data_stream/y/manifest.yml": "title: Y\ntype: logs\npackage: other\npath: zz\n"}},
+		{"no variable expansion", map[string]string{"manifest.yml": base + "owner: {github: '${foo} $$ ${bar:x}'}\nvars: [{name: a, type: text, default: '${env.X}', description: '$${x}'}]\n"}},
+		{"block scalars", map[string]string{"manifest.yml": base + "vars:\n  - name: a\n    type: yaml\n    default: |\n      a: 1\n      b: [x]\n    description: >\n      folded\n      text\n"}},
+		{"HTML and unicode are not escaped", map[string]string{"manifest.yml": base + "owner: {github: \"<a href='x'>&amp; é \\u2028 \\t\"}\n"}},
 		{"input streams", map[string]string{"manifest.yml": base + "policy_templates:\n  - name: a\n    title: A\n    description: D\n    inputs:\n      - type: logfile\n        streams:\n          - {input: logfile, data_stream: foo, title: S, enabled: false}\n"}},
 		{"required title missing", map[string]string{"manifest.yml": tmpl("") + "  - {name: b, description: D}\n"}},
 		{"required title null", map[string]string{"manifest.yml": base + "policy_templates:\n  - {name: a, title: null, description: D}\n"}},

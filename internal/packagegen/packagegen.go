@@ -94,7 +94,7 @@ func (g *gen) text(s string) string {
 	case 1:
 		return "'" + s + "'"
 	case 2:
-		return pick(g, []string{"123", "1.50", "yes", "1e3", "0755", "true", "0x1F", "-7"})
+		return pick(g, []string{"123", "1.50", "yes", "1e3", "0755", "true", "0x1F", "-7", "'${var.x} $$ {{hbs}}'", `"tab\there <b>&amp;</b> \u00e9"`})
 	}
 	return s
 }
