@@ -204,6 +204,7 @@ func TestBuildRefuses(t *testing.T) {
 		{"a mapping where a string belongs", map[string]string{"manifest.yml": head + "owner: {github: {a: 1}}\n"}, "owner.github: expected a string"},
 		{"a default JSON cannot hold", map[string]string{"manifest.yml": head + "vars: [{name: v, type: text, default: .inf}]\n"}, "no JSON form"},
 		{"a non-string key", map[string]string{"manifest.yml": head + "vars: [{name: v, type: text, default: {1: x}}]\n"}, "not a string"},
+		{"YAML alias bomb in a data stream", map[string]string{"manifest.yml": head, "data_stream/d/manifest.yml": aliasBomb()}, "excessive aliasing"},
 		{"template readme is a folder", map[string]string{"manifest.yml": pt(""), "docs/t.md/x": "x"}, "docs/t.md is a directory"},
 	}
 	for _, tc := range tests {
@@ -217,4 +218,23 @@ func TestBuildRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// aliasBomb is a YAML document that expands to 10^9 nodes.
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("a: &a [x, x, x, x, x, x, x, x, x, x]\n")
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		b.WriteString(n + ": &" + n + " [")
+		for i := range 10 {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*" + prev)
+		}
+		b.WriteString("]\n")
+		prev = n
+	}
+	return b.String()
 }
