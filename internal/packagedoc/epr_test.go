@@ -78,6 +78,8 @@ func TestLoaderAgreesWithEPR(t *testing.T) {
 		{"required icon src", map[string]string{"manifest.yml": base + "icons: [{title: x}]\n"}},
 		{"required requirement version", map[string]string{"manifest.yml": base + "requires: {input: [{package: x}]}\n"}},
 		{"invalid release", map[string]string{"manifest.yml": base + "release: alpha\n"}},
+		{"invalid agentless release", map[string]string{"manifest.yml": tmpl(", deployment_modes: {agentless: {enabled: true, release: experimental}}")}},
+		{"agentless release ga", map[string]string{"manifest.yml": tmpl(", deployment_modes: {agentless: {enabled: true, release: ga}}")}},
 		{"no readme", map[string]string{"manifest.yml": base, "docs/README.md": ""}},
 		{"folder name with a dash", map[string]string{"manifest.yml": base, "a-b/c.txt": "x"}},
 		{"template readme is a folder", map[string]string{"manifest.yml": tmpl(""), "docs/a.md/x": "x"}},

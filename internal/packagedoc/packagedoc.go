@@ -145,6 +145,11 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 		}
 		// Input packages: the input's method replaces the manifest's,
 		// even with nothing when the input has none.
+		if dm := pt.DeploymentModes; dm != nil && dm.Agentless != nil {
+			if r := dm.Agentless.Release; r != "" && r != "beta" && r != "ga" {
+				return fmt.Errorf("manifest.yml: policy template %q: invalid agentless release: %q", pt.Name, r)
+			}
+		}
 		if p.Type == "input" && pt.Input != "" {
 			pt.IngestionMethod = ingestionMethods[pt.Input]
 		}

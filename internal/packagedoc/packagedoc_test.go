@@ -201,6 +201,7 @@ func TestBuildRefuses(t *testing.T) {
 		{"required template title", map[string]string{"manifest.yml": head + "policy_templates: [{name: t, description: D}]\n"}, "policy_templates.0.title"},
 		{"required data stream type", map[string]string{"manifest.yml": head, "data_stream/d/manifest.yml": "title: D\n"}, "'type'"},
 		{"invalid release", map[string]string{"manifest.yml": head + "release: alpha\n"}, `invalid release: "alpha"`},
+		{"invalid agentless release", map[string]string{"manifest.yml": pt("    deployment_modes: {agentless: {enabled: true, release: experimental}}\n")}, `invalid agentless release: "experimental"`},
 		{"a mapping where a string belongs", map[string]string{"manifest.yml": head + "owner: {github: {a: 1}}\n"}, "owner.github: expected a string"},
 		{"a default JSON cannot hold", map[string]string{"manifest.yml": head + "vars: [{name: v, type: text, default: .inf}]\n"}, "no JSON form"},
 		{"a non-string key", map[string]string{"manifest.yml": head + "vars: [{name: v, type: text, default: {1: x}}]\n"}, "not a string"},

@@ -411,7 +411,7 @@ func (g *gen) deploymentModes(w *yw, indent int) {
 			w.line(indent+2, "is_default: %s", g.boolean())
 		}
 		if g.p(0.5) {
-			w.line(indent+2, "release: %s", pick(g, []string{"ga", "beta"}))
+			w.line(indent+2, "release: %s", pick(g, []string{"ga", "beta", `""`}))
 		}
 		if g.p(0.5) {
 			w.line(indent+2, "organization: elastic\n%sdivision: observability", strings.Repeat("  ", indent+2))
