@@ -126,7 +126,7 @@ func SearchMatrix(pkgs []Package) []Request {
 		"/search?experimental=true&kibana.version=8.0.0",
 		"/search?experimental=false",
 		"/search?unknown=true",
-		"/search?prerelease=true&unknown=1&other=x",
+		"/search?prerelease=true&unknown=1",
 		"/search?prerelease=true&discovery=datasets:good_content.errors&discovery=fields:process.pid",
 		"/search?prerelease=true&discovery=datasets:good_content.errors&discovery=fields:process.path",
 		"/search?package=example&type=integration&prerelease=true",
@@ -163,6 +163,9 @@ func CategoriesMatrix() []Request {
 	out = append(out, Get(
 		"/categories?agent.version=8.15.0&prerelease=true",
 		"/categories?unknown=true",
+		"/categories?package=example&prerelease=true",
+		"/categories?all=true",
+		"/categories?internal=true",
 		"/categories?prerelease=true&include_policy_templates=true&kibana.version=8.12.2&capabilities=observability&spec.min=1.0&spec.max=3.0",
 	)...)
 	return out
@@ -259,6 +262,22 @@ func Redirects(pkgs []Package) []Request {
 		if i := strings.LastIndex(f, "/"); i > 0 {
 			out = append(out, Request{Target: "/package/" + n + "/" + v + "/" + escapePath(f[:i]) + "//" + escapePath(f[i+1:])})
 			out = append(out, Request{Target: "/package/" + n + "/" + v + "/" + escapePath(f[:i]) + "/"})
+		}
+	}
+	return out
+}
+
+// Queries is every /search and /categories request: what a strict
+// registry (-allow-unknown-query-parameters=false) must also answer alike.
+// No request holds two unknown parameters: EPR reports whichever its map
+// iteration meets first.
+func Queries(pkgs []Package) []Request {
+	var out []Request
+	out = append(out, SearchMatrix(pkgs)...)
+	out = append(out, CategoriesMatrix()...)
+	for _, r := range Errors(pkgs) {
+		if strings.HasPrefix(r.Target, "/search") || strings.HasPrefix(r.Target, "/categories") {
+			out = append(out, r)
 		}
 	}
 	return out
