@@ -2,6 +2,7 @@ package eprdiff
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,38 @@ func TestExpect(t *testing.T) {
 				t.Errorf("%d errors %v, want %d", len(r.errs), r.errs, tc.errs)
 			}
 		})
+	}
+}
+
+// TestDeviationsDocumented checks that every deviation the comparison
+// ignores is listed in docs/registry.md's table of deliberate deviations.
+func TestDeviationsDocumented(t *testing.T) {
+	data, err := os.ReadFile("../../docs/registry.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	start := strings.Index(doc, "## Deliberate deviations from the reference")
+	if start < 0 {
+		t.Fatal("docs/registry.md has no section \"Deliberate deviations from the reference\"")
+	}
+	section := doc[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	var want []string
+	for h := range Deviations {
+		want = append(want, "`"+h+"` header")
+	}
+	for target := range BodyDeviations {
+		want = append(want, "`"+target+"` body")
+	}
+	// Ignored by headerDiff when only one side sends it.
+	want = append(want, "`Content-Length` vs chunked")
+	for _, w := range want {
+		// Header names are case-insensitive (Go writes Etag, the doc ETag).
+		if !strings.Contains(strings.ToLower(section), strings.ToLower(w)) {
+			t.Errorf("docs/registry.md's deviations do not list %s", w)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"pkgstore/internal/eprdiff"
+	"pkgstore/internal/eprtest"
+	"pkgstore/internal/server"
 	"pkgstore/internal/shareddata"
 )
 
@@ -20,17 +22,35 @@ func eprPackages(t *testing.T) *eprdiff.Corpus {
 	return c
 }
 
+// TestEPRPackages compares every request list, and HEAD on every one of
+// them, over EPR's test packages; then /search and /categories again with
+// unknown query parameters refused on both sides.
 func TestEPRPackages(t *testing.T) {
+	t.Parallel()
 	c := eprPackages(t)
-	p := eprdiff.Start(t, c, eprdiff.Options{Legacy: true})
-	rep := p.Compare(t, eprdiff.All(p.Revisions()))
-	rep.Expect(t, eprdiff.LoadKnown(t, "testdata/known-epr-packages.txt"))
+	known := eprdiff.LoadKnown(t, "testdata/known-epr-packages.txt")
+	t.Run("default", func(t *testing.T) {
+		p := eprdiff.Start(t, c, eprdiff.Options{Legacy: true})
+		all := eprdiff.All(p.Revisions())
+		rep := p.Compare(t, append(all, eprdiff.Heads(all)...))
+		rep.Expect(t, known)
+	})
+	t.Run("strict", func(t *testing.T) {
+		p := eprdiff.Start(t, c, eprdiff.Options{
+			Legacy:    true,
+			Configure: func(cfg *server.Config) { cfg.Registry.AllowUnknownQueryParams = false },
+			EPR:       eprtest.Options{Args: []string{"-allow-unknown-query-parameters=false"}},
+		})
+		rep := p.Compare(t, eprdiff.Queries(p.Revisions()))
+		rep.Expect(t, known)
+	})
 }
 
 // TestV1Sample compares the whole v1 sample (269 revisions, published as
 // legacy; the reference runs without package-spec validation). One pair
 // serves every list.
 func TestV1Sample(t *testing.T) {
+	t.Parallel()
 	c := eprdiff.NewCorpus("v1-sample")
 	c.AddV1Folders(t, filepath.Join(shareddata.UnpackV1(t), "packages"))
 	if len(c.Packages) != shareddata.V1Revisions {
@@ -38,5 +58,5 @@ func TestV1Sample(t *testing.T) {
 	}
 	p := eprdiff.Start(t, c, eprdiff.Options{Legacy: true})
 	rep := p.Compare(t, eprdiff.All(p.Revisions()))
-	rep.Expect(t, eprdiff.LoadKnown(t, "testdata/known-v1-sample.txt"))
+	rep.Expect(t, eprdiff.Known{})
 }

@@ -243,14 +243,11 @@ func StartOurs(tb testing.TB, c *Corpus, o Options) *Pair {
 // writes them to ZipDir and waits until every one is visible on our side.
 func (p *Pair) Publish(tb testing.TB, pkgs []Package) {
 	tb.Helper()
+	// A copy: the signatures are this pair's, the corpus may serve others.
+	pkgs = append([]Package(nil), pkgs...)
 	for i := range pkgs {
 		if pkgs[i].Sig == nil {
 			pkgs[i].Sig = p.Key.Sign(tb, pkgs[i].Zip)
-		}
-		for j := range p.Corpus.Packages {
-			if p.Corpus.Packages[j].ID == pkgs[i].ID {
-				p.Corpus.Packages[j].Sig = pkgs[i].Sig
-			}
 		}
 	}
 	subs := make([]*publish.Submission, len(pkgs))

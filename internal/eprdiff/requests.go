@@ -21,10 +21,13 @@ func Get(targets ...string) []Request {
 }
 
 // Heads returns the HEAD twin of every request.
-func Heads(reqs []Request) []Request {
+func Heads(reqs []Request) []Request { return WithMethod(reqs, http.MethodHead) }
+
+// WithMethod returns reqs sent with method (EPR's routes take any method).
+func WithMethod(reqs []Request, method string) []Request {
 	out := make([]Request, len(reqs))
 	for i, r := range reqs {
-		out[i] = Request{Method: http.MethodHead, Target: r.Target}
+		out[i] = Request{Method: method, Target: r.Target}
 	}
 	return out
 }
@@ -32,7 +35,7 @@ func Heads(reqs []Request) []Request {
 // Root is /, /index.json, /health and /favicon.ico. / and /health are
 // deterministic in EPR (service name and version, "{}"-like health).
 func Root() []Request {
-	return Get("/", "/index.json", "/health", "/favicon.ico")
+	return Get("/", "/index.json", "/health", "/health?ready=true", "/favicon.ico")
 }
 
 // names returns the distinct package names of pkgs, sorted.
@@ -126,7 +129,7 @@ func SearchMatrix(pkgs []Package) []Request {
 		"/search?experimental=true&kibana.version=8.0.0",
 		"/search?experimental=false",
 		"/search?unknown=true",
-		"/search?prerelease=true&unknown=1&other=x",
+		"/search?prerelease=true&unknown=1",
 		"/search?prerelease=true&discovery=datasets:good_content.errors&discovery=fields:process.pid",
 		"/search?prerelease=true&discovery=datasets:good_content.errors&discovery=fields:process.path",
 		"/search?package=example&type=integration&prerelease=true",
@@ -140,7 +143,46 @@ func SearchMatrix(pkgs []Package) []Request {
 		"/search?kibana.version=",
 		"/search?package=",
 		"/search?category=",
+		// Only the first value of a repeated parameter counts.
+		"/search?package=example&package=foo",
+		"/search?prerelease=true&prerelease=notabool",
+		"/search?kibana.version=8.12.2&kibana.version=7.0.0&prerelease=true",
 	)...)
+	return out
+}
+
+// FleetQueries is a short list of what Fleet itself asks (its defaults
+// per Kibana version, with and without capabilities, every package's
+// versions), for comparisons whose point is the index rather than the
+// query semantics SearchMatrix covers.
+func FleetQueries(pkgs []Package) []Request {
+	var out []Request
+	for _, kv := range []string{"7.17.0", "8.12.2", "9.1.0"} {
+		out = append(out, Get(
+			"/search?prerelease=true&kibana.version="+kv,
+			"/search?prerelease=false&kibana.version="+kv,
+			"/search?prerelease=true&kibana.version="+kv+"&capabilities=observability,security",
+			"/categories?prerelease=true&include_policy_templates=true&kibana.version="+kv,
+		)...)
+	}
+	out = append(out, Get("/search", "/search?all=true&prerelease=true", "/search?experimental=true", "/categories", "/categories?prerelease=true")...)
+	for _, n := range names(pkgs) {
+		out = append(out, Request{Target: "/search?all=true&prerelease=true&package=" + url.QueryEscape(n)})
+	}
+	return out
+}
+
+// GetOrHead keeps the requests sent with GET or HEAD. The reference's
+// storage indexer forwards any other method to the storage backend for
+// artifacts and static files, so their answer is the backend's (fake-gcs-
+// server: 400 for POST, an empty 200 for OPTIONS), not the API's.
+func GetOrHead(reqs []Request) []Request {
+	var out []Request
+	for _, r := range reqs {
+		if r.Method == "" || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			out = append(out, r)
+		}
+	}
 	return out
 }
 
@@ -163,6 +205,9 @@ func CategoriesMatrix() []Request {
 	out = append(out, Get(
 		"/categories?agent.version=8.15.0&prerelease=true",
 		"/categories?unknown=true",
+		"/categories?package=example&prerelease=true",
+		"/categories?all=true",
+		"/categories?internal=true",
 		"/categories?prerelease=true&include_policy_templates=true&kibana.version=8.12.2&capabilities=observability&spec.min=1.0&spec.max=3.0",
 	)...)
 	return out
@@ -264,6 +309,22 @@ func Redirects(pkgs []Package) []Request {
 	return out
 }
 
+// Queries is every /search and /categories request: what a strict
+// registry (-allow-unknown-query-parameters=false) must also answer alike.
+// No request holds two unknown parameters: EPR reports whichever its map
+// iteration meets first.
+func Queries(pkgs []Package) []Request {
+	var out []Request
+	out = append(out, SearchMatrix(pkgs)...)
+	out = append(out, CategoriesMatrix()...)
+	for _, r := range Errors(pkgs) {
+		if strings.HasPrefix(r.Target, "/search") || strings.HasPrefix(r.Target, "/categories") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Errors are requests both must refuse alike: bad versions, unknown
 // packages and files, bad parameter values, unknown routes. Not sent: a
 // query with several bad parameters (EPR reports whichever its map
@@ -314,8 +375,8 @@ func Errors(pkgs []Package) []Request {
 	)
 }
 
-// All is every list for pkgs, with the HEAD twin of one request of each
-// kind.
+// All is every list for pkgs, with HEAD, POST and OPTIONS on one request
+// of each kind.
 func All(pkgs []Package) []Request {
 	var out []Request
 	out = append(out, Root()...)
@@ -326,12 +387,18 @@ func All(pkgs []Package) []Request {
 	out = append(out, Artifacts(pkgs)...)
 	out = append(out, Redirects(pkgs)...)
 	out = append(out, Errors(pkgs)...)
-	out = append(out, HeadSample(pkgs)...)
+	sample := Sample(pkgs)
+	out = append(out, Heads(sample)...)
+	out = append(out, WithMethod(sample, http.MethodPost)...)
+	out = append(out, WithMethod(sample, http.MethodOptions)...)
 	return out
 }
 
 // HeadSample is HEAD on one request of each kind.
-func HeadSample(pkgs []Package) []Request {
+func HeadSample(pkgs []Package) []Request { return Heads(Sample(pkgs)) }
+
+// Sample is one GET request of each kind.
+func Sample(pkgs []Package) []Request {
 	reqs := append(Root(), Get("/search", "/search?package=nonexistent", "/categories", "/nonexistent", "/search?prerelease=notabool")...)
 	if len(pkgs) > 0 {
 		reqs = append(reqs, Documents(pkgs[:1])...)
@@ -344,5 +411,5 @@ func HeadSample(pkgs []Package) []Request {
 		reqs = append(reqs, Redirects(pkgs[:1])[:1]...)
 		reqs = append(reqs, Errors(pkgs[:1])[:3]...)
 	}
-	return Heads(reqs)
+	return reqs
 }
