@@ -19,6 +19,7 @@ func newBuildCmd() *cobra.Command {
 	var (
 		outDir, signKey, passFile string
 		ecsBase, registry         string
+		registryKeyrings          []string
 		skipValidation            bool
 	)
 	cmd := &cobra.Command{
@@ -67,6 +68,13 @@ detached OpenPGP signature of the zip.`,
 				Registry:       registry,
 				SkipValidation: skipValidation,
 			}
+			if len(registryKeyrings) > 0 {
+				kr, err := signature.LoadKeyring(registryKeyrings...)
+				if err != nil {
+					return &exitError{Code: 1, Err: err}
+				}
+				cfg.InputKeyring = kr
+			}
 			res, err := build.Package(ctx, dir, outDir, cfg)
 			var verr *build.ValidationError
 			if errors.As(err, &verr) {
@@ -96,5 +104,6 @@ detached OpenPGP signature of the zip.`,
 	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
 	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else "+ecs.DefaultBaseURL+")")
 	f.StringVar(&registry, "registry", build.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
+	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "armored public keys the input packages' signatures (from --registry) must verify against (repeatable); without it they are not verified")
 	return cmd
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"pkgstore/internal/build/eptest"
+	"pkgstore/internal/ecs"
 	"pkgstore/internal/shareddata"
 	"pkgstore/internal/signature/sigtest"
 )
@@ -17,6 +19,8 @@ import (
 func TestBuildCommand(t *testing.T) {
 	fixtures := shareddata.Unpack(t, shareddata.SpecFixtures)
 	key := sigtest.NewKey(t, "owner")
+	ecsURL, ecsDir := eptest.ServeECS(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the ECS cache
 
 	tests := []struct {
 		name     string
@@ -27,8 +31,11 @@ func TestBuildCommand(t *testing.T) {
 		signed   bool
 		mentions string
 	}{
-		{"valid with links", "valid/with_links", nil, 0, "with_links-1.0.0.zip", false, "built"},
-		{"valid, signed", "valid/good_v3", []string{"--sign-key", key.PrivatePath}, 0, "good_v3-1.1.0.zip", true, key.Fingerprint},
+		// with_links names ECS v1.9.2, which does not exist (elastic-package refuses it too).
+		{"ECS reference that does not exist", "valid/with_links", []string{"--ecs-base-url", ecsURL}, 1, "", false, "ECS reference does not exist: v1.9.2"},
+		{"valid, signed", "valid/good_v3", []string{"--sign-key", key.PrivatePath, "--ecs-base-url", ecsURL}, 0, "good_v3-1.1.0.zip", true, key.Fingerprint},
+		{"ECS from a local folder", "valid/good_v3", []string{"--ecs-base-url", "file://" + filepath.ToSlash(ecsDir)}, 0, "good_v3-1.1.0.zip", false, "built"},
+		{"ECS base that is not a URL", "valid/good_v3", []string{"--ecs-base-url", "ftp://x"}, 1, "", false, "scheme must be http, https or file"},
 		{"invalid refused", "invalid/bad_additional_content", nil, 1, "", false, "validation problem"},
 		{"invalid, validation skipped", "invalid/bad_additional_content", []string{"--skip-validation"}, 0, "bad_additional_content-0.0.1.zip", false, "built"},
 		{"not a folder", "nope", nil, 2, "", false, "not a package folder"},
@@ -86,24 +93,29 @@ func TestBuildCommand(t *testing.T) {
 }
 
 // TestBuildCommandResolvesLinks checks a linked file's content and that a
-// changed link target fails the build.
+// changed link target fails the build (elastic-package's with_links, whose
+// links point into _dev and into another package).
 func TestBuildCommandResolvesLinks(t *testing.T) {
-	fixtures := shareddata.Unpack(t, shareddata.SpecFixtures)
-	pkg := filepath.Join(fixtures, "valid", "with_links")
+	corpus := shareddata.Unpack(t, shareddata.ElasticPackagePackages)
+	pkg := filepath.Join(corpus, "with_links")
+	ecsURL, _ := eptest.ServeECS(t)
+	t.Setenv(ecs.BaseURLEnv, ecsURL) // through the environment this time
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	out := filepath.Join(t.TempDir(), "out")
-	if _, stderr, code := runCLI(t, "build", pkg, "-o", out, "--skip-validation"); code != 0 {
+	if _, stderr, code := runCLI(t, "build", pkg, "-o", out); code != 0 {
 		t.Fatal(stderr)
 	}
-	zr, err := zip.OpenReader(filepath.Join(out, "with_links-1.0.0.zip"))
+	zr, err := zip.OpenReader(filepath.Join(out, "with_links-0.0.1.zip"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zr.Close()
-	want, err := os.ReadFile(filepath.Join(pkg, "_dev", "shared", "some_fields.yml"))
+	target := filepath.Join(pkg, "_dev", "shared", "stream.yml.hbs")
+	want, err := os.ReadFile(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := zr.Open("with_links-1.0.0/data_stream/foo/fields/some-fields.yml")
+	f, err := zr.Open("with_links-0.0.1/data_stream/first/agent/stream/stream.yml.hbs")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +129,7 @@ func TestBuildCommandResolvesLinks(t *testing.T) {
 	}
 
 	// Change the target: its checksum no longer matches the link.
-	if err := os.WriteFile(filepath.Join(pkg, "_dev", "shared", "some_fields.yml"), append(want, '#'), 0o644); err != nil {
+	if err := os.WriteFile(target, append(want, '#'), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, stderr, code := runCLI(t, "build", pkg, "-o", filepath.Join(t.TempDir(), "out2"), "--skip-validation")

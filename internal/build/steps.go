@@ -20,6 +20,7 @@ import (
 
 	"pkgstore/internal/buildmanifest"
 	"pkgstore/internal/ecs"
+	"pkgstore/internal/signature"
 )
 
 // Config says where a build finds what lies outside the package.
@@ -32,6 +33,10 @@ type Config struct {
 	Registry string
 	// Client does registry downloads; nil means http.DefaultClient.
 	Client *http.Client
+	// InputKeyring, when set, is the keyring the detached signature
+	// (NAME-VERSION.zip.sig, from the registry) of every downloaded input
+	// package must verify against; nil downloads them unverified.
+	InputKeyring *signature.Keyring
 	// RepoRoot is the repository the package lives in (where LICENSE.txt is
 	// looked for); "" means the nearest folder above the package holding
 	// .git, if any.
@@ -224,7 +229,9 @@ func stepExternalFields(ctx context.Context, src string, t *Tree, cfg *Config) e
 	if err != nil {
 		return err
 	}
-	for _, name := range t.Glob("data_stream/*/fields/*.yml") {
+	// Data streams' fields, and an input package's own.
+	files := append(t.Glob("data_stream/*/fields/*.yml"), t.Glob("fields/*.yml")...)
+	for _, name := range files {
 		b, err := t.ReadFile(name)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ package eprtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -61,6 +62,22 @@ func Script(tb testing.TB) string {
 // Start runs the reference until the test ends and waits until /health
 // answers 200.
 func Start(tb testing.TB, o Options) *EPR {
+	tb.Helper()
+	e, err := Run(tb, o)
+	if err != nil {
+		tb.Fatalf("eprtest: %v", err)
+	}
+	return e
+}
+
+// ErrExited is returned by Run when the reference stopped before it was
+// healthy: EPR refuses to start when a package it reads does not load.
+var ErrExited = errors.New("reference EPR exited before it was healthy")
+
+// Run is Start that returns an error instead of failing tb when the
+// reference exits or is not healthy in time; the error wraps ErrExited
+// and holds the reference's output.
+func Run(tb testing.TB, o Options) (*EPR, error) {
 	tb.Helper()
 	script := Script(tb)
 	port, err := freePort()
@@ -123,18 +140,18 @@ func Start(tb testing.TB, o Options) *EPR {
 	for {
 		select {
 		case <-done:
-			tb.Fatalf("eprtest: reference EPR exited before it was healthy:\n%s", e.Logs())
+			return nil, fmt.Errorf("%w:\n%s", ErrExited, e.Logs())
 		default:
 		}
 		resp, err := client.Get(e.URL + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return e
+				return e, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("eprtest: reference EPR not healthy after %s:\n%s", timeout, e.Logs())
+			return nil, fmt.Errorf("reference EPR not healthy after %s:\n%s", timeout, e.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

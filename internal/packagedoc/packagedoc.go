@@ -78,10 +78,13 @@ func Build(fsys fs.FS, opts Options) (p *Package, err error) {
 	if err := b.files(); err != nil {
 		return nil, err
 	}
+	fromManifest := len(p.DataStreams)
 	if err := b.dataStreams(); err != nil {
 		return nil, err
 	}
-	for _, d := range p.DataStreams {
+	// The loaded data streams follow those a manifest's own "data_streams"
+	// list brought, in both forms, as in EPR.
+	for _, d := range p.DataStreams[fromManifest:] {
 		p.BaseDataStreams = append(p.BaseDataStreams, &BaseDataStream{
 			Type: d.Type, Dataset: d.Dataset, Title: d.Title, Deprecated: d.Deprecated,
 		})
@@ -131,6 +134,7 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 		}
 		b.images(pt.Icons)
 		b.images(pt.Screenshots)
+		// Without docs/NAME.md the manifest's readme (if any) stays.
 		doc := path.Join("docs", pt.Name+".md")
 		if st, err := fs.Stat(b.fsys, doc); err == nil {
 			if st.IsDir() {
@@ -141,6 +145,11 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 		}
 		// Input packages: the input's method replaces the manifest's,
 		// even with nothing when the input has none.
+		if dm := pt.DeploymentModes; dm != nil && dm.Agentless != nil {
+			if r := dm.Agentless.Release; r != "" && r != "beta" && r != "ga" {
+				return fmt.Errorf("manifest.yml: policy template %q: invalid agentless release: %q", pt.Name, r)
+			}
+		}
 		if p.Type == "input" && pt.Input != "" {
 			pt.IngestionMethod = ingestionMethods[pt.Input]
 		}
@@ -189,6 +198,7 @@ func (b *builder) manifest(v *semver.Version, opts Options) error {
 	p.Readme = &r
 	p.Download = "/epr/" + p.Name + "/" + p.Name + "-" + p.Version + ".zip"
 	p.Path = b.base
+	p.SignaturePath = ""
 	if opts.Signed {
 		p.SignaturePath = p.Download + ".sig"
 	}
@@ -283,6 +293,8 @@ func (b *builder) dataStreams() error {
 		if err != nil {
 			return err
 		}
+		// The manifest may override package and path (EPR fills them
+		// before reading it).
 		ds := &DataStream{Package: p.Name, Path: dir}
 		if err := decodeManifest(data, ds); err != nil {
 			return fmt.Errorf("parse %s: %w", f, err)

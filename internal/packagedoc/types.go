@@ -7,9 +7,12 @@ package packagedoc
 // blocks come out with sorted keys). The config tags say where the manifest
 // value comes from, read the way EPR's go-ucfg loader reads it (see
 // ucfg.go): a dotted name is a path, and only the keys named here are read;
-// everything else in a manifest is dropped. Fields without a config tag are
-// computed by Build. Do not add fields EPR does not have: the document is
-// compared byte for byte with EPR's.
+// everything else in a manifest is dropped. Every field has one: where EPR's
+// struct has no config tag, ucfg reads the lower-cased field name
+// (a manifest's "data_streams" list is read, and "basepolicytemplates"),
+// and Build then overwrites or appends exactly where EPR does. Do not add
+// fields EPR does not have: the document is compared byte for byte with
+// EPR's.
 
 // BasePackage is the summary of a revision that /search returns. The full
 // document's JSON keys are a superset, so a full document decodes into a
@@ -22,17 +25,17 @@ type BasePackage struct {
 	Source                  *Source              `config:"source" json:"source,omitempty"`
 	Description             string               `config:"description" json:"description"`
 	Type                    string               `config:"type" json:"type"`
-	Download                string               `json:"download"`
-	Path                    string               `json:"path"`
+	Download                string               `config:"download" json:"download"`
+	Path                    string               `config:"path" json:"path"`
 	Icons                   []Image              `config:"icons" json:"icons,omitempty"`
 	PolicyTemplatesBehavior string               `config:"policy_templates_behavior" json:"policy_templates_behavior,omitempty"`
-	BasePolicyTemplates     []BasePolicyTemplate `json:"policy_templates,omitempty"`
+	BasePolicyTemplates     []BasePolicyTemplate `config:"basepolicytemplates" json:"policy_templates,omitempty"`
 	Conditions              *Conditions          `config:"conditions" json:"conditions,omitempty"`
 	Owner                   *Owner               `config:"owner" json:"owner,omitempty"`
 	Categories              []string             `config:"categories" json:"categories,omitempty"`
-	SignaturePath           string               `json:"signature_path,omitempty"`
+	SignaturePath           string               `config:"signature_path" json:"signature_path,omitempty"`
 	Discovery               *Discovery           `config:"discovery" json:"discovery,omitempty,omitzero"`
-	BaseDataStreams         []*BaseDataStream    `json:"data_streams,omitempty"`
+	BaseDataStreams         []*BaseDataStream    `config:"data_streams" json:"data_streams,omitempty"`
 	Deprecated              *Deprecated          `config:"deprecated" json:"deprecated,omitempty"`
 	Requires                *Requires            `config:"requires" json:"requires,omitempty"`
 	Group                   string               `config:"group" json:"group,omitempty"`
@@ -44,12 +47,12 @@ type BasePackage struct {
 type Package struct {
 	BasePackage     `config:",inline"`
 	FormatVersion   string                `config:"format_version" json:"format_version"`
-	Readme          *string               `json:"readme,omitempty"`
+	Readme          *string               `config:"readme" json:"readme,omitempty"`
 	License         string                `config:"license" json:"license,omitempty"`
 	Screenshots     []Image               `config:"screenshots" json:"screenshots,omitempty"`
-	Assets          []string              `json:"assets,omitempty"`
+	Assets          []string              `config:"assets" json:"assets,omitempty"`
 	PolicyTemplates []PolicyTemplate      `config:"policy_templates" json:"policy_templates,omitempty"`
-	DataStreams     []*DataStream         `json:"data_streams,omitempty"`
+	DataStreams     []*DataStream         `config:"data_streams" json:"data_streams,omitempty"`
 	Vars            []Variable            `config:"vars" json:"vars,omitempty"`
 	Elasticsearch   *PackageElasticsearch `config:"elasticsearch" json:"elasticsearch,omitempty"`
 	Agent           *PackageAgent         `config:"agent" json:"agent,omitempty"`
@@ -138,14 +141,14 @@ type ReplacedBy struct {
 
 // BasePolicyTemplate is the /search form of a policy template.
 type BasePolicyTemplate struct {
-	Name            string           `json:"name"`
-	Title           string           `json:"title"`
-	Description     string           `json:"description"`
-	Icons           []Image          `json:"icons,omitempty"`
-	Categories      []string         `json:"categories,omitempty"`
-	DeploymentModes *DeploymentModes `json:"deployment_modes,omitempty"`
-	DataStreams     []string         `json:"data_streams,omitempty"`
-	Deprecated      *Deprecated      `json:"deprecated,omitempty"`
+	Name            string           `config:"name,required" json:"name"`
+	Title           string           `config:"title,required" json:"title"`
+	Description     string           `config:"description,required" json:"description"`
+	Icons           []Image          `config:"icons" json:"icons,omitempty"`
+	Categories      []string         `config:"categories" json:"categories,omitempty"`
+	DeploymentModes *DeploymentModes `config:"deployment_modes" json:"deployment_modes,omitempty"`
+	DataStreams     []string         `config:"data_streams" json:"data_streams,omitempty"`
+	Deprecated      *Deprecated      `config:"deprecated" json:"deprecated,omitempty"`
 }
 
 // PolicyTemplate is the full form of a policy template.
@@ -159,7 +162,7 @@ type PolicyTemplate struct {
 	Icons           []Image          `config:"icons" json:"icons,omitempty"`
 	Categories      []string         `config:"categories" json:"categories,omitempty"`
 	Screenshots     []Image          `config:"screenshots" json:"screenshots,omitempty"`
-	Readme          *string          `json:"readme,omitempty"`
+	Readme          *string          `config:"readme" json:"readme,omitempty"`
 	DeploymentModes *DeploymentModes `config:"deployment_modes" json:"deployment_modes,omitempty"`
 	Type            string           `config:"type" json:"type,omitempty"`
 	Input           string           `config:"input" json:"input,omitempty"`
@@ -202,10 +205,10 @@ type Input struct {
 
 // BaseDataStream is the /search form of a data stream.
 type BaseDataStream struct {
-	Type       string      `json:"type,omitempty"`
-	Dataset    string      `json:"dataset"`
-	Title      string      `json:"title"`
-	Deprecated *Deprecated `json:"deprecated,omitempty"`
+	Type       string      `config:"type" json:"type,omitempty"`
+	Dataset    string      `config:"dataset,required" json:"dataset"`
+	Title      string      `config:"title,required" json:"title"`
+	Deprecated *Deprecated `config:"deprecated" json:"deprecated,omitempty"`
 }
 
 // DataStream is the full form of a data stream.
@@ -219,10 +222,10 @@ type DataStream struct {
 	Release         string                   `config:"release" json:"release,omitempty"`
 	IngestPipeline  string                   `config:"ingest_pipeline" json:"ingest_pipeline,omitempty"`
 	Streams         []Stream                 `config:"streams" json:"streams,omitempty"`
-	Package         string                   `json:"package,omitempty"`
+	Package         string                   `config:"package" json:"package,omitempty"`
 	Elasticsearch   *DataStreamElasticsearch `config:"elasticsearch" json:"elasticsearch,omitempty"`
 	Agent           *DataStreamAgent         `config:"agent" json:"agent,omitempty"`
-	Path            string                   `json:"path,omitempty"`
+	Path            string                   `config:"path" json:"path,omitempty"`
 	Deprecated      *Deprecated              `config:"deprecated" json:"deprecated,omitempty"`
 }
 

@@ -35,8 +35,9 @@ import (
 // (nil, bool, int64, uint64, float64, string).
 type ucfgNode = any
 
-// maxDepth bounds nesting: package text is untrusted.
-const maxDepth = 100
+// maxDepth bounds nesting: package text is untrusted. It is far above
+// what a manifest needs, so that nothing EPR loads is refused here.
+const maxDepth = 10000
 
 // parseUcfg parses a YAML document into a normalized mapping.
 func parseUcfg(data []byte) (map[string]any, error) {

@@ -19,14 +19,14 @@ import (
 // Inputs are the input types generated packages use: every input with an
 // ingestion method, and one without.
 var Inputs = []string{
-	"cel", "httpjson", "winlog", "aws/metrics", "mysql/metrics", "redis", "jolokia/metrics",
+	"cel", "httpjson", "winlog", "aws/metrics", "azure/metrics", "o365audit", "docker/metrics", "mysql/metrics", "redis", "jolokia/metrics",
 	"filestream", "logfile", "system/metrics", "syslog", "tcp", "udp", "http_endpoint",
 	"aws-s3", "azure-blob-storage", "aws-cloudwatch", "azure-eventhub", "etw", "gcp-pubsub",
 	"gcs", "journald", "kafka", "lumberjack", "netflow", "prometheus/metrics", "unknown/input",
 }
 
 // Categories mixes known categories, subcategories and unknown ones.
-var Categories = []string{"web", "security", "observability", "datastore", "custom_logs", "aws", "not_a_category", "cloud"}
+var Categories = []string{"web", "security", "observability", "datastore", "custom_logs", "aws", "not_a_category", "cloud", "siem", "infrastructure"}
 
 // Write writes n packages generated from seed under dir, as
 // dir/NAME/VERSION/, and returns their folders in order.
@@ -94,7 +94,7 @@ func (g *gen) text(s string) string {
 	case 1:
 		return "'" + s + "'"
 	case 2:
-		return pick(g, []string{"123", "1.50", "yes", "1e3", "0755", "true", "0x1F", "-7"})
+		return pick(g, []string{"123", "1.50", "yes", "1e3", "0755", "true", "0x1F", "-7", "'${var.x} $$ {{hbs}}'", `"tab\there <b>&amp;</b> \u00e9"`})
 	}
 	return s
 }
@@ -217,6 +217,12 @@ func (g *gen) pkg(name, version string) {
 	}
 	if g.p(0.2) {
 		w.line(0, "agent.privileges.root: %s", g.boolean())
+	}
+	if g.p(0.05) {
+		// Keys EPR reads although it computes them: overwritten. (A
+		// manifest's own data_streams list is left out: EPR over zips
+		// lists it twice in /search, see docs/registry.md.)
+		w.line(0, "readme: /ignored.md\nassets: [ignored]\ndownload: /ignored.zip\nsignature_path: /x.sig")
 	}
 	var streams []string
 	if typ == "integration" || typ == "" {
@@ -405,7 +411,7 @@ func (g *gen) deploymentModes(w *yw, indent int) {
 			w.line(indent+2, "is_default: %s", g.boolean())
 		}
 		if g.p(0.5) {
-			w.line(indent+2, "release: %s", pick(g, []string{"ga", "beta"}))
+			w.line(indent+2, "release: %s", pick(g, []string{"ga", "beta", `""`}))
 		}
 		if g.p(0.5) {
 			w.line(indent+2, "organization: elastic\n%sdivision: observability", strings.Repeat("  ", indent+2))
@@ -428,6 +434,9 @@ func (g *gen) policyTemplates(w *yw, typ string, streams []string) {
 		w.line(2, "description: %s", g.text("Collect things"))
 		if g.p(0.4) {
 			g.files["docs/"+pt+".md"] = "# " + pt + "\n"
+		}
+		if g.p(0.1) {
+			w.line(2, "readme: /docs/from-the-manifest.md")
 		}
 		if len(streams) > 0 && g.p(0.6) {
 			g.list(w, 2, "data_streams", streams[:1+g.r.IntN(len(streams))])
@@ -551,6 +560,9 @@ func (g *gen) dataStream(pkg, ds string) {
 	}
 	if g.p(0.2) {
 		g.deprecated(w, 0)
+	}
+	if g.p(0.05) {
+		w.line(0, "package: from_manifest\npath: from_manifest")
 	}
 	if g.p(0.9) {
 		w.line(0, "streams:")

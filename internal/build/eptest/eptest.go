@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,12 @@ func GitInit(tb testing.TB, dir string) {
 
 // Reference is elastic-package, with its own data folder for one test.
 type Reference struct {
+	// Env adds variables to every run (for example
+	// ELASTIC_PACKAGE_VERIFIER_DISABLE=true for a registry without
+	// signatures).
+	Env []string
+	// Args are further flags of `elastic-package build` (--skip-validation).
+	Args   []string
 	script string
 	home   string
 	ecsURL string
@@ -82,17 +89,51 @@ func NewReference(tb testing.TB, ecsURL string) *Reference {
 	return &Reference{script: script, home: filepath.Join(tb.TempDir(), "home"), ecsURL: ecsURL}
 }
 
+// SetRegistry points elastic-package's package_registry.base_url (where
+// the input packages of requires.input come from) at url.
+func (r *Reference) SetRegistry(url string) error {
+	cfg := filepath.Join(r.home, "config.yml")
+	if _, err := os.Stat(cfg); err != nil {
+		// The launcher writes the default configuration on first use.
+		cmd := exec.Command(r.script, "version")
+		cmd.Env = append(os.Environ(), "ELASTIC_PACKAGE_DATA_HOME="+r.home)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("elastic-package version: %v\n%s", err, out)
+		}
+	}
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %w", cfg, err)
+	}
+	reg, _ := doc["package_registry"].(map[string]any)
+	if reg == nil {
+		reg = map[string]any{}
+		doc["package_registry"] = reg
+	}
+	reg["base_url"] = url
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(cfg, out, 0o644)
+}
+
 // Build runs `elastic-package build --zip` in pkgDir (which must lie in a
 // git repository) and returns the unpacked built package
 // (REPO/build/packages/NAME/VERSION) and how long the command took. A
 // refusal is an error holding elastic-package's output.
 func (r *Reference) Build(pkgDir, repoRoot, name, version string) (string, time.Duration, error) {
-	cmd := exec.Command(r.script, "build", "--zip")
+	cmd := exec.Command(r.script, append([]string{"build", "--zip"}, r.Args...)...)
 	cmd.Dir = pkgDir
 	cmd.Env = append(os.Environ(),
 		"ELASTIC_PACKAGE_DATA_HOME="+r.home,
 		"ELASTIC_PACKAGE_ECS_BASE_URL="+r.ecsURL,
 	)
+	cmd.Env = append(cmd.Env, r.Env...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
@@ -271,8 +312,16 @@ func yamlDecode(b []byte, v *any) error {
 		}
 		docs = append(docs, d)
 	}
-	*v = normalize(docs)
+	*v = normalize(single(docs))
 	return nil
+}
+
+// single unwraps a stream of one document.
+func single(docs []any) any {
+	if len(docs) == 1 {
+		return docs[0]
+	}
+	return docs
 }
 
 func jsonDecode(b []byte, v *any) error {
@@ -290,7 +339,7 @@ func jsonDecode(b []byte, v *any) error {
 		}
 		docs = append(docs, d)
 	}
-	*v = normalize(docs)
+	*v = normalize(single(docs))
 	return nil
 }
 
@@ -309,6 +358,12 @@ func normalize(v any) any {
 		}
 		return x
 	case json.Number:
+		if i, err := strconv.ParseInt(x.String(), 10, 64); err == nil {
+			return numberString(strconv.FormatInt(i, 10))
+		}
+		if f, err := strconv.ParseFloat(x.String(), 64); err == nil {
+			return numberString(fmt.Sprint(f))
+		}
 		return numberString(x.String())
 	case int:
 		return numberString(fmt.Sprint(x))
