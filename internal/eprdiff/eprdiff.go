@@ -10,7 +10,10 @@
 //	c := eprdiff.NewCorpus("epr-packages")
 //	c.AddV1Folders(t, dir)              // or AddZipDir, AddDir, Add
 //	p := eprdiff.Start(t, c, eprdiff.Options{Legacy: true})
-//	p.Compare(t, eprdiff.SearchMatrix(p.Revisions())).Expect(t, nil)
+//	p.Compare(t, eprdiff.All(p.Revisions())).Expect(t, eprdiff.Known{})
+//
+// StartStorage instead has the reference read our GCS buckets through its
+// storage indexers (see docs/eprdiff.md).
 package eprdiff
 
 import (
@@ -171,8 +174,8 @@ type Options struct {
 	// EPR adds to the reference's options (flags for the storage indexer,
 	// environment); PackagePaths defaults to the corpus's zips.
 	EPR eprtest.Options
-	// NoReference leaves the reference unstarted (Start*/Ref set later, for
-	// the storage-indexer modes that read our buckets).
+	// NoReference leaves the reference unstarted (StartStorage starts its
+	// own, reading our buckets).
 	NoReference bool
 	// NoPublish publishes nothing at start (the caller publishes batches).
 	NoPublish bool

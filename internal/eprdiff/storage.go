@@ -104,6 +104,29 @@ func (s *Storage) sync(tb testing.TB) {
 	}
 }
 
+// Pause stops every reference (see eprtest.EPR.Pause): publications and
+// pruning then happen while they lag behind.
+func (s *Storage) Pause(tb testing.TB) {
+	tb.Helper()
+	for _, p := range s.Pairs {
+		if err := p.Ref.Pause(); err != nil {
+			tb.Fatalf("pause reference: %v", err)
+		}
+	}
+}
+
+// Resume continues every reference and waits until each serves every
+// revision published so far.
+func (s *Storage) Resume(tb testing.TB) {
+	tb.Helper()
+	for _, p := range s.Pairs {
+		if err := p.Ref.Resume(); err != nil {
+			tb.Fatalf("resume reference: %v", err)
+		}
+	}
+	s.sync(tb)
+}
+
 // Reload waits until every reference has polled the cursor at least once
 // more (after a change that adds no revision, such as pruning).
 func (s *Storage) Reload(tb testing.TB) {

@@ -157,6 +157,13 @@ func Run(tb testing.TB, o Options) (*EPR, error) {
 	}
 }
 
+// Pause stops the reference's processes (SIGSTOP to its process group):
+// it neither answers nor polls until Resume, as a replica that fell behind.
+func (e *EPR) Pause() error { return syscall.Kill(-e.cmd.Process.Pid, syscall.SIGSTOP) }
+
+// Resume continues a paused reference (SIGCONT).
+func (e *EPR) Resume() error { return syscall.Kill(-e.cmd.Process.Pid, syscall.SIGCONT) }
+
 // Logs returns what the reference printed so far.
 func (e *EPR) Logs() string { return e.logs.String() }
 
