@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"os"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"pkgstore/internal/archive"
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
+	"pkgstore/internal/mediatype"
 	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/signature"
@@ -216,7 +215,16 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 			}
 			defer rc.Close()
 			key := storage.StaticKey(id, file.Path)
-			if err := p.b.Public.WriteFile(gctx, key, rc, &blob.WriterOptions{ContentType: ContentType(file.Path)}); err != nil {
+			// The stored type is what EPR's storage indexer relays; an
+			// unknown extension is sniffed as EPR does over a zip.
+			head := make([]byte, mediatype.SniffLen)
+			n, err := io.ReadFull(rc, head)
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+				return fmt.Errorf("read %s from zip: %w", file.Path, err)
+			}
+			head = head[:n]
+			body := io.MultiReader(bytes.NewReader(head), rc)
+			if err := p.b.Public.WriteFile(gctx, key, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
 				return err
 			}
 			if i == 0 {
@@ -370,28 +378,4 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 		return nil, nil
 	}
 	return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
-}
-
-// ContentType is the media type a static file is stored with, following
-// EPR's extra registrations for .md, .yml, .ico and .zip.
-func ContentType(name string) string {
-	ext := strings.ToLower(path.Ext(name))
-	switch ext {
-	case ".md":
-		return "text/markdown; charset=utf-8"
-	case ".yml", ".yaml":
-		return "text/yaml; charset=UTF-8"
-	case ".ico":
-		return "image/x-icon"
-	case ".zip":
-		return "application/zip"
-	case ".svg":
-		return "image/svg+xml"
-	case ".json":
-		return "application/json"
-	}
-	if t := mime.TypeByExtension(ext); t != "" {
-		return t
-	}
-	return "application/octet-stream"
 }
