@@ -77,6 +77,9 @@ own line), 2 usage or connection error, 3 already published.`,
 			var sig []byte
 			if !unsigned { // unsigned: the registry decides whether that is allowed
 				if _, sig, err = findSignature(zipPath, sigPath); err != nil {
+					if errors.Is(err, errNoSignature) {
+						return usageError("%v; --unsigned sends none, for a registry that accepts unsigned packages", err)
+					}
 					return usageError("%v", err)
 				}
 			}

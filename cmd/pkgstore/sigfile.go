@@ -45,7 +45,7 @@ func findSignature(zipPath, explicit string) (path string, sig []byte, err error
 	}
 	switch {
 	case len(found) == 0:
-		return "", nil, fmt.Errorf("%w for %s: neither %s nor %s exists (sign it with `pkgstore sign` or `gpg --armor --detach-sign`, pass --signature FILE, or --unsigned for a registry that accepts unsigned packages)",
+		return "", nil, fmt.Errorf("%w for %s: neither %s nor %s exists (sign it with `pkgstore sign` or `gpg --armor --detach-sign`, or pass --signature FILE)",
 			errNoSignature, zipPath, zipPath+signatureSuffixes[0], zipPath+signatureSuffixes[1])
 	case len(found) == 2 && !bytes.Equal(contents[0], contents[1]):
 		return "", nil, fmt.Errorf("both %s and %s exist and differ: pass --signature with the one to use", found[0], found[1])

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -28,8 +29,8 @@ func newVerifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check FILE's detached OpenPGP signature against trusted keys",
-		Long: `Verify checks the detached signature of FILE (FILE.sig unless --signature
-says otherwise, armored or binary) against the public keys in the keyring
+		Long: `Verify checks the detached signature of FILE (FILE.sig or FILE.asc unless
+--signature says otherwise, armored or binary) against the public keys in the keyring
 files. It exits 0 and prints the signing key's id and fingerprint when the
 signature is valid and made by a trusted key, 1 with the reason otherwise.
 
@@ -43,8 +44,9 @@ fails unless the file's sha256 and signing key are the recorded ones.`,
 				return usageError("--keyring is required")
 			}
 			file := args[0]
-			if sigPath == "" {
-				sigPath = file + ".sig"
+			_, sigBytes, err := findSignature(file, sigPath)
+			if err != nil {
+				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
 			}
 			kr, err := signature.LoadKeyring(keyrings...)
 			if err != nil {
@@ -55,12 +57,7 @@ fails unless the file's sha256 and signing key are the recorded ones.`,
 				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
 			}
 			defer data.Close()
-			sig, err := os.Open(sigPath)
-			if err != nil {
-				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w: %w", signature.ErrMissing, err)}
-			}
-			defer sig.Close()
-			signer, err := kr.Verify(data, sig)
+			signer, err := kr.Verify(data, bytes.NewReader(sigBytes))
 			if err != nil {
 				return &exitError{Code: 1, Err: fmt.Errorf("%s: BAD: %w", file, err)}
 			}
@@ -82,7 +79,7 @@ fails unless the file's sha256 and signing key are the recorded ones.`,
 			return verifyPublished(cmd, file, signer.Fingerprint, registryURL, token)
 		},
 	}
-	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature (default FILE.sig)")
+	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature (default FILE.sig, else FILE.asc)")
 	cmd.Flags().StringArrayVar(&keyrings, "keyring", nil, "file of trusted armored public keys (repeatable)")
 	cmd.Flags().StringVar(&registryURL, "registry", "", "also compare FILE with what this store recorded when publishing it")
 	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default from PKGSTORE_PUBLISH_TOKEN)")
