@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,7 +47,9 @@ fails unless the file's sha256 and signing key are the recorded ones.`,
 			}
 			file := args[0]
 			_, sigBytes, err := findSignature(file, sigPath)
-			if err != nil {
+			if errors.Is(err, errNoSignature) || errors.Is(err, fs.ErrNotExist) {
+				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w: %w", signature.ErrMissing, err)}
+			} else if err != nil {
 				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
 			}
 			kr, err := signature.LoadKeyring(keyrings...)
