@@ -10,6 +10,7 @@ import (
 
 	"pkgstore/internal/build"
 	"pkgstore/internal/ecs"
+	"pkgstore/internal/readme"
 	"pkgstore/internal/signature"
 )
 
@@ -21,6 +22,8 @@ func newBuildCmd() *cobra.Command {
 		ecsBase, registry         string
 		registryKeyrings          []string
 		skipValidation            bool
+		checkReadme               bool
+		linksFile                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
@@ -39,6 +42,12 @@ rendered; templates of the input packages in requires.input are bundled
 job validates it (package-spec, build mode); a refused zip is not kept.
 The same input always gives the same bytes.
 
+READMEs: each template _dev/build/docs/NAME.md is rendered, as
+elastic-package renders it, into DIR/docs/NAME.md and the zip's docs/NAME.md.
+With --check-readme nothing is built or written: the command fails (exit 1),
+naming each one, when a committed docs/NAME.md differs from what its
+template renders.
+
 With --sign-key, OUTDIR/NAME-VERSION.zip.sig is written too: an armored
 detached OpenPGP signature of the zip.`,
 		Args: cobra.ExactArgs(1),
@@ -51,6 +60,21 @@ detached OpenPGP signature of the zip.`,
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				return usageError("%s is not a package folder", dir)
 			}
+			if ecsBase == "" {
+				ecsBase = os.Getenv(ecs.BaseURLEnv)
+			}
+			cfg := build.Config{
+				ECS:            &ecs.Resolver{BaseURL: ecsBase},
+				Registry:       registry,
+				SkipValidation: skipValidation,
+				LinksFile:      linksFile,
+			}
+			if checkReadme {
+				if signKey != "" {
+					return usageError("--check-readme builds nothing: it cannot be used with --sign-key")
+				}
+				return checkReadmes(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, cfg.Readme(dir))
+			}
 			// Load the key first: a wrong passphrase should not cost a build.
 			var key *signature.SigningKey
 			if signKey != "" {
@@ -59,14 +83,6 @@ detached OpenPGP signature of the zip.`,
 					return &exitError{Code: 1, Err: err}
 				}
 				key = k
-			}
-			if ecsBase == "" {
-				ecsBase = os.Getenv(ecs.BaseURLEnv)
-			}
-			cfg := build.Config{
-				ECS:            &ecs.Resolver{BaseURL: ecsBase},
-				Registry:       registry,
-				SkipValidation: skipValidation,
 			}
 			if len(registryKeyrings) > 0 {
 				kr, err := signature.LoadKeyring(registryKeyrings...)
@@ -104,6 +120,8 @@ detached OpenPGP signature of the zip.`,
 	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
 	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else "+ecs.DefaultBaseURL+")")
 	f.StringVar(&registry, "registry", build.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
+	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
+	f.StringVar(&linksFile, "links-file", "", "links table of the url template function in READMEs (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
 	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "armored public keys the input packages' signatures (from --registry) must verify against (repeatable); without it they are not verified")
 	return cmd
 }

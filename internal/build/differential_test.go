@@ -74,12 +74,7 @@ func fixturesWithDevBuild(t *testing.T, root string) []string {
 // knownGaps are packages whose difference has a known cause outside this
 // package's steps; the test fails when one of them stops differing, so
 // that the list stays true.
-var knownGaps = map[string]string{
-	// elastic-package renders _dev/build/docs/README.md at build time and
-	// refuses this package's template (unknown link key); README rendering
-	// comes with branch build-docs.
-	"elastic-package/readme_links": "README rendering from _dev/build/docs",
-}
+var knownGaps = map[string]string{}
 
 // verdict of one package.
 type verdict struct {
@@ -609,7 +604,8 @@ func TestDifferentialComposed(t *testing.T) {
 func TestRequiredInputsFromStore(t *testing.T) {
 	_, pkg, zips := composedFixture(t)
 	store := servertest.Start(t, servertest.Options{Memory: true})
-	for _, z := range []string{"alpha_input-1.0.0.zip", "beta_input-2.1.0.zip"} {
+	for _, rev := range []struct{ name, version string }{{"alpha_input", "1.0.0"}, {"beta_input", "2.1.0"}} {
+		z := rev.name + "-" + rev.version + ".zip"
 		b, err := os.ReadFile(filepath.Join(zips, z))
 		if err != nil {
 			t.Fatal(err)
@@ -617,6 +613,9 @@ func TestRequiredInputsFromStore(t *testing.T) {
 		if sub := store.Publish(t, z, b, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
 			t.Fatalf("%s: %s %+v", z, sub.Status, sub.Reasons)
 		}
+		// Published means the zip is written; the registry serves it once
+		// the index holds it.
+		store.WaitVisible(t, rev.name, rev.version)
 	}
 	other := sigtest.NewKey(t, "someone else")
 	down := httptest.NewServer(http.NotFoundHandler())

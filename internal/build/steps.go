@@ -44,8 +44,10 @@ type Config struct {
 	// SkipValidation skips the last step: package-spec validation of the
 	// built zip in build mode, the check the publishing job makes.
 	SkipValidation bool
-	// Extra steps run after the built-in ones, before the zip is written
-	// (README rendering plugs in here).
+	// LinksFile is the links table of READMEs' url function; "" means
+	// $ELASTIC_PACKAGE_LINKS_FILE_PATH, else REPO/links_table.yml.
+	LinksFile string
+	// Extra steps run after the built-in ones, before the zip is written.
 	Extra []Step
 }
 
@@ -76,6 +78,7 @@ var Steps = []Step{
 	{"dynamic mappings", stepDynamicMappings},
 	{"transforms", stepTransforms},
 	{"input package templates", stepInputTemplates},
+	{"READMEs", stepReadmes},
 }
 
 func runSteps(ctx context.Context, src string, t *Tree, cfg Config) error {

@@ -296,8 +296,7 @@ func miniECS(t *testing.T) string {
 func TestRebuildOfflineIsIdentical(t *testing.T) {
 	schemas := shareddata.Unpack(t, shareddata.ECSSchemas)
 	srv := httptest.NewServer(http.FileServer(http.Dir(schemas)))
-	root := shareddata.Unpack(t, shareddata.ElasticPackagePackages)
-	eptest.GitInit(t, root)
+	root := eptest.Corpus(t, shareddata.ElasticPackagePackages)
 	cache := t.TempDir()
 	pkgs := topLevelPackages(t, root)
 	build := func(base string) map[string]string {
@@ -331,7 +330,7 @@ func TestRebuildOfflineIsIdentical(t *testing.T) {
 // (ECS from a warm cache, validation on): one op is the whole corpus.
 func BenchmarkBuildCorpus(b *testing.B) {
 	schemas := shareddata.Unpack(b, shareddata.ECSSchemas)
-	root := shareddata.Unpack(b, shareddata.ElasticPackagePackages)
+	root := eptest.Corpus(b, shareddata.ElasticPackagePackages) // with its links table
 	des, err := os.ReadDir(root)
 	if err != nil {
 		b.Fatal(err)
@@ -349,9 +348,7 @@ func BenchmarkBuildCorpus(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		r := &ecs.Resolver{BaseURL: base, CacheDir: cache}
 		for _, p := range pkgs {
-			// readme_links is refused by README rendering (an unknown link
-			// key), as elastic-package refuses it.
-			if _, err := Package(context.Background(), filepath.Join(root, p), out, Config{ECS: r, RepoRoot: root}); err != nil && p != "readme_links" {
+			if _, err := Package(context.Background(), filepath.Join(root, p), out, Config{ECS: r, RepoRoot: root}); err != nil {
 				b.Fatalf("%s: %v", p, err)
 			}
 		}

@@ -47,11 +47,12 @@ func TestGeneratedDocuments(t *testing.T) {
 	p := eprdiff.Start(t, c, eprdiff.Options{Legacy: true})
 	reqs := append(eprdiff.Documents(p.Revisions()), eprdiff.Get("/search", "/search?all=true&prerelease=true",
 		"/categories?prerelease=true", "/categories?include_policy_templates=true&prerelease=true")...)
-	rep := p.Compare(t, reqs)
-	if len(rep.Diffs) > 0 {
-		t.Logf("reproduce with: go test ./internal/eprdiff -run TestGeneratedDocuments -args -seed=%d -generated=%d", seed, n)
-	}
-	rep.Expect(t, eprdiff.Known{})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("reproduce with: go test ./internal/eprdiff -run TestGeneratedDocuments -args -seed=%d -generated=%d", seed, n)
+		}
+	})
+	p.Compare(t, reqs).Expect(t, eprdiff.Known{})
 }
 
 // TestElasticPackageDocuments builds elastic-package's test packages with
@@ -99,3 +100,31 @@ func TestElasticPackageDocuments(t *testing.T) {
 
 // eprtestSkip skips when ../shared (and with it the reference) is absent.
 func eprtestSkip(t *testing.T) { shareddata.Dir(t) }
+
+// TestGeneratedStorage has the reference's storage indexers read the
+// generated packages' documents from our index (EPR decodes each document
+// with its own structs and serves it again): every document and the
+// /search forms must come back as we serve them.
+func TestGeneratedStorage(t *testing.T) {
+	eprtestSkip(t)
+	seed := *genSeed
+	dir := t.TempDir()
+	if _, err := packagegen.Write(dir, seed, 40); err != nil {
+		t.Fatalf("generate (seed %d): %v", seed, err)
+	}
+	c := eprdiff.NewCorpus("generated-storage-" + strconv.FormatUint(seed, 10))
+	c.AddV1Folders(t, dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("reproduce with: go test ./internal/eprdiff -run TestGeneratedStorage -args -seed=%d", seed)
+		}
+	})
+	s := eprdiff.StartStorage(t, c, eprdiff.Options{Legacy: true}, c.Packages, eprdiff.StorageModes)
+	for i, p := range s.Pairs {
+		t.Run(eprdiff.StorageModes[i].Name, func(t *testing.T) {
+			reqs := append(eprdiff.Documents(p.Revisions()), eprdiff.Get("/search?all=true&prerelease=true",
+				"/categories?prerelease=true&include_policy_templates=true")...)
+			p.Compare(t, eprdiff.GetOrHead(reqs)).Expect(t, eprdiff.LoadKnown(t, "testdata/known-generated-storage.txt"))
+		})
+	}
+}

@@ -44,12 +44,32 @@ func ServeECS(tb testing.TB) (baseURL, dir string) {
 }
 
 // Corpus unpacks a shared archive of source packages into a fresh git
-// repository (elastic-package needs one) and returns its root.
+// repository (elastic-package needs one) with LinksTable at its root, and
+// returns the root.
 func Corpus(tb testing.TB, archive string) string {
 	tb.Helper()
 	root := shareddata.Unpack(tb, archive)
-	GitInit(tb, root)
+	Repo(tb, root)
 	return root
+}
+
+// LinksTable is the links table (links_table.yml, read by READMEs' url
+// function and their alerting rule and SLO template sections) at the root
+// of the repositories Corpus makes: the keys the test packages' committed
+// READMEs were rendered with, in elastic-package's own repository.
+const LinksTable = `links:
+  elastic-main: https://www.elastic.co/guide
+  alert-rule-templates: https://www.elastic.co/docs/reference/fleet/alerting-rule-templates
+  slo-templates: https://www.elastic.co/docs/solutions/observability/incident-management/service-level-objectives-slos
+`
+
+// Repo makes dir the root of a git repository holding LinksTable.
+func Repo(tb testing.TB, dir string) {
+	tb.Helper()
+	GitInit(tb, dir)
+	if err := os.WriteFile(filepath.Join(dir, "links_table.yml"), []byte(LinksTable), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // GitInit makes dir the root of an empty git repository.
@@ -127,13 +147,7 @@ func (r *Reference) SetRegistry(url string) error {
 // (REPO/build/packages/NAME/VERSION) and how long the command took. A
 // refusal is an error holding elastic-package's output.
 func (r *Reference) Build(pkgDir, repoRoot, name, version string) (string, time.Duration, error) {
-	cmd := exec.Command(r.script, append([]string{"build", "--zip"}, r.Args...)...)
-	cmd.Dir = pkgDir
-	cmd.Env = append(os.Environ(),
-		"ELASTIC_PACKAGE_DATA_HOME="+r.home,
-		"ELASTIC_PACKAGE_ECS_BASE_URL="+r.ecsURL,
-	)
-	cmd.Env = append(cmd.Env, r.Env...)
+	cmd := r.command(pkgDir, append([]string{"build", "--zip"}, r.Args...)...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
@@ -145,6 +159,31 @@ func (r *Reference) Build(pkgDir, repoRoot, name, version string) (string, time.
 		return "", d, fmt.Errorf("elastic-package build: %v\n%s", err, out)
 	}
 	return built, d, nil
+}
+
+// Run runs elastic-package ARGS in dir (with the data folder, ECS base
+// and Env of Build) and returns its combined output.
+func (r *Reference) Run(dir string, args ...string) ([]byte, error) {
+	return r.command(dir, args...).CombinedOutput()
+}
+
+func (r *Reference) command(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(r.script, args...)
+	cmd.Dir = dir
+	// Variables of the caller's environment that would change
+	// elastic-package's output (ELASTIC_PACKAGE_*) are not passed on.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ELASTIC_PACKAGE_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
+		"ELASTIC_PACKAGE_DATA_HOME="+r.home,
+		"ELASTIC_PACKAGE_ECS_BASE_URL="+r.ecsURL,
+	)
+	cmd.Env = append(cmd.Env, r.Env...)
+	return cmd
 }
 
 // Unzip extracts zipPath into dst and returns dst/ROOT, ROOT being the
