@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/httpenc"
 	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/storage"
 )
@@ -62,7 +63,9 @@ type Registry struct {
 	cfg     Config
 	buckets *storage.Buckets
 	log     *slog.Logger
-	index   []byte // body of / and /index.json
+	index   *httpenc.Body // body of / and /index.json
+	// Cache-Control values of the JSON routes, rendered once.
+	ccIndex, ccSearch, ccCategories []string
 
 	snap atomic.Pointer[snapshot] // nil until the first successful Reload
 
@@ -73,12 +76,13 @@ type Registry struct {
 // whole so that a request sees one index from start to end.
 type snapshot struct {
 	cat    *catalog.Catalog
-	search *bodyCache
-	cats   *bodyCache
+	search *bodyCache[string] // by raw query
+	cats   *bodyCache[string]
+	docs   *bodyCache[*catalog.Revision]
 }
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
-	return &snapshot{cat: c, search: newBodyCache(searchCacheSize), cats: newBodyCache(searchCacheSize)}
+	return &snapshot{cat: c, search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize)}
 }
 
 // New returns a registry; it answers 503 on /health and serves an empty
@@ -110,7 +114,10 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.index = body
+	r.index = httpenc.New(body)
+	r.ccIndex = cacheControl(cfg.CacheTimes.Index)
+	r.ccSearch = cacheControl(cfg.CacheTimes.Search)
+	r.ccCategories = cacheControl(cfg.CacheTimes.Categories)
 	return r, nil
 }
 
