@@ -59,9 +59,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	case "/health":
 		r.cors(w)
-		if !r.Ready() {
-			http.Error(w, "index not loaded yet", http.StatusServiceUnavailable)
-		}
+		r.serveHealth(w, req)
 		return
 	case "/favicon.ico":
 		r.cors(w)

@@ -68,6 +68,8 @@ type Registry struct {
 	ccIndex, ccSearch, ccCategories []string
 
 	snap atomic.Pointer[snapshot] // nil until the first successful Reload
+	// checked is when a Reload last succeeded (UnixNano), for /health.
+	checked atomic.Int64
 
 	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
 }
@@ -75,14 +77,15 @@ type Registry struct {
 // snapshot is one catalog plus the caches derived from it; swapped as a
 // whole so that a request sees one index from start to end.
 type snapshot struct {
-	cat    *catalog.Catalog
-	search *bodyCache[string] // by raw query
-	cats   *bodyCache[string]
-	docs   *bodyCache[*catalog.Revision]
+	cat      *catalog.Catalog
+	loadedAt time.Time
+	search   *bodyCache[string] // by raw query
+	cats     *bodyCache[string]
+	docs     *bodyCache[*catalog.Revision]
 }
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
-	return &snapshot{cat: c, search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize)}
+	return &snapshot{cat: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize)}
 }
 
 // New returns a registry; it answers 503 on /health and serves an empty
@@ -153,6 +156,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reload index: %w", err)
 	}
+	r.checked.Store(time.Now().UnixNano())
 	if cur != nil && next == cur.cat {
 		return nil
 	}

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,7 @@ import (
 	"pkgstore/internal/archive"
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
+	"pkgstore/internal/logging"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
@@ -51,6 +53,8 @@ type Config struct {
 	AfterStep func(step string)
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
+	// TLS, when it names a key pair, serves HTTPS.
+	TLS TLSConfig
 }
 
 // Server is a configured store.
@@ -63,6 +67,7 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	handler   http.Handler
 	log       *slog.Logger
+	tls       *tls.Config // nil: plain HTTP
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -77,7 +82,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New()}
+	tlsCfg, err := cfg.TLS.load()
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New(), tls: tlsCfg}
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
@@ -86,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if cfg.ReadOnly {
-		s.handler = s.Metrics.Instrument(s.Registry)
+		s.handler = logging.Middleware(cfg.Logger, s.Metrics.Instrument(s.Registry))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -133,13 +143,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
 	reg := s.Registry
-	s.handler = s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handler = logging.Middleware(cfg.Logger, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
 			api.ServeHTTP(w, r)
 			return
 		}
 		reg.ServeHTTP(w, r)
-	}))
+	})))
 	return s, nil
 }
 
@@ -208,10 +218,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// No ReadTimeout: uploads may be slow and large. IdleTimeout bounds the
 	// keep-alive connections an idle client can hold open.
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BaseContext: func(net.Listener) context.Context { return ctx }}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BaseContext: func(net.Listener) context.Context { return ctx },
+		// net/http's own complaints (TLS handshakes, panics) in our format.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
+	if s.tls != nil {
+		hs.TLSConfig = s.tls
+		ln = tls.NewListener(ln, s.tls)
+	}
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly)
+	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
 	var err error
 	select {
 	case <-ctx.Done():
