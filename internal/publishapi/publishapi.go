@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
+	"pkgstore/internal/ratelimit"
 	"pkgstore/internal/signature"
 )
 
@@ -30,13 +32,34 @@ type Config struct {
 	// MaxUploadSize bounds a request body (zip + signature + form).
 	MaxUploadSize int64
 	Logger        *slog.Logger
+	// RateLimit bounds publications per token identity (nil: no limit);
+	// over it a client gets 429 with Retry-After.
+	RateLimit *ratelimit.Limiter
+	// MaxUploads bounds the uploads received at once and MaxPending the
+	// submissions this process holds unfinished (queued or in progress);
+	// over either a client gets 503 with Retry-After instead of the server
+	// buffering without bound. Zero means the defaults.
+	MaxUploads, MaxPending int
+	// UploadTimeout is how long one publish request may take to arrive
+	// (the server's read timeout is shorter: it covers every other route).
+	UploadTimeout time.Duration
 }
+
+// Defaults of the back-pressure limits.
+const (
+	DefaultMaxUploads    = 4
+	DefaultMaxPending    = 64
+	DefaultUploadTimeout = 15 * time.Minute
+	// busyRetryAfter is the Retry-After of a 503: about one publication.
+	busyRetryAfter = "5"
+)
 
 // API serves the publishing routes.
 type API struct {
-	cfg    Config
-	hashes [][32]byte
-	mux    *http.ServeMux
+	cfg     Config
+	hashes  [][32]byte
+	mux     *http.ServeMux
+	uploads chan struct{} // one slot per upload in progress
 }
 
 // New returns the API handler.
@@ -47,7 +70,16 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
+	}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), uploads: make(chan struct{}, cfg.MaxUploads)}
 	for _, t := range cfg.Tokens {
 		if t != "" {
 			a.hashes = append(a.hashes, sha256.Sum256([]byte(t)))
@@ -103,8 +135,47 @@ func (a *API) guard(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "the bearer token is not valid for publishing")
 			return
 		}
-		next(w, r)
+		// The identity is a digest prefix: opaque, and never the secret.
+		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, hex.EncodeToString(got[:8]))))
 	}
+}
+
+type identityKey struct{}
+
+// Identity returns the identity of the token a request was authorized with
+// ("" outside a guarded handler): the key of per-token limits and records.
+func Identity(ctx context.Context) string {
+	name, _ := ctx.Value(identityKey{}).(string)
+	return name
+}
+
+// admit applies the per-token rate limit and the back-pressure limits
+// before anything is read; it answers the refusal itself. The returned
+// func frees the upload slot.
+func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	if ok, wait := a.cfg.RateLimit.Allow(Identity(r.Context())); !ok {
+		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
+		writeError(w, http.StatusTooManyRequests, "too many publications with this token: retry in %s", wait.Round(time.Second))
+		return nil, false
+	}
+	if n := a.cfg.Publisher.Pending(); n >= a.cfg.MaxPending {
+		w.Header().Set("Retry-After", busyRetryAfter)
+		writeError(w, http.StatusServiceUnavailable, "the publishing queue is full (%d submissions waiting): retry later", n)
+		return nil, false
+	}
+	select {
+	case a.uploads <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", busyRetryAfter)
+		writeError(w, http.StatusServiceUnavailable, "%d uploads already in progress: retry later", cap(a.uploads))
+		return nil, false
+	}
+	// Uploads may be slower than any other request: extend this
+	// connection's deadlines (the server's defaults stay short).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(a.cfg.UploadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(a.cfg.UploadTimeout + time.Minute))
+	return func() { <-a.uploads }, true
 }
 
 func (a *API) publish(w http.ResponseWriter, r *http.Request) {
@@ -112,6 +183,11 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, a.cfg.MaxUploadSize)
 		return
 	}
+	release, ok := a.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
 	mr, err := r.MultipartReader()
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publishapi"
+	"pkgstore/internal/ratelimit"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
@@ -55,6 +56,14 @@ type Config struct {
 	MetricsAddr string
 	// TLS, when it names a key pair, serves HTTPS.
 	TLS TLSConfig
+	// HTTP bounds connections, requests and shutdown.
+	HTTP HTTPLimits
+	// PublishRate and PublishBurst limit publications per token a minute
+	// (0: no limit); MaxUploads and MaxPending bound the uploads received
+	// at once and the submissions held (0: publishapi's defaults).
+	PublishRate            float64
+	PublishBurst           int
+	MaxUploads, MaxPending int
 }
 
 // Server is a configured store.
@@ -82,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.HTTP = cfg.HTTP.withDefaults()
 	tlsCfg, err := cfg.TLS.load()
 	if err != nil {
 		b.Close()
@@ -96,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if cfg.ReadOnly {
-		s.handler = logging.Middleware(cfg.Logger, s.Metrics.Instrument(s.Registry))
+		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(s.Registry)))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -128,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
 		Logger:            cfg.Logger,
 		AfterStep:         cfg.AfterStep,
+		ShutdownGrace:     cfg.HTTP.ShutdownGrace,
 		OnFinished: func(sub *publish.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
 		},
@@ -139,17 +150,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
+		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
 	reg := s.Registry
-	s.handler = logging.Middleware(cfg.Logger, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
 			api.ServeHTTP(w, r)
 			return
 		}
 		reg.ServeHTTP(w, r)
-	})))
+	}))))
 	return s, nil
 }
 
@@ -216,9 +228,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
 	}
-	// No ReadTimeout: uploads may be slow and large. IdleTimeout bounds the
-	// keep-alive connections an idle client can hold open.
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BaseContext: func(net.Listener) context.Context { return ctx },
+	// Uploads extend their own connection's deadlines (publishapi), so the
+	// read timeout can stay short for everything else.
+	lim := s.cfg.HTTP
+	hs := &http.Server{Handler: s.handler, BaseContext: func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout, WriteTimeout: lim.WriteTimeout,
+		IdleTimeout: lim.IdleTimeout, MaxHeaderBytes: lim.MaxHeaderBytes,
 		// net/http's own complaints (TLS handshakes, panics) in our format.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
@@ -233,7 +248,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), lim.ShutdownGrace)
 	defer scancel()
 	_ = hs.Shutdown(sctx)
 	cancel()
