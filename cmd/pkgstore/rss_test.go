@@ -103,7 +103,9 @@ func TestPeakRSSAtSizeLimit(t *testing.T) {
 
 type mismatch struct{ code int }
 
-func (m *mismatch) Error() string { return "downloaded zip differs (status " + strconv.Itoa(m.code) + ")" }
+func (m *mismatch) Error() string {
+	return "downloaded zip differs (status " + strconv.Itoa(m.code) + ")"
+}
 
 // writeIncompressiblePackage streams a legacy package zip with random
 // files of the given sizes to path and returns its SHA-256.
