@@ -47,8 +47,8 @@ type Config struct {
 
 // Defaults of the back-pressure limits.
 const (
-	DefaultMaxUploads    = 4
-	DefaultMaxPending    = 64
+	DefaultMaxUploads    = 16
+	DefaultMaxPending    = 256
 	DefaultUploadTimeout = 15 * time.Minute
 	// busyRetryAfter is the Retry-After of a 503: about one publication.
 	busyRetryAfter = "5"
