@@ -137,7 +137,7 @@ another process.`,
 	f.StringVar(&tlsMin, "tls-min-version", "", "lowest TLS version accepted: 1.0, 1.1, 1.2 (default) or 1.3 (env PKGSTORE_TLS_MIN_VERSION)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty)")
 	cfg.HTTP.AddFlags(f)
-	f.Float64Var(&cfg.PublishRate, "publish-rate", 30, "publications a minute per token (429 with Retry-After over it; 0: no limit)")
+	f.Float64Var(&cfg.PublishRate, "publish-rate", 0, "publications a minute per token (429 with Retry-After over it; 0: no limit)")
 	f.IntVar(&cfg.PublishBurst, "publish-burst", 10, "publications per token accepted at once before --publish-rate applies")
 	f.IntVar(&cfg.MaxUploads, "max-uploads", publishapi.DefaultMaxUploads, "uploads received at once (503 with Retry-After over it)")
 	f.IntVar(&cfg.MaxPending, "max-pending", publishapi.DefaultMaxPending, "submissions waiting or in progress (503 with Retry-After over it)")

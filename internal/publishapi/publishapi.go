@@ -154,8 +154,9 @@ func Identity(ctx context.Context) string {
 // func frees the upload slot.
 func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
 	if ok, wait := a.cfg.RateLimit.Allow(Identity(r.Context())); !ok {
-		w.Header().Set("Retry-After", ratelimit.RetryAfter(wait))
-		writeError(w, http.StatusTooManyRequests, "too many publications with this token: retry in %s", wait.Round(time.Second))
+		ra := ratelimit.RetryAfter(wait)
+		w.Header().Set("Retry-After", ra)
+		writeError(w, http.StatusTooManyRequests, "too many publications with this token: retry in %ss", ra)
 		return nil, false
 	}
 	if n := a.cfg.Publisher.Pending(); n >= a.cfg.MaxPending {
