@@ -115,14 +115,36 @@ var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
 })
 
+// Compressor state is large (about 1 MB for gzip, several for brotli) and
+// a cache miss compresses a 20 KB document: pool the writers, and size
+// brotli's window to the body.
+var (
+	gzipPool   sync.Pool
+	brotliPool [25]sync.Pool // by window size, log2
+)
+
+// brotliWindow is the smallest window (log2, 10 to 24) that holds n bytes.
+func brotliWindow(n int) int {
+	w := 10
+	for w < 24 && 1<<w < n {
+		w++
+	}
+	return w
+}
+
 func compress(c Coding, raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(raw) / 4)
 	switch c {
 	case Gzip:
-		w, err := gzip.NewWriterLevel(&buf, gzipLevel)
-		if err != nil {
-			return nil, err
+		w, _ := gzipPool.Get().(*gzip.Writer)
+		if w == nil {
+			var err error
+			if w, err = gzip.NewWriterLevel(&buf, gzipLevel); err != nil {
+				return nil, err
+			}
+		} else {
+			w.Reset(&buf)
 		}
 		if _, err := w.Write(raw); err != nil {
 			return nil, err
@@ -130,6 +152,7 @@ func compress(c Coding, raw []byte) ([]byte, error) {
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
+		gzipPool.Put(w)
 	case Zstd:
 		enc, err := zstdEncoder()
 		if err != nil {
@@ -138,13 +161,20 @@ func compress(c Coding, raw []byte) ([]byte, error) {
 		// EncodeAll on a shared encoder is safe for concurrent use.
 		return enc.EncodeAll(raw, make([]byte, 0, len(raw)/4)), nil
 	case Brotli:
-		w := brotli.NewWriterLevel(&buf, brotliQuality)
+		lg := brotliWindow(len(raw))
+		w, _ := brotliPool[lg].Get().(*brotli.Writer)
+		if w == nil {
+			w = brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: brotliQuality, LGWin: lg})
+		} else {
+			w.Reset(&buf)
+		}
 		if _, err := w.Write(raw); err != nil {
 			return nil, err
 		}
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
+		brotliPool[lg].Put(w)
 	default:
 		return nil, fmt.Errorf("httpenc: unknown coding %d", c)
 	}

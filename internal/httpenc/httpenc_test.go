@@ -2,6 +2,7 @@ package httpenc
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -174,5 +175,61 @@ func TestServeHEAD(t *testing.T) {
 	gz, _ := b.Encoded(Gzip)
 	if resp.Header.Get("Content-Encoding") != "gzip" || resp.ContentLength != int64(len(gz)) {
 		t.Errorf("HEAD: %v %d, want gzip length %d", resp.Header, resp.ContentLength, len(gz))
+	}
+}
+
+// BenchmarkNewDocument is the cost of a package document's first
+// compressed answer (a cache miss): one body, one coding.
+func BenchmarkNewDocument(b *testing.B) {
+	raw := []byte(strings.Repeat(`{"name":"nginx","version":"1.5.0","title":"Nginx","description":"Collect logs and metrics"},`+"\n", 220)) // ~20 KB
+	for _, c := range []Coding{Gzip, Zstd, Brotli} {
+		b.Run(c.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, got := New(raw).Encoded(c); got != c {
+					b.Fatal(got)
+				}
+			}
+		})
+	}
+}
+
+func TestBrotliWindow(t *testing.T) {
+	for n, want := range map[int]int{0: 10, 1024: 10, 1025: 11, 20 << 10: 15, 1 << 20: 20, 300 << 20: 24} {
+		if got := brotliWindow(n); got != want {
+			t.Errorf("brotliWindow(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestPooledCompressorsConcurrent compresses many distinct bodies of
+// different sizes at once (pooled writers, per-size brotli windows): every
+// answer must decode to its own body.
+func TestPooledCompressorsConcurrent(t *testing.T) {
+	errs := make(chan error, 64)
+	for g := 0; g < 64; g++ {
+		go func() {
+			raw := []byte(strings.Repeat(strconv.Itoa(g)+`{"k":"v"},`, 50+g*400))
+			b := New(raw)
+			for _, c := range []Coding{Gzip, Brotli, Zstd} {
+				data, got := b.Encoded(c)
+				r, err := NewReader(got.String(), bytes.NewReader(data))
+				if err != nil {
+					errs <- err
+					return
+				}
+				out, err := io.ReadAll(r)
+				if err != nil || !bytes.Equal(out, raw) {
+					errs <- fmt.Errorf("body %d, %s: decoded differs (%v)", g, c, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 64; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

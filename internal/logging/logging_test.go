@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,5 +85,24 @@ func TestMiddlewareRequestID(t *testing.T) {
 	Middleware(quiet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) })).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if seen != "" || buf.Len() != 0 {
 		t.Errorf("quiet: id %q, log %q", seen, buf.String())
+	}
+}
+
+// TestMiddlewareCountsStreamedBytes: a handler streaming through io.Copy
+// (ReadFrom) is counted like one calling Write.
+func TestMiddlewareCountsStreamedBytes(t *testing.T) {
+	var buf bytes.Buffer
+	log, _ := New(&buf, "ecs", "info", "s", "v")
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, strings.NewReader(strings.Repeat("z", 100000)))
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/epr/a/a-1.0.0.zip", nil))
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if w.Body.Len() != 100000 || rec["http.response.body.bytes"] != 100000.0 || rec["http.response.status_code"] != 200.0 {
+		t.Errorf("%d bytes sent, log %v", w.Body.Len(), rec)
 	}
 }
