@@ -57,7 +57,7 @@ func TestCrashConsistencyAtScale(t *testing.T) {
 		mu  sync.Mutex
 		ids = map[string]string{} // submission id -> NAME-VERSION, as the clients were told
 	)
-	violations := 0
+	violations, interrupted, queued := 0, 0, 0
 	for iter := 0; iter < *crashIterations; iter++ {
 		c := startChild(t, data, key.PublicPath, "")
 		killAfter := time.Duration(50+rng.IntN(1200)) * time.Millisecond
@@ -90,6 +90,14 @@ func TestCrashConsistencyAtScale(t *testing.T) {
 		stop()
 		wg.Wait()
 
+		// What the kill interrupted: submissions not final and candidates
+		// still queued, all of which the restart must finish.
+		for _, s := range readSubmissions(t, data) {
+			if !s.Status.Final() {
+				interrupted++
+			}
+		}
+		queued += len(queuedUploads(t, data))
 		r := startChild(t, data, key.PublicPath, "")
 		vs := checkStore(t, data, r.URL, ids, &mu)
 		for _, v := range vs {
@@ -100,7 +108,7 @@ func TestCrashConsistencyAtScale(t *testing.T) {
 		r.exitCode(t)
 	}
 	mu.Lock()
-	t.Logf("%d rounds, %d submissions given ids, %d violations (seed %d)", *crashIterations, len(ids), violations, *crashSeed)
+	t.Logf("%d rounds, %d submissions given ids, %d unfinished at a kill, %d queue entries left by kills, %d violations (seed %d)", *crashIterations, len(ids), interrupted, queued, violations, *crashSeed)
 	mu.Unlock()
 }
 
@@ -181,6 +189,21 @@ func checkStore(t *testing.T, data, url string, ids map[string]string, mu *sync.
 	}
 	sort.Strings(vs)
 	return vs
+}
+
+// queuedUploads lists the queue entries (submissions whose candidate is
+// still queued).
+func queuedUploads(t *testing.T, data string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(data, "internal", filepath.FromSlash(strings.TrimSuffix(storage.QueuePrefix, "/"))))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }
 
 func readSubmissions(t *testing.T, data string) map[string]*publish.Submission {
