@@ -17,17 +17,9 @@ import (
 	"pkgstore/internal/server/servertest"
 )
 
-// TestMain lets the test binary double as the pkgstore command, so that
-// tests can run `pkgstore serve` as a real child process (signals, RSS,
-// TLS on a real listener) without building it first.
-func TestMain(m *testing.M) {
-	if os.Getenv("PKGSTORE_TEST_MAIN") == "1" {
-		os.Args = append([]string{"pkgstore"}, os.Args[1:]...)
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// The test binary doubles as the pkgstore command (TestMain in
+// guide_test.go, PKGSTORE_AS_CLI=1), so that tests can run `pkgstore serve`
+// as a real child process (signals, RSS, TLS on a real listener).
 
 // serveProc is `pkgstore serve` running as a child, logging ECS JSON.
 type serveProc struct {
@@ -43,7 +35,7 @@ type serveProc struct {
 func startServe(t *testing.T, env []string, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "ecs"}, args...)...)
-	cmd.Env = append(append(os.Environ(), "PKGSTORE_TEST_MAIN=1"), env...)
+	cmd.Env = append(append(os.Environ(), "PKGSTORE_AS_CLI=1"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

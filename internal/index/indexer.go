@@ -36,6 +36,10 @@ type Indexer struct {
 	// (the publishing job vets the ones it stores); a document it refuses
 	// leaves its zip out of the index, like an unreadable zip.
 	Check func(Entry) error
+	// Hidden, if set, returns published revisions to leave out of the
+	// index (yanked ones): the index, and so every registry reading it,
+	// treats them as removed.
+	Hidden func(ctx context.Context) (map[packageid.ID]bool, error)
 	// OnPass, if set, is called after every call of Index (metrics).
 	OnPass func(res Result, took time.Duration, err error)
 	// Keep and KeepFor bound the old cursors kept after a pass: the newest
@@ -243,7 +247,8 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 	return res, complete, err
 }
 
-// listGood lists the published zips, less the known-unusable ones.
+// listGood lists the published zips, less the known-unusable and the
+// hidden ones.
 func (ix *Indexer) listGood(ctx context.Context) (map[packageid.ID]bool, error) {
 	published, err := ListPublished(ctx, ix.b.Public)
 	if err != nil {
@@ -251,6 +256,15 @@ func (ix *Indexer) listGood(ctx context.Context) (map[packageid.ID]bool, error) 
 	}
 	for id := range ix.bad {
 		delete(published, id)
+	}
+	if ix.Hidden != nil {
+		hidden, err := ix.Hidden(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hidden revisions: %w", err)
+		}
+		for id := range hidden {
+			delete(published, id)
+		}
 	}
 	return published, nil
 }

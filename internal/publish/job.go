@@ -56,7 +56,7 @@ func (p *Publisher) run(ctx context.Context, s *Submission, l *lease) ([]Reason,
 		if err := p.checkLease(ctx, l); err != nil {
 			return nil, err
 		}
-		p.cleanup(context.WithoutCancel(ctx), id)
+		p.cleanup(context.WithoutCancel(ctx), id, s)
 	}
 	return reasons, err
 }
@@ -239,6 +239,12 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		return fmt.Errorf("write package document: %w", err)
 	}
 	p.step("document")
+	// Provenance and the audit record before the zip: a published zip
+	// always has both.
+	if err := p.writeProvenance(ctx, s, id, size); err != nil {
+		return err
+	}
+	p.step("audit")
 	// The zip is the commit point: only the lease holder may write it.
 	if err := p.checkLease(ctx, l); err != nil {
 		return err
@@ -261,14 +267,16 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 	return nil
 }
 
-// cleanup removes what a failed publication wrote, unless the zip made it.
-func (p *Publisher) cleanup(ctx context.Context, id packageid.ID) {
+// cleanup removes what a failed publication (of submission s) wrote,
+// unless the zip made it.
+func (p *Publisher) cleanup(ctx context.Context, id packageid.ID, s *Submission) {
 	if ok, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || ok {
 		return
 	}
 	_ = p.b.Public.DeletePrefix(ctx, storage.StaticPrefix+id.String()+"/")
 	_ = p.b.Public.Delete(ctx, storage.SignatureKey(id))
 	_ = p.b.Internal.Delete(ctx, storage.DocumentKey(id))
+	p.dropProvenance(ctx, id, s)
 }
 
 // A claim is an object pkgstore/claims/NAME-VERSION@<generation>. The highest

@@ -229,12 +229,23 @@ func (r *Registry) lookup(w http.ResponseWriter, name, version, notFoundMsg stri
 		badRequest(w, "invalid package version")
 		return nil
 	}
-	rev, ok := r.current().cat.Lookup(packageid.ID{Name: name, Version: version})
+	_, rev, ok := r.find(r.current(), packageid.ID{Name: name, Version: version})
 	if !ok {
 		notFound(w, notFoundMsg)
 		return nil
 	}
 	return rev
+}
+
+// find looks id up in the index, then among the hidden revisions.
+func (r *Registry) find(snap *snapshot, id packageid.ID) (*catalog.Catalog, *catalog.Revision, bool) {
+	if rev, ok := snap.cat.Lookup(id); ok {
+		return snap.cat, rev, true
+	}
+	if r.cfg.Hidden != nil {
+		return r.cfg.Hidden.Lookup(id)
+	}
+	return nil, nil, false
 }
 
 func (r *Registry) servePackageIndex(w http.ResponseWriter, req *http.Request, name, version string) {
@@ -243,22 +254,27 @@ func (r *Registry) servePackageIndex(w http.ResponseWriter, req *http.Request, n
 		badRequest(w, "invalid package version")
 		return
 	}
-	rev, ok := snap.cat.Lookup(packageid.ID{Name: name, Version: version})
+	cat, rev, ok := r.find(snap, packageid.ID{Name: name, Version: version})
 	if !ok {
 		notFound(w, "package revision not found")
 		return
 	}
-	if body, ok := snap.docs.get(rev); ok {
-		r.serveJSON(w, req, body, r.ccIndex)
-		return
+	// Revisions of this snapshot's catalog are cached with it; hidden
+	// (yanked) ones come from a store that changes on its own.
+	cached := cat == snap.cat
+	if cached {
+		if body, ok := snap.docs.get(rev); ok {
+			r.serveJSON(w, req, body, r.ccIndex)
+			return
+		}
 	}
-	doc, err := snap.cat.Document(rev)
+	doc, err := cat.Document(rev)
 	if err != nil {
 		r.log.Error("package document", "package", rev.ID.String(), "err", err)
 		internalError(w)
 		return
 	}
-	if !cacheable(len(doc)) {
+	if !cached || !cacheable(len(doc)) {
 		r.serveRendered(w, doc, r.ccIndex)
 		return
 	}

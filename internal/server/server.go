@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -16,18 +17,24 @@ import (
 	"time"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/audit"
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/client"
+	"pkgstore/internal/governapi"
 	"pkgstore/internal/index"
 	"pkgstore/internal/logging"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/proxy"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publishapi"
 	"pkgstore/internal/ratelimit"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/tokens"
 	"pkgstore/internal/validate"
+	"pkgstore/internal/yank"
 )
 
 // Config of a store server.
@@ -36,8 +43,12 @@ type Config struct {
 	// Keyrings are files of trusted public keys.
 	Keyrings          []string
 	RequireSignatures bool
-	// Tokens allowed to publish; none disables the publishing API.
-	Tokens        []string
+	// Tokens allowed to publish (unnamed, every package); none, and no
+	// TokensFile, disables the publishing API.
+	Tokens []string
+	// TokensFile is a YAML file of named, scoped tokens (package tokens),
+	// reloaded when it changes and on SIGHUP.
+	TokensFile    string
 	Workers       int
 	Limits        archive.Limits
 	MaxUploadSize int64
@@ -64,6 +75,18 @@ type Config struct {
 	PublishRate            float64
 	PublishBurst           int
 	MaxUploads, MaxPending int
+	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/proxy).
+	Proxy ProxyConfig
+}
+
+// ProxyConfig configures proxy mode.
+type ProxyConfig struct {
+	Upstream string
+	// Cache publishes every revision downloaded through the proxy into
+	// this store (a pull-through cache); it needs the publishing job.
+	Cache bool
+	// Retry of upstream /search and /categories (zero: EPR's).
+	Retry client.Retry
 }
 
 // Server is a configured store.
@@ -74,6 +97,9 @@ type Server struct {
 	Indexer   *index.Indexer     // nil when read-only
 	Registry  *registry.Registry
 	Metrics   *metrics.Metrics
+	Tokens    *tokens.Store // nil when read-only
+	Audit     *audit.Log
+	Yanks     *yank.Store
 	handler   http.Handler
 	log       *slog.Logger
 	tls       *tls.Config // nil: plain HTTP
@@ -98,15 +124,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New(), tls: tlsCfg}
+	s.Audit = audit.New(b.Internal)
+	s.Yanks = yank.New(b, s.Audit)
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
+	rcfg.Hidden = s.Yanks.Served()
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if cfg.ReadOnly {
-		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(s.Registry)))
+		if cfg.Proxy.Cache {
+			b.Close()
+			return nil, errors.New("a read-only store cannot be a pull-through cache")
+		}
+		h, err := s.withProxy(s.Registry, nil)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(h)))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -118,6 +156,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
 	s.Indexer.Check = catalog.Check
+	s.Indexer.Hidden = s.Yanks.Hidden
+	s.Yanks.OnChange = func(packageid.ID) { s.Indexer.Trigger() }
 	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
 		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
 	}
@@ -139,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:            cfg.Logger,
 		AfterStep:         cfg.AfterStep,
 		ShutdownGrace:     cfg.HTTP.ShutdownGrace,
+		Audit:             s.Audit,
 		OnFinished: func(sub *publish.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
 		},
@@ -150,19 +191,73 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
+	if s.Tokens, err = newTokens(cfg, s.Audit); err != nil {
+		b.Close()
+		return nil, err
+	}
+	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
 		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout})
+	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
-	reg := s.Registry
+	reg, err := s.withProxy(s.Registry, keyring)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
 	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
 			api.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			gov.ServeHTTP(w, r)
 			return
 		}
 		reg.ServeHTTP(w, r)
 	}))))
 	return s, nil
+}
+
+// withProxy wraps the registry in proxy mode when configured.
+func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (http.Handler, error) {
+	pc := s.cfg.Proxy
+	if pc.Upstream == "" {
+		if pc.Cache {
+			return nil, errors.New("--proxy-cache needs --proxy-to")
+		}
+		return reg, nil
+	}
+	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
+	if pc.Cache {
+		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy}
+	}
+	return proxy.New(cfg)
+}
+
+// publishLegacy publishes a revision already published elsewhere (no
+// package-spec check) and waits for the outcome; a duplicate is success.
+func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
+	sub, err := s.Publisher.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: true}})
+	if err != nil {
+		return err
+	}
+	if !sub.Status.Final() {
+		if sub, err = s.Publisher.Wait(ctx, sub.ID); err != nil {
+			return err
+		}
+	}
+	if sub.Status == publish.StatusPublished {
+		return nil
+	}
+	var reasons []string
+	for _, r := range sub.Reasons {
+		if r.Check == "duplicate" {
+			return nil
+		}
+		reasons = append(reasons, r.String())
+	}
+	return fmt.Errorf("refused: %s", strings.Join(reasons, "; "))
 }
 
 // validateSpec adapts the package-spec validator to the job.
@@ -225,6 +320,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
 	if s.Indexer != nil {
+		run(func(ctx context.Context) { s.Tokens.Run(ctx, tokens.DefaultPollInterval) })
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
 	}
