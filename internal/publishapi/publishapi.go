@@ -53,6 +53,8 @@ const (
 	DefaultUploadTimeout = 15 * time.Minute
 	// busyRetryAfter is the Retry-After of a 503: about one publication.
 	busyRetryAfter = "5"
+	// uploadSlotWait is how long an upload waits for one of MaxUploads.
+	uploadSlotWait = 30 * time.Second
 )
 
 // Authorizer checks a request's bearer token for a scope on a package
@@ -154,9 +156,15 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok 
 		writeError(w, http.StatusServiceUnavailable, "the publishing queue is full (%d submissions waiting): retry later", n)
 		return nil, false
 	}
+	// A burst waits a little for a slot (its body waits in the kernel's
+	// buffers, not in ours) before being turned away.
+	t := time.NewTimer(uploadSlotWait)
+	defer t.Stop()
 	select {
 	case a.uploads <- struct{}{}:
-	default:
+	case <-r.Context().Done():
+		return nil, false
+	case <-t.C:
 		w.Header().Set("Retry-After", busyRetryAfter)
 		writeError(w, http.StatusServiceUnavailable, "%d uploads already in progress: retry later", cap(a.uploads))
 		return nil, false
