@@ -30,6 +30,10 @@ type IndexHealth struct {
 	CheckedSecondsAgo *float64 `json:"checked_seconds_ago,omitempty"`
 }
 
+// minCursorTime is 2001-09-09 in nanoseconds: smaller cursors are not
+// timestamps.
+const minCursorTime = 1e18
+
 // HealthNow reports the registry's state.
 func (r *Registry) HealthNow() Health {
 	now := time.Now()
@@ -40,7 +44,9 @@ func (r *Registry) HealthNow() Health {
 	h := Health{Status: "ok", Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}}
 	at := s.loadedAt.UTC()
 	h.Index.LoadedAt = &at
-	if ns, err := strconv.ParseInt(s.cat.Cursor(), 10, 64); err == nil && ns > 0 {
+	// Cursors written by an indexer are nanosecond timestamps; others
+	// (hand-made or synthetic indexes) have no age to report.
+	if ns, err := strconv.ParseInt(s.cat.Cursor(), 10, 64); err == nil && ns > minCursorTime {
 		age := now.Sub(time.Unix(0, ns)).Seconds()
 		h.Index.AgeSeconds = &age
 	}

@@ -52,6 +52,21 @@ func TestHealth(t *testing.T) {
 	check("no index written yet", 200, "", func(h health) bool {
 		return h.Status == "ok" && h.Index.Loaded && h.Index.Cursor == "" && h.Index.AgeSeconds == nil && h.Index.CheckedSecondsAgo != nil
 	})
+	// A cursor that is not a timestamp has no age.
+	writeIndex := func(cursor string) {
+		t.Helper()
+		if err := in.WriteFile(ctx, storage.IndexAllKey(cursor), strings.NewReader(`{"packages":[]}`), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.WriteFile(ctx, storage.CursorKey, strings.NewReader(`{"current":"`+cursor+`"}`), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeIndex("00000000000000000101")
+	check("synthetic cursor", 200, "", func(h health) bool { return h.Index.Loaded && h.Index.AgeSeconds == nil })
 	// An index written ten minutes ago (cursors are the writer's clock).
 	cursor := fmt.Sprintf("%019d", time.Now().Add(-10*time.Minute).UnixNano())
 	if err := in.WriteFile(ctx, storage.IndexAllKey(cursor), strings.NewReader(`{"packages":[]}`), nil); err != nil {
