@@ -10,6 +10,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/logging"
+	"pkgstore/internal/publishapi"
+	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
 )
@@ -23,21 +26,42 @@ func storageFlags(fs *pflag.FlagSet, c *storage.Config) {
 	fs.StringVar(&c.InternalURL, "internal-bucket", "", "internal bucket URL; replaces DIR/internal")
 }
 
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
+func newLogger(level string) (*slog.Logger, error) { return newFormatLogger("text", level) }
+
+// newFormatLogger writes text or ECS JSON (--log-format) to stderr.
+func newFormatLogger(format, level string) (*slog.Logger, error) {
+	if _, err := logging.ParseLevel(level); err != nil {
 		return nil, usageError("--log-level: %v", err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	l, err := logging.New(os.Stderr, format, level, registry.DefaultServiceName, registry.ServiceVersion)
+	if err != nil {
+		return nil, usageError("--log-format: %v", err)
+	}
+	return l, nil
+}
+
+// envDefaults fills each flag the command line did not set from its
+// environment variable, so that replicas can share configuration.
+func envDefaults(fs *pflag.FlagSet, vars map[string]string) error {
+	for flag, env := range vars {
+		if v, ok := os.LookupEnv(env); ok && !fs.Changed(flag) {
+			if err := fs.Set(flag, v); err != nil {
+				return usageError("%s: %v", env, err)
+			}
+		}
+	}
+	return nil
 }
 
 func newServeCmd() *cobra.Command {
 	cfg := server.Config{Limits: archive.DefaultLimits}
 	var (
-		addr     string
-		logLevel string
-		maxZip   string
-		lim      sizeFlags
+		addr      string
+		logLevel  string
+		logFormat string
+		tlsMin    string
+		maxZip    string
+		lim       sizeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,11 +72,20 @@ search index up to date. With --read-only, only serve buckets written by
 another process.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(logLevel)
+			if err := envDefaults(cmd.Flags(), map[string]string{
+				"tls-cert": "PKGSTORE_TLS_CERT", "tls-key": "PKGSTORE_TLS_KEY", "tls-min-version": "PKGSTORE_TLS_MIN_VERSION",
+				"log-format": "PKGSTORE_LOG_FORMAT", "log-level": "PKGSTORE_LOG_LEVEL",
+			}); err != nil {
+				return err
+			}
+			log, err := newFormatLogger(logFormat, logLevel)
 			if err != nil {
 				return err
 			}
 			cfg.Logger = log
+			if cfg.TLS.MinVersion, err = server.ParseTLSVersion(tlsMin); err != nil {
+				return usageError("--tls-min-version: %v", err)
+			}
 			if env := os.Getenv("PKGSTORE_PUBLISH_TOKEN"); env != "" && len(cfg.Tokens) == 0 {
 				cfg.Tokens = strings.Split(env, ",")
 			}
@@ -63,7 +96,10 @@ another process.`,
 				return err
 			}
 			if cfg.ReadOnly && (len(cfg.Tokens) > 0 || cfg.TokensFile != "") {
-				return usageError("--read-only replicas do not publish: drop --publish-token and --tokens-file")
+				// Replicas share the writer's configuration; refusing to
+				// start would make them fail for a setting they never use.
+				log.Warn("read-only replica: ignoring the publish token(s) (--publish-token / PKGSTORE_PUBLISH_TOKEN / --tokens-file); the publishing API stays off")
+				cfg.Tokens, cfg.TokensFile = nil, ""
 			}
 			if !cfg.ReadOnly && cfg.RequireSignatures && len(cfg.Keyrings) == 0 {
 				log.Warn("no --keyring given: every publication will be refused until one is (or pass --require-signatures=false)")
@@ -95,8 +131,17 @@ another process.`,
 	lim.add(f)
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")
 	f.BoolVar(&cfg.ReadOnly, "read-only", false, "only serve: no publishing API, no indexer")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (env PKGSTORE_LOG_LEVEL)")
+	f.StringVar(&logFormat, "log-format", "text", "text, or ecs: JSON with Elastic Common Schema field names as EPR's ecs log type (env PKGSTORE_LOG_FORMAT)")
+	f.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (env PKGSTORE_TLS_CERT)")
+	f.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "PEM private key file of --tls-cert (env PKGSTORE_TLS_KEY)")
+	f.StringVar(&tlsMin, "tls-min-version", "", "lowest TLS version accepted: 1.0, 1.1, 1.2 (default) or 1.3 (env PKGSTORE_TLS_MIN_VERSION)")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty)")
+	cfg.HTTP.AddFlags(f)
+	f.Float64Var(&cfg.PublishRate, "publish-rate", 0, "publications a minute per token (429 with Retry-After over it; 0: no limit)")
+	f.IntVar(&cfg.PublishBurst, "publish-burst", 10, "publications per token accepted at once before --publish-rate applies")
+	f.IntVar(&cfg.MaxUploads, "max-uploads", publishapi.DefaultMaxUploads, "uploads received at once (503 with Retry-After over it)")
+	f.IntVar(&cfg.MaxPending, "max-pending", publishapi.DefaultMaxPending, "submissions waiting or in progress (503 with Retry-After over it)")
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")

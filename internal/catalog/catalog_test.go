@@ -153,6 +153,13 @@ func TestScanIndex(t *testing.T) {
 		{`{"packages":[{"package_manifest":{"a":1}`, nil, true},
 		{`{"packages":[{"nope":1}]}`, nil, true},
 		{`[]`, nil, true},
+		// Skipped members are checked as encoding/json would (fuzzing found
+		// these accepted).
+		{`{"":00}`, nil, true},
+		{`{"x":[1,}],"packages":[]}`, nil, true},
+		{`{"packages":[{"other":tru,"package_manifest":{}}]}`, nil, true},
+		{`{"\q":1,"packages":[]}`, nil, true},
+		{`{"x":[1,{"a":"}"}],"packages":[]} trailing`, nil, false},
 	}
 	// Larger than the scanner's buffer, with escapes, so that it grows.
 	big := `{"name":"` + strings.Repeat(`a\"{[`, 300000) + `","v":[1,{"x":"]}"}]}`

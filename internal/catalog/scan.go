@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -158,6 +159,9 @@ func (s *indexScanner) object(member func(key string) (bool, error)) error {
 		if err != nil {
 			return err
 		}
+		if !json.Valid(key) {
+			return fmt.Errorf("invalid key %.40q", key)
+		}
 		// A copy: key aliases the buffer, which expect may refill.
 		k := string(key)
 		if err := s.expect(':'); err != nil {
@@ -168,8 +172,16 @@ func (s *indexScanner) object(member func(key string) (bool, error)) error {
 			return err
 		}
 		if !done {
-			if _, err := s.value(); err != nil {
+			// Skipped members are cut by nesting alone; check them, so
+			// that an index encoding/json (and so EPR) would refuse is
+			// refused here too. They are small and rare (the manifests,
+			// the bulk, are checked by their parser).
+			v, err := s.value()
+			if err != nil {
 				return err
+			}
+			if !json.Valid(v) {
+				return fmt.Errorf("member %s: invalid JSON value %.40q", k, v)
 			}
 		}
 	}

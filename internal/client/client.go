@@ -71,6 +71,8 @@ type Options struct {
 type APIError struct {
 	StatusCode int
 	Message    string
+	// RetryAfter is the server's Retry-After (429, 503), zero if none.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -139,7 +141,11 @@ func decodeSubmission(resp *http.Response) (*publish.Submission, error) {
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(body))
 		}
-		return nil, &APIError{StatusCode: resp.StatusCode, Message: e.Error}
+		ae := &APIError{StatusCode: resp.StatusCode, Message: e.Error}
+		if sec, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && sec > 0 {
+			ae.RetryAfter = time.Duration(sec) * time.Second
+		}
+		return nil, ae
 	}
 	var s publish.Submission
 	if err := json.Unmarshal(body, &s); err != nil || s.ID == "" && s.Status == "" {

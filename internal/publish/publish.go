@@ -61,6 +61,11 @@ type Config struct {
 	// AfterStep, if set, is called after every write step of a publication
 	// with the step's name; tests use it to inject crashes.
 	AfterStep func(step string)
+	// ShutdownGrace is how long the submissions in progress when Run's
+	// context ends may take to finish; past it they are abandoned cleanly
+	// (record back to queued, lease released) for the next start. Zero
+	// abandons at once.
+	ShutdownGrace time.Duration
 	// Audit, if set, records every submission's receipt and outcome.
 	Audit *audit.Log
 }
@@ -247,9 +252,24 @@ func (p *Publisher) schedule(id string) {
 	}
 }
 
+// Pending returns how many submissions this process holds unfinished:
+// scheduled, waiting for a worker, or being processed.
+func (p *Publisher) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight)
+}
+
 // Run starts the workers and the queue scanner, recovers candidates left in
 // the queue (by a crash, or by another process), and blocks until ctx is done.
+//
+// When ctx ends no new submission starts; those in progress get
+// ShutdownGrace to finish, then their context is cancelled and they are
+// abandoned cleanly. Run returns when every worker has stopped.
 func (p *Publisher) Run(ctx context.Context) {
+	// Jobs run on their own context so that shutdown can let them finish.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
 	var wg sync.WaitGroup
 	for i := 0; i < p.cfg.Workers; i++ {
 		wg.Add(1)
@@ -260,10 +280,12 @@ func (p *Publisher) Run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case id := <-p.work:
-					p.process(ctx, id)
-					p.mu.Lock()
-					delete(p.inflight, id)
-					p.mu.Unlock()
+					if ctx.Err() != nil {
+						p.forget(id)
+						return
+					}
+					p.process(jobCtx, id)
+					p.forget(id)
 				}
 			}
 		}()
@@ -274,12 +296,28 @@ func (p *Publisher) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			wg.Wait()
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			grace := time.NewTimer(p.cfg.ShutdownGrace)
+			defer grace.Stop()
+			select {
+			case <-done:
+			case <-grace.C:
+				p.log.Warn("shutdown grace over: abandoning the submissions in progress", "pending", p.Pending())
+				cancelJobs()
+				<-done
+			}
 			return
 		case <-t.C:
 			p.Recover(ctx)
 		}
 	}
+}
+
+func (p *Publisher) forget(id string) {
+	p.mu.Lock()
+	delete(p.inflight, id)
+	p.mu.Unlock()
 }
 
 // Recover schedules every submission still in the queue.
@@ -356,7 +394,10 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return // shutting down: the candidate stays queued for the next start
+		// Shutting down: the candidate stays queued, and is handed back
+		// at once rather than when its lease expires.
+		p.requeue(s, l)
+		return
 	case errors.Is(err, errLostLease):
 		p.log.Warn("another process took this submission over", "submission", id)
 		return
@@ -420,6 +461,25 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
 		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})
 	}
+}
+
+// requeue hands an interrupted submission back to the queue: its record
+// says queued again and its lease is released, so the next process (or
+// this one's next start) takes it at once. What it wrote is finished or
+// removed by that retry, as after a crash.
+func (p *Publisher) requeue(s *Submission, l *lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ok, err := p.holds(ctx, l); err != nil || !ok {
+		return // another process took it over and records its outcome
+	}
+	s.Status, s.Started = StatusQueued, nil
+	s.Attempts--
+	if err := p.saveRecord(ctx, s); err != nil {
+		p.log.Warn("requeue interrupted submission", "submission", s.ID, "err", err)
+	}
+	p.release(ctx, s.ID)
+	p.log.Info("submission interrupted by shutdown: queued for the next start", "submission", s.ID)
 }
 
 // later schedules id again after d.

@@ -17,6 +17,7 @@ import (
 
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
+	"pkgstore/internal/ratelimit"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/tokens"
 )
@@ -32,7 +33,29 @@ type Config struct {
 	// MaxUploadSize bounds a request body (zip + signature + form).
 	MaxUploadSize int64
 	Logger        *slog.Logger
+	// RateLimit bounds publications per token identity (nil: no limit);
+	// over it a client gets 429 with Retry-After.
+	RateLimit *ratelimit.Limiter
+	// MaxUploads bounds the uploads received at once and MaxPending the
+	// submissions this process holds unfinished (queued or in progress);
+	// over either a client gets 503 with Retry-After instead of the server
+	// buffering without bound. Zero means the defaults.
+	MaxUploads, MaxPending int
+	// UploadTimeout is how long one publish request may take to arrive
+	// (the server's read timeout is shorter: it covers every other route).
+	UploadTimeout time.Duration
 }
+
+// Defaults of the back-pressure limits.
+const (
+	DefaultMaxUploads    = 16
+	DefaultMaxPending    = 256
+	DefaultUploadTimeout = 15 * time.Minute
+	// busyRetryAfter is the Retry-After of a 503: about one publication.
+	busyRetryAfter = "5"
+	// uploadSlotWait is how long an upload waits for one of MaxUploads.
+	uploadSlotWait = 30 * time.Second
+)
 
 // Authorizer checks a request's bearer token for a scope on a package
 // ("" before the package is known). It returns the token's name, or
@@ -44,8 +67,9 @@ type Authorizer interface {
 
 // API serves the publishing routes.
 type API struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg     Config
+	mux     *http.ServeMux
+	uploads chan struct{} // one slot per upload in progress
 }
 
 // New returns the API handler.
@@ -56,10 +80,19 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
+	}
 	if cfg.Auth == nil {
 		cfg.Auth = staticAuth{tokens.Static(cfg.Tokens)}
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), uploads: make(chan struct{}, cfg.MaxUploads)}
 	a.mux.HandleFunc("POST /api/v1/publish", a.guard(a.publish))
 	a.mux.HandleFunc("GET /api/v1/publish/{id}", a.guard(a.status))
 	return a
@@ -108,6 +141,42 @@ func Identity(ctx context.Context) string {
 	return name
 }
 
+// admit applies the per-token rate limit and the back-pressure limits
+// before anything is read; it answers the refusal itself. The returned
+// func frees the upload slot.
+func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	if ok, wait := a.cfg.RateLimit.Allow(Identity(r.Context())); !ok {
+		ra := ratelimit.RetryAfter(wait)
+		w.Header().Set("Retry-After", ra)
+		writeError(w, http.StatusTooManyRequests, "too many publications with this token: retry in %ss", ra)
+		return nil, false
+	}
+	if n := a.cfg.Publisher.Pending(); n >= a.cfg.MaxPending {
+		w.Header().Set("Retry-After", busyRetryAfter)
+		writeError(w, http.StatusServiceUnavailable, "the publishing queue is full (%d submissions waiting): retry later", n)
+		return nil, false
+	}
+	// A burst waits a little for a slot (its body waits in the kernel's
+	// buffers, not in ours) before being turned away.
+	t := time.NewTimer(uploadSlotWait)
+	defer t.Stop()
+	select {
+	case a.uploads <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, false
+	case <-t.C:
+		w.Header().Set("Retry-After", busyRetryAfter)
+		writeError(w, http.StatusServiceUnavailable, "%d uploads already in progress: retry later", cap(a.uploads))
+		return nil, false
+	}
+	// Uploads may be slower than any other request: extend this
+	// connection's deadlines (the server's defaults stay short).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(a.cfg.UploadTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(a.cfg.UploadTimeout + time.Minute))
+	return func() { <-a.uploads }, true
+}
+
 // refuse answers an authorization error: 401 without a token, 403 for a
 // token that may not do this.
 func refuse(w http.ResponseWriter, err error) {
@@ -138,6 +207,11 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, a.cfg.MaxUploadSize)
 		return
 	}
+	release, ok := a.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
 	mr, err := r.MultipartReader()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/mediatype"
+	"pkgstore/internal/httpenc"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
@@ -46,7 +47,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch p {
 	case "/", "/index.json":
 		r.cors(w)
-		r.serveJSON(w, r.index, r.cfg.CacheTimes.Index)
+		r.serveJSON(w, req, r.index, r.ccIndex)
 		return
 	case "/search":
 		r.cors(w)
@@ -58,9 +59,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	case "/health":
 		r.cors(w)
-		if !r.Ready() {
-			http.Error(w, "index not loaded yet", http.StatusServiceUnavailable)
-		}
+		r.serveHealth(w, req)
 		return
 	case "/favicon.ico":
 		r.cors(w)
@@ -149,8 +148,16 @@ func (r *Registry) cors(w http.ResponseWriter) {
 
 // setCache writes EPR's two Cache-Control lines.
 func setCache(w http.ResponseWriter, d time.Duration) {
-	w.Header()["Cache-Control"] = []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
+	w.Header()["Cache-Control"] = cacheControl(d)
 }
+
+// cacheControl renders EPR's two Cache-Control lines for max-age d.
+func cacheControl(d time.Duration) []string {
+	return []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
+}
+
+// jsonType is shared by every JSON answer (len == cap: an append copies).
+var jsonType = []string{"application/json"}
 
 // noStore writes the error variant of the cache headers.
 func noStore(w http.ResponseWriter) {
@@ -171,10 +178,21 @@ func internalError(w http.ResponseWriter) {
 	http.Error(w, "internal server error", http.StatusInternalServerError)
 }
 
-func (r *Registry) serveJSON(w http.ResponseWriter, body []byte, d time.Duration) {
-	setCache(w, d)
+// serveJSON writes a JSON body negotiated by httpenc; cc is a
+// pre-rendered Cache-Control value, shared and never modified.
+func (r *Registry) serveJSON(w http.ResponseWriter, req *http.Request, body *httpenc.Body, cc []string) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Cache-Control"] = cc
+	h["Content-Type"] = jsonType
+	body.Serve(w, req)
+}
+
+// serveRendered serves a freshly rendered body too large to cache as it
+// always was: uncompressed, without validators.
+func (r *Registry) serveRendered(w http.ResponseWriter, body []byte, cc []string) {
+	h := w.Header()
+	h["Cache-Control"] = cc
+	h["Content-Type"] = jsonType
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
 }
@@ -183,7 +201,7 @@ func (r *Registry) serveSearch(w http.ResponseWriter, req *http.Request) {
 	snap := r.current()
 	key := req.URL.RawQuery
 	if body, ok := snap.search.get(key); ok {
-		r.serveJSON(w, body, r.cfg.CacheTimes.Search)
+		r.serveJSON(w, req, body, r.ccSearch)
 		return
 	}
 	f, err := catalog.ParseSearch(req.URL.Query(), r.cfg.AllowUnknownQueryParams)
@@ -191,20 +209,25 @@ func (r *Registry) serveSearch(w http.ResponseWriter, req *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	body, err := snap.cat.SearchJSON(f)
+	raw, err := snap.cat.SearchJSON(f)
 	if err != nil {
 		notFound(w, "fetching package failed: "+err.Error())
 		return
 	}
+	if !cacheable(len(raw)) {
+		r.serveRendered(w, raw, r.ccSearch)
+		return
+	}
+	body := httpenc.New(raw)
 	snap.search.put(key, body)
-	r.serveJSON(w, body, r.cfg.CacheTimes.Search)
+	r.serveJSON(w, req, body, r.ccSearch)
 }
 
 func (r *Registry) serveCategories(w http.ResponseWriter, req *http.Request) {
 	snap := r.current()
 	key := req.URL.RawQuery
 	if body, ok := snap.cats.get(key); ok {
-		r.serveJSON(w, body, r.cfg.CacheTimes.Categories)
+		r.serveJSON(w, req, body, r.ccCategories)
 		return
 	}
 	q, err := catalog.ParseCategories(req.URL.Query(), r.cfg.AllowUnknownQueryParams)
@@ -212,13 +235,18 @@ func (r *Registry) serveCategories(w http.ResponseWriter, req *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	body, err := snap.cat.CategoriesJSON(q)
+	raw, err := snap.cat.CategoriesJSON(q)
 	if err != nil {
 		notFound(w, err.Error())
 		return
 	}
+	if !cacheable(len(raw)) {
+		r.serveRendered(w, raw, r.ccCategories)
+		return
+	}
+	body := httpenc.New(raw)
 	snap.cats.put(key, body)
-	r.serveJSON(w, body, r.cfg.CacheTimes.Categories)
+	r.serveJSON(w, req, body, r.ccCategories)
 }
 
 // lookup finds name-version for the single-package routes; it answers the
@@ -258,13 +286,28 @@ func (r *Registry) servePackageIndex(w http.ResponseWriter, req *http.Request, n
 		notFound(w, "package revision not found")
 		return
 	}
+	// Revisions of this snapshot's catalog are cached with it; hidden
+	// (yanked) ones come from a store that changes on its own.
+	cached := cat == snap.cat
+	if cached {
+		if body, ok := snap.docs.get(rev); ok {
+			r.serveJSON(w, req, body, r.ccIndex)
+			return
+		}
+	}
 	doc, err := cat.Document(rev)
 	if err != nil {
 		r.log.Error("package document", "package", rev.ID.String(), "err", err)
 		internalError(w)
 		return
 	}
-	r.serveJSON(w, doc, r.cfg.CacheTimes.Index)
+	if !cached || !cacheable(len(doc)) {
+		r.serveRendered(w, doc, r.ccIndex)
+		return
+	}
+	body := httpenc.New(doc)
+	snap.docs.put(rev, body)
+	r.serveJSON(w, req, body, r.ccIndex)
 }
 
 func (r *Registry) serveArtifact(w http.ResponseWriter, req *http.Request, name, version string, sig bool) {

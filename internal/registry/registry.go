@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/httpenc"
 	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
@@ -74,9 +75,13 @@ type Registry struct {
 	cfg     Config
 	buckets *storage.Buckets
 	log     *slog.Logger
-	index   []byte // body of / and /index.json
+	index   *httpenc.Body // body of / and /index.json
+	// Cache-Control values of the JSON routes, rendered once.
+	ccIndex, ccSearch, ccCategories []string
 
 	snap atomic.Pointer[snapshot] // nil until the first successful Reload
+	// checked is when a Reload last succeeded (UnixNano), for /health.
+	checked atomic.Int64
 
 	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
 }
@@ -84,13 +89,15 @@ type Registry struct {
 // snapshot is one catalog plus the caches derived from it; swapped as a
 // whole so that a request sees one index from start to end.
 type snapshot struct {
-	cat    *catalog.Catalog
-	search *bodyCache
-	cats   *bodyCache
+	cat      *catalog.Catalog
+	loadedAt time.Time
+	search   *bodyCache[string] // by raw query
+	cats     *bodyCache[string]
+	docs     *bodyCache[*catalog.Revision]
 }
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
-	return &snapshot{cat: c, search: newBodyCache(searchCacheSize), cats: newBodyCache(searchCacheSize)}
+	return &snapshot{cat: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize)}
 }
 
 // New returns a registry; it answers 503 on /health and serves an empty
@@ -122,7 +129,10 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.index = body
+	r.index = httpenc.New(body)
+	r.ccIndex = cacheControl(cfg.CacheTimes.Index)
+	r.ccSearch = cacheControl(cfg.CacheTimes.Search)
+	r.ccCategories = cacheControl(cfg.CacheTimes.Categories)
 	return r, nil
 }
 
@@ -158,6 +168,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reload index: %w", err)
 	}
+	r.checked.Store(time.Now().UnixNano())
 	if cur != nil && next == cur.cat {
 		return nil
 	}

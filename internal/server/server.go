@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,11 +22,13 @@ import (
 	"pkgstore/internal/client"
 	"pkgstore/internal/governapi"
 	"pkgstore/internal/index"
+	"pkgstore/internal/logging"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/proxy"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publishapi"
+	"pkgstore/internal/ratelimit"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
@@ -62,6 +65,16 @@ type Config struct {
 	AfterStep func(step string)
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
+	// TLS, when it names a key pair, serves HTTPS.
+	TLS TLSConfig
+	// HTTP bounds connections, requests and shutdown.
+	HTTP HTTPLimits
+	// PublishRate and PublishBurst limit publications per token a minute
+	// (0: no limit); MaxUploads and MaxPending bound the uploads received
+	// at once and the submissions held (0: publishapi's defaults).
+	PublishRate            float64
+	PublishBurst           int
+	MaxUploads, MaxPending int
 	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/proxy).
 	Proxy ProxyConfig
 }
@@ -89,6 +102,7 @@ type Server struct {
 	Yanks     *yank.Store
 	handler   http.Handler
 	log       *slog.Logger
+	tls       *tls.Config // nil: plain HTTP
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -103,7 +117,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New()}
+	cfg.HTTP = cfg.HTTP.withDefaults()
+	tlsCfg, err := cfg.TLS.load()
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New(), tls: tlsCfg}
 	s.Audit = audit.New(b.Internal)
 	s.Yanks = yank.New(b, s.Audit)
 	rcfg := cfg.Registry
@@ -124,7 +144,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			b.Close()
 			return nil, err
 		}
-		s.handler = s.Metrics.Instrument(h)
+		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(h)))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -158,6 +178,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
 		Logger:            cfg.Logger,
 		AfterStep:         cfg.AfterStep,
+		ShutdownGrace:     cfg.HTTP.ShutdownGrace,
 		Audit:             s.Audit,
 		OnFinished: func(sub *publish.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
@@ -174,7 +195,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
+		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout})
 	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
@@ -183,7 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	s.handler = s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
 			api.ServeHTTP(w, r)
 			return
@@ -193,7 +215,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return
 		}
 		reg.ServeHTTP(w, r)
-	}))
+	}))))
 	return s, nil
 }
 
@@ -302,18 +324,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
 	}
-	// No ReadTimeout: uploads may be slow and large. IdleTimeout bounds the
-	// keep-alive connections an idle client can hold open.
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, BaseContext: func(net.Listener) context.Context { return ctx }}
+	// Uploads extend their own connection's deadlines (publishapi), so the
+	// read timeout can stay short for everything else.
+	lim := s.cfg.HTTP
+	hs := &http.Server{Handler: s.handler, BaseContext: func(net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout, WriteTimeout: lim.WriteTimeout,
+		IdleTimeout: lim.IdleTimeout, MaxHeaderBytes: lim.MaxHeaderBytes,
+		// net/http's own complaints (TLS handshakes, panics) in our format.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
+	if s.tls != nil {
+		hs.TLSConfig = s.tls
+		ln = tls.NewListener(ln, s.tls)
+	}
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly)
+	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), lim.ShutdownGrace)
 	defer scancel()
 	_ = hs.Shutdown(sctx)
 	cancel()

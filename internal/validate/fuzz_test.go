@@ -55,3 +55,27 @@ func FuzzManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFields validates a small input package whose fields file is the fuzz
+// input (field definitions: nesting, groups, types, duplicates, ECS
+// references): never a panic, never an error for a bad package.
+func FuzzFields(f *testing.F) {
+	addSeeds(f, "fields")
+	for _, s := range []string{
+		"- name: message\n  type: text\n",
+		"- name: event\n  type: group\n  fields:\n    - name: dataset\n      type: constant_keyword\n",
+		"- name: a.b\n  type: keyword\n- name: a\n  type: group\n  fields:\n    - name: b\n      type: long\n",
+		"- name: x\n  external: ecs\n",
+		"- name: &a y\n  type: *a\n",
+		"[]", "{}", "- 1\n- [2]\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsys := inputPackage(nil)
+		fsys["fields/input.yml"] = &fstest.MapFile{Data: data}
+		if _, err := Package(context.Background(), fsys, Options{}); err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+	})
+}

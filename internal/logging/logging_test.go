@@ -1,0 +1,108 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestECSRecord(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := New(&buf, "ecs", "info", "package-registry", "1.40.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("hidden")
+	log.Warn("reload failed", "err", errors.New("boom"), "took", 1500*time.Millisecond)
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	want := map[string]any{"log.level": "warn", "message": "reload failed", "error.message": "boom", "event.duration": 1.5e9, "service.name": "package-registry", "ecs.version": ECSVersion}
+	for k, v := range want {
+		if rec[k] != v {
+			t.Errorf("%s = %v, want %v (%v)", k, rec[k], v, rec)
+		}
+	}
+	if ts, _ := rec["@timestamp"].(string); !strings.HasSuffix(ts, "Z") || len(ts) != len("2006-01-02T15:04:05.000Z") {
+		t.Errorf("@timestamp %q", ts)
+	}
+	for _, bad := range [][2]string{{"xml", "info"}, {"text", "loud"}} {
+		if _, err := New(&buf, bad[0], bad[1], "", ""); err == nil {
+			t.Errorf("New(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}
+
+func TestMiddlewareRequestID(t *testing.T) {
+	var buf bytes.Buffer
+	log, _ := New(&buf, "ecs", "info", "s", "v")
+	var seen string
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = RequestID(r.Context())
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("tea"))
+	}))
+	for _, tc := range []struct {
+		sent string
+		echo bool
+	}{
+		{"abc-123", true},
+		{"", false},
+		{"has space", false},
+		{strings.Repeat("a", maxRequestID+1), false},
+	} {
+		buf.Reset()
+		req := httptest.NewRequest("GET", "/search?q=1", nil)
+		if tc.sent != "" {
+			req.Header.Set(RequestIDHeader, tc.sent)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if got := w.Header().Get(RequestIDHeader); tc.echo && got != tc.sent || !tc.echo && got != "" {
+			t.Errorf("sent %q: echoed %q", tc.sent, got)
+		}
+		if tc.echo && seen != tc.sent || !tc.echo && len(seen) != 24 {
+			t.Errorf("sent %q: id in context %q", tc.sent, seen)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["http.request.id"] != seen || rec["http.response.status_code"] != 418.0 || rec["http.response.body.bytes"] != 3.0 || rec["url.query"] != "q=1" {
+			t.Errorf("log %v", rec)
+		}
+	}
+	// Without logging and without an id sent, the request goes through untouched.
+	quiet, _ := New(&buf, "ecs", "warn", "s", "v")
+	buf.Reset()
+	Middleware(quiet, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) })).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if seen != "" || buf.Len() != 0 {
+		t.Errorf("quiet: id %q, log %q", seen, buf.String())
+	}
+}
+
+// TestMiddlewareCountsStreamedBytes: a handler streaming through io.Copy
+// (ReadFrom) is counted like one calling Write.
+func TestMiddlewareCountsStreamedBytes(t *testing.T) {
+	var buf bytes.Buffer
+	log, _ := New(&buf, "ecs", "info", "s", "v")
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, strings.NewReader(strings.Repeat("z", 100000)))
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/epr/a/a-1.0.0.zip", nil))
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if w.Body.Len() != 100000 || rec["http.response.body.bytes"] != 100000.0 || rec["http.response.status_code"] != 200.0 {
+		t.Errorf("%d bytes sent, log %v", w.Body.Len(), rec)
+	}
+}
