@@ -161,7 +161,9 @@ func Fetch(ctx context.Context, base string, r Request) (*Answer, error) {
 	}
 	req.URL = u
 	req.Host = u.Host
-	req.Header.Set("Accept-Encoding", "identity")
+	// No Accept-Encoding (and DisableCompression keeps Go from adding
+	// one): EPR never compresses, and our answers to a client that asks
+	// for a coding differ on purpose (docs/registry.md, compression).
 	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, r.Target, err)
