@@ -95,6 +95,7 @@ another process.`,
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")
 	f.BoolVar(&cfg.ReadOnly, "read-only", false, "only serve: no publishing API, no indexer")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&cfg.NoUI, "no-ui", false, "do not serve the web catalog at /ui/")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty)")
 	cfg.Registry.AddFlags(f)
 	return cmd

@@ -24,6 +24,7 @@ import (
 	"pkgstore/internal/registry"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/ui"
 	"pkgstore/internal/validate"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	AfterStep func(step string)
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
+	// NoUI turns the web catalog at /ui/ off.
+	NoUI bool
 }
 
 // Server is a configured store.
@@ -85,8 +88,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	var reg http.Handler = s.Registry
+	if !cfg.NoUI {
+		if reg, err = withUI(s.Registry, b, cfg.Logger); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	if cfg.ReadOnly {
-		s.handler = s.Metrics.Instrument(s.Registry)
+		s.handler = s.Metrics.Instrument(reg)
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -132,7 +142,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
-	reg := s.Registry
 	s.handler = s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
 			api.ServeHTTP(w, r)
@@ -141,6 +150,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		reg.ServeHTTP(w, r)
 	}))
 	return s, nil
+}
+
+// withUI mounts the web catalog at /ui/ in front of the registry; every
+// other path goes to the registry untouched.
+func withUI(reg *registry.Registry, b *storage.Buckets, log *slog.Logger) (http.Handler, error) {
+	h, err := ui.New(ui.Config{Catalog: reg.Catalog, Public: b.Public, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ui.Mounts(r.URL.Path) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}), nil
 }
 
 // validateSpec adapts the package-spec validator to the job.

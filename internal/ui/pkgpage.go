@@ -1,0 +1,312 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"pkgstore/internal/catalog"
+	"pkgstore/internal/packagedoc"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/storage"
+)
+
+// maxChangelogBytes bounds the changelog.yml read for a page.
+const maxChangelogBytes = 1 << 20
+
+// maxChangelogEntries bounds the changes listed on a page.
+const maxChangelogEntries = 2000
+
+// VersionOption is one entry of the version picker.
+type VersionOption struct {
+	Version string
+	URL     string
+	Labels  []Label
+	Current bool
+	Yanked  *Yank
+}
+
+// Image is a screenshot (or icon) that is one of the package's own files.
+type Image struct {
+	URL, Title    string
+	Width, Height string // from the manifest's size, when it reads WxH
+	Link          bool   // safe to open on its own (not SVG)
+}
+
+// Change is one changelog entry.
+type Change struct {
+	Description, Type, Link string
+}
+
+// Release is one version of the changelog.
+type Release struct {
+	Version string
+	Current bool
+	Changes []Change
+}
+
+// Download describes an artifact link.
+type Download struct {
+	ZipURL, SigURL string
+	Size           int64 // -1 when unknown
+	Record         *ArtifactRecord
+}
+
+type packageData struct {
+	Layout
+	Doc         *packagedoc.Package
+	Icon        string
+	Labels      []Label
+	Latest      string // the latest version, when this one is not it
+	LatestURL   string
+	Yanked      *Yank
+	Owner       string // GitHub owner, when it is a plain GitHub name
+	Categories  []CategoryOption
+	Versions    []VersionOption
+	Readme      rendered
+	ReadmeURL   string
+	Screenshots []Image
+	Changelog   []Release
+	ChangelogOK bool
+	Download    Download
+	RegistryURL string
+}
+
+func (h *Handler) serveLatest(w http.ResponseWriter, r *http.Request, name string) {
+	cat := h.cfg.Catalog()
+	v := latestVersion(cat.Versions(name))
+	if v == nil {
+		h.errorPage(w, r, http.StatusNotFound, "There is no package named "+name+" in this registry.")
+		return
+	}
+	http.Redirect(w, r, packageURL(name, v.ID.Version), http.StatusFound)
+}
+
+// latestVersion is the highest version that is not a prerelease, or the
+// highest of all when every version is one.
+func latestVersion(revs []*catalog.Revision) *catalog.Revision {
+	var best, bestAny *catalog.Revision
+	for _, r := range revs {
+		if bestAny == nil || r.Version().GreaterThan(bestAny.Version()) {
+			bestAny = r
+		}
+		if !r.Prerelease() && (best == nil || r.Version().GreaterThan(best.Version())) {
+			best = r
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return bestAny
+}
+
+func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, version string) {
+	cat := h.cfg.Catalog()
+	rev, ok := cat.Lookup(packageid.ID{Name: name, Version: version})
+	if !ok {
+		h.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no version %s of %s in this registry.", version, name))
+		return
+	}
+	regURL := registryURL(r)
+	h.servePage(w, r, cat, "package/"+rev.ID.String()+"@"+regURL, func() (int, []byte) {
+		d, err := h.packagePage(r.Context(), cat, rev, regURL)
+		if err != nil {
+			h.log.Error("package page", "package", rev.ID.String(), "err", err)
+			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."})
+		}
+		return http.StatusOK, h.render("package.html", d)
+	})
+}
+
+// registryURL is the address Kibana should use, as the browser reached us.
+func registryURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	host := r.Host
+	if !hostRe.MatchString(host) {
+		host = "localhost:8080"
+	}
+	return scheme + "://" + host
+}
+
+var (
+	hostRe  = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
+	ownerRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9\-_]{0,38})(?:/[A-Za-z0-9._\-]{1,100})?$`)
+	sizeRe  = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})$`)
+)
+
+func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *catalog.Revision, regURL string) (*packageData, error) {
+	raw, err := cat.Document(rev)
+	if err != nil {
+		return nil, err
+	}
+	var doc packagedoc.Package
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("decode package document: %w", err)
+	}
+	base := staticBase(rev)
+	own := newFiles(base, doc.Assets)
+	title := doc.Title
+	if title == "" {
+		title = doc.Name
+	}
+	d := &packageData{
+		Layout:      Layout{Title: title},
+		Doc:         &doc,
+		Icon:        iconURL(doc.Icons, own),
+		Labels:      labels(rev, doc.Version),
+		RegistryURL: regURL,
+	}
+	if o := doc.Owner; o != nil && ownerRe.MatchString(o.Github) {
+		d.Owner = o.Github
+	}
+	for _, c := range doc.Categories {
+		o := CategoryOption{ID: c, Title: c, URL: homeQuery{Category: c}.with("category", c)}
+		if pc, ok := packagedoc.LookupCategory(c); ok {
+			o.Title = pc.Title
+		}
+		d.Categories = append(d.Categories, o)
+	}
+
+	var yanks map[string]Yank
+	if h.cfg.Yanks != nil {
+		if yanks, err = h.cfg.Yanks.Yanked(ctx, doc.Name); err != nil {
+			h.log.Warn("yank records unavailable", "package", doc.Name, "err", err)
+		}
+	}
+	revs := cat.Versions(doc.Name)
+	sort.Slice(revs, func(i, j int) bool { return revs[i].Version().GreaterThan(revs[j].Version()) })
+	for _, v := range revs {
+		o := VersionOption{Version: v.ID.Version, URL: packageURL(v.ID.Name, v.ID.Version), Labels: labels(v, v.ID.Version), Current: v == rev}
+		if y, ok := yanks[v.ID.Version]; ok {
+			o.Yanked = &y
+			if v == rev {
+				d.Yanked = &y
+			}
+		}
+		d.Versions = append(d.Versions, o)
+	}
+	if l := latestVersion(revs); l != nil && l != rev {
+		d.Latest, d.LatestURL = l.ID.Version, packageURL(l.ID.Name, l.ID.Version)
+	}
+
+	if rel, ok := packagePath(doc.Readme, "", base); ok && doc.Readme != "" {
+		d.ReadmeURL = staticURL(base, rel)
+		src, err := h.readStatic(ctx, rev.ID, rel, maxMarkdownBytes)
+		switch {
+		case errors.Is(err, errTooBig):
+			d.Readme = rendered{Problem: "too large to display here"}
+		case err != nil:
+			h.log.Warn("read README", "package", rev.ID.String(), "err", err)
+			d.Readme = rendered{Problem: "could not be read"}
+		default:
+			d.Readme = renderMarkdown(src, rel, own)
+		}
+	}
+	for i, s := range doc.Screenshots {
+		u, ok := own.imageURL(s.Path, "")
+		if !ok {
+			continue
+		}
+		im := Image{URL: u, Title: s.Title, Link: !strings.HasSuffix(strings.ToLower(u), ".svg")}
+		if im.Title == "" {
+			im.Title = fmt.Sprintf("Screenshot %d", i+1)
+		}
+		if m := sizeRe.FindStringSubmatch(s.Size); m != nil {
+			im.Width, im.Height = m[1], m[2]
+		}
+		d.Screenshots = append(d.Screenshots, im)
+	}
+	d.Changelog, d.ChangelogOK = h.changelog(ctx, rev)
+
+	d.Download = Download{Size: -1}
+	if strings.HasPrefix(doc.Download, "/epr/") {
+		d.Download.ZipURL = doc.Download
+		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
+			d.Download.Size = a.Size
+		}
+	}
+	if strings.HasPrefix(doc.SignaturePath, "/epr/") {
+		d.Download.SigURL = doc.SignaturePath
+	}
+	if h.cfg.Artifacts != nil {
+		if rec, err := h.cfg.Artifacts.Artifact(ctx, rev.ID); err != nil {
+			h.log.Warn("artifact record unavailable", "package", rev.ID.String(), "err", err)
+		} else {
+			d.Download.Record = rec
+		}
+	}
+	return d, nil
+}
+
+var errTooBig = errors.New("file too large")
+
+// readStatic reads a static file of id, refusing more than limit bytes.
+func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {
+	rd, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	if rd.Size() > limit {
+		return nil, errTooBig
+	}
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooBig
+	}
+	return data, nil
+}
+
+// changelog reads changelog.yml; ok is false when the package has none or
+// it cannot be read as one.
+func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) ([]Release, bool) {
+	data, err := h.readStatic(ctx, rev.ID, "changelog.yml", maxChangelogBytes)
+	if err != nil {
+		if !storage.IsNotFound(err) {
+			h.log.Warn("read changelog", "package", rev.ID.String(), "err", err)
+		}
+		return nil, false
+	}
+	var raw []struct {
+		Version string `yaml:"version"`
+		Changes []struct {
+			Description string `yaml:"description"`
+			Type        string `yaml:"type"`
+			Link        string `yaml:"link"`
+		} `yaml:"changes"`
+	}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, false
+	}
+	var out []Release
+	n := 0
+	for _, r := range raw {
+		rel := Release{Version: r.Version, Current: r.Version == rev.ID.Version}
+		for _, c := range r.Changes {
+			if n++; n > maxChangelogEntries {
+				return out, true
+			}
+			link := ""
+			if l := strings.TrimSpace(c.Link); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
+				link = l
+			}
+			rel.Changes = append(rel.Changes, Change{Description: c.Description, Type: c.Type, Link: link})
+		}
+		out = append(out, rel)
+	}
+	return out, true
+}
