@@ -193,9 +193,9 @@ policy_templates:
       type: bugfix
       link: https://github.com/elastic/integrations/pull/1
 `,
-		"good/1.0.0/manifest.yml":   goodManifest("1.0.0", "ga"),
-		"good/1.0.0/docs/README.md": "# Good\n\nA well-behaved package.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![Logo](../img/icon.png)\n",
-		"good/1.0.0/img/icon.png":   pngImage(tb, 64, 64, color.RGBA{20, 160, 90, 255}),
+		"good/1.0.0/manifest.yml":         goodManifest("1.0.0", "ga"),
+		"good/1.0.0/docs/README.md":       "# Good\n\nA well-behaved package.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![Logo](../img/icon.png)\n",
+		"good/1.0.0/img/icon.png":         pngImage(tb, 64, 64, color.RGBA{20, 160, 90, 255}),
 		"good/1.1.0-beta1/manifest.yml":   goodManifest("1.1.0-beta1", "beta"),
 		"good/1.1.0-beta1/docs/README.md": "# Good beta\n",
 		"good/1.1.0-beta1/img/icon.png":   pngImage(tb, 64, 64, color.RGBA{20, 160, 90, 255}),
