@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"go.yaml.in/yaml/v3"
 
 	"pkgstore/internal/catalog"
@@ -18,6 +20,9 @@ import (
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
+
+// renderTimeout bounds the bucket reads of one package page.
+const renderTimeout = 20 * time.Second
 
 // maxChangelogBytes bounds the changelog.yml read for a page.
 const maxChangelogBytes = 1 << 20
@@ -78,6 +83,8 @@ type packageData struct {
 	ChangelogOK bool
 	Download    Download
 	RegistryURL string
+
+	incomplete bool // a read failed: show, but do not cache
 }
 
 func (h *Handler) serveLatest(w http.ResponseWriter, r *http.Request, name string) {
@@ -116,13 +123,17 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, ver
 		return
 	}
 	regURL := registryURL(r)
-	h.servePage(w, r, cat, "package/"+rev.ID.String()+"@"+regURL, func() (int, []byte) {
-		d, err := h.packagePage(r.Context(), cat, rev, regURL)
+	h.servePage(w, r, cat, "package/"+rev.ID.String()+"@"+regURL, func() (int, []byte, bool) {
+		// The page is shared by every later request of the snapshot: a
+		// client that goes away must not cut its reads short.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), renderTimeout)
+		defer cancel()
+		d, err := h.packagePage(ctx, cat, rev, regURL)
 		if err != nil {
 			h.log.Error("package page", "package", rev.ID.String(), "err", err)
-			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."})
+			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."}), false
 		}
-		return http.StatusOK, h.render("package.html", d)
+		return http.StatusOK, h.render("package.html", d), !d.incomplete
 	})
 }
 
@@ -182,11 +193,14 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	if h.cfg.Yanks != nil {
 		if yanks, err = h.cfg.Yanks.Yanked(ctx, doc.Name); err != nil {
 			h.log.Warn("yank records unavailable", "package", doc.Name, "err", err)
+			d.incomplete = true
 		}
 	}
 	revs := cat.Versions(doc.Name)
 	sort.Slice(revs, func(i, j int) bool { return revs[i].Version().GreaterThan(revs[j].Version()) })
+	listed := map[string]bool{}
 	for _, v := range revs {
+		listed[v.ID.Version] = true
 		o := VersionOption{Version: v.ID.Version, URL: packageURL(v.ID.Name, v.ID.Version), Labels: labels(v, v.ID.Version), Current: v == rev}
 		if y, ok := yanks[v.ID.Version]; ok {
 			o.Yanked = &y
@@ -196,6 +210,19 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		}
 		d.Versions = append(d.Versions, o)
 	}
+	// Yanked versions an index leaves out are still listed, marked, without
+	// a page of their own.
+	for ver, y := range yanks {
+		if listed[ver] || !packageid.IsStrictSemver(ver) {
+			continue
+		}
+		d.Versions = append(d.Versions, VersionOption{Version: ver, Labels: labelsFor(ver, ""), Yanked: &y})
+	}
+	sort.SliceStable(d.Versions, func(i, j int) bool {
+		a, _ := semver.NewVersion(d.Versions[i].Version)
+		b, _ := semver.NewVersion(d.Versions[j].Version)
+		return a.GreaterThan(b)
+	})
 	if l := latestVersion(revs); l != nil && l != rev {
 		d.Latest, d.LatestURL = l.ID.Version, packageURL(l.ID.Name, l.ID.Version)
 	}
@@ -209,6 +236,7 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		case err != nil:
 			h.log.Warn("read README", "package", rev.ID.String(), "err", err)
 			d.Readme = rendered{Problem: "could not be read"}
+			d.incomplete = !storage.IsNotFound(err)
 		default:
 			d.Readme = renderMarkdown(src, rel, own)
 		}
@@ -227,13 +255,20 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		}
 		d.Screenshots = append(d.Screenshots, im)
 	}
-	d.Changelog, d.ChangelogOK = h.changelog(ctx, rev)
+	var clErr error
+	d.Changelog, d.ChangelogOK, clErr = h.changelog(ctx, rev)
+	if clErr != nil {
+		h.log.Warn("read changelog", "package", rev.ID.String(), "err", clErr)
+		d.incomplete = true
+	}
 
 	d.Download = Download{Size: -1}
 	if strings.HasPrefix(doc.Download, "/epr/") {
 		d.Download.ZipURL = doc.Download
 		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
 			d.Download.Size = a.Size
+		} else if !storage.IsNotFound(err) {
+			d.incomplete = true
 		}
 	}
 	if strings.HasPrefix(doc.SignaturePath, "/epr/") {
@@ -242,6 +277,7 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	if h.cfg.Artifacts != nil {
 		if rec, err := h.cfg.Artifacts.Artifact(ctx, rev.ID); err != nil {
 			h.log.Warn("artifact record unavailable", "package", rev.ID.String(), "err", err)
+			d.incomplete = true
 		} else {
 			d.Download.Record = rec
 		}
@@ -272,14 +308,14 @@ func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, l
 }
 
 // changelog reads changelog.yml; ok is false when the package has none or
-// it cannot be read as one.
-func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) ([]Release, bool) {
+// it cannot be read as one. err is set only when the bucket failed.
+func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) (_ []Release, ok bool, _ error) {
 	data, err := h.readStatic(ctx, rev.ID, "changelog.yml", maxChangelogBytes)
 	if err != nil {
-		if !storage.IsNotFound(err) {
-			h.log.Warn("read changelog", "package", rev.ID.String(), "err", err)
+		if storage.IsNotFound(err) || errors.Is(err, errTooBig) {
+			return nil, false, nil
 		}
-		return nil, false
+		return nil, false, err
 	}
 	var raw []struct {
 		Version string `yaml:"version"`
@@ -290,7 +326,7 @@ func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) ([]Relea
 		} `yaml:"changes"`
 	}
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, false
+		return nil, false, nil
 	}
 	var out []Release
 	n := 0
@@ -298,7 +334,7 @@ func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) ([]Relea
 		rel := Release{Version: r.Version, Current: r.Version == rev.ID.Version}
 		for _, c := range r.Changes {
 			if n++; n > maxChangelogEntries {
-				return out, true
+				return append(out, rel), true, nil
 			}
 			link := ""
 			if l := strings.TrimSpace(c.Link); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
@@ -308,5 +344,5 @@ func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) ([]Relea
 		}
 		out = append(out, rel)
 	}
-	return out, true
+	return out, true, nil
 }

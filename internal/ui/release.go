@@ -18,6 +18,11 @@ type Label struct {
 // without a tag the manifest's release field decides (experimental is a
 // technical preview, beta a beta, anything else GA).
 func labels(rev *catalog.Revision, version string) []Label {
+	return labelsFor(version, rev.Release())
+}
+
+// labelsFor is labels from the version and the manifest's release field.
+func labelsFor(version, release string) []Label {
 	var out []Label
 	pre := strings.Contains(version, "-")
 	switch {
@@ -27,14 +32,14 @@ func labels(rev *catalog.Revision, version string) []Label {
 		out = append(out, Label{"beta", "release candidate"})
 	case pre:
 		out = append(out, Label{"beta", "beta"})
-	case rev.Release() == "experimental":
+	case release == "experimental":
 		out = append(out, Label{"preview", "technical preview"})
-	case rev.Release() == "beta":
+	case release == "beta":
 		out = append(out, Label{"beta", "beta"})
 	default:
 		out = append(out, Label{"ga", "GA"})
 	}
-	if pre || rev.Version().Major() == 0 {
+	if pre || strings.HasPrefix(version, "0.") {
 		out = append(out, Label{"pre", "prerelease"})
 	}
 	return out

@@ -159,19 +159,23 @@ func securityHeaders(w http.ResponseWriter) {
 }
 
 // servePage answers a page from the snapshot's cache, rendering it with
-// render on a miss. Pages revalidate (no-cache) against an ETag naming the
-// snapshot, so a browser gets 304 until the index moves.
-func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog.Catalog, key string, render func() (int, []byte)) {
-	status, body, ok := h.cache.get(cat, key)
-	if !ok {
-		status, body = render()
-		h.cache.put(cat, key, status, body)
+// render on a miss. A page render reports as not cacheable (a bucket read
+// failed) is served once and rendered again next time. Pages revalidate
+// (no-cache) against an ETag naming the snapshot, so a browser gets 304
+// until the index moves.
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog.Catalog, key string, render func() (status int, body []byte, cacheable bool)) {
+	status, body, cacheable := h.cache.get(cat, key)
+	if !cacheable {
+		status, body, cacheable = render()
+		if cacheable {
+			h.cache.put(cat, key, status, body)
+		}
 	}
 	securityHeaders(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
-	if status == http.StatusOK {
+	if status == http.StatusOK && cacheable {
 		f := fnv.New64a()
 		f.Write([]byte(key))
 		etag := fmt.Sprintf(`"%s-%x"`, cat.Cursor(), f.Sum64())
