@@ -141,6 +141,24 @@ func TestBrowser(t *testing.T) {
 		}
 		check(step)
 	}
+	// navigate runs actions that make the page navigate (a submit, a click
+	// on a link) and waits until the new document has loaded: selectors
+	// alone could match the old page.
+	navigate := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		eval[bool](t, ctx, `window.__oldPage = true`)
+		do(step, actions...)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if eval[bool](t, ctx, `window.__oldPage !== true && document.readyState === 'complete'`) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the page did not navigate", step)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	shot := func(name string) {
 		t.Helper()
 		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -194,7 +212,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Search from the header box.
-	do("search", chromedp.SendKeys(css("#q"), "good"), chromedp.Submit(css("#q")), chromedp.WaitVisible(css(".summary")))
+	navigate("search", chromedp.SendKeys(css("#q"), "good"), chromedp.Submit(css("#q")))
 	if got := cardTitles(); got != "Good Package" {
 		t.Errorf("search good: cards %q, want Good Package", got)
 	}
@@ -202,31 +220,36 @@ func TestBrowser(t *testing.T) {
 
 	// Filters: prerelease shows the beta of good; a category link narrows;
 	// the Kibana version leaves out what does not run on it.
-	do("filter prerelease", chromedp.Navigate(site.URL+"/ui/?q=good"), chromedp.WaitVisible(css("#prerelease")),
-		chromedp.Click(css("#prerelease")), chromedp.Submit(css("#prerelease")), chromedp.WaitVisible(css(".card-meta")))
+	do("open filtered", chromedp.Navigate(site.URL+"/ui/?q=good"), chromedp.WaitVisible(css("#prerelease")))
+	navigate("filter prerelease", chromedp.Click(css("#prerelease")), chromedp.Submit(css("#prerelease")))
 	if text := eval[string](t, ctx, `document.querySelector('.card-meta').textContent`); !strings.Contains(text, "1.1.0-beta1") || !strings.Contains(text, "prerelease") {
 		t.Errorf("prerelease filter: card says %q, want 1.1.0-beta1 with a prerelease badge", text)
 	}
-	do("filter category", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css(".categories")),
-		chromedp.Click(css(`.categories a[href*="category=security"]`)), chromedp.WaitVisible(css(`.categories a[aria-current]`)))
+	do("home again", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css(".categories")))
+	navigate("filter category", chromedp.Click(css(`.categories a[href*="category=security"]`)))
 	if got := cardTitles(); !strings.Contains(got, "Hostile") || strings.Contains(got, "Good Package") {
 		t.Errorf("security category: cards %q", got)
 	}
 	shot("03-filter-security")
-	do("filter kibana", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css("#kibana")),
-		chromedp.SendKeys(css("#kibana"), "7.17.0"), chromedp.SetValue(css("#type"), "integration"), chromedp.Submit(css("#kibana")),
-		chromedp.WaitVisible(css(".summary")))
+	do("home for kibana", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css("#kibana")))
+	navigate("filter kibana", chromedp.SendKeys(css("#kibana"), "7.17.0"), chromedp.SetValue(css("#type"), "integration"), chromedp.Submit(css("#kibana")))
+	if sel := eval[string](t, ctx, `document.querySelector('#type').value + ' ' + document.querySelector('#kibana').value`); sel != "integration 7.17.0" {
+		t.Errorf("kibana filter: the form shows %q after submitting, want it kept", sel)
+	}
 	if got := cardTitles(); strings.Contains(got, "Good Package") || !strings.Contains(got, "Hostile") {
 		t.Errorf("kibana 7.17.0: cards %q (good needs ^8.0.0)", got)
 	}
 	shot("04-filter-kibana")
 
 	// Open a package from its card.
-	do("open good", chromedp.Navigate(site.URL+"/ui/?q=good"), chromedp.WaitVisible(css(".card-link")),
-		chromedp.Click(css(".card-link")), chromedp.WaitVisible(css("#readme")))
+	do("search good", chromedp.Navigate(site.URL+"/ui/?q=good"), chromedp.WaitVisible(css(".card-link")))
+	navigate("open good", chromedp.Click(css(".card-link")))
 	waitImages()
 	if text := eval[string](t, ctx, `(document.querySelector('article.markdown table') ? 'table ' : '') + document.querySelector('article.markdown h1').textContent`); text != "table Good" {
 		t.Errorf("good README: %q, want a rendered table and the heading Good", text)
+	}
+	if u := eval[string](t, ctx, `location.pathname`); u != "/ui/package/good/1.0.0/" {
+		t.Errorf("the card opened %s", u)
 	}
 	if !imagesOK(".pkg-head img.icon", 1) {
 		t.Error("good: icon did not render")
