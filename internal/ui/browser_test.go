@@ -305,10 +305,17 @@ func TestBrowser(t *testing.T) {
 	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}); err != nil {
 		t.Fatal(err)
 	}
-	do("narrow", chromedp.Navigate(site.URL+"/ui/package/hostile/1.0.0/"), chromedp.WaitVisible(css("#readme")))
-	waitImages()
-	shot("10-package-mobile")
-	check("narrow")
+	for _, p := range []struct{ url, name string }{{"/ui/package/hostile/1.0.0/", "10-package-mobile"}, {"/ui/", "11-home-mobile"}} {
+		do("narrow "+p.url, chromedp.Navigate(site.URL+p.url), chromedp.WaitVisible(css("footer")))
+		waitImages()
+		if w := eval[string](t, ctx, `document.documentElement.scrollWidth + ' ' + screen.width`); strings.Split(w, " ")[0] != strings.Split(w, " ")[1] {
+			// Name the text that sticks out.
+			wide := eval[string](t, ctx, `(() => { const out = []; const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); let n; while ((n = w.nextNode())) { const r = document.createRange(); r.selectNodeContents(n); const b = r.getBoundingClientRect(); if (b.right > screen.width) out.push(n.parentElement.tagName + '.' + n.parentElement.className + ':' + Math.round(b.right) + ' ' + n.textContent.slice(0, 50)); } return out.slice(0, 6).join(' | '); })()`)
+			t.Errorf("narrow %s: page width %s: it scrolls sideways (too wide: %s)", p.url, w, wide)
+		}
+		shot(p.name)
+		check("narrow " + p.url)
+	}
 }
 
 // eval runs a script in the page and returns its value.
