@@ -150,7 +150,8 @@ func TestBrowser(t *testing.T) {
 		do(step, actions...)
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			if eval[bool](t, ctx, `window.__oldPage !== true && document.readyState === 'complete'`) {
+			// An evaluation that meets the navigation fails: try again.
+			if done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__oldPage !== true && document.readyState === 'complete'`)); err == nil && done {
 				return
 			}
 			if time.Now().After(deadline) {
@@ -188,6 +189,33 @@ func TestBrowser(t *testing.T) {
 			return true;
 		})()`, chromedp.EvalAwaitPromise)
 	}
+	// a11y checks what a page owes keyboard and screen-reader users and
+	// low-vision readers: every image has an alt attribute, every control
+	// a label, and text of the elements below meets WCAG AA contrast (4.5:1)
+	// against the background it is drawn on.
+	a11y := func(step string) {
+		t.Helper()
+		problems := eval[[]string](t, ctx, `(() => {
+			const out = [];
+			for (const i of document.querySelectorAll('img:not([alt])')) out.push('img without alt: ' + i.src);
+			for (const c of document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+				if (!c.labels || c.labels.length === 0) out.push('control without label: ' + (c.id || c.name));
+			const rgb = s => s.match(/[\d.]+/g).map(Number);
+			const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+			const bg = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+			const sel = 'body, a, .muted, .badge, .count, .card-desc, .version, .summary, small, figcaption, .tag, button, .button, input, select, dt, dd, code, h1, h2, h3';
+			for (const e of document.querySelectorAll(sel)) {
+				if (!e.offsetParent && e !== document.body) continue;
+				const a = lum(rgb(getComputedStyle(e).color)), b = lum(bg(e));
+				const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+				if (ratio < 4.5) out.push('contrast ' + ratio.toFixed(2) + ': ' + e.tagName + '.' + e.className + ' ' + e.textContent.trim().slice(0, 30));
+			}
+			return out.slice(0, 10);
+		})()`)
+		for _, p := range problems {
+			t.Errorf("%s: %s", step, p)
+		}
+	}
 	cardTitles := func() string {
 		return eval[string](t, ctx, `Array.from(document.querySelectorAll('.card-title')).map(e => e.textContent).join('|')`)
 	}
@@ -204,6 +232,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("01-home")
 	check("home")
+	a11y("home")
 
 	// Keyboard: the first Tab reaches the skip link, which then shows.
 	do("keyboard", chromedp.KeyEvent("\t"))
@@ -259,6 +288,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("05-package-good")
 	check("good")
+	a11y("good")
 
 	// The hostile package: nothing runs, its own images render.
 	do("hostile", chromedp.Navigate(site.URL+"/ui/package/hostile/1.0.0/"), chromedp.WaitVisible(css("#screenshots")))
@@ -279,6 +309,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("hostile: title %q should show the markup as text", text)
 	}
 	check("hostile")
+	a11y("hostile")
 
 	// A real package with screenshots; then dark and narrow screens.
 	if f.v1 {
@@ -299,9 +330,11 @@ func TestBrowser(t *testing.T) {
 		t.Error("dark: the page stayed white")
 	}
 	shot("08-package-dark")
+	a11y("dark package")
 	do("dark home", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css(".cards")))
 	waitImages()
 	shot("09-home-dark")
+	a11y("dark home")
 	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}); err != nil {
 		t.Fatal(err)
 	}
