@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -227,20 +228,6 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		d.Latest, d.LatestURL = l.ID.Version, packageURL(l.ID.Name, l.ID.Version)
 	}
 
-	if rel, ok := packagePath(doc.Readme, "", base); ok && doc.Readme != "" {
-		d.ReadmeURL = staticURL(base, rel)
-		src, err := h.readStatic(ctx, rev.ID, rel, maxMarkdownBytes)
-		switch {
-		case errors.Is(err, errTooBig):
-			d.Readme = rendered{Problem: "too large to display here"}
-		case err != nil:
-			h.log.Warn("read README", "package", rev.ID.String(), "err", err)
-			d.Readme = rendered{Problem: "could not be read"}
-			d.incomplete = !storage.IsNotFound(err)
-		default:
-			d.Readme = renderMarkdown(src, rel, own)
-		}
-	}
 	for i, s := range doc.Screenshots {
 		u, ok := own.imageURL(s.Path, "")
 		if !ok {
@@ -255,21 +242,12 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		}
 		d.Screenshots = append(d.Screenshots, im)
 	}
-	var clErr error
-	d.Changelog, d.ChangelogOK, clErr = h.changelog(ctx, rev)
-	if clErr != nil {
-		h.log.Warn("read changelog", "package", rev.ID.String(), "err", clErr)
-		d.incomplete = true
-	}
-
-	d.Download = Download{Size: -1}
+	parts := h.revisionParts(ctx, rev, &doc, own)
+	d.Readme, d.ReadmeURL, d.Changelog, d.ChangelogOK = parts.readme, parts.readmeURL, parts.changelog, parts.changelogOK
+	d.incomplete = d.incomplete || parts.incomplete
+	d.Download = Download{Size: parts.size}
 	if strings.HasPrefix(doc.Download, "/epr/") {
 		d.Download.ZipURL = doc.Download
-		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
-			d.Download.Size = a.Size
-		} else if !storage.IsNotFound(err) {
-			d.incomplete = true
-		}
 	}
 	if strings.HasPrefix(doc.SignaturePath, "/epr/") {
 		d.Download.SigURL = doc.SignaturePath
@@ -286,6 +264,97 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 }
 
 var errTooBig = errors.New("file too large")
+
+// parts are what a package page reads from the bucket and renders from
+// package text. A published revision never changes, so they are kept
+// across index snapshots: only the first page of a revision in the
+// process pays for its README.
+type parts struct {
+	readme      rendered
+	readmeURL   string
+	changelog   []Release
+	changelogOK bool
+	size        int64 // zip size, -1 when unknown
+	incomplete  bool  // a read failed: not kept
+}
+
+func (p *parts) bytes() int {
+	n := len(p.readme.HTML) + len(p.readme.Plain)
+	for _, r := range p.changelog {
+		for _, c := range r.Changes {
+			n += len(c.Description) + len(c.Link) + len(c.Type)
+		}
+	}
+	return n
+}
+
+// Bounds of the parts kept; when full the cache starts over.
+const (
+	maxKeptParts     = 4096
+	maxKeptPartBytes = 64 << 20
+)
+
+// partsCache holds parts by revision.
+type partsCache struct {
+	mu    sync.Mutex
+	m     map[packageid.ID]*parts
+	bytes int
+}
+
+func (c *partsCache) get(id packageid.ID) *parts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
+func (c *partsCache) put(id packageid.ID, p *parts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := p.bytes()
+	if c.m == nil || len(c.m) >= maxKeptParts || c.bytes+n > maxKeptPartBytes {
+		c.m, c.bytes = map[packageid.ID]*parts{}, 0
+	}
+	c.m[id] = p
+	c.bytes += n
+}
+
+// revisionParts returns rev's parts, from the cache or read and rendered.
+func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc *packagedoc.Package, own files) *parts {
+	if p := h.parts.get(rev.ID); p != nil {
+		return p
+	}
+	p := &parts{size: -1}
+	if rel, ok := packagePath(doc.Readme, "", own.base); ok && doc.Readme != "" {
+		p.readmeURL = staticURL(own.base, rel)
+		src, err := h.readStatic(ctx, rev.ID, rel, maxMarkdownBytes)
+		switch {
+		case errors.Is(err, errTooBig):
+			p.readme = rendered{Problem: "too large to display here"}
+		case err != nil:
+			h.log.Warn("read README", "package", rev.ID.String(), "err", err)
+			p.readme = rendered{Problem: "could not be read"}
+			p.incomplete = !storage.IsNotFound(err)
+		default:
+			p.readme = renderMarkdown(src, rel, own)
+		}
+	}
+	var err error
+	if p.changelog, p.changelogOK, err = h.changelog(ctx, rev); err != nil {
+		h.log.Warn("read changelog", "package", rev.ID.String(), "err", err)
+		p.incomplete = true
+	}
+	if strings.HasPrefix(doc.Download, "/epr/") {
+		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
+			p.size = a.Size
+		} else if !storage.IsNotFound(err) {
+			p.incomplete = true
+		}
+	}
+	if !p.incomplete {
+		h.parts.put(rev.ID, p)
+	}
+	return p
+}
 
 // readStatic reads a static file of id, refusing more than limit bytes.
 func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {

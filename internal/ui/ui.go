@@ -87,6 +87,7 @@ type Handler struct {
 	log   *slog.Logger
 	tmpl  *template.Template
 	cache pageCache
+	parts partsCache
 }
 
 // New returns the catalog's handler.
