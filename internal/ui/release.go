@@ -11,8 +11,9 @@ type Label struct {
 	Class, Text string
 }
 
-// labels returns a revision's release badge and, when the version is a
-// prerelease, a prerelease badge. The release follows Kibana Fleet's rule
+// labels returns a revision's release badge and, when the version has a
+// semver prerelease tag (what the prerelease filter hides, as EPR's does),
+// a prerelease badge. The release follows Kibana Fleet's rule
 // (package_prerelease.ts): a 0.x version or a "-preview" tag is a
 // technical preview, "-rc" a release candidate, any other tag a beta;
 // without a tag the manifest's release field decides (experimental is a
@@ -39,7 +40,7 @@ func labelsFor(version, release string) []Label {
 	default:
 		out = append(out, Label{"ga", "GA"})
 	}
-	if pre || strings.HasPrefix(version, "0.") {
+	if pre {
 		out = append(out, Label{"pre", "prerelease"})
 	}
 	return out
