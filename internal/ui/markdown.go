@@ -346,7 +346,7 @@ func (f files) linkURL(ref, dir string) (string, bool) {
 		return "", false // scheme-relative //host links
 	}
 	rel, ok := packagePath(u.Path, dir, f.base)
-	if !ok {
+	if !ok || !linkable[strings.ToLower(path.Ext(rel))] {
 		return "", false
 	}
 	s := staticURL(f.base, rel)
@@ -354,6 +354,16 @@ func (f files) linkURL(ref, dir string) (string, bool) {
 		s += "#" + url.PathEscape(u.Fragment)
 	}
 	return s, true
+}
+
+// linkable are the extensions of package files a README may link to. The
+// registry serves static files as EPR does, with no CSP: an SVG or HTML
+// file opened on its own would run its script in the registry's origin, so
+// the catalog never links to one (images still show SVG, in <img>).
+var linkable = map[string]bool{
+	".md": true, ".markdown": true, ".txt": true, ".yml": true, ".yaml": true, ".json": true,
+	".csv": true, ".log": true, ".png": true, ".jpg": true, ".jpeg": true, ".gif": true,
+	".webp": true, ".ico": true, ".pdf": true,
 }
 
 // staticURL is the URL of the package file rel under staticBase, each

@@ -40,6 +40,9 @@ func TestRenderMarkdownHostile(t *testing.T) {
 		{"external link", "[e](https://www.elastic.co/)", []string{`href="https://www.elastic.co/"`, "nofollow"}, 0},
 		{"relative link", "[f](../changelog.yml)", []string{`href="/package/p/1.0.0/changelog.yml"`}, 0},
 		{"fragment", "[h](#setup)", []string{`href="#setup"`}, 0},
+		{"link to own svg", "[s](../img/ok.svg)", []string{"<p><a rel="}, 0},
+		{"link to own html", "[h](../docs/page.html)", []string{"<p><a rel="}, 0},
+		{"link with own svg image", "[![i](../img/ok.png)](../img/x.svg)", []string{`<a rel="nofollow noreferrer"><img src="/package/p/1.0.0/img/ok.png"`}, 0},
 		{"scheme-relative", "[s](//evil.example/x)", []string{"<a rel="}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
