@@ -33,7 +33,7 @@ func TestHandlerPages(t *testing.T) {
 		{"bad kibana", "/ui/?kibana=eight", 400, []string{"is not a version"}, nil},
 		{"package", "/ui/package/good/1.0.0/", 200, []string{"Good Package", "<table>", `src="/package/good/1.0.0/img/icon.png"`,
 			`href="/epr/good/good-1.0.0.zip"`, `href="/epr/good/good-1.0.0.zip.sig"`, "KiB", `xpack.fleet.registryUrl: "http://127.0.0.1:`,
-			"^8.0.0", `href="https://github.com/elastic/integrations"`, "1.1.0-beta1", `aria-current="page">1.0.0`}, []string{"This is not the latest"}},
+			"^8.0.0", `href="https://github.com/orgs/elastic/teams/integrations"`, "1.1.0-beta1", `aria-current="page">1.0.0`}, []string{"This is not the latest"}},
 		{"older beta", "/ui/package/good/1.1.0-beta1/", 200, []string{`badge-beta">beta`, `badge-pre">prerelease`}, nil},
 		{"hostile", "/ui/package/hostile/1.0.0/", 200, []string{"Dashboard &lt;b&gt;overview&lt;/b&gt;", "Changelog", "Earlier", `href="https://github.com/elastic/integrations/pull/1"`, "logfile"}, []string{"<script", "javascript:", "evil.example", `href="/package/hostile/1.0.0/img/evil.svg"`}},
 		{"unknown package", "/ui/package/nope/1.0.0/", 404, []string{"no version 1.0.0 of nope"}, nil},

@@ -75,6 +75,7 @@ type packageData struct {
 	LatestURL   string
 	Yanked      *Yank
 	Owner       string // GitHub owner, when it is a plain GitHub name
+	OwnerURL    string // its GitHub page (an organisation's team page for org/team)
 	Categories  []CategoryOption
 	Versions    []VersionOption
 	Readme      rendered
@@ -180,7 +181,10 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		RegistryURL: regURL,
 	}
 	if o := doc.Owner; o != nil && ownerRe.MatchString(o.Github) {
-		d.Owner = o.Github
+		d.Owner, d.OwnerURL = o.Github, "https://github.com/"+o.Github
+		if org, team, ok := strings.Cut(o.Github, "/"); ok {
+			d.OwnerURL = "https://github.com/orgs/" + org + "/teams/" + team
+		}
 	}
 	for _, c := range doc.Categories {
 		o := CategoryOption{ID: c, Title: c, URL: homeQuery{Category: c}.with("category", c)}
