@@ -73,3 +73,37 @@ func BenchmarkV1PackagePage(b *testing.B) {
 	})
 	b.Run("cold", func(b *testing.B) { run(b, h.Forget) })
 }
+
+// BenchmarkV1Home renders the home page over the v1 sample for queries not
+// seen before in the snapshot (page not cached, package summaries built),
+// and "cold" (summaries built too): all packages, a text search, and a
+// category with the Kibana filter.
+func BenchmarkV1Home(b *testing.B) {
+	f := v1Store(b)
+	h, err := ui.New(ui.Config{Catalog: f.store.Server.Registry.Catalog, Public: f.store.Server.Buckets.Public})
+	if err != nil {
+		b.Fatal(err)
+	}
+	serve := func(b *testing.B, u string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+		if w.Code != http.StatusOK {
+			b.Fatalf("%s: %d", u, w.Code)
+		}
+	}
+	for _, u := range []string{"/ui/", "/ui/?q=logs", "/ui/?category=security&kibana=8.15.0"} {
+		b.Run("new query "+u, func(b *testing.B) {
+			serve(b, u)
+			for i := 0; i < b.N; i++ {
+				h.ForgetPages()
+				serve(b, u)
+			}
+		})
+	}
+	b.Run("cold /ui/", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			h.Forget()
+			serve(b, "/ui/")
+		}
+	})
+}

@@ -7,18 +7,18 @@ import "golang.org/x/net/html/atom"
 func (h *Handler) Forget() {
 	h.cache.mu.Lock()
 	defer h.cache.mu.Unlock()
-	h.cache.cat, h.cache.pages, h.cache.bytes = nil, nil, 0
+	h.cache.cat, h.cache.pages, h.cache.bytes, h.cache.summaries = nil, nil, 0, nil
 	h.parts.mu.Lock()
 	defer h.parts.mu.Unlock()
 	h.parts.m, h.parts.bytes = nil, 0
 }
 
-// ForgetPages drops the cached pages but keeps the per-revision parts, as
-// a new index snapshot does.
+// ForgetPages drops the cached pages but keeps the per-revision parts and
+// the snapshot's summaries, as a query not asked before meets them.
 func (h *Handler) ForgetPages() {
 	h.cache.mu.Lock()
 	defer h.cache.mu.Unlock()
-	h.cache.cat, h.cache.pages, h.cache.bytes = nil, nil, 0
+	h.cache.pages, h.cache.bytes = map[string]cachedPage{}, 0
 }
 
 func atomOf(name []byte) atom.Atom { return atom.Lookup(name) }

@@ -161,34 +161,26 @@ func (h *Handler) home(cat *catalog.Catalog, q homeQuery) (int, homeData) {
 	d.Total = len(hits)
 	needle := strings.ToLower(q.Q)
 	counts := map[string]int{}
-	type match struct {
-		rev  *catalog.Revision
-		base *packagedoc.BasePackage
-		cats []string
-	}
-	var matches []match
+	var matches []*summary
 	for _, hit := range hits {
-		bp, err := cat.Base(hit.Rev)
+		sm, err := h.cache.summary(cat, hit.Rev)
 		if err != nil {
 			h.log.Error("home", "err", err)
 			continue
 		}
-		if needle != "" && !strings.Contains(strings.ToLower(bp.Name), needle) &&
-			!strings.Contains(strings.ToLower(bp.Title), needle) &&
-			!strings.Contains(strings.ToLower(bp.Description), needle) {
+		if needle != "" && !strings.Contains(sm.text, needle) {
 			continue
 		}
-		cats := packageCategories(bp)
-		for _, c := range cats {
+		for _, c := range sm.cats {
 			counts[c]++
 		}
-		matches = append(matches, match{hit.Rev, bp, cats})
+		matches = append(matches, sm)
 	}
 	for _, m := range matches {
 		if q.Category != "" && !inCategory(m.cats, q.Category) {
 			continue
 		}
-		d.Cards = append(d.Cards, card(m.rev, m.base))
+		d.Cards = append(d.Cards, m.card)
 	}
 	sort.SliceStable(d.Cards, func(i, j int) bool {
 		return strings.ToLower(d.Cards[i].Title) < strings.ToLower(d.Cards[j].Title)
@@ -196,6 +188,22 @@ func (h *Handler) home(cat *catalog.Catalog, q homeQuery) (int, homeData) {
 	d.Categories = categoryOptions(counts, q)
 	d.AllURL = q.with("category", "")
 	return status, d
+}
+
+// summary is what the home page needs of a revision, built once per
+// snapshot: its card, its categories and the lower-case text searched.
+type summary struct {
+	card Card
+	cats []string
+	text string
+}
+
+func newSummary(rev *catalog.Revision, bp *packagedoc.BasePackage) *summary {
+	return &summary{
+		card: card(rev, bp),
+		cats: packageCategories(bp),
+		text: strings.ToLower(bp.Name + "\x00" + bp.Title + "\x00" + bp.Description),
+	}
 }
 
 // packageCategories are the categories of a package and of its policy

@@ -247,10 +247,11 @@ func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request, rest string
 // after a reload sees another catalog and starts a fresh cache, which is
 // the invalidation.
 type pageCache struct {
-	mu    sync.Mutex
-	cat   *catalog.Catalog
-	pages map[string]cachedPage
-	bytes int
+	mu        sync.Mutex
+	cat       *catalog.Catalog
+	pages     map[string]cachedPage
+	bytes     int
+	summaries map[*catalog.Revision]*summary // of cat; kept when pages start over
 }
 
 type cachedPage struct {
@@ -278,9 +279,41 @@ func (c *pageCache) get(cat *catalog.Catalog, key string) (int, []byte, bool) {
 func (c *pageCache) put(cat *catalog.Catalog, key string, status int, body []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cat != cat || len(c.pages) >= maxCachedPages || c.bytes+len(body) > maxCachedBytes {
-		c.cat, c.pages, c.bytes = cat, map[string]cachedPage{}, 0
+	c.switchTo(cat)
+	if len(c.pages) >= maxCachedPages || c.bytes+len(body) > maxCachedBytes {
+		c.pages, c.bytes = map[string]cachedPage{}, 0
 	}
 	c.pages[key] = cachedPage{status, body}
 	c.bytes += len(body)
+}
+
+// switchTo starts over when cat is another snapshot; c.mu is held.
+func (c *pageCache) switchTo(cat *catalog.Catalog) {
+	if c.cat != cat {
+		c.cat, c.pages, c.bytes, c.summaries = cat, map[string]cachedPage{}, 0, map[*catalog.Revision]*summary{}
+	}
+}
+
+// summary returns the home-page summary of rev in cat, decoding it once
+// per snapshot (one per package name at most: the home page lists latest
+// revisions).
+func (c *pageCache) summary(cat *catalog.Catalog, rev *catalog.Revision) (*summary, error) {
+	c.mu.Lock()
+	if c.cat == cat {
+		if s, ok := c.summaries[rev]; ok {
+			c.mu.Unlock()
+			return s, nil
+		}
+	}
+	c.mu.Unlock()
+	bp, err := cat.Base(rev)
+	if err != nil {
+		return nil, err
+	}
+	s := newSummary(rev, bp)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.switchTo(cat)
+	c.summaries[rev] = s
+	return s, nil
 }
