@@ -134,6 +134,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(rest, "package/"):
 		segs := strings.Split(strings.TrimPrefix(rest, "package/"), "/")
 		switch {
+		case segs[0] == "":
+			h.errorPage(w, r, http.StatusNotFound, "There is no such page.")
 		case len(segs) == 2 && segs[1] == "":
 			h.serveLatest(w, r, segs[0])
 		case len(segs) == 3 && segs[2] == "":
