@@ -2,6 +2,9 @@ package ui
 
 import (
 	"bytes"
+	"fmt"
+	"time"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,8 +14,45 @@ import (
 
 var own = newFiles("/package/p/1.0.0/", []string{"/package/p/1.0.0/img/ok.png", "/package/p/1.0.0/docs/README.md", "/package/p/1.0.0/img/a b.png"})
 
-// unsafeRe matches what must never reach a page from package text.
+// unsafeRe matches what must never reach a page from package text, in
+// the raw output (text included: the hostile inputs put it nowhere else).
 var unsafeRe = regexp.MustCompile(`(?i)<script|<iframe|<object|<embed|<form|<svg|<style|\son[a-z]+\s*=|javascript:|data:|vbscript:|style=`)
+
+// unsafeMarkup returns the first element or attribute of h that could run
+// or load something: a forbidden element, an event handler or style
+// attribute, or a URL with a scheme other than http, https or mailto.
+func unsafeMarkup(h string) string {
+	z := xhtml.NewTokenizer(strings.NewReader(h))
+	for {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			return ""
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			tok := z.Token()
+			switch tok.Data {
+			case "script", "iframe", "object", "embed", "form", "svg", "math", "style", "link", "meta", "base", "input", "button", "frame", "frameset", "applet":
+				return "element " + tok.Data
+			}
+			for _, a := range tok.Attr {
+				k := strings.ToLower(a.Key)
+				if strings.HasPrefix(k, "on") || k == "style" || k == "srcset" || k == "formaction" {
+					return "attribute " + a.Key
+				}
+				if k == "href" || k == "src" || k == "action" || k == "cite" {
+					u, err := url.Parse(strings.TrimSpace(a.Val))
+					if err != nil {
+						return "unparsable " + a.Key
+					}
+					switch strings.ToLower(u.Scheme) {
+					case "", "http", "https", "mailto":
+					default:
+						return a.Key + " " + a.Val
+					}
+				}
+			}
+		}
+	}
+}
 
 func TestRenderMarkdownHostile(t *testing.T) {
 	for _, c := range []struct {
@@ -50,6 +90,9 @@ func TestRenderMarkdownHostile(t *testing.T) {
 			out := string(r.HTML)
 			if m := unsafeRe.FindString(out); m != "" {
 				t.Errorf("output holds %q:\n%s", m, out)
+			}
+			if m := unsafeMarkup(out); m != "" {
+				t.Errorf("output holds %s:\n%s", m, out)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(out, w) {
@@ -141,3 +184,36 @@ func BenchmarkRenderMarkdownHostile(b *testing.B) {
 }
 
 var _ = bytes.MinRead
+
+// FuzzRenderMarkdown: whatever the Markdown, the output holds nothing that
+// runs, no image but the package's own files, and stays within bounds.
+func FuzzRenderMarkdown(f *testing.F) {
+	for _, s := range []string{
+		"<script>alert(1)</script>", `<img src=x onerror=alert(1)>`, "[x](javascript:alert(1))",
+		"![i](data:image/png;base64,AAAA)", "<svg onload=alert(1)>", `<a href="&#106;avascript:x">z</a>`,
+		"| a |\n|---|\n| <b onclick=x>1</b> |", "![ok](../img/ok.png)", "> > > quote", "<details><summary>s</summary>x</details>",
+		"<img src=\"../img/ok.png\" alt=\"a\"", "<a href='//evil.example/'>x</a>", "<div style=\"x:y\"><p>nest</div></p>",
+	} {
+		f.Add(s)
+	}
+	imgRe := regexp.MustCompile(`<img[^>]*\ssrc="([^"]*)"`)
+	f.Fuzz(func(t *testing.T, src string) {
+		// A hang detector, not a speed check: the fuzzer records the input
+		// that crashes its worker.
+		hang := time.AfterFunc(20*time.Second, func() { panic(fmt.Sprintf("rendering did not finish in 20s: %q", src)) })
+		defer hang.Stop()
+		r := renderMarkdown([]byte(src), "docs/README.md", own)
+		out := string(r.HTML)
+		if m := unsafeMarkup(out); m != "" {
+			t.Fatalf("output holds %s:\n%s", m, out)
+		}
+		for _, m := range imgRe.FindAllStringSubmatch(out, -1) {
+			if !strings.HasPrefix(m[1], "/package/p/1.0.0/img/") {
+				t.Fatalf("image %q is not a file of the package:\n%s", m[1], out)
+			}
+		}
+		if len(out) > maxRenderedBytes || depth(out) > maxNesting {
+			t.Fatalf("output %d bytes, depth %d", len(out), depth(out))
+		}
+	})
+}
