@@ -3,11 +3,11 @@ package ui
 import (
 	"bytes"
 	"fmt"
-	"time"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	xhtml "golang.org/x/net/html"
 )
