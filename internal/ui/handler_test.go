@@ -1,9 +1,11 @@
 package ui_test
 
 import (
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"pkgstore/internal/server"
@@ -124,7 +126,38 @@ func TestPagesFollowTheIndex(t *testing.T) {
 	}
 	dir := t.TempDir()
 	writeTestPackages(t, dir)
+	// Readers run while the index moves under them: every answer is a
+	// whole page of one snapshot or another.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			urls := []string{"/ui/", "/ui/package/good/1.0.0/", "/ui/?q=good&prerelease=on", "/ui/package/hostile/1.0.0/"}
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Get(s.URL + urls[(i+n)%len(urls)])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || (resp.StatusCode != 200 && resp.StatusCode != 404) || !strings.HasSuffix(strings.TrimSpace(string(body)), "</html>") {
+					t.Errorf("%s: %d %v, %d bytes", urls[(i+n)%len(urls)], resp.StatusCode, err, len(body))
+					return
+				}
+			}
+		}()
+	}
 	s.PublishFolders(t, dir)
+	close(stop)
+	wg.Wait()
 	if _, body = get(t, s.URL, "GET", "/ui/", nil); !strings.Contains(body, "Good Package") {
 		t.Errorf("home after publishing does not list good")
 	}
