@@ -22,3 +22,6 @@ func (h *Handler) ForgetPages() {
 }
 
 func atomOf(name []byte) atom.Atom { return atom.Lookup(name) }
+
+// UnsafeMarkup is unsafeMarkup for the external tests.
+var UnsafeMarkup = unsafeMarkup
