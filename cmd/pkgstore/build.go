@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,8 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/build"
+	"pkgstore/internal/ecs"
+	"pkgstore/internal/readme"
 	"pkgstore/internal/signature"
-	"pkgstore/internal/validate"
 )
 
 func init() { subcommands = append(subcommands, newBuildCmd) }
@@ -17,15 +19,34 @@ func init() { subcommands = append(subcommands, newBuildCmd) }
 func newBuildCmd() *cobra.Command {
 	var (
 		outDir, signKey, passFile string
+		ecsBase, registry         string
+		registryKeyrings          []string
 		skipValidation            bool
+		checkReadme               bool
+		linksFile                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
 		Short: "Build a package folder into a deterministic NAME-VERSION.zip (and sign it)",
-		Long: `Build validates the package in DIR, then zips it into OUTDIR/NAME-VERSION.zip
-with one root folder NAME-VERSION/. _dev, build and .git folders and editor
-files are left out; *.link files are replaced by their (checksum-checked)
-targets. The same input always gives the same bytes.
+		Long: `Build performs elastic-package's build steps on the source package in DIR and
+zips the result into OUTDIR/NAME-VERSION.zip with one root folder
+NAME-VERSION/: _dev, build and .git folders and editor files are left out;
+*.link files are replaced by their (checksum-checked) targets; the
+repository's LICENSE.txt is added when the package has none; Kibana saved
+objects are encoded; fields marked "external: ecs" are resolved from the ECS
+reference in _dev/build/build.yml (downloaded once from --ecs-base-url and
+cached in the user cache folder; a file:// base reads a local folder); ECS
+dynamic templates are added when import_mappings is set; transforms are
+rendered; templates of the input packages in requires.input are bundled
+(downloaded from --registry). Last, the zip is validated as the publishing
+job validates it (package-spec, build mode); a refused zip is not kept.
+The same input always gives the same bytes.
+
+READMEs: each template _dev/build/docs/NAME.md is rendered, as
+elastic-package renders it, into DIR/docs/NAME.md and the zip's docs/NAME.md.
+With --check-readme nothing is built or written: the command fails (exit 1),
+naming each one, when a committed docs/NAME.md differs from what its
+template renders.
 
 With --sign-key, OUTDIR/NAME-VERSION.zip.sig is written too: an armored
 detached OpenPGP signature of the zip.`,
@@ -39,6 +60,21 @@ detached OpenPGP signature of the zip.`,
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 				return usageError("%s is not a package folder", dir)
 			}
+			if ecsBase == "" {
+				ecsBase = os.Getenv(ecs.BaseURLEnv)
+			}
+			cfg := build.Config{
+				ECS:            &ecs.Resolver{BaseURL: ecsBase},
+				Registry:       registry,
+				SkipValidation: skipValidation,
+				LinksFile:      linksFile,
+			}
+			if checkReadme {
+				if signKey != "" {
+					return usageError("--check-readme builds nothing: it cannot be used with --sign-key")
+				}
+				return checkReadmes(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, cfg.Readme(dir))
+			}
 			// Load the key first: a wrong passphrase should not cost a build.
 			var key *signature.SigningKey
 			if signKey != "" {
@@ -48,23 +84,21 @@ detached OpenPGP signature of the zip.`,
 				}
 				key = k
 			}
-			if !skipValidation {
-				abs, err := filepath.Abs(dir)
+			if len(registryKeyrings) > 0 {
+				kr, err := signature.LoadKeyring(registryKeyrings...)
 				if err != nil {
 					return &exitError{Code: 1, Err: err}
 				}
-				problems, err := validate.Package(ctx, os.DirFS(abs), validate.Options{Mode: validate.ModeSource, Dir: abs})
-				if err != nil {
-					return &exitError{Code: 1, Err: fmt.Errorf("validate %s: %w", dir, err)}
-				}
-				if len(problems) > 0 {
-					for _, p := range problems {
-						fmt.Fprintln(cmd.ErrOrStderr(), p.String())
-					}
-					return &exitError{Code: 1, Err: fmt.Errorf("%s: %d validation problem(s); fix them or use --skip-validation", dir, len(problems))}
-				}
+				cfg.InputKeyring = kr
 			}
-			res, err := build.Package(ctx, dir, outDir)
+			res, err := build.Package(ctx, dir, outDir, cfg)
+			var verr *build.ValidationError
+			if errors.As(err, &verr) {
+				for _, p := range verr.Problems {
+					fmt.Fprintln(cmd.ErrOrStderr(), p.String())
+				}
+				return &exitError{Code: 1, Err: fmt.Errorf("%s: %d validation problem(s) in the built package; fix them or use --skip-validation", dir, len(verr.Problems))}
+			}
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
@@ -83,6 +117,11 @@ detached OpenPGP signature of the zip.`,
 	f.StringVarP(&outDir, "output", "o", filepath.Join("build", "packages"), "folder for NAME-VERSION.zip (and .sig)")
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key: also write NAME-VERSION.zip.sig")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
-	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the package against the package-spec first")
+	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
+	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else "+ecs.DefaultBaseURL+")")
+	f.StringVar(&registry, "registry", build.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
+	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
+	f.StringVar(&linksFile, "links-file", "", "links table of the url template function in READMEs (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
+	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "armored public keys the input packages' signatures (from --registry) must verify against (repeatable); without it they are not verified")
 	return cmd
 }

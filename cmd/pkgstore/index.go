@@ -8,6 +8,7 @@ import (
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/yank"
 )
 
 func newIndexCmd() *cobra.Command {
@@ -29,6 +30,7 @@ func newIndexCmd() *cobra.Command {
 			defer b.Close()
 			ix := index.NewIndexer(b, log)
 			ix.Check = catalog.Check
+			ix.Hidden = yank.New(b, nil).Hidden // yanked revisions stay out
 			res, err := ix.Index(cmd.Context())
 			if err != nil {
 				return &exitError{Code: 1, Err: err}

@@ -42,14 +42,17 @@ const (
 func newPublishCmd() *cobra.Command {
 	var (
 		sigPath, registryURL, token string
+		unsigned                    bool
 		opts                        client.Options
 		timeout                     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "publish PKG.zip",
 		Short: "Publish a signed package zip to a pkgstore registry",
-		Long: `Publish NAME-VERSION.zip (with NAME-VERSION.zip.sig beside it, or --signature)
-to the registry at --registry, then wait for the publishing job's outcome.
+		Long: `Publish NAME-VERSION.zip to the registry at --registry, then wait for the
+publishing job's outcome. Its detached signature is NAME-VERSION.zip.sig
+(pkgstore sign, elastic-package) or NAME-VERSION.zip.asc (gpg --armor
+--detach-sign) beside it, or --signature FILE; --unsigned sends none.
 
 Exit codes: 0 published (or dry run passed), 1 refused (each reason on its
 own line), 2 usage or connection error, 3 already published.`,
@@ -63,21 +66,23 @@ own line), 2 usage or connection error, 3 already published.`,
 			if err != nil {
 				return usageError("%v", err)
 			}
-			if sigPath == "" {
-				sigPath = zipPath + ".sig"
-			}
-			sig, err := os.ReadFile(sigPath)
-			if err != nil {
-				if !errors.Is(err, os.ErrNotExist) || cmd.Flags().Changed("signature") {
-					return usageError("read signature: %v", err)
-				}
-				sig = nil // unsigned: the registry decides whether that is allowed
-			}
 			zf, err := os.Open(zipPath)
 			if err != nil {
 				return usageError("%v", err)
 			}
 			defer zf.Close()
+			if unsigned && sigPath != "" {
+				return usageError("--unsigned and --signature contradict each other")
+			}
+			var sig []byte
+			if !unsigned { // unsigned: the registry decides whether that is allowed
+				if _, sig, err = findSignature(zipPath, sigPath); err != nil {
+					if errors.Is(err, errNoSignature) {
+						return usageError("%v; --unsigned sends none, for a registry that accepts unsigned packages", err)
+					}
+					return usageError("%v", err)
+				}
+			}
 			c, err := client.New(registryURL, token)
 			if err != nil {
 				return usageError("%v", err)
@@ -120,7 +125,8 @@ own line), 2 usage or connection error, 3 already published.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&sigPath, "signature", "", "detached signature (default PKG.zip.sig)")
+	f.StringVar(&sigPath, "signature", "", "detached signature (default PKG.zip.sig, else PKG.zip.asc)")
+	f.BoolVar(&unsigned, "unsigned", false, "send no signature (for a registry that does not require them)")
 	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://localhost:8080")
 	f.StringVar(&token, "token", "", "publishing token (default from PKGSTORE_PUBLISH_TOKEN)")
 	f.BoolVar(&opts.Legacy, "legacy", false, "skip package-spec validation (packages from Package Storage v1)")

@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"pkgstore/internal/archive/ziptest"
+	"pkgstore/internal/server"
 	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/signature/gpgtest"
 )
 
 func TestPublishCommandExitCodes(t *testing.T) {
@@ -41,7 +43,9 @@ func TestPublishCommandExitCodes(t *testing.T) {
 		{"published", append([]string{"publish", goodPath}, common...), 0, "published cli-1.0.0"},
 		{"already published", append([]string{"publish", goodPath}, common...), 3, "already published"},
 		{"refused with reasons", append([]string{"publish", badPath}, common...), 1, `manifest: cli-2.0.0.zip: cli-2.0.0/manifest.yml: manifest declares name "other"`},
-		{"unsigned refused", append([]string{"publish", unsigned}, common...), 1, "signatures are required"},
+		{"unsigned refused", append([]string{"publish", unsigned, "--unsigned"}, common...), 1, "signatures are required"},
+		{"no signature file", append([]string{"publish", unsigned}, common...), 2, "neither " + unsigned + ".sig nor " + unsigned + ".asc exists"},
+		{"unsigned and signature", append([]string{"publish", unsigned, "--unsigned", "--signature", unsigned + ".sig"}, common...), 2, "contradict"},
 		{"dry run", append([]string{"publish", dryPath, "--dry-run"}, common...), 0, "dry run passed"},
 		{"wrong token", []string{"publish", dryPath, "--registry", s.URL, "--token", "nope"}, 2, "403"},
 		{"no token", []string{"publish", dryPath, "--registry", s.URL}, 2, "no token"},
@@ -60,5 +64,104 @@ func TestPublishCommandExitCodes(t *testing.T) {
 				t.Fatalf("exit %d, output:\n%s\nwant exit %d containing %q", code, out, tt.code, tt.out)
 			}
 		})
+	}
+}
+
+// TestPublishSignatureFiles checks where publish finds a zip's signature:
+// FILE.zip.sig, FILE.zip.asc (what gpg --armor --detach-sign writes, made
+// here by real gpg), --signature overriding both, and clear refusals.
+func TestPublishSignatureFiles(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	common := []string{"--registry", s.URL, "--token", servertest.Token, "--legacy"}
+	pkg := func(version string) (string, []byte) {
+		b := ziptest.Package(t, "sigs", version)
+		return write("sigs-"+version+".zip", b), b
+	}
+
+	sigOnly, b1 := pkg("1.0.0")
+	write("sigs-1.0.0.zip.sig", s.Key.Sign(t, b1))
+
+	ascOnly, b2 := pkg("2.0.0")
+	write("sigs-2.0.0.zip.asc", s.Key.Sign(t, b2))
+
+	bothSame, b3 := pkg("3.0.0")
+	write("sigs-3.0.0.zip.sig", s.Key.Sign(t, b3))
+	copyFile(t, bothSame+".sig", bothSame+".asc")
+
+	bothDiffer, b4 := pkg("4.0.0")
+	write("sigs-4.0.0.zip.sig", s.Key.Sign(t, b4))
+	write("sigs-4.0.0.zip.asc", s.Key.Sign(t, b4)) // a second signature: other bytes
+
+	override, b5 := pkg("5.0.0")
+	write("sigs-5.0.0.zip.sig", []byte("not a signature"))
+	good5 := write("elsewhere.asc", s.Key.Sign(t, b5))
+
+	wrongSig, _ := pkg("6.0.0")
+	write("sigs-6.0.0.zip.asc", s.Key.Sign(t, b1)) // signs other bytes
+
+	dirSig, _ := pkg("7.0.0")
+	if err := os.Mkdir(dirSig+".sig", 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{".sig", []string{"publish", sigOnly}, 0, "published sigs-1.0.0"},
+		{".asc", []string{"publish", ascOnly}, 0, "published sigs-2.0.0"},
+		{"both, same bytes", []string{"publish", bothSame}, 0, "published sigs-3.0.0"},
+		{"both, different bytes", []string{"publish", bothDiffer}, 2, "exist and differ"},
+		{"--signature overrides", []string{"publish", override, "--signature", good5}, 0, "published sigs-5.0.0"},
+		{"--signature missing", []string{"publish", override, "--signature", filepath.Join(dir, "nope.asc")}, 2, "nope.asc"},
+		{".asc of other bytes refused", []string{"publish", wrongSig}, 1, "signature"},
+		{"signature path is a folder", []string{"publish", dirSig}, 2, "not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, append(tt.args, common...)...)
+			out := stdout + stderr
+			if code != tt.code || !strings.Contains(out, tt.out) {
+				t.Fatalf("exit %d, output:\n%s\nwant exit %d containing %q", code, out, tt.code, tt.out)
+			}
+		})
+	}
+
+	// What a newcomer does: gpg --armor --detach-sign writes FILE.zip.asc.
+	t.Run("gpg --armor --detach-sign", func(t *testing.T) {
+		g := gpgtest.New(t)
+		g.GenKey("owner@example.com", "ed25519", "")
+		pub := write("owner.asc", []byte(g.Must("--armor", "--export", "owner@example.com")))
+		st := servertest.Start(t, servertest.Options{Configure: func(c *server.Config) { c.Keyrings = []string{pub} }})
+		zipPath, _ := pkg("8.0.0")
+		g.Must("--armor", "--detach-sign", zipPath)
+		if _, err := os.Stat(zipPath + ".asc"); err != nil {
+			t.Fatalf("gpg wrote no .asc: %v", err)
+		}
+		stdout, stderr, code := runCLI(t, "publish", zipPath, "--registry", st.URL, "--token", servertest.Token, "--legacy")
+		if code != 0 || !strings.Contains(stdout, "published sigs-8.0.0") {
+			t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
+		}
+	})
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

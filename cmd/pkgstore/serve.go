@@ -62,14 +62,14 @@ another process.`,
 			if cfg.Limits, err = lim.limits(); err != nil {
 				return err
 			}
-			if cfg.ReadOnly && len(cfg.Tokens) > 0 {
-				return usageError("--read-only replicas do not publish: drop --publish-token")
+			if cfg.ReadOnly && (len(cfg.Tokens) > 0 || cfg.TokensFile != "") {
+				return usageError("--read-only replicas do not publish: drop --publish-token and --tokens-file")
 			}
 			if !cfg.ReadOnly && cfg.RequireSignatures && len(cfg.Keyrings) == 0 {
 				log.Warn("no --keyring given: every publication will be refused until one is (or pass --require-signatures=false)")
 			}
-			if !cfg.ReadOnly && len(cfg.Tokens) == 0 {
-				log.Info("publishing API disabled: pass --publish-token or set PKGSTORE_PUBLISH_TOKEN to enable it")
+			if !cfg.ReadOnly && len(cfg.Tokens) == 0 && cfg.TokensFile == "" {
+				log.Info("publishing API disabled: pass --tokens-file, --publish-token or set PKGSTORE_PUBLISH_TOKEN to enable it")
 			}
 			cfg.WatchInterval = cfg.Registry.WatchInterval
 			srv, err := server.New(cmd.Context(), cfg)
@@ -89,6 +89,7 @@ another process.`,
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
 	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; default from PKGSTORE_PUBLISH_TOKEN, comma-separated)")
+	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP")
 	f.IntVar(&cfg.Workers, "workers", 2, "candidates checked and published at once")
 	f.StringVar(&maxZip, "max-upload-size", "251MB", "largest accepted publish request")
 	lim.add(f)
@@ -98,6 +99,8 @@ another process.`,
 	f.BoolVar(&cfg.NoUI, "no-ui", false, "do not serve the web catalog at /ui/")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty)")
 	cfg.Registry.AddFlags(f)
+	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
+	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
 	return cmd
 }
 

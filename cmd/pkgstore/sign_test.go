@@ -199,3 +199,24 @@ func TestVerifyErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsSignatureBesideFile: without --signature, verify takes
+// FILE.sig or FILE.asc (what `gpg --armor --detach-sign FILE` writes), and
+// names both when neither exists.
+func TestVerifyFindsSignatureBesideFile(t *testing.T) {
+	g := gpgtest.New(t)
+	fpr := g.GenKey("Beside <beside@example.com>", "ed25519", "")
+	dir := t.TempDir()
+	pub := writeFile(t, filepath.Join(dir, "pub.asc"), []byte(g.Must("--armor", "--export", fpr)))
+	file := writeFile(t, filepath.Join(dir, "demo-1.0.0.zip"), payload())
+
+	_, errOut, code := runCLI(t, "verify", file, "--keyring", pub)
+	if code != 1 || !strings.Contains(errOut, "neither "+file+".sig nor "+file+".asc exists") {
+		t.Fatalf("no signature: exit %d, %s", code, errOut)
+	}
+	g.Must("--local-user", fpr, "--armor", "--detach-sign", file) // writes FILE.asc
+	out, errOut, code := runCLI(t, "verify", file, "--keyring", pub)
+	if code != 0 || !strings.Contains(out, fpr) {
+		t.Fatalf("FILE.asc: exit %d, %s%s", code, out, errOut)
+	}
+}

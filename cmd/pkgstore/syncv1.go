@@ -62,9 +62,9 @@ summary) or the migration stopped, 2 usage error.`,
 			} else {
 				fmt.Fprintln(errOut, "warning: no --sign-key: candidates are sent unsigned; a registry that requires signatures refuses them")
 			}
-			var rep syncv1.Reporter = &syncv1.LineReporter{W: cmd.OutOrStdout()}
+			var rep syncv1.Reporter = &syncv1.LineReporter{W: cmd.OutOrStdout(), Name: "sync-v1"}
 			if isTerminal(errOut) {
-				rep = &syncv1.BarReporter{W: errOut}
+				rep = &syncv1.BarReporter{W: errOut, Name: "sync-v1"}
 			}
 			sum, err := syncv1.Run(cmd.Context(), syncv1.Config{
 				Source:   args[0],

@@ -28,10 +28,12 @@ func TestSyncV1Command(t *testing.T) {
 		"alpha/1.0.0/manifest.yml":   v1Manifest("alpha", "1.0.0"),
 		"alpha/1.0.0/docs/README.md": "# alpha\n",
 		"beta/0.1.0/manifest.yml":    v1Manifest("beta", "0.1.0"),
+		"beta/0.1.0/docs/README.md":  "# beta\n",
 	})
 	broken := v1Tree(t, map[string]string{
-		"gamma/1.0.0/manifest.yml": v1Manifest("gamma", "1.0.0"),
-		"gamma/2.0.0/manifest.yml": v1Manifest("gamma", "2.0.1"),
+		"gamma/1.0.0/manifest.yml":   v1Manifest("gamma", "1.0.0"),
+		"gamma/1.0.0/docs/README.md": "# gamma\n",
+		"gamma/2.0.0/manifest.yml":   v1Manifest("gamma", "2.0.1"),
 	})
 	key := s.Key.PrivatePath
 

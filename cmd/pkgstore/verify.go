@@ -1,13 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/client"
+	"pkgstore/internal/packageid"
 	"pkgstore/internal/signature"
 )
 
@@ -15,24 +24,33 @@ func init() { subcommands = append(subcommands, newVerifyCmd) }
 
 func newVerifyCmd() *cobra.Command {
 	var (
-		sigPath  string
-		keyrings []string
+		sigPath            string
+		keyrings           []string
+		registryURL, token string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check FILE's detached OpenPGP signature against trusted keys",
-		Long: `Verify checks the detached signature of FILE (FILE.sig unless --signature
-says otherwise, armored or binary) against the public keys in the keyring
+		Long: `Verify checks the detached signature of FILE (FILE.sig or FILE.asc unless
+--signature says otherwise, armored or binary) against the public keys in the keyring
 files. It exits 0 and prints the signing key's id and fingerprint when the
-signature is valid and made by a trusted key, 1 with the reason otherwise.`,
+signature is valid and made by a trusted key, 1 with the reason otherwise.
+
+With --registry (and a token with the audit scope), FILE must be a
+NAME-VERSION.zip: verify also prints what the store recorded when it
+published that revision (sha256, signing key, token, time, yank state) and
+fails unless the file's sha256 and signing key are the recorded ones.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(keyrings) == 0 {
 				return usageError("--keyring is required")
 			}
 			file := args[0]
-			if sigPath == "" {
-				sigPath = file + ".sig"
+			_, sigBytes, err := findSignature(file, sigPath)
+			if errors.Is(err, errNoSignature) || errors.Is(err, fs.ErrNotExist) {
+				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w: %w", signature.ErrMissing, err)}
+			} else if err != nil {
+				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
 			}
 			kr, err := signature.LoadKeyring(keyrings...)
 			if err != nil {
@@ -43,12 +61,7 @@ signature is valid and made by a trusted key, 1 with the reason otherwise.`,
 				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
 			}
 			defer data.Close()
-			sig, err := os.Open(sigPath)
-			if err != nil {
-				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w: %w", signature.ErrMissing, err)}
-			}
-			defer sig.Close()
-			signer, err := kr.Verify(data, sig)
+			signer, err := kr.Verify(data, bytes.NewReader(sigBytes))
 			if err != nil {
 				return &exitError{Code: 1, Err: fmt.Errorf("%s: BAD: %w", file, err)}
 			}
@@ -64,10 +77,76 @@ signature is valid and made by a trusted key, 1 with the reason otherwise.`,
 			if !signer.Created.IsZero() {
 				fmt.Fprintf(out, "signed at:   %s\n", signer.Created.UTC().Format("2006-01-02T15:04:05Z"))
 			}
-			return nil
+			if registryURL == "" {
+				return nil
+			}
+			return verifyPublished(cmd, file, signer.Fingerprint, registryURL, token)
 		},
 	}
-	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature (default FILE.sig)")
+	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature (default FILE.sig, else FILE.asc)")
 	cmd.Flags().StringArrayVar(&keyrings, "keyring", nil, "file of trusted armored public keys (repeatable)")
+	cmd.Flags().StringVar(&registryURL, "registry", "", "also compare FILE with what this store recorded when publishing it")
+	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default from PKGSTORE_PUBLISH_TOKEN)")
 	return cmd
+}
+
+// verifyPublished compares file with the store's provenance record of the
+// revision it names.
+func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token string) error {
+	if err := needRegistry(registryURL, &token); err != nil {
+		return err
+	}
+	id, err := packageid.ParseZipName(filepath.Base(file))
+	if err != nil {
+		return usageError("--registry needs FILE to be NAME-VERSION.zip: %v", err)
+	}
+	c, err := client.New(registryURL, token)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	info, err := c.Revision(cmd.Context(), id)
+	if err != nil {
+		return &exitError{Code: 1, Err: err}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return &exitError{Code: 1, Err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return &exitError{Code: 1, Err: err}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "\npublished as %s at %s:\n", id, registryURL)
+	rev := info.Revision
+	if rev == nil {
+		fmt.Fprintln(out, "  (no provenance record: the zip was placed in the bucket by other means)")
+	} else {
+		signedBy := "-"
+		if rev.Signer != nil {
+			signedBy = rev.Signer.Fingerprint
+		}
+		fmt.Fprintf(out, "  published:   %s\n  token:       %s\n  client:      %s\n  submission:  %s\n  sha256:      %s\n  signing key: %s\n",
+			rev.Published.UTC().Format("2006-01-02T15:04:05Z"), rev.Token, rev.Client, rev.Submission, rev.SHA256, signedBy)
+	}
+	if info.Yanked {
+		fmt.Fprintf(out, "  YANKED by %s at %s: %s\n", info.Yank.Token, info.Yank.Time.UTC().Format("2006-01-02T15:04:05Z"), info.Yank.Reason)
+	}
+	if rev == nil {
+		return nil
+	}
+	var problems []string
+	if rev.SHA256 != sum {
+		problems = append(problems, fmt.Sprintf("sha256 %s differs from the published %s", sum, rev.SHA256))
+	}
+	if rev.Signer != nil && !strings.EqualFold(rev.Signer.Fingerprint, fingerprint) {
+		problems = append(problems, fmt.Sprintf("signed by %s, the published revision by %s", fingerprint, rev.Signer.Fingerprint))
+	}
+	if len(problems) > 0 {
+		return &exitError{Code: 1, Err: fmt.Errorf("%s is not the published %s: %s", file, id, strings.Join(problems, "; "))}
+	}
+	fmt.Fprintln(out, "  matches the file")
+	return nil
 }

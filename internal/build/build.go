@@ -98,6 +98,13 @@ type entry struct {
 	src  string // OS path of the content (files only)
 	sum  string // expected sha256 of src (resolved links only)
 	link string // OS path of the *.link file (resolved links only)
+	data []byte // content set by a build step (mem)
+	mem  bool   // content is data, not src
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // ReadManifestID reads name and version from dir/manifest.yml and checks
@@ -171,13 +178,22 @@ type Result struct {
 	Stats  Stats
 }
 
-// Package builds dir into outDir/NAME-VERSION.zip, NAME and VERSION coming
-// from dir/manifest.yml. The zip is written to a temporary file first and
+// Package builds the source package dir into outDir/NAME-VERSION.zip, NAME
+// and VERSION coming from dir/manifest.yml, performing elastic-package's
+// build steps (see Steps). The zip is written to a temporary file first and
 // renamed into place only when complete.
-func Package(ctx context.Context, dir, outDir string) (*Result, error) {
+func Package(ctx context.Context, dir, outDir string, cfg Config) (*Result, error) {
 	id, err := ReadManifestID(dir)
 	if err != nil {
 		return nil, err
+	}
+	entries, err := list(dir, Options{})
+	if err != nil {
+		return nil, err
+	}
+	tree := newTree(entries)
+	if err := runSteps(ctx, dir, tree, cfg); err != nil {
+		return nil, fmt.Errorf("build %s: %w", id, err)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create output folder: %w", err)
@@ -190,7 +206,7 @@ func Package(ctx context.Context, dir, outDir string) (*Result, error) {
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	bw := bufio.NewWriterSize(tmp, 256<<10)
 	sum := sha256.New()
-	st, err := Write(ctx, io.MultiWriter(bw, sum), dir, id, Options{})
+	st, err := writeEntries(ctx, io.MultiWriter(bw, sum), id.String()+"/", tree.entries())
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -206,6 +222,11 @@ func Package(ctx context.Context, dir, outDir string) (*Result, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", id, err)
+	}
+	if !cfg.SkipValidation {
+		if err := validateZip(ctx, tmp.Name(), id); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return nil, fmt.Errorf("build %s: %w", id, err)
@@ -391,15 +412,25 @@ func writeDir(zw *zip.Writer, name string) error {
 }
 
 func writeFile(zw *zip.Writer, name string, e entry, buf []byte) (int64, error) {
+	method := zip.Deflate
+	if storedExts[strings.ToLower(path.Ext(name))] {
+		method = zip.Store
+	}
+	if e.mem {
+		h := &zip.FileHeader{Name: name, Method: method, Modified: ModTime}
+		h.SetMode(FileMode)
+		dst, err := zw.CreateHeader(h)
+		if err != nil {
+			return 0, err
+		}
+		n, err := dst.Write(e.data)
+		return int64(n), err
+	}
 	f, err := os.Open(e.src)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	method := zip.Deflate
-	if storedExts[strings.ToLower(path.Ext(name))] {
-		method = zip.Store
-	}
 	h := &zip.FileHeader{Name: name, Method: method, Modified: ModTime}
 	h.SetMode(FileMode)
 	dst, err := zw.CreateHeader(h)

@@ -49,7 +49,7 @@ func samplePackage(t *testing.T) string {
 		"data_stream/log/fields/ecs.yml.link":           "../../../../../shared/ecs.yml " + sha(sharedFields) + "\n",
 		"data_stream/log/_dev/test/pipeline/test.log":   "dev only",
 		"data_stream/log/elasticsearch/.hidden-ok.json": "{}",
-		"_dev/build/build.yml":                          "dev only",
+		"_dev/build/build.yml":                          "# dev only\n",
 		"build/out.txt":                                 "stale build output",
 		".git/HEAD":                                     "ref: refs/heads/main",
 		".DS_Store":                                     "junk",
@@ -90,7 +90,7 @@ func content(t *testing.T, f *zip.File) string {
 
 func TestPackageLayout(t *testing.T) {
 	pkg := samplePackage(t)
-	res, err := Package(context.Background(), pkg, filepath.Join(t.TempDir(), "out"))
+	res, err := Package(context.Background(), pkg, filepath.Join(t.TempDir(), "out"), Config{SkipValidation: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestPackageLayout(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	pkg := samplePackage(t)
 	ctx := context.Background()
-	first, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "a"))
+	first, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "a"), Config{SkipValidation: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "b"))
+	second, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "b"), Config{SkipValidation: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestDeterministic(t *testing.T) {
 	}
 	// And a content change does change the bytes (the comparison can fail).
 	treetest.Write(t, pkg, map[string]string{"docs/README.md": "changed"})
-	third, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "c"))
+	third, err := Package(ctx, pkg, filepath.Join(t.TempDir(), "c"), Config{SkipValidation: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func TestPackageErrors(t *testing.T) {
 			dir := t.TempDir()
 			treetest.Write(t, dir, tc.files)
 			out := filepath.Join(t.TempDir(), "out")
-			_, err := Package(context.Background(), dir, out)
+			_, err := Package(context.Background(), dir, out, Config{SkipValidation: true})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
@@ -338,7 +338,7 @@ func TestFailedBuildLeavesNoZip(t *testing.T) {
 		"pkg/a.yml.link":   "../target.yml " + sha("original"),
 	})
 	out := filepath.Join(t.TempDir(), "out")
-	if _, err := Package(context.Background(), filepath.Join(root, "pkg"), out); !errors.Is(err, ErrLinkChecksum) {
+	if _, err := Package(context.Background(), filepath.Join(root, "pkg"), out, Config{SkipValidation: true}); !errors.Is(err, ErrLinkChecksum) {
 		t.Fatalf("err = %v", err)
 	}
 	if des, _ := os.ReadDir(out); len(des) != 0 {

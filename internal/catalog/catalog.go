@@ -172,12 +172,14 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 		r.typ = "integration"
 	}
 	if c := d.Conditions; c != nil {
-		if c.Kibana != nil && c.Kibana.Version != "" {
+		// A kibana or agent block without a version is an empty
+		// constraint, which EPR refuses as it refuses any it cannot parse.
+		if c.Kibana != nil {
 			if r.kibana, err = bufs.constraint(c.Kibana.Version); err != nil {
 				return nil, fmt.Errorf("package %s: conditions.kibana.version %q: %w", id, c.Kibana.Version, err)
 			}
 		}
-		if c.Agent != nil && c.Agent.Version != "" {
+		if c.Agent != nil {
 			if r.agent, err = bufs.constraint(c.Agent.Version); err != nil {
 				return nil, fmt.Errorf("package %s: conditions.agent.version %q: %w", id, c.Agent.Version, err)
 			}

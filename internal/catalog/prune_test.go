@@ -298,7 +298,14 @@ func TestShapeOfDocFields(t *testing.T) {
 	if keep, _ := pt.elem.lookup([]byte("inputs")); keep {
 		t.Error("policy template inputs are kept")
 	}
-	if keep, sub := pt.elem.lookup([]byte("deployment_modes")); !keep || sub != nil {
-		t.Error("deployment_modes (a Raw) must be kept verbatim")
+	keep, dm := pt.elem.lookup([]byte("deployment_modes"))
+	if !keep || dm == nil {
+		t.Fatal("deployment_modes is not kept as an object")
+	}
+	if keep, _ := dm.lookup([]byte("agentless")); !keep {
+		t.Error("deployment_modes.agentless is dropped")
+	}
+	if keep, _ := dm.lookup([]byte("resources")); keep {
+		t.Error("deployment_modes keeps a key the document type does not have")
 	}
 }

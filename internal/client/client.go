@@ -167,13 +167,35 @@ func (c *Client) Status(ctx context.Context, id string, wait time.Duration) (*pu
 	return decodeSubmission(resp)
 }
 
-// Wait polls a submission until it is final or ctx is done.
+// waitRetries bounds the consecutive server errors Wait rides out: the
+// submission is queued and keeps going whatever one status read says.
+const waitRetries = 5
+
+// waitRetryPause is the first pause after a server error; each further
+// one is longer by as much.
+var waitRetryPause = 200 * time.Millisecond
+
+// Wait polls a submission until it is final or ctx is done. A server error
+// (5xx) while reading the status, such as a bucket read that failed once,
+// is retried a few times with a growing pause.
 func (c *Client) Wait(ctx context.Context, id string) (*publish.Submission, error) {
+	failures := 0
 	for {
 		s, err := c.Status(ctx, id, 30*time.Second)
+		var ae *APIError
+		if err != nil && errors.As(err, &ae) && ae.StatusCode >= 500 && failures < waitRetries {
+			failures++
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+			case <-time.After(time.Duration(failures) * waitRetryPause):
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		failures = 0
 		if s.Status.Final() {
 			return s, nil
 		}

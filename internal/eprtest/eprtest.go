@@ -6,6 +6,7 @@ package eprtest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -61,6 +62,22 @@ func Script(tb testing.TB) string {
 // Start runs the reference until the test ends and waits until /health
 // answers 200.
 func Start(tb testing.TB, o Options) *EPR {
+	tb.Helper()
+	e, err := Run(tb, o)
+	if err != nil {
+		tb.Fatalf("eprtest: %v", err)
+	}
+	return e
+}
+
+// ErrExited is returned by Run when the reference stopped before it was
+// healthy: EPR refuses to start when a package it reads does not load.
+var ErrExited = errors.New("reference EPR exited before it was healthy")
+
+// Run is Start that returns an error instead of failing tb when the
+// reference exits or is not healthy in time; the error wraps ErrExited
+// and holds the reference's output.
+func Run(tb testing.TB, o Options) (*EPR, error) {
 	tb.Helper()
 	script := Script(tb)
 	port, err := freePort()
@@ -123,22 +140,29 @@ func Start(tb testing.TB, o Options) *EPR {
 	for {
 		select {
 		case <-done:
-			tb.Fatalf("eprtest: reference EPR exited before it was healthy:\n%s", e.Logs())
+			return nil, fmt.Errorf("%w:\n%s", ErrExited, e.Logs())
 		default:
 		}
 		resp, err := client.Get(e.URL + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return e
+				return e, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("eprtest: reference EPR not healthy after %s:\n%s", timeout, e.Logs())
+			return nil, fmt.Errorf("reference EPR not healthy after %s:\n%s", timeout, e.Logs())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Pause stops the reference's processes (SIGSTOP to its process group):
+// it neither answers nor polls until Resume, as a replica that fell behind.
+func (e *EPR) Pause() error { return syscall.Kill(-e.cmd.Process.Pid, syscall.SIGSTOP) }
+
+// Resume continues a paused reference (SIGCONT).
+func (e *EPR) Resume() error { return syscall.Kill(-e.cmd.Process.Pid, syscall.SIGCONT) }
 
 // Logs returns what the reference printed so far.
 func (e *EPR) Logs() string { return e.logs.String() }

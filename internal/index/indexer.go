@@ -36,6 +36,10 @@ type Indexer struct {
 	// (the publishing job vets the ones it stores); a document it refuses
 	// leaves its zip out of the index, like an unreadable zip.
 	Check func(Entry) error
+	// Hidden, if set, returns published revisions to leave out of the
+	// index (yanked ones): the index, and so every registry reading it,
+	// treats them as removed.
+	Hidden func(ctx context.Context) (map[packageid.ID]bool, error)
 	// OnPass, if set, is called after every call of Index (metrics).
 	OnPass func(res Result, took time.Duration, err error)
 	// Keep and KeepFor bound the old cursors kept after a pass: the newest
@@ -134,7 +138,7 @@ func (ix *Indexer) Index(ctx context.Context) (res Result, err error) {
 				if ix.OnIndexed != nil {
 					ix.OnIndexed(last.Cursor)
 				}
-				if err := ix.prune(ctx); err != nil {
+				if err := ix.Prune(ctx); err != nil {
 					ix.log.Warn("pruning old index cursors", "err", err)
 				}
 			}
@@ -243,7 +247,8 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 	return res, complete, err
 }
 
-// listGood lists the published zips, less the known-unusable ones.
+// listGood lists the published zips, less the known-unusable and the
+// hidden ones.
 func (ix *Indexer) listGood(ctx context.Context) (map[packageid.ID]bool, error) {
 	published, err := ListPublished(ctx, ix.b.Public)
 	if err != nil {
@@ -251,6 +256,15 @@ func (ix *Indexer) listGood(ctx context.Context) (map[packageid.ID]bool, error) 
 	}
 	for id := range ix.bad {
 		delete(published, id)
+	}
+	if ix.Hidden != nil {
+		hidden, err := ix.Hidden(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hidden revisions: %w", err)
+		}
+		for id := range hidden {
+			delete(published, id)
+		}
 	}
 	return published, nil
 }
@@ -310,10 +324,18 @@ func (ix *Indexer) nextCursor(prev string) string {
 	return prev + "1"
 }
 
-// prune deletes cursors beyond the newest Keep that are older than KeepFor.
-// Only cursors in our own 19-digit format are touched, and never the current
-// one.
-func (ix *Indexer) prune(ctx context.Context) error {
+// Prune deletes cursors beyond the newest Keep that are older than KeepFor
+// (each pass that moves the cursor calls it). Only cursors in our own
+// 19-digit format are touched, and never the current one.
+//
+// A reader following deltas (ours, EPR's -feature-incremental-updates)
+// applies the delta of every cursor after its own. One that fell behind
+// the pruned cursors would find only the survivors and apply the first
+// survivor's delta, which holds the changes since a cursor it never saw,
+// and miss the rest for good. So the oldest survivor's delta is deleted
+// first: such a reader then loads that cursor's full index (the
+// missing-delta rule of both), and no reader at or after it needs it.
+func (ix *Indexer) Prune(ctx context.Context) error {
 	if ix.Keep <= 0 {
 		return nil
 	}
@@ -326,12 +348,33 @@ func (ix *Indexer) prune(ctx context.Context) error {
 		return err
 	}
 	cutoff := ix.now().Add(-ix.KeepFor).UnixNano()
-	var errs []error
+	var drop []string
 	for _, c := range all[:max(len(all)-ix.Keep, 0)] {
 		ns, err := strconv.ParseInt(c, 10, 64)
 		if err != nil || len(c) != 19 || c == cur || ns > cutoff {
 			continue
 		}
+		drop = append(drop, c)
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	// The survivors after the newest dropped cursor: the first of them is
+	// where a lagging reader lands.
+	newest := drop[len(drop)-1]
+	for _, c := range all {
+		if c > newest {
+			err := ix.b.Internal.Delete(ctx, storage.IndexDeltaKey(c))
+			if err != nil && !storage.IsNotFound(err) {
+				// Keep the old cursors: without them, a lagging reader
+				// would apply this delta alone.
+				return fmt.Errorf("delete delta of %s before pruning: %w", c, err)
+			}
+			break
+		}
+	}
+	var errs []error
+	for _, c := range drop {
 		errs = append(errs, ix.dropCursor(ctx, c))
 	}
 	return errors.Join(errs...)

@@ -216,6 +216,18 @@ func TestPruneKeepsRecentCursors(t *testing.T) {
 	if got := indexed(t, b); len(got) != 8 {
 		t.Fatalf("current index has %d packages", len(got))
 	}
+	// The oldest survivor lost its delta (a reader that lagged behind the
+	// pruned cursors must load its full index), the later ones kept theirs.
+	for i, c := range cursors[4:] {
+		hasAll, err := b.Internal.Exists(ctx, storage.IndexAllKey(c))
+		if err != nil || !hasAll {
+			t.Errorf("cursor %s: full index present = %v, %v", c, hasAll, err)
+		}
+		hasDelta, err := b.Internal.Exists(ctx, storage.IndexDeltaKey(c))
+		if err != nil || hasDelta != (i > 0) {
+			t.Errorf("cursor %s (survivor %d): delta present = %v, %v; want %v", c, i, hasDelta, err, i > 0)
+		}
+	}
 }
 
 // TestUnusableZipDoesNotBlockIndexing puts a zip that cannot be opened (and

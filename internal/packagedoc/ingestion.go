@@ -7,7 +7,7 @@ var ingestionMethods = map[string]string{
 	// Pulling from remote HTTP(S) APIs.
 	"cel": "API", "entity-analytics": "API", "httpjson": "API", "o365audit": "API",
 	"salesforce": "API", "streaming": "API", "websocket": "API", "winlog": "API",
-	"apache/metrics": "API", "aws/metrics": "API", "awsfargate/metrics": "API",
+	"apache/metrics": "API", "aws/metrics": "API", "awsfargate/metrics": "API", "azure/metrics": "API",
 	"containerd/metrics": "API", "docker/metrics": "API", "elasticsearch/metrics": "API",
 	"enterprisesearch/metrics": "API", "etcd/metrics": "API", "gcp/metrics": "API",
 	"haproxy/metrics": "API", "http/metrics": "API", "kibana/metrics": "API",

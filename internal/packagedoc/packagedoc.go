@@ -1,7 +1,9 @@
 // Package packagedoc builds the package document EPR serves at
 // /package/NAME/VERSION/ (and stores in the index as package_manifest) from
-// a package's files, following epr-api.md §2.9, §2.10 and §4.3-§4.5. It is
-// built once at publish time, so the registry never opens zips.
+// a package's files, the way EPR 1.40.1 builds it: the document's shape is
+// types.go, filled from the manifests by ucfg.go's reading rules and the
+// derivations below. It is built once at publish time, so the registry
+// never opens zips.
 package packagedoc
 
 import (
@@ -16,7 +18,6 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"go.yaml.in/yaml/v3"
 )
 
 // Options carry facts not found in the package files.
@@ -24,9 +25,10 @@ type Options struct {
 	// Signed adds signature_path: the revision has a detached signature.
 	Signed bool
 	// FileOrder, when set, lists the package's files (paths relative to the
-	// package root, as in the zip) in zip-entry order. EPR lists assets
-	// level by level in zip-entry order for zipped packages and in lexical
-	// order for folders; without FileOrder the lexical order is used.
+	// package root, as in the zip) in zip-entry order. EPR lists assets and
+	// data streams level by level in zip-entry order for zipped packages
+	// and in lexical order for folders; without FileOrder the lexical order
+	// is used.
 	FileOrder []string
 }
 
@@ -37,8 +39,12 @@ var ErrNoManifest = errors.New("manifest.yml not found at the package root")
 // small, and the job's zip limits are not the only line of defence.
 const maxManifestSize = 4 << 20
 
+// validReleases are the release values EPR accepts.
+var validReleases = map[string]bool{"experimental": true, "beta": true, "ga": true}
+
 // Build reads the package rooted at fsys and returns its document. Any
-// malformed input is an error; Build never panics on package content.
+// input EPR would refuse to load is an error; Build never panics on package
+// content.
 func Build(fsys fs.FS, opts Options) (p *Package, err error) {
 	defer func() {
 		// Third-party decoders are the only possible source of a panic
@@ -65,16 +71,24 @@ func Build(fsys fs.FS, opts Options) (p *Package, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest.yml: version %q: %w", p.Version, err)
 	}
-	b := builder{fsys: fsys, p: p, base: "/package/" + p.Name + "/" + p.Version}
-	b.defaults(v, opts)
-	if err := b.files(opts.FileOrder); err != nil {
+	b := builder{fsys: fsys, p: p, base: "/package/" + p.Name + "/" + p.Version, order: opts.FileOrder}
+	if err := b.manifest(v, opts); err != nil {
 		return nil, err
 	}
+	if err := b.files(); err != nil {
+		return nil, err
+	}
+	fromManifest := len(p.DataStreams)
 	if err := b.dataStreams(); err != nil {
 		return nil, err
 	}
-	b.policyTemplates()
-	b.baseForms()
+	// The loaded data streams follow those a manifest's own "data_streams"
+	// list brought, in both forms, as in EPR.
+	for _, d := range p.DataStreams[fromManifest:] {
+		p.BaseDataStreams = append(p.BaseDataStreams, &BaseDataStream{
+			Type: d.Type, Dataset: d.Dataset, Title: d.Title, Deprecated: d.Deprecated,
+		})
+	}
 	return p, nil
 }
 
@@ -93,104 +107,60 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-// decodeManifest decodes a package manifest. Dotted keys are paths, as with
-// EPR's go-ucfg loader: "owner.github: x" is "owner: {github: x}".
+// decodeManifest reads a manifest into out as EPR's loader does (ucfg.go).
 func decodeManifest(data []byte, out any) error {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	m, err := parseUcfg(data)
+	if err != nil {
 		return err
 	}
-	if len(doc.Content) == 0 {
-		return errors.New("empty document")
-	}
-	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return errors.New("not a mapping")
-	}
-	expandDots(root, 0)
-	return root.Decode(out)
-}
-
-// expandDots rewrites dotted keys of mapping n (recursively) into nested
-// mappings, merging with keys already present.
-func expandDots(n *yaml.Node, depth int) {
-	if depth > 50 {
-		return
-	}
-	switch n.Kind {
-	case yaml.SequenceNode:
-		for _, c := range n.Content {
-			expandDots(c, depth+1)
-		}
-		return
-	case yaml.MappingNode:
-	default:
-		return
-	}
-	old := n.Content
-	n.Content = nil
-	for i := 0; i+1 < len(old); i += 2 {
-		k, v := old[i], old[i+1]
-		expandDots(v, depth+1)
-		setPath(n, strings.Split(k.Value, "."), k, v)
-	}
-}
-
-func setPath(m *yaml.Node, parts []string, key, v *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value != parts[0] {
-			continue
-		}
-		cur := m.Content[i+1]
-		if len(parts) == 1 {
-			if cur.Kind == yaml.MappingNode && v.Kind == yaml.MappingNode {
-				for j := 0; j+1 < len(v.Content); j += 2 {
-					setPath(cur, []string{v.Content[j].Value}, v.Content[j], v.Content[j+1])
-				}
-			} else {
-				m.Content[i+1] = v
-			}
-			return
-		}
-		if cur.Kind != yaml.MappingNode {
-			cur = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-			m.Content[i+1] = cur
-		}
-		setPath(cur, parts[1:], key, v)
-		return
-	}
-	k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: parts[0], Line: key.Line}
-	if len(parts) == 1 {
-		m.Content = append(m.Content, k, v)
-		return
-	}
-	sub := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-	m.Content = append(m.Content, k, sub)
-	setPath(sub, parts[1:], key, v)
+	return unpack(m, out)
 }
 
 type builder struct {
-	fsys fs.FS
-	p    *Package
-	base string // /package/N/V
+	fsys  fs.FS
+	p     *Package
+	base  string   // /package/N/V
+	order []string // zip-entry order, or nil
 }
 
-func (b *builder) defaults(v *semver.Version, opts Options) {
+// manifest completes what the package manifest says, in EPR's order.
+func (b *builder) manifest(v *semver.Version, opts Options) error {
 	p := b.p
-	p.Download = "/epr/" + p.Name + "/" + p.Name + "-" + p.Version + ".zip"
-	p.Path = b.base
-	p.SignaturePath = ""
-	if opts.Signed {
-		p.SignaturePath = p.Download + ".sig"
+	t := true
+	for i := range p.PolicyTemplates {
+		pt := &p.PolicyTemplates[i]
+		if pt.Multiple == nil {
+			pt.Multiple = &t
+		}
+		b.images(pt.Icons)
+		b.images(pt.Screenshots)
+		// Without docs/NAME.md the manifest's readme (if any) stays.
+		doc := path.Join("docs", pt.Name+".md")
+		if st, err := fs.Stat(b.fsys, doc); err == nil {
+			if st.IsDir() {
+				return fmt.Errorf("%s is a directory", doc)
+			}
+			r := path.Join(b.base, doc)
+			pt.Readme = &r
+		}
+		// Input packages: the input's method replaces the manifest's,
+		// even with nothing when the input has none.
+		if dm := pt.DeploymentModes; dm != nil && dm.Agentless != nil {
+			if r := dm.Agentless.Release; r != "" && r != "beta" && r != "ga" {
+				return fmt.Errorf("manifest.yml: policy template %q: invalid agentless release: %q", pt.Name, r)
+			}
+		}
+		if p.Type == "input" && pt.Input != "" {
+			pt.IngestionMethod = ingestionMethods[pt.Input]
+		}
+		p.BasePolicyTemplates = append(p.BasePolicyTemplates, BasePolicyTemplate{
+			Name: pt.Name, Title: pt.Title, Description: pt.Description, Icons: pt.Icons,
+			Categories: pt.Categories, DeploymentModes: pt.DeploymentModes,
+			DataStreams: pt.DataStreams, Deprecated: pt.Deprecated,
+		})
 	}
 	if p.Type == "" {
 		p.Type = "integration"
-	}
-	if p.Release == "" {
-		p.Release = "ga"
-		if v.Major() == 0 || v.Prerelease() != "" {
-			p.Release = "beta"
-		}
 	}
 	if p.License == "" {
 		p.License = "basic"
@@ -198,47 +168,67 @@ func (b *builder) defaults(v *semver.Version, opts Options) {
 			p.License = c.Elastic.Subscription
 		}
 	}
+	// Version constraints and format_version, which EPR's loader also
+	// parses, are checked by catalog.Check for every document the job
+	// publishes, with the message that says why it matters.
+	b.images(p.Icons)
+	b.images(p.Screenshots)
+	if p.Release == "" {
+		p.Release = "ga"
+		if v.Major() == 0 || v.Prerelease() != "" {
+			p.Release = "beta"
+		}
+	}
+	if !validReleases[p.Release] {
+		return fmt.Errorf("manifest.yml: invalid release: %q", p.Release)
+	}
 	// Unknown package-level categories are dropped, as EPR's loader does.
 	p.Categories = slices.DeleteFunc(p.Categories, func(c string) bool {
 		_, ok := LookupCategory(c)
 		return !ok
 	})
-	if len(p.Categories) == 0 {
-		p.Categories = nil
+	st, err := fs.Stat(b.fsys, "docs/README.md")
+	if err != nil {
+		return fmt.Errorf("no readme file found, docs/README.md is required: %w", err)
 	}
-	if d := p.Discovery; d != nil && len(d.Fields) == 0 && len(d.Datasets) == 0 {
-		p.Discovery = nil
+	if st.IsDir() {
+		return errors.New("docs/README.md is a directory")
 	}
-	p.Icons = b.images(p.Icons)
-	p.Screenshots = b.images(p.Screenshots)
+	r := b.base + "/docs/README.md"
+	p.Readme = &r
+	p.Download = "/epr/" + p.Name + "/" + p.Name + "-" + p.Version + ".zip"
+	p.Path = b.base
+	p.SignaturePath = ""
+	if opts.Signed {
+		p.SignaturePath = p.Download + ".sig"
+	}
+	return nil
 }
 
-func (b *builder) images(in []Image) []Image {
+func (b *builder) images(in []Image) {
 	for i := range in {
 		in[i].Path = path.Join(b.base, in[i].Src)
 	}
-	return in
 }
 
-// files sets readme and assets. Assets are every regular file, level by
-// level (depth 1, then 2, ...), lexical or zip order inside a level;
-// .DS_Store files are skipped.
-func (b *builder) files(order []string) error {
+// listFiles returns the package's regular files level by level (depth 1,
+// then 2, ...), in zip-entry order inside a level when known, else lexical.
+func (b *builder) listFiles() ([]string, error) {
 	var files []string
 	err := fs.WalkDir(b.fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && path.Base(p) != ".DS_Store" {
+		if d.Type().IsRegular() {
 			files = append(files, p)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("list package files: %w", err)
+		return nil, fmt.Errorf("list package files: %w", err)
 	}
 	rank := map[string]int{}
-	for i, f := range order {
+	for i, f := range b.order {
 		rank[strings.TrimSuffix(f, "/")] = i + 1
 	}
 	sort.SliceStable(files, func(i, j int) bool {
@@ -253,116 +243,112 @@ func (b *builder) files(order []string) error {
 		// Component-wise, as a directory walk yields them.
 		return strings.ReplaceAll(files[i], "/", "\x00") < strings.ReplaceAll(files[j], "/", "\x00")
 	})
+	return files, nil
+}
+
+// files sets assets: every regular file but those whose path contains
+// ".DS_Store" (EPR's test is a substring match). EPR refuses a package with
+// a folder whose name contains "-".
+func (b *builder) files() error {
+	err := fs.WalkDir(b.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != "." && !strings.Contains(p, ".DS_Store") && strings.Contains(d.Name(), "-") {
+			return fmt.Errorf("folder name inside the package contains -: %s", p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	files, err := b.listFiles()
+	if err != nil {
+		return err
+	}
 	b.p.Assets = make([]string, 0, len(files))
 	for _, f := range files {
-		b.p.Assets = append(b.p.Assets, b.base+"/"+f)
-		if f == "docs/README.md" {
-			b.p.Readme = b.base + "/docs/README.md"
+		if strings.Contains(f, ".DS_Store") {
+			continue
 		}
+		b.p.Assets = append(b.p.Assets, b.base+"/"+f)
 	}
 	return nil
 }
 
-func (b *builder) exists(name string) bool {
-	st, err := fs.Stat(b.fsys, name)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// dataStreams reads data_stream/*/manifest.yml (§4.4).
+// dataStreams reads data_stream/*/manifest.yml in asset order.
 func (b *builder) dataStreams() error {
-	entries, err := fs.ReadDir(b.fsys, "data_stream")
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	files, err := b.listFiles()
 	if err != nil {
-		return fmt.Errorf("read data_stream: %w", err)
+		return err
 	}
 	p := b.p
-	p.DataStreams = nil
-	for _, e := range entries {
-		if !e.IsDir() {
+	for _, f := range files {
+		parts := strings.Split(f, "/")
+		if len(parts) != 3 || parts[0] != "data_stream" || parts[2] != "manifest.yml" {
 			continue
 		}
-		dir := e.Name()
-		mpath := "data_stream/" + dir + "/manifest.yml"
-		data, err := readFile(b.fsys, mpath)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+		dir := parts[1]
+		data, err := readFile(b.fsys, f)
 		if err != nil {
 			return err
 		}
-		var ds DataStream
-		if err := decodeManifest(data, &ds); err != nil {
-			return fmt.Errorf("parse %s: %w", mpath, err)
+		// The manifest may override package and path (EPR fills them
+		// before reading it).
+		ds := &DataStream{Package: p.Name, Path: dir}
+		if err := decodeManifest(data, ds); err != nil {
+			return fmt.Errorf("parse %s: %w", f, err)
 		}
 		if ds.Dataset == "" {
 			ds.Dataset = p.Name + "." + dir
 		}
-		ds.Path = dir
-		ds.Package = p.Name
 		if ds.Release == "" {
 			ds.Release = p.Release
 		}
-		if ds.IngestPipeline == "" {
-			pipeDir := "data_stream/" + dir + "/elasticsearch/ingest_pipeline/"
-			if b.exists(pipeDir+"default.json") || b.exists(pipeDir+"default.yml") {
-				ds.IngestPipeline = "default"
-			}
-		}
+		t := true
 		for i := range ds.Streams {
 			s := &ds.Streams[i]
+			if s.Enabled == nil {
+				s.Enabled = &t
+			}
 			if s.TemplatePath == "" {
 				s.TemplatePath = "stream.yml.hbs"
 			}
-			if s.Enabled == nil {
-				t := true
-				s.Enabled = &t
+			// A known input's method replaces the manifest's; for
+			// other inputs the manifest's stays.
+			if m, ok := ingestionMethods[s.Input]; ok {
+				s.IngestionMethod = m
 			}
-			if s.IngestionMethod == "" {
-				s.IngestionMethod = ingestionMethods[s.Input]
+		}
+		if !validReleases[ds.Release] {
+			return fmt.Errorf("%s: invalid release: %q", f, ds.Release)
+		}
+		pipes, err := fs.Glob(b.fsys, "data_stream/"+dir+"/elasticsearch/ingest_pipeline/*")
+		if err != nil {
+			return fmt.Errorf("list ingest pipelines of %s: %w", dir, err)
+		}
+		hasDefault := slices.ContainsFunc(pipes, func(p string) bool {
+			return path.Base(p) == "default.json" || path.Base(p) == "default.yml"
+		})
+		switch {
+		case ds.Elasticsearch != nil && ds.Elasticsearch.IngestPipelineName == "":
+			if hasDefault {
+				ds.Elasticsearch.IngestPipelineName = "default"
+				ds.IngestPipeline = "default"
 			}
+		case ds.IngestPipeline == "":
+			if hasDefault {
+				ds.IngestPipeline = "default"
+			}
+		}
+		// EPR refuses to load (and to start with) a data stream whose
+		// pipelines no ingest_pipeline names.
+		if ds.IngestPipeline == "" && len(pipes) > 0 {
+			return fmt.Errorf("%s: unused pipelines in the package (dataset: %s): %s", f, ds.Dataset, strings.Join(pipes, ","))
 		}
 		p.DataStreams = append(p.DataStreams, ds)
 	}
 	return nil
-}
-
-func (b *builder) policyTemplates() {
-	for i := range b.p.PolicyTemplates {
-		t := &b.p.PolicyTemplates[i]
-		if t.Multiple == nil {
-			m := true
-			t.Multiple = &m
-		}
-		t.Icons = b.images(t.Icons)
-		t.Screenshots = b.images(t.Screenshots)
-		if t.Name != "" && b.exists("docs/"+t.Name+".md") {
-			t.Readme = b.base + "/docs/" + t.Name + ".md"
-		}
-		if b.p.Type == "input" && t.IngestionMethod == "" {
-			t.IngestionMethod = ingestionMethods[t.Input]
-		}
-	}
-}
-
-// baseForms fills the /search forms of templates and data streams.
-func (b *builder) baseForms() {
-	p := b.p
-	p.BasePolicyTemplates = nil
-	for _, t := range p.PolicyTemplates {
-		p.BasePolicyTemplates = append(p.BasePolicyTemplates, BasePolicyTemplate{
-			Name: t.Name, Title: t.Title, Description: t.Description, Icons: t.Icons,
-			Categories: t.Categories, DeploymentModes: t.DeploymentModes,
-			DataStreams: t.DataStreams, Deprecated: t.Deprecated,
-		})
-	}
-	p.BaseDataStreams = nil
-	for _, d := range p.DataStreams {
-		p.BaseDataStreams = append(p.BaseDataStreams, BaseDataStream{
-			Type: d.Type, Dataset: d.Dataset, Title: d.Title, Deprecated: d.Deprecated,
-		})
-	}
 }
 
 // Base returns the /search form of p.

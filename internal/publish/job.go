@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"os"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"pkgstore/internal/archive"
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
+	"pkgstore/internal/mediatype"
 	"pkgstore/internal/packagedoc"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/signature"
@@ -56,7 +55,7 @@ func (p *Publisher) run(ctx context.Context, s *Submission, l *lease) ([]Reason,
 		if err := p.checkLease(ctx, l); err != nil {
 			return nil, err
 		}
-		p.cleanup(context.WithoutCancel(ctx), id)
+		p.cleanup(context.WithoutCancel(ctx), id, s)
 	}
 	return reasons, err
 }
@@ -216,7 +215,16 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 			}
 			defer rc.Close()
 			key := storage.StaticKey(id, file.Path)
-			if err := p.b.Public.WriteFile(gctx, key, rc, &blob.WriterOptions{ContentType: ContentType(file.Path)}); err != nil {
+			// The stored type is what EPR's storage indexer relays; an
+			// unknown extension is sniffed as EPR does over a zip.
+			head := make([]byte, mediatype.SniffLen)
+			n, err := io.ReadFull(rc, head)
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+				return fmt.Errorf("read %s from zip: %w", file.Path, err)
+			}
+			head = head[:n]
+			body := io.MultiReader(bytes.NewReader(head), rc)
+			if err := p.b.Public.WriteFile(gctx, key, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
 				return err
 			}
 			if i == 0 {
@@ -239,6 +247,12 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		return fmt.Errorf("write package document: %w", err)
 	}
 	p.step("document")
+	// Provenance and the audit record before the zip: a published zip
+	// always has both.
+	if err := p.writeProvenance(ctx, s, id, size); err != nil {
+		return err
+	}
+	p.step("audit")
 	// The zip is the commit point: only the lease holder may write it.
 	if err := p.checkLease(ctx, l); err != nil {
 		return err
@@ -261,14 +275,16 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 	return nil
 }
 
-// cleanup removes what a failed publication wrote, unless the zip made it.
-func (p *Publisher) cleanup(ctx context.Context, id packageid.ID) {
+// cleanup removes what a failed publication (of submission s) wrote,
+// unless the zip made it.
+func (p *Publisher) cleanup(ctx context.Context, id packageid.ID, s *Submission) {
 	if ok, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || ok {
 		return
 	}
 	_ = p.b.Public.DeletePrefix(ctx, storage.StaticPrefix+id.String()+"/")
 	_ = p.b.Public.Delete(ctx, storage.SignatureKey(id))
 	_ = p.b.Internal.Delete(ctx, storage.DocumentKey(id))
+	p.dropProvenance(ctx, id, s)
 }
 
 // A claim is an object pkgstore/claims/NAME-VERSION@<generation>. The highest
@@ -362,28 +378,4 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 		return nil, nil
 	}
 	return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
-}
-
-// ContentType is the media type a static file is stored with, following
-// EPR's extra registrations for .md, .yml, .ico and .zip.
-func ContentType(name string) string {
-	ext := strings.ToLower(path.Ext(name))
-	switch ext {
-	case ".md":
-		return "text/markdown; charset=utf-8"
-	case ".yml", ".yaml":
-		return "text/yaml; charset=UTF-8"
-	case ".ico":
-		return "image/x-icon"
-	case ".zip":
-		return "application/zip"
-	case ".svg":
-		return "image/svg+xml"
-	case ".json":
-		return "application/json"
-	}
-	if t := mime.TypeByExtension(ext); t != "" {
-		return t
-	}
-	return "application/octet-stream"
 }

@@ -21,6 +21,7 @@ import (
 	"gocloud.dev/blob"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/audit"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
@@ -60,6 +61,8 @@ type Config struct {
 	// AfterStep, if set, is called after every write step of a publication
 	// with the step's name; tests use it to inject crashes.
 	AfterStep func(step string)
+	// Audit, if set, records every submission's receipt and outcome.
+	Audit *audit.Log
 }
 
 // Defaults for Config fields left zero.
@@ -122,6 +125,8 @@ func New(cfg Config) (*Publisher, error) {
 type Options struct {
 	Legacy bool // skip package-spec validation (v1 packages)
 	DryRun bool // run every check, write nothing public
+	// Token and Client say who submitted it (audit records).
+	Token, Client string
 }
 
 var blobJSON = blob.WriterOptions{ContentType: "application/json"}
@@ -159,7 +164,7 @@ func (p *Publisher) UploadZip(ctx context.Context, id, fileName string, r io.Rea
 // Enqueue records a submission whose zip was uploaded with UploadZip (and
 // its signature, when sig is not nil) and schedules it.
 func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte, opts Options) (*Submission, error) {
-	s := &Submission{ID: id, Package: fileName, Status: StatusQueued, Legacy: opts.Legacy, DryRun: opts.DryRun, Signed: sig != nil, Submitted: time.Now().UTC()}
+	s := &Submission{ID: id, Package: fileName, Status: StatusQueued, Legacy: opts.Legacy, DryRun: opts.DryRun, Signed: sig != nil, Submitted: time.Now().UTC(), Token: opts.Token, Client: opts.Client}
 	if pid, err := packageid.ParseZipName(fileName); err == nil {
 		s.Name, s.Version = pid.Name, pid.Version
 	} else {
@@ -173,6 +178,9 @@ func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte
 			return nil, fmt.Errorf("queue signature: %w", err)
 		}
 	}
+	if err := p.recordEvent(ctx, s, audit.Received); err != nil {
+		return nil, err
+	}
 	if err := p.saveRecord(ctx, s); err != nil {
 		return nil, err
 	}
@@ -183,13 +191,16 @@ func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte
 // Reject records a submission refused before it could be queued (e.g. a
 // malformed file name), so that it can be looked up like any other.
 func (p *Publisher) Reject(ctx context.Context, id, fileName string, opts Options, r Reason) (*Submission, error) {
-	s := &Submission{ID: id, Package: fileName, Legacy: opts.Legacy, DryRun: opts.DryRun, Submitted: time.Now().UTC()}
+	s := &Submission{ID: id, Package: fileName, Legacy: opts.Legacy, DryRun: opts.DryRun, Submitted: time.Now().UTC(), Token: opts.Token, Client: opts.Client}
 	return p.rejectNow(ctx, s, r)
 }
 
 func (p *Publisher) rejectNow(ctx context.Context, s *Submission, r Reason) (*Submission, error) {
 	now := time.Now().UTC()
 	s.Status, s.Reasons, s.Finished = StatusRejected, []Reason{r}, &now
+	if err := p.recordEvent(ctx, s, audit.Refused); err != nil {
+		return nil, err
+	}
 	if err := p.saveRecord(ctx, s); err != nil {
 		return nil, err
 	}
@@ -299,6 +310,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		// Leave young ones alone (the upload may still be running).
 		if ts, ok := idTime(id); ok && time.Since(ts) > time.Hour {
 			p.log.Warn("dropping abandoned upload", "submission", id)
+			p.recordAbandoned(ctx, id)
 			_ = p.deleteQueued(ctx, id)
 		}
 		return
@@ -382,6 +394,14 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	default:
 		s.Status = StatusPublished
 	}
+	// The outcome's audit record comes before the outcome: a crash between
+	// the two redoes both, and the record is written once.
+	if ev := outcomeEvent(s.Status); ev != "" {
+		if err := p.recordEvent(ctx, s, ev); err != nil {
+			p.log.Error("record outcome in the audit log", "submission", id, "err", err)
+			return
+		}
+	}
 	if err := p.saveRecord(ctx, s); err != nil {
 		p.log.Error("record outcome", "submission", id, "err", err)
 		return
@@ -433,7 +453,7 @@ func (p *Publisher) abandon(ctx context.Context, s *Submission, l *lease) {
 	if err := p.checkLease(ctx, l); err != nil {
 		return
 	}
-	p.cleanup(context.WithoutCancel(ctx), id)
+	p.cleanup(context.WithoutCancel(ctx), id, s)
 }
 
 // Discard removes an upload that will not be enqueued (a request that

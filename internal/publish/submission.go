@@ -78,6 +78,10 @@ type Submission struct {
 	Started   *time.Time `json:"started,omitempty"`
 	Finished  *time.Time `json:"finished,omitempty"`
 	Attempts  int        `json:"attempts,omitempty"`
+	// Token is the name of the token that submitted it, Client the
+	// address it came from.
+	Token  string `json:"token,omitempty"`
+	Client string `json:"client,omitempty"`
 }
 
 // ErrUnknownSubmission is returned for an id with no record.

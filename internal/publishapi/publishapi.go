@@ -5,8 +5,6 @@ package publishapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,23 +18,34 @@ import (
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/signature"
+	"pkgstore/internal/tokens"
 )
 
 // Config of the API.
 type Config struct {
 	Publisher *publish.Publisher
-	// Tokens that may publish. Empty disables publishing (403).
+	// Tokens that may publish, as unnamed all-packages publish tokens;
+	// used when Auth is nil. With neither, publishing is disabled (403).
 	Tokens []string
+	// Auth decides which token may publish which package.
+	Auth Authorizer
 	// MaxUploadSize bounds a request body (zip + signature + form).
 	MaxUploadSize int64
 	Logger        *slog.Logger
 }
 
+// Authorizer checks a request's bearer token for a scope on a package
+// ("" before the package is known). It returns the token's name, or
+// tokens.ErrDisabled, tokens.ErrMissing, tokens.ErrUnknown or a
+// *tokens.Refusal, whose messages are safe to show the client.
+type Authorizer interface {
+	Authorize(r *http.Request, scope tokens.Scope, pkg string) (name string, err error)
+}
+
 // API serves the publishing routes.
 type API struct {
-	cfg    Config
-	hashes [][32]byte
-	mux    *http.ServeMux
+	cfg Config
+	mux *http.ServeMux
 }
 
 // New returns the API handler.
@@ -47,12 +56,10 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
-	for _, t := range cfg.Tokens {
-		if t != "" {
-			a.hashes = append(a.hashes, sha256.Sum256([]byte(t)))
-		}
+	if cfg.Auth == nil {
+		cfg.Auth = staticAuth{tokens.Static(cfg.Tokens)}
 	}
+	a := &API{cfg: cfg, mux: http.NewServeMux()}
 	a.mux.HandleFunc("POST /api/v1/publish", a.guard(a.publish))
 	a.mux.HandleFunc("GET /api/v1/publish/{id}", a.guard(a.status))
 	return a
@@ -79,32 +86,51 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 	writeJSON(w, code, errorBody{Error: fmt.Sprintf(format, args...)})
 }
 
-// guard checks the bearer token in constant time: tokens are compared as
-// SHA-256 digests, so neither content nor length leaks through timing.
+// guard checks that the bearer token may publish (some package), and puts
+// its name in the request's context (Identity).
 func (a *API) guard(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if len(a.hashes) == 0 {
-			writeError(w, http.StatusForbidden, "publishing is disabled on this server: start it with --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
+		name, err := a.cfg.Auth.Authorize(r, tokens.ScopePublish, "")
+		if err != nil {
+			refuse(w, err)
 			return
 		}
-		auth := r.Header.Get("Authorization")
-		scheme, token, ok := strings.Cut(auth, " ")
-		if auth == "" || !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pkgstore"`)
-			writeError(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
-			return
-		}
-		got := sha256.Sum256([]byte(token))
-		match := 0
-		for _, h := range a.hashes {
-			match |= subtle.ConstantTimeCompare(got[:], h[:])
-		}
-		if match != 1 {
-			writeError(w, http.StatusForbidden, "the bearer token is not valid for publishing")
-			return
-		}
-		next(w, r)
+		next(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, name)))
 	}
+}
+
+type identityKey struct{}
+
+// Identity returns the name of the token a request was authorized with
+// ("" outside a guarded handler): the key of per-token limits and records.
+func Identity(ctx context.Context) string {
+	name, _ := ctx.Value(identityKey{}).(string)
+	return name
+}
+
+// refuse answers an authorization error: 401 without a token, 403 for a
+// token that may not do this.
+func refuse(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, tokens.ErrMissing):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pkgstore"`)
+		writeError(w, http.StatusUnauthorized, "%v", err)
+	case errors.Is(err, tokens.ErrDisabled):
+		writeError(w, http.StatusForbidden, "publishing is disabled on this server: start it with --tokens-file FILE or --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
+	default:
+		writeError(w, http.StatusForbidden, "%v", err)
+	}
+}
+
+// staticAuth authorizes the unnamed --publish-token tokens.
+type staticAuth struct{ set *tokens.Set }
+
+func (s staticAuth) Authorize(r *http.Request, scope tokens.Scope, pkg string) (string, error) {
+	t, err := s.set.Authenticate(tokens.Bearer(r))
+	if err != nil {
+		return "", err
+	}
+	return t.Name, t.Allow(scope, pkg, time.Now())
 }
 
 func (a *API) publish(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +176,15 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			fileName = part.FileName()
-			if _, err := packageid.ParseZipName(fileName); err != nil {
+			opts.Token, opts.Client = Identity(ctx), tokens.ClientAddr(r)
+			pid, err := packageid.ParseZipName(fileName)
+			if err == nil {
+				if _, err := a.cfg.Auth.Authorize(r, tokens.ScopePublish, pid.Name); err != nil {
+					refuse(w, err)
+					return
+				}
+			}
+			if err != nil {
 				s, rerr := pub.Reject(ctx, id, fileName, opts, publish.Reason{Check: "name", File: fileName, Message: err.Error()})
 				if rerr != nil {
 					writeError(w, http.StatusInternalServerError, "record submission: %v", rerr)

@@ -314,7 +314,12 @@ func TestEPRErrors(t *testing.T) {
 		{r, "/package/example/999.0.0/", 404, "package revision not found\n"},
 		{r, "/package/example/a.b.c/", 400, "invalid package version\n"},
 		{r, "/package/sql_input/1.0.1/", 404, "package revision not found\n"},
-		{r, "/package/Example/1.0.0/", 404, "package revision not found\n"},
+		// The reference EPR (the oracle) differs from epr-api.md here: the
+		// static route catches the upper-case name and its strict slash
+		// redirects; without the slash nothing matches.
+		{r, "/package/Example/1.0.0/", 301, "<a href=\"/package/Example/1.0.0\">Moved Permanently</a>.\n\n"},
+		{r, "/package/Example/1.0.0", 404, "404 page not found\n"},
+		{r, "/package/Example/1.0.0/manifest.yml", 404, "package revision not found\n"},
 		{r, "/package/example/1.0.0/no/such/file.txt", 404, "resource not found\n"},
 		{r, "/package/none/1.0.0/img/foo.jpg", 404, "package revision not found\n"},
 		{r, "/nothing/here", 404, "404 page not found\n"},

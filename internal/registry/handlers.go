@@ -4,7 +4,6 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"mime"
 	"net/http"
 	"path"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/mediatype"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
@@ -40,7 +40,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p = "/"
 	}
 	if c := cleanPath(p); c != p {
-		redirect(w, req, c)
+		cleanRedirect(w, req, c)
 		return
 	}
 	switch p {
@@ -69,7 +69,10 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(favicon))
 		return
 	}
+	// A matched route whose trailing slash differs from its template
+	// (StrictSlash) is redirected by the route itself, so CORS applies.
 	if t, ok := strings.CutSuffix(p, "/"); ok && fixedRoutes[t] {
+		r.cors(w)
 		redirect(w, req, t)
 		return
 	}
@@ -81,7 +84,14 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.serveArtifact(w, req, m[1], m[2], m[3] != "")
 			return
 		}
-	case segs[0] == "package" && len(segs) == 3 && nameRe.MatchString(segs[1]):
+	case segs[0] == "epr" && len(segs) == 4 && segs[3] == "":
+		if artifactRe.MatchString(segs[2]) {
+			r.cors(w)
+			redirect(w, req, strings.TrimSuffix(p, "/"))
+			return
+		}
+	case segs[0] == "package" && len(segs) == 3 && segs[2] != "" && nameRe.MatchString(segs[1]):
+		r.cors(w)
 		redirect(w, req, p+"/")
 		return
 	case segs[0] == "package" && len(segs) == 4 && segs[3] == "" && nameRe.MatchString(segs[1]):
@@ -90,6 +100,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	case segs[0] == "package" && len(segs) >= 4:
 		r.cors(w)
+		// The static route's template has no trailing slash.
+		if strings.HasSuffix(p, "/") {
+			redirect(w, req, strings.TrimSuffix(p, "/"))
+			return
+		}
 		r.serveStatic(w, req, segs[1], segs[2], strings.Join(segs[3:], "/"))
 		return
 	}
@@ -109,6 +124,18 @@ func cleanPath(p string) string {
 	return np
 }
 
+// cleanRedirect is gorilla/mux's answer to an unclean path: before any
+// route (so no CORS), a bare 301 with Location and no body.
+func cleanRedirect(w http.ResponseWriter, req *http.Request, p string) {
+	u := *req.URL
+	u.Path = p
+	u.RawPath = ""
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(http.StatusMovedPermanently)
+}
+
+// redirect is a route's strict-slash redirect (http.Redirect: a short HTML
+// body).
 func redirect(w http.ResponseWriter, req *http.Request, p string) {
 	u := *req.URL
 	u.Path = p
@@ -201,12 +228,23 @@ func (r *Registry) lookup(w http.ResponseWriter, name, version, notFoundMsg stri
 		badRequest(w, "invalid package version")
 		return nil
 	}
-	rev, ok := r.current().cat.Lookup(packageid.ID{Name: name, Version: version})
+	_, rev, ok := r.find(r.current(), packageid.ID{Name: name, Version: version})
 	if !ok {
 		notFound(w, notFoundMsg)
 		return nil
 	}
 	return rev
+}
+
+// find looks id up in the index, then among the hidden revisions.
+func (r *Registry) find(snap *snapshot, id packageid.ID) (*catalog.Catalog, *catalog.Revision, bool) {
+	if rev, ok := snap.cat.Lookup(id); ok {
+		return snap.cat, rev, true
+	}
+	if r.cfg.Hidden != nil {
+		return r.cfg.Hidden.Lookup(id)
+	}
+	return nil, nil, false
 }
 
 func (r *Registry) servePackageIndex(w http.ResponseWriter, req *http.Request, name, version string) {
@@ -215,12 +253,12 @@ func (r *Registry) servePackageIndex(w http.ResponseWriter, req *http.Request, n
 		badRequest(w, "invalid package version")
 		return
 	}
-	rev, ok := snap.cat.Lookup(packageid.ID{Name: name, Version: version})
+	cat, rev, ok := r.find(snap, packageid.ID{Name: name, Version: version})
 	if !ok {
 		notFound(w, "package revision not found")
 		return
 	}
-	doc, err := snap.cat.Document(rev)
+	doc, err := cat.Document(rev)
 	if err != nil {
 		r.log.Error("package document", "package", rev.ID.String(), "err", err)
 		internalError(w)
@@ -241,7 +279,9 @@ func (r *Registry) serveArtifact(w http.ResponseWriter, req *http.Request, name,
 	// Public cache headers before the bucket read, as EPR does (trap §1.2).
 	setCache(w, r.cfg.CacheTimes.CatchAll)
 	if sig {
-		r.serveBlob(w, req, storage.SignatureKey(rev.ID), "", msg)
+		// EPR leaves .sig to the OS MIME table; its Docker image (mailcap)
+		// says application/pgp-signature, which is what Fleet sees.
+		r.serveBlob(w, req, storage.SignatureKey(rev.ID), "application/pgp-signature", msg)
 		return
 	}
 	r.serveBlob(w, req, storage.ZipKey(rev.ID), "application/zip", msg)
@@ -257,25 +297,7 @@ func (r *Registry) serveStatic(w http.ResponseWriter, req *http.Request, name, v
 		http.Error(w, "resource not found", http.StatusNotFound)
 		return
 	}
-	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), contentType(rel), "resource not found")
-}
-
-// extraTypes are EPR's own MIME registrations (mime_types.go).
-var extraTypes = map[string]string{
-	".zip": "application/zip",
-	".ico": "image/x-icon",
-	".md":  "text/markdown; charset=utf-8",
-	".yml": "text/yaml; charset=UTF-8",
-}
-
-// contentType returns the type of a static file from its extension; empty
-// lets http.ServeContent sniff it.
-func contentType(name string) string {
-	ext := strings.ToLower(path.Ext(name))
-	if t, ok := extraTypes[ext]; ok {
-		return t
-	}
-	return mime.TypeByExtension(ext)
+	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), mediatype.ByExtension(rel), "resource not found")
 }
 
 // serveBlob streams a public-bucket object with Range, conditional

@@ -16,6 +16,7 @@ import (
 
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/packagedoc"
+	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
 
@@ -55,6 +56,17 @@ type Config struct {
 	// WatchInterval is used by AddFlags only; Watch takes its interval as
 	// an argument.
 	WatchInterval time.Duration
+	// Hidden, if set, serves published revisions the index leaves out
+	// (yanked ones) on the single-package routes, so that whatever is
+	// pinned to them keeps working. It is reloaded with every new index.
+	Hidden Hidden
+}
+
+// Hidden holds revisions that are published but not in the index.
+type Hidden interface {
+	Reload(ctx context.Context) error
+	// Lookup returns the revision and the catalog that renders it.
+	Lookup(id packageid.ID) (*catalog.Catalog, *catalog.Revision, bool)
 }
 
 // Registry serves the EPR API. It is safe for concurrent use.
@@ -154,6 +166,13 @@ func (r *Registry) Reload(ctx context.Context) error {
 	if cur != nil && next == cur.cat {
 		return nil
 	}
+	if r.cfg.Hidden != nil {
+		// Before the swap: a revision the new index drops is served as
+		// hidden from the first request that misses it.
+		if err := r.cfg.Hidden.Reload(ctx); err != nil {
+			return fmt.Errorf("reload hidden revisions: %w", err)
+		}
+	}
 	r.snap.Store(newSnapshot(next))
 	if next != base || cur == nil {
 		r.log.Info("index loaded", "cursor", next.Cursor(), "revisions", next.Len(), "took", time.Since(start))
@@ -180,3 +199,13 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// Has reports whether the current index holds NAME-VERSION (proxy mode asks
+// before falling back to its upstream).
+func (r *Registry) Has(id packageid.ID) bool {
+	_, ok := r.current().cat.Lookup(id)
+	return ok
+}
+
+// CacheTimesInUse are the max-age values this registry answers with.
+func (r *Registry) CacheTimesInUse() CacheTimes { return r.cfg.CacheTimes }

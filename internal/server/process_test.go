@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -16,10 +18,13 @@ import (
 	"time"
 
 	"pkgstore/internal/archive/ziptest"
+	"pkgstore/internal/audit"
 	"pkgstore/internal/client"
+	"pkgstore/internal/index"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
 	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/signature/sigtest"
 	"pkgstore/internal/storage"
 )
 
@@ -201,6 +206,13 @@ func TestConcurrentPublishersTwoProcesses(t *testing.T) {
 	if winners != 1 {
 		t.Fatalf("%d racers won, want exactly 1", winners)
 	}
+	published := map[string][]byte{results[winner].ID: racerZips[winner]}
+	for key, sub := range results {
+		if strings.HasPrefix(key, "distinct-") {
+			published[sub.ID] = ziptest.Package(t, "multi", strings.TrimPrefix(key, "distinct-"))
+		}
+	}
+	assertAuditConsistent(t, a, published)
 	// Both processes converge on an index with every package, and serve the
 	// winner's bytes with the winner's signature and static files.
 	for _, base := range []string{a.URL, b.URL} {
@@ -231,7 +243,7 @@ func TestConcurrentPublishersTwoProcesses(t *testing.T) {
 // checks that nothing is half-visible, restarts it, and checks that the
 // publication completes.
 func TestCrashConsistency(t *testing.T) {
-	steps := []string{"claimed", "static", "statics", "signature", "document", "zip", "recorded", "dequeued"}
+	steps := []string{"claimed", "static", "statics", "signature", "document", "audit", "zip", "recorded", "dequeued"}
 	key := servertest.Start(t, servertest.Options{Memory: true}).Key
 	for _, step := range steps {
 		t.Run(step, func(t *testing.T) {
@@ -263,9 +275,11 @@ func TestCrashConsistency(t *testing.T) {
 			}
 			assertNoHalfPackage(t, data)
 			waitQueueEmpty(t, s)
-			if sub := onlySubmission(t, s); sub.Status != publish.StatusPublished {
+			sub := onlySubmission(t, s)
+			if sub.Status != publish.StatusPublished {
 				t.Fatalf("after recovery the submission is %s %+v, want published", sub.Status, sub.Reasons)
 			}
+			assertAuditConsistent(t, s, map[string][]byte{sub.ID: zip})
 		})
 	}
 }
@@ -286,6 +300,12 @@ func assertNoHalfPackage(t *testing.T, data string) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "internal/pkgstore/packages/crash-1.0.0.json")); err != nil {
 		t.Fatal("zip is visible without its package document")
+	}
+	if _, err := os.Stat(filepath.Join(data, "internal/pkgstore/revisions/crash-1.0.0.json")); err != nil {
+		t.Fatal("zip is visible without its provenance record")
+	}
+	if recs, _ := filepath.Glob(filepath.Join(data, "internal/pkgstore/audit/*/*~published~crash~1.0.0~*.json")); len(recs) != 1 {
+		t.Fatalf("zip is visible with %d published audit records, want 1", len(recs))
 	}
 }
 
@@ -349,8 +369,14 @@ func TestRecoverLeavesLiveWorkAlone(t *testing.T) {
 // attempt wrote must go.
 func TestRetryRefusedAfterCrashCleansUp(t *testing.T) {
 	oldKey := servertest.Start(t, servertest.Options{Memory: true}).Key
+	for _, step := range []string{"document", "audit"} {
+		t.Run(step, func(t *testing.T) { retryRefusedAfterCrash(t, oldKey, step) })
+	}
+}
+
+func retryRefusedAfterCrash(t *testing.T, oldKey *sigtest.Key, step string) {
 	data := filepath.Join(t.TempDir(), "data")
-	c := startChild(t, data, oldKey.PublicPath, "document")
+	c := startChild(t, data, oldKey.PublicPath, step)
 	zip := ziptest.Package(t, "rotated", "1.0.0")
 	_, _ = c.Client.Publish(context.Background(), "rotated-1.0.0.zip", bytes.NewReader(zip), oldKey.Sign(t, zip), client.Options{Legacy: true})
 	if code := c.exitCode(t); code != crashExit {
@@ -368,6 +394,12 @@ func TestRetryRefusedAfterCrashCleansUp(t *testing.T) {
 	if keys := publicKeys(t, s.Server.Buckets.Public, "rotated-1.0.0"); len(keys) > 0 {
 		t.Fatalf("refused retry left %v", keys)
 	}
+	// The records written before the zip that never came go too: the
+	// audit log says received, then refused.
+	assertAuditConsistent(t, s, nil)
+	if _, err := os.Stat(filepath.Join(data, "internal/pkgstore/revisions/rotated-1.0.0.json")); !os.IsNotExist(err) {
+		t.Fatalf("refused retry left its provenance record: %v", err)
+	}
 }
 
 // onlySubmission returns the store's one submission record.
@@ -382,4 +414,131 @@ func onlySubmission(t *testing.T, s *servertest.Store) *publish.Submission {
 		t.Fatal(err)
 	}
 	return sub
+}
+
+// assertAuditConsistent checks the audit log against the buckets: every
+// submission has one received record and one outcome record; the published
+// ones are exactly the given submissions, with their zips' sha256, and
+// every published zip has its record.
+func assertAuditConsistent(t *testing.T, s *servertest.Store, published map[string][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	recs, err := s.Server.Audit.All(ctx, audit.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string][]audit.Event{}
+	pubRecs := map[string]audit.Record{}
+	for _, r := range recs {
+		events[r.Submission] = append(events[r.Submission], r.Event)
+		if r.Event == audit.Published {
+			pubRecs[r.Submission] = r
+		}
+	}
+	for sub, evs := range events {
+		if len(evs) != 2 || evs[0] != audit.Received || (evs[1] != audit.Published && evs[1] != audit.Refused) {
+			t.Errorf("submission %s has records %v, want received then published or refused", sub, evs)
+		}
+	}
+	if len(pubRecs) != len(published) {
+		t.Errorf("%d published records, want %d", len(pubRecs), len(published))
+	}
+	for sub, zip := range published {
+		r, ok := pubRecs[sub]
+		sum := sha256.Sum256(zip)
+		if !ok || r.SHA256 != hex.EncodeToString(sum[:]) || r.Fingerprint != s.Key.Fingerprint || r.Token != "publish-token" {
+			t.Errorf("published record of %s: %+v (found %v)", sub, r, ok)
+		}
+	}
+	zips, err := index.ListPublished(ctx, s.Server.Buckets.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range zips {
+		n := 0
+		for _, r := range pubRecs {
+			if r.Package == id.Name && r.Version == id.Version {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("published zip %s has %d published records, want 1", id, n)
+		}
+	}
+}
+
+// TestKill9WhilePublishing kills (SIGKILL) a store in the middle of a queue
+// of publications, restarts a store on its folder, and checks the audit log
+// against the buckets once everything is final: every submission has its
+// received and outcome records, every published zip its one published
+// record with the zip's sha256.
+func TestKill9WhilePublishing(t *testing.T) {
+	key := servertest.Start(t, servertest.Options{Memory: true}).Key
+	data := filepath.Join(t.TempDir(), "data")
+	c := startChild(t, data, key.PublicPath, "")
+	zips := map[string][]byte{}
+	for i := range 40 {
+		v := fmt.Sprintf("1.0.%d", i)
+		zips["killed-"+v+".zip"] = ziptest.Package(t, "killed", v)
+	}
+	// All submitted at once, and all enqueued before the kill (a request
+	// cut short would be an upload without submission, dropped an hour
+	// later).
+	var (
+		ids []string
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+	)
+	for name, zip := range zips {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sub, err := c.Client.Submit(context.Background(), name, bytes.NewReader(zip), key.Sign(t, zip), client.Options{Legacy: true})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, sub.ID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// Kill once the first publication is through: the rest are queued or
+	// half-way.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(data, "public/artifacts/packages/killed-*.zip")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing published after 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	c.exitCode(t)
+	done, _ := filepath.Glob(filepath.Join(data, "public/artifacts/packages/killed-*.zip"))
+	t.Logf("killed with %d of %d published", len(done), len(ids))
+
+	s := servertest.Start(t, servertest.Options{Data: data, Key: key})
+	published := map[string][]byte{}
+	for _, id := range ids {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		sub, err := s.Client.Wait(ctx, id)
+		cancel()
+		if err != nil {
+			t.Fatalf("submission %s: %v", id, err)
+		}
+		if sub.Status != publish.StatusPublished {
+			t.Fatalf("submission %s (%s) ended %s %+v", id, sub.Package, sub.Status, sub.Reasons)
+		}
+		published[id] = zips[sub.Package]
+	}
+	assertAuditConsistent(t, s, published)
 }

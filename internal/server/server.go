@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -15,17 +16,22 @@ import (
 	"time"
 
 	"pkgstore/internal/archive"
+	"pkgstore/internal/audit"
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/client"
+	"pkgstore/internal/governapi"
 	"pkgstore/internal/index"
 	"pkgstore/internal/metrics"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/proxy"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publishapi"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/signature"
 	"pkgstore/internal/storage"
-	"pkgstore/internal/ui"
+	"pkgstore/internal/tokens"
 	"pkgstore/internal/validate"
+	"pkgstore/internal/yank"
 )
 
 // Config of a store server.
@@ -34,8 +40,12 @@ type Config struct {
 	// Keyrings are files of trusted public keys.
 	Keyrings          []string
 	RequireSignatures bool
-	// Tokens allowed to publish; none disables the publishing API.
-	Tokens        []string
+	// Tokens allowed to publish (unnamed, every package); none, and no
+	// TokensFile, disables the publishing API.
+	Tokens []string
+	// TokensFile is a YAML file of named, scoped tokens (package tokens),
+	// reloaded when it changes and on SIGHUP.
+	TokensFile    string
 	Workers       int
 	Limits        archive.Limits
 	MaxUploadSize int64
@@ -52,8 +62,20 @@ type Config struct {
 	AfterStep func(step string)
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
+	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/proxy).
+	Proxy ProxyConfig
 	// NoUI turns the web catalog at /ui/ off.
 	NoUI bool
+}
+
+// ProxyConfig configures proxy mode.
+type ProxyConfig struct {
+	Upstream string
+	// Cache publishes every revision downloaded through the proxy into
+	// this store (a pull-through cache); it needs the publishing job.
+	Cache bool
+	// Retry of upstream /search and /categories (zero: EPR's).
+	Retry client.Retry
 }
 
 // Server is a configured store.
@@ -64,6 +86,9 @@ type Server struct {
 	Indexer   *index.Indexer     // nil when read-only
 	Registry  *registry.Registry
 	Metrics   *metrics.Metrics
+	Tokens    *tokens.Store // nil when read-only
+	Audit     *audit.Log
+	Yanks     *yank.Store
 	handler   http.Handler
 	log       *slog.Logger
 }
@@ -81,22 +106,30 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New()}
+	s.Audit = audit.New(b.Internal)
+	s.Yanks = yank.New(b, s.Audit)
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
+	rcfg.Hidden = s.Yanks.Served()
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	var reg http.Handler = s.Registry
-	if !cfg.NoUI {
-		if reg, err = withUI(s.Registry, b, cfg.Logger); err != nil {
+	if cfg.ReadOnly {
+		if cfg.Proxy.Cache {
+			b.Close()
+			return nil, errors.New("a read-only store cannot be a pull-through cache")
+		}
+		h, err := s.withProxy(s.Registry, nil)
+		if err == nil {
+			h, err = s.withUI(h)
+		}
+		if err != nil {
 			b.Close()
 			return nil, err
 		}
-	}
-	if cfg.ReadOnly {
-		s.handler = s.Metrics.Instrument(reg)
+		s.handler = s.Metrics.Instrument(h)
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -108,6 +141,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
 	s.Indexer.Check = catalog.Check
+	s.Indexer.Hidden = s.Yanks.Hidden
+	s.Yanks.OnChange = func(packageid.ID) { s.Indexer.Trigger() }
 	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
 		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
 	}
@@ -128,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
 		Logger:            cfg.Logger,
 		AfterStep:         cfg.AfterStep,
+		Audit:             s.Audit,
 		OnFinished: func(sub *publish.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
 		},
@@ -139,12 +175,29 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Tokens: cfg.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	if s.Tokens, err = newTokens(cfg, s.Audit); err != nil {
+		b.Close()
+		return nil, err
+	}
+	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger})
+	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
+	reg, err := s.withProxy(s.Registry, keyring)
+	if err == nil {
+		reg, err = s.withUI(reg)
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
 	s.handler = s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
 			api.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+			gov.ServeHTTP(w, r)
 			return
 		}
 		reg.ServeHTTP(w, r)
@@ -152,20 +205,45 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// withUI mounts the web catalog at /ui/ in front of the registry; every
-// other path goes to the registry untouched.
-func withUI(reg *registry.Registry, b *storage.Buckets, log *slog.Logger) (http.Handler, error) {
-	h, err := ui.New(ui.Config{Catalog: reg.Catalog, Public: b.Public, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ui.Mounts(r.URL.Path) {
-			h.ServeHTTP(w, r)
-			return
+// withProxy wraps the registry in proxy mode when configured.
+func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (http.Handler, error) {
+	pc := s.cfg.Proxy
+	if pc.Upstream == "" {
+		if pc.Cache {
+			return nil, errors.New("--proxy-cache needs --proxy-to")
 		}
-		reg.ServeHTTP(w, r)
-	}), nil
+		return reg, nil
+	}
+	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
+	if pc.Cache {
+		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy}
+	}
+	return proxy.New(cfg)
+}
+
+// publishLegacy publishes a revision already published elsewhere (no
+// package-spec check) and waits for the outcome; a duplicate is success.
+func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
+	sub, err := s.Publisher.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: true}})
+	if err != nil {
+		return err
+	}
+	if !sub.Status.Final() {
+		if sub, err = s.Publisher.Wait(ctx, sub.ID); err != nil {
+			return err
+		}
+	}
+	if sub.Status == publish.StatusPublished {
+		return nil
+	}
+	var reasons []string
+	for _, r := range sub.Reasons {
+		if r.Check == "duplicate" {
+			return nil
+		}
+		reasons = append(reasons, r.String())
+	}
+	return fmt.Errorf("refused: %s", strings.Join(reasons, "; "))
 }
 
 // validateSpec adapts the package-spec validator to the job.
@@ -228,6 +306,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
 	if s.Indexer != nil {
+		run(func(ctx context.Context) { s.Tokens.Run(ctx, tokens.DefaultPollInterval) })
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
 	}

@@ -21,6 +21,12 @@ import (
 const (
 	V1Sample     = "v1-sample.tar.gz"     // packages/NAME/VERSION/ of v1 production
 	SpecFixtures = "spec-fixtures.tar.gz" // valid/NAME/ and invalid/NAME/ packages
+	// ElasticPackagePackages is elastic-package's test/packages/other: one
+	// source package per top-level folder.
+	ElasticPackagePackages = "elastic-package-packages.tar.gz"
+	// ECSSchemas holds REF/generated/ecs/ecs_nested.yml for every ECS
+	// reference the test packages name.
+	ECSSchemas = "ecs-schemas.tar.gz"
 )
 
 // V1Revisions is the number of packages/NAME/VERSION folders in V1Sample.

@@ -22,6 +22,7 @@ const (
 	SubmissionsPrefix = OwnPrefix + "submissions/"
 	ClaimsPrefix      = OwnPrefix + "claims/"
 	IndexInfoPrefix   = OwnPrefix + "index/"
+	RevisionsPrefix   = OwnPrefix + "revisions/"
 )
 
 // ZipKey is the public key of a published zip: its existence means "published".
@@ -38,6 +39,10 @@ func StaticKey(id packageid.ID, rel string) string { return StaticPrefix + id.St
 // EPR serves at /package/N/V/), written at publish time so the indexer never
 // reopens zips.
 func DocumentKey(id packageid.ID) string { return DocumentsPrefix + id.String() + ".json" }
+
+// RevisionKey is the internal key of a published revision's provenance
+// record (sha256, signing key, submission, token), written before its zip.
+func RevisionKey(id packageid.ID) string { return RevisionsPrefix + id.String() + ".json" }
 
 // ClaimPrefix starts the internal keys of NAME-VERSION's claims,
 // ClaimPrefix(id)+"<generation>": a publishing worker creates one to own

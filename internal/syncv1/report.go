@@ -3,92 +3,29 @@ package syncv1
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"pkgstore/internal/progress"
 )
 
-// LineReporter writes one plain line per revision: for logs and pipes.
-type LineReporter struct {
-	W     io.Writer
-	total int
-	n     int
-}
+// The reporters live in internal/progress, shared with mirror and import.
+type (
+	Outcome      = progress.Outcome
+	Result       = progress.Result
+	Reporter     = progress.Reporter
+	LineReporter = progress.LineReporter
+	BarReporter  = progress.BarReporter
+)
 
-// Start implements Reporter.
-func (l *LineReporter) Start(total int) {
-	l.total = total
-	fmt.Fprintf(l.W, "sync-v1: %d revisions\n", total)
-}
+// Outcomes of a revision.
+const (
+	Published = progress.Published
+	Present   = progress.Present
+	Passed    = progress.Passed
+	Failed    = progress.Failed
+)
 
-// Done implements Reporter.
-func (l *LineReporter) Done(r Result) {
-	l.n++
-	fmt.Fprintf(l.W, "[%*d/%d] %s\n", len(fmt.Sprint(l.total)), l.n, l.total, describe(r))
-}
-
-// Finish implements Reporter.
-func (l *LineReporter) Finish(*Summary) {}
-
-func describe(r Result) string {
-	switch r.Outcome {
-	case Failed:
-		return fmt.Sprintf("FAILED    %s: %s", r.Dir, strings.Join(r.Reasons, "; "))
-	case Present:
-		return fmt.Sprintf("present   %s", r.ID)
-	default:
-		return fmt.Sprintf("%-9s %s (%s, zip %s, %s)", r.Outcome, r.ID, humanBytes(r.Bytes), humanBytes(r.ZipSize), r.Elapsed.Round(time.Millisecond))
-	}
-}
-
-// BarReporter draws a progress bar with counts, throughput and ETA: for
-// terminals. Failures are printed above the bar as they happen.
-type BarReporter struct {
-	W     io.Writer
-	bar   *progressbar.ProgressBar
-	start time.Time
-	bytes int64
-	count map[Outcome]int
-}
-
-// Start implements Reporter.
-func (b *BarReporter) Start(total int) {
-	b.start = time.Now()
-	b.count = map[Outcome]int{}
-	b.bar = progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(b.W),
-		progressbar.OptionSetDescription("sync-v1"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rev"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionShowElapsedTimeOnFinish(),
-		progressbar.OptionSetRenderBlankState(true),
-	)
-}
-
-// Done implements Reporter.
-func (b *BarReporter) Done(r Result) {
-	b.count[r.Outcome]++
-	b.bytes += r.Bytes
-	if r.Outcome == Failed {
-		_ = b.bar.Clear()
-		fmt.Fprintln(b.W, describe(r))
-	}
-	mbs := float64(b.bytes) / 1e6 / max(time.Since(b.start).Seconds(), 1e-3)
-	b.bar.Describe(fmt.Sprintf("published %d, present %d, failed %d, %.1f MB/s",
-		b.count[Published]+b.count[Passed], b.count[Present], b.count[Failed], mbs))
-	_ = b.bar.Add(1)
-}
-
-// Finish implements Reporter.
-func (b *BarReporter) Finish(*Summary) {
-	_ = b.bar.Finish()
-	fmt.Fprintln(b.W)
-}
+var humanBytes = progress.HumanBytes
 
 // WriteSummary prints the final counts and every failure with its reasons.
 func (s *Summary) WriteSummary(w io.Writer, dryRun bool) {
@@ -111,14 +48,4 @@ func (s *Summary) WriteSummary(w io.Writer, dryRun bool) {
 			fmt.Fprintf(w, "      - %s\n", r)
 		}
 	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

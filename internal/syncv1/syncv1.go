@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"pkgstore/internal/build"
@@ -32,18 +30,6 @@ import (
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/signature"
-)
-
-// Outcome of one revision.
-type Outcome string
-
-// Outcomes. Passed is a dry run's success: every check passed, nothing was
-// written.
-const (
-	Published Outcome = "published"
-	Present   Outcome = "present"
-	Passed    Outcome = "passed"
-	Failed    Outcome = "failed"
 )
 
 // Config of a migration.
@@ -64,28 +50,6 @@ type Config struct {
 	TempDir string
 	// Reporter, if set, hears about the migration's progress.
 	Reporter Reporter
-}
-
-// Reporter hears about a migration's progress. Its methods are called from
-// one goroutine at a time: Start once, Done once per revision in completion
-// order, Finish once at the end.
-type Reporter interface {
-	Start(total int)
-	Done(r Result)
-	Finish(s *Summary)
-}
-
-// Result of one revision.
-type Result struct {
-	Dir     string       // packages/NAME/VERSION, relative to Source
-	ID      packageid.ID // from the folder names
-	Outcome Outcome
-	Reasons []string // why it failed
-	// Bytes is the revision's uncompressed size and ZipSize its zip's size
-	// (zero when nothing was built).
-	Bytes   int64
-	ZipSize int64
-	Elapsed time.Duration
 }
 
 // Summary of a migration.
@@ -246,7 +210,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	sum.Elapsed = time.Since(start)
 	sum.NotDone = len(dirs) - sum.Total
 	if cfg.Reporter != nil {
-		cfg.Reporter.Finish(sum)
+		cfg.Reporter.Finish()
 	}
 	if err := context.Cause(ctx); err != nil {
 		return sum, err
@@ -388,54 +352,18 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 // repeated publication is harmless: the store refuses a duplicate, which
 // counts as present.
 var (
-	attempts = 3
-	backoff  = 500 * time.Millisecond
+	attempts = client.DefaultRetry.Attempts
+	backoff  = client.DefaultRetry.Backoff
 )
 
-// retry calls f until it succeeds, fails for good, or attempts run out.
 func retry(ctx context.Context, f func() error) error {
-	wait := backoff
-	for i := 1; ; i++ {
-		err := f()
-		if err == nil || i == attempts || !transient(err) || ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
+	return client.Retry{Attempts: attempts, Backoff: backoff}.Do(ctx, f)
 }
 
-// transient reports whether err may go away on its own.
-func transient(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var apiErr *client.APIError
-	if errors.As(err, &apiErr) {
-		c := apiErr.StatusCode
-		return c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500
-	}
-	if errors.Is(err, client.ErrUnexpected) {
-		// A HEAD answered something other than 200/404 (e.g. 503).
-		return true
-	}
-	return unreachable(err)
-}
-
-// unreachable reports a transport failure: no HTTP answer at all. When it
-// outlasts the retries, every other revision would fail the same way, so
-// the migration stops (a rerun resumes it).
-func unreachable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
-}
+// unreachable: when a transport failure outlasts the retries, every other
+// revision would fail the same way, so the migration stops (a rerun
+// resumes it).
+var unreachable = client.Unreachable
 
 func (w *worker) reset() error {
 	if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {

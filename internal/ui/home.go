@@ -202,7 +202,7 @@ func newSummary(rev *catalog.Revision, bp *packagedoc.BasePackage) *summary {
 	return &summary{
 		card: card(rev, bp),
 		cats: packageCategories(bp),
-		text: strings.ToLower(bp.Name + "\x00" + bp.Title + "\x00" + bp.Description),
+		text: strings.ToLower(bp.Name + "\x00" + str(bp.Title) + "\x00" + bp.Description),
 	}
 }
 
@@ -285,7 +285,7 @@ func categoryOptions(counts map[string]int, q homeQuery) []CategoryOption {
 func card(rev *catalog.Revision, bp *packagedoc.BasePackage) Card {
 	base := staticBase(rev)
 	c := Card{
-		Name: bp.Name, Title: bp.Title, Description: bp.Description, Version: bp.Version,
+		Name: bp.Name, Title: str(bp.Title), Description: bp.Description, Version: bp.Version,
 		Icon:   iconURL(bp.Icons, files{base: base}),
 		Labels: labels(rev, bp.Version),
 		URL:    packageURL(bp.Name, bp.Version),
@@ -294,6 +294,14 @@ func card(rev *catalog.Revision, bp *packagedoc.BasePackage) Card {
 		c.Title = bp.Name
 	}
 	return c
+}
+
+// str reads an optional manifest string.
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // placeholderIcon is shown for packages without an icon of their own.

@@ -169,7 +169,7 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	}
 	base := staticBase(rev)
 	own := newFiles(base, doc.Assets)
-	title := doc.Title
+	title := str(doc.Title)
 	if title == "" {
 		title = doc.Name
 	}
@@ -328,7 +328,7 @@ func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc 
 		return p
 	}
 	p := &parts{size: -1}
-	if rel, ok := packagePath(doc.Readme, "", own.base); ok && doc.Readme != "" {
+	if rel, ok := packagePath(str(doc.Readme), "", own.base); ok {
 		p.readmeURL = staticURL(own.base, rel)
 		src, err := h.readStatic(ctx, rev.ID, rel, maxMarkdownBytes)
 		switch {

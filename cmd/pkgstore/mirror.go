@@ -1,0 +1,241 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"pkgstore/internal/client"
+	"pkgstore/internal/mirror"
+	"pkgstore/internal/progress"
+	"pkgstore/internal/signature"
+)
+
+func init() { subcommands = append(subcommands, newMirrorCmd, newImportCmd) }
+
+func newMirrorCmd() *cobra.Command {
+	var (
+		cfg                             mirror.Config
+		keyrings                        []string
+		toURL, token, signKey, passFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "mirror --from URL (--to URL --token T | --bundle FILE) --keyring KEY",
+		Short: "Copy revisions from an EPR-compatible registry into a store or a signed offline bundle",
+		Long: `mirror selects revisions as Fleet would, by asking the upstream's own /search
+with the given filters, keeps the newest --latest N versions of each package
+(or every version with --all-versions), downloads each zip and signature and
+verifies the signature against --keyring before anything is written.
+
+--to URL --token T publishes into a store through its publishing API, as
+legacy packages (signature and zip checked, package-spec not: the mirror holds
+exactly what the upstream serves). The store's keyring must hold the
+upstream's key.
+
+--bundle FILE writes one tar: manifest.json (selection, source, time, and per
+revision name, version, size, sha256), manifest.json.sig with --sign-key, and
+packages/NAME-VERSION.zip(.sig). Until it is complete the downloads are kept
+in FILE.partial/ beside it; an interrupted run continues from there.
+
+A second run transfers nothing: the store is asked with HEAD, the bundle's
+manifest is read. Exit codes: 0 done, 1 some revision failed or the run
+stopped (run again to resume), 2 usage error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case cfg.From == "":
+				return usageError("--from URL is required")
+			case toURL != "" && cfg.Bundle != "", toURL == "" && cfg.Bundle == "" && !cfg.DryRun:
+				return usageError("give one of --to URL and --bundle FILE (--dry-run may have neither)")
+			case len(keyrings) == 0:
+				return usageError("--keyring is required: the upstream's public key (Elastic's for epr.elastic.co)")
+			case signKey != "" && cfg.Bundle == "":
+				return usageError("--sign-key signs a bundle's manifest: it needs --bundle")
+			case passFile != "" && signKey == "":
+				return usageError("--passphrase-file needs --sign-key")
+			}
+			if cmd.Flags().Changed("latest") && cfg.Filters.Latest < 1 {
+				return usageError("--latest must be at least 1")
+			}
+			if err := cfg.Filters.Check(); err != nil {
+				return usageError("%v", err)
+			}
+			var err error
+			if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
+				return usageError("%v", err)
+			}
+			if toURL != "" {
+				if err := needRegistry(toURL, &token); err != nil {
+					return err
+				}
+				if cfg.To, err = client.New(toURL, token); err != nil {
+					return usageError("%v", err)
+				}
+			}
+			if signKey != "" {
+				if cfg.SignKey, err = signature.LoadSigningKeyFile(signKey, passFile); err != nil {
+					return usageError("%v", err)
+				}
+			}
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if !cfg.DryRun {
+				cfg.Reporter = reporter("mirror", out, errOut)
+			}
+			sum, err := mirror.Run(cmd.Context(), cfg)
+			if sum != nil {
+				writeMirrorSummary(out, "mirror", sum, cfg.DryRun, cfg.Bundle)
+			}
+			return mirrorExit(sum, err)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.From, "from", "", "upstream registry, e.g. https://epr.elastic.co")
+	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API)")
+	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
+	f.StringArrayVar(&keyrings, "keyring", nil, "armored public keys the upstream signs with (repeatable)")
+	f.StringVar(&signKey, "sign-key", "", "armored private key that signs the bundle's manifest")
+	f.StringVar(&passFile, "passphrase-file", "", "file holding --sign-key's passphrase")
+	fl := &cfg.Filters
+	f.StringVar(&fl.KibanaVersion, "kibana-version", "", "only revisions compatible with this Kibana (kibana.version)")
+	f.StringVar(&fl.AgentVersion, "agent-version", "", "only revisions compatible with this Elastic Agent (agent.version)")
+	f.StringVar(&fl.SpecMin, "spec-min", "", "lowest package-spec version (spec.min, e.g. 2.3)")
+	f.StringVar(&fl.SpecMax, "spec-max", "", "highest package-spec version (spec.max)")
+	f.StringSliceVar(&fl.Capabilities, "capabilities", nil, "capabilities the deployment has (comma-separated)")
+	f.BoolVar(&fl.Prerelease, "prerelease", false, "include prerelease versions")
+	f.StringVar(&fl.Category, "category", "", "only this category")
+	f.StringVar(&fl.Type, "type", "", "only this package type (integration, input, content)")
+	f.StringArrayVar(&fl.Packages, "package", nil, "package name or glob, e.g. 'aws*' (repeatable; default every package)")
+	f.IntVar(&fl.Latest, "latest", 1, "newest versions kept per package")
+	f.BoolVar(&fl.AllVersions, "all-versions", false, "every version that matches the filters")
+	f.IntVar(&cfg.Workers, "workers", 0, "revisions downloaded at once (default GOMAXPROCS, at least 2)")
+	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "one attempt at one download; longer is retried")
+	f.BoolVar(&cfg.DryRun, "dry-run", false, "list what would be mirrored, with sizes, and write nothing")
+	return cmd
+}
+
+func newImportCmd() *cobra.Command {
+	var (
+		cfg                mirror.ImportConfig
+		keyrings           []string
+		registryURL, token string
+	)
+	cmd := &cobra.Command{
+		Use:   "import BUNDLE --registry URL --token T [--keyring KEY]",
+		Short: "Publish an offline bundle (from pkgstore mirror --bundle) into a store",
+		Long: `import checks the whole bundle first: with --keyring, the manifest's
+signature and every package's signature; always, every file's size and
+sha256, and that no file is missing, extra or repeated. A bundle with any
+problem is refused, each problem naming its file, and nothing of it is
+published. Then every revision the store lacks (HEAD check) is published as a
+legacy package with the upstream's exact bytes.
+
+The bundle is unpacked into a temporary folder (--temp-dir) while it is
+checked and published: it needs the bundle's size free.
+
+Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.Bundle = args[0]
+			if err := needRegistry(registryURL, &token); err != nil {
+				return err
+			}
+			var err error
+			if cfg.To, err = client.New(registryURL, token); err != nil {
+				return usageError("%v", err)
+			}
+			if len(keyrings) > 0 {
+				if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
+					return usageError("%v", err)
+				}
+			}
+			out := cmd.OutOrStdout()
+			cfg.Reporter = reporter("import", out, cmd.ErrOrStderr())
+			sum, err := mirror.Import(cmd.Context(), cfg)
+			if sum != nil {
+				writeMirrorSummary(out, "import", sum, false, "")
+			}
+			return mirrorExit(sum, err)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&registryURL, "registry", "", "store's base URL, e.g. http://127.0.0.1:8080")
+	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the manifest's and the packages' signers (repeatable)")
+	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
+	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
+	return cmd
+}
+
+// reporter draws a bar on a terminal and writes plain lines otherwise.
+func reporter(name string, out, errOut io.Writer) progress.Reporter {
+	if isTerminal(errOut) {
+		return &progress.BarReporter{W: errOut, Name: name}
+	}
+	return &progress.LineReporter{W: out, Name: name}
+}
+
+func mirrorExit(sum *mirror.Summary, err error) error {
+	switch {
+	case err != nil && errors.Is(err, mirror.ErrBundle):
+		return &exitError{Code: 1, Err: err}
+	case err != nil:
+		return &exitError{Code: 1, Err: fmt.Errorf("stopped: %w", err)}
+	case !sum.OK():
+		return &exitError{Code: 1, Err: fmt.Errorf("%d revision(s) failed; run again to retry them", len(sum.Failed))}
+	}
+	return nil
+}
+
+func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool, bundle string) {
+	h := progress.HumanBytes
+	if dryRun {
+		fmt.Fprintf(w, "%s dry run, selected by %s:\n", name, s.SearchURL)
+		for _, p := range s.Planned {
+			switch {
+			case p.Present:
+				fmt.Fprintf(w, "  present       %s\n", p.ID())
+			case p.Size < 0:
+				fmt.Fprintf(w, "  would mirror  %s (size unknown)\n", p.ID())
+			default:
+				fmt.Fprintf(w, "  would mirror  %s (%s)\n", p.ID(), h(p.Size))
+			}
+		}
+		fmt.Fprintf(w, "%d selected, %d would be mirrored (%s), %d present; nothing written\n", s.Selected, s.Transferred, h(s.Bytes), s.Present)
+		return
+	}
+	secs := max(s.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(w, "\n%s summary (%s, %.1f revisions/s, %.1f MB/s):\n", name, s.Elapsed.Round(time.Millisecond), float64(s.Transferred)/secs, float64(s.Bytes)/1e6/secs)
+	if s.SearchURL != "" {
+		fmt.Fprintf(w, "  selection:       %s\n", s.SearchURL)
+	}
+	fmt.Fprintf(w, "  selected:        %d\n", s.Selected)
+	verb := "published:      "
+	if bundle != "" {
+		verb = "downloaded:     "
+	}
+	fmt.Fprintf(w, "  %s %d (%s)\n", verb, s.Transferred, h(s.Bytes))
+	fmt.Fprintf(w, "  already present: %d\n", s.Present)
+	fmt.Fprintf(w, "  failed:          %d\n", len(s.Failed))
+	if s.NotDone > 0 {
+		fmt.Fprintf(w, "  not done:        %d (stopped; run again to resume)\n", s.NotDone)
+	}
+	for _, f := range s.Failed {
+		fmt.Fprintf(w, "    %s:\n", f.Dir)
+		for _, r := range f.Reasons {
+			fmt.Fprintf(w, "      - %s\n", r)
+		}
+	}
+	if bundle != "" && s.BundleSize > 0 {
+		state := "written"
+		if s.BundleUpToDate {
+			state = "already up to date"
+		}
+		fmt.Fprintf(w, "  bundle %s %s: %s (zips %s)\n", bundle, state, h(s.BundleSize), h(s.BundleZipBytes))
+	} else if bundle != "" && (len(s.Failed) > 0 || s.NotDone > 0) {
+		fmt.Fprintf(w, "  bundle not written; what was verified is kept in %s for the next run\n", mirror.WorkDir(bundle))
+	}
+}

@@ -1,0 +1,130 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"pkgstore/internal/audit"
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/storage"
+)
+
+// Revision is the provenance record of a published revision, kept in the
+// internal bucket under pkgstore/revisions/NAME-VERSION.json: the bytes and
+// the key it was published with, and who published it.
+type Revision struct {
+	Name       string    `json:"name"`
+	Version    string    `json:"version"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`
+	Signer     *Signer   `json:"signer,omitempty"`
+	Submission string    `json:"submission"`
+	Token      string    `json:"token,omitempty"`
+	Client     string    `json:"client,omitempty"`
+	Legacy     bool      `json:"legacy"`
+	Published  time.Time `json:"published"`
+}
+
+// ReadRevision returns the provenance record of id; storage.IsNotFound
+// tells a revision published without one (copied in by other means).
+func ReadRevision(ctx context.Context, b *storage.Bucket, id packageid.ID) (*Revision, error) {
+	data, err := b.ReadAll(ctx, storage.RevisionKey(id))
+	if err != nil {
+		return nil, err
+	}
+	var r Revision
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", storage.RevisionKey(id), err)
+	}
+	return &r, nil
+}
+
+// writeProvenance writes the revision record and the "published" audit
+// record of submission s, both before its zip; a retry rewrites the first
+// and finds the second already there.
+func (p *Publisher) writeProvenance(ctx context.Context, s *Submission, id packageid.ID, size int64) error {
+	rev := Revision{Name: id.Name, Version: id.Version, Size: size, SHA256: s.SHA256, Signer: s.Signer, Submission: s.ID, Token: s.Token, Client: s.Client, Legacy: s.Legacy, Published: time.Now().UTC()}
+	data, err := json.MarshalIndent(rev, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := p.b.Internal.WriteAll(ctx, storage.RevisionKey(id), data, &blobJSON); err != nil {
+		return fmt.Errorf("write revision record: %w", err)
+	}
+	return p.recordEvent(ctx, s, audit.Published)
+}
+
+// dropProvenance removes the records of a publication whose zip never made
+// it (cleanup).
+func (p *Publisher) dropProvenance(ctx context.Context, id packageid.ID, s *Submission) {
+	if rev, err := ReadRevision(ctx, p.b.Internal, id); err == nil && rev.Submission == s.ID {
+		_ = p.b.Internal.Delete(ctx, storage.RevisionKey(id))
+	}
+	if p.cfg.Audit != nil {
+		_ = p.cfg.Audit.Delete(ctx, s.ID, audit.Published, s.Name, s.Version, s.Token)
+	}
+}
+
+// outcomeEvent is the audit event of a final status recorded by the job
+// (a publication's record is written before its zip instead).
+func outcomeEvent(st Status) audit.Event {
+	switch st {
+	case StatusRejected:
+		return audit.Refused
+	case StatusPassed:
+		return audit.Passed
+	}
+	return ""
+}
+
+// recordEvent writes the audit record of event ev of submission s, once.
+func (p *Publisher) recordEvent(ctx context.Context, s *Submission, ev audit.Event) error {
+	if p.cfg.Audit == nil {
+		return nil
+	}
+	rec := audit.Record{ID: s.ID, Event: ev, Token: s.Token, Client: s.Client, Package: s.Name, Version: s.Version, Size: s.Size, SHA256: s.SHA256, Submission: s.ID}
+	if s.Signer != nil {
+		rec.KeyID, rec.Fingerprint = s.Signer.KeyID, s.Signer.Fingerprint
+	}
+	if ev == audit.Received {
+		rec.Size, rec.SHA256 = 0, "" // not known before the worker reads it
+	}
+	for _, r := range s.Reasons {
+		rec.Reasons = append(rec.Reasons, r.String())
+	}
+	if s.Name == "" {
+		// A file name that does not parse: the reasons quote it.
+		rec.Package, rec.Version = "", ""
+	}
+	if err := p.cfg.Audit.Put(ctx, rec); err != nil {
+		return fmt.Errorf("audit %s of submission %s: %w", ev, s.ID, err)
+	}
+	return nil
+}
+
+// recordAbandoned closes the audit history of an upload that never became
+// a submission (the process died between its "received" record and its
+// submission record, or during the upload): a "refused" record says so.
+func (p *Publisher) recordAbandoned(ctx context.Context, id string) {
+	if p.cfg.Audit == nil {
+		return
+	}
+	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.QueueDir(id)})
+	if err != nil {
+		return
+	}
+	s := &Submission{ID: id, Reasons: []Reason{{Check: "upload", Message: "the upload never completed; nothing was published"}}}
+	for _, o := range objs {
+		if pid, err := packageid.ParseZipName(path.Base(o.Key)); err == nil {
+			s.Package, s.Name, s.Version = pid.ZipName(), pid.Name, pid.Version
+		}
+	}
+	if err := p.recordEvent(ctx, s, audit.Refused); err != nil {
+		p.log.Error("record abandoned upload", "submission", id, "err", err)
+	}
+}
