@@ -1,11 +1,14 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"pkgstore/internal/build"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/treetest"
@@ -25,7 +28,16 @@ func TestUIShowsStoreRecords(t *testing.T) {
 		"rec/1.0.0/manifest.yml": manifest("1.0.0"), "rec/1.0.0/docs/README.md": "# one\n",
 		"rec/1.1.0/manifest.yml": manifest("1.1.0"), "rec/1.1.0/docs/README.md": "# two\n",
 	})
-	s.PublishFolders(t, dir)
+	var zips []servertest.Zip
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		var buf bytes.Buffer
+		id, _, err := build.WriteV1(context.Background(), &buf, filepath.Join(dir, "rec", v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zips = append(zips, servertest.Zip{ID: id, Data: buf.Bytes()})
+	}
+	s.PublishZips(t, zips)
 	if _, _, err := s.Server.Yanks.Set(context.Background(), yank.Change{ID: packageid.ID{Name: "rec", Version: "1.0.0"}, Yank: true, Reason: "broken ingest pipeline"}); err != nil {
 		t.Fatal(err)
 	}

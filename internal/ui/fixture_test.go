@@ -77,7 +77,7 @@ func hostileStore(t testing.TB) *fixture {
 		s := servertest.Start(tb, servertest.Options{Memory: true})
 		dir := tb.TempDir()
 		writeTestPackages(tb, dir)
-		s.PublishFolders(tb, dir)
+		publishFolders(tb, s, dir)
 		storeFix = &fixture{store: s}
 	})
 	if storeFix == nil {
@@ -94,10 +94,10 @@ func v1Store(t testing.TB) *fixture {
 	v1Once.Do(func() {
 		tb := processTB{t}
 		s := servertest.Start(tb, servertest.Options{Memory: true})
-		s.PublishFolders(tb, filepath.Join(shareddata.UnpackV1(tb), "packages"))
+		publishFolders(tb, s, filepath.Join(shareddata.UnpackV1(tb), "packages"))
 		dir := tb.TempDir()
 		writeTestPackages(tb, dir)
-		s.PublishFolders(tb, dir)
+		publishFolders(tb, s, dir)
 		v1Fix = &fixture{store: s, v1: true}
 	})
 	if v1Fix == nil {

@@ -155,7 +155,7 @@ func TestPagesFollowTheIndex(t *testing.T) {
 			}
 		}()
 	}
-	s.PublishFolders(t, dir)
+	publishFolders(t, s, dir)
 	close(stop)
 	wg.Wait()
 	if _, body = get(t, s.URL, "GET", "/ui/", nil); !strings.Contains(body, "Good Package") {
@@ -172,7 +172,7 @@ func TestNoUIAndReadOnly(t *testing.T) {
 	w := servertest.Start(t, servertest.Options{})
 	dir := t.TempDir()
 	writeTestPackages(t, dir)
-	w.PublishFolders(t, dir)
+	publishFolders(t, w, dir)
 	ro := servertest.Start(t, servertest.Options{Data: w.Data, Configure: func(c *server.Config) {
 		c.ReadOnly = true
 		c.Tokens = nil
