@@ -136,6 +136,7 @@ another process.`,
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (env PKGSTORE_TLS_CERT)")
 	f.StringVar(&cfg.TLS.KeyFile, "tls-key", "", "PEM private key file of --tls-cert (env PKGSTORE_TLS_KEY)")
 	f.StringVar(&tlsMin, "tls-min-version", "", "lowest TLS version accepted: 1.0, 1.1, 1.2 (default) or 1.3 (env PKGSTORE_TLS_MIN_VERSION)")
+	f.BoolVar(&cfg.NoUI, "no-ui", false, "do not serve the web catalog at /ui/")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics (off when empty)")
 	cfg.HTTP.AddFlags(f)
 	f.Float64Var(&cfg.PublishRate, "publish-rate", 0, "publications a minute per token (429 with Retry-After over it; 0: no limit)")

@@ -151,6 +151,11 @@ func (r *Registry) current() *snapshot {
 
 var emptySnapshot = newSnapshot(catalog.Empty())
 
+// Catalog returns the catalog being served (empty before the first load);
+// other readers of the index (the web catalog) use it so that they show
+// exactly what the EPR routes answer.
+func (r *Registry) Catalog() *catalog.Catalog { return r.current().cat }
+
 // Reload reads cursor.json and, if it moved, applies deltas or loads the
 // full index, then swaps the catalog in one step. Concurrent calls
 // coalesce: a caller that waited for a running reload returns its outcome

@@ -77,6 +77,8 @@ type Config struct {
 	MaxUploads, MaxPending int
 	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/proxy).
 	Proxy ProxyConfig
+	// NoUI turns the web catalog at /ui/ off.
+	NoUI bool
 }
 
 // ProxyConfig configures proxy mode.
@@ -140,6 +142,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, errors.New("a read-only store cannot be a pull-through cache")
 		}
 		h, err := s.withProxy(s.Registry, nil)
+		if err == nil {
+			h, err = s.withUI(h)
+		}
 		if err != nil {
 			b.Close()
 			return nil, err
@@ -201,6 +206,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
 	reg, err := s.withProxy(s.Registry, keyring)
+	if err == nil {
+		reg, err = s.withUI(reg)
+	}
 	if err != nil {
 		b.Close()
 		return nil, err

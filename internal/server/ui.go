@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"pkgstore/internal/packageid"
+	"pkgstore/internal/publish"
+	"pkgstore/internal/storage"
+	"pkgstore/internal/ui"
+	"pkgstore/internal/yank"
+)
+
+// withUI mounts the web catalog at /ui/ in front of next (the registry,
+// possibly in proxy mode); every other path goes to next untouched. The
+// catalog shows the local index, with the store's yank and provenance
+// records.
+func (s *Server) withUI(next http.Handler) (http.Handler, error) {
+	if s.cfg.NoUI {
+		return next, nil
+	}
+	h, err := ui.New(ui.Config{
+		Catalog:   s.Registry.Catalog,
+		Public:    s.Buckets.Public,
+		Yanks:     uiYanks{s.Yanks},
+		Artifacts: uiArtifacts{s.Buckets.Internal},
+		Logger:    s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ui.Mounts(r.URL.Path) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}), nil
+}
+
+// uiYanks gives the catalog the yanked versions of a package.
+type uiYanks struct{ s *yank.Store }
+
+func (y uiYanks) Yanked(ctx context.Context, name string) (map[string]ui.Yank, error) {
+	all, err := y.s.Yanked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]ui.Yank{}
+	for id, st := range all {
+		if id.Name == name {
+			out[id.Version] = ui.Yank{Reason: st.Reason, At: st.Time}
+		}
+	}
+	return out, nil
+}
+
+// uiArtifacts gives the catalog a revision's provenance record: the zip's
+// sha256 and the key its signature was verified with.
+type uiArtifacts struct{ b *storage.Bucket }
+
+func (a uiArtifacts) Artifact(ctx context.Context, id packageid.ID) (*ui.ArtifactRecord, error) {
+	rev, err := publish.ReadRevision(ctx, a.b, id)
+	if storage.IsNotFound(err) {
+		return nil, nil // published by other means: nothing recorded
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := &ui.ArtifactRecord{SHA256: rev.SHA256}
+	if rev.Signer != nil {
+		rec.SignerFingerprint = rev.Signer.Fingerprint
+	}
+	return rec, nil
+}

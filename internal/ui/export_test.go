@@ -1,0 +1,27 @@
+package ui
+
+import "golang.org/x/net/html/atom"
+
+// Forget drops the cached pages and parts, so that a benchmark can
+// measure rendering from scratch.
+func (h *Handler) Forget() {
+	h.cache.mu.Lock()
+	defer h.cache.mu.Unlock()
+	h.cache.cat, h.cache.pages, h.cache.bytes, h.cache.summaries = nil, nil, 0, nil
+	h.parts.mu.Lock()
+	defer h.parts.mu.Unlock()
+	h.parts.m, h.parts.bytes = nil, 0
+}
+
+// ForgetPages drops the cached pages but keeps the per-revision parts and
+// the snapshot's summaries, as a query not asked before meets them.
+func (h *Handler) ForgetPages() {
+	h.cache.mu.Lock()
+	defer h.cache.mu.Unlock()
+	h.cache.pages, h.cache.bytes = map[string]cachedPage{}, 0
+}
+
+func atomOf(name []byte) atom.Atom { return atom.Lookup(name) }
+
+// UnsafeMarkup is unsafeMarkup for the external tests.
+var UnsafeMarkup = unsafeMarkup
