@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"pkgstore/internal/catalog"
-	"pkgstore/internal/mediatype"
 	"pkgstore/internal/httpenc"
+	"pkgstore/internal/mediatype"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
