@@ -73,9 +73,10 @@ var ComparedHeaders = []string{
 // other header outside ComparedHeaders must be absent on both sides or
 // equal.
 var Deviations = map[string]string{
-	"Etag":          "strong validator for artifacts and static files (objects are write-once)",
-	"Accept-Ranges": "Range requests on artifacts and static files",
-	"Last-Modified": "modification time of the bucket object (EPR: the zip entry's or file's time)",
+	"Etag":                    "strong validator for artifacts and static files (objects are write-once)",
+	"Accept-Ranges":           "Range requests on artifacts and static files",
+	"Last-Modified":           "modification time of the bucket object (EPR: the zip entry's or file's time)",
+	"Content-Security-Policy": "static package files are untrusted: a directly opened SVG or HTML file must not run script in the registry's origin",
 }
 
 // BodyDeviations are request targets whose bodies differ on purpose (their

@@ -340,8 +340,17 @@ func (r *Registry) serveStatic(w http.ResponseWriter, req *http.Request, name, v
 		http.Error(w, "resource not found", http.StatusNotFound)
 		return
 	}
+	// Package files are untrusted: an SVG or HTML file opened directly
+	// would otherwise run its script in the registry's origin. The policy
+	// changes nothing for Fleet, which fetches READMEs and shows images
+	// with <img> (where SVG script never runs).
+	w.Header().Set("Content-Security-Policy", StaticCSP)
 	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), mediatype.ByExtension(rel), "resource not found")
 }
+
+// StaticCSP is the Content-Security-Policy of every static package file:
+// nothing may load or run, and the document gets an opaque origin.
+const StaticCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; sandbox"
 
 // serveBlob streams a public-bucket object with Range, conditional
 // requests (ETag, If-Modified-Since) and HEAD support. Objects are
