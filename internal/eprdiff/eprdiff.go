@@ -118,10 +118,27 @@ func (c *Corpus) AddZipDir(tb testing.TB, dir string, withSigs bool) {
 // with build.WriteV1, lexically sorted entries, as `pkgstore build --v1`.
 func (c *Corpus) AddV1Folders(tb testing.TB, dir string) {
 	tb.Helper()
+	for _, b := range BuildV1Folders(tb, dir) {
+		c.Add(tb, b.Source, b.ID, b.Zip, nil)
+	}
+}
+
+// Built is one package folder zipped by BuildV1Folders.
+type Built struct {
+	Source string // the folder, dir/NAME/VERSION
+	ID     packageid.ID
+	Zip    []byte
+}
+
+// BuildV1Folders zips every NAME/VERSION/ folder under dir (lexical order)
+// with build.WriteV1, as `pkgstore build --v1` would.
+func BuildV1Folders(tb testing.TB, dir string) []Built {
+	tb.Helper()
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var out []Built
 	for _, n := range names {
 		if !n.IsDir() {
 			continue
@@ -140,9 +157,10 @@ func (c *Corpus) AddV1Folders(tb testing.TB, dir string) {
 			if err != nil {
 				tb.Fatalf("eprdiff: build %s: %v", src, err)
 			}
-			c.Add(tb, src, id, buf.Bytes(), nil)
+			out = append(out, Built{Source: src, ID: id, Zip: buf.Bytes()})
 		}
 	}
+	return out
 }
 
 // AddDir zips one package folder (any folder name; NAME and VERSION from
