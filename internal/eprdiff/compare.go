@@ -364,15 +364,8 @@ func Explain(a, b *Answer) string {
 }
 
 func headerDiff(a, b http.Header) string {
-	names := map[string]bool{}
-	for k := range a {
-		names[k] = true
-	}
-	for k := range b {
-		names[k] = true
-	}
 	var keys []string
-	for k := range names {
+	for _, k := range unionKeys(a, b) {
 		if perResponse[k] {
 			continue
 		}
@@ -387,7 +380,6 @@ func headerDiff(a, b http.Header) string {
 		}
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
 	var out []string
 	for _, k := range keys {
 		va, vb := strings.Join(a.Values(k), ", "), strings.Join(b.Values(k), ", ")
@@ -436,19 +428,7 @@ func jsonDiff(path string, a, b any) string {
 		if !ok {
 			return valueDiff(path, a, b)
 		}
-		keys := map[string]bool{}
-		for k := range va {
-			keys[k] = true
-		}
-		for k := range vb {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
+		for _, k := range unionKeys(va, vb) {
 			p := path + "." + k
 			if strings.ContainsAny(k, ". []") {
 				p = fmt.Sprintf("%s[%q]", path, k)
@@ -486,6 +466,21 @@ func jsonDiff(path string, a, b any) string {
 		}
 		return ""
 	}
+}
+
+// unionKeys returns the keys of a and b, each once, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func valueDiff(path string, a, b any) string {
