@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -187,33 +186,25 @@ func (p *Pair) Diff(ctx context.Context, reqs []Request) (*Report, error) {
 func DiffURLs(ctx context.Context, name, ours, ref string, reqs []Request) (*Report, error) {
 	whats := make([]string, len(reqs))
 	errs := make([]error, len(reqs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, r := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			a, err := Fetch(ctx, ours, r)
-			if err != nil {
-				errs[i] = fmt.Errorf("ours: %w", err)
-				return
-			}
-			b, err := Fetch(ctx, ref, r)
-			if err != nil {
-				errs[i] = fmt.Errorf("reference: %w", err)
-				return
-			}
-			if _, ok := BodyDeviations[r.Target]; ok && len(a.Body) > 0 && len(b.Body) > 0 {
-				a.Body, b.Body = nil, nil
-				a.Header.Del("Content-Length")
-				b.Header.Del("Content-Length")
-			}
-			whats[i] = Explain(a, b)
-		}()
-	}
-	wg.Wait()
+	inParallel(len(reqs), func(i int) {
+		r := reqs[i]
+		a, err := Fetch(ctx, ours, r)
+		if err != nil {
+			errs[i] = fmt.Errorf("ours: %w", err)
+			return
+		}
+		b, err := Fetch(ctx, ref, r)
+		if err != nil {
+			errs[i] = fmt.Errorf("reference: %w", err)
+			return
+		}
+		if _, ok := BodyDeviations[r.Target]; ok && len(a.Body) > 0 && len(b.Body) > 0 {
+			a.Body, b.Body = nil, nil
+			a.Header.Del("Content-Length")
+			b.Header.Del("Content-Length")
+		}
+		whats[i] = Explain(a, b)
+	})
 	rep := &Report{Corpus: name, Compared: len(reqs)}
 	for i, r := range reqs {
 		if errs[i] != nil {

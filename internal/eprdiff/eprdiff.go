@@ -273,20 +273,12 @@ func (p *Pair) Publish(tb testing.TB, pkgs []Package) {
 	}
 	subs := make([]*publish.Submission, len(pkgs))
 	errs := make([]error, len(pkgs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, pk := range pkgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			subs[i], errs[i] = p.Ours.Client.Publish(ctx, pk.ID.ZipName(), bytes.NewReader(pk.Zip), pk.Sig, client.Options{Legacy: p.opts.Legacy})
-		}()
-	}
-	wg.Wait()
+	inParallel(len(pkgs), func(i int) {
+		pk := pkgs[i]
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		subs[i], errs[i] = p.Ours.Client.Publish(ctx, pk.ID.ZipName(), bytes.NewReader(pk.Zip), pk.Sig, client.Options{Legacy: p.opts.Legacy})
+	})
 	for i, pk := range pkgs {
 		if errs[i] != nil {
 			tb.Fatalf("eprdiff: publish %s: %v", pk.Source, errs[i])
@@ -335,4 +327,21 @@ func zipFiles(data []byte, root string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// inParallel calls fn(0) … fn(n-1), at most four at a time (the reference
+// and our store share the machine), and returns when all have returned.
+func inParallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
