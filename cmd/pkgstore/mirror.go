@@ -218,17 +218,7 @@ func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool
 		verb = "downloaded:     "
 	}
 	fmt.Fprintf(w, "  %s %d (%s)\n", verb, s.Transferred, h(s.Bytes))
-	fmt.Fprintf(w, "  already present: %d\n", s.Present)
-	fmt.Fprintf(w, "  failed:          %d\n", len(s.Failed))
-	if s.NotDone > 0 {
-		fmt.Fprintf(w, "  not done:        %d (stopped; run again to resume)\n", s.NotDone)
-	}
-	for _, f := range s.Failed {
-		fmt.Fprintf(w, "    %s:\n", f.Dir)
-		for _, r := range f.Reasons {
-			fmt.Fprintf(w, "      - %s\n", r)
-		}
-	}
+	progress.WriteOutcomes(w, s.Present, s.NotDone, s.Failed)
 	if bundle != "" && s.BundleSize > 0 {
 		state := "written"
 		if s.BundleUpToDate {

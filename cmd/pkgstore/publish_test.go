@@ -15,13 +15,7 @@ import (
 func TestPublishCommandExitCodes(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return writeFile(t, filepath.Join(dir, name), data) }
 	good := ziptest.Package(t, "cli", "1.0.0")
 	goodPath := write("cli-1.0.0.zip", good)
 	write("cli-1.0.0.zip.sig", s.Key.Sign(t, good))
@@ -73,13 +67,7 @@ func TestPublishCommandExitCodes(t *testing.T) {
 func TestPublishSignatureFiles(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 	dir := t.TempDir()
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return writeFile(t, filepath.Join(dir, name), data) }
 	common := []string{"--registry", s.URL, "--token", servertest.Token, "--legacy"}
 	pkg := func(version string) (string, []byte) {
 		b := ziptest.Package(t, "sigs", version)

@@ -3,11 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/atomicfile"
 	"pkgstore/internal/signature"
 )
 
@@ -52,25 +53,13 @@ func signFile(path string, key *signature.SigningKey) (string, error) {
 	}
 	defer in.Close()
 	dst := path + ".sig"
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	bw := bufio.NewWriter(tmp)
-	err = key.Sign(bw, in)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
+	err = atomicfile.Write(dst, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := key.Sign(bw, in); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return "", fmt.Errorf("sign %s: %w", path, err)
 	}

@@ -175,10 +175,20 @@ func (l *Log) days(ctx context.Context) ([]string, error) {
 
 // All returns every record matching q (following every page).
 func (l *Log) All(ctx context.Context, q Query) ([]Record, error) {
-	var out []Record
 	q.Limit = MaxLimit
+	return Collect(q.Cursor, func(cursor string) (*Page, error) {
+		q.Cursor = cursor
+		return l.Query(ctx, q)
+	})
+}
+
+// Collect gathers the records of every page, asking page for the one at
+// cursor (first the given one, then each page's Next) until a page has no
+// Next: for the log itself and for clients of its HTTP API.
+func Collect(cursor string, page func(cursor string) (*Page, error)) ([]Record, error) {
+	var out []Record
 	for {
-		p, err := l.Query(ctx, q)
+		p, err := page(cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +196,7 @@ func (l *Log) All(ctx context.Context, q Query) ([]Record, error) {
 		if p.Next == "" {
 			return out, nil
 		}
-		q.Cursor = p.Next
+		cursor = p.Next
 	}
 }
 

@@ -350,7 +350,17 @@ func TestDifferentialComposable(t *testing.T) {
 		t.Fatalf("pkgstore: %v", err)
 	}
 	ourDur := time.Since(start)
-	got, err := eptest.Unzip(res.Path, t.TempDir())
+	compareWithReference(t, "good_requires", want, res.Path, refDur, ourDur)
+	if _, err := Package(context.Background(), dir, t.TempDir(), Config{ECS: resolver, Registry: registry.URL}); err == nil || !strings.Contains(err.Error(), "streams.0.vars.7") {
+		t.Errorf("validation of the built good_requires: %v, want the refusal elastic-package makes", err)
+	}
+}
+
+// compareWithReference unzips our build at zipPath and reports, as name,
+// every file that differs from want (elastic-package's build of it).
+func compareWithReference(t *testing.T, name, want, zipPath string, refDur, ourDur time.Duration) {
+	t.Helper()
+	got, err := eptest.Unzip(zipPath, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,13 +369,9 @@ func TestDifferentialComposable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range diffs {
-		t.Errorf("good_requires: %s", d)
+		t.Errorf("%s: %s", name, d)
 	}
-
-	t.Logf("good_requires: %d files, %d differ; elastic-package %v, pkgstore %v", files, len(diffs), refDur.Round(time.Millisecond), ourDur.Round(time.Millisecond))
-	if _, err := Package(context.Background(), dir, t.TempDir(), Config{ECS: resolver, Registry: registry.URL}); err == nil || !strings.Contains(err.Error(), "streams.0.vars.7") {
-		t.Errorf("validation of the built good_requires: %v, want the refusal elastic-package makes", err)
-	}
+	t.Logf("%s: %d files, %d differ; elastic-package %v, pkgstore %v", name, files, len(diffs), refDur.Round(time.Millisecond), ourDur.Round(time.Millisecond))
 }
 
 const baseFields = `- name: data_stream.type
@@ -579,18 +585,7 @@ func TestDifferentialComposed(t *testing.T) {
 	if refErr != nil || err != nil {
 		t.Fatalf("elastic-package: %v\npkgstore: %v", refErr, err)
 	}
-	got, err := eptest.Unzip(res.Path, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	diffs, files, err := eptest.Compare(want, got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range diffs {
-		t.Errorf("composed: %s", d)
-	}
-	t.Logf("composed: %d files, %d differ; elastic-package %v, pkgstore %v", files, len(diffs), refDur.Round(time.Millisecond), ourDur.Round(time.Millisecond))
+	compareWithReference(t, "composed", want, res.Path, refDur, ourDur)
 	pub := &publisher{}
 	if sub := pub.publish(t, res.Path, res.ID); sub.Status != publish.StatusPublished {
 		t.Errorf("the publishing job did not publish the built zip: %s %+v", sub.Status, sub.Reasons)

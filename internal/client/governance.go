@@ -45,18 +45,10 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) (*audit.Page, error) {
 
 // AuditAll follows every page of a query.
 func (c *Client) AuditAll(ctx context.Context, q AuditQuery) ([]audit.Record, error) {
-	var out []audit.Record
-	for {
-		p, err := c.Audit(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Records...)
-		if p.Next == "" {
-			return out, nil
-		}
-		q.Cursor = p.Next
-	}
+	return audit.Collect(q.Cursor, func(cursor string) (*audit.Page, error) {
+		q.Cursor = cursor
+		return c.Audit(ctx, q)
+	})
 }
 
 // Yank yanks (or, with yank false, unyanks) a published revision.

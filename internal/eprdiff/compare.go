@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -190,33 +191,25 @@ func (p *Pair) Diff(ctx context.Context, reqs []Request) (*Report, error) {
 func DiffURLs(ctx context.Context, name, ours, ref string, reqs []Request) (*Report, error) {
 	whats := make([]string, len(reqs))
 	errs := make([]error, len(reqs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, r := range reqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			a, err := Fetch(ctx, ours, r)
-			if err != nil {
-				errs[i] = fmt.Errorf("ours: %w", err)
-				return
-			}
-			b, err := Fetch(ctx, ref, r)
-			if err != nil {
-				errs[i] = fmt.Errorf("reference: %w", err)
-				return
-			}
-			if _, ok := BodyDeviations[r.Target]; ok && len(a.Body) > 0 && len(b.Body) > 0 {
-				a.Body, b.Body = nil, nil
-				a.Header.Del("Content-Length")
-				b.Header.Del("Content-Length")
-			}
-			whats[i] = Explain(a, b)
-		}()
-	}
-	wg.Wait()
+	inParallel(len(reqs), func(i int) {
+		r := reqs[i]
+		a, err := Fetch(ctx, ours, r)
+		if err != nil {
+			errs[i] = fmt.Errorf("ours: %w", err)
+			return
+		}
+		b, err := Fetch(ctx, ref, r)
+		if err != nil {
+			errs[i] = fmt.Errorf("reference: %w", err)
+			return
+		}
+		if _, ok := BodyDeviations[r.Target]; ok && len(a.Body) > 0 && len(b.Body) > 0 {
+			a.Body, b.Body = nil, nil
+			a.Header.Del("Content-Length")
+			b.Header.Del("Content-Length")
+		}
+		whats[i] = Explain(a, b)
+	})
 	rep := &Report{Corpus: name, Compared: len(reqs)}
 	for i, r := range reqs {
 		if errs[i] != nil {
@@ -367,15 +360,8 @@ func Explain(a, b *Answer) string {
 }
 
 func headerDiff(a, b http.Header) string {
-	names := map[string]bool{}
-	for k := range a {
-		names[k] = true
-	}
-	for k := range b {
-		names[k] = true
-	}
 	var keys []string
-	for k := range names {
+	for _, k := range unionKeys(a, b) {
 		if perResponse[k] {
 			continue
 		}
@@ -390,7 +376,6 @@ func headerDiff(a, b http.Header) string {
 		}
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
 	var out []string
 	for _, k := range keys {
 		va, vb := strings.Join(a.Values(k), ", "), strings.Join(b.Values(k), ", ")
@@ -439,19 +424,7 @@ func jsonDiff(path string, a, b any) string {
 		if !ok {
 			return valueDiff(path, a, b)
 		}
-		keys := map[string]bool{}
-		for k := range va {
-			keys[k] = true
-		}
-		for k := range vb {
-			keys[k] = true
-		}
-		sorted := make([]string, 0, len(keys))
-		for k := range keys {
-			sorted = append(sorted, k)
-		}
-		sort.Strings(sorted)
-		for _, k := range sorted {
+		for _, k := range unionKeys(va, vb) {
 			p := path + "." + k
 			if strings.ContainsAny(k, ". []") {
 				p = fmt.Sprintf("%s[%q]", path, k)
@@ -489,6 +462,13 @@ func jsonDiff(path string, a, b any) string {
 		}
 		return ""
 	}
+}
+
+// unionKeys returns the keys of a and b, each once, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := slices.AppendSeq(slices.Collect(maps.Keys(a)), maps.Keys(b))
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 func valueDiff(path string, a, b any) string {

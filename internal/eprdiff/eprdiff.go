@@ -118,10 +118,27 @@ func (c *Corpus) AddZipDir(tb testing.TB, dir string, withSigs bool) {
 // with build.WriteV1, lexically sorted entries, as `pkgstore build --v1`.
 func (c *Corpus) AddV1Folders(tb testing.TB, dir string) {
 	tb.Helper()
+	for _, b := range BuildV1Folders(tb, dir) {
+		c.Add(tb, b.Source, b.ID, b.Zip, nil)
+	}
+}
+
+// Built is one package folder zipped by BuildV1Folders.
+type Built struct {
+	Source string // the folder, dir/NAME/VERSION
+	ID     packageid.ID
+	Zip    []byte
+}
+
+// BuildV1Folders zips every NAME/VERSION/ folder under dir (lexical order)
+// with build.WriteV1, as `pkgstore build --v1` would.
+func BuildV1Folders(tb testing.TB, dir string) []Built {
+	tb.Helper()
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var out []Built
 	for _, n := range names {
 		if !n.IsDir() {
 			continue
@@ -140,9 +157,10 @@ func (c *Corpus) AddV1Folders(tb testing.TB, dir string) {
 			if err != nil {
 				tb.Fatalf("eprdiff: build %s: %v", src, err)
 			}
-			c.Add(tb, src, id, buf.Bytes(), nil)
+			out = append(out, Built{Source: src, ID: id, Zip: buf.Bytes()})
 		}
 	}
+	return out
 }
 
 // AddDir zips one package folder (any folder name; NAME and VERSION from
@@ -255,20 +273,12 @@ func (p *Pair) Publish(tb testing.TB, pkgs []Package) {
 	}
 	subs := make([]*publish.Submission, len(pkgs))
 	errs := make([]error, len(pkgs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for i, pk := range pkgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			subs[i], errs[i] = p.Ours.Client.Publish(ctx, pk.ID.ZipName(), bytes.NewReader(pk.Zip), pk.Sig, client.Options{Legacy: p.opts.Legacy})
-		}()
-	}
-	wg.Wait()
+	inParallel(len(pkgs), func(i int) {
+		pk := pkgs[i]
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		subs[i], errs[i] = p.Ours.Client.Publish(ctx, pk.ID.ZipName(), bytes.NewReader(pk.Zip), pk.Sig, client.Options{Legacy: p.opts.Legacy})
+	})
 	for i, pk := range pkgs {
 		if errs[i] != nil {
 			tb.Fatalf("eprdiff: publish %s: %v", pk.Source, errs[i])
@@ -317,4 +327,21 @@ func zipFiles(data []byte, root string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// inParallel calls fn(0) … fn(n-1), at most four at a time (the reference
+// and our store share the machine), and returns when all have returned.
+func inParallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }

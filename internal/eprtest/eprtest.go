@@ -5,7 +5,6 @@
 package eprtest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -14,11 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"pkgstore/internal/buftest"
 	"pkgstore/internal/shareddata"
 )
 
@@ -45,7 +44,7 @@ type Options struct {
 type EPR struct {
 	URL  string // http://127.0.0.1:PORT, no trailing slash
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *buftest.Buffer
 }
 
 // Script returns the path of the reference launcher, or skips tb when
@@ -114,7 +113,7 @@ func Run(tb testing.TB, o Options) (*EPR, error) {
 	cmd := exec.Command(script, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), o.Env...)
-	logs := &syncBuffer{}
+	logs := &buftest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Its own process group, so that the script's child dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -174,22 +173,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"pkgstore/internal/apijson"
 	"pkgstore/internal/audit"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
@@ -59,37 +60,14 @@ func New(cfg Config) *API {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-type errorBody struct {
-	Error string `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, format string, args ...any) {
-	writeJSON(w, code, errorBody{Error: fmt.Sprintf(format, args...)})
-}
-
 // check authorizes r and answers the refusal itself (nil token).
 func (a *API) check(w http.ResponseWriter, r *http.Request, scope tokens.Scope, pkg string) *tokens.Token {
 	t, err := a.cfg.Auth.Check(r, scope, pkg)
-	switch {
-	case err == nil:
-		return t
-	case errors.Is(err, tokens.ErrMissing):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pkgstore"`)
-		writeError(w, http.StatusUnauthorized, "%v", err)
-	default:
-		writeError(w, http.StatusForbidden, "%v", err)
+	if err != nil {
+		apijson.Refuse(w, err)
+		return nil
 	}
-	return nil
+	return t
 }
 
 // ParseTime reads a query bound: RFC 3339, a date (2026-12-01, UTC) or an
@@ -121,7 +99,7 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 		switch k {
 		case "package", "version", "token", "event", "since", "until", "cursor", "limit":
 		default:
-			writeError(w, http.StatusBadRequest, "unknown query parameter %q (expected package, version, token, event, since, until, cursor, limit)", k)
+			apijson.Error(w, http.StatusBadRequest, "unknown query parameter %q (expected package, version, token, event, since, until, cursor, limit)", k)
 			return
 		}
 	}
@@ -132,35 +110,35 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 	aq := audit.Query{Package: q.Get("package"), Version: q.Get("version"), Token: q.Get("token"), Cursor: q.Get("cursor"), Allow: t.Matches}
 	var err error
 	if aq.Event, err = audit.ParseEvent(q.Get("event")); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		apijson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	now := a.now()
 	if aq.Since, err = ParseTime(q.Get("since"), now); err != nil {
-		writeError(w, http.StatusBadRequest, "since: %v", err)
+		apijson.Error(w, http.StatusBadRequest, "since: %v", err)
 		return
 	}
 	if aq.Until, err = ParseTime(q.Get("until"), now); err != nil {
-		writeError(w, http.StatusBadRequest, "until: %v", err)
+		apijson.Error(w, http.StatusBadRequest, "until: %v", err)
 		return
 	}
 	if l := q.Get("limit"); l != "" {
 		if aq.Limit, err = strconv.Atoi(l); err != nil || aq.Limit < 1 || aq.Limit > audit.MaxLimit {
-			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to %d, got %q", audit.MaxLimit, l)
+			apijson.Error(w, http.StatusBadRequest, "limit must be a number from 1 to %d, got %q", audit.MaxLimit, l)
 			return
 		}
 	}
 	page, err := a.cfg.Audit.Query(r.Context(), aq)
 	if err != nil {
 		if errors.Is(err, audit.ErrBadCursor) {
-			writeError(w, http.StatusBadRequest, "%v", err)
+			apijson.Error(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 		a.cfg.Logger.Error("audit query", "err", err)
-		writeError(w, http.StatusInternalServerError, "audit query: %v", err)
+		apijson.Error(w, http.StatusInternalServerError, "audit query: %v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	apijson.Write(w, http.StatusOK, page)
 }
 
 // YankRequest is the body of POST /api/v1/yank and /api/v1/unyank.
@@ -182,12 +160,12 @@ func (a *API) yank(doYank bool) http.HandlerFunc {
 		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, `expected a JSON body {"name": "...", "version": "...", "reason": "..."}: %v`, err)
+			apijson.Error(w, http.StatusBadRequest, `expected a JSON body {"name": "...", "version": "...", "reason": "..."}: %v`, err)
 			return
 		}
 		id := packageid.ID{Name: req.Name, Version: req.Version}
 		if err := id.Validate(); err != nil {
-			writeError(w, http.StatusBadRequest, "%v", err)
+			apijson.Error(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 		t := a.check(w, r, tokens.ScopeYank, id.Name)
@@ -197,15 +175,15 @@ func (a *API) yank(doYank bool) http.HandlerFunc {
 		st, changed, err := a.cfg.Yanks.Set(r.Context(), yank.Change{ID: id, Yank: doYank, Reason: req.Reason, Token: t.Name, Client: tokens.ClientAddr(r)})
 		switch {
 		case errors.Is(err, yank.ErrNotPublished):
-			writeError(w, http.StatusNotFound, "%v", err)
+			apijson.Error(w, http.StatusNotFound, "%v", err)
 		case errors.Is(err, yank.ErrBadReason):
-			writeError(w, http.StatusBadRequest, "%v", err)
+			apijson.Error(w, http.StatusBadRequest, "%v", err)
 		case err != nil:
 			a.cfg.Logger.Error("yank", "package", id.String(), "err", err)
-			writeError(w, http.StatusInternalServerError, "%v", err)
+			apijson.Error(w, http.StatusInternalServerError, "%v", err)
 		default:
 			a.cfg.Logger.Info("yank state changed", "package", id.String(), "yanked", st.Yanked, "changed", changed, "token", t.Name)
-			writeJSON(w, http.StatusOK, YankResponse{State: st, Changed: changed})
+			apijson.Write(w, http.StatusOK, YankResponse{State: st, Changed: changed})
 		}
 	}
 }
@@ -227,7 +205,7 @@ type RevisionInfo struct {
 func (a *API) revision(w http.ResponseWriter, r *http.Request) {
 	id := packageid.ID{Name: r.PathValue("name"), Version: r.PathValue("version")}
 	if err := id.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		apijson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	if a.check(w, r, tokens.ScopeAudit, id.Name) == nil {
@@ -237,11 +215,11 @@ func (a *API) revision(w http.ResponseWriter, r *http.Request) {
 	info := RevisionInfo{Name: id.Name, Version: id.Version}
 	var err error
 	if info.Published, err = a.cfg.Buckets.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
-		writeError(w, http.StatusInternalServerError, "check %s: %v", id, err)
+		apijson.Error(w, http.StatusInternalServerError, "check %s: %v", id, err)
 		return
 	}
 	if !info.Published {
-		writeError(w, http.StatusNotFound, "%s is not published", id)
+		apijson.Error(w, http.StatusNotFound, "%s is not published", id)
 		return
 	}
 	rev, err := publish.ReadRevision(ctx, a.cfg.Buckets.Internal, id)
@@ -249,16 +227,16 @@ func (a *API) revision(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		info.Revision = rev
 	case !storage.IsNotFound(err):
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		apijson.Error(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
 	if info.History, err = a.cfg.Yanks.History(ctx, id); err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		apijson.Error(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
 	if n := len(info.History); n > 0 {
 		info.Yank = &info.History[n-1]
 		info.Yanked = info.Yank.Yanked
 	}
-	writeJSON(w, http.StatusOK, info)
+	apijson.Write(w, http.StatusOK, info)
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,18 +44,11 @@ var catalog = []rev{
 // reference takes assets in zip order).
 func packageZip(t testing.TB, r rev) []byte {
 	t.Helper()
-	es := ziptest.PackageEntries(r.name, r.version)
-	for i, e := range es {
-		if strings.HasSuffix(e.Name, "/manifest.yml") {
-			m := string(e.Body)
-			m = strings.Replace(m, `version: "^8.0.0"`, `version: "`+r.kibana+`"`, 1)
-			m = strings.Replace(m, "  - custom\n", "  - "+r.category+"\n", 1)
-			m = strings.Replace(m, "type: integration\n", "type: "+r.typ+"\n", 1)
-			es[i].Body = []byte(m)
-		}
-	}
-	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
-	return ziptest.Build(t, es...)
+	return ziptest.SortedPackage(t, r.name, r.version, func(m string) string {
+		m = strings.Replace(m, `version: "^8.0.0"`, `version: "`+r.kibana+`"`, 1)
+		m = strings.Replace(m, "  - custom\n", "  - "+r.category+"\n", 1)
+		return strings.Replace(m, "type: integration\n", "type: "+r.typ+"\n", 1)
+	})
 }
 
 // signedFolder writes every revision's zip and signature (by key) into a

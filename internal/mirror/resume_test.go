@@ -52,41 +52,40 @@ func mirrorChild() int {
 	return 0
 }
 
-// TestKillAndResume: a mirror process killed (SIGKILL) in the middle of a
-// bundle run leaves no bundle; the next run downloads only what the killed
-// one had not verified, and writes a whole bundle.
-func TestKillAndResume(t *testing.T) {
-	key := sigtest.NewKey(t, "upstream")
-	up, _ := storeUpstream(t, key, catalog)
+// killedBefore is how many zips a killed child may fetch: the relay hangs
+// every later zip request until unblocked.
+const killedBefore = 3
+
+// killMidRun runs a mirror child (the test binary, environment env(relay)
+// added) from upstream through a relay that hangs every zip request after
+// the first killedBefore; once done() reaches killedBefore and the child
+// has asked for one more zip, it kills the child with SIGKILL. It returns
+// the relay and a function that stops the hanging.
+func killMidRun(t *testing.T, upstream string, env func(relay string) []string, what string, done func() int) (*relay, func()) {
+	t.Helper()
 	var zipGets, blocking atomic.Int32
 	blocking.Store(1)
-	const before = 3
-	rl := newRelay(t, up.URL, func(p string, _ int) fault {
+	rl := newRelay(t, upstream, func(p string, _ int) fault {
 		if !strings.HasSuffix(p, ".zip") {
 			return pass
 		}
-		if zipGets.Add(1) > before && blocking.Load() == 1 {
+		if zipGets.Add(1) > killedBefore && blocking.Load() == 1 {
 			return hang
 		}
 		return pass
 	})
-	b := filepath.Join(t.TempDir(), "site.bundle")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PKGSTORE_MIRROR_CHILD=1", "MIRROR_FROM="+rl.URL, "MIRROR_BUNDLE="+b, "MIRROR_KEYRING="+key.PublicPath)
+	cmd.Env = append(append(os.Environ(), "PKGSTORE_MIRROR_CHILD=1"), env(rl.URL)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	records := func() int {
-		m, _ := filepath.Glob(filepath.Join(mirror.WorkDir(b), "packages", "*.json"))
-		return len(m)
-	}
 	deadline := time.Now().Add(30 * time.Second)
-	for records() < before || zipGets.Load() <= before {
+	for done() < killedBefore || zipGets.Load() <= killedBefore {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			t.Fatalf("child made %d records, %d zip requests; stderr: %s", records(), zipGets.Load(), stderr.String())
+			t.Fatalf("child %s %d, made %d zip requests; stderr: %s", what, done(), zipGets.Load(), stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -94,27 +93,44 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
+	return rl, func() { blocking.Store(0) }
+}
+
+// TestKillAndResume: a mirror process killed (SIGKILL) in the middle of a
+// bundle run leaves no bundle; the next run downloads only what the killed
+// one had not verified, and writes a whole bundle.
+func TestKillAndResume(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	up, _ := storeUpstream(t, key, catalog)
+	b := filepath.Join(t.TempDir(), "site.bundle")
+	records := func() int {
+		m, _ := filepath.Glob(filepath.Join(mirror.WorkDir(b), "packages", "*.json"))
+		return len(m)
+	}
+	rl, unblock := killMidRun(t, up.URL, func(relay string) []string {
+		return []string{"MIRROR_FROM=" + relay, "MIRROR_BUNDLE=" + b, "MIRROR_KEYRING=" + key.PublicPath}
+	}, "records", records)
 	if _, err := os.Stat(b); err == nil {
 		t.Fatal("a killed run left a bundle")
 	}
-	if n := records(); n != before {
-		t.Fatalf("killed run verified %d revisions, want %d", n, before)
+	if n := records(); n != killedBefore {
+		t.Fatalf("killed run verified %d revisions, want %d", n, killedBefore)
 	}
 	stale, _ := filepath.Glob(filepath.Join(mirror.WorkDir(b), ".download-*"))
 	if len(stale) == 0 {
 		t.Log("no half download was left (killed between files)")
 	}
 
-	blocking.Store(0)
+	unblock()
 	gets := rl.zipGets()
 	sum, err := mirror.Run(context.Background(), mirror.Config{From: rl.URL, Bundle: b, Keyring: key.Keyring, Filters: mirror.Filters{AllVersions: true, Prerelease: true}, Retry: fastRetry})
 	if err != nil || !sum.OK() {
 		t.Fatalf("resumed run: %v %+v", err, sum)
 	}
-	if n := rl.zipGets() - gets; n != len(catalog)-before {
-		t.Errorf("resumed run downloaded %d zips, want %d", n, len(catalog)-before)
+	if n := rl.zipGets() - gets; n != len(catalog)-killedBefore {
+		t.Errorf("resumed run downloaded %d zips, want %d", n, len(catalog)-killedBefore)
 	}
-	if sum.Present != before || sum.Transferred != len(catalog)-before {
+	if sum.Present != killedBefore || sum.Transferred != len(catalog)-killedBefore {
 		t.Errorf("resumed run: %d present, %d transferred", sum.Present, sum.Transferred)
 	}
 	m, err := mirror.Unpack(context.Background(), b, t.TempDir(), nil)
@@ -132,25 +148,6 @@ func TestKillAndResumeIntoStore(t *testing.T) {
 	key := sigtest.NewKey(t, "upstream")
 	up, _ := storeUpstream(t, key, catalog)
 	target := servertest.Start(t, servertest.Options{Key: key})
-	var zipGets, blocking atomic.Int32
-	blocking.Store(1)
-	const before = 3
-	rl := newRelay(t, up.URL, func(p string, _ int) fault {
-		if !strings.HasSuffix(p, ".zip") {
-			return pass
-		}
-		if zipGets.Add(1) > before && blocking.Load() == 1 {
-			return hang
-		}
-		return pass
-	})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "PKGSTORE_MIRROR_CHILD=1", "MIRROR_FROM="+rl.URL, "MIRROR_TO="+target.URL, "MIRROR_KEYRING="+key.PublicPath)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	published := func() int {
 		n := 0
 		for _, r := range catalog {
@@ -161,32 +158,23 @@ func TestKillAndResumeIntoStore(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for published() < before || zipGets.Load() <= before {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("child published %d, %d zip requests; stderr: %s", published(), zipGets.Load(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	rl, unblock := killMidRun(t, up.URL, func(relay string) []string {
+		return []string{"MIRROR_FROM=" + relay, "MIRROR_TO=" + target.URL, "MIRROR_KEYRING=" + key.PublicPath}
+	}, "published", published)
+	if n := published(); n != killedBefore {
+		t.Fatalf("killed run published %d, want %d", n, killedBefore)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	if n := published(); n != before {
-		t.Fatalf("killed run published %d, want %d", n, before)
-	}
-	blocking.Store(0)
+	unblock()
 	gets := rl.zipGets()
 	sum, err := mirror.Run(context.Background(), mirror.Config{From: rl.URL, To: target.Client, Keyring: key.Keyring, Filters: mirror.Filters{AllVersions: true, Prerelease: true}, Retry: fastRetry})
-	if err != nil || !sum.OK() || sum.Present != before || sum.Transferred != len(catalog)-before {
+	if err != nil || !sum.OK() || sum.Present != killedBefore || sum.Transferred != len(catalog)-killedBefore {
 		t.Fatalf("resumed run: %v %+v", err, sum)
 	}
-	if n := rl.zipGets() - gets; n != len(catalog)-before {
-		t.Errorf("resumed run downloaded %d zips, want %d", n, len(catalog)-before)
+	if n := rl.zipGets() - gets; n != len(catalog)-killedBefore {
+		t.Errorf("resumed run downloaded %d zips, want %d", n, len(catalog)-killedBefore)
 	}
 	// Published revisions become visible once indexed.
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for published() != len(catalog) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d published after the resumed run", published(), len(catalog))

@@ -142,6 +142,23 @@ func (b *BarReporter) Finish() {
 // HumanBytes writes n in B, KiB or MiB.
 func HumanBytes(n int64) string { return humanBytes(n) }
 
+// WriteOutcomes prints the tail every command's summary shares: how many
+// revisions were already present, failed and not done, then every failure
+// with its reasons.
+func WriteOutcomes(w io.Writer, present, notDone int, failed []Result) {
+	fmt.Fprintf(w, "  already present: %d\n", present)
+	fmt.Fprintf(w, "  failed:          %d\n", len(failed))
+	if notDone > 0 {
+		fmt.Fprintf(w, "  not done:        %d (stopped; run again to resume)\n", notDone)
+	}
+	for _, f := range failed {
+		fmt.Fprintf(w, "    %s:\n", f.Dir)
+		for _, r := range f.Reasons {
+			fmt.Fprintf(w, "      - %s\n", r)
+		}
+	}
+}
+
 func humanBytes(n int64) string {
 	switch {
 	case n >= 1<<20:

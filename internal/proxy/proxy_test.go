@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -26,20 +25,14 @@ type rev struct{ name, version, kibana, category, desc string }
 // assets in zip order).
 func zipOf(t testing.TB, r rev) []byte {
 	t.Helper()
-	es := ziptest.PackageEntries(r.name, r.version)
-	for i, e := range es {
-		if strings.HasSuffix(e.Name, "/manifest.yml") {
-			m := string(e.Body)
-			m = strings.Replace(m, `version: "^8.0.0"`, `version: "`+r.kibana+`"`, 1)
-			m = strings.Replace(m, "  - custom\n", "  - "+r.category+"\n", 1)
-			if r.desc != "" {
-				m = strings.Replace(m, "description: A package built by the tests.", "description: "+r.desc, 1)
-			}
-			es[i].Body = []byte(m)
+	return ziptest.SortedPackage(t, r.name, r.version, func(m string) string {
+		m = strings.Replace(m, `version: "^8.0.0"`, `version: "`+r.kibana+`"`, 1)
+		m = strings.Replace(m, "  - custom\n", "  - "+r.category+"\n", 1)
+		if r.desc != "" {
+			m = strings.Replace(m, "description: A package built by the tests.", "description: "+r.desc, 1)
 		}
-	}
-	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
-	return ziptest.Build(t, es...)
+		return m
+	})
 }
 
 func folder(t testing.TB, key *sigtest.Key, revs []rev) string {

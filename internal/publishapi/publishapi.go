@@ -5,9 +5,7 @@ package publishapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"pkgstore/internal/apijson"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/ratelimit"
@@ -100,25 +99,6 @@ func New(cfg Config) *API {
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-// errorBody is the JSON of every error answer.
-type errorBody struct {
-	Error string `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, code int, format string, args ...any) {
-	writeJSON(w, code, errorBody{Error: fmt.Sprintf(format, args...)})
-}
-
 // guard checks that the bearer token may publish (some package), and puts
 // its name in the request's context (Identity).
 func (a *API) guard(next http.HandlerFunc) http.HandlerFunc {
@@ -180,15 +160,11 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok 
 // refuse answers an authorization error: 401 without a token, 403 for a
 // token that may not do this.
 func refuse(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, tokens.ErrMissing):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pkgstore"`)
-		writeError(w, http.StatusUnauthorized, "%v", err)
-	case errors.Is(err, tokens.ErrDisabled):
-		writeError(w, http.StatusForbidden, "publishing is disabled on this server: start it with --tokens-file FILE or --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
-	default:
-		writeError(w, http.StatusForbidden, "%v", err)
+	if errors.Is(err, tokens.ErrDisabled) {
+		apijson.Error(w, http.StatusForbidden, "publishing is disabled on this server: start it with --tokens-file FILE or --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
+		return
 	}
+	apijson.Refuse(w, err)
 }
 
 // staticAuth authorizes the unnamed --publish-token tokens.
@@ -204,7 +180,7 @@ func (s staticAuth) Authorize(r *http.Request, scope tokens.Scope, pkg string) (
 
 func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > a.cfg.MaxUploadSize {
-		writeError(w, http.StatusRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, a.cfg.MaxUploadSize)
+		apijson.Error(w, http.StatusRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, a.cfg.MaxUploadSize)
 		return
 	}
 	release, ok := a.admit(w, r)
@@ -215,7 +191,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "expected a multipart/form-data body with parts \"package\" and \"signature\": %v", err)
+		apijson.Error(w, http.StatusBadRequest, "expected a multipart/form-data body with parts \"package\" and \"signature\": %v", err)
 		return
 	}
 	ctx := r.Context()
@@ -246,7 +222,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		switch part.FormName() {
 		case "package":
 			if uploaded {
-				writeError(w, http.StatusBadRequest, "more than one \"package\" part")
+				apijson.Error(w, http.StatusBadRequest, "more than one \"package\" part")
 				return
 			}
 			fileName = part.FileName()
@@ -261,10 +237,10 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				s, rerr := pub.Reject(ctx, id, fileName, opts, publish.Reason{Check: "name", File: fileName, Message: err.Error()})
 				if rerr != nil {
-					writeError(w, http.StatusInternalServerError, "record submission: %v", rerr)
+					apijson.Error(w, http.StatusInternalServerError, "record submission: %v", rerr)
 					return
 				}
-				writeJSON(w, http.StatusUnprocessableEntity, s)
+				apijson.Write(w, http.StatusUnprocessableEntity, s)
 				return
 			}
 			body := &readErrs{r: part}
@@ -273,7 +249,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 					// The request was fine; the queue failed: a 5xx lets
 					// clients retry.
 					a.cfg.Logger.Error("queue upload", "submission", id, "err", err)
-					writeError(w, http.StatusServiceUnavailable, "the publishing queue is unavailable, try again: %v", err)
+					apijson.Error(w, http.StatusServiceUnavailable, "the publishing queue is unavailable, try again: %v", err)
 					return
 				}
 				a.failUpload(w, err)
@@ -293,7 +269,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 			v, _ := io.ReadAll(io.LimitReader(part, 16))
 			b, err := parseBool(string(v))
 			if err != nil {
-				writeError(w, http.StatusBadRequest, "form field %q: %v", part.FormName(), err)
+				apijson.Error(w, http.StatusBadRequest, "form field %q: %v", part.FormName(), err)
 				return
 			}
 			if part.FormName() == "legacy" {
@@ -302,18 +278,18 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 				opts.DryRun = b
 			}
 		default:
-			writeError(w, http.StatusBadRequest, "unknown form part %q (expected package, signature, legacy, dry_run)", part.FormName())
+			apijson.Error(w, http.StatusBadRequest, "unknown form part %q (expected package, signature, legacy, dry_run)", part.FormName())
 			return
 		}
 	}
 	if !uploaded {
-		writeError(w, http.StatusBadRequest, "missing the \"package\" part (the NAME-VERSION.zip file)")
+		apijson.Error(w, http.StatusBadRequest, "missing the \"package\" part (the NAME-VERSION.zip file)")
 		return
 	}
 	s, err := pub.Enqueue(ctx, id, fileName, sig, opts)
 	enqueued = err == nil
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "queue submission: %v", err)
+		apijson.Error(w, http.StatusInternalServerError, "queue submission: %v", err)
 		return
 	}
 	w.Header().Set("Location", "/api/v1/publish/"+s.ID)
@@ -321,19 +297,19 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	if s.Status == publish.StatusRejected {
 		code = http.StatusUnprocessableEntity
 	}
-	writeJSON(w, code, s)
+	apijson.Write(w, code, s)
 }
 
 func (a *API) failUpload(w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe), errors.Is(err, publish.ErrTooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "upload exceeds the size limit: %v", err)
+		apijson.Error(w, http.StatusRequestEntityTooLarge, "upload exceeds the size limit: %v", err)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.
 	default:
 		a.cfg.Logger.Warn("upload failed", "err", err)
-		writeError(w, http.StatusBadRequest, "reading the upload failed: %v", err)
+		apijson.Error(w, http.StatusBadRequest, "reading the upload failed: %v", err)
 	}
 }
 
@@ -371,7 +347,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	if wait := r.URL.Query().Get("wait"); wait != "" {
 		d, perr := time.ParseDuration(wait)
 		if perr != nil || d < 0 {
-			writeError(w, http.StatusBadRequest, "wait must be a duration such as 30s, got %q", wait)
+			apijson.Error(w, http.StatusBadRequest, "wait must be a duration such as 30s, got %q", wait)
 			return
 		}
 		wctx, cancel := context.WithTimeout(ctx, min(d, 60*time.Second))
@@ -382,10 +358,10 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, publish.ErrUnknownSubmission):
-		writeError(w, http.StatusNotFound, "%v", err)
+		apijson.Error(w, http.StatusNotFound, "%v", err)
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, "%v", err)
+		apijson.Error(w, http.StatusInternalServerError, "%v", err)
 	default:
-		writeJSON(w, http.StatusOK, s)
+		apijson.Write(w, http.StatusOK, s)
 	}
 }

@@ -227,10 +227,7 @@ func renderAlertRuleTemplates(pkgDir string, l links) (string, error) {
 		}
 		return b.String(), nil
 	}
-	b.WriteString("**The following alert rule templates are available:**\n\n")
-	b.WriteString("<details>\n<summary>View the alert rule templates</summary>\n\n")
-	writeTemplateTable(&b, ts)
-	b.WriteString("\n</details>\n\n")
+	writeTemplateDetails(&b, "alert rule templates", ts)
 	return b.String(), nil
 }
 
@@ -246,20 +243,22 @@ func renderSLOTemplates(pkgDir string, l links) (string, error) {
 	b.WriteString("SLO templates provide pre-defined configurations for creating SLOs in Kibana.\n\n")
 	fmt.Fprintf(&b, "For more information, refer to the [Elastic documentation](%s).\n\n", l.urlOr("slo-templates", "https://www.elastic.co/docs"))
 	b.WriteString("SLO templates require Elastic Stack version 9.4.0 or later.\n\n")
-	b.WriteString("**The following SLO templates are available:**\n\n")
-	b.WriteString("<details>\n<summary>View the SLO templates</summary>\n\n")
-	writeTemplateTable(&b, ts)
-	b.WriteString("\n</details>\n\n")
+	writeTemplateDetails(&b, "SLO templates", ts)
 	return b.String(), nil
 }
 
-func writeTemplateTable(b *strings.Builder, ts []kibanaTemplate) {
+// writeTemplateDetails lists ts (what: "SLO templates") as a table in a
+// collapsible block, as elastic-package does.
+func writeTemplateDetails(b *strings.Builder, what string, ts []kibanaTemplate) {
+	fmt.Fprintf(b, "**The following %s are available:**\n\n", what)
+	fmt.Fprintf(b, "<details>\n<summary>View the %s</summary>\n\n", what)
 	b.WriteString("| Name | Description |\n|---|---|\n")
 	for _, t := range ts {
 		name := strings.TrimSpace(t.Attributes.Name)
 		desc := strings.TrimSpace(strings.ReplaceAll(t.Attributes.Description, "\n", " "))
 		fmt.Fprintf(b, "| %s | %s |\n", escaper.Replace(name), escaper.Replace(desc))
 	}
+	b.WriteString("\n</details>\n\n")
 }
 
 func (l links) urlOr(key, fallback string) string {

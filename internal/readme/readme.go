@@ -10,12 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"text/template"
+
+	"pkgstore/internal/atomicfile"
 )
 
 // TemplatesDir is where README templates live below a package's root.
@@ -206,21 +209,10 @@ func Write(dir string, r Rendered) error {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	dst := filepath.Join(dir, r.Name)
-	tmp, err := os.CreateTemp(dir, "."+r.Name+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	_, err = tmp.Write(r.Content)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), dst)
-	}
+	err := atomicfile.Write(dst, func(w io.Writer) error {
+		_, err := w.Write(r.Content)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/build"
 	"pkgstore/internal/client"
+	"pkgstore/internal/eprdiff"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
@@ -181,32 +181,10 @@ func (f *fixture) waitVisible(tb testing.TB) {
 // with the project's builder, as `pkgstore build --v1` would.
 func buildV1Folders(tb testing.TB, dir string) []candidate {
 	tb.Helper()
-	names, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var out []candidate
-	for _, n := range names {
-		if !n.IsDir() {
-			continue
-		}
-		versions, err := os.ReadDir(filepath.Join(dir, n.Name()))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, v := range versions {
-			if !v.IsDir() {
-				continue
-			}
-			src := filepath.Join(dir, n.Name(), v.Name())
-			var buf bytes.Buffer
-			id, _, err := build.WriteV1(context.Background(), &buf, src)
-			if err != nil {
-				tb.Fatalf("build %s: %v", src, err)
-			}
-			rel, _ := filepath.Rel(filepath.Dir(dir), src)
-			out = append(out, candidate{source: filepath.ToSlash(rel), id: id, zip: buf.Bytes()})
-		}
+	for _, b := range eprdiff.BuildV1Folders(tb, dir) {
+		rel, _ := filepath.Rel(filepath.Dir(dir), b.Source)
+		out = append(out, candidate{source: filepath.ToSlash(rel), id: b.ID, zip: b.Zip})
 	}
 	return out
 }

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/audit"
+	"pkgstore/internal/buftest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/index"
 	"pkgstore/internal/packageid"
@@ -80,24 +80,6 @@ func writeTokens(t *testing.T) string {
 	return path
 }
 
-// syncBuffer collects a store's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func newClient(t *testing.T, s *servertest.Store, secret string) *client.Client {
 	t.Helper()
 	c, err := client.New(s.URL, secret)
@@ -110,9 +92,9 @@ func newClient(t *testing.T, s *servertest.Store, secret string) *client.Client 
 // governedStore starts a store with the test tokens file, logging into
 // the returned buffer; storage is a folder, or cloud buckets when urls are
 // given.
-func governedStore(t *testing.T, urls ...string) (*servertest.Store, *syncBuffer) {
+func governedStore(t *testing.T, urls ...string) (*servertest.Store, *buftest.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &buftest.Buffer{}
 	tf := writeTokens(t)
 	s := servertest.Start(t, servertest.Options{Configure: func(c *server.Config) {
 		c.TokensFile = tf
@@ -156,7 +138,7 @@ func TestGovernance(t *testing.T) {
 	}
 }
 
-func testGovernance(t *testing.T, s *servertest.Store, logs *syncBuffer) {
+func testGovernance(t *testing.T, s *servertest.Store, logs *buftest.Buffer) {
 	ctx := context.Background()
 	aws := newClient(t, s, secretAWS)
 	auditor := newClient(t, s, secretAudit)

@@ -37,15 +37,5 @@ func (s *Summary) WriteSummary(w io.Writer, dryRun bool) {
 	} else {
 		fmt.Fprintf(w, "  published:       %d\n", s.Published)
 	}
-	fmt.Fprintf(w, "  already present: %d\n", s.Present)
-	fmt.Fprintf(w, "  failed:          %d\n", len(s.Failed))
-	if s.NotDone > 0 {
-		fmt.Fprintf(w, "  not done:        %d (stopped; run again to resume)\n", s.NotDone)
-	}
-	for _, f := range s.Failed {
-		fmt.Fprintf(w, "    %s:\n", f.Dir)
-		for _, r := range f.Reasons {
-			fmt.Fprintf(w, "      - %s\n", r)
-		}
-	}
+	progress.WriteOutcomes(w, s.Present, s.NotDone, s.Failed)
 }

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,4 +103,19 @@ func PackageEntries(name, version string, extra ...Entry) []Entry {
 func Package(t testing.TB, name, version string, extra ...Entry) []byte {
 	t.Helper()
 	return Build(t, PackageEntries(name, version, extra...)...)
+}
+
+// SortedPackage builds a small valid package zip with its entries sorted by
+// name (the reference EPR takes assets in zip order) and its manifest
+// passed through edit (nil: unchanged).
+func SortedPackage(t testing.TB, name, version string, edit func(manifest string) string) []byte {
+	t.Helper()
+	es := PackageEntries(name, version)
+	for i, e := range es {
+		if edit != nil && strings.HasSuffix(e.Name, "/manifest.yml") {
+			es[i].Body = []byte(edit(string(e.Body)))
+		}
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Name < es[j].Name })
+	return Build(t, es...)
 }

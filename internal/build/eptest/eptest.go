@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,7 +22,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,19 +261,7 @@ func Compare(want, got string) (diffs []Diff, files int, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	all := map[string]bool{}
-	for p := range wf {
-		all[p] = true
-	}
-	for p := range gf {
-		all[p] = true
-	}
-	paths := make([]string, 0, len(all))
-	for p := range all {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
+	for _, p := range unionKeys(wf, gf) {
 		switch {
 		case !gf[p]:
 			diffs = append(diffs, Diff{Path: p, Kind: "missing"})
@@ -338,7 +327,12 @@ func compareContent(p string, a, b []byte) string {
 }
 
 func yamlDecode(b []byte, v *any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
+	return decodeAll(yaml.NewDecoder(bytes.NewReader(b)), v)
+}
+
+// decodeAll decodes every document of a stream into v (one document
+// unwrapped), numbers normalized.
+func decodeAll(dec interface{ Decode(any) error }, v *any) error {
 	var docs []any
 	for {
 		var d any
@@ -366,20 +360,7 @@ func single(docs []any) any {
 func jsonDecode(b []byte, v *any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	var docs []any
-	for {
-		var d any
-		err := dec.Decode(&d)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		docs = append(docs, d)
-	}
-	*v = normalize(single(docs))
-	return nil
+	return decodeAll(dec, v)
 }
 
 // normalize gives numbers one representation (YAML ints and floats, JSON
@@ -437,19 +418,7 @@ func dataDiff(at string, a, b any) string {
 		if !ok {
 			return fmt.Sprintf("%s: want a mapping, got %T", at, b)
 		}
-		keys := map[string]bool{}
-		for k := range x {
-			keys[k] = true
-		}
-		for k := range y {
-			keys[k] = true
-		}
-		ks := make([]string, 0, len(keys))
-		for k := range keys {
-			ks = append(ks, k)
-		}
-		sort.Strings(ks)
-		for _, k := range ks {
+		for _, k := range unionKeys(x, y) {
 			av, aok := x[k]
 			bv, bok := y[k]
 			switch {
@@ -482,6 +451,13 @@ func dataDiff(at string, a, b any) string {
 		return fmt.Sprintf("%s: want %s, got %s", at, show(a), show(b))
 	}
 	return ""
+}
+
+// unionKeys returns the keys of a and b, each once, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := slices.AppendSeq(slices.Collect(maps.Keys(a)), maps.Keys(b))
+	slices.Sort(keys)
+	return slices.Compact(keys)
 }
 
 func firstDiff(a, b []byte) int {
