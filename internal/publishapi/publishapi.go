@@ -128,12 +128,12 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok 
 	if ok, wait := a.cfg.RateLimit.Allow(Identity(r.Context())); !ok {
 		ra := ratelimit.RetryAfter(wait)
 		w.Header().Set("Retry-After", ra)
-		writeError(w, http.StatusTooManyRequests, "too many publications with this token: retry in %ss", ra)
+		apijson.Error(w, http.StatusTooManyRequests, "too many publications with this token: retry in %ss", ra)
 		return nil, false
 	}
 	if n := a.cfg.Publisher.Pending(); n >= a.cfg.MaxPending {
 		w.Header().Set("Retry-After", busyRetryAfter)
-		writeError(w, http.StatusServiceUnavailable, "the publishing queue is full (%d submissions waiting): retry later", n)
+		apijson.Error(w, http.StatusServiceUnavailable, "the publishing queue is full (%d submissions waiting): retry later", n)
 		return nil, false
 	}
 	// A burst waits a little for a slot (its body waits in the kernel's
@@ -146,7 +146,7 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok 
 		return nil, false
 	case <-t.C:
 		w.Header().Set("Retry-After", busyRetryAfter)
-		writeError(w, http.StatusServiceUnavailable, "%d uploads already in progress: retry later", cap(a.uploads))
+		apijson.Error(w, http.StatusServiceUnavailable, "%d uploads already in progress: retry later", cap(a.uploads))
 		return nil, false
 	}
 	// Uploads may be slower than any other request: extend this
