@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"pkgstore/internal/audit"
+	"pkgstore/internal/ratelimit"
 	"pkgstore/internal/tokens"
 )
 
@@ -16,6 +17,7 @@ func newTokens(cfg Config, log *audit.Log) (*tokens.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	unknown := newUnknownTokenLimit()
 	ts.OnRefused = func(r *http.Request, name string, scope tokens.Scope, pkg string, err error) {
 		rec := audit.Record{Event: audit.TokenRefused, Token: name, Client: tokens.ClientAddr(r), Action: string(scope), Reasons: []string{err.Error()}}
 		if pkg != "" && audit.KeySafe(pkg) {
@@ -25,10 +27,42 @@ func newTokens(cfg Config, log *audit.Log) (*tokens.Store, error) {
 		if !errors.As(err, &ref) && !errors.Is(err, tokens.ErrUnknown) {
 			return // no token at all: not worth a record
 		}
+		if errors.Is(err, tokens.ErrUnknown) && !unknown.allow(rec.Client) {
+			// Anyone can send a made-up secret: each would otherwise be
+			// a permanent object in the bucket.
+			cfg.Logger.Warn("unknown token refused (audit record skipped: too many)", "client", rec.Client, "scope", string(scope))
+			return
+		}
 		// The request's own context may end with it; the record must not.
 		if _, err := log.Append(context.WithoutCancel(r.Context()), rec); err != nil {
 			cfg.Logger.Error("record refused token", "token", name, "err", err)
 		}
 	}
 	return ts, nil
+}
+
+// Audit records of requests with an unknown secret are bounded per client
+// and in all, so that a loop of made-up secrets cannot grow the internal
+// bucket without limit; known tokens' refusals are always recorded.
+const (
+	unknownPerClientPerMinute = 6
+	unknownPerClientBurst     = 10
+	unknownPerMinute          = 120
+)
+
+type unknownTokenLimit struct{ perClient, overall *ratelimit.Limiter }
+
+func newUnknownTokenLimit() unknownTokenLimit {
+	return unknownTokenLimit{
+		perClient: ratelimit.New(unknownPerClientPerMinute, unknownPerClientBurst),
+		overall:   ratelimit.New(unknownPerMinute, unknownPerMinute),
+	}
+}
+
+func (u unknownTokenLimit) allow(client string) bool {
+	if ok, _ := u.perClient.Allow(client); !ok {
+		return false
+	}
+	ok, _ := u.overall.Allow("")
+	return ok
 }
