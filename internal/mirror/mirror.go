@@ -157,6 +157,11 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		case err == nil:
 			r.old = map[packageid.ID]Entry{}
 			for _, e := range m.Packages {
+				// Its file names become paths in the work folder: a
+				// bundle from elsewhere must not lead outside it.
+				if err := e.check(); err != nil {
+					return nil, fmt.Errorf("%w: existing bundle %s: %w", ErrFatal, cfg.Bundle, err)
+				}
 				r.old[e.ID()] = e
 			}
 			oldSigned = sig != nil
