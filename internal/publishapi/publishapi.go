@@ -6,6 +6,7 @@ package publishapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -355,6 +356,13 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		s, err = a.cfg.Publisher.Wait(wctx, id)
 	} else {
 		s, err = a.cfg.Publisher.Status(ctx, id)
+	}
+	if err == nil {
+		// A token sees the submissions of the packages it may publish
+		// only; others answer as unknown, so ids cannot be probed.
+		if _, aerr := a.cfg.Auth.Authorize(r, tokens.ScopePublish, s.Name); aerr != nil {
+			err = fmt.Errorf("%w: %q", publish.ErrUnknownSubmission, id)
+		}
 	}
 	switch {
 	case errors.Is(err, publish.ErrUnknownSubmission):

@@ -38,13 +38,14 @@ import (
 // grep of logs and buckets.
 const (
 	secretAWS     = "pkgstore_secret-aws-publisher-5d1f"
+	secretCisco   = "pkgstore_secret-cisco-publisher-77c2"
 	secretExpired = "pkgstore_secret-expired-publisher-77a0"
 	secretYank    = "pkgstore_secret-aws-yanker-c3b9"
 	secretAudit   = "pkgstore_secret-auditor-e2f4"
 	secretUnknown = "pkgstore_secret-nobody-0000"
 )
 
-var allSecrets = []string{secretAWS, secretExpired, secretYank, secretAudit, secretUnknown, servertest.Token}
+var allSecrets = []string{secretAWS, secretCisco, secretExpired, secretYank, secretAudit, secretUnknown, servertest.Token}
 
 // writeTokens writes a tokens file for the governance tests.
 func writeTokens(t *testing.T) string {
@@ -59,6 +60,7 @@ func writeTokens(t *testing.T) string {
 		exp          *time.Time
 	}{
 		{"ci-aws", secretAWS, []tokens.Scope{tokens.ScopePublish}, []string{"aws*"}, nil},
+		{"ci-cisco", secretCisco, []tokens.Scope{tokens.ScopePublish}, []string{"cisco_*"}, nil},
 		{"ci-old", secretExpired, []tokens.Scope{tokens.ScopePublish}, []string{"*"}, &past},
 		{"aws-yanker", secretYank, []tokens.Scope{tokens.ScopeYank, tokens.ScopeAudit}, []string{"aws*"}, nil},
 		{"auditor", secretAudit, []tokens.Scope{tokens.ScopeAudit}, []string{"*"}, nil},
@@ -155,6 +157,24 @@ func testGovernance(t *testing.T, s *servertest.Store, logs *buftest.Buffer) {
 		t.Fatalf("submission token %q, want ci-aws", sub.Token)
 	}
 	s.WaitVisible(t, "aws", "2.3.1")
+
+	// A submission is visible to tokens that may publish its package only;
+	// to others it answers as unknown.
+	for secret, want := range map[string]int{secretAWS: http.StatusOK, secretCisco: http.StatusNotFound} {
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/publish/"+sub.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("submission of aws with token secret %s…: %d, want %d", secret[:24], resp.StatusCode, want)
+		}
+	}
 
 	// Refused: outside the pattern, expired, unknown, wrong scope.
 	cisco := ziptest.Package(t, "cisco_asa", "1.0.0")
