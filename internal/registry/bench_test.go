@@ -15,6 +15,7 @@ import (
 	"pkgstore/internal/catalog"
 	"pkgstore/internal/index"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/processtb"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/storage"
 )
@@ -89,7 +90,7 @@ func synthetic(tb testing.TB, v1 *fixture, n int) *synthIndex {
 		tb.Fatal(err)
 	}
 	s := &synthIndex{b: &storage.Buckets{Public: pub, Internal: in}, cursor: fmt.Sprintf("%020d", 101)}
-	processTB{tb}.Cleanup(func() { s.b.Close() })
+	processtb.Wrap(tb).Cleanup(func() { s.b.Close() })
 	for i := 0; len(s.entries) < n; i++ {
 		for _, e := range docs {
 			if len(s.entries) == n {

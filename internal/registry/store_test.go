@@ -16,6 +16,7 @@ import (
 	"pkgstore/internal/client"
 	"pkgstore/internal/eprdiff"
 	"pkgstore/internal/packageid"
+	"pkgstore/internal/processtb"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
@@ -33,44 +34,8 @@ import (
 // sharedDir returns ../shared next to the module root, or skips the test.
 func sharedDir(t testing.TB) string { return shareddata.Dir(t) }
 
-var (
-	cleanupMu       sync.Mutex
-	processCleanups []func()
-)
-
 // TestMain stops the shared stores once every test and benchmark is done.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	cleanupMu.Lock()
-	fns := processCleanups
-	processCleanups = nil
-	cleanupMu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
-	}
-	os.Exit(code)
-}
-
-// processTB hands the test that happens to build a shared store to
-// servertest and sigtest, but keeps the store's cleanups and temporary
-// folders for the end of the process: registered on that test, they would
-// stop the store under every later test.
-type processTB struct{ testing.TB }
-
-func (processTB) Cleanup(f func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	processCleanups = append(processCleanups, f)
-}
-
-func (p processTB) TempDir() string {
-	d, err := os.MkdirTemp("", "registry-test-")
-	if err != nil {
-		p.Fatal(err)
-	}
-	p.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
+func TestMain(m *testing.M) { processtb.Main(m) }
 
 // testCacheTimes is EPR's test setting: every Cache-Control is max-age=1,
 // which the header assertions rely on.
@@ -202,7 +167,7 @@ func eprStore(t testing.TB) *fixture {
 	t.Helper()
 	root := filepath.Join(sharedDir(t), "testdata", "epr-packages")
 	eprOnce.Do(func() {
-		tb := processTB{t}
+		tb := processtb.Wrap(t)
 		start := time.Now()
 		f := &fixture{store: startStore(tb)}
 		zips, err := filepath.Glob(filepath.Join(root, "local-storage", "*.zip"))
@@ -246,7 +211,7 @@ func v1Store(t testing.TB) *fixture {
 	t.Helper()
 	shareddata.Archive(t, shareddata.V1Sample) // skips when absent
 	v1Once.Do(func() {
-		tb := processTB{t}
+		tb := processtb.Wrap(t)
 		start := time.Now()
 		f := &fixture{store: startStore(tb)}
 		cands := buildV1Folders(tb, filepath.Join(shareddata.UnpackV1(tb), "packages"))

@@ -7,12 +7,12 @@ import (
 	"image/png"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"pkgstore/internal/processtb"
 	"pkgstore/internal/server"
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/shareddata"
@@ -23,39 +23,8 @@ import (
 // binary through the real publishing job: the v1 sample (when ../shared is
 // there) plus hostile packages written here.
 
-var (
-	cleanupMu sync.Mutex
-	cleanups  []func()
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	cleanupMu.Lock()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	cleanupMu.Unlock()
-	os.Exit(code)
-}
-
-// processTB keeps the shared store's cleanups and temporary folders for the
-// end of the process instead of the test that happened to build it.
-type processTB struct{ testing.TB }
-
-func (processTB) Cleanup(f func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	cleanups = append(cleanups, f)
-}
-
-func (p processTB) TempDir() string {
-	d, err := os.MkdirTemp("", "ui-test-")
-	if err != nil {
-		p.Fatal(err)
-	}
-	p.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
+// TestMain stops the shared store once every test and benchmark is done.
+func TestMain(m *testing.M) { processtb.Main(m) }
 
 type fixture struct {
 	store *servertest.Store
@@ -73,7 +42,7 @@ var (
 func hostileStore(t testing.TB) *fixture {
 	t.Helper()
 	storeOnce.Do(func() {
-		tb := processTB{t}
+		tb := processtb.Wrap(t)
 		s := servertest.Start(tb, servertest.Options{Memory: true})
 		dir := tb.TempDir()
 		writeTestPackages(tb, dir)
@@ -92,7 +61,7 @@ func v1Store(t testing.TB) *fixture {
 	t.Helper()
 	shareddata.Archive(t, shareddata.V1Sample)
 	v1Once.Do(func() {
-		tb := processTB{t}
+		tb := processtb.Wrap(t)
 		s := servertest.Start(tb, servertest.Options{Memory: true})
 		publishFolders(tb, s, filepath.Join(shareddata.UnpackV1(tb), "packages"))
 		dir := tb.TempDir()
