@@ -2,7 +2,6 @@ package registry_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/client"
 	"pkgstore/internal/eprdiff"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/processtb"
@@ -91,31 +89,13 @@ func (f *fixture) publishPhase(tb testing.TB, cands []candidate) {
 		}
 		inPhase[c.id] = c.source
 	}
-	subs := make([]*publish.Submission, len(cands))
-	errs := make([]error, len(cands))
-	sigs := make([][]byte, len(cands))
+	zips := make([]servertest.Zip, len(cands))
 	for i, c := range cands {
-		sigs[i] = f.store.Key.Sign(tb, c.zip)
+		zips[i] = servertest.Zip{ID: c.id, Data: c.zip}
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	subs := f.store.PublishAll(tb, zips)
 	for i, c := range cands {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			subs[i], errs[i] = f.store.Client.Publish(ctx, c.id.ZipName(), bytes.NewReader(c.zip), sigs[i], client.Options{Legacy: true})
-		}()
-	}
-	wg.Wait()
-	for i, c := range cands {
-		sub, err := subs[i], errs[i]
-		if err != nil {
-			tb.Fatalf("publish %s: %v", c.source, err)
-		}
+		sub := subs[i]
 		if !done[c.id] {
 			if sub.Status != publish.StatusPublished {
 				tb.Fatalf("%s: %s %v, want published", c.source, sub.Status, sub.Reasons)

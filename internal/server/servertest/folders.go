@@ -23,6 +23,22 @@ type Zip struct {
 // visible. Any refusal fails t.
 func (s *Store) PublishZips(t testing.TB, zips []Zip) {
 	t.Helper()
+	subs := s.PublishAll(t, zips)
+	for i, z := range zips {
+		if subs[i].Status != publish.StatusPublished {
+			t.Fatalf("publish %s: %s %v", z.ID, subs[i].Status, subs[i].Reasons)
+		}
+	}
+	for _, z := range zips {
+		s.WaitVisible(t, z.ID.Name, z.ID.Version)
+	}
+}
+
+// PublishAll signs each zip with the store's key, publishes it as legacy
+// through the store's API, a few at a time, and returns the outcomes in
+// order (published or refused). A failed request fails t.
+func (s *Store) PublishAll(t testing.TB, zips []Zip) []*publish.Submission {
+	t.Helper()
 	errs := make([]error, len(zips))
 	subs := make([]*publish.Submission, len(zips))
 	sigs := make([][]byte, len(zips))
@@ -47,11 +63,6 @@ func (s *Store) PublishZips(t testing.TB, zips []Zip) {
 		if errs[i] != nil {
 			t.Fatalf("publish %s: %v", z.ID, errs[i])
 		}
-		if subs[i].Status != publish.StatusPublished {
-			t.Fatalf("publish %s: %s %v", z.ID, subs[i].Status, subs[i].Reasons)
-		}
 	}
-	for _, z := range zips {
-		s.WaitVisible(t, z.ID.Name, z.ID.Version)
-	}
+	return subs
 }
