@@ -21,8 +21,21 @@ import (
 //go:embed favicon.ico
 var favicon []byte
 
+// isName reports whether s matches EPR's route variable [a-z0-9_]+ (a
+// loop: this runs on every package request).
+func isName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 var (
-	nameRe = regexp.MustCompile(`^[a-z0-9_]+$`)
 	// artifactRe is the file part of /epr/{x}/{name}-{version}.zip(.sig):
 	// the name stops at the first '-', the version runs to the extension.
 	artifactRe = regexp.MustCompile(`^([a-z0-9_]+)-([^/]+?)\.zip(\.sig)?$`)
@@ -89,11 +102,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			redirect(w, req, strings.TrimSuffix(p, "/"))
 			return
 		}
-	case segs[0] == "package" && len(segs) == 3 && segs[2] != "" && nameRe.MatchString(segs[1]):
+	case segs[0] == "package" && len(segs) == 3 && segs[2] != "" && isName(segs[1]):
 		r.cors(w)
 		redirect(w, req, p+"/")
 		return
-	case segs[0] == "package" && len(segs) == 4 && segs[3] == "" && nameRe.MatchString(segs[1]):
+	case segs[0] == "package" && len(segs) == 4 && segs[3] == "" && isName(segs[1]):
 		r.cors(w)
 		r.servePackageIndex(w, req, segs[1], segs[2])
 		return
@@ -143,7 +156,7 @@ func redirect(w http.ResponseWriter, req *http.Request, p string) {
 }
 
 func (r *Registry) cors(w http.ResponseWriter) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header()["Access-Control-Allow-Origin"] = anyOrigin
 }
 
 // setCache writes EPR's two Cache-Control lines.
@@ -155,6 +168,9 @@ func setCache(w http.ResponseWriter, d time.Duration) {
 func cacheControl(d time.Duration) []string {
 	return []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
 }
+
+// anyOrigin is EPR's CORS value, shared by every answer (len == cap).
+var anyOrigin = []string{"*"}
 
 // jsonType is shared by every JSON answer (len == cap: an append copies).
 var jsonType = []string{"application/json"}
