@@ -2,28 +2,55 @@ package registry
 
 import (
 	"math/rand/v2"
-	"regexp"
+	"path"
+	"slices"
+	"strings"
 	"testing"
 )
 
-// TestIsNameMatchesRoutePattern checks the hand-written name check against
-// EPR's route pattern on fixed cases and on random strings over an alphabet
-// straddling the allowed ranges.
-func TestIsNameMatchesRoutePattern(t *testing.T) {
-	pattern := regexp.MustCompile(`^[a-z0-9_]+$`)
-	cases := []string{"", "nginx", "microsoft_sqlserver", "a", "_", "0", "Nginx", "nginx-1", "ng inx", "é", "nginx/", "`", "{", "/", ":", "@", "[", "\x00"}
-	rng := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "az09_-AZ`{/:@[.\x00\xff"
-	for range 5000 {
-		b := make([]byte, rng.IntN(6))
+// routePaths are fixed paths and seeded random ones over the characters
+// that matter to cleaning and splitting.
+func routePaths() []string {
+	out := []string{"/", "", "a", "/a", "/a/", "//", "/a//b", "/.", "/..", "/./a", "/a/.", "/a/..", "/a/../b", "/..a", "/a..",
+		"/.a", "/a.", "/package/nginx/1.5.0/", "/package/nginx/1.5.0/img/logo.svg", "/a/./", "/a/../", "/...", "/a/.../b"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "/./a"
+	for range 20000 {
+		b := make([]byte, rng.IntN(9))
 		for i := range b {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
 		}
-		cases = append(cases, string(b))
+		out = append(out, string(b))
 	}
-	for _, c := range cases {
-		if got, want := isName(c), pattern.MatchString(c); got != want {
-			t.Errorf("isName(%q) = %v, the pattern says %v", c, got, want)
+	return out
+}
+
+// TestCleanPathFastPath checks cleanPath against its definition (path.Clean
+// keeping a trailing slash) on every path, the fast path included.
+func TestCleanPathFastPath(t *testing.T) {
+	for _, p := range routePaths() {
+		if p == "" {
+			continue // ServeHTTP makes it "/"
+		}
+		q := p
+		if q[0] != '/' {
+			q = "/" + q
+		}
+		want := path.Clean(q)
+		if q[len(q)-1] == '/' && want != "/" {
+			want += "/"
+		}
+		if got := cleanPath(p); got != want {
+			t.Errorf("cleanPath(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+func TestSplitPathIsSplit(t *testing.T) {
+	for _, p := range routePaths() {
+		var buf [8]string
+		if got, want := splitPath(p, buf[:0]), strings.Split(p, "/"); !slices.Equal(got, want) {
+			t.Errorf("splitPath(%q) = %q, want %q", p, got, want)
 		}
 	}
 }
