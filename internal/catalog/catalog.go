@@ -147,6 +147,12 @@ func decodeFields(doc []byte, d *docFields, bufs *buffers) error {
 		return nil
 	}
 	*d = docFields{}
+	if !ok {
+		// Not one valid JSON object: reduceDoc would drop the members it
+		// does not need unchecked (a control character in an asset path
+		// got through that way), where EPR's decoder refuses the index.
+		return json.Unmarshal(doc, d)
+	}
 	return json.Unmarshal(reduceDoc(doc), d)
 }
 

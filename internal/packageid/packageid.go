@@ -5,18 +5,9 @@ package packageid
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-)
-
-var (
-	nameRe = regexp.MustCompile(`^[a-z0-9_]+$`)
-	// strictSemverRe is the package-spec's semver pattern: N.N.N, optional
-	// dot-separated prerelease, optional single build part. Numbers have no
-	// leading zeros.
-	strictSemverRe = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+)?$`)
 )
 
 // ErrBadName and ErrBadVersion are returned (wrapped) for malformed parts.
@@ -48,7 +39,7 @@ func (id ID) Validate() error {
 
 // ValidName reports whether name is a well-formed package name.
 func ValidName(name string) error {
-	if !nameRe.MatchString(name) {
+	if !IsName(name) {
 		return fmt.Errorf("%w: got %q", ErrBadName, name)
 	}
 	return nil
@@ -56,14 +47,84 @@ func ValidName(name string) error {
 
 // ValidVersion reports whether v is strict semver.
 func ValidVersion(v string) error {
-	if !strictSemverRe.MatchString(v) {
+	if !IsStrictSemver(v) {
 		return fmt.Errorf("%w: got %q", ErrBadVersion, v)
 	}
 	return nil
 }
 
-// IsStrictSemver reports whether v is strict semver.
-func IsStrictSemver(v string) bool { return strictSemverRe.MatchString(v) }
+// IsName reports whether s matches ^[a-z0-9_]+$, the package-spec's name
+// pattern and EPR's route variable. (Hand-written rather than a regexp:
+// it runs on every registry request; packageid_test checks it against the
+// pattern.)
+func IsName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsStrictSemver reports whether v is strict semver: the package-spec's
+// pattern
+//
+//	^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+)?$
+//
+// (N.N.N without leading zeros, an optional dot-separated prerelease, an
+// optional single build part), hand-written for the same reason as IsName.
+func IsStrictSemver(v string) bool {
+	i := 0
+	for part := 0; part < 3; part++ {
+		if part > 0 {
+			if i >= len(v) || v[i] != '.' {
+				return false
+			}
+			i++
+		}
+		start := i
+		for i < len(v) && '0' <= v[i] && v[i] <= '9' {
+			i++
+		}
+		if i == start || v[start] == '0' && i-start > 1 {
+			return false
+		}
+	}
+	if i < len(v) && v[i] == '-' {
+		for {
+			i++ // past '-' or '.'
+			start := i
+			for i < len(v) && isIdentByte(v[i]) {
+				i++
+			}
+			if i == start {
+				return false
+			}
+			if i == len(v) || v[i] != '.' {
+				break
+			}
+		}
+	}
+	if i < len(v) && v[i] == '+' {
+		i++
+		start := i
+		for i < len(v) && isIdentByte(v[i]) {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == len(v)
+}
+
+// isIdentByte is [0-9A-Za-z-].
+func isIdentByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-'
+}
 
 // Parse splits NAME-VERSION. The name ends at the first '-', as in EPR's
 // route pattern ([a-z0-9_]+ cannot contain '-').

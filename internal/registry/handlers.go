@@ -22,7 +22,6 @@ import (
 var favicon []byte
 
 var (
-	nameRe = regexp.MustCompile(`^[a-z0-9_]+$`)
 	// artifactRe is the file part of /epr/{x}/{name}-{version}.zip(.sig):
 	// the name stops at the first '-', the version runs to the extension.
 	artifactRe = regexp.MustCompile(`^([a-z0-9_]+)-([^/]+?)\.zip(\.sig)?$`)
@@ -75,7 +74,8 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		redirect(w, req, t)
 		return
 	}
-	segs := strings.Split(p[1:], "/")
+	var buf [8]string // no allocation for every route but deep static paths
+	segs := splitPath(p[1:], buf[:0])
 	switch {
 	case segs[0] == "epr" && len(segs) == 3:
 		if m := artifactRe.FindStringSubmatch(segs[2]); m != nil {
@@ -89,11 +89,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			redirect(w, req, strings.TrimSuffix(p, "/"))
 			return
 		}
-	case segs[0] == "package" && len(segs) == 3 && segs[2] != "" && nameRe.MatchString(segs[1]):
+	case segs[0] == "package" && len(segs) == 3 && segs[2] != "" && packageid.IsName(segs[1]):
 		r.cors(w)
 		redirect(w, req, p+"/")
 		return
-	case segs[0] == "package" && len(segs) == 4 && segs[3] == "" && nameRe.MatchString(segs[1]):
+	case segs[0] == "package" && len(segs) == 4 && segs[3] == "" && packageid.IsName(segs[1]):
 		r.cors(w)
 		r.servePackageIndex(w, req, segs[1], segs[2])
 		return
@@ -110,9 +110,24 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	notFound(w, "404 page not found")
 }
 
+// splitPath is strings.Split(p, "/") appended to segs.
+func splitPath(p string, segs []string) []string {
+	for {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			return append(segs, p)
+		}
+		segs = append(segs, p[:i])
+		p = p[i+1:]
+	}
+}
+
 // cleanPath is gorilla/mux's path cleaning: path.Clean keeping a trailing
 // slash.
 func cleanPath(p string) string {
+	if isClean(p) {
+		return p
+	}
 	if p[0] != '/' {
 		p = "/" + p
 	}
@@ -121,6 +136,33 @@ func cleanPath(p string) string {
 		np += "/"
 	}
 	return np
+}
+
+// isClean reports whether cleanPath would return p unchanged: p is rooted
+// and has no empty, "." or ".." segment except a trailing empty one. It
+// saves path.Clean's copy on every request.
+func isClean(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 1; i < len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		seg := p[i:]
+		if j >= 0 {
+			seg = p[i : i+j]
+		}
+		switch {
+		case seg == "." || seg == "..":
+			return false
+		case seg == "" && j >= 0: // "//"
+			return false
+		}
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return true
 }
 
 // cleanRedirect is gorilla/mux's answer to an unclean path: before any
@@ -143,7 +185,7 @@ func redirect(w http.ResponseWriter, req *http.Request, p string) {
 }
 
 func (r *Registry) cors(w http.ResponseWriter) {
-	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header()["Access-Control-Allow-Origin"] = anyOrigin
 }
 
 // setCache writes EPR's two Cache-Control lines.
@@ -155,6 +197,9 @@ func setCache(w http.ResponseWriter, d time.Duration) {
 func cacheControl(d time.Duration) []string {
 	return []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
 }
+
+// anyOrigin is EPR's CORS value, shared by every answer (len == cap).
+var anyOrigin = []string{"*"}
 
 // jsonType is shared by every JSON answer (len == cap: an append copies).
 var jsonType = []string{"application/json"}
