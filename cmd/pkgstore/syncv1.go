@@ -19,7 +19,7 @@ func init() { subcommands = append(subcommands, newSyncV1Cmd) }
 func newSyncV1Cmd() *cobra.Command {
 	var (
 		registryURL, token, signKey, passFile string
-		workers                               int
+		workers, parallel                     int
 		dryRun                                bool
 	)
 	cmd := &cobra.Command{
@@ -46,8 +46,11 @@ summary) or the migration stopped, 2 usage error.`,
 			if passFile != "" && signKey == "" {
 				return usageError("--passphrase-file needs --sign-key")
 			}
+			if cmd.Flags().Changed("parallel") {
+				workers = parallel
+			}
 			if workers < 0 {
-				return usageError("--workers must be positive")
+				return usageError("--parallel must be positive")
 			}
 			c, err := client.New(registryURL, token)
 			if err != nil {
@@ -93,7 +96,9 @@ summary) or the migration stopped, 2 usage error.`,
 	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key that signs every zip")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
-	f.IntVar(&workers, "workers", 0, "revisions handled at once (default GOMAXPROCS)")
+	f.IntVar(&parallel, "parallel", syncv1.DefaultParallel, "revisions probed, zipped, signed, uploaded and waited for at once")
+	f.IntVar(&workers, "workers", 0, "old name of --parallel")
+	_ = f.MarkHidden("workers")
 	f.BoolVar(&dryRun, "dry-run", false, "ask the registry to check everything and write nothing")
 	return cmd
 }

@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strings"
 
-
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )

@@ -104,7 +104,7 @@ func (g *syncGroup) wait(ctx context.Context) error {
 			g.running = true
 			g.started++
 			g.mu.Unlock()
-			err := syncFS(g.dir)
+			err := doSyncFS(g.dir)
 			g.mu.Lock()
 			g.running = false
 			g.done = g.started
@@ -123,6 +123,9 @@ func (g *syncGroup) wait(ctx context.Context) error {
 		g.mu.Lock()
 	}
 }
+
+// doSyncFS is syncFS; tests replace it to watch the group commit.
+var doSyncFS = syncFS
 
 // syncDir makes the names in dir durable.
 func syncDir(dir string) error {
