@@ -34,7 +34,7 @@ func (b *Bucket) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", b.dir, err)
 	}
-	if err := g.wait(ctx); err != nil {
+	if err := g.wait(ctx, b.dir); err != nil {
 		return fmt.Errorf("sync %s: %w", b.dir, err)
 	}
 	return nil
@@ -56,8 +56,6 @@ func (b *Buckets) Sync(ctx context.Context) error {
 
 // syncGroup batches the syncs of one file system.
 type syncGroup struct {
-	dir string // any folder of the file system
-
 	mu      sync.Mutex
 	running bool
 	// started counts syncs started, done those finished; a caller needs
@@ -81,14 +79,16 @@ func groupFor(dir string) (*syncGroup, error) {
 	defer groupsMu.Unlock()
 	g := groups[dev]
 	if g == nil {
-		g = &syncGroup{dir: dir, cond: make(chan struct{})}
+		g = &syncGroup{cond: make(chan struct{})}
 		groups[dev] = g
 	}
 	return g, nil
 }
 
-// wait returns after a sync that started after the call has finished.
-func (g *syncGroup) wait(ctx context.Context) error {
+// wait returns after a sync that started after the call has finished; dir
+// is the caller's folder of the file system (the leader syncs through its
+// own, which exists as long as the caller's bucket does).
+func (g *syncGroup) wait(ctx context.Context, dir string) error {
 	g.mu.Lock()
 	// A sync running now may have started before our writes: we need the
 	// one after it.
@@ -104,7 +104,7 @@ func (g *syncGroup) wait(ctx context.Context) error {
 			g.running = true
 			g.started++
 			g.mu.Unlock()
-			err := doSyncFS(g.dir)
+			err := doSyncFS(dir)
 			g.mu.Lock()
 			g.running = false
 			g.done = g.started

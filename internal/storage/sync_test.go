@@ -24,18 +24,19 @@ func TestSyncGroupCommit(t *testing.T) {
 		<-release
 		return nil
 	}
-	g := &syncGroup{dir: t.TempDir(), cond: make(chan struct{})}
+	g := &syncGroup{cond: make(chan struct{})}
+	dir := t.TempDir()
 	ctx := context.Background()
 
 	first := make(chan error, 1)
-	go func() { first <- g.wait(ctx) }()
+	go func() { first <- g.wait(ctx, dir) }()
 	<-entered // sync 1 runs
 	const n = 8
 	var wg sync.WaitGroup
 	var returned atomic.Int32
 	for range n {
 		wg.Go(func() {
-			if err := g.wait(ctx); err != nil {
+			if err := g.wait(ctx, dir); err != nil {
 				t.Error(err)
 			}
 			returned.Add(1)
@@ -61,18 +62,19 @@ func TestSyncErrorAndContext(t *testing.T) {
 	defer func(f func(string) error) { doSyncFS = f }(doSyncFS)
 	boom := errors.New("disk on fire")
 	doSyncFS = func(string) error { return boom }
-	g := &syncGroup{dir: t.TempDir(), cond: make(chan struct{})}
-	if err := g.wait(context.Background()); !errors.Is(err, boom) {
+	g := &syncGroup{cond: make(chan struct{})}
+	dir := t.TempDir()
+	if err := g.wait(context.Background(), dir); !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the sync's", err)
 	}
 	block := make(chan struct{})
 	doSyncFS = func(string) error { <-block; return nil }
 	bg := make(chan error, 1)
-	go func() { bg <- g.wait(context.Background()) }()
+	go func() { bg <- g.wait(context.Background(), dir) }()
 	time.Sleep(20 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := g.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := g.wait(ctx, dir); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's", err)
 	}
 	close(block)
