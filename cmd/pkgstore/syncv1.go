@@ -32,6 +32,10 @@ checks with HEAD /epr/NAME/NAME-VERSION.zip, builds the deterministic zip
 legacy package (no package-spec validation; format, identity and signature
 are still checked).
 
+--parallel revisions (default 4) are handled at once; the report lists them
+in folder order. Uploads answered 429 or 503 are sent again after the
+server's Retry-After (capped at 60s).
+
 A rerun publishes nothing new, so an interrupted migration is resumed by
 running it again. A broken revision is reported and skipped. On a terminal
 a progress bar is drawn; otherwise one line per revision is written.
