@@ -54,6 +54,11 @@ publishing job's outcome. Its detached signature is NAME-VERSION.zip.sig
 (pkgstore sign, elastic-package) or NAME-VERSION.zip.asc (gpg --armor
 --detach-sign) beside it, or --signature FILE; --unsigned sends none.
 
+An upload answered 429 (rate limited) or 503 (queue full, shutting down) is
+sent again from the start, up to five uploads in all, after the server's
+Retry-After (capped at 60s) or 1s, 2s, 4s..., never past --timeout. Other
+refusals (400, 401, 403, 413) are not retried.
+
 Exit codes: 0 published (or dry run passed), 1 refused (each reason on its
 own line), 2 usage or connection error, 3 already published.`,
 		Args: cobra.ExactArgs(1),

@@ -19,7 +19,7 @@ func init() { subcommands = append(subcommands, newSyncV1Cmd) }
 func newSyncV1Cmd() *cobra.Command {
 	var (
 		registryURL, token, signKey, passFile string
-		workers                               int
+		workers, parallel                     int
 		dryRun                                bool
 	)
 	cmd := &cobra.Command{
@@ -31,6 +31,10 @@ checks with HEAD /epr/NAME/NAME-VERSION.zip, builds the deterministic zip
 (root folder NAME-VERSION/), signs it with --sign-key and publishes it as a
 legacy package (no package-spec validation; format, identity and signature
 are still checked).
+
+--parallel revisions (default 4) are handled at once; the report lists them
+in folder order. Uploads answered 429 or 503 are sent again after the
+server's Retry-After (capped at 60s).
 
 A rerun publishes nothing new, so an interrupted migration is resumed by
 running it again. A broken revision is reported and skipped. On a terminal
@@ -46,8 +50,11 @@ summary) or the migration stopped, 2 usage error.`,
 			if passFile != "" && signKey == "" {
 				return usageError("--passphrase-file needs --sign-key")
 			}
+			if cmd.Flags().Changed("parallel") {
+				workers = parallel
+			}
 			if workers < 0 {
-				return usageError("--workers must be positive")
+				return usageError("--parallel must be positive")
 			}
 			c, err := client.New(registryURL, token)
 			if err != nil {
@@ -93,7 +100,9 @@ summary) or the migration stopped, 2 usage error.`,
 	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key that signs every zip")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
-	f.IntVar(&workers, "workers", 0, "revisions handled at once (default GOMAXPROCS)")
+	f.IntVar(&parallel, "parallel", syncv1.DefaultParallel, "revisions probed, zipped, signed, uploaded and waited for at once")
+	f.IntVar(&workers, "workers", 0, "old name of --parallel")
+	_ = f.MarkHidden("workers")
 	f.BoolVar(&dryRun, "dry-run", false, "ask the registry to check everything and write nothing")
 	return cmd
 }

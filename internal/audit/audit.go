@@ -96,17 +96,28 @@ func (l *Log) Append(ctx context.Context, rec Record) (Record, error) {
 		rec.Time = l.now().UTC()
 	}
 	rec.ID = NewID(rec.Time)
-	return rec, l.write(ctx, rec)
+	return rec, l.write(ctx, rec, true)
 }
 
 // Put records rec under the id it carries (a submission's id), once: if
 // that id already has a record of rec.Event, Put does nothing. Retried
 // steps therefore never record an event twice.
 func (l *Log) Put(ctx context.Context, rec Record) error {
+	return l.put(ctx, rec, true)
+}
+
+// PutNoSync is Put for a writer that ends with a Sync of the bucket (the
+// publishing job, whose commit point syncs): on file buckets the record is
+// durable with that Sync instead of an fsync of its own.
+func (l *Log) PutNoSync(ctx context.Context, rec Record) error {
+	return l.put(ctx, rec, false)
+}
+
+func (l *Log) put(ctx context.Context, rec Record, durable bool) error {
 	if rec.Time.IsZero() {
 		rec.Time = l.now().UTC()
 	}
-	err := l.write(ctx, rec)
+	err := l.write(ctx, rec, durable)
 	if errors.Is(err, storage.ErrExists) {
 		return nil
 	}
@@ -127,7 +138,7 @@ func (l *Log) Delete(ctx context.Context, id string, ev Event, pkg, version, tok
 	return nil
 }
 
-func (l *Log) write(ctx context.Context, rec Record) error {
+func (l *Log) write(ctx context.Context, rec Record, durable bool) error {
 	key, err := Key(rec)
 	if err != nil {
 		return err
@@ -136,7 +147,11 @@ func (l *Log) write(ctx context.Context, rec Record) error {
 	if err != nil {
 		return err
 	}
-	if err := l.b.CreateIfAbsent(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	create := l.b.CreateIfAbsent
+	if !durable {
+		create = l.b.CreateIfAbsentNoSync
+	}
+	if err := create(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("audit record: %w", err)
 	}
 	return nil

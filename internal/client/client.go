@@ -24,7 +24,18 @@ type Client struct {
 	base  *url.URL
 	token string
 	HTTP  *http.Client
+	// SubmitRetry says how often an upload answered 429 or 503 is sent
+	// again (see Submit).
+	SubmitRetry Retry
 }
+
+// DefaultSubmitRetry: five uploads in all, 1 s before the second, doubled
+// after each, unless the server's Retry-After says otherwise.
+var DefaultSubmitRetry = Retry{Attempts: 5, Backoff: time.Second}
+
+// MaxRetryAfter caps the wait a server's Retry-After may impose on one
+// retry of an upload.
+const MaxRetryAfter = 60 * time.Second
 
 // New returns a client for the registry at baseURL, publishing with token.
 func New(baseURL, token string) (*Client, error) {
@@ -32,7 +43,7 @@ func New(baseURL, token string) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("registry URL %q must be http(s)://host[:port]", baseURL)
 	}
-	return &Client{base: u, token: token, HTTP: &http.Client{Timeout: 0}}, nil
+	return &Client{base: u, token: token, HTTP: &http.Client{Timeout: 0}, SubmitRetry: DefaultSubmitRetry}, nil
 }
 
 // ErrUnexpected wraps answers the client cannot interpret.
@@ -81,7 +92,54 @@ func (e *APIError) Error() string {
 
 // Submit uploads a candidate (zip streamed, signature may be nil) and
 // returns the queued (or immediately rejected) submission.
+//
+// An answer of 429 (rate limited) or 503 (queue full, shutting down) means
+// the server refused the upload before taking it: when zip is an
+// io.Seeker (a file, a bytes.Reader, an io.SectionReader) the upload is
+// sent again from the start, after the server's Retry-After (seconds or an
+// HTTP date, capped at MaxRetryAfter) or else c.SubmitRetry's backoff, up
+// to c.SubmitRetry.Attempts uploads in all. It never waits past ctx's
+// deadline: when the wait would end after it, the last answer is returned
+// at once. Other answers (400, 401, 403, 413…) are never retried.
 func (c *Client) Submit(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
+	seeker, _ := zip.(io.Seeker)
+	var start int64
+	if seeker != nil {
+		var err error
+		if start, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	}
+	backoff := c.SubmitRetry.Backoff
+	for attempt := 1; ; attempt++ {
+		s, err := c.submitOnce(ctx, zipName, zip, sig, opts)
+		var ae *APIError
+		if err == nil || seeker == nil || attempt >= c.SubmitRetry.Attempts || !errors.As(err, &ae) ||
+			(ae.StatusCode != http.StatusTooManyRequests && ae.StatusCode != http.StatusServiceUnavailable) {
+			return s, err
+		}
+		wait := backoff
+		if ae.RetryAfter > 0 {
+			wait = min(ae.RetryAfter, MaxRetryAfter)
+		}
+		backoff *= 2
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
+			return nil, fmt.Errorf("upload %s again: %w (after: %w)", zipName, serr, err)
+		}
+	}
+}
+
+func (c *Client) submitOnce(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -142,9 +200,7 @@ func decodeSubmission(resp *http.Response) (*publish.Submission, error) {
 			e.Error = strings.TrimSpace(string(body))
 		}
 		ae := &APIError{StatusCode: resp.StatusCode, Message: e.Error}
-		if sec, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && sec > 0 {
-			ae.RetryAfter = time.Duration(sec) * time.Second
-		}
+		ae.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return nil, ae
 	}
 	var s publish.Submission
@@ -152,6 +208,25 @@ func decodeSubmission(resp *http.Response) (*publish.Submission, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnexpected, strings.TrimSpace(string(body)))
 	}
 	return &s, nil
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date
+// (RFC 9110 §10.2.3). Zero when absent, malformed or in the past.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if sec <= 0 {
+			return 0
+		}
+		return time.Duration(min(sec, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // Status returns a submission's record, waiting up to wait for it to be final.

@@ -14,8 +14,6 @@ import (
 	"sort"
 	"strings"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/storage"
 )
@@ -199,16 +197,13 @@ func ReadDelta(ctx context.Context, b *storage.Bucket, cursor string) (*Delta, e
 // ListCursors returns the cursor folders under v2/metadata/ that sort after
 // `after` and not after `upTo`, ascending (EPR's incremental-update rule).
 func ListCursors(ctx context.Context, b *storage.Bucket, after, upTo string) ([]string, error) {
-	objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: storage.MetadataPrefix, Delimiter: "/"})
+	_, dirs, err := b.ListLevel(ctx, storage.MetadataPrefix)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
-	for _, obj := range objs {
-		if !obj.IsDir {
-			continue
-		}
-		c := strings.TrimSuffix(strings.TrimPrefix(obj.Key, storage.MetadataPrefix), "/")
+	for _, dir := range dirs {
+		c := strings.TrimSuffix(strings.TrimPrefix(dir, storage.MetadataPrefix), "/")
 		if c > after && c <= upTo {
 			out = append(out, c)
 		}

@@ -48,6 +48,13 @@ type Indexer struct {
 	// replica that falls further behind reloads the full index.
 	Keep    int
 	KeepFor time.Duration
+	// MinInterval spaces the passes Run makes: a trigger less than
+	// MinInterval after the end of the last pass waits for the rest of it,
+	// so a burst of publications (a migration) is indexed in a few passes
+	// instead of one per publication, while a lone publication is indexed
+	// at once. Each pass lists the bucket and rewrites the index files,
+	// so per-publication passes cost O(n²) over a burst.
+	MinInterval time.Duration
 
 	passMu  sync.Mutex
 	trigger chan struct{}
@@ -70,8 +77,11 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute, bad: map[packageid.ID]string{}}
+	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute, MinInterval: DefaultMinInterval, bad: map[packageid.ID]string{}}
 }
+
+// DefaultMinInterval is the default Indexer.MinInterval.
+const DefaultMinInterval = 500 * time.Millisecond
 
 // Trigger schedules a pass; it never blocks.
 func (ix *Indexer) Trigger() {
@@ -83,12 +93,27 @@ func (ix *Indexer) Trigger() {
 
 // Run performs a pass whenever triggered, until ctx is done.
 func (ix *Indexer) Run(ctx context.Context) {
+	var lastEnd time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ix.trigger:
-			if _, err := ix.Index(ctx); err != nil && ctx.Err() == nil {
+			if wait := ix.MinInterval - time.Since(lastEnd); wait > 0 {
+				// Triggers arriving meanwhile coalesce into this pass.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				select {
+				case <-ix.trigger:
+				default:
+				}
+			}
+			_, err := ix.Index(ctx)
+			lastEnd = time.Now()
+			if err != nil && ctx.Err() == nil {
 				ix.log.Error("indexing failed", "err", err)
 				// Try again later rather than spinning on a broken bucket.
 				select {
@@ -390,14 +415,16 @@ func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
 
 // ListPublished lists the zips of the public bucket.
 func ListPublished(ctx context.Context, b *storage.Bucket) (map[packageid.ID]bool, error) {
-	objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: storage.PackagesPrefix})
+	// One level: on file buckets a read of the one folder, with no stat
+	// per object (the indexer lists after every burst of publications).
+	keys, _, err := b.ListLevel(ctx, storage.PackagesPrefix)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[packageid.ID]bool, len(objs))
-	for _, obj := range objs {
-		name := strings.TrimPrefix(obj.Key, storage.PackagesPrefix)
-		if obj.IsDir || strings.Contains(name, "/") || !strings.HasSuffix(name, ".zip") {
+	out := make(map[packageid.ID]bool, len(keys)/2)
+	for _, key := range keys {
+		name := strings.TrimPrefix(key, storage.PackagesPrefix)
+		if strings.Contains(name, "/") || !strings.HasSuffix(name, ".zip") {
 			continue
 		}
 		id, err := packageid.ParseZipName(name)

@@ -490,7 +490,7 @@ func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *F
 			return err
 		}
 		var err error
-		sub, err = r.cfg.To.Publish(ctx, id.ZipName(), io.LimitReader(tmp, got.Size), got.Signature, client.Options{Legacy: true})
+		sub, err = r.cfg.To.Publish(ctx, id.ZipName(), io.NewSectionReader(tmp, 0, got.Size), got.Signature, client.Options{Legacy: true})
 		return err
 	})
 	var fatal error

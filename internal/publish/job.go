@@ -253,14 +253,31 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		return err
 	}
 	p.step("audit")
-	// The zip is the commit point: only the lease holder may write it.
-	if err := p.checkLease(ctx, l); err != nil {
-		return err
-	}
+	// The zip is the commit point. Durability (file buckets, where objects
+	// are written without fsync; see storage.Bucket.Sync): the zip's bytes
+	// are staged in the bucket, then one Sync makes them and everything
+	// written above durable before the zip can be seen; the link that
+	// publishes it is made durable by a second Sync before the job records
+	// the submission as published. A power failure therefore never leaves
+	// a visible zip whose static files, signature, document or records are
+	// missing, and never loses a publication reported as published. The
+	// Syncs are group commits shared by every publication in flight.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	err := p.b.Public.CreateIfAbsent(ctx, storage.ZipKey(id), io.LimitReader(f, size), &blob.WriterOptions{ContentType: "application/zip"})
+	staged, err := p.b.Public.Stage(ctx, storage.ZipKey(id), io.LimitReader(f, size), &blob.WriterOptions{ContentType: "application/zip"})
+	if err != nil {
+		return err
+	}
+	defer staged.Discard()
+	if err := p.b.Sync(ctx); err != nil {
+		return err
+	}
+	// Only the lease holder may commit.
+	if err := p.checkLease(ctx, l); err != nil {
+		return err
+	}
+	err = staged.Commit(ctx)
 	if errors.Is(err, storage.ErrExists) {
 		// Only our own earlier attempt can have written it: we hold the claim.
 		if holder, _ := p.claimHolder(ctx, id); holder == s.ID {
@@ -272,6 +289,9 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		return err
 	}
 	p.step("zip")
+	if err := p.b.Public.Sync(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -362,7 +382,7 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 			return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}}
 		}
 		rec, _ := json.Marshal(claimRecord{Submission: s.ID, Claimed: time.Now().UTC()})
-		err = p.b.Internal.CreateIfAbsent(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
+		err = p.b.Internal.CreateIfAbsentNoSync(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
 		if errors.Is(err, storage.ErrExists) {
 			continue // lost the race for this generation: look again
 		}

@@ -132,7 +132,7 @@ func (p *Publisher) acquire(ctx context.Context, sub string) (*lease, error) {
 	if p.live(rec) {
 		return nil, nil
 	}
-	err = p.b.Internal.CreateIfAbsent(ctx, leaseKey(sub, gen+1), bytes.NewReader(p.leaseRecord()), &blobJSON)
+	err = p.b.Internal.CreateIfAbsentNoSync(ctx, leaseKey(sub, gen+1), bytes.NewReader(p.leaseRecord()), &blobJSON)
 	if errors.Is(err, storage.ErrExists) {
 		return nil, nil // another taker won this generation
 	}

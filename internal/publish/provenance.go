@@ -56,7 +56,7 @@ func (p *Publisher) writeProvenance(ctx context.Context, s *Submission, id packa
 	if err := p.b.Internal.WriteAll(ctx, storage.RevisionKey(id), data, &blobJSON); err != nil {
 		return fmt.Errorf("write revision record: %w", err)
 	}
-	return p.recordEvent(ctx, s, audit.Published)
+	return p.recordEventNoSync(ctx, s, audit.Published)
 }
 
 // dropProvenance removes the records of a publication whose zip never made
@@ -84,6 +84,16 @@ func outcomeEvent(st Status) audit.Event {
 
 // recordEvent writes the audit record of event ev of submission s, once.
 func (p *Publisher) recordEvent(ctx context.Context, s *Submission, ev audit.Event) error {
+	return p.putEvent(ctx, s, ev, true)
+}
+
+// recordEventNoSync is recordEvent for records made durable by a later
+// Sync of the buckets (see storage.Bucket.Sync).
+func (p *Publisher) recordEventNoSync(ctx context.Context, s *Submission, ev audit.Event) error {
+	return p.putEvent(ctx, s, ev, false)
+}
+
+func (p *Publisher) putEvent(ctx context.Context, s *Submission, ev audit.Event, durable bool) error {
 	if p.cfg.Audit == nil {
 		return nil
 	}
@@ -101,7 +111,11 @@ func (p *Publisher) recordEvent(ctx context.Context, s *Submission, ev audit.Eve
 		// A file name that does not parse: the reasons quote it.
 		rec.Package, rec.Version = "", ""
 	}
-	if err := p.cfg.Audit.Put(ctx, rec); err != nil {
+	put := p.cfg.Audit.Put
+	if !durable {
+		put = p.cfg.Audit.PutNoSync
+	}
+	if err := put(ctx, rec); err != nil {
 		return fmt.Errorf("audit %s of submission %s: %w", ev, s.ID, err)
 	}
 	return nil

@@ -183,7 +183,11 @@ func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte
 			return nil, fmt.Errorf("queue signature: %w", err)
 		}
 	}
-	if err := p.recordEvent(ctx, s, audit.Received); err != nil {
+	// Like the queued files, the receipt is not synced on its own: a
+	// power failure before the publication's first Sync may lose a
+	// submission the client saw queued, never one it saw published (the
+	// publication syncs everything before and after its zip).
+	if err := p.recordEventNoSync(ctx, s, audit.Received); err != nil {
 		return nil, err
 	}
 	if err := p.saveRecord(ctx, s); err != nil {

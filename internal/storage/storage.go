@@ -134,8 +134,41 @@ func OpenURL(ctx context.Context, rawURL string) (*Bucket, error) {
 // their native precondition (GCS ifGenerationMatch=0, S3 If-None-Match: *,
 // Azure If-None-Match: *).
 func (b *Bucket) CreateIfAbsent(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
+	return b.create(ctx, key, r, opts, true)
+}
+
+// CreateIfAbsentNoSync is CreateIfAbsent without the durability of the
+// object on return on file buckets: its bytes and its name reach the disk
+// with the next Sync of the bucket (or whenever the kernel writes them
+// back). For records written on the way to a commit point that ends with a
+// Sync (a publication), where one Sync shared by everything beats an
+// fsync per object. Cloud buckets are durable on return either way.
+func (b *Bucket) CreateIfAbsentNoSync(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
+	return b.create(ctx, key, r, opts, false)
+}
+
+func (b *Bucket) create(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions, durable bool) error {
 	if b.dir != "" {
-		return b.linkCreate(ctx, key, r)
+		p, err := b.stage(ctx, key, r)
+		if err != nil {
+			return err
+		}
+		defer p.Discard()
+		if durable {
+			if err := p.tmp.Sync(); err != nil {
+				return fmt.Errorf("create %s: %w", key, err)
+			}
+		}
+		if err := p.link(); err != nil {
+			return err
+		}
+		if durable {
+			// The name is durable once its folder is.
+			if err := syncDir(filepath.Dir(p.final)); err != nil {
+				return fmt.Errorf("create %s: %w", key, err)
+			}
+		}
+		return nil
 	}
 	o := blob.WriterOptions{}
 	if opts != nil {
@@ -164,43 +197,91 @@ func (b *Bucket) CreateIfAbsent(ctx context.Context, key string, r io.Reader, op
 	return nil
 }
 
-func (b *Bucket) linkCreate(ctx context.Context, key string, r io.Reader) error {
+// Staged is an object written but not yet visible under its key: Commit
+// makes it visible if the key is still absent, Discard drops it. On file
+// buckets the bytes sit in a temporary file of the bucket, so a Sync
+// between Stage and Commit makes them durable before anyone can see the
+// object (a publication's zip, its commit point). On cloud buckets the
+// reader is kept and sent by Commit (create-if-absent), which is durable
+// on return.
+type Staged struct {
+	b     *Bucket
+	key   string
+	final string   // file buckets: the target path
+	tmp   *os.File // file buckets: the staged bytes
+	r     io.Reader
+	opts  *blob.WriterOptions
+}
+
+// Stage prepares key from r; see Staged. On cloud buckets r is read by
+// Commit, not by Stage, and must stay readable until then.
+func (b *Bucket) Stage(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) (*Staged, error) {
+	if b.dir == "" {
+		return &Staged{b: b, key: key, r: r, opts: opts}, nil
+	}
+	return b.stage(ctx, key, r)
+}
+
+func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*Staged, error) {
 	if !plainKey(key) {
-		return fmt.Errorf("create %s: key is not a plain relative path", key)
+		return nil, fmt.Errorf("create %s: key is not a plain relative path", key)
 	}
 	final := filepath.Join(b.dir, filepath.FromSlash(fileKey(key)))
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
+		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
 	// Temporary files live in a reserved folder of the bucket (same file
 	// system, so link(2) works) that no listing of ours walks.
 	tmpDir := filepath.Join(b.dir, tempDir)
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
+		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
 	tmp, err := os.CreateTemp(tmpDir, "create-*.tmp")
 	if err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
+		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
-	defer os.Remove(tmp.Name())
+	s := &Staged{b: b, key: key, final: final, tmp: tmp}
 	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("create %s: %w", key, err)
+		s.Discard()
+		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	if err := os.Link(tmp.Name(), final); err != nil {
+	return s, nil
+}
+
+// link publishes a staged file under its key with link(2), which fails if
+// the key exists.
+func (s *Staged) link() error {
+	if err := os.Link(s.tmp.Name(), s.final); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("create %s: %w", key, ErrExists)
+			return fmt.Errorf("create %s: %w", s.key, ErrExists)
 		}
-		return fmt.Errorf("create %s: %w", key, err)
+		return fmt.Errorf("create %s: %w", s.key, err)
 	}
 	return nil
+}
+
+// Commit makes the staged object visible under its key if no object has
+// that key (ErrExists otherwise). On file buckets the new name is durable
+// with the next Sync.
+func (s *Staged) Commit(ctx context.Context) error {
+	if s.final == "" {
+		return s.b.create(ctx, s.key, s.r, s.opts, true)
+	}
+	if s.tmp == nil {
+		return fmt.Errorf("create %s: staged object already committed or discarded", s.key)
+	}
+	err := s.link()
+	s.Discard()
+	return err
+}
+
+// Discard drops the staged bytes; it is a no-op after Commit.
+func (s *Staged) Discard() {
+	if s.tmp != nil {
+		s.tmp.Close()
+		os.Remove(s.tmp.Name())
+		s.tmp = nil
+	}
 }
 
 // plainKey reports whether key maps to the same relative path in fileblob

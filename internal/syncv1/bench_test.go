@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"pkgstore/internal/server"
 
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/shareddata"
@@ -26,9 +29,14 @@ func BenchmarkSync(b *testing.B) {
 			revs := 0
 			for b.Loop() {
 				b.StopTimer()
-				s := servertest.Start(b, servertest.Options{Memory: backend == "mem"})
+				s := servertest.Start(b, servertest.Options{Memory: backend == "mem", Configure: func(c *server.Config) {
+					if n, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
+						c.Workers = n
+					}
+				}})
 				b.StartTimer()
-				sum, err := Run(context.Background(), Config{Source: src, Client: s.Client, Key: s.Key.Signer})
+				par, _ := strconv.Atoi(os.Getenv("BENCH_PAR"))
+				sum, err := Run(context.Background(), Config{Source: src, Client: s.Client, Key: s.Key.Signer, Workers: par})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -42,7 +41,9 @@ type Config struct {
 	// that requires signatures refuses.
 	Key *signature.SigningKey
 	// Workers is the number of revisions handled at once (default
-	// GOMAXPROCS).
+	// DefaultParallel). Each is probed, zipped, signed, uploaded and
+	// waited for on its own, so the registry's publishing workers and its
+	// group-committed syncs are kept busy while the next zips are built.
 	Workers int
 	// DryRun asks the store to run every check and write nothing.
 	DryRun bool
@@ -67,6 +68,10 @@ type Summary struct {
 
 // OK reports whether no revision failed.
 func (s *Summary) OK() bool { return len(s.Failed) == 0 }
+
+// DefaultParallel is the default Config.Workers: enough revisions in flight
+// to overlap building and signing with the registry's publishing job.
+const DefaultParallel = 4
 
 // ErrFatal wraps errors that make every further revision pointless (the
 // registry refuses the token, the source is not a v1 checkout): Run stops
@@ -119,7 +124,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = DefaultParallel
 	}
 	workers = min(workers, max(len(dirs), 1))
 	if cfg.Reporter != nil {
@@ -148,6 +153,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			defer w.close()
 			for i := range jobs {
 				r := w.revision(ctx, dirs[i])
+				r.index = i
 				if r.fatal != nil {
 					cancel(r.fatal)
 				} else if r.Outcome == Failed && ctx.Err() != nil {
@@ -184,7 +190,27 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	for i, d := range dirs {
 		byDir[d] = i
 	}
+	// Results arrive in completion order; the reporter hears them in
+	// folder order (a reorder buffer), so the report is the same whatever
+	// the parallelism.
+	pending := map[int]workResult{}
+	next := 0
+	report := func(wr workResult) {
+		if !wr.cancelled && cfg.Reporter != nil {
+			cfg.Reporter.Done(wr.Result)
+		}
+	}
 	for wr := range results {
+		pending[wr.index] = wr
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			report(r)
+		}
 		if wr.cancelled {
 			continue
 		}
@@ -202,9 +228,15 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		case Failed:
 			sum.Failed = append(sum.Failed, r)
 		}
-		if cfg.Reporter != nil {
-			cfg.Reporter.Done(r)
-		}
+	}
+	// A stopped migration leaves gaps: report what came back, in order.
+	rest := make([]int, 0, len(pending))
+	for i := range pending {
+		rest = append(rest, i)
+	}
+	sort.Ints(rest)
+	for _, i := range rest {
+		report(pending[i])
 	}
 	sort.Slice(sum.Failed, func(i, j int) bool { return byDir[sum.Failed[i].Dir] < byDir[sum.Failed[j].Dir] })
 	sum.Elapsed = time.Since(start)
@@ -241,6 +273,7 @@ func (w *worker) close() {
 
 type workResult struct {
 	Result
+	index     int   // of the folder in Revisions' order
 	fatal     error // stops the migration
 	cancelled bool  // failed only because the migration was stopped
 }
@@ -309,7 +342,7 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		sub, err = w.cfg.Client.Publish(ctx, id.ZipName(), io.LimitReader(w.tmp, size), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
+		sub, err = w.cfg.Client.Publish(ctx, id.ZipName(), io.NewSectionReader(w.tmp, 0, size), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
 		return err
 	})
 	if err != nil {

@@ -109,6 +109,18 @@ func TestSyncV1Sample(t *testing.T) {
 	if n := strings.Count(log.String(), "] published "); n != len(dirs) {
 		t.Errorf("%d 'published' log lines, want %d", n, len(dirs))
 	}
+	// Four revisions in flight, yet the report is in folder order.
+	var reported []string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if _, rest, ok := strings.Cut(line, "] published "); ok {
+			reported = append(reported, strings.Fields(rest)[0])
+		}
+	}
+	for i, d := range dirs {
+		if id := filepath.Base(filepath.Dir(d)) + "-" + filepath.Base(d); i < len(reported) && !strings.HasPrefix(reported[i], id) {
+			t.Fatalf("report line %d is %s, want %s (folder order)", i+1, reported[i], id)
+		}
+	}
 
 	var want []string
 	for _, d := range dirs {
