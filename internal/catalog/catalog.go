@@ -84,10 +84,72 @@ func NewRevision(e index.Entry) (*Revision, error) {
 type buffers struct {
 	compressed []byte // s2 output
 	pruned     []byte // prune output
+	base       baseEncoder
 	// Parsed constraints by their text: an index repeats a few dozen
 	// constraint strings thousands of times, and Constraints is read-only
 	// once parsed (Check has a value receiver), so revisions can share one.
 	constraints map[string]*semver.Constraints
+	// strs interns the short strings revisions keep (names, categories,
+	// capabilities, template and field names): a few hundred distinct
+	// values repeated over thousands of revisions.
+	strs map[string]string
+	// slab, when set, receives the bytes revisions keep (see keep).
+	slab *slab
+}
+
+// intern returns the first copy of s seen by these buffers.
+func (b *buffers) intern(s string) string {
+	if v, ok := b.strs[s]; ok {
+		return v
+	}
+	if b.strs == nil {
+		b.strs = map[string]string{}
+	}
+	b.strs[s] = s
+	return s
+}
+
+// internAll interns every element of ss in place.
+func (b *buffers) internAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = b.intern(s)
+	}
+	return ss
+}
+
+// keep returns a copy of p that the revision may hold: a slice of the
+// slab when there is one, otherwise an exact-size allocation (encoders
+// return slices of larger buffers whose spare capacity would otherwise stay
+// alive with the catalog).
+func (b *buffers) keep(p []byte) []byte {
+	if b.slab != nil {
+		return b.slab.copy(p)
+	}
+	return bytes.Clone(p)
+}
+
+// slab hands out the bytes a load keeps (compressed documents, base JSON)
+// from large chunks: one allocation per chunk instead of two per revision,
+// no size-class rounding, and no zeroing of memory that is overwritten at
+// once. A chunk lives as long as any revision holding part of it, which a
+// full load bounds: the next full load drops them all together.
+type slab struct {
+	chunk []byte
+}
+
+// slabChunk is the chunk size; larger items get their own allocation.
+const slabChunk = 1 << 20
+
+func (s *slab) copy(p []byte) []byte {
+	if len(p) > slabChunk/8 {
+		return bytes.Clone(p)
+	}
+	if cap(s.chunk)-len(s.chunk) < len(p) {
+		s.chunk = make([]byte, 0, slabChunk)
+	}
+	n := len(s.chunk)
+	s.chunk = append(s.chunk, p...)
+	return s.chunk[n : n+len(p) : n+len(p)]
 }
 
 // constraint parses c, reusing an earlier parse of the same text.
@@ -123,17 +185,15 @@ func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := renderBase(&d.BasePackage)
+	base, err := bufs.base.render(&d.BasePackage)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", e.ID, err)
 	}
-	// Exact-size copies: encoders return slices of larger buffers, and the
-	// spare capacity would otherwise stay alive with the catalog.
-	r.base = bytes.Clone(base)
+	r.base = bufs.keep(base)
 	if n := s2.MaxEncodedLen(len(e.Manifest)); len(bufs.compressed) < n {
 		bufs.compressed = make([]byte, n)
 	}
-	r.doc = bytes.Clone(s2.Encode(bufs.compressed, e.Manifest))
+	r.doc = bufs.keep(s2.Encode(bufs.compressed, e.Manifest))
 	return r, nil
 }
 
@@ -164,14 +224,15 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 	if err != nil {
 		return nil, fmt.Errorf("package %s: version: %w", id, err)
 	}
+	id.Name = bufs.intern(id.Name)
 	r := &Revision{
 		ID:         id,
 		version:    v,
 		prerelease: v.Prerelease() != "",
 		major0:     v.Major() == 0,
-		release:    d.Release,
-		typ:        d.Type,
-		categories: d.Categories,
+		release:    bufs.intern(d.Release),
+		typ:        bufs.intern(d.Type),
+		categories: bufs.internAll(d.Categories),
 		deprecated: d.Deprecated,
 	}
 	if r.typ == "" {
@@ -191,7 +252,7 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 			}
 		}
 		if c.Elastic != nil {
-			r.caps = c.Elastic.Capabilities
+			r.caps = bufs.internAll(c.Elastic.Capabilities)
 		}
 	}
 	if d.FormatVersion != "" {
@@ -202,32 +263,19 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 		r.spec = semver.New(fv.Major(), fv.Minor(), 0, "", "")
 	}
 	for _, t := range d.BasePolicyTemplates {
-		r.templates = append(r.templates, templateInfo{name: t.Name, categories: t.Categories})
+		r.templates = append(r.templates, templateInfo{name: bufs.intern(t.Name), categories: bufs.internAll(t.Categories)})
 	}
 	if disc := d.Discovery; disc != nil {
 		r.hasFields = len(disc.Fields) > 0
 		r.hasDatasets = len(disc.Datasets) > 0
 		for _, f := range disc.Fields {
-			r.fields = append(r.fields, f.Name)
+			r.fields = append(r.fields, bufs.intern(f.Name))
 		}
 		for _, ds := range disc.Datasets {
-			r.datasets = append(r.datasets, ds.Name)
+			r.datasets = append(r.datasets, bufs.intern(ds.Name))
 		}
 	}
 	return r, nil
-}
-
-// renderBase encodes a BasePackage as EPR does, indented one level deeper
-// so that it can be placed as-is inside the /search array.
-func renderBase(b *packagedoc.BasePackage) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("  ", "  ")
-	if err := enc.Encode(b); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // Catalog is an immutable snapshot of one index cursor.

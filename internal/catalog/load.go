@@ -77,7 +77,7 @@ func parseParallel(ctx context.Context, r io.Reader) ([]*Revision, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var bufs buffers
+			bufs := buffers{slab: &slab{}}
 			var local []result
 			for j := range jobs {
 				rev, err := parseRevision(j.raw, &bufs)
