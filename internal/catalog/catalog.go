@@ -51,8 +51,9 @@ type Revision struct {
 
 	deprecated *packagedoc.Deprecated // the revision's own notice
 
-	base []byte // BasePackage JSON indented as an element of the /search array
-	doc  []byte // S2-compressed full document as found in the index
+	base []byte   // BasePackage JSON indented as an element of the /search array
+	doc  []byte   // S2-compressed full document as found in the index
+	dict *s2.Dict // the dictionary doc was compressed with, or nil
 }
 
 type templateInfo struct {
@@ -95,6 +96,9 @@ type buffers struct {
 	strs map[string]string
 	// slab, when set, receives the bytes revisions keep (see keep).
 	slab *slab
+	// dicts, when set, gives the S2 dictionary of a package name (see
+	// dictionaries).
+	dicts *dictionaries
 }
 
 // intern returns the first copy of s seen by these buffers.
@@ -185,6 +189,7 @@ func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 	if err != nil {
 		return nil, err
 	}
+	id := r.ID
 	base, err := bufs.base.render(&d.BasePackage)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", e.ID, err)
@@ -193,7 +198,14 @@ func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 	if n := s2.MaxEncodedLen(len(e.Manifest)); len(bufs.compressed) < n {
 		bufs.compressed = make([]byte, n)
 	}
-	r.doc = bufs.keep(s2.Encode(bufs.compressed, e.Manifest))
+	if bufs.dicts != nil {
+		r.dict = bufs.dicts.get(id.Name, e.Manifest)
+	}
+	if r.dict != nil {
+		r.doc = bufs.keep(r.dict.Encode(bufs.compressed, e.Manifest))
+	} else {
+		r.doc = bufs.keep(s2.Encode(bufs.compressed, e.Manifest))
+	}
 	return r, nil
 }
 
@@ -438,7 +450,13 @@ func (c *Catalog) baseBytes(r *Revision) []byte {
 // Document returns the full package document of r as served at
 // /package/N/V/, with the propagated deprecation notice.
 func (c *Catalog) Document(r *Revision) ([]byte, error) {
-	doc, err := s2.Decode(nil, r.doc)
+	var doc []byte
+	var err error
+	if r.dict != nil {
+		doc, err = r.dict.Decode(nil, r.doc)
+	} else {
+		doc, err = s2.Decode(nil, r.doc)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("package %s: decompress document: %w", r.ID, err)
 	}
