@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"sync"
 
@@ -28,7 +27,6 @@ func Load(ctx context.Context, b *storage.Bucket, cursor string) (*Catalog, erro
 		return nil, fmt.Errorf("load index %s: open %s: %w", cursor, key, err)
 	}
 	defer rd.Close()
-	defer lowerGCPercent()()
 	revs, err := parseParallel(ctx, rd)
 	if err != nil {
 		return nil, fmt.Errorf("load index %s: %w", cursor, err)
@@ -38,46 +36,6 @@ func Load(ctx context.Context, b *storage.Bucket, cursor string) (*Catalog, erro
 		bld.Add(r)
 	}
 	return bld.Finish()
-}
-
-// loadGCPercent is the GC target during a full load. Nearly everything a
-// load allocates in volume stays alive (compressed documents, base JSON),
-// so the default target (GOGC=100: collect when the heap has doubled since
-// the last collection) lets the heap reach about twice the catalog by the
-// end of the load, and the process keeps that resident set. At 20 the peak
-// is about 1.2 times the catalog; the extra collections are cheap because
-// the catalog is mostly pointer-free bytes the collector does not scan
-// (BenchmarkSynth20kLoad, docs/benchmarks.md).
-const loadGCPercent = 20
-
-var (
-	gcMu     sync.Mutex
-	gcLoads  int // loads running
-	gcBefore int // the GC percent to restore when the last one ends
-)
-
-// lowerGCPercent lowers the process's GC percent to loadGCPercent (never
-// raising it, nor turning a disabled collector on) until the returned
-// function is called; overlapping loads restore it when the last ends.
-func lowerGCPercent() (restore func()) {
-	gcMu.Lock()
-	defer gcMu.Unlock()
-	if gcLoads == 0 {
-		gcBefore = debug.SetGCPercent(-1)
-		if gcBefore >= 0 {
-			debug.SetGCPercent(min(gcBefore, loadGCPercent))
-		} else {
-			debug.SetGCPercent(gcBefore)
-		}
-	}
-	gcLoads++
-	return func() {
-		gcMu.Lock()
-		defer gcMu.Unlock()
-		if gcLoads--; gcLoads == 0 {
-			debug.SetGCPercent(gcBefore)
-		}
-	}
 }
 
 type job struct {
