@@ -89,3 +89,31 @@ func TestScanWordTests(t *testing.T) {
 		check(w)
 	}
 }
+
+// hasStringStop agrees with strPlain for every byte at every position.
+func TestHasStringStop(t *testing.T) {
+	check := func(w [8]byte) {
+		want := false
+		for _, c := range w {
+			want = want || !strPlain[c]
+		}
+		if got := hasStringStop(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("hasStringStop(%q) = %v", w, got)
+		}
+	}
+	for c := range 256 {
+		for p := range 8 {
+			for _, fill := range []byte{'a', ' ', 0x20, 0x21, 0xFF, 0x80, 0x7F} {
+				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
+				w[p] = byte(c)
+				check(w)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], rng.Uint64())
+		check(w)
+	}
+}
