@@ -56,4 +56,6 @@ func BenchmarkLoadStore(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(heap)/(1<<20), "MB-heap")
+	d, base := loaded.Footprint()
+	b.Logf("documents %.1f MB compressed (with dictionaries), base JSON %.1f MB", float64(d)/(1<<20), float64(base)/(1<<20))
 }
