@@ -50,8 +50,13 @@ func (ds *dictionaries) forDecoding(revs []*Revision) {
 	defer ds.mu.Unlock()
 	lean := make(map[*s2.Dict]*s2.Dict, len(ds.m))
 	for _, d := range ds.m {
-		if d != nil {
-			lean[d] = s2.NewDict(d.Bytes())
+		if d == nil {
+			continue
+		}
+		if l := s2.NewDict(d.Bytes()); l != nil {
+			lean[d] = l
+		} else {
+			lean[d] = d // cannot happen for a dictionary MakeDict made; keep it working
 		}
 	}
 	for _, r := range revs {
