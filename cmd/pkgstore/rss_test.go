@@ -148,7 +148,7 @@ func writeIncompressiblePackage(t *testing.T, path, name, version string, sizes 
 }
 
 // peakRSS reads VmHWM (peak resident set) of pid, in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
+func peakRSS(t testing.TB, pid int) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -32,7 +32,7 @@ type serveProc struct {
 
 // startServe runs `pkgstore serve --addr 127.0.0.1:0 --log-format ecs
 // ARGS...` with extra environment variables and waits until it listens.
-func startServe(t *testing.T, env []string, args ...string) *serveProc {
+func startServe(t testing.TB, env []string, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "ecs"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PKGSTORE_AS_CLI=1"), env...)
@@ -74,7 +74,7 @@ func startServe(t *testing.T, env []string, args ...string) *serveProc {
 }
 
 // stop sends SIGTERM and waits for the exit.
-func (p *serveProc) stop(t *testing.T) {
+func (p *serveProc) stop(t testing.TB) {
 	if p.cmd.ProcessState != nil {
 		return
 	}

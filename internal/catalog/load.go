@@ -72,12 +72,13 @@ func parseParallel(ctx context.Context, r io.Reader) ([]*Revision, error) {
 		mu.Unlock()
 		cancel()
 	}
+	dicts := &dictionaries{}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var bufs buffers
+			bufs := buffers{slab: &slab{}, dicts: dicts}
 			var local []result
 			for j := range jobs {
 				rev, err := parseRevision(j.raw, &bufs)
@@ -125,6 +126,7 @@ func parseParallel(ctx context.Context, r io.Reader) ([]*Revision, error) {
 	for i, res := range results {
 		out[i] = res.rev
 	}
+	dicts.forDecoding(out)
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -386,12 +387,22 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// hasStringStop reports whether a byte of w is not plain inside a string:
+// '"', '\\' or a control character (below 0x20; (v-0x20..)&^v&0x80.. is
+// exact about whether some byte is below 0x20).
+func hasStringStop(w uint64) bool {
+	return (w-0x20*ones)&^w&highs != 0 || hasQuoteOrBackslash(w)
+}
+
 // str validates the string at b[i] == '"' as encoding/json does (control
 // characters and unknown escapes are errors; invalid UTF-8 is not).
 func (p *pruner) str(i int) int {
 	b := p.b
 	i++
 	for {
+		for i+8 <= len(b) && !hasStringStop(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && strPlain[b[i]] {
 			i++
 		}

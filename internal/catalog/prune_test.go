@@ -163,7 +163,11 @@ func TestLoadMatchesReference(t *testing.T) {
 		}
 		for i, w := range want.revs {
 			g := got.revs[i]
-			if !reflect.DeepEqual(g, w) {
+			// The compressed bytes depend on the dictionary a load
+			// shares between versions; the documents are compared below.
+			gc, wc := *g, *w
+			gc.doc, gc.dict, wc.doc, wc.dict = nil, nil, nil, nil
+			if !reflect.DeepEqual(&gc, &wc) {
 				t.Errorf("indented=%v: revision %s differs:\n got %+v\nwant %+v", indented, w.ID, g, w)
 				continue
 			}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -239,6 +240,28 @@ var (
 	}()
 )
 
+// Word-at-a-time tests for the scanner's loops: hasZeroByte is exact about
+// whether some byte of v is zero.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZeroByte(v uint64) bool { return (v-ones)&^v&highs != 0 }
+
+// hasQuoteOrBackslash reports whether a byte of w is '"' or '\\'.
+func hasQuoteOrBackslash(w uint64) bool {
+	return hasZeroByte(w^('"'*ones)) || hasZeroByte(w^('\\'*ones))
+}
+
+// hasStructural reports whether a byte of w may be '"', '{', '}', '[' or
+// ']'. The brackets are the bytes c with c&0xD9 == 0x59, a class that also
+// holds 'Y', '_', 'y' and DEL: bytes that occur outside strings only in
+// invalid JSON, and that the byte loop then looks at like any other.
+func hasStructural(w uint64) bool {
+	return hasZeroByte(w^('"'*ones)) || hasZeroByte((w&(0xD9*ones))^(0x59*ones))
+}
+
 // value reads one JSON value after optional white space and returns its
 // bytes, valid until the next call on s. Composite values are delimited by
 // nesting and strings only; literals run up to the next delimiter.
@@ -279,6 +302,11 @@ func (s *indexScanner) value() ([]byte, error) {
 		}
 		for i < len(b) {
 			if inStr {
+				// Eight bytes at a time up to a word holding a quote or
+				// a backslash, then byte by byte.
+				for i+8 <= len(b) && !hasQuoteOrBackslash(binary.LittleEndian.Uint64(b[i:])) {
+					i += 8
+				}
 				for i < len(b) && !strStop[b[i]] {
 					i++
 				}
@@ -302,6 +330,14 @@ func (s *indexScanner) value() ([]byte, error) {
 				}
 				i += 2
 				continue
+			}
+			// Outside strings (white space, punctuation, numbers and
+			// literals), skip words that hold no byte that matters.
+			for i+8 <= len(b) && !hasStructural(binary.LittleEndian.Uint64(b[i:])) {
+				i += 8
+			}
+			if i == len(b) {
+				break
 			}
 			switch structClass[b[i]] {
 			case clQuote:
