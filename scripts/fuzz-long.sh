@@ -10,6 +10,8 @@
 #   scripts/fuzz-long.sh FuzzQuery       # only targets whose name matches
 #
 # Prints one summary line per target: name, package, time, execs, result.
+# (-timeout 0: go test's default 10-minute limit would otherwise end a
+# 10-minute run as a failure, "context deadline exceeded".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-10m}
@@ -35,7 +37,7 @@ for line in "${targets[@]}"; do
 	fi
 	log="$logdir/$t.log"
 	start=$(date +%s)
-	if go test "$pkg" -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -parallel "$parallel" >"$log" 2>&1; then
+	if go test "$pkg" -run '^$' -fuzz "^$t\$" -fuzztime "$fuzztime" -timeout 0 -parallel "$parallel" >"$log" 2>&1; then
 		result=ok
 	else
 		result=FAIL
