@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"pkgstore/internal/catalog"
+	"pkgstore/internal/catalog/catalogbench"
 	"pkgstore/internal/index"
 	"pkgstore/internal/packageid"
 	"pkgstore/internal/processtb"
@@ -248,44 +247,5 @@ func BenchmarkSynth20kPackageIndex(b *testing.B) {
 // iteration's catalog run outside the timer.
 func BenchmarkSynth20kLoad(b *testing.B) {
 	benchSetup(b)
-	cursor := synth.cursor
-	var heap uint64
-	var cpu time.Duration
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		cpu0 := processCPU(b)
-		b.StartTimer()
-		c, err := catalog.Load(context.Background(), synth.b.Internal, cursor)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		cpu += processCPU(b) - cpu0
-		if c.Len() != 20000 {
-			b.Fatalf("%d revisions", c.Len())
-		}
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		heap = after.HeapAlloc - min(before.HeapAlloc, after.HeapAlloc)
-		runtime.KeepAlive(c)
-		b.StartTimer()
-	}
-	b.ReportMetric(cpu.Seconds()/float64(b.N), "CPU-s/op")
-	b.ReportMetric(float64(heap)/(1<<20), "MB-heap")
-	c, _ := catalog.Load(context.Background(), synth.b.Internal, cursor)
-	d, base := c.Footprint()
-	b.Logf("documents %.1f MB compressed (with dictionaries), base JSON %.1f MB", float64(d)/(1<<20), float64(base)/(1<<20))
-}
-
-// processCPU returns the user and system time this process has used.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	catalogbench.Load(b, synth.b.Internal, synth.cursor, 20000)
 }
