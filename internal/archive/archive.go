@@ -88,6 +88,7 @@ func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, 
 		}
 		return nil, refuse("zip", "", "cannot read zip: %v", err)
 	}
+	zr.RegisterDecompressor(zip.Deflate, newInflater)
 	if len(zr.File) == 0 {
 		return nil, refuse("zip", "", "the zip has no entries")
 	}

@@ -58,6 +58,7 @@ type Indexer struct {
 
 	passMu  sync.Mutex
 	trigger chan struct{}
+	urgent  chan struct{} // TriggerNow: cut the MinInterval wait short
 	now     func() time.Time
 	// bad holds zips that cannot be indexed (no stored document, and the zip
 	// itself cannot be opened): reported once, then left out, so one foreign
@@ -77,7 +78,7 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute, MinInterval: DefaultMinInterval, bad: map[packageid.ID]string{}}
+	return &Indexer{b: b, log: log, trigger: make(chan struct{}, 1), urgent: make(chan struct{}, 1), now: time.Now, Keep: 20, KeepFor: 10 * time.Minute, MinInterval: DefaultMinInterval, bad: map[packageid.ID]string{}}
 }
 
 // DefaultMinInterval is the default Indexer.MinInterval.
@@ -91,6 +92,18 @@ func (ix *Indexer) Trigger() {
 	}
 }
 
+// TriggerNow schedules a pass that does not wait for MinInterval: for the
+// last publication of a burst (nothing else is being published), which
+// would otherwise stay invisible for up to MinInterval after its
+// publisher was told it is published. It never blocks.
+func (ix *Indexer) TriggerNow() {
+	select {
+	case ix.urgent <- struct{}{}:
+	default:
+	}
+	ix.Trigger()
+}
+
 // Run performs a pass whenever triggered, until ctx is done.
 func (ix *Indexer) Run(ctx context.Context) {
 	var lastEnd time.Time
@@ -101,15 +114,24 @@ func (ix *Indexer) Run(ctx context.Context) {
 		case <-ix.trigger:
 			if wait := ix.MinInterval - time.Since(lastEnd); wait > 0 {
 				// Triggers arriving meanwhile coalesce into this pass.
+				t := time.NewTimer(wait)
 				select {
 				case <-ctx.Done():
+					t.Stop()
 					return
-				case <-time.After(wait):
+				case <-t.C:
+				case <-ix.urgent:
+					t.Stop()
 				}
 				select {
 				case <-ix.trigger:
 				default:
 				}
+			}
+			// An urgent trigger is served by this pass.
+			select {
+			case <-ix.urgent:
+			default:
 			}
 			_, err := ix.Index(ctx)
 			lastEnd = time.Now()

@@ -257,3 +257,51 @@ func TestUnusableZipDoesNotBlockIndexing(t *testing.T) {
 		t.Fatalf("second pass: %+v %v", again, err)
 	}
 }
+
+func TestRunSpacesPassesUnlessUrgent(t *testing.T) {
+	b := memBuckets(t)
+	ix := NewIndexer(b, nil)
+	ix.MinInterval = time.Hour
+	passes := make(chan Result, 10)
+	ix.OnPass = func(res Result, _ time.Duration, _ error) { passes <- res }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ix.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	wait := func(what string) Result {
+		t.Helper()
+		select {
+		case r := <-passes:
+			return r
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no pass", what)
+			return Result{}
+		}
+	}
+	// The first trigger runs at once: no pass has run yet.
+	put(t, b, packageid.ID{Name: "a", Version: "1.0.0"}, true)
+	ix.Trigger()
+	if r := wait("first trigger"); r.Total != 1 {
+		t.Fatalf("first pass indexed %d, want 1", r.Total)
+	}
+	// Within MinInterval of it, a plain trigger waits (an hour here)...
+	put(t, b, packageid.ID{Name: "b", Version: "1.0.0"}, true)
+	ix.Trigger()
+	ix.Trigger() // and triggers coalesce
+	select {
+	case r := <-passes:
+		t.Fatalf("a pass ran within MinInterval: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// ...until an urgent one cuts the wait short; both are served by one pass.
+	ix.TriggerNow()
+	if r := wait("urgent trigger"); r.Total != 2 || r.Added != 1 {
+		t.Fatalf("urgent pass: %+v, want 2 revisions, 1 added", r)
+	}
+	select {
+	case r := <-passes:
+		t.Fatalf("an extra pass ran: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

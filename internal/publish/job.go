@@ -205,6 +205,13 @@ func archiveReasons(zipName string, err error) []Reason {
 // write performs the publication's writes in their safe order: static files,
 // signature, package document, then the zip, created only if absent.
 func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, f *os.File, size int64, sig, docJSON []byte, l *lease) error {
+	// The static files appear together (file buckets) when the tree is
+	// committed, before the zip.
+	tree, err := p.b.Public.NewTree(ctx, storage.StaticPrefix+id.String()+"/")
+	if err != nil {
+		return err
+	}
+	defer tree.Discard()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, file := range pkg.Files {
@@ -214,7 +221,6 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 				return fmt.Errorf("read %s from zip: %w", file.Path, err)
 			}
 			defer rc.Close()
-			key := storage.StaticKey(id, file.Path)
 			// The stored type is what EPR's storage indexer relays; an
 			// unknown extension is sniffed as EPR does over a zip.
 			head := make([]byte, mediatype.SniffLen)
@@ -224,7 +230,7 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 			}
 			head = head[:n]
 			body := io.MultiReader(bytes.NewReader(head), rc)
-			if err := p.b.Public.WriteFile(gctx, key, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
+			if err := tree.WriteFile(gctx, file.Path, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
 				return err
 			}
 			if i == 0 {
@@ -234,6 +240,9 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := tree.Commit(ctx); err != nil {
 		return err
 	}
 	p.step("statics")
@@ -262,10 +271,7 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 	// a visible zip whose static files, signature, document or records are
 	// missing, and never loses a publication reported as published. The
 	// Syncs are group commits shared by every publication in flight.
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	staged, err := p.b.Public.Stage(ctx, storage.ZipKey(id), io.LimitReader(f, size), &blob.WriterOptions{ContentType: "application/zip"})
+	staged, err := p.b.Public.StageFile(ctx, storage.ZipKey(id), f, size, &blob.WriterOptions{ContentType: "application/zip"})
 	if err != nil {
 		return err
 	}

@@ -545,8 +545,22 @@ func (p *Publisher) deleteQueued(ctx context.Context, id string) error {
 	return p.b.Internal.DeletePrefix(ctx, storage.QueueDir(id))
 }
 
-// spool copies the queued zip to a temporary file and hashes it.
+// spool returns the queued zip as a local file, its size and its sha256:
+// on a file bucket the queued file itself (it is never rewritten), else a
+// copy in a temporary file.
 func (p *Publisher) spool(ctx context.Context, key string) (*os.File, int64, string, error) {
+	if f, err := p.b.Internal.OpenLocal(key); err != nil || f != nil {
+		if err != nil {
+			return nil, 0, "", err
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, io.LimitReader(f, p.cfg.MaxZipSize+1))
+		if err != nil {
+			f.Close()
+			return nil, 0, "", fmt.Errorf("read candidate: %w", err)
+		}
+		return f, n, hex.EncodeToString(h.Sum(nil)), nil
+	}
 	r, err := p.b.Internal.NewReader(ctx, key, nil)
 	if err != nil {
 		return nil, 0, "", err

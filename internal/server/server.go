@@ -180,11 +180,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Limits:            cfg.Limits,
 		MaxZipSize:        cfg.MaxUploadSize,
 		Workers:           cfg.Workers,
-		OnPublished:       func(packageid.ID) { s.Indexer.Trigger() },
-		Logger:            cfg.Logger,
-		AfterStep:         cfg.AfterStep,
-		ShutdownGrace:     cfg.HTTP.ShutdownGrace,
-		Audit:             s.Audit,
+		OnPublished: func(packageid.ID) {
+			// The last of a burst is indexed at once; the others wait
+			// for the indexer's MinInterval and share its passes.
+			if s.Publisher.Pending() <= 1 {
+				s.Indexer.TriggerNow()
+			} else {
+				s.Indexer.Trigger()
+			}
+		},
+		Logger:        cfg.Logger,
+		AfterStep:     cfg.AfterStep,
+		ShutdownGrace: cfg.HTTP.ShutdownGrace,
+		Audit:         s.Audit,
 		OnFinished: func(sub *publish.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
 		},

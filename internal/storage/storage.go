@@ -222,6 +222,52 @@ func (b *Bucket) Stage(ctx context.Context, key string, r io.Reader, opts *blob.
 	return b.stage(ctx, key, r)
 }
 
+// StageFile is Stage of the first size bytes of f. On a file bucket of
+// the same file system as f (a zip read in place with OpenLocal from the
+// internal bucket, under --data), the staged object is a hard link to f's
+// file, not a copy: no second write of the bytes, which the Sync before
+// Commit would otherwise have to wait for. f's file must hold exactly size
+// bytes and never change afterwards.
+func (b *Bucket) StageFile(ctx context.Context, key string, f *os.File, size int64, opts *blob.WriterOptions) (*Staged, error) {
+	if b.dir != "" && plainKey(key) {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+			if s, err := b.stageLink(key, f.Name()); err == nil {
+				return s, nil
+			}
+			// Another file system, or f was unlinked: copy.
+		}
+	}
+	return b.Stage(ctx, key, io.NewSectionReader(f, 0, size), opts)
+}
+
+func (b *Bucket) stageLink(key, src string) (*Staged, error) {
+	final := filepath.Join(b.dir, filepath.FromSlash(fileKey(key)))
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, err
+	}
+	tmpDir := filepath.Join(b.dir, tempDir)
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return nil, err
+	}
+	for range 10 {
+		tmp := filepath.Join(tmpDir, "link-"+randomHex()+".tmp")
+		err := os.Link(src, tmp)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		t, err := os.Open(tmp)
+		if err != nil {
+			os.Remove(tmp)
+			return nil, err
+		}
+		return &Staged{b: b, key: key, final: final, tmp: t}, nil
+	}
+	return nil, errors.New("no free temporary name")
+}
+
 func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*Staged, error) {
 	if !plainKey(key) {
 		return nil, fmt.Errorf("create %s: key is not a plain relative path", key)
@@ -352,7 +398,27 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // IsNotFound reports whether err means the object does not exist.
-func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+func IsNotFound(err error) bool {
+	return gcerrors.Code(err) == gcerrors.NotFound || errors.Is(err, fs.ErrNotExist)
+}
+
+// OpenLocal opens the file that holds key on a file bucket, for callers
+// that would otherwise copy the object to a local file of their own: a
+// publication reads its queued zip in place, and StageFile can then link
+// it instead of copying it. It returns (nil, nil) on cloud buckets and for
+// keys the file driver escapes; IsNotFound(err) when key is absent. Only
+// for objects that are never rewritten while read (written once, deleted
+// after).
+func (b *Bucket) OpenLocal(key string) (*os.File, error) {
+	if b.dir == "" || !plainKey(key) {
+		return nil, nil
+	}
+	f, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(fileKey(key))))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	return f, nil
+}
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
@@ -422,11 +488,13 @@ func removeEmptyTree(dir string) {
 var tempName = regexp.MustCompile(`\.[0-9a-f]{15,16}\.tmp$`)
 
 // tempDir is the reserved folder, at the root of a file bucket, of
-// CreateIfAbsent's temporary files. Keys never start with '.'.
+// CreateIfAbsent's temporary files and of uncommitted Trees. Keys never
+// start with '.'.
 const tempDir = ".pkgstore-tmp"
 
-// cleanTemp removes temporary files a crashed process left behind. Only old
-// ones: another process may be writing a young one right now.
+// cleanTemp removes the temporary files and trees a crashed process left
+// behind. Only old ones: another process may be writing a young one right
+// now.
 func cleanTemp(dir string) {
 	ents, err := os.ReadDir(filepath.Join(dir, tempDir))
 	if err != nil {
@@ -434,7 +502,7 @@ func cleanTemp(dir string) {
 	}
 	for _, e := range ents {
 		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
-			os.Remove(filepath.Join(dir, tempDir, e.Name()))
+			os.RemoveAll(filepath.Join(dir, tempDir, e.Name()))
 		}
 	}
 }

@@ -10,12 +10,10 @@
 package syncv1
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -250,26 +248,25 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	return sum, nil
 }
 
-// worker owns one temporary zip file, reused for every revision it builds.
+// worker owns one zip buffer, reused for every revision it builds.
 type worker struct {
 	cfg Config
-	tmp *os.File
-	buf *bufio.Writer
+	zip zipBuf
 	sig bytes.Buffer
 }
 
 func newWorker(cfg Config) (*worker, error) {
-	tmp, err := os.CreateTemp(cfg.TempDir, "pkgstore-syncv1-*.zip")
+	// Fail now, not at the first large revision, if TempDir is unusable.
+	f, err := os.CreateTemp(cfg.TempDir, "pkgstore-syncv1-*.zip")
 	if err != nil {
 		return nil, fmt.Errorf("%w: temporary zip: %w", ErrFatal, err)
 	}
-	return &worker{cfg: cfg, tmp: tmp, buf: bufio.NewWriterSize(tmp, 256<<10)}, nil
+	f.Close()
+	os.Remove(f.Name())
+	return &worker{cfg: cfg, zip: zipBuf{dir: cfg.TempDir, limit: MemZipLimit}}, nil
 }
 
-func (w *worker) close() {
-	w.tmp.Close()
-	os.Remove(w.tmp.Name())
-}
+func (w *worker) close() { w.zip.Close() }
 
 type workResult struct {
 	Result
@@ -309,40 +306,28 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		return res
 	}
 
-	// Build into the worker's temporary file, sign, publish.
-	if err := w.reset(); err != nil {
-		return fail("temporary zip: %v", err)
-	}
-	st, err := build.Write(ctx, w.buf, full, id, build.Options{Legacy: true})
+	// Build into the worker's buffer, sign, publish.
+	w.zip.Reset()
+	st, err := build.Write(ctx, &w.zip, full, id, build.Options{Legacy: true})
 	if err == nil {
-		err = w.buf.Flush()
+		err = w.zip.Finish()
 	}
 	if err != nil {
 		return fail("build zip: %v", err)
 	}
 	res.Bytes = st.Bytes
-	size, err := w.tmp.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return fail("temporary zip: %v", err)
-	}
-	res.ZipSize = size
+	res.ZipSize = w.zip.Size()
 	var sig []byte
 	if w.cfg.Key != nil {
 		w.sig.Reset()
-		if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
-			return fail("temporary zip: %v", err)
-		}
-		if err := w.cfg.Key.Sign(&w.sig, w.tmp); err != nil {
+		if err := w.cfg.Key.Sign(&w.sig, w.zip.Reader()); err != nil {
 			return fail("sign: %v", err)
 		}
 		sig = w.sig.Bytes()
 	}
 	var sub *publish.Submission
-	err = retry(ctx, func() error {
-		if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		sub, err = w.cfg.Client.Publish(ctx, id.ZipName(), io.NewSectionReader(w.tmp, 0, size), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
+	err = retry(ctx, func() (err error) {
+		sub, err = w.cfg.Client.Publish(ctx, id.ZipName(), w.zip.Reader(), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
 		return err
 	})
 	if err != nil {
@@ -397,14 +382,3 @@ func retry(ctx context.Context, f func() error) error {
 // revision would fail the same way, so the migration stops (a rerun
 // resumes it).
 var unreachable = client.Unreachable
-
-func (w *worker) reset() error {
-	if _, err := w.tmp.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	if err := w.tmp.Truncate(0); err != nil {
-		return err
-	}
-	w.buf.Reset(w.tmp)
-	return nil
-}

@@ -1,0 +1,215 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/fileblob"
+)
+
+// Tree is a set of objects under one prefix that are written together, such
+// as a package's static files.
+//
+// On file buckets the objects are written in place into a private folder of
+// the bucket, and Commit renames that folder to the prefix: readers see no
+// object of the tree until every one is complete, then all of them at once,
+// and a crash before Commit leaves nothing under the prefix (the private
+// folder is removed by a later OpenDir once it is old). Writing in place
+// also spares each object gocloud's file driver's temporary file, rename and
+// MkdirAll, which dominated the cost of publishing a package's files.
+//
+// On cloud buckets, which have no folders to rename, each object is written
+// to its key when WriteFile returns, as Bucket.WriteFile does.
+type Tree struct {
+	b      *Bucket
+	prefix string // ends with '/'
+
+	// File buckets only.
+	tmp   string // the private folder
+	final string // where Commit puts it
+	mu    sync.Mutex
+	dirs  map[string]bool // folders of tmp known to exist
+	odd   *blob.Bucket    // fileblob over tmp, for keys that need escaping
+	done  bool
+	dirFM os.FileMode
+}
+
+// NewTree starts a tree under prefix, which must be a plain key ending with
+// '/'. Every tree must end with Commit or Discard.
+func (b *Bucket) NewTree(ctx context.Context, prefix string) (*Tree, error) {
+	if !strings.HasSuffix(prefix, "/") || !plainKey(strings.TrimSuffix(prefix, "/")) {
+		return nil, fmt.Errorf("tree %s: prefix is not a plain folder key", prefix)
+	}
+	t := &Tree{b: b, prefix: prefix}
+	if b.dir == "" {
+		return t, nil
+	}
+	root := filepath.Join(b.dir, tempDir)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("tree %s: %w", prefix, err)
+	}
+	// 0o777 less the umask, as gocloud's file driver makes folders, so
+	// that the renamed folder looks like any other of the bucket.
+	for range 10 {
+		name := filepath.Join(root, "tree-"+randomHex())
+		err := os.Mkdir(name, 0o777)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tree %s: %w", prefix, err)
+		}
+		t.tmp = name
+		break
+	}
+	if t.tmp == "" {
+		return nil, fmt.Errorf("tree %s: no free temporary folder name", prefix)
+	}
+	t.final = filepath.Join(b.dir, filepath.FromSlash(fileKey(strings.TrimSuffix(prefix, "/"))))
+	t.dirs = map[string]bool{t.tmp: true}
+	return t, nil
+}
+
+func randomHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// WriteFile writes prefix+rel from r, overwriting an earlier write of rel.
+// It may be called from several goroutines at once. If r fails, the object
+// is not written (cloud buckets) or is incomplete in the private folder,
+// and the tree must be discarded (file buckets).
+func (t *Tree) WriteFile(ctx context.Context, rel string, r io.Reader, opts *blob.WriterOptions) error {
+	if t.tmp == "" {
+		return t.b.WriteFile(ctx, t.prefix+rel, r, opts)
+	}
+	key := t.prefix + rel
+	if !plainKey(rel) {
+		// Let gocloud's file driver escape the key, relative to the
+		// private folder: escaping works segment by segment, so the
+		// renamed tree is where the bucket's driver looks for it.
+		odd, err := t.escaper()
+		if err != nil {
+			return fmt.Errorf("write %s: %w", key, err)
+		}
+		return (&Bucket{Bucket: odd}).WriteFile(ctx, rel, r, opts)
+	}
+	p := filepath.Join(t.tmp, filepath.FromSlash(fileKey(rel)))
+	if err := t.mkdirAll(filepath.Dir(p)); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	buf := copyBufs.Get().(*[]byte)
+	// Hide *os.File's ReadFrom so that the pooled buffer is used.
+	_, err = io.CopyBuffer(struct{ io.Writer }{f}, ctxReader{ctx, r}, *buf)
+	copyBufs.Put(buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+// mkdirAll is os.MkdirAll with a memory of the folders made, so that a
+// tree of N files costs one mkdir per folder, not N.
+func (t *Tree) mkdirAll(dir string) error {
+	t.mu.Lock()
+	known := t.dirs[dir]
+	t.mu.Unlock()
+	if known {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	for d := dir; d != t.tmp && !t.dirs[d]; d = filepath.Dir(d) {
+		t.dirs[d] = true
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *Tree) escaper() (*blob.Bucket, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.odd == nil {
+		b, err := fileblob.OpenBucket(t.tmp, &fileblob.Options{Metadata: fileblob.MetadataDontWrite, NoTempDir: true})
+		if err != nil {
+			return nil, err
+		}
+		t.odd = b
+	}
+	return t.odd, nil
+}
+
+// Commit makes the tree's objects visible under its prefix. On file
+// buckets an earlier tree at the prefix (from an attempt that crashed after
+// its Commit) is replaced; the new objects are durable with the bucket's
+// next Sync. Commit is a no-op on cloud buckets.
+func (t *Tree) Commit(ctx context.Context) error {
+	if t.tmp == "" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return fmt.Errorf("tree %s: already committed or discarded", t.prefix)
+	}
+	if t.odd != nil {
+		t.odd.Close()
+		t.odd = nil
+	}
+	if err := os.MkdirAll(filepath.Dir(t.final), 0o777); err != nil {
+		return fmt.Errorf("tree %s: %w", t.prefix, err)
+	}
+	err := os.Rename(t.tmp, t.final)
+	// A non-empty folder at the target fails with EEXIST or ENOTEMPTY,
+	// both os.ErrExist.
+	if err != nil && errors.Is(err, os.ErrExist) {
+		// Move the old tree aside, then put the new one in its place.
+		old := t.tmp + "-old"
+		if err := os.Rename(t.final, old); err != nil {
+			return fmt.Errorf("tree %s: replace: %w", t.prefix, err)
+		}
+		err = os.Rename(t.tmp, t.final)
+		os.RemoveAll(old)
+	}
+	if err != nil {
+		return fmt.Errorf("tree %s: %w", t.prefix, err)
+	}
+	t.done = true
+	return nil
+}
+
+// Discard drops an uncommitted tree; it is a no-op after Commit.
+func (t *Tree) Discard() {
+	if t.tmp == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.odd != nil {
+		t.odd.Close()
+		t.odd = nil
+	}
+	if !t.done {
+		os.RemoveAll(t.tmp)
+		t.done = true
+	}
+}
