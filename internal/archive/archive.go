@@ -81,6 +81,35 @@ type Package struct {
 // name's NAME-VERSION), and returns the package. Every problem found in the
 // entries is reported, joined; structural problems stop at the first.
 func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, error) {
+	return openZip(ra, size, want, lim, nil)
+}
+
+// CopyFunc receives the content of one regular file of a package while it
+// is verified; it must read r to its end or fail.
+type CopyFunc func(f *File, r io.Reader) error
+
+// CopyError is a failure of a CopyFunc itself (not of the zip): the
+// package was not refused, the copy failed.
+type CopyError struct {
+	Path string
+	Err  error
+}
+
+func (e *CopyError) Error() string { return fmt.Sprintf("copy %s: %v", e.Path, e.Err) }
+func (e *CopyError) Unwrap() error { return e.Err }
+
+// OpenInto is Open that hands each regular file to sink as it verifies it,
+// so that a caller extracting every file (a publication's static files)
+// reads and inflates the zip once, not twice. Files are handed over in zip
+// order, after the structural checks and before the manifest's; sink must
+// treat what it received as provisional until OpenInto returns a package.
+// A corrupt entry is a refusal (*Error) even when sink reports the read
+// failure; a failure of sink alone stops at once with a *CopyError.
+func OpenInto(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink CopyFunc) (*Package, error) {
+	return openZip(ra, size, want, lim, sink)
+}
+
+func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink CopyFunc) (*Package, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if errors.Is(err, zip.ErrFormat) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -195,7 +224,11 @@ func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, 
 	// unsupported compression method must be a refusal now, not a failed
 	// write halfway through publishing.
 	for _, f := range p.Files {
-		if err := verifyEntry(f.zf); err != nil {
+		if err := verifyEntry(f, sink); err != nil {
+			var ce *CopyError
+			if errors.As(err, &ce) {
+				return nil, ce
+			}
 			errs = append(errs, err)
 		}
 	}
@@ -213,7 +246,9 @@ func Open(ra io.ReaderAt, size int64, want packageid.ID, lim Limits) (*Package, 
 	return p, nil
 }
 
-func verifyEntry(zf *zip.File) *Error {
+// verifyEntry reads f to its end, through sink when it is not nil.
+func verifyEntry(f *File, sink CopyFunc) error {
+	zf := f.zf
 	if zf.Method != zip.Store && zf.Method != zip.Deflate {
 		return refuse("zip", zf.Name, "compression method %d is not supported; use deflate or store", zf.Method)
 	}
@@ -222,10 +257,37 @@ func verifyEntry(zf *zip.File) *Error {
 		return refuse("zip", zf.Name, "cannot read entry: %v", err)
 	}
 	defer rc.Close()
-	if _, err := io.Copy(io.Discard, rc); err != nil {
-		return refuse("zip", zf.Name, "corrupt entry (%v): its content does not match its declared size and checksum", err)
+	r := &readErr{r: rc}
+	if sink != nil {
+		if err := sink(f, r); err != nil && r.err == nil {
+			return &CopyError{Path: f.Path, Err: err}
+		}
+	}
+	// Whatever sink left unread (nothing, unless it failed reading).
+	if r.err == nil {
+		_, _ = io.Copy(io.Discard, r)
+	}
+	if r.err != nil {
+		return refuse("zip", zf.Name, "corrupt entry (%v): its content does not match its declared size and checksum", r.err)
 	}
 	return nil
+}
+
+// readErr remembers the first read error other than io.EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // checkName refuses entry names that are not plain relative UTF-8 paths.

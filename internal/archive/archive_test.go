@@ -113,8 +113,86 @@ func TestOpenRefusals(t *testing.T) {
 			if ae.Check != tt.check || !strings.Contains(err.Error(), tt.message) {
 				t.Fatalf("error %q (check %q), want check %q containing %q", err, ae.Check, tt.check, tt.message)
 			}
+			// Extracting while verifying refuses the same way, even when
+			// the sink passes the read error on.
+			_, err2 := OpenInto(bytes.NewReader(tt.data), int64(len(tt.data)), want, tt.lim, func(f *File, r io.Reader) error {
+				_, err := io.Copy(io.Discard, r)
+				return err
+			})
+			if err2 == nil || err2.Error() != err.Error() {
+				t.Fatalf("OpenInto: %v\nOpen:     %v", err2, err)
+			}
 		})
 	}
+}
+
+func TestOpenInto(t *testing.T) {
+	extra := []ziptest.Entry{
+		{Name: "data_stream/logs/manifest.yml", Body: []byte("title: x\n")},
+		{Name: "img/shot.png", Body: bytes.Repeat([]byte{1, 2, 3}, 40_000), Store: true},
+		{Name: "kibana/dashboard/d.json", Body: bytes.Repeat([]byte(`{"a":1}`), 20_000)},
+	}
+	data := ziptest.Package(t, "foo", "1.0.0", extra...)
+	entries := map[string][]byte{}
+	for _, e := range ziptest.PackageEntries("foo", "1.0.0", extra...) {
+		if !strings.HasSuffix(e.Name, "/") {
+			entries[strings.TrimPrefix(e.Name, "foo-1.0.0/")] = e.Body
+		}
+	}
+	ra, size := bytes.NewReader(data), int64(len(data))
+
+	t.Run("every file once, in zip order", func(t *testing.T) {
+		var order []string
+		got := map[string][]byte{}
+		p, err := OpenInto(ra, size, want, DefaultLimits, func(f *File, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			order = append(order, f.Path)
+			got[f.Path] = b
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(order, ",") != strings.Join(p.Paths(), ",") {
+			t.Fatalf("sink saw %v, package files are %v", order, p.Paths())
+		}
+		if len(got) != len(entries) {
+			t.Fatalf("sink saw %d files, the zip has %d", len(got), len(entries))
+		}
+		for path, body := range entries {
+			if !bytes.Equal(got[path], body) {
+				t.Errorf("%s: sink got %d bytes, want %d", path, len(got[path]), len(body))
+			}
+		}
+	})
+	t.Run("a failing sink is not a refusal", func(t *testing.T) {
+		disk := errors.New("disk full")
+		_, err := OpenInto(ra, size, want, DefaultLimits, func(f *File, r io.Reader) error { return disk })
+		var ce *CopyError
+		var ae *Error
+		if !errors.As(err, &ce) || !errors.Is(err, disk) || errors.As(err, &ae) {
+			t.Fatalf("error %v: want a *CopyError wrapping %v and no *Error", err, disk)
+		}
+	})
+	t.Run("a sink reading part of a file still verifies all of it", func(t *testing.T) {
+		calls := 0
+		if _, err := OpenInto(ra, size, want, DefaultLimits, func(f *File, r io.Reader) error {
+			calls++
+			_, err := r.Read(make([]byte, 10))
+			if err == io.EOF {
+				err = nil
+			}
+			return err
+		}); err != nil || calls != len(entries) {
+			t.Fatalf("OpenInto = %v after %d calls, want nil after %d", err, calls, len(entries))
+		}
+		bad := corruptCRC(t, nil)
+		_, err := OpenInto(bytes.NewReader(bad), int64(len(bad)), want, DefaultLimits, func(f *File, r io.Reader) error { return nil })
+		var ae *Error
+		if !errors.As(err, &ae) || !strings.Contains(err.Error(), "corrupt entry") {
+			t.Fatalf("corrupt entry the sink did not read: %v", err)
+		}
+	})
 }
 
 // corruptCRC flips a byte of a stored entry's data, so its checksum fails.

@@ -91,9 +91,37 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 		return []Reason{*r}, nil
 	}
 
-	// The zip itself.
-	pkg, err := archive.Open(f, size, id, p.cfg.Limits)
+	// The zip itself. Where the static files' tree stays private until
+	// committed (file buckets), they are extracted by the same read that
+	// verifies every entry, rather than read and inflated a second time
+	// once the checks have passed; a refusal discards the tree.
+	var tree *storage.Tree
+	var sink archive.CopyFunc
+	if !s.DryRun {
+		if tree, err = p.b.Public.NewTree(ctx, storage.StaticPrefix+id.String()+"/"); err != nil {
+			return nil, err
+		}
+		defer tree.Discard()
+		if tree.Private() {
+			first := true
+			sink = func(file *archive.File, r io.Reader) error {
+				// File buckets keep no content type: none to sniff.
+				if err := tree.WriteFile(ctx, file.Path, r, nil); err != nil {
+					return err
+				}
+				if first {
+					first = false
+					p.step("static")
+				}
+				return nil
+			}
+		}
+	}
+	pkg, err := archive.OpenInto(f, size, id, p.cfg.Limits, sink)
 	if err != nil {
+		if ce := (*archive.CopyError)(nil); errors.As(err, &ce) {
+			return nil, fmt.Errorf("extract static files: %w", err)
+		}
 		return archiveReasons(zipName, err), nil
 	}
 	if !s.Legacy && p.cfg.Validate != nil {
@@ -133,7 +161,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 		return []Reason{*reason}, nil
 	}
 	p.step("claimed")
-	if err := p.write(ctx, s, id, pkg, f, size, sig, docJSON, l); err != nil {
+	if err := p.write(ctx, s, id, pkg, tree, sink != nil, f, size, sig, docJSON, l); err != nil {
 		// Leave the files for the retry (it rewrites them) or for the
 		// refusal path of run, which removes them.
 		return nil, err
@@ -204,44 +232,15 @@ func archiveReasons(zipName string, err error) []Reason {
 
 // write performs the publication's writes in their safe order: static files,
 // signature, package document, then the zip, created only if absent.
-func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, f *os.File, size int64, sig, docJSON []byte, l *lease) error {
+// tree receives the static files; extracted says they are in it already.
+func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, tree *storage.Tree, extracted bool, f *os.File, size int64, sig, docJSON []byte, l *lease) error {
+	if !extracted {
+		if err := p.writeStatics(ctx, pkg, tree); err != nil {
+			return err
+		}
+	}
 	// The static files appear together (file buckets) when the tree is
 	// committed, before the zip.
-	tree, err := p.b.Public.NewTree(ctx, storage.StaticPrefix+id.String()+"/")
-	if err != nil {
-		return err
-	}
-	defer tree.Discard()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for i, file := range pkg.Files {
-		g.Go(func() error {
-			rc, err := file.Open()
-			if err != nil {
-				return fmt.Errorf("read %s from zip: %w", file.Path, err)
-			}
-			defer rc.Close()
-			// The stored type is what EPR's storage indexer relays; an
-			// unknown extension is sniffed as EPR does over a zip.
-			head := make([]byte, mediatype.SniffLen)
-			n, err := io.ReadFull(rc, head)
-			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-				return fmt.Errorf("read %s from zip: %w", file.Path, err)
-			}
-			head = head[:n]
-			body := io.MultiReader(bytes.NewReader(head), rc)
-			if err := tree.WriteFile(gctx, file.Path, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
-				return err
-			}
-			if i == 0 {
-				p.step("static")
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
 	if err := tree.Commit(ctx); err != nil {
 		return err
 	}
@@ -299,6 +298,38 @@ func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, p
 		return err
 	}
 	return nil
+}
+
+// writeStatics writes every file of pkg into tree, several at once.
+func (p *Publisher) writeStatics(ctx context.Context, pkg *archive.Package, tree *storage.Tree) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, file := range pkg.Files {
+		g.Go(func() error {
+			rc, err := file.Open()
+			if err != nil {
+				return fmt.Errorf("read %s from zip: %w", file.Path, err)
+			}
+			defer rc.Close()
+			// The stored type is what EPR's storage indexer relays; an
+			// unknown extension is sniffed as EPR does over a zip.
+			head := make([]byte, mediatype.SniffLen)
+			n, err := io.ReadFull(rc, head)
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+				return fmt.Errorf("read %s from zip: %w", file.Path, err)
+			}
+			head = head[:n]
+			body := io.MultiReader(bytes.NewReader(head), rc)
+			if err := tree.WriteFile(gctx, file.Path, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
+				return err
+			}
+			if i == 0 {
+				p.step("static")
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // cleanup removes what a failed publication (of submission s) wrote,

@@ -4,6 +4,7 @@
 package publishapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"pkgstore/internal/apijson"
@@ -189,7 +191,17 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
+	body := http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
+	// multipart reads 4 KiB at a time; a larger buffer under it turns a
+	// zip's upload into a few large reads of the connection rather than
+	// one system call per 4 KiB.
+	br := bodyBufs.Get().(*bufio.Reader)
+	br.Reset(body)
+	defer func() { br.Reset(nil); bodyBufs.Put(br) }()
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, body}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		apijson.Error(w, http.StatusBadRequest, "expected a multipart/form-data body with parts \"package\" and \"signature\": %v", err)
@@ -313,6 +325,8 @@ func (a *API) failUpload(w http.ResponseWriter, err error) {
 		apijson.Error(w, http.StatusBadRequest, "reading the upload failed: %v", err)
 	}
 }
+
+var bodyBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 
 // readErrs remembers the error of the request body, to tell a client's
 // failure from the queue's.

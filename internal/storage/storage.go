@@ -55,6 +55,7 @@ func (b *Buckets) Close() error {
 type Bucket struct {
 	*blob.Bucket
 	dir string // non-empty for file buckets: CreateIfAbsent uses link(2) there
+	topOnce sync.Once
 }
 
 // Open opens both buckets described by cfg.

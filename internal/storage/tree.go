@@ -57,6 +57,7 @@ func (b *Bucket) NewTree(ctx context.Context, prefix string) (*Tree, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("tree %s: %w", prefix, err)
 	}
+	b.topOnce.Do(func() { markTopDir(root) })
 	// 0o777 less the umask, as gocloud's file driver makes folders, so
 	// that the renamed folder looks like any other of the bucket.
 	for range 10 {
@@ -84,6 +85,12 @@ func randomHex() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Private reports whether the tree's objects stay invisible until Commit
+// (file buckets), so that it may be filled before the writer knows it will
+// commit it. File buckets keep no metadata: WriteFile's options are
+// ignored there.
+func (t *Tree) Private() bool { return t.tmp != "" }
 
 // WriteFile writes prefix+rel from r, overwriting an earlier write of rel.
 // It may be called from several goroutines at once. If r fails, the object

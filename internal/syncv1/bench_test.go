@@ -2,60 +2,148 @@ package syncv1
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"pkgstore/internal/server"
-
 	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/shareddata"
 )
 
-// BenchmarkSync migrates the whole v1 sample into a fresh store on
-// loopback (file buckets, as pkgstore serve --data) per iteration: HEAD
-// probe, zip, sign, upload, publishing job. MB/s counts the revisions'
-// uncompressed bytes, as the v1 branch size (2.1 GB) is counted. Client and
-// server share the machine's cores.
+var (
+	syncSrc = flag.String("sync-src", "", "BenchmarkSync: migrate this v1 checkout (the folder holding packages/) instead of the v1 sample")
+	// LargeRevision is the size from which a revision of the v1 sample
+	// counts as production-sized: the production branch averages 1.3 MB
+	// per revision (2.5 GB, 1,918 revisions), the sample 134 KB, so the
+	// sample's MB/s is bound by per-revision costs that the production
+	// branch pays ten times less often per byte.
+	largeRevision = flag.Int64("sync-large", 400_000, "BenchmarkSync/*-large: smallest revision, in bytes, of the production-sized selection")
+)
+
+// BenchmarkSync migrates a v1 checkout into a fresh store on loopback
+// (file buckets, as pkgstore serve --data) per iteration: HEAD probe, zip,
+// sign, upload, publishing job. MB/s counts the revisions' uncompressed
+// bytes, as the v1 branch size is counted; CPU-ms/MB is the process's CPU
+// time (client and server, user and system) per MB, steadier than MB/s on
+// a shared machine: at 2 cores, 60 MB/s needs at most 33 CPU-ms/MB.
 //
 //	go test -bench Sync -run '^$' ./internal/syncv1/
+//
+// Sub-benchmarks: file and mem migrate the whole v1 sample (269
+// revisions); file-large migrates its production-sized revisions (see
+// -sync-large: 23 revisions, 27 MB, 1.19 MB each). -sync-src replaces the
+// sample, e.g. with a checkout of the production branch.
 func BenchmarkSync(b *testing.B) {
-	for _, backend := range []string{"file", "mem"} {
-		b.Run(backend, func(b *testing.B) {
-			src := os.Getenv("BENCH_SRC")
-			want := 0
-			if src == "" {
-				src = shareddata.UnpackV1(b)
-				want = shareddata.V1Revisions
-			}
-			size := treeSize(b, filepath.Join(src, "packages"))
-			b.SetBytes(size)
-			revs := 0
-			for b.Loop() {
-				b.StopTimer()
-				s := servertest.Start(b, servertest.Options{Memory: backend == "mem", Configure: func(c *server.Config) {
-					if n, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
-						c.Workers = n
-					}
-				}})
-				b.StartTimer()
-				par, _ := strconv.Atoi(os.Getenv("BENCH_PAR"))
-				sum, err := Run(context.Background(), Config{Source: src, Client: s.Client, Key: s.Key.Signer, Workers: par})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if !sum.OK() || (want > 0 && sum.Published != want) {
-					b.Fatalf("published %d, failed %d: %v", sum.Published, len(sum.Failed), sum.Failed)
-				}
-				revs += sum.Published
-				b.StopTimer()
-				s.Stop()
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(revs)/b.Elapsed().Seconds(), "revisions/s")
-		})
+	src, want := *syncSrc, 0
+	if src == "" {
+		src, want = shareddata.UnpackV1(b), shareddata.V1Revisions
 	}
+	large, nLarge := largeSelection(b, src, *largeRevision)
+	for _, c := range []struct {
+		name string
+		src  string
+		want int
+		mem  bool
+	}{
+		{"file", src, want, false},
+		{"mem", src, want, true},
+		{"file-large", large, nLarge, false},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchSync(b, c.src, c.want, c.mem) })
+	}
+}
+
+func benchSync(b *testing.B, src string, want int, mem bool) {
+	size := treeSize(b, filepath.Join(src, "packages"))
+	b.SetBytes(size)
+	revs := 0
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		s := servertest.Start(b, servertest.Options{Memory: mem, Configure: func(c *server.Config) {
+			if n, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
+				c.Workers = n
+			}
+		}})
+		par, _ := strconv.Atoi(os.Getenv("BENCH_PAR"))
+		cpu0 := processCPU(b)
+		b.StartTimer()
+		sum, err := Run(context.Background(), Config{Source: src, Client: s.Client, Key: s.Key.Signer, Workers: par})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += processCPU(b) - cpu0
+		if !sum.OK() || (want > 0 && sum.Published != want) {
+			b.Fatalf("published %d, failed %d: %v", sum.Published, len(sum.Failed), sum.Failed)
+		}
+		revs += sum.Published
+		s.Stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(revs)/b.Elapsed().Seconds(), "revisions/s")
+	b.ReportMetric(float64(cpu.Milliseconds())/(float64(size)*float64(b.N)/1e6), "CPU-ms/MB")
+}
+
+// largeSelection links the revisions of src of at least minSize bytes
+// into a new v1 checkout and returns it with their number.
+func largeSelection(tb testing.TB, src string, minSize int64) (string, int) {
+	tb.Helper()
+	dirs, err := Revisions(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dst := tb.TempDir()
+	n := 0
+	for _, d := range dirs {
+		if treeSize(tb, filepath.Join(src, d)) < minSize {
+			continue
+		}
+		n++
+		err := filepath.Walk(filepath.Join(src, d), func(p string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			to := filepath.Join(dst, rel)
+			if fi.IsDir() {
+				return os.MkdirAll(to, 0o755)
+			}
+			if err := os.Link(p, to); err != nil {
+				return copyFile(p, to)
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if n == 0 {
+		tb.Fatalf("no revision of %s has %d bytes or more", src, minSize)
+	}
+	return dst, n
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
+}
+
+// processCPU is the user and system time this process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func treeSize(tb testing.TB, dir string) int64 {

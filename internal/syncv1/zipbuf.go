@@ -8,6 +8,10 @@ import (
 	"os"
 )
 
+// chunkSize is the unit of a zipBuf's memory: the buffer grows by chunks,
+// never copying what it holds, and keeps them for the worker's next zip.
+const chunkSize = 256 << 10
+
 // MemZipLimit is the size up to which a worker keeps the zip it builds in
 // memory. Most v1 revisions are a few MB (1.3 MB on average in the
 // production branch); writing each to a temporary file only for it to be
@@ -19,26 +23,28 @@ const MemZipLimit = 32 << 20
 // temporary file of dir, created on the first spill and kept for the
 // worker's next zips.
 type zipBuf struct {
-	dir   string
-	limit int
-	mem   bytes.Buffer
-	file  *os.File
-	fw    *bufio.Writer
-	size  int64
-	spill bool
+	dir    string
+	limit  int
+	chunks [][]byte // the first used ones hold the zip, in order
+	used   int
+	file   *os.File
+	fw     *bufio.Writer
+	size   int64
+	spill  bool
 }
 
 // Reset empties the buffer for the next zip.
 func (z *zipBuf) Reset() {
-	z.mem.Reset()
+	z.used = 0
 	z.size = 0
 	z.spill = false
 }
 
 func (z *zipBuf) Write(p []byte) (int, error) {
-	if !z.spill && z.mem.Len()+len(p) <= z.limit {
+	if !z.spill && z.size+int64(len(p)) <= int64(z.limit) {
+		z.memWrite(p)
 		z.size += int64(len(p))
-		return z.mem.Write(p)
+		return len(p), nil
 	}
 	if !z.spill {
 		if err := z.startSpill(); err != nil {
@@ -66,12 +72,30 @@ func (z *zipBuf) startSpill() error {
 		return err
 	}
 	z.fw.Reset(z.file)
-	if _, err := z.fw.Write(z.mem.Bytes()); err != nil {
-		return err
+	for _, c := range z.chunks[:z.used] {
+		if _, err := z.fw.Write(c); err != nil {
+			return err
+		}
 	}
-	z.mem.Reset()
+	z.used = 0
 	z.spill = true
 	return nil
+}
+
+func (z *zipBuf) memWrite(p []byte) {
+	for len(p) > 0 {
+		if z.used == 0 || len(z.chunks[z.used-1]) == cap(z.chunks[z.used-1]) {
+			if z.used == len(z.chunks) {
+				z.chunks = append(z.chunks, make([]byte, 0, chunkSize))
+			}
+			z.chunks[z.used] = z.chunks[z.used][:0]
+			z.used++
+		}
+		c := z.chunks[z.used-1]
+		k := min(len(p), cap(c)-len(c))
+		z.chunks[z.used-1] = append(c, p[:k]...)
+		p = p[k:]
+	}
 }
 
 // Finish flushes a spilled zip to its file.
@@ -90,7 +114,11 @@ func (z *zipBuf) Reader() io.Reader {
 	if z.spill {
 		return io.NewSectionReader(z.file, 0, z.size)
 	}
-	return bytes.NewReader(z.mem.Bytes())
+	rs := make([]io.Reader, z.used)
+	for i, c := range z.chunks[:z.used] {
+		rs[i] = bytes.NewReader(c)
+	}
+	return io.MultiReader(rs...)
 }
 
 // Close removes the temporary file, if there is one.

@@ -21,6 +21,9 @@ func TestZipBuf(t *testing.T) {
 		{"one byte over", 100, []int{50, 51}, true},
 		{"one write over", 100, []int{1000}, true},
 		{"spills midway then keeps writing", 100, []int{60, 60, 5000, 1}, true},
+		{"across chunks", 3 * chunkSize, []int{chunkSize - 1, 2, chunkSize + 5, 7}, false},
+		{"one write over several chunks", 3 * chunkSize, []int{3 * chunkSize}, false},
+		{"spills several chunks", 2*chunkSize + 10, []int{chunkSize, chunkSize, 10, 1}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
