@@ -49,7 +49,8 @@ type Indexer struct {
 	Keep    int
 	KeepFor time.Duration
 	// MinInterval spaces the passes Run makes: a trigger less than
-	// MinInterval after the end of the last pass waits for the rest of it,
+	// MinInterval (or passSpacing times the last pass's length, if more)
+	// after the end of the last pass waits for the rest of it,
 	// so a burst of publications (a migration) is indexed in a few passes
 	// instead of one per publication, while a lone publication is indexed
 	// at once. Each pass lists the bucket and rewrites the index files,
@@ -84,6 +85,11 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
 // DefaultMinInterval is the default Indexer.MinInterval.
 const DefaultMinInterval = 500 * time.Millisecond
 
+// passSpacing: Run waits at least passSpacing times the length of the last
+// pass between two passes (unless TriggerNow), so passes take at most a
+// tenth of the time of a long burst of publications.
+const passSpacing = 9
+
 // Trigger schedules a pass; it never blocks.
 func (ix *Indexer) Trigger() {
 	select {
@@ -107,12 +113,18 @@ func (ix *Indexer) TriggerNow() {
 // Run performs a pass whenever triggered, until ctx is done.
 func (ix *Indexer) Run(ctx context.Context) {
 	var lastEnd time.Time
+	var lastTook time.Duration
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ix.trigger:
-			if wait := ix.MinInterval - time.Since(lastEnd); wait > 0 {
+			// A pass rewrites the whole index, so it takes longer as the
+			// store grows: spacing passes by a multiple of the last one's
+			// length keeps indexing under a tenth of a burst, whatever the
+			// store's size.
+			interval := max(ix.MinInterval, passSpacing*lastTook)
+			if wait := interval - time.Since(lastEnd); wait > 0 {
 				// Triggers arriving meanwhile coalesce into this pass.
 				t := time.NewTimer(wait)
 				select {
@@ -133,8 +145,10 @@ func (ix *Indexer) Run(ctx context.Context) {
 			case <-ix.urgent:
 			default:
 			}
+			start := time.Now()
 			_, err := ix.Index(ctx)
 			lastEnd = time.Now()
+			lastTook = lastEnd.Sub(start)
 			if err != nil && ctx.Err() == nil {
 				ix.log.Error("indexing failed", "err", err)
 				// Try again later rather than spinning on a broken bucket.

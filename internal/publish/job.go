@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
 	"gocloud.dev/blob"
@@ -358,34 +356,31 @@ func claimGen(id packageid.ID, gen int) string {
 }
 
 // topClaim returns the highest claim generation and its holder (0, "" if none).
+//
+// Generations are created one after the other (the next is always top+1,
+// create-if-absent) and never deleted, so the top is found by reading
+// generation 1, 2, … until two in a row do not exist (claims are not synced
+// on their own, so a power cut may lose one below a later one): two or
+// three reads in practice, where listing the claims folder by prefix costs,
+// on a file bucket, a scan of every revision's claims, each time.
 func (p *Publisher) topClaim(ctx context.Context, id packageid.ID) (int, string, error) {
-	prefix := storage.ClaimPrefix(id)
-	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: prefix})
-	if err != nil {
-		return 0, "", fmt.Errorf("claims: %w", err)
+	gen, holder := 0, ""
+	for next, misses := 1, 0; misses < 2; next++ {
+		data, err := p.b.Internal.ReadAll(ctx, claimGen(id, next))
+		if storage.IsNotFound(err) {
+			misses++
+			continue
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("read claim: %w", err)
+		}
+		var c claimRecord
+		if err := json.Unmarshal(data, &c); err != nil {
+			return 0, "", fmt.Errorf("parse claim %d of %s: %w", next, id, err)
+		}
+		gen, holder, misses = next, c.Submission, 0
 	}
-	var gens []string
-	for _, obj := range objs {
-		gens = append(gens, strings.TrimPrefix(obj.Key, prefix))
-	}
-	if len(gens) == 0 {
-		return 0, "", nil
-	}
-	sort.Strings(gens)
-	top := gens[len(gens)-1]
-	var gen int
-	if _, err := fmt.Sscanf(top, "%d", &gen); err != nil {
-		return 0, "", fmt.Errorf("bad claim generation %q", top)
-	}
-	data, err := p.b.Internal.ReadAll(ctx, claimGen(id, gen))
-	if err != nil {
-		return 0, "", fmt.Errorf("read claim: %w", err)
-	}
-	var c claimRecord
-	if err := json.Unmarshal(data, &c); err != nil {
-		return 0, "", fmt.Errorf("parse claim: %w", err)
-	}
-	return gen, c.Submission, nil
+	return gen, holder, nil
 }
 
 func (p *Publisher) claimHolder(ctx context.Context, id packageid.ID) (string, error) {

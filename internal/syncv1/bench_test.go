@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -23,6 +24,11 @@ var (
 	// sample's MB/s is bound by per-revision costs that the production
 	// branch pays ten times less often per byte.
 	largeRevision = flag.Int64("sync-large", 400_000, "BenchmarkSync/*-large: smallest revision, in bytes, of the production-sized selection")
+	// The production branch's whole size: -sync-scale 84 makes 84 copies
+	// of the 23 production-sized revisions (renamed NAME_cK), 1,932
+	// revisions and 2.3 GB, so that what grows with the store (indexer
+	// passes, folders, the queue) weighs as it does in the real migration.
+	syncScale = flag.Int("sync-scale", 0, "BenchmarkSync/file-scaled: copies of the production-sized selection to migrate at once (0: skip)")
 )
 
 // BenchmarkSync migrates a v1 checkout into a fresh store on loopback
@@ -43,7 +49,7 @@ func BenchmarkSync(b *testing.B) {
 	if src == "" {
 		src, want = shareddata.UnpackV1(b), shareddata.V1Revisions
 	}
-	large, nLarge := largeSelection(b, src, *largeRevision)
+	large, nLarge := largeSelection(b, src, *largeRevision, 1)
 	for _, c := range []struct {
 		name string
 		src  string
@@ -55,6 +61,10 @@ func BenchmarkSync(b *testing.B) {
 		{"file-large", large, nLarge, false},
 	} {
 		b.Run(c.name, func(b *testing.B) { benchSync(b, c.src, c.want, c.mem) })
+	}
+	if *syncScale > 0 {
+		scaled, n := largeSelection(b, src, *largeRevision, *syncScale)
+		b.Run("file-scaled", func(b *testing.B) { benchSync(b, scaled, n, false) })
 	}
 }
 
@@ -91,8 +101,10 @@ func benchSync(b *testing.B, src string, want int, mem bool) {
 }
 
 // largeSelection links the revisions of src of at least minSize bytes
-// into a new v1 checkout and returns it with their number.
-func largeSelection(tb testing.TB, src string, minSize int64) (string, int) {
+// into a new v1 checkout, copies times (the first under their own name,
+// the others as packages NAME_cK, manifest renamed to match), and returns
+// it with its number of revisions.
+func largeSelection(tb testing.TB, src string, minSize int64, copies int) (string, int) {
 	tb.Helper()
 	dirs, err := Revisions(src)
 	if err != nil {
@@ -104,23 +116,18 @@ func largeSelection(tb testing.TB, src string, minSize int64) (string, int) {
 		if treeSize(tb, filepath.Join(src, d)) < minSize {
 			continue
 		}
-		n++
-		err := filepath.Walk(filepath.Join(src, d), func(p string, fi os.FileInfo, err error) error {
-			if err != nil {
-				return err
+		name, version := filepath.Base(filepath.Dir(d)), filepath.Base(d)
+		for k := range copies {
+			to := filepath.Join(dst, "packages", name, version)
+			rename := ""
+			if k > 0 {
+				rename = name + "_c" + strconv.Itoa(k)
+				to = filepath.Join(dst, "packages", rename, version)
 			}
-			rel, _ := filepath.Rel(src, p)
-			to := filepath.Join(dst, rel)
-			if fi.IsDir() {
-				return os.MkdirAll(to, 0o755)
+			if err := linkRevision(filepath.Join(src, d), to, rename); err != nil {
+				tb.Fatal(err)
 			}
-			if err := os.Link(p, to); err != nil {
-				return copyFile(p, to)
-			}
-			return nil
-		})
-		if err != nil {
-			tb.Fatal(err)
+			n++
 		}
 	}
 	if n == 0 {
@@ -129,12 +136,35 @@ func largeSelection(tb testing.TB, src string, minSize int64) (string, int) {
 	return dst, n
 }
 
-func copyFile(from, to string) error {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, b, 0o644)
+// linkRevision hard-links the revision folder from into to; when rename is
+// set, manifest.yml is copied with its name replaced.
+func linkRevision(from, to, rename string) error {
+	return filepath.Walk(from, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		out := filepath.Join(to, rel)
+		switch {
+		case fi.IsDir():
+			return os.MkdirAll(out, 0o755)
+		case rename != "" && rel == "manifest.yml":
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			re := regexp.MustCompile(`(?m)^name:.*$`)
+			return os.WriteFile(out, re.ReplaceAll(b, []byte("name: "+rename)), 0o644)
+		}
+		if err := os.Link(p, out); err != nil {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
+		}
+		return nil
+	})
 }
 
 // processCPU is the user and system time this process has used.
