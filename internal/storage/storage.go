@@ -54,7 +54,7 @@ func (b *Buckets) Close() error {
 // Bucket is a gocloud bucket plus, on the file backend, the folder behind it.
 type Bucket struct {
 	*blob.Bucket
-	dir string // non-empty for file buckets: CreateIfAbsent uses link(2) there
+	dir     string // non-empty for file buckets: CreateIfAbsent uses link(2) there
 	topOnce sync.Once
 }
 
