@@ -24,10 +24,11 @@ var (
 	// sample's MB/s is bound by per-revision costs that the production
 	// branch pays ten times less often per byte.
 	largeRevision = flag.Int64("sync-large", 400_000, "BenchmarkSync/*-large: smallest revision, in bytes, of the production-sized selection")
-	// The production branch's whole size: -sync-scale 84 makes 84 copies
-	// of the 23 production-sized revisions (renamed NAME_cK), 1,932
-	// revisions and 2.3 GB, so that what grows with the store (indexer
-	// passes, folders, the queue) weighs as it does in the real migration.
+	// The production branch's whole size: -sync-scale 101 makes 101
+	// copies of the v1 sample's 19 production-sized revisions (renamed
+	// NAME_cK), 1,919 revisions and 2.3 GB, so that what grows with the
+	// store (indexer passes, folders, the queue) weighs as it does in the
+	// real migration (1,918 revisions).
 	syncScale = flag.Int("sync-scale", 0, "BenchmarkSync/file-scaled: copies of the production-sized selection to migrate at once (0: skip)")
 )
 
@@ -42,7 +43,7 @@ var (
 //
 // Sub-benchmarks: file and mem migrate the whole v1 sample (269
 // revisions); file-large migrates its production-sized revisions (see
-// -sync-large: 23 revisions, 27 MB, 1.19 MB each). -sync-src replaces the
+// -sync-large: 19 revisions, 22.7 MB, 1.19 MB each). -sync-src replaces the
 // sample, e.g. with a checkout of the production branch.
 func BenchmarkSync(b *testing.B) {
 	src, want := *syncSrc, 0
