@@ -250,23 +250,16 @@ func (b *Bucket) stageLink(key, src string) (*Staged, error) {
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
 		return nil, err
 	}
-	for range 10 {
-		tmp := filepath.Join(tmpDir, "link-"+randomHex()+".tmp")
-		err := os.Link(src, tmp)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		t, err := os.Open(tmp)
-		if err != nil {
-			os.Remove(tmp)
-			return nil, err
-		}
-		return &Staged{b: b, key: key, final: final, tmp: t}, nil
+	tmp, err := createFresh(tmpDir, "link-", ".tmp", func(name string) error { return os.Link(src, name) })
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("no free temporary name")
+	t, err := os.Open(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	return &Staged{b: b, key: key, final: final, tmp: t}, nil
 }
 
 func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*Staged, error) {

@@ -60,30 +60,30 @@ func (b *Bucket) NewTree(ctx context.Context, prefix string) (*Tree, error) {
 	b.topOnce.Do(func() { markTopDir(root) })
 	// 0o777 less the umask, as gocloud's file driver makes folders, so
 	// that the renamed folder looks like any other of the bucket.
-	for range 10 {
-		name := filepath.Join(root, "tree-"+randomHex())
-		err := os.Mkdir(name, 0o777)
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tree %s: %w", prefix, err)
-		}
-		t.tmp = name
-		break
+	tmp, err := createFresh(root, "tree-", "", func(name string) error { return os.Mkdir(name, 0o777) })
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", prefix, err)
 	}
-	if t.tmp == "" {
-		return nil, fmt.Errorf("tree %s: no free temporary folder name", prefix)
-	}
+	t.tmp = tmp
 	t.final = filepath.Join(b.dir, filepath.FromSlash(fileKey(strings.TrimSuffix(prefix, "/"))))
 	t.dirs = map[string]bool{t.tmp: true}
 	return t, nil
 }
 
-func randomHex() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// createFresh calls create with dir/prefix<random hex>suffix until a name
+// does not exist yet, and returns the name create made.
+func createFresh(dir, prefix, suffix string, create func(name string) error) (string, error) {
+	for range 10 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := filepath.Join(dir, prefix+hex.EncodeToString(b[:])+suffix)
+		err := create(name)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		return name, err
+	}
+	return "", errors.New("no free temporary name")
 }
 
 // Private reports whether the tree's objects stay invisible until Commit
