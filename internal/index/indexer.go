@@ -86,7 +86,7 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *Indexer {
 const DefaultMinInterval = 500 * time.Millisecond
 
 // passSpacing: Run waits at least passSpacing times the length of the last
-// pass between two passes (unless TriggerNow), so passes take at most a
+// pass between two passes (TriggerNow included), so passes take at most a
 // tenth of the time of a long burst of publications.
 const passSpacing = 9
 
@@ -101,7 +101,9 @@ func (ix *Indexer) Trigger() {
 // TriggerNow schedules a pass that does not wait for MinInterval: for the
 // last publication of a burst (nothing else is being published), which
 // would otherwise stay invisible for up to MinInterval after its
-// publisher was told it is published. It never blocks.
+// publisher was told it is published. It still waits for the spacing the
+// last pass's length sets (passSpacing), which is short unless the store
+// is large and a pass ran moments ago. It never blocks.
 func (ix *Indexer) TriggerNow() {
 	select {
 	case ix.urgent <- struct{}{}:
@@ -123,7 +125,12 @@ func (ix *Indexer) Run(ctx context.Context) {
 			// store grows: spacing passes by a multiple of the last one's
 			// length keeps indexing under a tenth of a burst, whatever the
 			// store's size.
-			interval := max(ix.MinInterval, passSpacing*lastTook)
+			// An urgent trigger cuts MinInterval short, but not that
+			// spacing: the server cannot tell the last publication of a
+			// burst from a pause between two of its publications, and
+			// urgent passes as often as publications would cost O(n²).
+			spacing := passSpacing * lastTook
+			interval := max(ix.MinInterval, spacing)
 			if wait := interval - time.Since(lastEnd); wait > 0 {
 				// Triggers arriving meanwhile coalesce into this pass.
 				t := time.NewTimer(wait)
@@ -133,7 +140,13 @@ func (ix *Indexer) Run(ctx context.Context) {
 					return
 				case <-t.C:
 				case <-ix.urgent:
-					t.Stop()
+					t.Reset(max(spacing-time.Since(lastEnd), 0))
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return
+					case <-t.C:
+					}
 				}
 				select {
 				case <-ix.trigger:
@@ -304,7 +317,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 
 	// Convergence: whatever the cursor is now (ours, or a racing writer's
 	// that landed after ours), it must hold everything published.
-	complete, err := ix.complete(ctx, next, published)
+	complete, err := ix.complete(ctx, next)
 	return res, complete, err
 }
 
@@ -331,27 +344,27 @@ func (ix *Indexer) listGood(ctx context.Context) (map[packageid.ID]bool, error) 
 }
 
 // complete reports whether the current cursor holds every published zip.
-// When the current cursor is the one just written (the usual case), its
-// content is known and the index is not read again.
-func (ix *Indexer) complete(ctx context.Context, written string, indexed map[packageid.ID]bool) (bool, error) {
+//
+// When the current cursor is the one just written (the usual case), it
+// holds every zip listed at the start of the pass, which is all Index
+// promises: zips published since then were each followed by a trigger of
+// their publisher's indexer, which a later pass serves. Passing again here
+// instead would chain passes back to back for as long as a burst of
+// publications lasts (each rewriting the whole index), whatever the
+// spacing Run keeps between them.
+func (ix *Indexer) complete(ctx context.Context, written string) (bool, error) {
 	cur, err := ReadCursor(ctx, ix.b.Internal)
 	if err != nil {
 		return false, err
 	}
+	if cur == written {
+		return true, nil
+	}
+	// Another writer's cursor landed after ours: it must hold everything
+	// published, ours included, or the pass is redone on top of it.
 	published, err := ix.listGood(ctx)
 	if err != nil {
 		return false, err
-	}
-	if cur == written {
-		if len(published) != len(indexed) {
-			return false, nil
-		}
-		for id := range published {
-			if !indexed[id] {
-				return false, nil
-			}
-		}
-		return true, nil
 	}
 	n := 0
 	if err := ReadAll(ctx, ix.b.Internal, cur, func(e Entry) error {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,7 +264,13 @@ func TestRunSpacesPassesUnlessUrgent(t *testing.T) {
 	ix := NewIndexer(b, nil)
 	ix.MinInterval = time.Hour
 	passes := make(chan Result, 10)
-	ix.OnPass = func(res Result, _ time.Duration, _ error) { passes <- res }
+	var slow atomic.Bool // the next pass takes 150 ms more
+	ix.OnPass = func(res Result, _ time.Duration, _ error) {
+		if slow.Swap(false) {
+			time.Sleep(150 * time.Millisecond)
+		}
+		passes <- res
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { ix.Run(ctx); close(done) }()
@@ -295,13 +302,59 @@ func TestRunSpacesPassesUnlessUrgent(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	// ...until an urgent one cuts the wait short; both are served by one pass.
+	slow.Store(true)
 	ix.TriggerNow()
 	if r := wait("urgent trigger"); r.Total != 2 || r.Added != 1 {
 		t.Fatalf("urgent pass: %+v, want 2 revisions, 1 added", r)
 	}
+	ended := time.Now()
 	select {
 	case r := <-passes:
 		t.Fatalf("an extra pass ran: %+v", r)
 	case <-time.After(300 * time.Millisecond):
+	}
+	// That pass took over 150 ms: even an urgent trigger now waits
+	// passSpacing times as long after it, not MinInterval.
+	put(t, b, packageid.ID{Name: "c", Version: "1.0.0"}, true)
+	ix.TriggerNow()
+	r := wait("urgent trigger after a long pass")
+	if since := time.Since(ended); since < passSpacing*150*time.Millisecond {
+		t.Fatalf("urgent pass ran %v after a 150 ms pass, want at least %v", since, passSpacing*150*time.Millisecond)
+	}
+	if r.Total != 3 || r.Added != 1 {
+		t.Fatalf("spaced urgent pass: %+v, want 3 revisions, 1 added", r)
+	}
+}
+
+// TestIndexLeavesLaterPublicationsToLaterPasses: a zip published while a
+// pass runs is not chased by another pass of the same Index call (during
+// a burst that would chain full rewrites of the index back to back); its
+// publisher's trigger gets it into the next one.
+func TestIndexLeavesLaterPublicationsToLaterPasses(t *testing.T) {
+	ctx := context.Background()
+	b := memBuckets(t)
+	ix := NewIndexer(b, nil)
+	put(t, b, packageid.ID{Name: "a", Version: "1.0.0"}, true)
+	lists := 0
+	ix.Hidden = func(context.Context) (map[packageid.ID]bool, error) {
+		if lists++; lists == 1 {
+			// Published just after the pass listed the bucket.
+			put(t, b, packageid.ID{Name: "b", Version: "1.0.0"}, true)
+		}
+		return nil, nil
+	}
+	res, err := ix.Index(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(indexed(t, b), " "); res.Total != 1 || got != "a-1.0.0" || lists != 1 {
+		t.Fatalf("first Index: %+v, index %q, %d listings; want one pass indexing a-1.0.0", res, got, lists)
+	}
+	res, err = ix.Index(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(indexed(t, b), " "); res.Total != 2 || res.Added != 1 || got != "a-1.0.0 b-1.0.0" {
+		t.Fatalf("second Index: %+v, index %q; want b-1.0.0 added", res, got)
 	}
 }
