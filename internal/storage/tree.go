@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
+
+	"pkgstore/internal/rawfile"
 )
 
 // Tree is a set of objects under one prefix that are written together, such
@@ -34,13 +37,17 @@ type Tree struct {
 	prefix string // ends with '/'
 
 	// File buckets only.
-	tmp   string // the private folder
-	final string // where Commit puts it
-	mu    sync.Mutex
-	dirs  map[string]bool // folders of tmp known to exist
-	odd   *blob.Bucket    // fileblob over tmp, for keys that need escaping
-	done  bool
-	dirFM os.FileMode
+	tmp   string       // the private folder
+	dir   *rawfile.Dir // tmp, open: objects are made relative to it
+	final string       // where Commit puts it
+	// use is held for reading by WriteFile and for writing by Commit and
+	// Discard, which close dir: they wait for the writes in progress.
+	// Taken before mu.
+	use  sync.RWMutex
+	mu   sync.Mutex
+	dirs map[string]bool // folders of tmp known to exist, relative to it
+	odd  *blob.Bucket    // fileblob over tmp, for keys that need escaping
+	done bool
 }
 
 // NewTree starts a tree under prefix, which must be a plain key ending with
@@ -64,9 +71,13 @@ func (b *Bucket) NewTree(ctx context.Context, prefix string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tree %s: %w", prefix, err)
 	}
+	if t.dir, err = rawfile.OpenDir(tmp); err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("tree %s: %w", prefix, err)
+	}
 	t.tmp = tmp
 	t.final = filepath.Join(b.dir, filepath.FromSlash(fileKey(strings.TrimSuffix(prefix, "/"))))
-	t.dirs = map[string]bool{t.tmp: true}
+	t.dirs = map[string]bool{".": true}
 	return t, nil
 }
 
@@ -101,6 +112,11 @@ func (t *Tree) WriteFile(ctx context.Context, rel string, r io.Reader, opts *blo
 		return t.b.WriteFile(ctx, t.prefix+rel, r, opts)
 	}
 	key := t.prefix + rel
+	t.use.RLock()
+	defer t.use.RUnlock()
+	if t.dir == nil {
+		return fmt.Errorf("write %s: tree %s is closed", key, t.prefix)
+	}
 	if !plainKey(rel) {
 		// Let gocloud's file driver escape the key, relative to the
 		// private folder: escaping works segment by segment, so the
@@ -111,17 +127,16 @@ func (t *Tree) WriteFile(ctx context.Context, rel string, r io.Reader, opts *blo
 		}
 		return (&Bucket{Bucket: odd}).WriteFile(ctx, rel, r, opts)
 	}
-	p := filepath.Join(t.tmp, filepath.FromSlash(fileKey(rel)))
+	p := filepath.FromSlash(fileKey(rel))
 	if err := t.mkdirAll(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	f, err := t.dir.Create(p, 0o666)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	buf := copyBufs.Get().(*[]byte)
-	// Hide *os.File's ReadFrom so that the pooled buffer is used.
-	_, err = io.CopyBuffer(struct{ io.Writer }{f}, ctxReader{ctx, r}, *buf)
+	_, err = rawfile.Copy(f, ctxReader{ctx, r}, *buf)
 	copyBufs.Put(buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -132,8 +147,9 @@ func (t *Tree) WriteFile(ctx context.Context, rel string, r io.Reader, opts *blo
 	return nil
 }
 
-// mkdirAll is os.MkdirAll with a memory of the folders made, so that a
-// tree of N files costs one mkdir per folder, not N.
+// mkdirAll makes the folder dir of the tree (relative to it) and its
+// missing parents, with a memory of the folders made, so that a tree of N
+// files costs one mkdir per folder, not N.
 func (t *Tree) mkdirAll(dir string) error {
 	t.mu.Lock()
 	known := t.dirs[dir]
@@ -141,13 +157,15 @@ func (t *Tree) mkdirAll(dir string) error {
 	if known {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := t.mkdirAll(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	// 0o777 less the umask, as gocloud's file driver makes folders.
+	if err := t.dir.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	t.mu.Lock()
-	for d := dir; d != t.tmp && !t.dirs[d]; d = filepath.Dir(d) {
-		t.dirs[d] = true
-	}
+	t.dirs[dir] = true
 	t.mu.Unlock()
 	return nil
 }
@@ -173,15 +191,14 @@ func (t *Tree) Commit(ctx context.Context) error {
 	if t.tmp == "" {
 		return nil
 	}
+	t.use.Lock()
+	defer t.use.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
 		return fmt.Errorf("tree %s: already committed or discarded", t.prefix)
 	}
-	if t.odd != nil {
-		t.odd.Close()
-		t.odd = nil
-	}
+	t.closeDirs()
 	if err := os.MkdirAll(filepath.Dir(t.final), 0o777); err != nil {
 		return fmt.Errorf("tree %s: %w", t.prefix, err)
 	}
@@ -209,14 +226,26 @@ func (t *Tree) Discard() {
 	if t.tmp == "" {
 		return
 	}
+	t.use.Lock()
+	defer t.use.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.closeDirs()
+	if !t.done {
+		os.RemoveAll(t.tmp)
+		t.done = true
+	}
+}
+
+// closeDirs closes what the tree holds open on its private folder; t.use
+// and t.mu are held.
+func (t *Tree) closeDirs() {
 	if t.odd != nil {
 		t.odd.Close()
 		t.odd = nil
 	}
-	if !t.done {
-		os.RemoveAll(t.tmp)
-		t.done = true
+	if t.dir != nil {
+		t.dir.Close()
+		t.dir = nil
 	}
 }
