@@ -126,7 +126,7 @@ another process.`,
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
 	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; default from PKGSTORE_PUBLISH_TOKEN, comma-separated)")
 	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP")
-	f.IntVar(&cfg.Workers, "workers", 2, "candidates checked and published at once")
+	f.IntVar(&cfg.Workers, "workers", 0, "candidates checked and published at once (default: cores + 1, at least 2)")
 	f.StringVar(&maxZip, "max-upload-size", "251MB", "largest accepted publish request")
 	lim.add(f)
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")
