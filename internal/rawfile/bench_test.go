@@ -22,68 +22,51 @@ func BenchmarkSmallFiles(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("read/os", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			f, err := os.Open(filepath.Join(src, fmt.Sprint(i%files)))
-			if err != nil {
-				b.Fatal(err)
+	read := func(open func(string) (io.ReadCloser, error)) func(*testing.B) {
+		return func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				f, err := open(filepath.Join(src, fmt.Sprint(i%files)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+				i++
 			}
-			if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-			i++
 		}
-	})
-	b.Run("read/rawfile", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			f, err := Open(filepath.Join(src, fmt.Sprint(i%files)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-			i++
-		}
-	})
+	}
+	b.Run("read/os", read(func(p string) (io.ReadCloser, error) { return os.Open(p) }))
+	b.Run("read/rawfile", read(func(p string) (io.ReadCloser, error) { return Open(p) }))
+
 	// Writes overwrite a fixed set of files, so that the benchmark measures
 	// the calls rather than the file system's allocation of new inodes.
 	dst := b.TempDir()
-	b.Run("write/os", func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			f, err := os.OpenFile(filepath.Join(dst, fmt.Sprint(i%files)), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-			if err != nil {
-				b.Fatal(err)
+	d, err := OpenDir(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	write := func(create func(string) (io.WriteCloser, error)) func(*testing.B) {
+		return func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				f, err := create(fmt.Sprint(i % files))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Write(data); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+				i++
 			}
-			if _, err := f.Write(data); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-			i++
 		}
-	})
-	b.Run("write/rawfile", func(b *testing.B) {
-		d, err := OpenDir(dst)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer d.Close()
-		i := 0
-		for b.Loop() {
-			f, err := d.Create(fmt.Sprint(i%files), 0o666)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := f.Write(data); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-			i++
-		}
-	})
+	}
+	b.Run("write/os", write(func(name string) (io.WriteCloser, error) {
+		return os.OpenFile(filepath.Join(dst, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	}))
+	b.Run("write/rawfile", write(func(name string) (io.WriteCloser, error) { return d.Create(name, 0o666) }))
 }

@@ -60,16 +60,7 @@ func (f *File) Write(p []byte) (int, error) {
 
 // Close closes the file.
 func (f *File) Close() error {
-	if f.fd < 0 {
-		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
-	}
-	// close(2) is not retried on EINTR: the descriptor is gone either way.
-	err := unix.Close(f.fd)
-	f.fd = -1
-	if err != nil {
-		return &fs.PathError{Op: "close", Path: f.name, Err: err}
-	}
-	return nil
+	return closeFD(&f.fd, f.name)
 }
 
 // Dir is an open folder in which files and folders are made by relative
@@ -117,13 +108,19 @@ func (d *Dir) Mkdir(rel string, perm fs.FileMode) error {
 
 // Close closes the folder.
 func (d *Dir) Close() error {
-	if d.fd < 0 {
-		return &fs.PathError{Op: "close", Path: d.path, Err: fs.ErrClosed}
+	return closeFD(&d.fd, d.path)
+}
+
+// closeFD closes *fd once and marks it closed.
+func closeFD(fd *int, name string) error {
+	if *fd < 0 {
+		return &fs.PathError{Op: "close", Path: name, Err: fs.ErrClosed}
 	}
-	err := unix.Close(d.fd)
-	d.fd = -1
+	// close(2) is not retried on EINTR: the descriptor is gone either way.
+	err := unix.Close(*fd)
+	*fd = -1
 	if err != nil {
-		return &fs.PathError{Op: "close", Path: d.path, Err: err}
+		return &fs.PathError{Op: "close", Path: name, Err: err}
 	}
 	return nil
 }
