@@ -3,8 +3,8 @@
 // package's many small files one after the other: building a zip reads
 // each of them, publishing writes each of them out as a static file.
 //
-// An *os.File costs six system calls on Linux beyond open(2) and close(2):
-// the runtime offers every opened file to its network poller (an
+// An *os.File costs five system calls on Linux beyond open(2) and close(2):
+// package os offers every opened file to the runtime's network poller (an
 // epoll_ctl that regular files refuse, wrapped in four fcntl calls that
 // set and restore non-blocking mode), then tracks it with a finalizer. On
 // a virtual machine, where each system call is dear, that overhead is a
