@@ -56,6 +56,20 @@ type Bucket struct {
 	*blob.Bucket
 	dir     string // non-empty for file buckets: CreateIfAbsent uses link(2) there
 	topOnce sync.Once
+
+	unnamedOnce sync.Once
+	unnamed     bool // file buckets: staged objects are unnamed files
+}
+
+// stagesUnnamed reports whether the bucket stages objects as unnamed files
+// (probed at the first staging, not at open: a read-only store never
+// stages, and may sit on a file system where the probe cannot write).
+func (b *Bucket) stagesUnnamed() bool {
+	b.unnamedOnce.Do(func() {
+		tmpDir := filepath.Join(b.dir, tempDir)
+		b.unnamed = os.MkdirAll(tmpDir, 0o755) == nil && unnamedWorks(tmpDir)
+	})
+	return b.unnamed
 }
 
 // Open opens both buckets described by cfg.
@@ -210,8 +224,11 @@ type Staged struct {
 	key   string
 	final string   // file buckets: the target path
 	tmp   *os.File // file buckets: the staged bytes
-	r     io.Reader
-	opts  *blob.WriterOptions
+	// unnamed: tmp is an unnamed file (see openUnnamed), linked to final
+	// through its descriptor, with no name of its own to remove.
+	unnamed bool
+	r       io.Reader
+	opts    *blob.WriterOptions
 }
 
 // Stage prepares key from r; see Staged. On cloud buckets r is read by
@@ -270,18 +287,27 @@ func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*Staged, e
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
-	// Temporary files live in a reserved folder of the bucket (same file
-	// system, so link(2) works) that no listing of ours walks.
-	tmpDir := filepath.Join(b.dir, tempDir)
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
+	var s *Staged
+	if b.stagesUnnamed() {
+		// In the target's folder: the inode is placed beside its name.
+		if tmp, err := openUnnamed(filepath.Dir(final)); err == nil {
+			s = &Staged{b: b, key: key, final: final, tmp: tmp, unnamed: true}
+		}
 	}
-	tmp, err := os.CreateTemp(tmpDir, "create-*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
+	if s == nil {
+		// Temporary files live in a reserved folder of the bucket (same
+		// file system, so link(2) works) that no listing of ours walks.
+		tmpDir := filepath.Join(b.dir, tempDir)
+		if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", key, err)
+		}
+		tmp, err := os.CreateTemp(tmpDir, "create-*.tmp")
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", key, err)
+		}
+		s = &Staged{b: b, key: key, final: final, tmp: tmp}
 	}
-	s := &Staged{b: b, key: key, final: final, tmp: tmp}
-	if _, err := io.Copy(tmp, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(s.tmp, ctxReader{ctx, r}); err != nil {
 		s.Discard()
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
@@ -291,7 +317,13 @@ func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*Staged, e
 // link publishes a staged file under its key with link(2), which fails if
 // the key exists.
 func (s *Staged) link() error {
-	if err := os.Link(s.tmp.Name(), s.final); err != nil {
+	var err error
+	if s.unnamed {
+		err = linkUnnamed(s.tmp, s.final)
+	} else {
+		err = os.Link(s.tmp.Name(), s.final)
+	}
+	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("create %s: %w", s.key, ErrExists)
 		}
@@ -319,7 +351,9 @@ func (s *Staged) Commit(ctx context.Context) error {
 func (s *Staged) Discard() {
 	if s.tmp != nil {
 		s.tmp.Close()
-		os.Remove(s.tmp.Name())
+		if !s.unnamed {
+			os.Remove(s.tmp.Name())
+		}
 		s.tmp = nil
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,5 +203,72 @@ func TestCreateIfAbsentEscapedNames(t *testing.T) {
 		if err != nil || len(objs) != 1 || objs[0].Key != key {
 			t.Errorf("%s: listed as %v (%v)", key, objs, err)
 		}
+	}
+}
+
+// TestStageNamedAndUnnamed runs staging both ways a file bucket may do it
+// (an unnamed file linked through its descriptor where the kernel and
+// /proc allow, a named temporary file elsewhere): Commit is
+// create-if-absent, a staged object is invisible until then, durable
+// creation works, and nothing is left in the reserved folder.
+func TestStageNamedAndUnnamed(t *testing.T) {
+	ctx := context.Background()
+	for _, unnamed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unnamed=%v", unnamed), func(t *testing.T) {
+			b, err := OpenDir(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			b.unnamedOnce.Do(func() {})
+			b.unnamed = unnamed
+			if unnamed && !unnamedWorks(b.dir) {
+				if runtime.GOOS == "linux" {
+					t.Fatalf("O_TMPFILE staging does not work in %s", b.dir)
+				}
+				t.Skipf("no unnamed files on %s", runtime.GOOS)
+			}
+			key := "pkgstore/claims/a-1.0.0@000001"
+			s, err := b.Stage(ctx, key, strings.NewReader("first"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.unnamed != unnamed {
+				t.Fatalf("staged unnamed=%v, want %v", s.unnamed, unnamed)
+			}
+			if ok, _ := b.Exists(ctx, key); ok {
+				t.Fatal("staged object visible before Commit")
+			}
+			if err := s.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.CreateIfAbsent(ctx, key, strings.NewReader("second"), nil); !errors.Is(err, ErrExists) {
+				t.Fatalf("second create = %v, want ErrExists", err)
+			}
+			if err := b.CreateIfAbsent(ctx, "pkgstore/claims/b-1.0.0@000001", strings.NewReader("durable"), nil); err != nil {
+				t.Fatal(err)
+			}
+			d, err := b.Stage(ctx, "pkgstore/claims/c-1.0.0@000001", strings.NewReader("dropped"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Discard()
+			for k, want := range map[string]string{key: "first", "pkgstore/claims/b-1.0.0@000001": "durable"} {
+				if got, err := b.ReadAll(ctx, k); err != nil || string(got) != want {
+					t.Errorf("%s = %q, %v; want %q", k, got, err, want)
+				}
+			}
+			if ok, _ := b.Exists(ctx, "pkgstore/claims/c-1.0.0@000001"); ok {
+				t.Error("discarded object visible")
+			}
+			if fi, err := os.Stat(filepath.Join(b.dir, "pkgstore/claims", "a-1.0.0@000001")); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("mode of the created object: %v, %v", fi.Mode(), err)
+			}
+			left, _ := os.ReadDir(filepath.Join(b.dir, tempDir))
+			ents, _ := os.ReadDir(filepath.Join(b.dir, "pkgstore/claims"))
+			if len(left) != 0 || len(ents) != 2 {
+				t.Errorf("left in %s: %v; in claims: %v", tempDir, left, ents)
+			}
+		})
 	}
 }
