@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,51 +141,73 @@ func (c *Client) Submit(ctx context.Context, zipName string, zip io.Reader, sig 
 }
 
 func (c *Client) submitOnce(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			for name, v := range map[string]bool{"legacy": opts.Legacy, "dry_run": opts.DryRun} {
-				if err := mw.WriteField(name, strconv.FormatBool(v)); err != nil {
-					return err
-				}
-			}
-			if sig != nil {
-				fw, err := mw.CreateFormFile("signature", zipName+".sig")
-				if err != nil {
-					return err
-				}
-				if _, err := fw.Write(sig); err != nil {
-					return err
-				}
-			}
-			fw, err := mw.CreateFormFile("package", zipName)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(fw, zip); err != nil {
-				return err
-			}
-			return mw.Close()
-		}()
-		pw.CloseWithError(err)
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/api/v1/publish"), pr)
-	if err != nil {
-		pr.CloseWithError(err)
+	// The form's parts around the zip are built in memory, and the zip is
+	// read by the transport itself: no goroutine and pipe between the two,
+	// and a Content-Length instead of chunks when the zip's size is known.
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	for _, f := range []struct {
+		name string
+		v    bool
+	}{{"legacy", opts.Legacy}, {"dry_run", opts.DryRun}} {
+		if err := mw.WriteField(f.name, strconv.FormatBool(f.v)); err != nil {
+			return nil, err
+		}
+	}
+	if sig != nil {
+		fw, err := mw.CreateFormFile("signature", zipName+".sig")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fw.Write(sig); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := mw.CreateFormFile("package", zipName); err != nil {
 		return nil, err
+	}
+	n := head.Len()
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	form := head.Bytes()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/api/v1/publish"),
+		io.MultiReader(bytes.NewReader(form[:n]), zip, bytes.NewReader(form[n:])))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = -1
+	if size := remaining(zip); size >= 0 {
+		req.ContentLength = int64(len(form)) + size
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	// Closing the reader stops the writer goroutine if the server answered
-	// (e.g. 401 or 413) before reading the whole body.
-	defer pr.Close()
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", zipName, err)
 	}
 	defer resp.Body.Close()
 	return decodeSubmission(resp)
+}
+
+// remaining is the number of bytes left to read from r, or -1 when r
+// cannot tell without being read.
+func remaining(r io.Reader) int64 {
+	switch r := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		return int64(r.Len())
+	case io.Seeker:
+		cur, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return -1
+		}
+		end, err := r.Seek(0, io.SeekEnd)
+		if _, serr := r.Seek(cur, io.SeekStart); err != nil || serr != nil {
+			return -1
+		}
+		return end - cur
+	}
+	return -1
 }
 
 func decodeSubmission(resp *http.Response) (*publish.Submission, error) {

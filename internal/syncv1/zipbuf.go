@@ -2,10 +2,10 @@ package syncv1
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 )
 
 // chunkSize is the unit of a zipBuf's memory: the buffer grows by chunks,
@@ -110,16 +110,36 @@ func (z *zipBuf) Finish() error {
 func (z *zipBuf) Size() int64 { return z.size }
 
 // Reader reads the zip from its start; each call returns a new reader.
+// Both kinds tell how much is left to read (Len, or Seek), so that the
+// upload is sent with its length rather than in chunks.
 func (z *zipBuf) Reader() io.Reader {
 	if z.spill {
 		return io.NewSectionReader(z.file, 0, z.size)
 	}
-	rs := make([]io.Reader, z.used)
-	for i, c := range z.chunks[:z.used] {
-		rs[i] = bytes.NewReader(c)
-	}
-	return io.MultiReader(rs...)
+	return &chunkReader{chunks: slices.Clone(z.chunks[:z.used]), left: int(z.size)}
 }
+
+// chunkReader reads an in-memory zip's chunks in order.
+type chunkReader struct {
+	chunks [][]byte // what is left of each; a copy of the buffer's list
+	left   int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.chunks) > 0 && len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	r.chunks[0] = r.chunks[0][n:]
+	r.left -= n
+	return n, nil
+}
+
+// Len is the number of bytes not read yet.
+func (r *chunkReader) Len() int { return r.left }
 
 // Close removes the temporary file, if there is one.
 func (z *zipBuf) Close() {

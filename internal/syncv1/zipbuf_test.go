@@ -55,8 +55,19 @@ func TestZipBuf(t *testing.T) {
 				}
 				// Every reader starts from the beginning (sign, then upload and retries).
 				for range 2 {
-					got, err := io.ReadAll(z.Reader())
-					if err != nil || !bytes.Equal(got, want.Bytes()) {
+					r := z.Reader()
+					if left := readerLen(t, r); left != int64(want.Len()) {
+						t.Fatalf("round %d: a new Reader has %d bytes left, want %d", round, left, want.Len())
+					}
+					head := make([]byte, min(want.Len(), 7))
+					if _, err := io.ReadFull(r, head); err != nil {
+						t.Fatal(err)
+					}
+					if left := readerLen(t, r); left != int64(want.Len()-len(head)) {
+						t.Fatalf("round %d: %d bytes left after %d read, want %d", round, left, len(head), want.Len()-len(head))
+					}
+					rest, err := io.ReadAll(r)
+					if got := append(head, rest...); err != nil || !bytes.Equal(got, want.Bytes()) {
 						t.Fatalf("round %d: Reader gave %d bytes (%v), want the %d written", round, len(got), err, want.Len())
 					}
 				}
@@ -67,4 +78,29 @@ func TestZipBuf(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readerLen is what the upload learns of a Reader's length: Len, or the
+// distance to the end for a Seeker.
+func readerLen(t *testing.T, r io.Reader) int64 {
+	t.Helper()
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		return int64(r.Len())
+	case io.Seeker:
+		cur, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, err := r.Seek(0, io.SeekEnd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Seek(cur, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		return end - cur
+	}
+	t.Fatalf("%T tells neither its length nor its end", r)
+	return 0
 }
