@@ -6,7 +6,6 @@
 package publish
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -147,8 +146,6 @@ type Options struct {
 
 var blobJSON = blob.WriterOptions{ContentType: "application/json"}
 
-var uploadBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 256<<10) }}
-
 // UploadZip streams a candidate zip into the queue under submission id.
 // fileName must be NAME-VERSION.zip.
 func (p *Publisher) UploadZip(ctx context.Context, id, fileName string, r io.Reader) (int64, error) {
@@ -156,37 +153,44 @@ func (p *Publisher) UploadZip(ctx context.Context, id, fileName string, r io.Rea
 		return 0, err
 	}
 	key := storage.QueueDir(id) + fileName
-	// Cancelling the writer's context before Close discards the object.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := p.b.Internal.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/zip"})
-	if err != nil {
-		return 0, fmt.Errorf("queue %s: %w", key, err)
+	// A failed read, or one byte past the limit, fails the write: nothing
+	// is left in the queue.
+	c := &capped{r: r, max: p.cfg.MaxZipSize}
+	err := p.b.Internal.WriteFile(ctx, key, c, &blob.WriterOptions{ContentType: "application/zip"})
+	switch {
+	case c.over:
+		return c.n, fmt.Errorf("%w (%d bytes)", ErrTooLarge, p.cfg.MaxZipSize)
+	case c.err != nil:
+		return c.n, c.err // the upload's own failure, as the caller sent it
+	case err != nil:
+		return c.n, fmt.Errorf("queue %s: %w", key, err)
 	}
-	// The body arrives in small reads (multipart's 4 KiB); buffering the
-	// writes spares a system call per read on file buckets. The wrapper
-	// hides blob.Writer's ReadFrom, which bufio.Writer would delegate to.
-	bw := uploadBufs.Get().(*bufio.Writer)
-	bw.Reset(w)
-	n, err := io.Copy(struct{ io.Writer }{bw}, io.LimitReader(r, p.cfg.MaxZipSize+1))
-	if err == nil {
-		err = bw.Flush()
+	return c.n, nil
+}
+
+// capped reads r and fails once more than max bytes came from it.
+type capped struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	over bool
+	err  error // of r, other than io.EOF
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.over {
+		return 0, ErrTooLarge
 	}
-	bw.Reset(nil)
-	uploadBufs.Put(bw)
-	if err == nil && n > p.cfg.MaxZipSize {
-		err = fmt.Errorf("%w (%d bytes)", ErrTooLarge, p.cfg.MaxZipSize)
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		c.over = true
+		return n, ErrTooLarge
 	}
-	if err != nil {
-		cancel()
-		w.Close()
-		_ = p.b.Internal.Delete(context.WithoutCancel(ctx), key)
-		return n, err
+	if err != nil && err != io.EOF {
+		c.err = err
 	}
-	if err := w.Close(); err != nil {
-		return n, fmt.Errorf("queue %s: %w", key, err)
-	}
-	return n, nil
+	return n, err
 }
 
 // Enqueue records a submission whose zip was uploaded with UploadZip (and

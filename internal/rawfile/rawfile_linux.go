@@ -3,6 +3,7 @@ package rawfile
 import (
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,31 @@ func Open(name string) (*File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return &File{fd: fd, name: name}, nil
+}
+
+// CreateNew creates the named file for writing; it fails with an error
+// that is fs.ErrExist if the file exists.
+func CreateNew(name string, perm fs.FileMode) (*File, error) {
+	fd, err := openat(unix.AT_FDCWD, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &File{fd: fd, name: name}, nil
+}
+
+// Rename renames oldpath to newpath, replacing newpath if it is a file.
+// Unlike os.Rename it does not stat newpath first.
+func Rename(oldpath, newpath string) error {
+	for {
+		err := unix.Renameat(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+		}
+		return nil
+	}
 }
 
 // Read reads up to len(p) bytes; it returns io.EOF at the end of the file.

@@ -20,6 +20,19 @@ func Open(name string) (*File, error) {
 	return &File{f}, nil
 }
 
+// CreateNew creates the named file for writing; it fails with an error
+// that is fs.ErrExist if the file exists.
+func CreateNew(name string, perm fs.FileMode) (*File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f}, nil
+}
+
+// Rename renames oldpath to newpath, replacing newpath if it is a file.
+func Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
 // Read reads up to len(p) bytes; it returns io.EOF at the end of the file.
 func (f *File) Read(p []byte) (int, error) { return f.f.Read(p) }
 

@@ -280,12 +280,18 @@ func TestPublishAPIAuthAndLimits(t *testing.T) {
 			}
 		})
 	}
-	// The real client streams a chunked body (no Content-Length): the limit
-	// must hold there too.
-	_, err := s.Client.Submit(context.Background(), "x-1.0.0.zip", bytes.NewReader(make([]byte, 256<<10)), nil, client.Options{})
-	var apiErr *client.APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("chunked oversize upload: %v, want a 413", err)
+	// The real client sends a Content-Length when it knows the zip's size
+	// and a chunked body otherwise (no Content-Length to refuse up front):
+	// the limit must hold both ways.
+	for name, zip := range map[string]io.Reader{
+		"sized":   bytes.NewReader(make([]byte, 256<<10)),
+		"chunked": io.MultiReader(bytes.NewReader(make([]byte, 256<<10))),
+	} {
+		_, err := s.Client.Submit(context.Background(), "x-1.0.0.zip", zip, nil, client.Options{})
+		var apiErr *client.APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%s oversize upload: %v, want a 413", name, err)
+		}
 	}
 	// Nothing reached the queue or the public bucket.
 	if keys := publicKeys(t, s.Server.Buckets.Public, "x-1.0.0"); len(keys) > 0 {

@@ -453,6 +453,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 // WriteFile writes key from r, overwriting it; if r fails, nothing is
 // written.
 func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
+	if b.dir != "" && plainKey(key) {
+		return b.writeLocal(ctx, key, copyLocal(ctxReader{ctx, r}))
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := b.NewWriter(wctx, key, opts)
