@@ -5,24 +5,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"gocloud.dev/blob"
 
 	"pkgstore/internal/storage"
 )
 
-type brokenUpload struct{ sent bool }
-
 var errClientGone = errors.New("client went away")
-
-func (b *brokenUpload) Read(p []byte) (int, error) {
-	if b.sent {
-		return 0, errClientGone
-	}
-	b.sent = true
-	return copy(p, "PK\x03\x04"), nil
-}
 
 // TestUploadZip: an upload up to the limit is queued whole; one byte more,
 // or a failing upload, leaves nothing in the queue, on file and cloud
@@ -39,7 +31,9 @@ func TestUploadZip(t *testing.T) {
 			{"exactly the limit", func() io.Reader { return bytes.NewReader(make([]byte, limit)) }, nil},
 			{"one byte over", func() io.Reader { return bytes.NewReader(make([]byte, limit+1)) }, ErrTooLarge},
 			{"far over", func() io.Reader { return bytes.NewReader(make([]byte, 3*limit)) }, ErrTooLarge},
-			{"upload fails", func() io.Reader { return &brokenUpload{} }, errClientGone},
+			{"upload fails", func() io.Reader {
+				return io.MultiReader(strings.NewReader("PK\x03\x04"), iotest.ErrReader(errClientGone))
+			}, errClientGone},
 		} {
 			t.Run(backend+"/"+tc.name, func(t *testing.T) {
 				ctx := context.Background()

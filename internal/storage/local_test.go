@@ -9,21 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"gocloud.dev/blob"
 )
 
-// failingReader returns some bytes, then an error.
-type failingReader struct{ sent bool }
-
 var errUpload = errors.New("connection reset")
 
-func (f *failingReader) Read(p []byte) (int, error) {
-	if f.sent {
-		return 0, errUpload
-	}
-	f.sent = true
-	return copy(p, "partial"), nil
+// failingReader returns some bytes, then an error.
+func failingReader() io.Reader {
+	return io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(errUpload))
 }
 
 // TestWriteLocal checks the file bucket's own writes against gocloud's
@@ -50,10 +45,10 @@ func TestWriteLocal(t *testing.T) {
 			return b.WriteFile(ctx, key, strings.NewReader(strings.Repeat("z", 200_000)), nil)
 		}, false, nil, strings.Repeat("z", 200_000)},
 		{"WriteFile of a failing source", "q/a.zip", "kept", func(ctx context.Context, b *Bucket, key string) error {
-			return b.WriteFile(ctx, key, &failingReader{}, nil)
+			return b.WriteFile(ctx, key, failingReader(), nil)
 		}, false, errUpload, "kept"},
 		{"WriteFile of a failing source, new key", "q/new/a.zip", "", func(ctx context.Context, b *Bucket, key string) error {
-			return b.WriteFile(ctx, key, &failingReader{}, nil)
+			return b.WriteFile(ctx, key, failingReader(), nil)
 		}, false, errUpload, ""},
 		{"cancelled", "r/a.json", "kept", func(ctx context.Context, b *Bucket, key string) error {
 			return b.WriteAll(ctx, key, []byte("lost"), nil)
