@@ -24,11 +24,11 @@ for rev in "$@"; do
   # Worktrees beside the repository, so that ../shared resolves from them too.
   tree="$repo/../.bench-tree-$(git -C "$repo" rev-parse --short "$rev")-$$"
   git -C "$repo" worktree add --detach --force "$tree" "$rev" >/dev/null
-  (cd "$tree" && go test -c -o "$work/$(basename "$tree").test" ./internal/syncv1)
+  (cd "$tree" && go test -c -o "$work/$(basename "$tree").test" ./internal/client/syncv1)
   git -C "$repo" worktree remove --force "$tree"
   bins+=("$work/$(basename "$tree").test")
 done
-cd "$repo/internal/syncv1"
+cd "$repo/internal/client/syncv1"
 for r in $(seq 1 "$rounds"); do
   for i in "${!bins[@]}"; do
     sleep "$pause"

@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/audit"
 	"pkgstore/internal/client"
-	"pkgstore/internal/governapi"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/governapi"
 	"pkgstore/internal/storage"
 )
 

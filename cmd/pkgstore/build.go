@@ -8,10 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/build"
-	"pkgstore/internal/ecs"
-	"pkgstore/internal/readme"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/builder"
+	"pkgstore/internal/builder/ecs"
+	"pkgstore/internal/builder/readme"
+	"pkgstore/internal/pkg/signature"
 )
 
 func init() { subcommands = append(subcommands, newBuildCmd) }
@@ -63,7 +63,7 @@ detached OpenPGP signature of the zip.`,
 			if ecsBase == "" {
 				ecsBase = os.Getenv(ecs.BaseURLEnv)
 			}
-			cfg := build.Config{
+			cfg := builder.Config{
 				ECS:            &ecs.Resolver{BaseURL: ecsBase},
 				Registry:       registry,
 				SkipValidation: skipValidation,
@@ -91,8 +91,8 @@ detached OpenPGP signature of the zip.`,
 				}
 				cfg.InputKeyring = kr
 			}
-			res, err := build.Package(ctx, dir, outDir, cfg)
-			var verr *build.ValidationError
+			res, err := builder.Package(ctx, dir, outDir, cfg)
+			var verr *builder.ValidationError
 			if errors.As(err, &verr) {
 				for _, p := range verr.Problems {
 					fmt.Fprintln(cmd.ErrOrStderr(), p.String())
@@ -119,7 +119,7 @@ detached OpenPGP signature of the zip.`,
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
 	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else "+ecs.DefaultBaseURL+")")
-	f.StringVar(&registry, "registry", build.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
+	f.StringVar(&registry, "registry", builder.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
 	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
 	f.StringVar(&linksFile, "links-file", "", "links table of the url template function in READMEs (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
 	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "armored public keys the input packages' signatures (from --registry) must verify against (repeatable); without it they are not verified")

@@ -8,19 +8,19 @@ import (
 	"strings"
 	"testing"
 
-	"pkgstore/internal/build/eptest"
-	"pkgstore/internal/ecs"
-	"pkgstore/internal/shareddata"
-	"pkgstore/internal/signature/sigtest"
-	"pkgstore/internal/treetest"
+	"pkgstore/internal/builder/ecs"
+	"pkgstore/internal/testkit/elasticpackagetest"
+	"pkgstore/internal/testkit/sharedtest"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/treetest"
 )
 
 // TestBuildCommand builds real package-spec fixtures (one with *.link files
 // pointing into _dev) through validation, with and without signing.
 func TestBuildCommand(t *testing.T) {
-	fixtures := shareddata.Unpack(t, shareddata.SpecFixtures)
+	fixtures := sharedtest.Unpack(t, sharedtest.SpecFixtures)
 	key := sigtest.NewKey(t, "owner")
-	ecsURL, ecsDir := eptest.ServeECS(t)
+	ecsURL, ecsDir := elasticpackagetest.ServeECS(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the ECS cache
 
 	tests := []struct {
@@ -97,9 +97,9 @@ func TestBuildCommand(t *testing.T) {
 // changed link target fails the build (elastic-package's with_links, whose
 // links point into _dev and into another package).
 func TestBuildCommandResolvesLinks(t *testing.T) {
-	corpus := shareddata.Unpack(t, shareddata.ElasticPackagePackages)
+	corpus := sharedtest.Unpack(t, sharedtest.ElasticPackagePackages)
 	pkg := filepath.Join(corpus, "with_links")
-	ecsURL, _ := eptest.ServeECS(t)
+	ecsURL, _ := elasticpackagetest.ServeECS(t)
 	t.Setenv(ecs.BaseURLEnv, ecsURL) // through the environment this time
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	out := filepath.Join(t.TempDir(), "out")
@@ -310,8 +310,8 @@ func TestBuildRefusesBrokenTemplate(t *testing.T) {
 // fields served on loopback): every one is current; after a field's
 // description changes, the README is outdated.
 func TestBuildCheckReadmeCorpus(t *testing.T) {
-	ecsURL, _ := eptest.ServeECS(t)
-	root := eptest.Corpus(t, shareddata.ElasticPackagePackages)
+	ecsURL, _ := elasticpackagetest.ServeECS(t)
+	root := elasticpackagetest.Corpus(t, sharedtest.ElasticPackagePackages)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the ECS cache
 	templates, err := filepath.Glob(filepath.Join(root, "*", "_dev", "build", "docs", "README.md"))
 	if err != nil || len(templates) == 0 {

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"pkgstore/internal/archive/ziptest"
-	"pkgstore/internal/audit"
+	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // createToken runs `pkgstore token create` and returns the secret and the

@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/gpgtest"
-	"pkgstore/internal/signature/sigtest"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/testkit/gpgtest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // TestMain lets the test binary double as the pkgstore command, so that

@@ -5,10 +5,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/catalog"
-	"pkgstore/internal/index"
+	"pkgstore/internal/govern/yank"
+	"pkgstore/internal/publish/index"
+	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/storage"
-	"pkgstore/internal/yank"
 )
 
 func newIndexCmd() *cobra.Command {

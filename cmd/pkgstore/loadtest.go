@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/loadtest"
+	"pkgstore/internal/client/loadtest"
 )
 
 func init() { subcommands = append(subcommands, newLoadtestCmd) }

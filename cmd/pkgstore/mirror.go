@@ -9,9 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/mirror"
-	"pkgstore/internal/progress"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/client/mirror"
+	"pkgstore/internal/client/progress"
+	"pkgstore/internal/pkg/signature"
 )
 
 func init() { subcommands = append(subcommands, newMirrorCmd, newImportCmd) }

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/sigtest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
 )
 
 func TestMirrorAndImportCommandErrors(t *testing.T) {

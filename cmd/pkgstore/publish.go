@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
 )
 

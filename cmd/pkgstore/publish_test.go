@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/gpgtest"
+	"pkgstore/internal/testkit/gpgtest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 func TestPublishCommandExitCodes(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"pkgstore/internal/readme"
+	"pkgstore/internal/builder/readme"
 )
 
 // checkReadmes fails, naming each one, when a committed README differs

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // maxPeakRSS is the bound on a serve process that publishes and then

@@ -9,11 +9,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"pkgstore/internal/archive"
-	"pkgstore/internal/logging"
-	"pkgstore/internal/publishapi"
+	"pkgstore/internal/pkg/archive"
+	"pkgstore/internal/publish/publishapi"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
+	"pkgstore/internal/server/logging"
 	"pkgstore/internal/storage"
 )
 

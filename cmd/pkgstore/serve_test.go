@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/testkit/servertest"
 )
 
 // The test binary doubles as the pkgstore command (TestMain in

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/atomicfile"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/storage/atomicfile"
 )
 
 func init() { subcommands = append(subcommands, newSignCmd) }

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"pkgstore/internal/signature/gpgtest"
-	"pkgstore/internal/signature/sigtest"
+	"pkgstore/internal/testkit/gpgtest"
+	"pkgstore/internal/testkit/sigtest"
 )
 
 // runCLI runs pkgstore in-process and returns its output and exit code.

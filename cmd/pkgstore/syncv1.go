@@ -10,8 +10,8 @@ import (
 	"golang.org/x/term"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/signature"
-	"pkgstore/internal/syncv1"
+	"pkgstore/internal/client/syncv1"
+	"pkgstore/internal/pkg/signature"
 )
 
 func init() { subcommands = append(subcommands, newSyncV1Cmd) }

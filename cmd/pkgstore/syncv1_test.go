@@ -2,12 +2,12 @@ package main
 
 import (
 	"path/filepath"
-	"pkgstore/internal/treetest"
+	"pkgstore/internal/testkit/treetest"
 	"strings"
 	"testing"
 	"time"
 
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/testkit/servertest"
 )
 
 func v1Tree(t *testing.T, files map[string]string) string {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/tokens"
+	"pkgstore/internal/govern/tokens"
 )
 
 func init() { subcommands = append(subcommands, newTokenCmd) }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/validate"
+	"pkgstore/internal/pkg/validate"
 )
 
 func init() { subcommands = append(subcommands, newValidateCmd) }

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"pkgstore/internal/treetest"
+	"pkgstore/internal/testkit/treetest"
 	"strings"
 	"testing"
 )

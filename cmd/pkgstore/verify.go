@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/signature"
 )
 
 func init() { subcommands = append(subcommands, newVerifyCmd) }

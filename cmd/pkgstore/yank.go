@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 )
 
 func init() { subcommands = append(subcommands, newYankCmd, newUnyankCmd) }

@@ -1,5 +1,3 @@
-// Package client talks to a pkgstore server: the "already published?" check
-// every publisher does first, and the publishing API.
 package client
 
 import (
@@ -16,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
 )
 

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"pkgstore/internal/audit"
-	"pkgstore/internal/governapi"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/governapi"
+	"pkgstore/internal/pkg/packageid"
 )
 
 // AuditQuery are the filters of GET /api/v1/audit; times are passed as

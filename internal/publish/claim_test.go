@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
 )
 

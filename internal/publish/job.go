@@ -13,13 +13,13 @@ import (
 	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 
-	"pkgstore/internal/archive"
-	"pkgstore/internal/catalog"
-	"pkgstore/internal/index"
-	"pkgstore/internal/mediatype"
-	"pkgstore/internal/packagedoc"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/pkg/archive"
+	"pkgstore/internal/pkg/mediatype"
+	"pkgstore/internal/pkg/packagedoc"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/publish/index"
+	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/storage"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"gocloud.dev/blob"
 
-	"pkgstore/internal/audit"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
 )
 

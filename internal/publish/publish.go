@@ -1,8 +1,3 @@
-// Package publish is the publishing job (architecture.md §4): candidates
-// wait in the internal bucket's queue; workers verify name, signature, zip
-// and package-spec, then write static files, signature and package document
-// to the buckets and the zip last, only if absent, so that "the zip exists"
-// means "published, completely".
 package publish
 
 import (
@@ -21,10 +16,10 @@ import (
 
 	"gocloud.dev/blob"
 
-	"pkgstore/internal/archive"
-	"pkgstore/internal/audit"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/pkg/archive"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/storage"
 )
 

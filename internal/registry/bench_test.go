@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/catalog"
-	"pkgstore/internal/catalog/catalogbench"
-	"pkgstore/internal/index"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/processtb"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/publish/index"
 	"pkgstore/internal/registry"
+	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/catalogbench"
+	"pkgstore/internal/testkit/processtest"
 )
 
 // fleetSearches is the /search mix Kibana Fleet sends (several Kibana
@@ -90,7 +90,7 @@ func synthetic(tb testing.TB, v1 *fixture, n int) *synthIndex {
 		tb.Fatal(err)
 	}
 	s := &synthIndex{b: &storage.Buckets{Public: pub, Internal: in}, cursor: fmt.Sprintf("%020d", 101)}
-	processtb.Wrap(tb).Cleanup(func() { s.b.Close() })
+	processtest.Wrap(tb).Cleanup(func() { s.b.Close() })
 	for i := 0; len(s.entries) < n; i++ {
 		for _, e := range docs {
 			if len(s.entries) == n {

@@ -3,7 +3,7 @@ package registry
 import (
 	"sync"
 
-	"pkgstore/internal/httpenc"
+	"pkgstore/internal/registry/httpenc"
 )
 
 // searchCacheSize bounds the number of distinct query strings whose

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"pkgstore/internal/httpenc"
+	"pkgstore/internal/registry/httpenc"
 )
 
 // TestCompressedAnswers checks the negotiated JSON routes against their own

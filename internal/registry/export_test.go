@@ -1,6 +1,6 @@
 package registry
 
-import "pkgstore/internal/catalog"
+import "pkgstore/internal/registry/catalog"
 
 // CatalogForTest lets the benchmarks, which live in registry_test to use
 // the real publishing job, time the catalog without the HTTP layer.

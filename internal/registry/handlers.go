@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"pkgstore/internal/catalog"
-	"pkgstore/internal/httpenc"
-	"pkgstore/internal/mediatype"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/mediatype"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/registry/httpenc"
 	"pkgstore/internal/storage"
 )
 

@@ -22,12 +22,12 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/index"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/processtb"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/processtest"
+	"pkgstore/internal/testkit/servertest"
 )
 
 // The "limit" of a route is a bare net/http handler writing the same
@@ -155,7 +155,7 @@ func fleetSizedStore(tb testing.TB, v1 *fixture, query string, size int) *server
 			}
 		}
 	}
-	dir := filepath.Join(processtb.Wrap(tb).TempDir(), "data")
+	dir := filepath.Join(processtest.Wrap(tb).TempDir(), "data")
 	b, err := storage.Open(ctx, storage.Config{DataDir: dir})
 	if err != nil {
 		tb.Fatal(err)
@@ -163,7 +163,7 @@ func fleetSizedStore(tb testing.TB, v1 *fixture, query string, size int) *server
 	s.b = b
 	s.write(tb)
 	b.Close()
-	st := servertest.Start(processtb.Wrap(tb), servertest.Options{Data: dir, Configure: func(c *server.Config) {
+	st := servertest.Start(processtest.Wrap(tb), servertest.Options{Data: dir, Configure: func(c *server.Config) {
 		c.ReadOnly = true
 		c.Registry.CacheTimes = testCacheTimes
 		c.Registry.AllowUnknownQueryParams = true

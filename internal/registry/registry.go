@@ -1,8 +1,3 @@
-// Package registry is the HTTP handler of the Elastic Package Registry API
-// (epr-api.md is the contract) over our buckets: /search and /categories
-// answered from an in-memory catalog of the index, package documents from
-// the same catalog, artifacts and static files streamed from the public
-// bucket. It also keeps the catalog in step with the index cursor.
 package registry
 
 import (
@@ -14,10 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"pkgstore/internal/catalog"
-	"pkgstore/internal/httpenc"
-	"pkgstore/internal/packagedoc"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packagedoc"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/registry/httpenc"
 	"pkgstore/internal/storage"
 )
 

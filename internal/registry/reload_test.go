@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/build"
+	"pkgstore/internal/builder"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
-	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/servertest"
 )
 
 // TestReadOnlyReplicaNeverServesPartialIndex publishes revisions one after
@@ -170,7 +170,7 @@ func indexByte(s string, c byte) int {
 func zipDir(t testing.TB, dir string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, _, err := build.WriteV1(context.Background(), &buf, dir); err != nil {
+	if _, _, err := builder.WriteV1(context.Background(), &buf, dir); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

@@ -4,11 +4,11 @@ import (
 	"net/http"
 	"testing"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // TestStaticFilesCarryCSP: every static package file, a hostile SVG above

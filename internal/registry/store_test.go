@@ -12,14 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/eprdiff"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/processtb"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/shareddata"
+	"pkgstore/internal/testkit/eprdiff"
+	"pkgstore/internal/testkit/processtest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sharedtest"
 )
 
 // The stores the compatibility tests and benchmarks read are filled by the
@@ -30,10 +30,10 @@ import (
 // test that only reads it.
 
 // sharedDir returns ../shared next to the module root, or skips the test.
-func sharedDir(t testing.TB) string { return shareddata.Dir(t) }
+func sharedDir(t testing.TB) string { return sharedtest.Dir(t) }
 
 // TestMain stops the shared stores once every test and benchmark is done.
-func TestMain(m *testing.M) { processtb.Main(m) }
+func TestMain(m *testing.M) { processtest.Main(m) }
 
 // testCacheTimes is EPR's test setting: every Cache-Control is max-age=1,
 // which the header assertions rely on.
@@ -147,7 +147,7 @@ func eprStore(t testing.TB) *fixture {
 	t.Helper()
 	root := filepath.Join(sharedDir(t), "testdata", "epr-packages")
 	eprOnce.Do(func() {
-		tb := processtb.Wrap(t)
+		tb := processtest.Wrap(t)
 		start := time.Now()
 		f := &fixture{store: startStore(tb)}
 		zips, err := filepath.Glob(filepath.Join(root, "local-storage", "*.zip"))
@@ -189,14 +189,14 @@ var (
 // folders, each zipped with the project's builder and published as legacy.
 func v1Store(t testing.TB) *fixture {
 	t.Helper()
-	shareddata.Archive(t, shareddata.V1Sample) // skips when absent
+	sharedtest.Archive(t, sharedtest.V1Sample) // skips when absent
 	v1Once.Do(func() {
-		tb := processtb.Wrap(t)
+		tb := processtest.Wrap(t)
 		start := time.Now()
 		f := &fixture{store: startStore(tb)}
-		cands := buildV1Folders(tb, filepath.Join(shareddata.UnpackV1(tb), "packages"))
-		if len(cands) != shareddata.V1Revisions {
-			t.Fatalf("%d v1 revisions, want %d", len(cands), shareddata.V1Revisions)
+		cands := buildV1Folders(tb, filepath.Join(sharedtest.UnpackV1(tb), "packages"))
+		if len(cands) != sharedtest.V1Revisions {
+			t.Fatalf("%d v1 revisions, want %d", len(cands), sharedtest.V1Revisions)
 		}
 		f.publishPhase(tb, cands)
 		f.waitVisible(tb)

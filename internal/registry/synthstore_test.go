@@ -10,7 +10,7 @@ import (
 
 	"gocloud.dev/blob"
 
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
 )
 

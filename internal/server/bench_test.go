@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 type signedZip struct {

@@ -9,15 +9,15 @@ import (
 	"sync"
 	"testing"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/sigtest"
 	"pkgstore/internal/storage"
-	"pkgstore/internal/storage/storagetest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/storagetest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // cloudStorage returns a config editor that puts the store on the given

@@ -19,13 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive"
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/archive"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
-	"pkgstore/internal/signature/sigtest"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 var (

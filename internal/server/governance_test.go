@@ -20,18 +20,18 @@ import (
 
 	"gocloud.dev/blob"
 
-	"pkgstore/internal/archive/ziptest"
-	"pkgstore/internal/audit"
-	"pkgstore/internal/buftest"
 	"pkgstore/internal/client"
-	"pkgstore/internal/index"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/tokens"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
+	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
 	"pkgstore/internal/storage"
-	"pkgstore/internal/storage/storagetest"
-	"pkgstore/internal/tokens"
+	"pkgstore/internal/testkit/buftest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/storagetest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // Secrets of the governance tests: distinctive, so that a leak shows in a

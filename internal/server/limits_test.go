@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // rawConn is a TCP client that writes exactly what it is told, as an

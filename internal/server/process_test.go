@@ -17,15 +17,15 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
-	"pkgstore/internal/audit"
 	"pkgstore/internal/client"
-	"pkgstore/internal/index"
+	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/publish"
+	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/sigtest"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // TestMain lets the test binary double as a `pkgstore serve` process, so

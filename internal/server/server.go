@@ -1,5 +1,3 @@
-// Package server composes a running store: the buckets, the publishing job
-// and its HTTP API, the indexer, and the registry API, on one listener.
 package server
 
 import (
@@ -16,25 +14,25 @@ import (
 	"sync"
 	"time"
 
-	"pkgstore/internal/archive"
-	"pkgstore/internal/audit"
-	"pkgstore/internal/catalog"
 	"pkgstore/internal/client"
-	"pkgstore/internal/governapi"
-	"pkgstore/internal/index"
-	"pkgstore/internal/logging"
-	"pkgstore/internal/metrics"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/proxy"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/governapi"
+	"pkgstore/internal/govern/tokens"
+	"pkgstore/internal/govern/yank"
+	"pkgstore/internal/pkg/archive"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/pkg/validate"
 	"pkgstore/internal/publish"
-	"pkgstore/internal/publishapi"
-	"pkgstore/internal/ratelimit"
+	"pkgstore/internal/publish/index"
+	"pkgstore/internal/publish/publishapi"
+	"pkgstore/internal/publish/ratelimit"
 	"pkgstore/internal/registry"
-	"pkgstore/internal/signature"
+	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/registry/proxy"
+	"pkgstore/internal/server/logging"
+	"pkgstore/internal/server/metrics"
 	"pkgstore/internal/storage"
-	"pkgstore/internal/tokens"
-	"pkgstore/internal/validate"
-	"pkgstore/internal/yank"
 )
 
 // Config of a store server.
@@ -75,7 +73,7 @@ type Config struct {
 	PublishRate            float64
 	PublishBurst           int
 	MaxUploads, MaxPending int
-	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/proxy).
+	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/registry/proxy).
 	Proxy ProxyConfig
 	// NoUI turns the web catalog at /ui/ off.
 	NoUI bool

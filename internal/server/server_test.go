@@ -16,15 +16,15 @@ import (
 
 	"gocloud.dev/blob"
 
-	"pkgstore/internal/archive"
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/archive"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/sigtest"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // searchIDs returns name-version of every /search result for query.

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/signature/sigtest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // TestGracefulShutdown stops a store while a publication is in progress:

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"net/http"
 
-	"pkgstore/internal/audit"
-	"pkgstore/internal/ratelimit"
-	"pkgstore/internal/tokens"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/tokens"
+	"pkgstore/internal/publish/ratelimit"
 )
 
 // newTokens loads the store's tokens and records every refused request in

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"testing"
 
-	"pkgstore/internal/audit"
-	"pkgstore/internal/server/servertest"
+	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/testkit/servertest"
 )
 
 // TestUnknownTokensBoundAuditRecords: refusals of made-up secrets are

@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http"
 
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/govern/yank"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
+	"pkgstore/internal/registry/ui"
 	"pkgstore/internal/storage"
-	"pkgstore/internal/ui"
-	"pkgstore/internal/yank"
 )
 
 // withUI mounts the web catalog at /ui/ in front of next (the registry,

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/build"
-	"pkgstore/internal/packageid"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/treetest"
-	"pkgstore/internal/yank"
+	"pkgstore/internal/builder"
+	"pkgstore/internal/govern/yank"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/treetest"
 )
 
 // TestUIShowsStoreRecords: the web catalog of a running store shows the
@@ -31,7 +31,7 @@ func TestUIShowsStoreRecords(t *testing.T) {
 	var zips []servertest.Zip
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		var buf bytes.Buffer
-		id, _, err := build.WriteV1(context.Background(), &buf, filepath.Join(dir, "rec", v))
+		id, _, err := builder.WriteV1(context.Background(), &buf, filepath.Join(dir, "rec", v))
 		if err != nil {
 			t.Fatal(err)
 		}

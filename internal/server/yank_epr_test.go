@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"pkgstore/internal/archive/ziptest"
 	"pkgstore/internal/client"
-	"pkgstore/internal/eprtest"
-	"pkgstore/internal/packageid"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish"
-	"pkgstore/internal/server/servertest"
-	"pkgstore/internal/storage/storagetest"
+	"pkgstore/internal/testkit/eprtest"
+	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/storagetest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // TestYankSeenByReferenceEPR publishes two versions on GCS buckets, has the

@@ -21,7 +21,7 @@ import (
 	"gocloud.dev/blob"
 
 	"pkgstore/internal/storage"
-	"pkgstore/internal/storage/storagetest"
+	"pkgstore/internal/testkit/storagetest"
 )
 
 // race runs n writers of CreateIfAbsent on key at once, writer i writing

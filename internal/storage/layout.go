@@ -1,6 +1,6 @@
 package storage
 
-import "pkgstore/internal/packageid"
+import "pkgstore/internal/pkg/packageid"
 
 // Object keys of the public bucket (architecture.md §3). The real EPR reads
 // this layout, so it must not change.

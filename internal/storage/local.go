@@ -13,7 +13,7 @@ import (
 
 	"gocloud.dev/blob"
 
-	"pkgstore/internal/rawfile"
+	"pkgstore/internal/storage/rawfile"
 )
 
 // Writes to file buckets.

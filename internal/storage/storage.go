@@ -1,6 +1,3 @@
-// Package storage opens the public and internal buckets (gocloud.dev/blob) and
-// adds the one operation the store needs beyond plain reads and writes: a
-// create-if-absent that holds across processes and machines.
 package storage
 
 import (

@@ -16,7 +16,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 
-	"pkgstore/internal/rawfile"
+	"pkgstore/internal/storage/rawfile"
 )
 
 // Tree is a set of objects under one prefix that are written together, such

@@ -1,0 +1,13 @@
+// Package client talks to a pkgstore server: the "already published?" check
+// every publisher does first, and the publishing API.
+//
+// It is also the wing of everything that runs against a store from outside:
+//
+//	mirror    copy revisions from an EPR-compatible registry, offline bundles, import
+//	syncv1    migrate a Package Storage v1 checkout
+//	progress  progress bars and plain lines
+//	loadtest  Fleet's request mix against a registry
+//
+// The wing imports api, pkg, storage (layout only) and builder; never
+// publish, registry or server: a client speaks the wire types of api.
+package client

@@ -1,0 +1,158 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"pkgstore/internal/client"
+	"pkgstore/internal/client/progress"
+	"pkgstore/internal/pkg/signature"
+)
+
+// ImportConfig says which bundle goes into which store.
+type ImportConfig struct {
+	Bundle string
+	To     *client.Client
+	// Keyring, when set, must verify the manifest's signature and every
+	// package's signature before anything is published; without it the
+	// store's own signature checks are the only ones.
+	Keyring *signature.Keyring
+	Workers int
+	// TempDir receives the unpacked bundle while it is checked and
+	// published (default os.TempDir()); it needs the bundle's size free.
+	TempDir  string
+	Retry    client.Retry
+	Reporter progress.Reporter
+}
+
+// Import checks a bundle completely (Unpack), then publishes what the
+// store lacks. A bundle with any problem is refused (*BundleError) before
+// anything is published.
+func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
+	start := time.Now()
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = client.DefaultRetry
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = max(runtime.GOMAXPROCS(0), 2)
+	}
+	dir, err := os.MkdirTemp(cfg.TempDir, "pkgstore-import-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	m, err := Unpack(ctx, cfg.Bundle, dir, cfg.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{SearchURL: m.SearchURL, Selected: len(m.Packages)}
+	defer func() { sum.Elapsed = time.Since(start) }()
+	revs := make([]Revision, len(m.Packages))
+	for i, e := range m.Packages {
+		revs[i] = Revision{Name: e.Name, Version: e.Version}
+	}
+	r := &run{cfg: Config{To: cfg.To, Retry: cfg.Retry, Workers: cfg.Workers, Reporter: cfg.Reporter}}
+	byID := map[string]Entry{}
+	for _, e := range m.Packages {
+		byID[e.ID().String()] = e
+	}
+	err = r.eachWith(ctx, revs, sum, func(ctx context.Context, rev Revision, _ int) (progress.Result, error) {
+		e := byID[rev.ID().String()]
+		res := progress.Result{Dir: rev.ID().String(), ID: rev.ID()}
+		ok, err := r.present(ctx, rev)
+		if err != nil {
+			res.Outcome, res.Reasons = Failed, []string{"already-published check: " + err.Error()}
+			if client.Unreachable(err) {
+				return res, fmt.Errorf("%w: target store unreachable: %w", ErrFatal, err)
+			}
+			return res, nil
+		}
+		if ok {
+			res.Outcome = Present
+			return res, nil
+		}
+		sig, err := os.ReadFile(filepath.Join(dir, e.Signature))
+		if err != nil {
+			return res, err
+		}
+		f, err := os.Open(filepath.Join(dir, e.Zip))
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		res.Bytes, res.ZipSize = e.Size, e.Size
+		return r.publish(ctx, rev.ID(), f, &Fetched{Size: e.Size, SHA256: e.SHA256, Signature: sig, Signer: e.Signer}, res)
+	})
+	return sum, err
+}
+
+// eachWith runs do for every revision with the workers, feeding the
+// reporter and the summary; a fatal error stops the rest.
+func (r *run) eachWith(ctx context.Context, revs []Revision, sum *Summary, do func(ctx context.Context, rev Revision, worker int) (progress.Result, error)) error {
+	cfg := r.cfg
+	if cfg.Reporter != nil {
+		cfg.Reporter.Start(len(revs))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type res struct {
+		progress.Result
+		cancelled bool
+	}
+	jobs := make(chan int)
+	results := make(chan res)
+	var wg sync.WaitGroup
+	for w := range min(cfg.Workers, max(len(revs), 1)) {
+		wg.Go(func() {
+			for i := range jobs {
+				start := time.Now()
+				out, fatal := do(ctx, revs[i], w)
+				out.Elapsed = time.Since(start)
+				if fatal != nil {
+					cancel(fatal)
+				}
+				results <- res{Result: out, cancelled: fatal == nil && out.Outcome == Failed && ctx.Err() != nil}
+			}
+		})
+	}
+	wg.Go(func() {
+		defer close(jobs)
+		for i := range revs {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	go func() { wg.Wait(); close(results) }()
+	handled := 0
+	for x := range results {
+		if x.cancelled {
+			continue
+		}
+		handled++
+		switch x.Outcome {
+		case Transferred:
+			sum.Transferred++
+			sum.Bytes += x.ZipSize
+		case Present:
+			sum.Present++
+		default:
+			sum.Failed = append(sum.Failed, x.Result)
+		}
+		if cfg.Reporter != nil {
+			cfg.Reporter.Done(x.Result)
+		}
+	}
+	sum.NotDone = len(revs) - handled
+	if cfg.Reporter != nil {
+		cfg.Reporter.Finish()
+	}
+	return context.Cause(ctx)
+}

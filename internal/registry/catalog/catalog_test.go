@@ -1,0 +1,205 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/publish/index"
+)
+
+func doc(name, version string, extra string) index.Entry {
+	m := fmt.Sprintf(`{"name":%q,"version":%q,"description":"d","type":"integration","download":"x","path":"y","format_version":"3.0.0"%s}`, name, version, extra)
+	return index.Entry{ID: packageid.ID{Name: name, Version: version}, Manifest: json.RawMessage(m)}
+}
+
+func build(t *testing.T, entries ...index.Entry) *Catalog {
+	t.Helper()
+	b := NewBuilder("1", len(entries))
+	for _, e := range entries {
+		r, err := NewRevision(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Add(r)
+	}
+	c, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCategoriesCounting pins the include_policy_templates rule of
+// epr-api.md §2.8 with its own example.
+func TestCategoriesCounting(t *testing.T) {
+	c := build(t, doc("a", "1.0.0", `,"categories":["web"],"policy_templates":[{"name":"x","title":"","description":"","categories":["security"]},{"name":"y","title":"","description":"","categories":["other"]}]`))
+	tests := []struct {
+		include bool
+		want    map[string]int
+	}{
+		{false, map[string]int{"web": 1}},
+		{true, map[string]int{"web": 3, "security": 2, "other": 2}},
+	}
+	for _, tc := range tests {
+		got, err := c.Categories(CategoriesQuery{IncludePolicyTemplates: tc.include})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int{}
+		for _, cc := range got {
+			m[cc.ID] = cc.Count
+		}
+		if fmt.Sprint(m) != fmt.Sprint(tc.want) {
+			t.Errorf("include=%v: got %v, want %v", tc.include, m, tc.want)
+		}
+	}
+}
+
+func TestSearchRules(t *testing.T) {
+	c := build(t,
+		doc("p", "1.0.0", `,"categories":["web"]`),
+		doc("p", "2.0.0", `,"categories":["crm"]`),
+		doc("p", "3.0.0-rc1", `,"categories":["crm"]`),
+		doc("q", "0.1.0", `,"release":"beta","conditions":{"kibana":{"version":"^8.0.0"}}`),
+		doc("r", "1.0.0", `,"release":"experimental","deprecated":{"since":"1.0.0","description":"old"}`),
+		doc("r", "0.9.0", ``),
+	)
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"", "p@2.0.0 q@0.1.0 r@0.9.0"},
+		{"prerelease=true", "p@3.0.0-rc1 q@0.1.0 r@1.0.0"},
+		{"category=web", ""},
+		{"category=web&all=true", "p@1.0.0"},
+		{"category=observability&all=true", "p@1.0.0"}, // web is a subcategory
+		{"kibana.version=7.0.0", "p@2.0.0 r@0.9.0"},
+		{"kibana.version=8.12.0-SNAPSHOT", "p@2.0.0 r@0.9.0"}, // prerelease Kibana fails ^8.0.0
+		{"experimental=true", "p@2.0.0 q@0.1.0 r@1.0.0"},
+		{"experimental=true&all=true", "p@1.0.0 p@2.0.0 q@0.1.0 r@1.0.0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			q, _ := url.ParseQuery(tc.query)
+			f, err := ParseSearch(q, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits, err := c.Search(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, h := range hits {
+				ids = append(ids, h.Rev.ID.Name+"@"+h.Rev.ID.Version)
+			}
+			if got := strings.Join(ids, " "); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Deprecation of r@1.0.0 is stamped on r@0.9.0, in base and document.
+	body, _ := c.SearchJSON(Filter{Package: "r"})
+	if !strings.Contains(string(body), `"since": "1.0.0"`) {
+		t.Errorf("propagated notice missing from /search: %s", body)
+	}
+	r, _ := c.Lookup(packageid.ID{Name: "r", Version: "0.9.0"})
+	d, err := c.Document(r)
+	if err != nil || !strings.Contains(string(d), `"description": "old"`) || !strings.HasSuffix(string(d), "}\n") {
+		t.Errorf("propagated notice missing from document: %v %s", err, d)
+	}
+}
+
+func TestWithDelta(t *testing.T) {
+	c := build(t, doc("a", "1.0.0", ""), doc("b", "1.0.0", ""))
+	d := &index.Delta{
+		Added:   []index.Entry{doc("c", "1.0.0", ""), doc("a", "1.0.0", `,"title":"ignored: present"`)},
+		Updated: []index.Entry{doc("b", "1.0.0", `,"title":"new"`), doc("z", "1.0.0", "")},
+		Removed: []packageid.ID{{Name: "a", Version: "1.0.0"}},
+	}
+	n, err := c.WithDelta("2", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Cursor() != "2" || n.Len() != 3 {
+		t.Fatalf("cursor %q len %d", n.Cursor(), n.Len())
+	}
+	if _, ok := n.Lookup(packageid.ID{Name: "z", Version: "1.0.0"}); ok {
+		t.Error("an update for an absent entry must be ignored")
+	}
+	b, _ := n.Lookup(packageid.ID{Name: "b", Version: "1.0.0"})
+	if doc, _ := n.Document(b); !strings.Contains(string(doc), `"new"`) {
+		t.Error("update did not replace b")
+	}
+	if c.Len() != 2 {
+		t.Error("the old catalog changed")
+	}
+}
+
+func TestScanIndex(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{`{"x":[1,{"a":"}"}],"packages":[{"package_manifest":{"name":"a\"}","v":[1,2]}},{"other":1,"package_manifest":{}}],"y":null}`, []string{`{"name":"a\"}","v":[1,2]}`, `{}`}, false},
+		{` { "packages" : [ ] } `, nil, false},
+		{`{"packages":[{"package_manifest":{"a":1}`, nil, true},
+		{`{"packages":[{"nope":1}]}`, nil, true},
+		{`[]`, nil, true},
+		// Skipped members are checked as encoding/json would (fuzzing found
+		// these accepted).
+		{`{"":00}`, nil, true},
+		{`{"x":[1,}],"packages":[]}`, nil, true},
+		{`{"packages":[{"other":tru,"package_manifest":{}}]}`, nil, true},
+		{`{"\q":1,"packages":[]}`, nil, true},
+		{`{"x":[1,{"a":"}"}],"packages":[]} trailing`, nil, false},
+	}
+	// Larger than the scanner's buffer, with escapes, so that it grows.
+	big := `{"name":"` + strings.Repeat(`a\"{[`, 300000) + `","v":[1,{"x":"]}"}]}`
+	tests = append(tests, struct {
+		in   string
+		want []string
+		err  bool
+	}{`{"packages":[{"package_manifest":` + big + `},{"package_manifest":{"b":true}}]}`, []string{big, `{"b":true}`}, false})
+	for _, tc := range tests {
+		// One byte per Read puts every buffer boundary everywhere,
+		// including between a backslash and the byte it escapes.
+		for _, oneByte := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(tc.in)
+			if oneByte {
+				r = iotest.OneByteReader(r)
+			}
+			var got []string
+			err := scanIndex(r, func(b []byte) error {
+				got = append(got, string(b))
+				return nil
+			})
+			if (err != nil) != tc.err {
+				t.Errorf("%.80s (one byte %v): err %v", tc.in, oneByte, err)
+			}
+			if !tc.err && fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%.80s (one byte %v): got %.80q, want %.80q", tc.in, oneByte, got, tc.want)
+			}
+		}
+	}
+}
+
+func TestNewRevisionRejectsWhatEPRRejects(t *testing.T) {
+	for _, e := range []index.Entry{
+		doc("a", "1.0", ""),
+		doc("a", "1.0.0", `,"conditions":{"kibana":{"version":"not a constraint"}}`),
+		{ID: packageid.ID{Name: "a", Version: "1.0.0"}, Manifest: json.RawMessage(`{"name":"a","version":"1.0.0","format_version":"x"}`)},
+		{ID: packageid.ID{Name: "a", Version: "1.0.0"}, Manifest: json.RawMessage(`{"name":`)},
+	} {
+		if _, err := NewRevision(e); err == nil {
+			t.Errorf("%s: accepted", e.Manifest)
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package registry is the HTTP handler of the Elastic Package Registry API
+// (epr-api.md is the contract) over our buckets: /search and /categories
+// answered from an in-memory catalog of the index, package documents from
+// the same catalog, artifacts and static files streamed from the public
+// bucket. It also keeps the catalog in step with the index cursor.
+//
+// It is also the wing of everything that serves readers:
+//
+//	catalog  EPR's search semantics over the index, in memory
+//	httpenc  precompressed bodies, Accept-Encoding negotiation, ETags
+//	ui       the web catalog at /ui/
+//	proxy    EPR's proxy mode and the pull-through cache
+//
+// The wing imports api, pkg, storage, govern, publish/index (the index
+// format) and client (the proxy fetches from upstream as mirror does).
+package registry

@@ -1,0 +1,441 @@
+// Package proxy is EPR's proxy mode (-feature-proxy-mode -proxy-to URL):
+// the local registry's answers merged with another registry's, by EPR's
+// rules, and optionally a pull-through cache that publishes every revision
+// the site downloads from the upstream into the local store, so that the
+// site keeps working when the link drops.
+//
+// EPR's rules (proxymode/ and the handlers of EPR 1.40.1):
+//   - /search: the same path and query are sent to the upstream; the local
+//     list (already latest-per-name unless all=true) is joined with the
+//     upstream's, a NAME-VERSION present locally winning; without all=true
+//     only the highest version of each name is kept; sorted by name, then
+//     version.
+//   - /categories: the upstream's counts are added to the local ones for
+//     the same id, other ids inserted; sorted by id.
+//   - /package/N/V/, artifacts, signatures, static files of a revision the
+//     local index lacks: GET <upstream>/package/N/V/; 200 serves the
+//     upstream document, or answers 301 to <upstream>/epr/package/N-V.zip
+//     (.sig) or <upstream>/package/N/V/<file>; 404 is the local 404; any
+//     other answer is a 500.
+//   - An upstream failure of /search or /categories is a 500.
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"pkgstore/internal/client"
+	"pkgstore/internal/client/mirror"
+	"pkgstore/internal/pkg/packagedoc"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/registry"
+	"pkgstore/internal/registry/catalog"
+)
+
+// Local is what the proxy needs of the local registry.
+type Local interface {
+	http.Handler
+	Has(packageid.ID) bool
+	CacheTimesInUse() registry.CacheTimes
+}
+
+// Config of a proxy.
+type Config struct {
+	// Upstream is the registry proxied to, e.g. https://epr.elastic.co.
+	Upstream string
+	Local    Local
+	// HTTP talks to the upstream (default: EPR's 10 s timeout).
+	HTTP *http.Client
+	// Retry of upstream /search and /categories (default: EPR's 4
+	// attempts, from 1 s).
+	Retry client.Retry
+	// Cache, when set, makes the proxy a pull-through cache.
+	Cache  *Cache
+	Logger *slog.Logger
+}
+
+// Cache publishes the revisions the site downloads into the local store.
+type Cache struct {
+	// Keyring verifies the upstream's signatures before anything is
+	// published (the store checks them again).
+	Keyring *signature.Keyring
+	// Publish publishes a verified zip and its signature as a legacy
+	// package and returns once it is published (or refused).
+	Publish func(ctx context.Context, zipName string, zip io.Reader, sig []byte) error
+	// TempDir holds downloads (default os.TempDir()).
+	TempDir string
+	// Visible bounds the wait for a published revision to be indexed
+	// (default 30 s).
+	Visible time.Duration
+}
+
+// Proxy is an http.Handler serving the local registry merged with the
+// upstream.
+type Proxy struct {
+	cfg      Config
+	upstream *url.URL
+	log      *slog.Logger
+	fetch    *mirror.Fetcher
+	flight   singleflight.Group
+}
+
+// New returns a proxy.
+func New(cfg Config) (*Proxy, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.Upstream, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("proxy: upstream %q must be http(s)://host[:port]", cfg.Upstream)
+	}
+	if cfg.Local == nil {
+		return nil, errors.New("proxy: no local registry")
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = client.Retry{Attempts: 4, Backoff: time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{cfg: cfg, upstream: u, log: cfg.Logger}
+	if cfg.Cache != nil {
+		if cfg.Cache.Keyring == nil || cfg.Cache.Keyring.Len() == 0 || cfg.Cache.Publish == nil {
+			return nil, errors.New("proxy: the pull-through cache needs a keyring and a publisher")
+		}
+		p.fetch = &mirror.Fetcher{Upstream: u.String(), HTTP: &http.Client{}, Keyring: cfg.Cache.Keyring, Retry: client.DefaultRetry}
+	}
+	return p, nil
+}
+
+var (
+	nameRe     = regexp.MustCompile(`^[a-z0-9_]+$`)
+	artifactRe = regexp.MustCompile(`^([a-z0-9_]+)-([^/]+?)\.zip(\.sig)?$`)
+)
+
+// ServeHTTP routes as the registry does and answers what proxy mode
+// changes; everything else is the local registry's.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	path := req.URL.Path
+	switch path {
+	case "/search":
+		p.serveSearch(w, req)
+		return
+	case "/categories":
+		p.serveCategories(w, req)
+		return
+	}
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var id packageid.ID
+	kind := ""
+	switch {
+	case len(segs) == 3 && segs[0] == "epr":
+		if m := artifactRe.FindStringSubmatch(segs[2]); m != nil {
+			id, kind = packageid.ID{Name: m[1], Version: m[2]}, "zip"
+			if m[3] != "" {
+				kind = "sig"
+			}
+		}
+	case len(segs) == 4 && segs[0] == "package" && segs[3] == "" && nameRe.MatchString(segs[1]):
+		id, kind = packageid.ID{Name: segs[1], Version: segs[2]}, "index"
+	case len(segs) > 4 && segs[0] == "package" || len(segs) == 4 && segs[0] == "package" && segs[3] != "":
+		id, kind = packageid.ID{Name: segs[1], Version: segs[2]}, "static"
+	}
+	if kind == "" || !packageid.IsStrictSemver(id.Version) || p.cfg.Local.Has(id) || !isClean(path) {
+		p.cfg.Local.ServeHTTP(w, req)
+		return
+	}
+	doc, status, err := p.remotePackage(req.Context(), id)
+	switch {
+	case err != nil && p.cfg.Cache != nil:
+		// Without its link a cache serves what it has: here, the local 404.
+		p.log.Warn("proxy cache: upstream package lookup failed", "package", id.String(), "err", err)
+		p.cfg.Local.ServeHTTP(w, req)
+		return
+	case err != nil:
+		p.log.Error("proxy mode: package failed", "package", id.String(), "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	case status == http.StatusNotFound:
+		p.cfg.Local.ServeHTTP(w, req) // its own 404, with its message
+		return
+	}
+	times := p.cfg.Local.CacheTimesInUse()
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if kind == "index" {
+		setCache(w, times.Index)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
+		w.Write(doc)
+		return
+	}
+	if p.cfg.Cache != nil && (kind == "zip" || kind == "sig") {
+		err := p.pull(req.Context(), id)
+		if err == nil {
+			p.cfg.Local.ServeHTTP(w, req)
+			return
+		}
+		p.log.Error("proxy cache: could not keep the revision, redirecting", "package", id.String(), "err", err)
+	}
+	setCache(w, times.CatchAll)
+	var remote string
+	switch kind {
+	case "zip":
+		remote = "/epr/package/" + id.ZipName()
+	case "sig":
+		remote = "/epr/package/" + id.ZipName() + ".sig"
+	default:
+		remote = "/package/" + id.Name + "/" + id.Version + "/" + strings.Join(segs[3:], "/")
+	}
+	target := *p.upstream
+	target.Path += remote
+	http.Redirect(w, req, target.String(), http.StatusMovedPermanently)
+}
+
+// isClean reports whether the local registry would take p as it is (it
+// answers unclean paths with its own redirect).
+func isClean(p string) bool {
+	return !strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") && !strings.HasSuffix(p, "/..") && !strings.HasSuffix(p, "/.")
+}
+
+func setCache(w http.ResponseWriter, d time.Duration) {
+	w.Header()["Cache-Control"] = []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
+}
+
+// remotePackage asks the upstream for /package/N/V/: the document (200),
+// or status 404; anything else is an error.
+func (p *Proxy) remotePackage(ctx context.Context, id packageid.ID) ([]byte, int, error) {
+	u := *p.upstream
+	u.Path += "/package/" + id.Name + "/" + id.Version + "/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := p.cfg.HTTP.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return nil, http.StatusNotFound, nil
+	default:
+		return nil, 0, fmt.Errorf("GET %s: answered %s", u.String(), resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, 0, err
+	}
+	var probe struct{ Name, Version string }
+	if err := json.Unmarshal(body, &probe); err != nil || probe.Name != id.Name {
+		return nil, 0, fmt.Errorf("GET %s: not a package document (%v)", u.String(), err)
+	}
+	return body, http.StatusOK, nil
+}
+
+// upstreamJSON GETs the same path and query from the upstream, with
+// retries (also of a 2xx that is not JSON, as EPR does).
+func (p *Proxy) upstreamJSON(ctx context.Context, req *http.Request, into any) error {
+	u := *p.upstream
+	u.Path += req.URL.Path
+	u.RawQuery = req.URL.RawQuery
+	return p.cfg.Retry.Do(ctx, func() error {
+		out, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := p.cfg.HTTP.Do(out)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+		if resp.StatusCode/100 != 2 || mt != "application/json" {
+			code := resp.StatusCode
+			if code/100 == 2 {
+				code = http.StatusServiceUnavailable // retried, like EPR
+			}
+			return &client.StatusError{URL: u.String(), StatusCode: code, Status: resp.Status}
+		}
+		return json.NewDecoder(io.LimitReader(resp.Body, 512<<20)).Decode(into)
+	})
+}
+
+// local runs the request against the local registry, asking for the
+// plain JSON the proxy merges (the registry compresses and answers 304
+// when the client's headers allow it).
+func (p *Proxy) local(req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	plain := req.Clone(req.Context())
+	plain.Header.Del("Accept-Encoding")
+	plain.Header.Del("If-None-Match")
+	p.cfg.Local.ServeHTTP(rec, plain)
+	return rec
+}
+
+func relay(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	if body == nil {
+		body = rec.Body.Bytes()
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(body)
+}
+
+type item struct {
+	name, version string
+	raw           json.RawMessage
+}
+
+func decodeItems(raws []json.RawMessage) ([]item, error) {
+	out := make([]item, 0, len(raws))
+	for _, r := range raws {
+		var nv struct{ Name, Version string }
+		if err := json.Unmarshal(r, &nv); err != nil {
+			return nil, err
+		}
+		out = append(out, item{nv.Name, nv.Version, r})
+	}
+	return out, nil
+}
+
+func (p *Proxy) serveSearch(w http.ResponseWriter, req *http.Request) {
+	rec := p.local(req)
+	if rec.Code != http.StatusOK {
+		relay(w, rec, nil)
+		return
+	}
+	var remoteRaw []json.RawMessage
+	if err := p.upstreamJSON(req.Context(), req, &remoteRaw); err != nil {
+		if p.cfg.Cache != nil {
+			// A cache keeps the site working without its link.
+			p.log.Warn("proxy cache: upstream search failed, answering with local revisions", "err", err)
+			relay(w, rec, nil)
+			return
+		}
+		p.log.Error("proxy mode: search failed", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	var localRaw []json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &localRaw); err != nil {
+		p.log.Error("proxy mode: local search", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	local, err1 := decodeItems(localRaw)
+	remote, err2 := decodeItems(remoteRaw)
+	if err := errors.Join(err1, err2); err != nil {
+		p.log.Error("proxy mode: search failed", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	merged := local
+	for _, r := range remote {
+		if !slices.ContainsFunc(merged, func(l item) bool { return l.name == r.name && sameVersion(l.version, r.version) }) {
+			merged = append(merged, r)
+		}
+	}
+	all, _ := strconv.ParseBool(req.URL.Query().Get("all"))
+	if !all {
+		// Highest version of each name (the first of each name once
+		// sorted by name, newest first).
+		slices.SortStableFunc(merged, func(a, b item) int {
+			if c := strings.Compare(a.name, b.name); c != 0 {
+				return c
+			}
+			return packageid.Compare(b.version, a.version)
+		})
+		merged = slices.CompactFunc(merged, func(a, b item) bool { return a.name == b.name })
+	}
+	slices.SortStableFunc(merged, func(a, b item) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return packageid.Compare(a.version, b.version)
+	})
+	if len(merged) == 0 {
+		relay(w, rec, nil) // the local empty answer, as EPR writes it
+		return
+	}
+	out := make([]json.RawMessage, len(merged))
+	for i, m := range merged {
+		out[i] = m.raw
+	}
+	body, err := packagedoc.Marshal(out)
+	if err != nil {
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	relay(w, rec, body)
+}
+
+func sameVersion(a, b string) bool {
+	return a == b || packageid.IsStrictSemver(a) && packageid.IsStrictSemver(b) && packageid.Compare(a, b) == 0
+}
+
+func (p *Proxy) serveCategories(w http.ResponseWriter, req *http.Request) {
+	rec := p.local(req)
+	if rec.Code != http.StatusOK {
+		relay(w, rec, nil)
+		return
+	}
+	var remote []catalog.CategoryCount
+	if err := p.upstreamJSON(req.Context(), req, &remote); err != nil {
+		if p.cfg.Cache != nil {
+			p.log.Warn("proxy cache: upstream categories failed, answering with local revisions", "err", err)
+			relay(w, rec, nil)
+			return
+		}
+		p.log.Error("proxy mode: categories failed", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	var local []catalog.CategoryCount
+	if err := json.Unmarshal(rec.Body.Bytes(), &local); err != nil {
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	byID := map[string]int{}
+	for i, c := range local {
+		byID[c.ID] = i
+	}
+	for _, c := range remote {
+		if i, ok := byID[c.ID]; ok {
+			local[i].Count += c.Count
+			continue
+		}
+		byID[c.ID] = len(local)
+		local = append(local, c)
+	}
+	slices.SortFunc(local, func(a, b catalog.CategoryCount) int { return strings.Compare(a.ID, b.ID) })
+	if local == nil {
+		local = []catalog.CategoryCount{}
+	}
+	body, err := packagedoc.Marshal(local)
+	if err != nil {
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	relay(w, rec, body)
+}

@@ -1,0 +1,421 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"go.yaml.in/yaml/v3"
+
+	"pkgstore/internal/pkg/packagedoc"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/storage"
+)
+
+// renderTimeout bounds the bucket reads of one package page.
+const renderTimeout = 20 * time.Second
+
+// maxChangelogBytes bounds the changelog.yml read for a page.
+const maxChangelogBytes = 1 << 20
+
+// maxChangelogEntries bounds the changes listed on a page.
+const maxChangelogEntries = 2000
+
+// VersionOption is one entry of the version picker.
+type VersionOption struct {
+	Version string
+	URL     string
+	Labels  []Label
+	Current bool
+	Yanked  *Yank
+}
+
+// Image is a screenshot (or icon) that is one of the package's own files.
+type Image struct {
+	URL, Title    string
+	Width, Height string // from the manifest's size, when it reads WxH
+	Link          bool   // safe to open on its own (not SVG)
+}
+
+// Change is one changelog entry.
+type Change struct {
+	Description, Type, Link string
+}
+
+// Release is one version of the changelog.
+type Release struct {
+	Version string
+	Current bool
+	Changes []Change
+}
+
+// Download describes an artifact link.
+type Download struct {
+	ZipURL, SigURL string
+	Size           int64 // -1 when unknown
+	Record         *ArtifactRecord
+}
+
+type packageData struct {
+	Layout
+	Doc         *packagedoc.Package
+	Icon        string
+	Labels      []Label
+	Latest      string // the latest version, when this one is not it
+	LatestURL   string
+	Yanked      *Yank
+	Owner       string // GitHub owner, when it is a plain GitHub name
+	OwnerURL    string // its GitHub page (an organisation's team page for org/team)
+	Categories  []CategoryOption
+	Versions    []VersionOption
+	Readme      rendered
+	ReadmeURL   string
+	Screenshots []Image
+	Changelog   []Release
+	ChangelogOK bool
+	Download    Download
+	RegistryURL string
+
+	incomplete bool // a read failed: show, but do not cache
+}
+
+func (h *Handler) serveLatest(w http.ResponseWriter, r *http.Request, name string) {
+	cat := h.cfg.Catalog()
+	v := latestVersion(cat.Versions(name))
+	if v == nil {
+		h.errorPage(w, r, http.StatusNotFound, "There is no package named "+name+" in this registry.")
+		return
+	}
+	http.Redirect(w, r, packageURL(name, v.ID.Version), http.StatusFound)
+}
+
+// latestVersion is the highest version that is not a prerelease, or the
+// highest of all when every version is one.
+func latestVersion(revs []*catalog.Revision) *catalog.Revision {
+	var best, bestAny *catalog.Revision
+	for _, r := range revs {
+		if bestAny == nil || r.Version().GreaterThan(bestAny.Version()) {
+			bestAny = r
+		}
+		if !r.Prerelease() && (best == nil || r.Version().GreaterThan(best.Version())) {
+			best = r
+		}
+	}
+	if best != nil {
+		return best
+	}
+	return bestAny
+}
+
+func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, version string) {
+	cat := h.cfg.Catalog()
+	rev, ok := cat.Lookup(packageid.ID{Name: name, Version: version})
+	if !ok {
+		h.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no version %s of %s in this registry.", version, name))
+		return
+	}
+	regURL := registryURL(r)
+	h.servePage(w, r, cat, "package/"+rev.ID.String()+"@"+regURL, func() (int, []byte, bool) {
+		// The page is shared by every later request of the snapshot: a
+		// client that goes away must not cut its reads short.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), renderTimeout)
+		defer cancel()
+		d, err := h.packagePage(ctx, cat, rev, regURL)
+		if err != nil {
+			h.log.Error("package page", "package", rev.ID.String(), "err", err)
+			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."}), false
+		}
+		return http.StatusOK, h.render("package.html", d), !d.incomplete
+	})
+}
+
+// registryURL is the address Kibana should use, as the browser reached us.
+func registryURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	host := r.Host
+	if !hostRe.MatchString(host) {
+		host = "localhost:8080"
+	}
+	return scheme + "://" + host
+}
+
+var (
+	hostRe  = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
+	ownerRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9\-_]{0,38})(?:/[A-Za-z0-9._\-]{1,100})?$`)
+	sizeRe  = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})$`)
+)
+
+func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *catalog.Revision, regURL string) (*packageData, error) {
+	raw, err := cat.Document(rev)
+	if err != nil {
+		return nil, err
+	}
+	var doc packagedoc.Package
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("decode package document: %w", err)
+	}
+	base := staticBase(rev)
+	own := newFiles(base, doc.Assets)
+	title := str(doc.Title)
+	if title == "" {
+		title = doc.Name
+	}
+	d := &packageData{
+		Layout:      Layout{Title: title},
+		Doc:         &doc,
+		Icon:        iconURL(doc.Icons, own),
+		Labels:      labels(rev, doc.Version),
+		RegistryURL: regURL,
+	}
+	if o := doc.Owner; o != nil && ownerRe.MatchString(o.Github) {
+		d.Owner, d.OwnerURL = o.Github, "https://github.com/"+o.Github
+		if org, team, ok := strings.Cut(o.Github, "/"); ok {
+			d.OwnerURL = "https://github.com/orgs/" + org + "/teams/" + team
+		}
+	}
+	for _, c := range doc.Categories {
+		o := CategoryOption{ID: c, Title: c, URL: homeQuery{Category: c}.with("category", c)}
+		if pc, ok := packagedoc.LookupCategory(c); ok {
+			o.Title = pc.Title
+		}
+		d.Categories = append(d.Categories, o)
+	}
+
+	var yanks map[string]Yank
+	if h.cfg.Yanks != nil {
+		if yanks, err = h.cfg.Yanks.Yanked(ctx, doc.Name); err != nil {
+			h.log.Warn("yank records unavailable", "package", doc.Name, "err", err)
+			d.incomplete = true
+		}
+	}
+	revs := cat.Versions(doc.Name)
+	sort.Slice(revs, func(i, j int) bool { return revs[i].Version().GreaterThan(revs[j].Version()) })
+	listed := map[string]bool{}
+	for _, v := range revs {
+		listed[v.ID.Version] = true
+		o := VersionOption{Version: v.ID.Version, URL: packageURL(v.ID.Name, v.ID.Version), Labels: labels(v, v.ID.Version), Current: v == rev}
+		if y, ok := yanks[v.ID.Version]; ok {
+			o.Yanked = &y
+			if v == rev {
+				d.Yanked = &y
+			}
+		}
+		d.Versions = append(d.Versions, o)
+	}
+	// Yanked versions an index leaves out are still listed, marked, without
+	// a page of their own.
+	for ver, y := range yanks {
+		if listed[ver] || !packageid.IsStrictSemver(ver) {
+			continue
+		}
+		d.Versions = append(d.Versions, VersionOption{Version: ver, Labels: labelsFor(ver, ""), Yanked: &y})
+	}
+	sort.SliceStable(d.Versions, func(i, j int) bool {
+		a, _ := semver.NewVersion(d.Versions[i].Version)
+		b, _ := semver.NewVersion(d.Versions[j].Version)
+		return a.GreaterThan(b)
+	})
+	if l := latestVersion(revs); l != nil && l != rev {
+		d.Latest, d.LatestURL = l.ID.Version, packageURL(l.ID.Name, l.ID.Version)
+	}
+
+	for i, s := range doc.Screenshots {
+		u, ok := own.imageURL(s.Path, "")
+		if !ok {
+			continue
+		}
+		im := Image{URL: u, Title: s.Title, Link: !strings.HasSuffix(strings.ToLower(u), ".svg")}
+		if im.Title == "" {
+			im.Title = fmt.Sprintf("Screenshot %d", i+1)
+		}
+		if m := sizeRe.FindStringSubmatch(s.Size); m != nil {
+			im.Width, im.Height = m[1], m[2]
+		}
+		d.Screenshots = append(d.Screenshots, im)
+	}
+	parts := h.revisionParts(ctx, rev, &doc, own)
+	d.Readme, d.ReadmeURL, d.Changelog, d.ChangelogOK = parts.readme, parts.readmeURL, parts.changelog, parts.changelogOK
+	d.incomplete = d.incomplete || parts.incomplete
+	d.Download = Download{Size: parts.size}
+	if strings.HasPrefix(doc.Download, "/epr/") {
+		d.Download.ZipURL = doc.Download
+	}
+	if strings.HasPrefix(doc.SignaturePath, "/epr/") {
+		d.Download.SigURL = doc.SignaturePath
+	}
+	if h.cfg.Artifacts != nil {
+		if rec, err := h.cfg.Artifacts.Artifact(ctx, rev.ID); err != nil {
+			h.log.Warn("artifact record unavailable", "package", rev.ID.String(), "err", err)
+			d.incomplete = true
+		} else {
+			d.Download.Record = rec
+		}
+	}
+	return d, nil
+}
+
+var errTooBig = errors.New("file too large")
+
+// parts are what a package page reads from the bucket and renders from
+// package text. A published revision never changes, so they are kept
+// across index snapshots: only the first page of a revision in the
+// process pays for its README.
+type parts struct {
+	readme      rendered
+	readmeURL   string
+	changelog   []Release
+	changelogOK bool
+	size        int64 // zip size, -1 when unknown
+	incomplete  bool  // a read failed: not kept
+}
+
+func (p *parts) bytes() int {
+	n := len(p.readme.HTML) + len(p.readme.Plain)
+	for _, r := range p.changelog {
+		for _, c := range r.Changes {
+			n += len(c.Description) + len(c.Link) + len(c.Type)
+		}
+	}
+	return n
+}
+
+// Bounds of the parts kept; when full the cache starts over.
+const (
+	maxKeptParts     = 4096
+	maxKeptPartBytes = 64 << 20
+)
+
+// partsCache holds parts by revision.
+type partsCache struct {
+	mu    sync.Mutex
+	m     map[packageid.ID]*parts
+	bytes int
+}
+
+func (c *partsCache) get(id packageid.ID) *parts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
+func (c *partsCache) put(id packageid.ID, p *parts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := p.bytes()
+	if c.m == nil || len(c.m) >= maxKeptParts || c.bytes+n > maxKeptPartBytes {
+		c.m, c.bytes = map[packageid.ID]*parts{}, 0
+	}
+	c.m[id] = p
+	c.bytes += n
+}
+
+// revisionParts returns rev's parts, from the cache or read and rendered.
+func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc *packagedoc.Package, own files) *parts {
+	if p := h.parts.get(rev.ID); p != nil {
+		return p
+	}
+	p := &parts{size: -1}
+	if rel, ok := packagePath(str(doc.Readme), "", own.base); ok {
+		p.readmeURL = staticURL(own.base, rel)
+		src, err := h.readStatic(ctx, rev.ID, rel, maxMarkdownBytes)
+		switch {
+		case errors.Is(err, errTooBig):
+			p.readme = rendered{Problem: "too large to display here"}
+		case err != nil:
+			h.log.Warn("read README", "package", rev.ID.String(), "err", err)
+			p.readme = rendered{Problem: "could not be read"}
+			p.incomplete = !storage.IsNotFound(err)
+		default:
+			p.readme = renderMarkdown(src, rel, own)
+		}
+	}
+	var err error
+	if p.changelog, p.changelogOK, err = h.changelog(ctx, rev); err != nil {
+		h.log.Warn("read changelog", "package", rev.ID.String(), "err", err)
+		p.incomplete = true
+	}
+	if strings.HasPrefix(doc.Download, "/epr/") {
+		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
+			p.size = a.Size
+		} else if !storage.IsNotFound(err) {
+			p.incomplete = true
+		}
+	}
+	if !p.incomplete {
+		h.parts.put(rev.ID, p)
+	}
+	return p
+}
+
+// readStatic reads a static file of id, refusing more than limit bytes.
+func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {
+	rd, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	if rd.Size() > limit {
+		return nil, errTooBig
+	}
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errTooBig
+	}
+	return data, nil
+}
+
+// changelog reads changelog.yml; ok is false when the package has none or
+// it cannot be read as one. err is set only when the bucket failed.
+func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) (_ []Release, ok bool, _ error) {
+	data, err := h.readStatic(ctx, rev.ID, "changelog.yml", maxChangelogBytes)
+	if err != nil {
+		if storage.IsNotFound(err) || errors.Is(err, errTooBig) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	var raw []struct {
+		Version string `yaml:"version"`
+		Changes []struct {
+			Description string `yaml:"description"`
+			Type        string `yaml:"type"`
+			Link        string `yaml:"link"`
+		} `yaml:"changes"`
+	}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, false, nil
+	}
+	var out []Release
+	n := 0
+	for _, r := range raw {
+		rel := Release{Version: r.Version, Current: r.Version == rev.ID.Version}
+		for _, c := range r.Changes {
+			if n++; n > maxChangelogEntries {
+				return append(out, rel), true, nil
+			}
+			link := ""
+			if l := strings.TrimSpace(c.Link); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
+				link = l
+			}
+			rel.Changes = append(rel.Changes, Change{Description: c.Description, Type: c.Type, Link: link})
+		}
+		out = append(out, rel)
+	}
+	return out, true, nil
+}
