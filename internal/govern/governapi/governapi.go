@@ -64,7 +64,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 func (a *API) check(w http.ResponseWriter, r *http.Request, scope tokens.Scope, pkg string) *tokens.Token {
 	t, err := a.cfg.Auth.Check(r, scope, pkg)
 	if err != nil {
-		apijson.Refuse(w, err)
+		tokens.Refuse(w, err)
 		return nil
 	}
 	return t

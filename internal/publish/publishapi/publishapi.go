@@ -167,7 +167,7 @@ func refuse(w http.ResponseWriter, err error) {
 		apijson.Error(w, http.StatusForbidden, "publishing is disabled on this server: start it with --tokens-file FILE or --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
 		return
 	}
-	apijson.Refuse(w, err)
+	tokens.Refuse(w, err)
 }
 
 // staticAuth authorizes the unnamed --publish-token tokens.
