@@ -39,4 +39,3 @@ func TestRefuse(t *testing.T) {
 		})
 	}
 }
-
