@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
-	rcfg.Hidden = s.Yanks.Served()
+	rcfg.Hidden = registry.NewYanked(b.Internal, s.Yanks.Hidden)
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
