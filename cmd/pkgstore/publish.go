@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 )
 
 func init() { subcommands = append(subcommands, newPublishCmd) }
@@ -110,10 +110,10 @@ own line), 2 usage or connection error, 3 already published.`,
 				return &exitError{Code: exitUsage, Err: err}
 			}
 			switch s.Status {
-			case publish.StatusPublished:
+			case api.StatusPublished:
 				fmt.Fprintf(out, "published %s (submission %s, sha256 %s)\n", id, s.ID, s.SHA256)
 				return nil
-			case publish.StatusPassed:
+			case api.StatusPassed:
 				fmt.Fprintf(out, "dry run passed: %s would be published (submission %s)\n", id, s.ID)
 				return nil
 			}
@@ -121,7 +121,7 @@ own line), 2 usage or connection error, 3 already published.`,
 			dup := len(s.Reasons) > 0
 			for _, r := range s.Reasons {
 				fmt.Fprintln(out, "  "+r.String())
-				dup = dup && r.Check == "duplicate"
+				dup = dup && r.Check == api.CheckDuplicate
 			}
 			if dup {
 				return &exitError{Code: exitAlreadyPublished}

@@ -7,6 +7,11 @@
 // client (publish, mirror, sync-v1, the pull-through cache) can speak the
 // protocol without linking the publishing job.
 //
+//	apijson  the JSON answers (indented body, error body) of those APIs
+//
+// internal/testkit's layering test holds the module to the list below: it
+// reads the wings from it, lowest first.
+//
 // Wings, lowest first; a wing imports only wings before it:
 //
 //	api      wire types (this wing)

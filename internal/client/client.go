@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 )
 
 // Client of one registry.
@@ -100,7 +100,7 @@ func (e *APIError) Error() string {
 // to c.SubmitRetry.Attempts uploads in all. It never waits past ctx's
 // deadline: when the wait would end after it, the last answer is returned
 // at once. Other answers (400, 401, 403, 413…) are never retried.
-func (c *Client) Submit(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
+func (c *Client) Submit(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*api.Submission, error) {
 	seeker, _ := zip.(io.Seeker)
 	var start int64
 	if seeker != nil {
@@ -138,7 +138,7 @@ func (c *Client) Submit(ctx context.Context, zipName string, zip io.Reader, sig 
 	}
 }
 
-func (c *Client) submitOnce(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
+func (c *Client) submitOnce(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*api.Submission, error) {
 	// The form's parts around the zip are built in memory, and the zip is
 	// read by the transport itself: no goroutine and pipe between the two,
 	// and a Content-Length instead of chunks when the zip's size is known.
@@ -208,15 +208,13 @@ func remaining(r io.Reader) int64 {
 	return -1
 }
 
-func decodeSubmission(resp *http.Response) (*publish.Submission, error) {
+func decodeSubmission(resp *http.Response) (*api.Submission, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusUnprocessableEntity {
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e api.ErrorBody
 		if json.Unmarshal(body, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(body))
 		}
@@ -224,7 +222,7 @@ func decodeSubmission(resp *http.Response) (*publish.Submission, error) {
 		ae.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return nil, ae
 	}
-	var s publish.Submission
+	var s api.Submission
 	if err := json.Unmarshal(body, &s); err != nil || s.ID == "" && s.Status == "" {
 		return nil, fmt.Errorf("%w: %s", ErrUnexpected, strings.TrimSpace(string(body)))
 	}
@@ -251,7 +249,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 }
 
 // Status returns a submission's record, waiting up to wait for it to be final.
-func (c *Client) Status(ctx context.Context, id string, wait time.Duration) (*publish.Submission, error) {
+func (c *Client) Status(ctx context.Context, id string, wait time.Duration) (*api.Submission, error) {
 	u := c.url("/api/v1/publish/" + url.PathEscape(id))
 	if wait > 0 {
 		u += "?wait=" + wait.String()
@@ -280,7 +278,7 @@ var waitRetryPause = 200 * time.Millisecond
 // Wait polls a submission until it is final or ctx is done. A server error
 // (5xx) while reading the status, such as a bucket read that failed once,
 // is retried a few times with a growing pause.
-func (c *Client) Wait(ctx context.Context, id string) (*publish.Submission, error) {
+func (c *Client) Wait(ctx context.Context, id string) (*api.Submission, error) {
 	failures := 0
 	for {
 		s, err := c.Status(ctx, id, 30*time.Second)
@@ -308,7 +306,7 @@ func (c *Client) Wait(ctx context.Context, id string) (*publish.Submission, erro
 }
 
 // Publish submits a candidate and waits for its outcome.
-func (c *Client) Publish(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*publish.Submission, error) {
+func (c *Client) Publish(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts Options) (*api.Submission, error) {
 	s, err := c.Submit(ctx, zipName, zip, sig, opts)
 	if err != nil {
 		return nil, err

@@ -1,5 +1,7 @@
 // Package client talks to a pkgstore server: the "already published?" check
-// every publisher does first, and the publishing API.
+// every publisher does first, and the publishing API. PublishLegacy is the
+// one way to publish a revision that exists elsewhere (a duplicate counts
+// as success), for mirror, sync-v1 and the pull-through cache.
 //
 // It is also the wing of everything that runs against a store from outside:
 //

@@ -11,8 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"pkgstore/internal/govern/audit"
-	"pkgstore/internal/govern/governapi"
+	"pkgstore/internal/api"
 	"pkgstore/internal/pkg/packageid"
 )
 
@@ -26,7 +25,7 @@ type AuditQuery struct {
 }
 
 // Audit returns one page of audit records.
-func (c *Client) Audit(ctx context.Context, q AuditQuery) (*audit.Page, error) {
+func (c *Client) Audit(ctx context.Context, q AuditQuery) (*api.AuditPage, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"package": q.Package, "version": q.Version, "token": q.Token, "event": q.Event, "since": q.Since, "until": q.Until, "cursor": q.Cursor} {
 		if s != "" {
@@ -36,7 +35,7 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) (*audit.Page, error) {
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
 	}
-	var p audit.Page
+	var p api.AuditPage
 	if err := c.call(ctx, http.MethodGet, "/api/v1/audit?"+v.Encode(), nil, &p); err != nil {
 		return nil, err
 	}
@@ -44,21 +43,21 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) (*audit.Page, error) {
 }
 
 // AuditAll follows every page of a query.
-func (c *Client) AuditAll(ctx context.Context, q AuditQuery) ([]audit.Record, error) {
-	return audit.Collect(q.Cursor, func(cursor string) (*audit.Page, error) {
+func (c *Client) AuditAll(ctx context.Context, q AuditQuery) ([]api.AuditRecord, error) {
+	return api.CollectAudit(q.Cursor, func(cursor string) (*api.AuditPage, error) {
 		q.Cursor = cursor
 		return c.Audit(ctx, q)
 	})
 }
 
 // Yank yanks (or, with yank false, unyanks) a published revision.
-func (c *Client) Yank(ctx context.Context, id packageid.ID, yank bool, reason string) (*governapi.YankResponse, error) {
+func (c *Client) Yank(ctx context.Context, id packageid.ID, yank bool, reason string) (*api.YankResponse, error) {
 	path := "/api/v1/unyank"
 	if yank {
 		path = "/api/v1/yank"
 	}
-	body, _ := json.Marshal(governapi.YankRequest{Name: id.Name, Version: id.Version, Reason: reason})
-	var out governapi.YankResponse
+	body, _ := json.Marshal(api.YankRequest{Name: id.Name, Version: id.Version, Reason: reason})
+	var out api.YankResponse
 	if err := c.call(ctx, http.MethodPost, path, body, &out); err != nil {
 		return nil, err
 	}
@@ -66,8 +65,8 @@ func (c *Client) Yank(ctx context.Context, id packageid.ID, yank bool, reason st
 }
 
 // Revision returns the provenance and yank state of a published revision.
-func (c *Client) Revision(ctx context.Context, id packageid.ID) (*governapi.RevisionInfo, error) {
-	var out governapi.RevisionInfo
+func (c *Client) Revision(ctx context.Context, id packageid.ID) (*api.RevisionInfo, error) {
+	var out api.RevisionInfo
 	if err := c.call(ctx, http.MethodGet, "/api/v1/packages/"+url.PathEscape(id.Name)+"/"+url.PathEscape(id.Version), nil, &out); err != nil {
 		return nil, err
 	}
@@ -98,9 +97,7 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, out
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
+		var e api.ErrorBody
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
 		}

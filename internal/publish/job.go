@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/mediatype"
 	"pkgstore/internal/pkg/packagedoc"
@@ -66,14 +67,14 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	f, size, sum, err := p.spool(ctx, storage.QueueDir(s.ID)+zipName)
 	if err != nil {
 		if storage.IsNotFound(err) {
-			return []Reason{{Check: "zip", File: zipName, Message: "the candidate zip is missing from the queue"}}, nil
+			return []Reason{{Check: api.CheckZip, File: zipName, Message: "the candidate zip is missing from the queue"}}, nil
 		}
 		return nil, err
 	}
 	defer f.Close()
 	s.Size, s.SHA256 = size, sum
 	if size > p.cfg.MaxZipSize {
-		return []Reason{{Check: "size", File: zipName, Message: fmt.Sprintf("zip is larger than the limit of %d bytes", p.cfg.MaxZipSize)}}, nil
+		return []Reason{{Check: api.CheckSize, File: zipName, Message: fmt.Sprintf("zip is larger than the limit of %d bytes", p.cfg.MaxZipSize)}}, nil
 	}
 
 	// Signature over the exact bytes.
@@ -133,7 +134,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	}
 	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: sig != nil, FileOrder: pkg.Paths()})
 	if err != nil {
-		return []Reason{{Check: "manifest", File: zipName, Message: "cannot build the package document: " + err.Error()}}, nil
+		return []Reason{{Check: api.CheckManifest, File: zipName, Message: "cannot build the package document: " + err.Error()}}, nil
 	}
 	docJSON, err := packagedoc.Marshal(doc)
 	if err != nil {
@@ -144,7 +145,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	// strict semver) would take every registry reading the index down.
 	// Legacy packages skip package-spec, not this.
 	if err := catalog.Check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
-		return []Reason{{Check: "manifest", File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
+		return []Reason{{Check: api.CheckManifest, File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
 	}
 	if s.DryRun {
 		return nil, nil
@@ -174,22 +175,22 @@ type busyError struct{ reason Reason }
 func (e *busyError) Error() string { return e.reason.Message }
 
 func alreadyPublished(id packageid.ID) Reason {
-	return Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
+	return Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
 }
 
 func (p *Publisher) checkSignature(f *os.File, sig []byte, s *Submission, zipName string) *Reason {
 	sigFile := zipName + ".sig"
 	if sig == nil {
 		if p.cfg.RequireSignatures {
-			return &Reason{Check: "signature", File: sigFile, Message: "no signature was supplied and signatures are required; sign the zip (pkgstore sign) and send NAME-VERSION.zip.sig with it"}
+			return &Reason{Check: api.CheckSignature, File: sigFile, Message: "no signature was supplied and signatures are required; sign the zip (pkgstore sign) and send NAME-VERSION.zip.sig with it"}
 		}
 		return nil
 	}
 	if p.cfg.Keyring == nil || p.cfg.Keyring.Len() == 0 {
-		return &Reason{Check: "signature", File: sigFile, Message: "a signature was supplied but the store has no trusted keyring to verify it (serve --keyring FILE)"}
+		return &Reason{Check: api.CheckSignature, File: sigFile, Message: "a signature was supplied but the store has no trusted keyring to verify it (serve --keyring FILE)"}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return &Reason{Check: "signature", File: sigFile, Message: err.Error()}
+		return &Reason{Check: api.CheckSignature, File: sigFile, Message: err.Error()}
 	}
 	signer, err := p.cfg.Keyring.Verify(f, bytes.NewReader(sig))
 	if err != nil {
@@ -197,7 +198,7 @@ func (p *Publisher) checkSignature(f *os.File, sig []byte, s *Submission, zipNam
 		if errors.Is(err, signature.ErrUnknownKey) {
 			msg += "; expected a key of the trusted keyring"
 		}
-		return &Reason{Check: "signature", File: sigFile, Message: msg}
+		return &Reason{Check: api.CheckSignature, File: sigFile, Message: msg}
 	}
 	s.Signer = &Signer{KeyID: signer.KeyID, Fingerprint: signer.Fingerprint}
 	return nil
@@ -222,7 +223,7 @@ func archiveReasons(zipName string, err error) []Reason {
 			out = append(out, Reason{Check: ae.Check, File: file, Message: ae.Msg})
 			return
 		}
-		out = append(out, Reason{Check: "zip", File: zipName, Message: e.Error()})
+		out = append(out, Reason{Check: api.CheckZip, File: zipName, Message: e.Error()})
 	}
 	walk(err)
 	return out
@@ -403,7 +404,7 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 		if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
 			return nil, err
 		} else if published {
-			return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
+			return &Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
 		}
 		stale := gen == 0
 		if !stale {
@@ -411,7 +412,7 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 			stale = errors.Is(err, ErrUnknownSubmission) || (err == nil && other.Status.Final())
 		}
 		if !stale {
-			return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}}
+			return nil, &busyError{Reason{Check: api.CheckBusy, File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}}
 		}
 		rec, _ := json.Marshal(claimRecord{Submission: s.ID, Claimed: time.Now().UTC()})
 		err = p.b.Internal.CreateIfAbsentNoSync(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
@@ -425,9 +426,9 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 		if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
 			return nil, err
 		} else if published {
-			return &Reason{Check: "duplicate", File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
+			return &Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
 		}
 		return nil, nil
 	}
-	return nil, &busyError{Reason{Check: "busy", File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
+	return nil, &busyError{Reason{Check: api.CheckBusy, File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
 }

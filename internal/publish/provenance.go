@@ -2,59 +2,26 @@ package publish
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"time"
 
 	"gocloud.dev/blob"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/provenance"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
 )
-
-// Revision is the provenance record of a published revision, kept in the
-// internal bucket under pkgstore/revisions/NAME-VERSION.json: the bytes and
-// the key it was published with, and who published it.
-type Revision struct {
-	Name       string    `json:"name"`
-	Version    string    `json:"version"`
-	Size       int64     `json:"size"`
-	SHA256     string    `json:"sha256"`
-	Signer     *Signer   `json:"signer,omitempty"`
-	Submission string    `json:"submission"`
-	Token      string    `json:"token,omitempty"`
-	Client     string    `json:"client,omitempty"`
-	Legacy     bool      `json:"legacy"`
-	Published  time.Time `json:"published"`
-}
-
-// ReadRevision returns the provenance record of id; storage.IsNotFound
-// tells a revision published without one (copied in by other means).
-func ReadRevision(ctx context.Context, b *storage.Bucket, id packageid.ID) (*Revision, error) {
-	data, err := b.ReadAll(ctx, storage.RevisionKey(id))
-	if err != nil {
-		return nil, err
-	}
-	var r Revision
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", storage.RevisionKey(id), err)
-	}
-	return &r, nil
-}
 
 // writeProvenance writes the revision record and the "published" audit
 // record of submission s, both before its zip; a retry rewrites the first
 // and finds the second already there.
 func (p *Publisher) writeProvenance(ctx context.Context, s *Submission, id packageid.ID, size int64) error {
-	rev := Revision{Name: id.Name, Version: id.Version, Size: size, SHA256: s.SHA256, Signer: s.Signer, Submission: s.ID, Token: s.Token, Client: s.Client, Legacy: s.Legacy, Published: time.Now().UTC()}
-	data, err := json.MarshalIndent(rev, "", "  ")
-	if err != nil {
+	rev := api.Revision{Name: id.Name, Version: id.Version, Size: size, SHA256: s.SHA256, Signer: s.Signer, Submission: s.ID, Token: s.Token, Client: s.Client, Legacy: s.Legacy, Published: time.Now().UTC()}
+	if err := provenance.Write(ctx, p.b.Internal, rev); err != nil {
 		return err
-	}
-	if err := p.b.Internal.WriteAll(ctx, storage.RevisionKey(id), data, &blobJSON); err != nil {
-		return fmt.Errorf("write revision record: %w", err)
 	}
 	return p.recordEventNoSync(ctx, s, audit.Published)
 }
@@ -62,9 +29,7 @@ func (p *Publisher) writeProvenance(ctx context.Context, s *Submission, id packa
 // dropProvenance removes the records of a publication whose zip never made
 // it (cleanup).
 func (p *Publisher) dropProvenance(ctx context.Context, id packageid.ID, s *Submission) {
-	if rev, err := ReadRevision(ctx, p.b.Internal, id); err == nil && rev.Submission == s.ID {
-		_ = p.b.Internal.Delete(ctx, storage.RevisionKey(id))
-	}
+	provenance.Delete(ctx, p.b.Internal, id, s.ID)
 	if p.cfg.Audit != nil {
 		_ = p.cfg.Audit.Delete(ctx, s.ID, audit.Published, s.Name, s.Version, s.Token)
 	}
@@ -132,7 +97,7 @@ func (p *Publisher) recordAbandoned(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
-	s := &Submission{ID: id, Reasons: []Reason{{Check: "upload", Message: "the upload never completed; nothing was published"}}}
+	s := &Submission{ID: id, Reasons: []Reason{{Check: api.CheckUpload, Message: "the upload never completed; nothing was published"}}}
 	for _, o := range objs {
 		if pid, err := packageid.ParseZipName(path.Base(o.Key)); err == nil {
 			s.Package, s.Name, s.Version = pid.ZipName(), pid.Name, pid.Version

@@ -16,6 +16,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
@@ -195,11 +196,11 @@ func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte
 	if pid, err := packageid.ParseZipName(fileName); err == nil {
 		s.Name, s.Version = pid.Name, pid.Version
 	} else {
-		return p.rejectNow(ctx, s, Reason{Check: "name", File: fileName, Message: err.Error()})
+		return p.rejectNow(ctx, s, Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
 	}
 	if sig != nil {
 		if len(sig) > signature.MaxSignatureSize {
-			return p.rejectNow(ctx, s, Reason{Check: "signature", File: fileName + ".sig", Message: fmt.Sprintf("signature file is %d bytes, larger than %d", len(sig), signature.MaxSignatureSize)})
+			return p.rejectNow(ctx, s, Reason{Check: api.CheckSignature, File: fileName + ".sig", Message: fmt.Sprintf("signature file is %d bytes, larger than %d", len(sig), signature.MaxSignatureSize)})
 		}
 		if err := p.b.Internal.WriteAll(ctx, storage.QueueDir(id)+fileName+".sig", sig, nil); err != nil {
 			return nil, fmt.Errorf("queue signature: %w", err)
@@ -252,7 +253,7 @@ type Candidate struct {
 func (p *Publisher) Submit(ctx context.Context, c Candidate) (*Submission, error) {
 	id := NewID()
 	if _, err := packageid.ParseZipName(c.FileName); err != nil {
-		return p.Reject(ctx, id, c.FileName, c.Options, Reason{Check: "name", File: c.FileName, Message: err.Error()})
+		return p.Reject(ctx, id, c.FileName, c.Options, Reason{Check: api.CheckName, File: c.FileName, Message: err.Error()})
 	}
 	if _, err := p.UploadZip(ctx, id, c.FileName, c.Zip); err != nil {
 		return nil, err
@@ -444,7 +445,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 			p.later(ctx, id, time.Duration(s.Attempts)*time.Second)
 			return
 		}
-		reasons = []Reason{{Check: "internal", Message: err.Error()}}
+		reasons = []Reason{{Check: api.CheckInternal, Message: err.Error()}}
 		p.abandon(ctx, s, l)
 	}
 	if ok, err := p.holds(ctx, l); err != nil || !ok {

@@ -11,78 +11,26 @@ import (
 	"strings"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/storage"
 )
 
-// Status is where a submission stands.
-type Status string
-
-// Submission statuses. Passed is the final status of a dry run that passed
-// every check (nothing was written).
-const (
-	StatusQueued     Status = "queued"
-	StatusProcessing Status = "processing"
-	StatusPublished  Status = "published"
-	StatusRejected   Status = "rejected"
-	StatusPassed     Status = "passed"
+// The submission's wire types are api's; publish names them for the job.
+type (
+	Status     = api.Status
+	Reason     = api.Reason
+	Signer     = api.Signer
+	Submission = api.Submission
 )
 
-// Final reports whether no more work will happen on a submission.
-func (s Status) Final() bool {
-	return s == StatusPublished || s == StatusRejected || s == StatusPassed
-}
-
-// Reason is one cause of a refusal: the check that failed, the file it
-// concerns, and what was found against what was expected.
-type Reason struct {
-	Check   string `json:"check"`
-	File    string `json:"file,omitempty"`
-	Message string `json:"message"`
-	Code    string `json:"code,omitempty"`
-}
-
-func (r Reason) String() string {
-	s := r.Check + ": "
-	if r.File != "" {
-		s += r.File + ": "
-	}
-	s += r.Message
-	if r.Code != "" && !strings.Contains(r.Message, "("+r.Code+")") {
-		s += " (" + r.Code + ")"
-	}
-	return s
-}
-
-// Signer identifies the key of a verified signature.
-type Signer struct {
-	KeyID       string `json:"key_id"`
-	Fingerprint string `json:"fingerprint"`
-}
-
-// Submission is the record of one candidate, kept in the internal bucket
-// under pkgstore/submissions/<id>.json.
-type Submission struct {
-	ID        string     `json:"id"`
-	Package   string     `json:"package"` // the zip's file name, NAME-VERSION.zip
-	Name      string     `json:"name,omitempty"`
-	Version   string     `json:"version,omitempty"`
-	Status    Status     `json:"status"`
-	Legacy    bool       `json:"legacy"`
-	DryRun    bool       `json:"dry_run"`
-	Signed    bool       `json:"signed"`
-	Reasons   []Reason   `json:"reasons,omitempty"`
-	Size      int64      `json:"size,omitempty"`
-	SHA256    string     `json:"sha256,omitempty"`
-	Signer    *Signer    `json:"signer,omitempty"`
-	Submitted time.Time  `json:"submitted"`
-	Started   *time.Time `json:"started,omitempty"`
-	Finished  *time.Time `json:"finished,omitempty"`
-	Attempts  int        `json:"attempts,omitempty"`
-	// Token is the name of the token that submitted it, Client the
-	// address it came from.
-	Token  string `json:"token,omitempty"`
-	Client string `json:"client,omitempty"`
-}
+// Submission statuses (api's).
+const (
+	StatusQueued     = api.StatusQueued
+	StatusProcessing = api.StatusProcessing
+	StatusPublished  = api.StatusPublished
+	StatusRejected   = api.StatusRejected
+	StatusPassed     = api.StatusPassed
+)
 
 // ErrUnknownSubmission is returned for an id with no record.
 var ErrUnknownSubmission = errors.New("unknown submission")

@@ -2,7 +2,8 @@
 // (epr-api.md is the contract) over our buckets: /search and /categories
 // answered from an in-memory catalog of the index, package documents from
 // the same catalog, artifacts and static files streamed from the public
-// bucket. It also keeps the catalog in step with the index cursor.
+// bucket. It also keeps the catalog in step with the index cursor, and
+// keeps serving what is pinned to yanked revisions (Yanked).
 //
 // It is also the wing of everything that serves readers:
 //

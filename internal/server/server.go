@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/govern/governapi"
@@ -129,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
-	rcfg.Hidden = s.Yanks.Served()
+	rcfg.Hidden = registry.NewYanked(b.Internal, s.Yanks.Hidden)
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
@@ -252,26 +253,19 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 // publishLegacy publishes a revision already published elsewhere (no
 // package-spec check) and waits for the outcome; a duplicate is success.
 func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
-	sub, err := s.Publisher.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: true}})
-	if err != nil {
-		return err
+	_, _, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+	return err
+}
+
+// localPublisher is the store's own publishing job as a client.Publisher.
+type localPublisher struct{ p *publish.Publisher }
+
+func (l localPublisher) Publish(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts client.Options) (*api.Submission, error) {
+	sub, err := l.p.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: opts.Legacy, DryRun: opts.DryRun}})
+	if err != nil || sub.Status.Final() {
+		return sub, err
 	}
-	if !sub.Status.Final() {
-		if sub, err = s.Publisher.Wait(ctx, sub.ID); err != nil {
-			return err
-		}
-	}
-	if sub.Status == publish.StatusPublished {
-		return nil
-	}
-	var reasons []string
-	for _, r := range sub.Reasons {
-		if r.Check == "duplicate" {
-			return nil
-		}
-		reasons = append(reasons, r.String())
-	}
-	return fmt.Errorf("refused: %s", strings.Join(reasons, "; "))
+	return l.p.Wait(ctx, sub.ID)
 }
 
 // validateSpec adapts the package-spec validator to the job.
@@ -286,7 +280,7 @@ func validateSpec(ctx context.Context, fsys fs.FS) ([]publish.Reason, error) {
 		if p.Field != "" {
 			msg = "field " + p.Field + ": " + msg
 		}
-		out = append(out, publish.Reason{Check: "spec", File: p.File, Message: msg, Code: p.Code})
+		out = append(out, publish.Reason{Check: api.CheckSpec, File: p.File, Message: msg, Code: p.Code})
 	}
 	return out, nil
 }

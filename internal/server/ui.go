@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 
+	"pkgstore/internal/govern/provenance"
 	"pkgstore/internal/govern/yank"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/registry/ui"
 	"pkgstore/internal/storage"
 )
@@ -60,7 +60,7 @@ func (y uiYanks) Yanked(ctx context.Context, name string) (map[string]ui.Yank, e
 type uiArtifacts struct{ b *storage.Bucket }
 
 func (a uiArtifacts) Artifact(ctx context.Context, id packageid.ID) (*ui.ArtifactRecord, error) {
-	rev, err := publish.ReadRevision(ctx, a.b, id)
+	rev, err := provenance.Read(ctx, a.b, id)
 	if storage.IsNotFound(err) {
 		return nil, nil // published by other means: nothing recorded
 	}

@@ -1,21 +1,18 @@
 // Package apijson writes the JSON answers of pkgstore's own HTTP APIs
-// (publishing, governance): one encoding, one error body, one way of
-// refusing a bearer token, so every API answers alike.
+// (publishing, governance): one encoding and one error body, so every API
+// answers alike. (Refusing a bearer token is tokens.Refuse.)
 package apijson
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
-	"pkgstore/internal/govern/tokens"
+	"pkgstore/internal/api"
 )
 
 // ErrorBody is the JSON of every error answer.
-type ErrorBody struct {
-	Error string `json:"error"`
-}
+type ErrorBody = api.ErrorBody
 
 // Write answers v as indented JSON with status code, never cached.
 func Write(w http.ResponseWriter, code int, v any) {
@@ -31,16 +28,4 @@ func Write(w http.ResponseWriter, code int, v any) {
 // Error answers an ErrorBody with status code.
 func Error(w http.ResponseWriter, code int, format string, args ...any) {
 	Write(w, code, ErrorBody{Error: fmt.Sprintf(format, args...)})
-}
-
-// Refuse answers an authorization error: 401 with a Bearer challenge
-// without a token (tokens.ErrMissing), 403 for a token that may not do
-// this. The tokens package's errors are safe to show the client.
-func Refuse(w http.ResponseWriter, err error) {
-	if errors.Is(err, tokens.ErrMissing) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="pkgstore"`)
-		Error(w, http.StatusUnauthorized, "%v", err)
-		return
-	}
-	Error(w, http.StatusForbidden, "%v", err)
 }

@@ -1,44 +1,10 @@
 package apijson
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"pkgstore/internal/govern/tokens"
 )
-
-func TestRefuse(t *testing.T) {
-	tests := []struct {
-		name      string
-		err       error
-		code      int
-		challenge string
-	}{
-		{"no token", tokens.ErrMissing, http.StatusUnauthorized, `Bearer realm="pkgstore"`},
-		{"no token, wrapped", fmt.Errorf("check: %w", tokens.ErrMissing), http.StatusUnauthorized, `Bearer realm="pkgstore"`},
-		{"unknown token", tokens.ErrUnknown, http.StatusForbidden, ""},
-		{"refused scope", &tokens.Refusal{Token: "ci", Scope: tokens.ScopeYank}, http.StatusForbidden, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			w := httptest.NewRecorder()
-			Refuse(w, tc.err)
-			if w.Code != tc.code {
-				t.Errorf("status %d, want %d", w.Code, tc.code)
-			}
-			if got := w.Header().Get("WWW-Authenticate"); got != tc.challenge {
-				t.Errorf("WWW-Authenticate %q, want %q", got, tc.challenge)
-			}
-			var body ErrorBody
-			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error != tc.err.Error() {
-				t.Errorf("body %q (%v), want error %q", w.Body.String(), err, tc.err.Error())
-			}
-		})
-	}
-}
 
 func TestWrite(t *testing.T) {
 	w := httptest.NewRecorder()

@@ -17,11 +17,11 @@ import (
 	"sync"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/client/progress"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
-	"pkgstore/internal/publish"
 )
 
 // Outcomes of one revision, as the reporters know them.
@@ -484,13 +484,17 @@ func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker
 // package: signature and zip are checked there, package-spec is not (the
 // revision is already published upstream, whatever spec it was built to).
 func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *Fetched, res progress.Result) (progress.Result, error) {
-	var sub *publish.Submission
+	var sub *api.Submission
+	var present bool
 	err := r.cfg.Retry.Do(ctx, func() error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		var err error
-		sub, err = r.cfg.To.Publish(ctx, id.ZipName(), io.NewSectionReader(tmp, 0, got.Size), got.Signature, client.Options{Legacy: true})
+		sub, present, err = client.PublishLegacy(ctx, r.cfg.To, id.ZipName(), io.NewSectionReader(tmp, 0, got.Size), got.Signature, client.Options{})
+		if refused := (*client.RefusedError)(nil); errors.As(err, &refused) {
+			return nil // an outcome, not a failure to retry
+		}
 		return err
 	})
 	var fatal error
@@ -505,20 +509,17 @@ func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *F
 		res.Outcome, res.Reasons = Failed, []string{"publish: " + err.Error()}
 		return res, fatal
 	}
-	switch sub.Status {
-	case publish.StatusPublished:
+	switch {
+	case present:
+		res.Outcome = Present
+		return res, nil
+	case sub.Status == api.StatusPublished:
 		res.Outcome = Transferred
 		return res, nil
-	case publish.StatusRejected:
-		for _, reason := range sub.Reasons {
-			if reason.Check == "duplicate" {
-				res.Outcome = Present
-				return res, nil
-			}
-		}
+	case sub.Status == api.StatusRejected:
 		res.Outcome = Failed
 		for _, reason := range sub.Reasons {
-			if reason.Check == "signature" && strings.Contains(reason.Message, signature.ErrUnknownKey.Error()) {
+			if reason.Check == api.CheckSignature && strings.Contains(reason.Message, signature.ErrUnknownKey.Error()) {
 				fatal = fmt.Errorf("%w: %w (key %s): add the upstream's public key to the store's keyring (serve --keyring FILE) and run again", ErrFatal, ErrUntrustedByStore, got.Signer)
 				res.Reasons = append(res.Reasons, fatal.Error())
 			}

@@ -22,11 +22,11 @@ import (
 	"sync"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/builder"
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
-	"pkgstore/internal/publish"
 )
 
 // Config of a migration.
@@ -325,9 +325,12 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		}
 		sig = w.sig.Bytes()
 	}
-	var sub *publish.Submission
+	var sub *api.Submission
 	err = retry(ctx, func() (err error) {
-		sub, err = w.cfg.Client.Publish(ctx, id.ZipName(), w.zip.Reader(), sig, client.Options{Legacy: true, DryRun: w.cfg.DryRun})
+		sub, present, err = client.PublishLegacy(ctx, w.cfg.Client, id.ZipName(), w.zip.Reader(), sig, client.Options{DryRun: w.cfg.DryRun})
+		if refused := (*client.RefusedError)(nil); errors.As(err, &refused) {
+			return nil // an outcome, not a failure to retry
+		}
 		return err
 	})
 	if err != nil {
@@ -340,19 +343,15 @@ func (w *worker) revision(ctx context.Context, dir string) (res workResult) {
 		}
 		return fail("publish: %v", err)
 	}
-	switch sub.Status {
-	case publish.StatusPublished:
+	switch {
+	case present:
+		// Someone published it between our check and our upload.
+		res.Outcome = Present
+	case sub.Status == api.StatusPublished:
 		res.Outcome = Published
-	case publish.StatusPassed:
+	case sub.Status == api.StatusPassed:
 		res.Outcome = Passed
-	case publish.StatusRejected:
-		for _, r := range sub.Reasons {
-			if r.Check == "duplicate" {
-				// Someone published it between our check and our upload.
-				res.Outcome = Present
-				return res
-			}
-		}
+	case sub.Status == api.StatusRejected:
 		for _, r := range sub.Reasons {
 			res.Reasons = append(res.Reasons, r.String())
 		}

@@ -24,6 +24,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/storage"
 )
 
@@ -31,7 +32,7 @@ import (
 const Prefix = storage.OwnPrefix + "audit/"
 
 // Event is what happened.
-type Event string
+type Event = api.AuditEvent
 
 // The events recorded.
 const (
@@ -46,30 +47,8 @@ const (
 
 var knownEvents = map[Event]bool{Received: true, Published: true, Refused: true, Passed: true, Yanked: true, Unyanked: true, TokenRefused: true}
 
-// Record is one audit event.
-type Record struct {
-	// ID is the record's identity: <unix ns>-<random>, the submission id
-	// for a submission's events.
-	ID      string    `json:"id"`
-	Event   Event     `json:"event"`
-	Time    time.Time `json:"time"`
-	Token   string    `json:"token,omitempty"` // token name, never a secret
-	Client  string    `json:"client,omitempty"`
-	Package string    `json:"package,omitempty"`
-	Version string    `json:"version,omitempty"`
-	Size    int64     `json:"size,omitempty"`
-	SHA256  string    `json:"sha256,omitempty"`
-	// KeyID and Fingerprint identify the key that signed the zip.
-	KeyID       string `json:"signing_key_id,omitempty"`
-	Fingerprint string `json:"signing_key_fingerprint,omitempty"`
-	Submission  string `json:"submission,omitempty"`
-	// Reasons of a refusal.
-	Reasons []string `json:"reasons,omitempty"`
-	// Reason given for a yank or unyank.
-	Reason string `json:"reason,omitempty"`
-	// Action is what a refused token tried (publish, yank, audit…).
-	Action string `json:"action,omitempty"`
-}
+// Record is one audit event (the wire shape is api's).
+type Record = api.AuditRecord
 
 // Log writes and queries the audit records of an internal bucket.
 type Log struct {

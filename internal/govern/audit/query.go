@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"pkgstore/internal/api"
 )
 
 // Query selects records. Zero fields match everything.
@@ -40,12 +42,8 @@ const (
 	MaxLimit     = 1000
 )
 
-// Page is one page of records, oldest first.
-type Page struct {
-	Records []Record `json:"records"`
-	// Next continues the query; empty on the last page.
-	Next string `json:"next,omitempty"`
-}
+// Page is one page of records, oldest first (the wire shape is api's).
+type Page = api.AuditPage
 
 // Query returns the records matching q, oldest first, a page at a time.
 // Only the days in [Since, Until) are listed, and only the returned records
@@ -176,28 +174,10 @@ func (l *Log) days(ctx context.Context) ([]string, error) {
 // All returns every record matching q (following every page).
 func (l *Log) All(ctx context.Context, q Query) ([]Record, error) {
 	q.Limit = MaxLimit
-	return Collect(q.Cursor, func(cursor string) (*Page, error) {
+	return api.CollectAudit(q.Cursor, func(cursor string) (*Page, error) {
 		q.Cursor = cursor
 		return l.Query(ctx, q)
 	})
-}
-
-// Collect gathers the records of every page, asking page for the one at
-// cursor (first the given one, then each page's Next) until a page has no
-// Next: for the log itself and for clients of its HTTP API.
-func Collect(cursor string, page func(cursor string) (*Page, error)) ([]Record, error) {
-	var out []Record
-	for {
-		p, err := page(cursor)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Records...)
-		if p.Next == "" {
-			return out, nil
-		}
-		cursor = p.Next
-	}
 }
 
 // ParseEvent checks an event name from a query.

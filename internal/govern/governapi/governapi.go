@@ -15,12 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/api/apijson"
 	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/provenance"
 	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/govern/yank"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/storage"
 )
 
@@ -64,7 +65,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 func (a *API) check(w http.ResponseWriter, r *http.Request, scope tokens.Scope, pkg string) *tokens.Token {
 	t, err := a.cfg.Auth.Check(r, scope, pkg)
 	if err != nil {
-		apijson.Refuse(w, err)
+		tokens.Refuse(w, err)
 		return nil
 	}
 	return t
@@ -141,18 +142,12 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 	apijson.Write(w, http.StatusOK, page)
 }
 
-// YankRequest is the body of POST /api/v1/yank and /api/v1/unyank.
-type YankRequest struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-	Reason  string `json:"reason"`
-}
-
-// YankResponse answers a yank or unyank.
-type YankResponse struct {
-	State   yank.State `json:"state"`
-	Changed bool       `json:"changed"`
-}
+// The request and response bodies are api's.
+type (
+	YankRequest  = api.YankRequest
+	YankResponse = api.YankResponse
+	RevisionInfo = api.RevisionInfo
+)
 
 func (a *API) yank(doYank bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -188,20 +183,6 @@ func (a *API) yank(doYank bool) http.HandlerFunc {
 	}
 }
 
-// RevisionInfo answers GET /api/v1/packages/{name}/{version}.
-type RevisionInfo struct {
-	Name      string `json:"name"`
-	Version   string `json:"version"`
-	Published bool   `json:"published"`
-	// Revision is the provenance record (absent for zips copied into the
-	// bucket by other means).
-	Revision *publish.Revision `json:"revision,omitempty"`
-	Yanked   bool              `json:"yanked"`
-	// Yank is the latest yank or unyank, History all of them.
-	Yank    *yank.State  `json:"yank,omitempty"`
-	History []yank.State `json:"yank_history,omitempty"`
-}
-
 func (a *API) revision(w http.ResponseWriter, r *http.Request) {
 	id := packageid.ID{Name: r.PathValue("name"), Version: r.PathValue("version")}
 	if err := id.Validate(); err != nil {
@@ -222,7 +203,7 @@ func (a *API) revision(w http.ResponseWriter, r *http.Request) {
 		apijson.Error(w, http.StatusNotFound, "%s is not published", id)
 		return
 	}
-	rev, err := publish.ReadRevision(ctx, a.cfg.Buckets.Internal, id)
+	rev, err := provenance.Read(ctx, a.cfg.Buckets.Internal, id)
 	switch {
 	case err == nil:
 		info.Revision = rev

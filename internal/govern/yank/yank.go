@@ -27,6 +27,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
@@ -38,20 +39,9 @@ const Prefix = storage.OwnPrefix + "yanks/"
 // MaxReason bounds the length of a yank reason.
 const MaxReason = 1000
 
-// State is one generation of a revision's yank state.
-type State struct {
-	Name    string    `json:"name"`
-	Version string    `json:"version"`
-	Yanked  bool      `json:"yanked"`
-	Reason  string    `json:"reason,omitempty"`
-	Token   string    `json:"token,omitempty"`
-	Client  string    `json:"client,omitempty"`
-	Time    time.Time `json:"time"`
-	// Generation counts the yanks and unyanks of the revision.
-	Generation int `json:"generation"`
-	// AuditID is the id of the audit record of this change.
-	AuditID string `json:"audit_id"`
-}
+// State is one generation of a revision's yank state (the wire shape is
+// api's).
+type State = api.YankState
 
 // Errors callers branch on.
 var (

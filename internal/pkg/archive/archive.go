@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/pkg/packageid"
 )
 
@@ -41,7 +42,7 @@ const MaxManifestSize = 5 << 20
 // Error is one reason a zip was refused: the check that failed, the entry it
 // concerns (if any), and what was found against what was expected.
 type Error struct {
-	Check string // e.g. "zip", "path", "size", "root", "manifest"
+	Check string // api.CheckZip, CheckPath, CheckSize, CheckRoot or CheckManifest
 	File  string // entry name inside the zip, or ""
 	Msg   string
 }
@@ -113,16 +114,16 @@ func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink Cop
 	zr, err := zip.NewReader(ra, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if errors.Is(err, zip.ErrFormat) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, refuse("zip", "", "not a readable zip file (%v): truncated or not a zip", err)
+			return nil, refuse(api.CheckZip, "", "not a readable zip file (%v): truncated or not a zip", err)
 		}
-		return nil, refuse("zip", "", "cannot read zip: %v", err)
+		return nil, refuse(api.CheckZip, "", "cannot read zip: %v", err)
 	}
 	zr.RegisterDecompressor(zip.Deflate, newInflater)
 	if len(zr.File) == 0 {
-		return nil, refuse("zip", "", "the zip has no entries")
+		return nil, refuse(api.CheckZip, "", "the zip has no entries")
 	}
 	if lim.MaxEntries > 0 && len(zr.File) > lim.MaxEntries {
-		return nil, refuse("size", "", "the zip has %d entries, the limit is %d", len(zr.File), lim.MaxEntries)
+		return nil, refuse(api.CheckSize, "", "the zip has %d entries, the limit is %d", len(zr.File), lim.MaxEntries)
 	}
 	var errs []error
 	seen := make(map[string]bool, len(zr.File))
@@ -143,21 +144,21 @@ func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink Cop
 		isDir := strings.HasSuffix(name, "/")
 		clean := strings.TrimSuffix(name, "/")
 		if seen[clean] {
-			errs = append(errs, refuse("path", name, "duplicate entry name"))
+			errs = append(errs, refuse(api.CheckPath, name, "duplicate entry name"))
 			continue
 		}
 		seen[clean] = true
 		mode := zf.Mode()
 		switch {
 		case mode&fs.ModeSymlink != 0:
-			errs = append(errs, refuse("path", name, "symbolic links are not allowed"))
+			errs = append(errs, refuse(api.CheckPath, name, "symbolic links are not allowed"))
 			continue
 		case isDir || mode.IsDir():
 			if !isDir {
-				errs = append(errs, refuse("path", name, "directory entry without a trailing slash"))
+				errs = append(errs, refuse(api.CheckPath, name, "directory entry without a trailing slash"))
 			}
 		case !mode.IsRegular():
-			errs = append(errs, refuse("path", name, "only regular files and directories are allowed, found mode %v", mode))
+			errs = append(errs, refuse(api.CheckPath, name, "only regular files and directories are allowed, found mode %v", mode))
 			continue
 		}
 		top, _, _ := strings.Cut(clean, "/")
@@ -169,19 +170,19 @@ func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink Cop
 			continue
 		}
 		if !strings.Contains(clean, "/") {
-			errs = append(errs, refuse("root", name, "file at the top level of the zip; every file must be inside the folder %s/", want))
+			errs = append(errs, refuse(api.CheckRoot, name, "file at the top level of the zip; every file must be inside the folder %s/", want))
 			continue
 		}
 		usize, csize := int64(zf.UncompressedSize64), int64(zf.CompressedSize64)
 		if zf.UncompressedSize64 > 1<<62 || usize < 0 {
-			errs = append(errs, refuse("size", name, "declared size %d is not plausible", zf.UncompressedSize64))
+			errs = append(errs, refuse(api.CheckSize, name, "declared size %d is not plausible", zf.UncompressedSize64))
 			continue
 		}
 		if lim.MaxFileSize > 0 && usize > lim.MaxFileSize {
-			errs = append(errs, refuse("size", name, "uncompressed size %d bytes exceeds the per-file limit of %d bytes", usize, lim.MaxFileSize))
+			errs = append(errs, refuse(api.CheckSize, name, "uncompressed size %d bytes exceeds the per-file limit of %d bytes", usize, lim.MaxFileSize))
 		}
 		if lim.MaxRatio > 0 && usize > ratioFloor && (csize == 0 || usize/max(csize, 1) > lim.MaxRatio) {
-			errs = append(errs, refuse("size", name, "compression ratio %d:1 exceeds the limit of %d:1 (zip bomb?)", usize/max(csize, 1), lim.MaxRatio))
+			errs = append(errs, refuse(api.CheckSize, name, "compression ratio %d:1 exceeds the limit of %d:1 (zip bomb?)", usize/max(csize, 1), lim.MaxRatio))
 		}
 		total += usize
 		files = append(files, entry{clean, zf})
@@ -194,27 +195,27 @@ func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink Cop
 	for _, e := range files {
 		for dir := path.Dir(e.name); dir != "."; dir = path.Dir(dir) {
 			if isFile[dir] {
-				errs = append(errs, refuse("path", e.zf.Name, "%q is both a file and a folder", dir))
+				errs = append(errs, refuse(api.CheckPath, e.zf.Name, "%q is both a file and a folder", dir))
 				break
 			}
 		}
 	}
 	if lim.MaxTotalSize > 0 && total > lim.MaxTotalSize {
-		errs = append(errs, refuse("size", "", "uncompressed total %d bytes exceeds the limit of %d bytes", total, lim.MaxTotalSize))
+		errs = append(errs, refuse(api.CheckSize, "", "uncompressed total %d bytes exceeds the limit of %d bytes", total, lim.MaxTotalSize))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	if len(rootOrder) != 1 {
-		return nil, refuse("root", "", "the zip must have exactly one top-level folder %s/, found %d: %s", want, len(rootOrder), strings.Join(rootOrder, ", "))
+		return nil, refuse(api.CheckRoot, "", "the zip must have exactly one top-level folder %s/, found %d: %s", want, len(rootOrder), strings.Join(rootOrder, ", "))
 	}
 	root := rootOrder[0]
 	if root != want.String() {
-		return nil, refuse("root", root+"/", "top-level folder is %q, expected %q (the file name's NAME-VERSION)", root, want.String())
+		return nil, refuse(api.CheckRoot, root+"/", "top-level folder is %q, expected %q (the file name's NAME-VERSION)", root, want.String())
 	}
 	sub, err := fs.Sub(zr, root)
 	if err != nil {
-		return nil, refuse("root", root+"/", "%v", err)
+		return nil, refuse(api.CheckRoot, root+"/", "%v", err)
 	}
 	p := &Package{Root: root, FS: sub, Total: total}
 	for _, e := range files {
@@ -240,7 +241,7 @@ func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink Cop
 		return nil, err
 	}
 	if id != want {
-		return nil, refuse("manifest", root+"/manifest.yml", "manifest declares name %q version %q, expected name %q version %q (from the file name)", id.Name, id.Version, want.Name, want.Version)
+		return nil, refuse(api.CheckManifest, root+"/manifest.yml", "manifest declares name %q version %q, expected name %q version %q (from the file name)", id.Name, id.Version, want.Name, want.Version)
 	}
 	p.ID = id
 	return p, nil
@@ -250,11 +251,11 @@ func openZip(ra io.ReaderAt, size int64, want packageid.ID, lim Limits, sink Cop
 func verifyEntry(f *File, sink CopyFunc) error {
 	zf := f.zf
 	if zf.Method != zip.Store && zf.Method != zip.Deflate {
-		return refuse("zip", zf.Name, "compression method %d is not supported; use deflate or store", zf.Method)
+		return refuse(api.CheckZip, zf.Name, "compression method %d is not supported; use deflate or store", zf.Method)
 	}
 	rc, err := zf.Open()
 	if err != nil {
-		return refuse("zip", zf.Name, "cannot read entry: %v", err)
+		return refuse(api.CheckZip, zf.Name, "cannot read entry: %v", err)
 	}
 	defer rc.Close()
 	r := &readErr{r: rc}
@@ -268,7 +269,7 @@ func verifyEntry(f *File, sink CopyFunc) error {
 		_, _ = io.Copy(io.Discard, r)
 	}
 	if r.err != nil {
-		return refuse("zip", zf.Name, "corrupt entry (%v): its content does not match its declared size and checksum", r.err)
+		return refuse(api.CheckZip, zf.Name, "corrupt entry (%v): its content does not match its declared size and checksum", r.err)
 	}
 	return nil
 }
@@ -294,26 +295,26 @@ func (e *readErr) Read(p []byte) (int, error) {
 func checkName(name string) *Error {
 	switch {
 	case name == "":
-		return refuse("path", name, "empty entry name")
+		return refuse(api.CheckPath, name, "empty entry name")
 	case !utf8.ValidString(name):
-		return refuse("path", fmt.Sprintf("%q", name), "entry name is not valid UTF-8")
+		return refuse(api.CheckPath, fmt.Sprintf("%q", name), "entry name is not valid UTF-8")
 	case strings.ContainsRune(name, '\\'):
-		return refuse("path", name, "backslash in entry name; zip paths use '/'")
+		return refuse(api.CheckPath, name, "backslash in entry name; zip paths use '/'")
 	case strings.HasPrefix(name, "/") || (len(name) > 1 && name[1] == ':'):
-		return refuse("path", name, "absolute path")
+		return refuse(api.CheckPath, name, "absolute path")
 	case strings.ContainsRune(name, 0):
-		return refuse("path", name, "NUL byte in entry name")
+		return refuse(api.CheckPath, name, "NUL byte in entry name")
 	}
 	for _, seg := range strings.Split(strings.TrimSuffix(name, "/"), "/") {
 		switch seg {
 		case "..":
-			return refuse("path", name, "'..' path segment escapes the package folder")
+			return refuse(api.CheckPath, name, "'..' path segment escapes the package folder")
 		case ".", "":
-			return refuse("path", name, "empty or '.' path segment")
+			return refuse(api.CheckPath, name, "empty or '.' path segment")
 		}
 	}
 	if path.Clean(name) != strings.TrimSuffix(name, "/") {
-		return refuse("path", name, "path is not in clean form")
+		return refuse(api.CheckPath, name, "path is not in clean form")
 	}
 	return nil
 }
@@ -323,27 +324,27 @@ func checkName(name string) *Error {
 func ManifestID(fsys fs.FS) (packageid.ID, error) {
 	f, err := fsys.Open("manifest.yml")
 	if err != nil {
-		return packageid.ID{}, refuse("manifest", "manifest.yml", "no manifest.yml in the package folder")
+		return packageid.ID{}, refuse(api.CheckManifest, "manifest.yml", "no manifest.yml in the package folder")
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
 	if err != nil {
-		return packageid.ID{}, refuse("manifest", "manifest.yml", "cannot read: %v", err)
+		return packageid.ID{}, refuse(api.CheckManifest, "manifest.yml", "cannot read: %v", err)
 	}
 	if len(data) > MaxManifestSize {
-		return packageid.ID{}, refuse("manifest", "manifest.yml", "larger than %d bytes", MaxManifestSize)
+		return packageid.ID{}, refuse(api.CheckManifest, "manifest.yml", "larger than %d bytes", MaxManifestSize)
 	}
 	// Decode the whole document, not just two keys: yaml.v3 detects alias
 	// bombs only while expanding, and later readers of the manifest decode
 	// all of it.
 	var m map[string]any
 	if err := yaml.Unmarshal(data, &m); err != nil {
-		return packageid.ID{}, refuse("manifest", "manifest.yml", "malformed YAML: %v", err)
+		return packageid.ID{}, refuse(api.CheckManifest, "manifest.yml", "malformed YAML: %v", err)
 	}
 	name, _ := m["name"].(string)
 	version, _ := m["version"].(string)
 	if name == "" || version == "" {
-		return packageid.ID{}, refuse("manifest", "manifest.yml", "name and version must be non-empty strings, found name %v and version %v", m["name"], m["version"])
+		return packageid.ID{}, refuse(api.CheckManifest, "manifest.yml", "name and version must be non-empty strings, found name %v and version %v", m["name"], m["version"])
 	}
 	return packageid.ID{Name: name, Version: version}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/api/apijson"
 	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/pkg/packageid"
@@ -167,7 +168,7 @@ func refuse(w http.ResponseWriter, err error) {
 		apijson.Error(w, http.StatusForbidden, "publishing is disabled on this server: start it with --tokens-file FILE or --publish-token TOKEN (or PKGSTORE_PUBLISH_TOKEN) to enable it")
 		return
 	}
-	apijson.Refuse(w, err)
+	tokens.Refuse(w, err)
 }
 
 // staticAuth authorizes the unnamed --publish-token tokens.
@@ -248,7 +249,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if err != nil {
-				s, rerr := pub.Reject(ctx, id, fileName, opts, publish.Reason{Check: "name", File: fileName, Message: err.Error()})
+				s, rerr := pub.Reject(ctx, id, fileName, opts, publish.Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
 				if rerr != nil {
 					apijson.Error(w, http.StatusInternalServerError, "record submission: %v", rerr)
 					return

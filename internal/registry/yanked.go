@@ -1,4 +1,4 @@
-package yank
+package registry
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 	"pkgstore/internal/storage"
 )
 
-// Served holds the yanked revisions for the registry's single-package
-// routes (registry.Hidden): the index no longer lists them, but their
-// documents, zips, signatures and static files stay reachable.
-type Served struct {
-	s    *Store
-	snap atomic.Pointer[map[packageid.ID]served]
+// Yanked holds the yanked revisions for the registry's single-package
+// routes (a Hidden for Config.Hidden): the index no longer lists them, but
+// their documents, zips, signatures and static files stay reachable.
+type Yanked struct {
+	list     func(ctx context.Context) (map[packageid.ID]bool, error)
+	internal *storage.Bucket
+	snap     atomic.Pointer[map[packageid.ID]served]
 
 	mu    sync.Mutex
 	cache map[packageid.ID]served // by id; a document never changes
@@ -28,17 +29,19 @@ type served struct {
 	rev *catalog.Revision
 }
 
-// Served returns the registry's view of the store's yanked revisions.
-func (s *Store) Served() *Served {
-	return &Served{s: s, cache: map[packageid.ID]served{}}
+// NewYanked returns the registry's view of the yanked revisions: list
+// says which they are (yank.Store.Hidden), internal holds their package
+// documents.
+func NewYanked(internal *storage.Bucket, list func(ctx context.Context) (map[packageid.ID]bool, error)) *Yanked {
+	return &Yanked{list: list, internal: internal, cache: map[packageid.ID]served{}}
 }
 
 // Reload reads the yanked revisions and their documents. A revision whose
 // stored document cannot be read or parsed is left out (its pinned URLs
 // answer 404) rather than failing the reload: the registry's index
 // reload, which calls this, must not stop on one revision.
-func (v *Served) Reload(ctx context.Context) error {
-	y, err := v.s.Yanked(ctx)
+func (v *Yanked) Reload(ctx context.Context) error {
+	y, err := v.list(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,8 +68,8 @@ func (v *Served) Reload(ctx context.Context) error {
 }
 
 // load builds a one-revision catalog from the stored package document.
-func (v *Served) load(ctx context.Context, id packageid.ID) (served, error) {
-	doc, err := v.s.b.Internal.ReadAll(ctx, storage.DocumentKey(id))
+func (v *Yanked) load(ctx context.Context, id packageid.ID) (served, error) {
+	doc, err := v.internal.ReadAll(ctx, storage.DocumentKey(id))
 	if err != nil {
 		return served{}, fmt.Errorf("document of yanked %s: %w", id, err)
 	}
@@ -84,7 +87,7 @@ func (v *Served) load(ctx context.Context, id packageid.ID) (served, error) {
 }
 
 // Lookup returns a yanked revision.
-func (v *Served) Lookup(id packageid.ID) (*catalog.Catalog, *catalog.Revision, bool) {
+func (v *Yanked) Lookup(id packageid.ID) (*catalog.Catalog, *catalog.Revision, bool) {
 	m := v.snap.Load()
 	if m == nil {
 		return nil, nil, false
