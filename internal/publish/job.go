@@ -19,7 +19,6 @@ import (
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish/index"
-	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/storage"
 )
 
@@ -143,8 +142,10 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	// (a constraint that does not parse, a format_version that is not
 	// strict semver) would take every registry reading the index down.
 	// Legacy packages skip package-spec, not this.
-	if err := catalog.Check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
-		return []Reason{{Check: "manifest", File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
+	if check := p.cfg.CheckDocument; check != nil {
+		if err := check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
+			return []Reason{{Check: "manifest", File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
+		}
 	}
 	if s.DryRun {
 		return nil, nil
