@@ -52,44 +52,6 @@ func FuzzIndentCompact(f *testing.F) {
 	})
 }
 
-// The scanner's word tests agree with the byte tables for every byte at
-// every position, and on words mixing several.
-func TestScanWordTests(t *testing.T) {
-	structural := func(c byte) bool { return c == '"' || c&0xD9 == 0x59 }
-	check := func(w [8]byte) {
-		v := binary.LittleEndian.Uint64(w[:])
-		var wantS, wantQ bool
-		for _, c := range w {
-			wantS = wantS || structural(c)
-			wantQ = wantQ || strStop[c]
-		}
-		if got := hasStructural(v); got != wantS {
-			t.Fatalf("hasStructural(%q) = %v", w, got)
-		}
-		if got := hasQuoteOrBackslash(v); got != wantQ {
-			t.Fatalf("hasQuoteOrBackslash(%q) = %v", w, got)
-		}
-	}
-	for c := range 256 {
-		if structClass[c] != clPlain && !structural(byte(c)) {
-			t.Fatalf("%q is structural but not in the word test's class", byte(c))
-		}
-		for p := range 8 {
-			for _, fill := range []byte{'a', ' ', 0, 0xFF, 0x01, 0x80} {
-				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
-				w[p] = byte(c)
-				check(w)
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 100000 {
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], rng.Uint64())
-		check(w)
-	}
-}
-
 // hasStringStop agrees with strPlain for every byte at every position.
 func TestHasStringStop(t *testing.T) {
 	check := func(w [8]byte) {

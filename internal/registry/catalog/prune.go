@@ -387,11 +387,20 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// Word-at-a-time tests: hasZeroByte is exact about whether some byte of v
+// is zero.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZeroByte(v uint64) bool { return (v-ones)&^v&highs != 0 }
+
 // hasStringStop reports whether a byte of w is not plain inside a string:
 // '"', '\\' or a control character (below 0x20; (v-0x20..)&^v&0x80.. is
 // exact about whether some byte is below 0x20).
 func hasStringStop(w uint64) bool {
-	return (w-0x20*ones)&^w&highs != 0 || hasQuoteOrBackslash(w)
+	return (w-0x20*ones)&^w&highs != 0 || hasZeroByte(w^('"'*ones)) || hasZeroByte(w^('\\'*ones))
 }
 
 // str validates the string at b[i] == '"' as encoding/json does (control
