@@ -215,8 +215,9 @@ func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 }
 
 // decodeFields decodes doc into d: through prune when doc is a valid JSON
-// object, otherwise (and whenever the fast path fails) exactly as before,
-// so that malformed documents get the same verdict and error.
+// object, otherwise (and whenever the fast path fails) by decoding the
+// whole document, so that malformed documents get encoding/json's (and so
+// EPR's) verdict and error.
 func decodeFields(doc []byte, d *docFields, bufs *buffers) error {
 	pruned, ok := prune(doc, bufs.pruned)
 	bufs.pruned = pruned[:0]
@@ -224,13 +225,7 @@ func decodeFields(doc []byte, d *docFields, bufs *buffers) error {
 		return nil
 	}
 	*d = docFields{}
-	if !ok {
-		// Not one valid JSON object: reduceDoc would drop the members it
-		// does not need unchecked (a control character in an asset path
-		// got through that way), where EPR's decoder refuses the index.
-		return json.Unmarshal(doc, d)
-	}
-	return json.Unmarshal(reduceDoc(doc), d)
+	return json.Unmarshal(doc, d)
 }
 
 func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error) {

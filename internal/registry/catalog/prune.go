@@ -28,10 +28,10 @@ import (
 //   - the field sets come from the Go types themselves (shapeOf), so a field
 //     added to packagedoc.BasePackage is kept without touching this file.
 //
-// Anything prune or the decoder rejects goes through the previous decoder
-// (reduceDoc + json.Unmarshal), so errors and the handling of malformed
-// documents are unchanged too; the fast path only ever handles documents
-// that are valid JSON objects.
+// Anything prune or the decoder rejects is decoded whole by encoding/json,
+// so errors and the handling of malformed documents are encoding/json's
+// (EPR's) too; the fast path only ever handles documents that are valid
+// JSON objects.
 
 // shape says which members of a JSON value a Go type reads. A nil shape
 // keeps the value verbatim.
