@@ -472,12 +472,9 @@ func reformat(doc []byte) ([]byte, error) {
 	if bytes.HasPrefix(doc, []byte("{\n  \"")) && bytes.HasSuffix(doc, []byte("}\n")) {
 		return doc, nil
 	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, bytes.TrimSpace(doc), "", "  "); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	// doc is valid JSON: the load validated it (decodeFields).
+	src := bytes.TrimSpace(doc)
+	return append(indent(make([]byte, 0, len(src)+len(src)/4), src, ""), '\n'), nil
 }
 
 // keysBeforeDeprecated are the top-level keys EPR emits before "deprecated".
@@ -549,12 +546,8 @@ func setDeprecated(doc []byte, dep *packagedoc.Deprecated) ([]byte, error) {
 		}
 	}
 	compact.WriteByte('}')
-	var out bytes.Buffer
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	// compact is valid JSON: json.Compact checked every value.
+	return append(indent(nil, compact.Bytes(), ""), '\n'), nil
 }
 
 // Footprint returns the bytes held for documents (compressed, with the
