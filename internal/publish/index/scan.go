@@ -17,6 +17,9 @@ import (
 // parses them in parallel). The slice passed to fn aliases the scanner's
 // buffer and is valid only during the call. What follows the top-level
 // object is not read, as json.Decoder (and so EPR's loader) ignores it.
+// Keys are matched as written: an escaped or case-folded "packages" or
+// "package_manifest" is skipped as another key, and an entry with two
+// package_manifest members yields both (index writers write neither).
 //
 // This pass is the sequential part of a registry's index load, so it works
 // on its own buffer with byte tables rather than through bufio or

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"pkgstore/internal/storage"
 )
 
 func TestScanIndex(t *testing.T) {
@@ -94,5 +97,26 @@ func TestScanWordTests(t *testing.T) {
 		var w [8]byte
 		binary.LittleEndian.PutUint64(w[:], rng.Uint64())
 		check(w)
+	}
+}
+
+// ReadAll refuses a truncated or ill-closed index, which json.Decoder's
+// More took for a complete one when ReadAll was built on it.
+func TestReadAllRefusesTruncated(t *testing.T) {
+	ctx := context.Background()
+	b := memBuckets(t)
+	for _, in := range []string{
+		`{`,
+		`{]`,
+		`{"packages":[{"package_manifest":{"name":"a","version":"1.0.0"}}]`,
+	} {
+		if err := b.Internal.WriteAll(ctx, storage.IndexAllKey("1"), []byte(in), nil); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err := ReadAll(ctx, b.Internal, "1", func(Entry) error { n++; return nil })
+		if err == nil {
+			t.Errorf("%s: accepted (%d entries)", in, n)
+		}
 	}
 }
