@@ -100,6 +100,7 @@ func indent(dst, src []byte, prefix string) []byte {
 		case ':':
 			dst = append(dst, ':', ' ')
 		case ' ', '\t', '\n', '\r':
+			// between tokens: dropped
 		default:
 			dst = append(dst, c)
 		}
