@@ -20,7 +20,6 @@ import (
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish/index"
-	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/storage"
 )
 
@@ -144,8 +143,10 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	// (a constraint that does not parse, a format_version that is not
 	// strict semver) would take every registry reading the index down.
 	// Legacy packages skip package-spec, not this.
-	if err := catalog.Check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
-		return []Reason{{Check: api.CheckManifest, File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
+	if check := p.cfg.CheckDocument; check != nil {
+		if err := check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
+			return []Reason{{Check: api.CheckManifest, File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
+		}
 	}
 	if s.DryRun {
 		return nil, nil
@@ -160,7 +161,12 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 		return []Reason{*reason}, nil
 	}
 	p.step("claimed")
-	if err := p.write(ctx, s, id, pkg, tree, sink != nil, f, size, sig, docJSON, l); err != nil {
+	pub := &publication{
+		sub: s, id: id, lease: l,
+		pkg: pkg, tree: tree, extracted: sink != nil,
+		zip: f, size: size, sig: sig, doc: docJSON,
+	}
+	if err := p.write(ctx, pub); err != nil {
 		// Leave the files for the retry (it rewrites them) or for the
 		// refusal path of run, which removes them.
 		return nil, err
@@ -229,12 +235,29 @@ func archiveReasons(zipName string, err error) []Reason {
 	return out
 }
 
+// publication is one checked candidate, ready to be written.
+type publication struct {
+	sub   *Submission
+	id    packageid.ID
+	lease *lease // the submission's lease; only its holder may commit
+
+	pkg       *archive.Package // the opened zip
+	tree      *storage.Tree    // receives the static files
+	extracted bool             // the static files are in tree already
+
+	zip  *os.File // the candidate zip, size bytes
+	size int64
+	sig  []byte // detached signature, nil when unsigned
+	doc  []byte // package document JSON
+}
+
 // write performs the publication's writes in their safe order: static files,
 // signature, package document, then the zip, created only if absent.
-// tree receives the static files; extracted says they are in it already.
-func (p *Publisher) write(ctx context.Context, s *Submission, id packageid.ID, pkg *archive.Package, tree *storage.Tree, extracted bool, f *os.File, size int64, sig, docJSON []byte, l *lease) error {
-	if !extracted {
-		if err := p.writeStatics(ctx, pkg, tree); err != nil {
+func (p *Publisher) write(ctx context.Context, pub *publication) error {
+	s, id, l := pub.sub, pub.id, pub.lease
+	tree, f, size, sig, docJSON := pub.tree, pub.zip, pub.size, pub.sig, pub.doc
+	if !pub.extracted {
+		if err := p.writeStatics(ctx, pub.pkg, tree); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/publish/index"
 	"pkgstore/internal/storage"
 )
 
@@ -42,6 +43,11 @@ type Config struct {
 	// Validate is package-spec validation, skipped for legacy candidates.
 	// Nil means no spec validation.
 	Validate ValidateFunc
+	// CheckDocument, if set, reports why a registry could not load a
+	// package document (EPR loads an index all or nothing); a document it
+	// refuses refuses the candidate, legacy or not. The server sets the
+	// registry catalog's check (catalog.Check), as it does the indexer's.
+	CheckDocument func(index.Entry) error
 	// Workers is the number of candidates processed at once (default
 	// DefaultWorkers).
 	Workers int

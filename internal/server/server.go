@@ -179,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Limits:            cfg.Limits,
 		MaxZipSize:        cfg.MaxUploadSize,
 		Workers:           cfg.Workers,
+		CheckDocument:     catalog.Check,
 		OnPublished: func(packageid.ID) {
 			// The last of a burst is indexed at once; the others wait
 			// for the indexer's MinInterval and share its passes.

@@ -29,4 +29,21 @@ func (p *pkg) runRules() {
 	}
 }
 
-var allRules []func(*pkg)
+// allRules are the semantic rules in the order they run, which is the order
+// of the problems they report. (They used to register themselves from init
+// functions, in the order of their files' names; this is that order.)
+var allRules = []func(*pkg){
+	// rules_fields.go
+	ruleFields, ruleEmbeddedECS,
+	// rules_kibana.go
+	ruleMinimumKibana, ruleKibanaObjects, ruleTags, ruleCapabilities, ruleDashboards,
+	// rules_manifest.go
+	ruleChangelog, ruleManifestFormats, rulePrerelease, ruleAgentVersion,
+	ruleRequiredVars, ruleVarGroups, ruleSections, ruleDeploymentModes,
+	ruleDurationVars, ruleInputTemplates, ruleDynamicSignalTypes, ruleFleetReservedVars,
+	ruleIntegrationTemplates, ruleCategories, ruleDeprecation, ruleInputQualifier,
+	ruleReplacedBy, rulePackageReferences, ruleTestRequires, ruleBuildMode,
+	ruleProfilesGA, ruleILM, ruleRoutingRules,
+	// rules_misc.go
+	rulePipelines, ruleHandlebars, ruleDocsStructure,
+}

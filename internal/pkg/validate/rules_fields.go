@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-func init() {
-	allRules = append(allRules, ruleFields)
-}
-
 // flatField is one field definition with its full dotted name.
 type flatField struct {
 	name     string
@@ -256,5 +252,3 @@ func ruleEmbeddedECS(p *pkg) {
 		}
 	}
 }
-
-func init() { allRules = append(allRules, ruleEmbeddedECS) }

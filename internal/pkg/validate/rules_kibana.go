@@ -9,10 +9,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
-func init() {
-	allRules = append(allRules, ruleMinimumKibana, ruleKibanaObjects, ruleTags, ruleCapabilities, ruleDashboards)
-}
-
 var semverInString = regexp.MustCompile(`\d+\.\d+\.\d+`)
 
 // kibanaAtLeast reports whether the kibana.version constraint only admits

@@ -14,17 +14,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
-func init() {
-	allRules = append(allRules,
-		ruleChangelog, ruleManifestFormats, rulePrerelease, ruleAgentVersion,
-		ruleRequiredVars, ruleVarGroups, ruleSections, ruleDeploymentModes,
-		ruleDurationVars, ruleInputTemplates, ruleDynamicSignalTypes, ruleFleetReservedVars,
-		ruleIntegrationTemplates, ruleCategories, ruleDeprecation, ruleInputQualifier,
-		ruleReplacedBy, rulePackageReferences, ruleTestRequires, ruleBuildMode,
-		ruleProfilesGA, ruleILM, ruleRoutingRules,
-	)
-}
-
 func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 func asList(v any) []any         { l, _ := v.([]any); return l }
 func asStr(v any) string         { s, _ := v.(string); return s }

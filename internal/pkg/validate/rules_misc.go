@@ -10,10 +10,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func init() {
-	allRules = append(allRules, rulePipelines, ruleHandlebars, ruleDocsStructure)
-}
-
 func parseGoDuration(s string) (int64, error) {
 	d, err := time.ParseDuration(s)
 	return int64(d), err

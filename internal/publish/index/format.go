@@ -5,12 +5,11 @@
 package index
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -88,7 +87,9 @@ func entryFromManifest(raw json.RawMessage) (Entry, error) {
 }
 
 // ReadAll streams the entries of a cursor's search-index-all.json to fn, one
-// at a time, so the whole index is never held as one document.
+// at a time, so the whole index is never held as one document. The file is
+// cut by ScanAll, the reader the registry's catalog loads with; each
+// document is then decoded here.
 func ReadAll(ctx context.Context, b *storage.Bucket, cursor string, fn func(Entry) error) error {
 	key := storage.IndexAllKey(cursor)
 	r, err := b.NewReader(ctx, key, nil)
@@ -96,63 +97,15 @@ func ReadAll(ctx context.Context, b *storage.Bucket, cursor string, fn func(Entr
 		return fmt.Errorf("open %s: %w", key, err)
 	}
 	defer r.Close()
-	if err := streamPackages(bufio.NewReaderSize(r, 1<<20), "packages", fn); err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	return nil
-}
-
-// streamPackages finds the array under top-level key field and feeds each
-// {"package_manifest":…} element to fn. Other top-level keys are skipped,
-// as EPR does.
-func streamPackages(r io.Reader, field string, fn func(Entry) error) error {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
+	if err := ScanAll(r, func(raw []byte) error {
+		// raw aliases the scanner's buffer; the entry outlives the call.
+		e, err := entryFromManifest(bytes.Clone(raw))
 		if err != nil {
 			return err
 		}
-		key, _ := tok.(string)
-		if key != field {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := expectDelim(dec, '['); err != nil {
-			return fmt.Errorf("%q: %w", field, err)
-		}
-		for dec.More() {
-			var ej entryJSON
-			if err := dec.Decode(&ej); err != nil {
-				return err
-			}
-			e, err := entryFromManifest(ej.PackageManifest)
-			if err != nil {
-				return err
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func expectDelim(dec *json.Decoder, d json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if got, ok := tok.(json.Delim); !ok || got != d {
-		return fmt.Errorf("expected %q, found %v", d, tok)
+		return fn(e)
+	}); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
 	}
 	return nil
 }

@@ -215,8 +215,9 @@ func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 }
 
 // decodeFields decodes doc into d: through prune when doc is a valid JSON
-// object, otherwise (and whenever the fast path fails) exactly as before,
-// so that malformed documents get the same verdict and error.
+// object, otherwise (and whenever the fast path fails) by decoding the
+// whole document, so that malformed documents get encoding/json's (and so
+// EPR's) verdict and error.
 func decodeFields(doc []byte, d *docFields, bufs *buffers) error {
 	pruned, ok := prune(doc, bufs.pruned)
 	bufs.pruned = pruned[:0]
@@ -224,13 +225,7 @@ func decodeFields(doc []byte, d *docFields, bufs *buffers) error {
 		return nil
 	}
 	*d = docFields{}
-	if !ok {
-		// Not one valid JSON object: reduceDoc would drop the members it
-		// does not need unchecked (a control character in an asset path
-		// got through that way), where EPR's decoder refuses the index.
-		return json.Unmarshal(doc, d)
-	}
-	return json.Unmarshal(reduceDoc(doc), d)
+	return json.Unmarshal(doc, d)
 }
 
 func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error) {
@@ -477,12 +472,9 @@ func reformat(doc []byte) ([]byte, error) {
 	if bytes.HasPrefix(doc, []byte("{\n  \"")) && bytes.HasSuffix(doc, []byte("}\n")) {
 		return doc, nil
 	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, bytes.TrimSpace(doc), "", "  "); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	// doc is valid JSON: the load validated it (decodeFields).
+	src := bytes.TrimSpace(doc)
+	return append(indent(make([]byte, 0, len(src)+len(src)/4), src, ""), '\n'), nil
 }
 
 // keysBeforeDeprecated are the top-level keys EPR emits before "deprecated".
@@ -554,12 +546,8 @@ func setDeprecated(doc []byte, dep *packagedoc.Deprecated) ([]byte, error) {
 		}
 	}
 	compact.WriteByte('}')
-	var out bytes.Buffer
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return nil, err
-	}
-	out.WriteByte('\n')
-	return out.Bytes(), nil
+	// compact is valid JSON: json.Compact checked every value.
+	return append(indent(nil, compact.Bytes(), ""), '\n'), nil
 }
 
 // Footprint returns the bytes held for documents (compressed, with the

@@ -3,11 +3,9 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish/index"
@@ -139,55 +137,6 @@ func TestWithDelta(t *testing.T) {
 	}
 	if c.Len() != 2 {
 		t.Error("the old catalog changed")
-	}
-}
-
-func TestScanIndex(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-		err  bool
-	}{
-		{`{"x":[1,{"a":"}"}],"packages":[{"package_manifest":{"name":"a\"}","v":[1,2]}},{"other":1,"package_manifest":{}}],"y":null}`, []string{`{"name":"a\"}","v":[1,2]}`, `{}`}, false},
-		{` { "packages" : [ ] } `, nil, false},
-		{`{"packages":[{"package_manifest":{"a":1}`, nil, true},
-		{`{"packages":[{"nope":1}]}`, nil, true},
-		{`[]`, nil, true},
-		// Skipped members are checked as encoding/json would (fuzzing found
-		// these accepted).
-		{`{"":00}`, nil, true},
-		{`{"x":[1,}],"packages":[]}`, nil, true},
-		{`{"packages":[{"other":tru,"package_manifest":{}}]}`, nil, true},
-		{`{"\q":1,"packages":[]}`, nil, true},
-		{`{"x":[1,{"a":"}"}],"packages":[]} trailing`, nil, false},
-	}
-	// Larger than the scanner's buffer, with escapes, so that it grows.
-	big := `{"name":"` + strings.Repeat(`a\"{[`, 300000) + `","v":[1,{"x":"]}"}]}`
-	tests = append(tests, struct {
-		in   string
-		want []string
-		err  bool
-	}{`{"packages":[{"package_manifest":` + big + `},{"package_manifest":{"b":true}}]}`, []string{big, `{"b":true}`}, false})
-	for _, tc := range tests {
-		// One byte per Read puts every buffer boundary everywhere,
-		// including between a backslash and the byte it escapes.
-		for _, oneByte := range []bool{false, true} {
-			var r io.Reader = strings.NewReader(tc.in)
-			if oneByte {
-				r = iotest.OneByteReader(r)
-			}
-			var got []string
-			err := scanIndex(r, func(b []byte) error {
-				got = append(got, string(b))
-				return nil
-			})
-			if (err != nil) != tc.err {
-				t.Errorf("%.80s (one byte %v): err %v", tc.in, oneByte, err)
-			}
-			if !tc.err && fmt.Sprint(got) != fmt.Sprint(tc.want) {
-				t.Errorf("%.80s (one byte %v): got %.80q, want %.80q", tc.in, oneByte, got, tc.want)
-			}
-		}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"testing"
 	"testing/iotest"
+
+	"pkgstore/internal/publish/index"
 )
 
 // FuzzQuery parses arbitrary /search and /categories query strings and
@@ -75,11 +77,11 @@ func FuzzLoadIndex(f *testing.F) {
 	f.Add([]byte(`{"packages":[{"package_manifest":"\ud800"}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var whole, bytewise []string
-		err1 := scanIndex(bytes.NewReader(in), func(b []byte) error {
+		err1 := index.ScanAll(bytes.NewReader(in), func(b []byte) error {
 			whole = append(whole, string(b))
 			return nil
 		})
-		err2 := scanIndex(iotest.OneByteReader(bytes.NewReader(in)), func(b []byte) error {
+		err2 := index.ScanAll(iotest.OneByteReader(bytes.NewReader(in)), func(b []byte) error {
 			bytewise = append(bytewise, string(b))
 			return nil
 		})

@@ -28,7 +28,7 @@ func (e *baseEncoder) render(b *packagedoc.BasePackage) ([]byte, error) {
 	if err := e.enc.Encode(b); err != nil {
 		return nil, err
 	}
-	e.ind = indentCompact(e.ind[:0], bytes.TrimSuffix(e.out.Bytes(), []byte("\n")))
+	e.ind = indent(e.ind[:0], bytes.TrimSuffix(e.out.Bytes(), []byte("\n")), "  ")
 	return e.ind, nil
 }
 
@@ -39,18 +39,24 @@ func renderBase(b *packagedoc.BasePackage) ([]byte, error) {
 	return e.render(b)
 }
 
-// indentCompact appends src, compact JSON as encoding/json writes it (valid,
-// no white space between tokens), to dst indented as json.Indent(dst, src,
-// "  ", "  ") would. json.Indent runs the full validating scanner on every
-// byte; the encoder's output needs none of that, and this loop copies runs
-// of plain bytes in one go.
-func indentCompact(dst, src []byte) []byte {
-	const prefix, indent = "  ", "  "
+// indent appends src, valid JSON, to dst indented as json.Indent(dst, src,
+// prefix, "  ") would: EPR's output format (2-space indent, ": " after keys,
+// empty objects and arrays kept as {} and []). It is the one indenter of
+// the catalog's answers: base forms (prefix "  ", one level inside the
+// /search array), stored documents and rewritten ones (prefix "").
+//
+// json.Indent runs its full validating scanner on every byte; the input
+// here is valid already (encoder output, or documents the load validated),
+// so this loop only tracks strings and nesting, copying runs of plain bytes
+// in one go. White space between tokens is dropped, as json.Indent drops
+// it; on invalid input the output is unspecified.
+func indent(dst, src []byte, prefix string) []byte {
+	const step = "  "
 	newline := func(dst []byte, depth int) []byte {
 		dst = append(dst, '\n')
 		dst = append(dst, prefix...)
 		for range depth {
-			dst = append(dst, indent...)
+			dst = append(dst, step...)
 		}
 		return dst
 	}
@@ -75,9 +81,13 @@ func indentCompact(dst, src []byte) []byte {
 			i = j
 			continue
 		case '{', '[':
-			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
-				dst = append(dst, c, src[i+1])
-				i += 2
+			j := i + 1
+			for j < len(src) && isSpace(src[j]) {
+				j++
+			}
+			if j < len(src) && (src[j] == '}' || src[j] == ']') {
+				dst = append(dst, c, src[j])
+				i = j + 1
 				continue
 			}
 			depth++
@@ -89,6 +99,8 @@ func indentCompact(dst, src []byte) []byte {
 			dst = newline(append(dst, c), depth)
 		case ':':
 			dst = append(dst, ':', ' ')
+		case ' ', '\t', '\n', '\r':
+			// between tokens: dropped
 		default:
 			dst = append(dst, c)
 		}
@@ -96,3 +108,5 @@ func indentCompact(dst, src []byte) []byte {
 	}
 	return dst
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

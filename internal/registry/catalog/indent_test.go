@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// indentCompact must match json.Indent on whatever encoding/json writes.
-func TestIndentCompact(t *testing.T) {
+// indent must match json.Indent on valid JSON, compact (as encoding/json
+// writes it) or with white space between tokens (as an index may hold it).
+func TestIndent(t *testing.T) {
 	for _, v := range []any{
 		map[string]any{},
 		[]any{},
@@ -23,71 +24,43 @@ func TestIndentCompact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want bytes.Buffer
-		if err := json.Indent(&want, compact, "  ", "  "); err != nil {
+		checkIndent(t, compact)
+		spaced, err := json.MarshalIndent(v, "\t", " \r\n")
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got := indentCompact(nil, compact); !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("indentCompact(%s):\n%s\nwant\n%s", compact, got, want.Bytes())
+		checkIndent(t, spaced)
+	}
+	checkIndent(t, []byte(" { \"a\" : [ ] , \"b\" :\t{\n} , \"c\":[ 1 , true ,null ] } "))
+}
+
+func checkIndent(t *testing.T, src []byte) {
+	t.Helper()
+	src = bytes.TrimSpace(src)
+	for _, prefix := range []string{"", "  "} {
+		var want bytes.Buffer
+		if err := json.Indent(&want, src, prefix, "  "); err != nil {
+			t.Fatal(err)
+		}
+		if got := indent(nil, src, prefix); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("indent(%s, %q):\n%s\nwant\n%s", src, prefix, got, want.Bytes())
 		}
 	}
 }
 
-// FuzzIndentCompact checks indentCompact against json.Indent on the
-// compact form of any valid JSON.
-func FuzzIndentCompact(f *testing.F) {
+// FuzzIndent checks indent against json.Indent on any valid JSON, as given
+// and compacted.
+func FuzzIndent(f *testing.F) {
 	f.Add([]byte(`{"a":[1,{"b":"c\"]"},[]],"d":{}}`))
+	f.Add([]byte(` { "a" : [ ] , "b" : { } } `))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var compact bytes.Buffer
 		if json.Compact(&compact, in) != nil {
 			return
 		}
-		var want bytes.Buffer
-		if err := json.Indent(&want, compact.Bytes(), "  ", "  "); err != nil {
-			t.Fatal(err)
-		}
-		if got := indentCompact(nil, compact.Bytes()); !bytes.Equal(got, want.Bytes()) {
-			t.Fatalf("indentCompact(%s) = %s, want %s", compact.Bytes(), got, want.Bytes())
-		}
+		checkIndent(t, in)
+		checkIndent(t, compact.Bytes())
 	})
-}
-
-// The scanner's word tests agree with the byte tables for every byte at
-// every position, and on words mixing several.
-func TestScanWordTests(t *testing.T) {
-	structural := func(c byte) bool { return c == '"' || c&0xD9 == 0x59 }
-	check := func(w [8]byte) {
-		v := binary.LittleEndian.Uint64(w[:])
-		var wantS, wantQ bool
-		for _, c := range w {
-			wantS = wantS || structural(c)
-			wantQ = wantQ || strStop[c]
-		}
-		if got := hasStructural(v); got != wantS {
-			t.Fatalf("hasStructural(%q) = %v", w, got)
-		}
-		if got := hasQuoteOrBackslash(v); got != wantQ {
-			t.Fatalf("hasQuoteOrBackslash(%q) = %v", w, got)
-		}
-	}
-	for c := range 256 {
-		if structClass[c] != clPlain && !structural(byte(c)) {
-			t.Fatalf("%q is structural but not in the word test's class", byte(c))
-		}
-		for p := range 8 {
-			for _, fill := range []byte{'a', ' ', 0, 0xFF, 0x01, 0x80} {
-				w := [8]byte{fill, fill, fill, fill, fill, fill, fill, fill}
-				w[p] = byte(c)
-				check(w)
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 100000 {
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], rng.Uint64())
-		check(w)
-	}
 }
 
 // hasStringStop agrees with strPlain for every byte at every position.

@@ -14,7 +14,7 @@ import (
 )
 
 // Load builds the catalog of cursor from its search-index-all.json. The
-// file is streamed: a byte scanner cuts it into package documents (one
+// file is streamed: index.ScanAll cuts it into package documents (one
 // cheap pass, no JSON decoding), and GOMAXPROCS workers parse them, each
 // document through prune (validate, keep only what the catalog reads) and
 // then encoding/json on the remainder. Decoding whole documents with
@@ -98,7 +98,7 @@ func parseParallel(ctx context.Context, r io.Reader) ([]*Revision, error) {
 		}()
 	}
 	seq := 0
-	scanErr := scanIndex(r, func(raw []byte) error {
+	scanErr := index.ScanAll(r, func(raw []byte) error {
 		var buf []byte
 		select {
 		case buf = <-free:

@@ -28,10 +28,10 @@ import (
 //   - the field sets come from the Go types themselves (shapeOf), so a field
 //     added to packagedoc.BasePackage is kept without touching this file.
 //
-// Anything prune or the decoder rejects goes through the previous decoder
-// (reduceDoc + json.Unmarshal), so errors and the handling of malformed
-// documents are unchanged too; the fast path only ever handles documents
-// that are valid JSON objects.
+// Anything prune or the decoder rejects is decoded whole by encoding/json,
+// so errors and the handling of malformed documents are encoding/json's
+// (EPR's) too; the fast path only ever handles documents that are valid
+// JSON objects.
 
 // shape says which members of a JSON value a Go type reads. A nil shape
 // keeps the value verbatim.
@@ -387,11 +387,20 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// Word-at-a-time tests: hasZeroByte is exact about whether some byte of v
+// is zero.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZeroByte(v uint64) bool { return (v-ones)&^v&highs != 0 }
+
 // hasStringStop reports whether a byte of w is not plain inside a string:
 // '"', '\\' or a control character (below 0x20; (v-0x20..)&^v&0x80.. is
 // exact about whether some byte is below 0x20).
 func hasStringStop(w uint64) bool {
-	return (w-0x20*ones)&^w&highs != 0 || hasQuoteOrBackslash(w)
+	return (w-0x20*ones)&^w&highs != 0 || hasZeroByte(w^('"'*ones)) || hasZeroByte(w^('\\'*ones))
 }
 
 // str validates the string at b[i] == '"' as encoding/json does (control

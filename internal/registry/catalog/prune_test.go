@@ -234,11 +234,11 @@ var pruneCases = []string{
 	`[]`, `null`, `"x"`, `{}`, `{`, ``, `{"name":`,
 }
 
-// slowFields is the previous decoder, the fallback of decodeFields for
-// valid documents the fast path cannot decode (its errors are kept).
+// slowFields is the plain decoder, the fallback of decodeFields for valid
+// documents the fast path cannot decode (its errors are kept).
 func slowFields(doc []byte) (docFields, error) {
 	var d docFields
-	err := json.Unmarshal(reduceDoc(doc), &d)
+	err := json.Unmarshal(doc, &d)
 	return d, err
 }
 
