@@ -91,7 +91,7 @@ func entryFromManifest(raw json.RawMessage) (Entry, error) {
 // at a time, so the whole index is never held as one document.
 func ReadAll(ctx context.Context, b *storage.Bucket, cursor string, fn func(Entry) error) error {
 	key := storage.IndexAllKey(cursor)
-	r, err := b.NewReader(ctx, key, nil)
+	r, err := b.NewReader(ctx, key)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", key, err)
 	}

@@ -1,4 +1,4 @@
-package storage
+package fsdriver_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"gocloud.dev/blob"
+	"pkgstore/internal/storage"
 )
 
 // TestListLevel: on a file bucket, reading the folder gives what gocloud's
@@ -24,7 +24,7 @@ func TestListLevel(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			b, err := OpenDir(dir)
+			b, err := storage.OpenDir(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +43,7 @@ func TestListLevel(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: prefix, Delimiter: "/"})
+				objs, err := b.ListAll(ctx, &storage.ListOptions{Prefix: prefix, Delimiter: "/"})
 				if err != nil {
 					t.Fatal(err)
 				}
