@@ -268,16 +268,17 @@ func (b *Bucket) NewTree(ctx context.Context, prefix string) (Tree, error) {
 // ListAll returns every object selected by opts (nil: all), sorted by key.
 // On folders it hides writers' temporary files and survives files that
 // vanish while it reads.
-func (b *Bucket) ListAll(ctx context.Context, opts *ListOptions) ([]*Object, error) {
+func (b *Bucket) ListAll(ctx context.Context, opts *ListOptions) ([]Object, error) {
 	return b.drv.List(ctx, opts)
 }
 
 // ListLevel returns the keys of the objects directly under prefix (which
 // ends in "/") and the sub-prefixes one level down (ending in "/"): a
 // listing with the "/" delimiter. On folders it reads the one folder, so
-// it costs what the folder holds, not what the tree below it holds.
+// it costs what the folder holds, not what the tree below it holds, and an
+// empty sub-folder (left by a crash) may show as a prefix.
 func (b *Bucket) ListLevel(ctx context.Context, prefix string) (keys, dirs []string, err error) {
-	objs, err := b.drv.List(ctx, &ListOptions{Prefix: prefix, Delimiter: "/"})
+	objs, err := b.drv.List(ctx, &ListOptions{Prefix: prefix, Delimiter: "/", KeysOnly: true})
 	if err != nil {
 		return nil, nil, err
 	}

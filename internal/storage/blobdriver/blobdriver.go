@@ -257,13 +257,13 @@ func (b *Bucket) NewTree(ctx context.Context, prefix string) (driver.Tree, error
 }
 
 // List implements driver.Bucket.
-func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]*driver.Object, error) {
+func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.Object, error) {
 	var lo blob.ListOptions
 	if opts != nil {
 		lo.Prefix, lo.Delimiter = opts.Prefix, opts.Delimiter
 	}
 	it := b.b.List(&lo)
-	var out []*driver.Object
+	var out []driver.Object
 	for {
 		obj, err := it.Next(ctx)
 		if err == io.EOF {
@@ -272,7 +272,7 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]*driver.
 		if err != nil {
 			return nil, keyErr("list", lo.Prefix, err)
 		}
-		out = append(out, &driver.Object{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime, IsDir: obj.IsDir})
+		out = append(out, driver.Object{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime, IsDir: obj.IsDir})
 	}
 }
 

@@ -48,6 +48,11 @@ type ListOptions struct {
 	// keys that hold it after Prefix into one Object with IsDir set, whose
 	// Key ends at the delimiter.
 	Delimiter string
+	// KeysOnly says the caller reads only the keys: a driver may leave
+	// Size and ModTime zero and, with a Delimiter, report a prefix without
+	// checking that it holds an object (a folder driver then reads one
+	// folder and nothing else, as ListLevel wants).
+	KeysOnly bool
 }
 
 // Object is one entry of a listing.
@@ -139,7 +144,7 @@ type Bucket interface {
 	NewTree(ctx context.Context, prefix string) (Tree, error)
 
 	// List returns the objects selected by opts, sorted by key.
-	List(ctx context.Context, opts *ListOptions) ([]*Object, error)
+	List(ctx context.Context, opts *ListOptions) ([]Object, error)
 	// Delete deletes key.
 	Delete(ctx context.Context, key string) error
 	// DeletePrefix deletes every object under prefix.

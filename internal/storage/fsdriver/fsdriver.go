@@ -21,7 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -280,7 +280,8 @@ func cleanTemp(dir string) {
 // folder and, to tell empty sub-folders from prefixes, the first entries
 // of each sub-folder); it hides temporary files, metadata sidecars and the
 // reserved folder, and skips files and folders that vanish while it reads.
-func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]*driver.Object, error) {
+// With KeysOnly it stats no file and looks into no sub-folder.
+func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.Object, error) {
 	var o driver.ListOptions
 	if opts != nil {
 		o = *opts
@@ -299,7 +300,7 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]*driver.
 	if err := l.walk(ctx, start, startKey); err != nil {
 		return nil, fmt.Errorf("list %s: %w", o.Prefix, err)
 	}
-	sort.Slice(l.out, func(i, j int) bool { return l.out[i].Key < l.out[j].Key })
+	slices.SortFunc(l.out, func(a, b driver.Object) int { return strings.Compare(a.Key, b.Key) })
 	if o.Delimiter != "" {
 		// Escaped names can collapse into one prefix from two folders.
 		out := l.out[:0]
@@ -317,7 +318,7 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]*driver.
 type lister struct {
 	b    *Bucket
 	opts driver.ListOptions
-	out  []*driver.Object
+	out  []driver.Object
 }
 
 // walk lists the folder dir, whose keys start with dirKey.
@@ -346,8 +347,8 @@ func (l *lister) walk(ctx context.Context, dir, dirKey string) error {
 			}
 			if delim == "/" && strings.HasPrefix(sub, prefix) {
 				rest := sub[len(prefix):]
-				if l.hasObject(filepath.Join(dir, name)) {
-					l.out = append(l.out, &driver.Object{Key: prefix + rest[:strings.Index(rest, "/")+1], IsDir: true})
+				if l.opts.KeysOnly || l.hasObject(filepath.Join(dir, name)) {
+					l.out = append(l.out, driver.Object{Key: prefix + rest[:strings.Index(rest, "/")+1], IsDir: true})
 				}
 				continue
 			}
@@ -361,9 +362,13 @@ func (l *lister) walk(ctx context.Context, dir, dirKey string) error {
 		}
 		if delim != "" {
 			if i := strings.Index(key[len(prefix):], delim); i >= 0 {
-				l.out = append(l.out, &driver.Object{Key: key[:len(prefix)+i+len(delim)], IsDir: true})
+				l.out = append(l.out, driver.Object{Key: key[:len(prefix)+i+len(delim)], IsDir: true})
 				continue
 			}
+		}
+		if l.opts.KeysOnly {
+			l.out = append(l.out, driver.Object{Key: key})
+			continue
 		}
 		fi, err := e.Info()
 		if err != nil {
@@ -372,7 +377,7 @@ func (l *lister) walk(ctx context.Context, dir, dirKey string) error {
 			}
 			return err
 		}
-		l.out = append(l.out, &driver.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
+		l.out = append(l.out, driver.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()})
 	}
 	return nil
 }
@@ -390,7 +395,7 @@ func (l *lister) hasObject(dir string) bool {
 			name := e.Name()
 			switch {
 			case e.IsDir():
-				if l.hasObject(filepath.Join(dir, name)) {
+				if l.opts.KeysOnly || l.hasObject(filepath.Join(dir, name)) {
 					return true
 				}
 			case !strings.HasSuffix(name, attrsExt) && !tempName.MatchString(name):
