@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"gocloud.dev/blob"
 	"golang.org/x/sync/errgroup"
 
 	"pkgstore/internal/api"
@@ -93,7 +92,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	// committed (file buckets), they are extracted by the same read that
 	// verifies every entry, rather than read and inflated a second time
 	// once the checks have passed; a refusal discards the tree.
-	var tree *storage.Tree
+	var tree storage.Tree
 	var sink archive.CopyFunc
 	if !s.DryRun {
 		if tree, err = p.b.Public.NewTree(ctx, storage.StaticPrefix+id.String()+"/"); err != nil {
@@ -242,7 +241,7 @@ type publication struct {
 	lease *lease // the submission's lease; only its holder may commit
 
 	pkg       *archive.Package // the opened zip
-	tree      *storage.Tree    // receives the static files
+	tree      storage.Tree     // receives the static files
 	extracted bool             // the static files are in tree already
 
 	zip  *os.File // the candidate zip, size bytes
@@ -268,7 +267,7 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 	}
 	p.step("statics")
 	if sig != nil {
-		if err := p.b.Public.WriteAll(ctx, storage.SignatureKey(id), sig, &blob.WriterOptions{ContentType: "application/pgp-signature"}); err != nil {
+		if err := p.b.Public.WriteAll(ctx, storage.SignatureKey(id), sig, &storage.WriterOptions{ContentType: "application/pgp-signature"}); err != nil {
 			return fmt.Errorf("write signature: %w", err)
 		}
 		p.step("signature")
@@ -292,7 +291,7 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 	// a visible zip whose static files, signature, document or records are
 	// missing, and never loses a publication reported as published. The
 	// Syncs are group commits shared by every publication in flight.
-	staged, err := p.b.Public.StageFile(ctx, storage.ZipKey(id), f, size, &blob.WriterOptions{ContentType: "application/zip"})
+	staged, err := p.b.Public.StageFile(ctx, storage.ZipKey(id), f, size, &storage.WriterOptions{ContentType: "application/zip"})
 	if err != nil {
 		return err
 	}
@@ -323,7 +322,7 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 }
 
 // writeStatics writes every file of pkg into tree, several at once.
-func (p *Publisher) writeStatics(ctx context.Context, pkg *archive.Package, tree *storage.Tree) error {
+func (p *Publisher) writeStatics(ctx context.Context, pkg *archive.Package, tree storage.Tree) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, file := range pkg.Files {
@@ -342,7 +341,7 @@ func (p *Publisher) writeStatics(ctx context.Context, pkg *archive.Package, tree
 			}
 			head = head[:n]
 			body := io.MultiReader(bytes.NewReader(head), rc)
-			if err := tree.WriteFile(gctx, file.Path, body, &blob.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
+			if err := tree.WriteFile(gctx, file.Path, body, &storage.WriterOptions{ContentType: mediatype.ForFile(file.Path, head)}); err != nil {
 				return err
 			}
 			if i == 0 {

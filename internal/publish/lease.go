@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/storage"
 )
 
@@ -65,7 +63,7 @@ type lease struct {
 // topLease returns the highest lease generation of sub and its record.
 func (p *Publisher) topLease(ctx context.Context, sub string) (int, *leaseRecord, error) {
 	prefix := leasePrefix(sub)
-	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: prefix})
+	objs, err := p.b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: prefix})
 	if err != nil {
 		return 0, nil, fmt.Errorf("leases: %w", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"path"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/govern/provenance"
@@ -93,7 +91,7 @@ func (p *Publisher) recordAbandoned(ctx context.Context, id string) {
 	if p.cfg.Audit == nil {
 		return
 	}
-	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.QueueDir(id)})
+	objs, err := p.b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: storage.QueueDir(id)})
 	if err != nil {
 		return
 	}

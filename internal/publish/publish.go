@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/pkg/archive"
@@ -146,7 +144,7 @@ type Options struct {
 	Token, Client string
 }
 
-var blobJSON = blob.WriterOptions{ContentType: "application/json"}
+var blobJSON = storage.WriterOptions{ContentType: "application/json"}
 
 // UploadZip streams a candidate zip into the queue under submission id.
 // fileName must be NAME-VERSION.zip.
@@ -158,7 +156,7 @@ func (p *Publisher) UploadZip(ctx context.Context, id, fileName string, r io.Rea
 	// A failed read, or one byte past the limit, fails the write: nothing
 	// is left in the queue.
 	c := &capped{r: r, max: p.cfg.MaxZipSize}
-	err := p.b.Internal.WriteFile(ctx, key, c, &blob.WriterOptions{ContentType: "application/zip"})
+	err := p.b.Internal.WriteFile(ctx, key, c, &storage.WriterOptions{ContentType: "application/zip"})
 	switch {
 	case c.over:
 		return c.n, fmt.Errorf("%w (%d bytes)", ErrTooLarge, p.cfg.MaxZipSize)
@@ -355,7 +353,7 @@ func (p *Publisher) forget(id string) {
 
 // Recover schedules every submission still in the queue.
 func (p *Publisher) Recover(ctx context.Context) {
-	objs, err := p.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.QueuePrefix, Delimiter: "/"})
+	objs, err := p.b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: storage.QueuePrefix, Delimiter: "/"})
 	if err != nil {
 		if ctx.Err() == nil {
 			p.log.Error("scan publishing queue", "err", err)
@@ -590,7 +588,7 @@ func (p *Publisher) spool(ctx context.Context, key string) (*os.File, int64, str
 		}
 		return f, n, hex.EncodeToString(h.Sum(nil)), nil
 	}
-	r, err := p.b.Internal.NewReader(ctx, key, nil)
+	r, err := p.b.Internal.NewReader(ctx, key)
 	if err != nil {
 		return nil, 0, "", err
 	}

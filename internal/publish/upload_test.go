@@ -9,8 +9,6 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/storage"
 )
 
@@ -59,7 +57,7 @@ func TestUploadZip(t *testing.T) {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("UploadZip = %d, %v; want %v", n, err, tc.wantErr)
 				}
-				objs, lerr := b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: storage.QueuePrefix})
+				objs, lerr := b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: storage.QueuePrefix})
 				if lerr != nil {
 					t.Fatal(lerr)
 				}

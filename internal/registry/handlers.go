@@ -402,7 +402,7 @@ const StaticCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'
 // immutable once published, so size and modification time make a strong
 // validator.
 func (r *Registry) serveBlob(w http.ResponseWriter, req *http.Request, key, ctype, notFoundMsg string) {
-	rd, err := r.buckets.Public.NewReader(req.Context(), key, nil)
+	rd, err := r.buckets.Public.NewReader(req.Context(), key)
 	if err != nil {
 		if storage.IsNotFound(err) {
 			http.Error(w, notFoundMsg, http.StatusNotFound)

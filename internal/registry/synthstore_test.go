@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
 )
@@ -63,7 +61,7 @@ func TestWriteSynthStore(t *testing.T) {
 		fs := files{keys: map[string]string{}}
 		fs.keys["zip"] = copyOut(storage.ZipKey(c.id))
 		fs.keys["sig"] = copyOut(storage.SignatureKey(c.id))
-		objs, err := pub.ListAll(ctx, &blob.ListOptions{Prefix: storage.StaticKey(c.id, "")})
+		objs, err := pub.ListAll(ctx, &storage.ListOptions{Prefix: storage.StaticKey(c.id, "")})
 		if err != nil {
 			t.Fatal(err)
 		}

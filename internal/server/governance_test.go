@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/client"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/govern/tokens"
@@ -307,7 +305,7 @@ func testGovernance(t *testing.T, s *servertest.Store, logs *buftest.Buffer) {
 	// No secret anywhere: logs, records, buckets.
 	assertNoSecrets(t, "the log", []byte(logs.String()))
 	for name, b := range map[string]*storage.Bucket{"public": s.Server.Buckets.Public, "internal": s.Server.Buckets.Internal} {
-		objs, err := b.ListAll(ctx, &blob.ListOptions{})
+		objs, err := b.ListAll(ctx, &storage.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +413,7 @@ func assertIndexed(t *testing.T, b *storage.Bucket, id packageid.ID, want bool) 
 		}
 		if found == want {
 			if !want {
-				r, err := b.NewReader(ctx, storage.IndexDeltaKey(cur), nil)
+				r, err := b.NewReader(ctx, storage.IndexDeltaKey(cur))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
@@ -50,15 +48,11 @@ func publicKeys(t testing.TB, b *storage.Bucket, id string) []string {
 	t.Helper()
 	var keys []string
 	for _, prefix := range []string{storage.PackagesPrefix + id + ".", storage.StaticPrefix + id + "/"} {
-		it := b.List(&blob.ListOptions{Prefix: prefix})
-		for {
-			obj, err := it.Next(context.Background())
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		objs, err := b.ListAll(context.Background(), &storage.ListOptions{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range objs {
 			keys = append(keys, obj.Key)
 		}
 	}
@@ -297,9 +291,8 @@ func TestPublishAPIAuthAndLimits(t *testing.T) {
 	if keys := publicKeys(t, s.Server.Buckets.Public, "x-1.0.0"); len(keys) > 0 {
 		t.Fatalf("public objects after refused uploads: %v", keys)
 	}
-	it := s.Server.Buckets.Internal.List(&blob.ListOptions{Prefix: storage.QueuePrefix})
-	if obj, err := it.Next(context.Background()); err != io.EOF {
-		t.Fatalf("queue not empty: %v %v", obj, err)
+	if objs, err := s.Server.Buckets.Internal.ListAll(context.Background(), &storage.ListOptions{Prefix: storage.QueuePrefix}); len(objs) > 0 || err != nil {
+		t.Fatalf("queue not empty: %v %v", objs, err)
 	}
 }
 

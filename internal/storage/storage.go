@@ -5,35 +5,54 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
 
-	"gocloud.dev/blob"
-	"gocloud.dev/blob/fileblob"
-	"gocloud.dev/gcerrors"
-
-	// Drivers for the bucket URLs operators may pass.
-	_ "gocloud.dev/blob/azureblob"
-	_ "gocloud.dev/blob/gcsblob"
-	_ "gocloud.dev/blob/memblob"
-	_ "gocloud.dev/blob/s3blob"
+	"pkgstore/internal/storage/blobdriver"
+	"pkgstore/internal/storage/driver"
+	"pkgstore/internal/storage/fsdriver"
 )
 
-// ErrExists is returned by CreateIfAbsent when the key already exists.
-var ErrExists = errors.New("object already exists")
+// ErrNotExist is matched (errors.Is) by the error of an operation on a key
+// that holds no object; it is fs.ErrNotExist.
+var ErrNotExist = driver.ErrNotExist
+
+// ErrExists is matched by the error of CreateIfAbsent (and of a Staged
+// Commit) when the key already exists.
+var ErrExists = driver.ErrExists
+
+// IsNotFound reports whether err means the object does not exist; it is
+// errors.Is(err, ErrNotExist).
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotExist) }
+
+// WriterOptions are the options of a write: the content type stored with
+// the object on cloud buckets, the chunk size of cloud uploads. Folders
+// keep no metadata.
+type WriterOptions = driver.WriterOptions
+
+// ListOptions select the objects of a listing: a key prefix and, with
+// Delimiter "/", one level of it.
+type ListOptions = driver.ListOptions
+
+// Object is one entry of a listing.
+type Object = driver.Object
+
+// Attributes describe an object: size, modification time, content type.
+type Attributes = driver.Attributes
+
+// Reader reads an object: io.ReadSeekCloser (whole objects seek), plus
+// the object's Size and ModTime.
+type Reader = driver.Reader
+
+// Writer writes an object that appears under its key at Close; Abort
+// drops it instead.
+type Writer = driver.Writer
 
 // Config says where the two buckets are. URLs win over DataDir.
 type Config struct {
 	DataDir     string // DIR/public and DIR/internal, used when a URL is empty
-	PublicURL   string // any gocloud bucket URL
+	PublicURL   string // a bucket URL: file://, gs://, s3://, azblob://, mem://
 	InternalURL string
 }
 
@@ -48,26 +67,30 @@ func (b *Buckets) Close() error {
 	return errors.Join(b.Public.Close(), b.Internal.Close())
 }
 
-// Bucket is a gocloud bucket plus, on the file backend, the folder behind it.
+// Sync makes everything written to both buckets before the call durable
+// (one syncfs when they share a file system, as under --data).
+func (b *Buckets) Sync(ctx context.Context) error {
+	if err := b.Public.Sync(ctx); err != nil {
+		return err
+	}
+	if s, ok := b.Public.drv.(driver.SyncSharer); ok && s.SharesSync(b.Internal.drv) {
+		return nil
+	}
+	return b.Internal.Sync(ctx)
+}
+
+// Bucket is a bucket of either backend: folders (package fsdriver) or
+// cloud buckets (package blobdriver). Its methods are safe for concurrent
+// use; the errors of operations on absent keys match ErrNotExist.
 type Bucket struct {
-	*blob.Bucket
-	dir     string // non-empty for file buckets: CreateIfAbsent uses link(2) there
-	topOnce sync.Once
-
-	unnamedOnce sync.Once
-	unnamed     bool // file buckets: staged objects are unnamed files
+	drv driver.Bucket
 }
 
-// stagesUnnamed reports whether the bucket stages objects as unnamed files
-// (probed at the first staging, not at open: a read-only store never
-// stages, and may sit on a file system where the probe cannot write).
-func (b *Bucket) stagesUnnamed() bool {
-	b.unnamedOnce.Do(func() {
-		tmpDir := filepath.Join(b.dir, tempDir)
-		b.unnamed = os.MkdirAll(tmpDir, 0o755) == nil && unnamedWorks(tmpDir)
-	})
-	return b.unnamed
-}
+// NewBucket wraps a driver.
+func NewBucket(d driver.Bucket) *Bucket { return &Bucket{drv: d} }
+
+// Driver returns the driver behind b, for driver-specific tests.
+func (b *Bucket) Driver() driver.Bucket { return b.drv }
 
 // Open opens both buckets described by cfg.
 func Open(ctx context.Context, cfg Config) (*Buckets, error) {
@@ -97,27 +120,20 @@ func openOne(ctx context.Context, rawURL, dataDir, sub string) (*Bucket, error) 
 	return b, nil
 }
 
-// OpenDir opens a folder as a file bucket, creating it if needed. Metadata
-// sidecar files are not written, so the folder is a plain mirror of the keys
+// OpenDir opens a folder as a bucket, creating it if needed. No metadata
+// sidecar files are written, so the folder is a plain mirror of the keys
 // (a web server can serve the public one as it is).
 func OpenDir(dir string) (*Bucket, error) {
-	abs, err := filepath.Abs(dir)
+	d, err := fsdriver.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
+		return nil, err
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
-	}
-	b, err := fileblob.OpenBucket(abs, &fileblob.Options{Metadata: fileblob.MetadataDontWrite, NoTempDir: true})
-	if err != nil {
-		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
-	}
-	cleanTemp(abs)
-	return &Bucket{Bucket: b, dir: abs}, nil
+	return &Bucket{drv: d}, nil
 }
 
-// OpenURL opens any gocloud bucket URL. file:// URLs get the cross-process
-// create-if-absent and no metadata sidecars, as with OpenDir.
+// OpenURL opens a bucket URL. file:// URLs open the folder as OpenDir
+// does (and take no query parameters); gs://, s3://, azblob:// and mem://
+// open cloud buckets through gocloud.dev.
 func OpenURL(ctx context.Context, rawURL string) (*Bucket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -129,445 +145,174 @@ func OpenURL(ctx context.Context, rawURL string) (*Bucket, error) {
 		}
 		return OpenDir(filepath.FromSlash(u.Path))
 	}
-	b, err := blob.OpenBucket(ctx, rawURL)
+	d, err := blobdriver.Open(ctx, rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket %q: %w", rawURL, err)
 	}
-	return &Bucket{Bucket: b}, nil
+	return &Bucket{drv: d}, nil
 }
 
-// CreateIfAbsent writes key from r only if no object has that key, atomically
-// with respect to every other writer (other goroutines, processes and, on
-// cloud backends, machines). It returns ErrExists when the key was taken.
-//
-// On the file backend gocloud's IfNotExist only serialises writers inside one
-// process, so the object is written to a temporary file and published with
-// link(2), which fails if the target exists. Cloud drivers map IfNotExist to
-// their native precondition (GCS ifGenerationMatch=0, S3 If-None-Match: *,
-// Azure If-None-Match: *).
-func (b *Bucket) CreateIfAbsent(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
-	return b.create(ctx, key, r, opts, true)
+// Close releases the bucket.
+func (b *Bucket) Close() error { return b.drv.Close() }
+
+// NewReader reads key.
+func (b *Bucket) NewReader(ctx context.Context, key string) (Reader, error) {
+	return b.drv.NewRangeReader(ctx, key, 0, -1)
+}
+
+// NewRangeReader reads length bytes of key from offset (length < 0: to
+// the end).
+func (b *Bucket) NewRangeReader(ctx context.Context, key string, offset, length int64) (Reader, error) {
+	return b.drv.NewRangeReader(ctx, key, offset, length)
+}
+
+// ReadAll returns the bytes of key.
+func (b *Bucket) ReadAll(ctx context.Context, key string) ([]byte, error) {
+	return b.drv.ReadAll(ctx, key)
+}
+
+// Attributes returns key's attributes.
+func (b *Bucket) Attributes(ctx context.Context, key string) (*Attributes, error) {
+	return b.drv.Attributes(ctx, key)
+}
+
+// Exists reports whether key holds an object.
+func (b *Bucket) Exists(ctx context.Context, key string) (bool, error) {
+	_, err := b.drv.Attributes(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case IsNotFound(err):
+		return false, nil
+	}
+	return false, err
+}
+
+// NewWriter starts a write of key: the object appears, replacing any
+// earlier one, at the Writer's Close; Abort (or cancelling ctx) before
+// Close discards it.
+func (b *Bucket) NewWriter(ctx context.Context, key string, opts *WriterOptions) (Writer, error) {
+	return b.drv.NewWriter(ctx, key, opts)
+}
+
+// WriteAll writes key with p, replacing it.
+func (b *Bucket) WriteAll(ctx context.Context, key string, p []byte, opts *WriterOptions) error {
+	return b.drv.WriteAll(ctx, key, p, opts)
+}
+
+// WriteFile writes key from r, replacing it; if r fails, or ctx is done,
+// nothing is written.
+func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *WriterOptions) error {
+	return b.drv.WriteFrom(ctx, key, r, opts)
+}
+
+// CreateIfAbsent writes key from r only if no object has that key,
+// atomically with respect to every other writer (other goroutines,
+// processes and, on cloud buckets, machines); otherwise it fails with
+// ErrExists. Folders publish the object with link(2), which fails if the
+// target exists; cloud buckets use their native precondition (GCS
+// ifGenerationMatch=0, S3 and Azure If-None-Match: *). The object is
+// durable on return.
+func (b *Bucket) CreateIfAbsent(ctx context.Context, key string, r io.Reader, opts *WriterOptions) error {
+	return b.drv.Create(ctx, key, r, opts, true)
 }
 
 // CreateIfAbsentNoSync is CreateIfAbsent without the durability of the
-// object on return on file buckets: its bytes and its name reach the disk
-// with the next Sync of the bucket (or whenever the kernel writes them
-// back). For records written on the way to a commit point that ends with a
-// Sync (a publication), where one Sync shared by everything beats an
-// fsync per object. Cloud buckets are durable on return either way.
-func (b *Bucket) CreateIfAbsentNoSync(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
-	return b.create(ctx, key, r, opts, false)
-}
-
-func (b *Bucket) create(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions, durable bool) error {
-	if b.dir != "" {
-		p, err := b.stage(ctx, key, r)
-		if err != nil {
-			return err
-		}
-		defer p.Discard()
-		if durable {
-			if err := p.tmp.Sync(); err != nil {
-				return fmt.Errorf("create %s: %w", key, err)
-			}
-		}
-		if err := p.link(); err != nil {
-			return err
-		}
-		if durable {
-			// The name is durable once its folder is.
-			if err := syncDir(filepath.Dir(p.final)); err != nil {
-				return fmt.Errorf("create %s: %w", key, err)
-			}
-		}
-		return nil
-	}
-	o := blob.WriterOptions{}
-	if opts != nil {
-		o = *opts
-	}
-	o.IfNotExist = true
-	// Cancelling the writer's context before Close discards a partial
-	// object; Close alone would save whatever was written.
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := b.NewWriter(wctx, key, &o)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		cancel()
-		w.Close()
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	if err := w.Close(); err != nil {
-		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
-			return fmt.Errorf("create %s: %w", key, ErrExists)
-		}
-		return fmt.Errorf("create %s: %w", key, err)
-	}
-	return nil
+// object on return on folders: its bytes and its name reach the disk with
+// the next Sync of the bucket (or whenever the kernel writes them back).
+// For records written on the way to a commit point that ends with a Sync
+// (a publication), where one Sync shared by everything beats an fsync per
+// object. Cloud buckets are durable on return either way.
+func (b *Bucket) CreateIfAbsentNoSync(ctx context.Context, key string, r io.Reader, opts *WriterOptions) error {
+	return b.drv.Create(ctx, key, r, opts, false)
 }
 
 // Staged is an object written but not yet visible under its key: Commit
-// makes it visible if the key is still absent, Discard drops it. On file
-// buckets the bytes sit in a temporary file of the bucket, so a Sync
-// between Stage and Commit makes them durable before anyone can see the
-// object (a publication's zip, its commit point). On cloud buckets the
+// makes it visible if the key is still absent (ErrExists otherwise),
+// Discard drops it. On folders the bytes sit in a file of the bucket, so a
+// Sync between Stage and Commit makes them durable before anyone can see
+// the object (a publication's zip, its commit point). On cloud buckets the
 // reader is kept and sent by Commit (create-if-absent), which is durable
 // on return.
-type Staged struct {
-	b     *Bucket
-	key   string
-	final string   // file buckets: the target path
-	tmp   *os.File // file buckets: the staged bytes
-	// unnamed: tmp is an unnamed file (see openUnnamed), linked to final
-	// through its descriptor, with no name of its own to remove.
-	unnamed bool
-	r       io.Reader
-	opts    *blob.WriterOptions
-}
+type Staged = driver.Staged
 
 // Stage prepares key from r; see Staged. On cloud buckets r is read by
 // Commit, not by Stage, and must stay readable until then.
-func (b *Bucket) Stage(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) (*Staged, error) {
-	if b.dir == "" {
-		return &Staged{b: b, key: key, r: r, opts: opts}, nil
-	}
-	return b.stage(ctx, key, r)
+func (b *Bucket) Stage(ctx context.Context, key string, r io.Reader, opts *WriterOptions) (Staged, error) {
+	return b.drv.Stage(ctx, key, r, opts)
 }
 
-// StageFile is Stage of the first size bytes of f. On a file bucket of
-// the same file system as f (a zip read in place with OpenLocal from the
+// StageFile is Stage of the first size bytes of f. On a folder of the
+// same file system as f (a zip read in place with OpenLocal from the
 // internal bucket, under --data), the staged object is a hard link to f's
-// file, not a copy: no second write of the bytes, which the Sync before
-// Commit would otherwise have to wait for. f's file must hold exactly size
-// bytes and never change afterwards.
-func (b *Bucket) StageFile(ctx context.Context, key string, f *os.File, size int64, opts *blob.WriterOptions) (*Staged, error) {
-	if b.dir != "" && plainKey(key) {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
-			if s, err := b.stageLink(key, f.Name()); err == nil {
-				return s, nil
-			}
-			// Another file system, or f was unlinked: copy.
-		}
-	}
-	return b.Stage(ctx, key, io.NewSectionReader(f, 0, size), opts)
+// file, not a copy. f's file must hold exactly size bytes and never change
+// afterwards.
+func (b *Bucket) StageFile(ctx context.Context, key string, f *os.File, size int64, opts *WriterOptions) (Staged, error) {
+	return b.drv.StageFile(ctx, key, f, size, opts)
 }
 
-func (b *Bucket) stageLink(key, src string) (*Staged, error) {
-	final := filepath.Join(b.dir, filepath.FromSlash(fileKey(key)))
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return nil, err
-	}
-	tmpDir := filepath.Join(b.dir, tempDir)
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := createFresh(tmpDir, "link-", ".tmp", func(name string) error { return os.Link(src, name) })
+// Tree is a set of objects under one prefix that are written together,
+// such as a package's static files. On folders they are written into a
+// private folder that Commit renames to the prefix: readers see none of
+// them until every one is complete, then all at once, and a crash before
+// Commit leaves nothing under the prefix (Private reports true). On cloud
+// buckets each object is written to its key when WriteFile returns and
+// Commit does nothing. Every tree must end with Commit or Discard.
+type Tree = driver.Tree
+
+// NewTree starts a tree under prefix, a key ending with '/'.
+func (b *Bucket) NewTree(ctx context.Context, prefix string) (Tree, error) {
+	return b.drv.NewTree(ctx, prefix)
+}
+
+// ListAll returns every object selected by opts (nil: all), sorted by key.
+// On folders it hides writers' temporary files and survives files that
+// vanish while it reads.
+func (b *Bucket) ListAll(ctx context.Context, opts *ListOptions) ([]Object, error) {
+	return b.drv.List(ctx, opts)
+}
+
+// ListLevel returns the keys of the objects directly under prefix (which
+// ends in "/") and the sub-prefixes one level down (ending in "/"): a
+// listing with the "/" delimiter. On folders it reads the one folder, so
+// it costs what the folder holds, not what the tree below it holds, and an
+// empty sub-folder (left by a crash) may show as a prefix.
+func (b *Bucket) ListLevel(ctx context.Context, prefix string) (keys, dirs []string, err error) {
+	objs, err := b.drv.List(ctx, &ListOptions{Prefix: prefix, Delimiter: "/", KeysOnly: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	t, err := os.Open(tmp)
-	if err != nil {
-		os.Remove(tmp)
-		return nil, err
-	}
-	return &Staged{b: b, key: key, final: final, tmp: t}, nil
-}
-
-func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*Staged, error) {
-	if !plainKey(key) {
-		return nil, fmt.Errorf("create %s: key is not a plain relative path", key)
-	}
-	final := filepath.Join(b.dir, filepath.FromSlash(fileKey(key)))
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", key, err)
-	}
-	var s *Staged
-	if b.stagesUnnamed() {
-		// In the target's folder: the inode is placed beside its name.
-		if tmp, err := openUnnamed(filepath.Dir(final)); err == nil {
-			s = &Staged{b: b, key: key, final: final, tmp: tmp, unnamed: true}
+	for _, o := range objs {
+		if o.IsDir {
+			dirs = append(dirs, o.Key)
+		} else {
+			keys = append(keys, o.Key)
 		}
 	}
-	if s == nil {
-		// Temporary files live in a reserved folder of the bucket (same
-		// file system, so link(2) works) that no listing of ours walks.
-		tmpDir := filepath.Join(b.dir, tempDir)
-		if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", key, err)
-		}
-		tmp, err := os.CreateTemp(tmpDir, "create-*.tmp")
-		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", key, err)
-		}
-		s = &Staged{b: b, key: key, final: final, tmp: tmp}
-	}
-	if _, err := io.Copy(s.tmp, ctxReader{ctx, r}); err != nil {
-		s.Discard()
-		return nil, fmt.Errorf("create %s: %w", key, err)
-	}
-	return s, nil
+	return keys, dirs, nil
 }
 
-// link publishes a staged file under its key with link(2), which fails if
-// the key exists.
-func (s *Staged) link() error {
-	var err error
-	if s.unnamed {
-		err = linkUnnamed(s.tmp, s.final)
-	} else {
-		err = os.Link(s.tmp.Name(), s.final)
-	}
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("create %s: %w", s.key, ErrExists)
-		}
-		return fmt.Errorf("create %s: %w", s.key, err)
-	}
-	return nil
+// Delete deletes key.
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	return b.drv.Delete(ctx, key)
 }
 
-// Commit makes the staged object visible under its key if no object has
-// that key (ErrExists otherwise). On file buckets the new name is durable
-// with the next Sync.
-func (s *Staged) Commit(ctx context.Context) error {
-	if s.final == "" {
-		return s.b.create(ctx, s.key, s.r, s.opts, true)
-	}
-	if s.tmp == nil {
-		return fmt.Errorf("create %s: staged object already committed or discarded", s.key)
-	}
-	err := s.link()
-	s.Discard()
-	return err
-}
-
-// Discard drops the staged bytes; it is a no-op after Commit.
-func (s *Staged) Discard() {
-	if s.tmp != nil {
-		s.tmp.Close()
-		if !s.unnamed {
-			os.Remove(s.tmp.Name())
-		}
-		s.tmp = nil
-	}
-}
-
-// plainKey reports whether key maps to the same relative path in fileblob
-// (no escaping needed), so that our link(2) path and fileblob's reads agree.
-func plainKey(key string) bool {
-	if key == "" || strings.HasPrefix(key, "/") || strings.HasSuffix(key, "/") || strings.Contains(key, "//") {
-		return false
-	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == "." || seg == ".." {
-			return false
-		}
-	}
-	for _, c := range key {
-		if c < 32 || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// fileKey is the relative path gocloud's file driver stores key at, for
-// plain keys: the driver escapes the first '_' of any literal
-// "__0x<hex>__" (so that its unescaping cannot be fooled), which package
-// names such as "a__0x41__b" (valid: ^[a-z0-9_]+$) contain.
-func fileKey(key string) string {
-	r := []rune(key)
-	var b strings.Builder
-	for i := range r {
-		if looksEscaped(r, i) {
-			b.WriteString("__0x5f__")
-			continue
-		}
-		b.WriteRune(r[i])
-	}
-	return b.String()
-}
-
-// looksEscaped reports whether r[i:] starts with "__0x<hex>__" where hex
-// parses as a 32-bit number, gocloud's escape-sequence rule.
-func looksEscaped(r []rune, i int) bool {
-	const head = "__0x"
-	if i+len(head) > len(r) || string(r[i:i+len(head)]) != head {
-		return false
-	}
-	j := i + len(head)
-	k := j
-	for k < len(r) && r[k] != '_' {
-		k++
-	}
-	if k+1 >= len(r) || r[k] != '_' || r[k+1] != '_' {
-		return false
-	}
-	_, err := strconv.ParseInt(string(r[j:k]), 16, 32)
-	return err == nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// IsNotFound reports whether err means the object does not exist.
-func IsNotFound(err error) bool {
-	return gcerrors.Code(err) == gcerrors.NotFound || errors.Is(err, fs.ErrNotExist)
-}
-
-// OpenLocal opens the file that holds key on a file bucket, for callers
-// that would otherwise copy the object to a local file of their own: a
-// publication reads its queued zip in place, and StageFile can then link
-// it instead of copying it. It returns (nil, nil) on cloud buckets and for
-// keys the file driver escapes; IsNotFound(err) when key is absent. Only
-// for objects that are never rewritten while read (written once, deleted
-// after).
-func (b *Bucket) OpenLocal(key string) (*os.File, error) {
-	if b.dir == "" || !plainKey(key) {
-		return nil, nil
-	}
-	f, err := os.Open(filepath.Join(b.dir, filepath.FromSlash(fileKey(key))))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", key, err)
-	}
-	return f, nil
-}
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
-
-// WriteFile writes key from r, overwriting it; if r fails, nothing is
-// written.
-func (b *Bucket) WriteFile(ctx context.Context, key string, r io.Reader, opts *blob.WriterOptions) error {
-	if b.dir != "" && plainKey(key) {
-		return b.writeLocal(ctx, key, copyLocal(ctxReader{ctx, r}))
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w, err := b.NewWriter(wctx, key, opts)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	// gocloud's Writer.ReadFrom allocates a 1 MiB buffer per object; static
-	// files are mostly small, so copy through a pooled buffer instead.
-	buf := copyBufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(struct{ io.Writer }{w}, r, *buf)
-	copyBufs.Put(buf)
-	if err != nil {
-		cancel() // discard the partial object
-		w.Close()
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	return nil
-}
-
-// DeletePrefix deletes every object under prefix. On the file backend it
-// also removes the folders left empty, so the tree stays a plain mirror of
-// the keys.
+// DeletePrefix deletes every object under prefix. On folders it also
+// removes the folders left empty, so the tree stays a plain mirror of the
+// keys.
 func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
-	objs, err := b.ListAll(ctx, &blob.ListOptions{Prefix: prefix})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, obj := range objs {
-		if err := b.Delete(ctx, obj.Key); err != nil && !IsNotFound(err) {
-			errs = append(errs, err)
-		}
-	}
-	if b.dir != "" && strings.HasSuffix(prefix, "/") && plainKey(strings.TrimSuffix(prefix, "/")) {
-		removeEmptyTree(filepath.Join(b.dir, filepath.FromSlash(fileKey(strings.TrimSuffix(prefix, "/")))))
-	}
-	return errors.Join(errs...)
+	return b.drv.DeletePrefix(ctx, prefix)
 }
 
-// removeEmptyTree removes the empty folders under dir, and dir if it ends
-// up empty, deepest first. It never touches dir's parents: another writer
-// may be creating a sibling there right now (MkdirAll, then create).
-func removeEmptyTree(dir string) {
-	var dirs []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		os.Remove(dirs[i]) // fails, harmlessly, when not empty
-	}
-}
+// Sync returns once everything written to the bucket before the call is
+// durable: a group-committed syncfs(2) of its file system on folders;
+// nothing on cloud buckets, durable on return.
+func (b *Bucket) Sync(ctx context.Context) error { return b.drv.Sync(ctx) }
 
-// tempName matches the temporary files gocloud's file driver leaves beside
-// their targets while writing: "<key>.<hex nanoseconds>.tmp".
-var tempName = regexp.MustCompile(`\.[0-9a-f]{15,16}\.tmp$`)
-
-// tempDir is the reserved folder, at the root of a file bucket, of
-// CreateIfAbsent's temporary files and of uncommitted Trees. Keys never
-// start with '.'.
-const tempDir = ".pkgstore-tmp"
-
-// cleanTemp removes the temporary files and trees a crashed process left
-// behind. Only old ones: another process may be writing a young one right
-// now.
-func cleanTemp(dir string) {
-	ents, err := os.ReadDir(filepath.Join(dir, tempDir))
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
-			os.RemoveAll(filepath.Join(dir, tempDir, e.Name()))
-		}
-	}
-}
-
-// ListAll returns every object under opts.Prefix. On the file backend it hides
-// writers' temporary files and retries the listing when one vanishes while
-// the folder is walked (gocloud's walker fails on that race).
-func (b *Bucket) ListAll(ctx context.Context, opts *blob.ListOptions) ([]*blob.ListObject, error) {
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		objs, err := b.listOnce(ctx, opts)
-		if err == nil || b.dir == "" || !IsNotFound(err) {
-			return objs, err
-		}
-		lastErr = err
-	}
-	return nil, lastErr
-}
-
-func (b *Bucket) listOnce(ctx context.Context, opts *blob.ListOptions) ([]*blob.ListObject, error) {
-	it := b.List(opts)
-	var out []*blob.ListObject
-	for {
-		obj, err := it.Next(ctx)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			prefix := ""
-			if opts != nil {
-				prefix = opts.Prefix
-			}
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if b.dir != "" && !obj.IsDir && tempName.MatchString(path.Base(obj.Key)) {
-			continue
-		}
-		out = append(out, obj)
-	}
-}
+// OpenLocal opens the file that holds key on a folder, for callers that
+// would otherwise copy the object to a local file of their own: a
+// publication reads its queued zip in place, and StageFile can then link
+// it instead of copying it. It returns (nil, nil) on cloud buckets;
+// IsNotFound(err) when key is absent. Only for objects that are never
+// rewritten while read (written once, deleted after).
+func (b *Bucket) OpenLocal(key string) (*os.File, error) { return b.drv.OpenLocal(key) }

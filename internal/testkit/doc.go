@@ -9,6 +9,7 @@
 //	sharedtest          the shared test data (../shared/testdata), unpacked
 //	servertest          real stores on loopback
 //	storagetest         real cloud bucket servers (MinIO, fake-gcs-server)
+//	drivertest          the conformance suite of storage drivers
 //	ziptest, sigtest, gpgtest, treetest, buftest, processtest, catalogbench
 //	                    zips, OpenPGP keys, GnuPG, folder trees, log
 //	                    buffers, process-wide fixtures, index-load figures

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/api"
 	"pkgstore/internal/storage"
 )
@@ -130,7 +128,7 @@ func (l *Log) write(ctx context.Context, rec Record, durable bool) error {
 	if !durable {
 		create = l.b.CreateIfAbsentNoSync
 	}
-	if err := create(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := create(ctx, key, bytes.NewReader(data), &storage.WriterOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("audit record: %w", err)
 	}
 	return nil

@@ -11,14 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/api"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/storage"
 )
 
-var blobJSON = blob.WriterOptions{ContentType: "application/json"}
+var jsonObject = storage.WriterOptions{ContentType: "application/json"}
 
 // Read returns the provenance record of id; storage.IsNotFound tells a
 // revision published without one (copied in by other means).
@@ -41,7 +39,7 @@ func Write(ctx context.Context, b *storage.Bucket, rev api.Revision) error {
 		return err
 	}
 	id := packageid.ID{Name: rev.Name, Version: rev.Version}
-	if err := b.WriteAll(ctx, storage.RevisionKey(id), data, &blobJSON); err != nil {
+	if err := b.WriteAll(ctx, storage.RevisionKey(id), data, &jsonObject); err != nil {
 		return fmt.Errorf("write revision record: %w", err)
 	}
 	return nil

@@ -25,8 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/pkg/packageid"
@@ -113,7 +111,7 @@ func (s *Store) read(ctx context.Context, key string) (State, error) {
 // Current returns the latest state of id; a revision never yanked has
 // Generation 0.
 func (s *Store) Current(ctx context.Context, id packageid.ID) (State, error) {
-	objs, err := s.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: Prefix + id.String() + "@"})
+	objs, err := s.b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: Prefix + id.String() + "@"})
 	if err != nil {
 		return State{}, fmt.Errorf("list yank records of %s: %w", id, err)
 	}
@@ -131,7 +129,7 @@ func (s *Store) Current(ctx context.Context, id packageid.ID) (State, error) {
 
 // Yanked returns the revisions yanked now.
 func (s *Store) Yanked(ctx context.Context) (map[packageid.ID]State, error) {
-	objs, err := s.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: Prefix})
+	objs, err := s.b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: Prefix})
 	if err != nil {
 		return nil, fmt.Errorf("list yank records: %w", err)
 	}
@@ -223,7 +221,7 @@ func (s *Store) Set(ctx context.Context, c Change) (st State, changed bool, err 
 		now := time.Now().UTC()
 		next := State{Name: c.ID.Name, Version: c.ID.Version, Yanked: c.Yank, Reason: c.Reason, Token: c.Token, Client: c.Client, Time: now, Generation: cur.Generation + 1, AuditID: audit.NewID(now)}
 		data, _ := json.MarshalIndent(next, "", "  ")
-		err = s.b.Internal.CreateIfAbsent(ctx, genKey(c.ID, next.Generation), bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/json"})
+		err = s.b.Internal.CreateIfAbsent(ctx, genKey(c.ID, next.Generation), bytes.NewReader(data), &storage.WriterOptions{ContentType: "application/json"})
 		if errors.Is(err, storage.ErrExists) {
 			continue // another yank or unyank won this generation: look again
 		}
@@ -255,7 +253,7 @@ func (s *Store) record(ctx context.Context, st State) error {
 
 // History returns every state change of id, oldest first.
 func (s *Store) History(ctx context.Context, id packageid.ID) ([]State, error) {
-	objs, err := s.b.Internal.ListAll(ctx, &blob.ListOptions{Prefix: Prefix + id.String() + "@"})
+	objs, err := s.b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: Prefix + id.String() + "@"})
 	if err != nil {
 		return nil, fmt.Errorf("list yank records of %s: %w", id, err)
 	}

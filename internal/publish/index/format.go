@@ -92,7 +92,7 @@ func entryFromManifest(raw json.RawMessage) (Entry, error) {
 // document is then decoded here.
 func ReadAll(ctx context.Context, b *storage.Bucket, cursor string, fn func(Entry) error) error {
 	key := storage.IndexAllKey(cursor)
-	r, err := b.NewReader(ctx, key, nil)
+	r, err := b.NewReader(ctx, key)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", key, err)
 	}

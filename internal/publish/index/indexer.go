@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
@@ -308,7 +306,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 		return res, false, nil
 	}
 	cj, _ := json.Marshal(cursorJSON{Current: next})
-	if err := ix.b.Internal.WriteAll(ctx, storage.CursorKey, cj, &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := ix.b.Internal.WriteAll(ctx, storage.CursorKey, cj, &storage.WriterOptions{ContentType: "application/json"}); err != nil {
 		return res, false, fmt.Errorf("write %s: %w", storage.CursorKey, err)
 	}
 	res.Cursor, res.Moved = next, true
@@ -521,7 +519,7 @@ func (e *unusableError) Unwrap() error { return e.err }
 
 func (ix *Indexer) buildDocument(ctx context.Context, id packageid.ID) ([]byte, error) {
 	ix.log.Warn("zip has no stored package document; building it from the zip", "package", id)
-	r, err := ix.b.Public.NewReader(ctx, storage.ZipKey(id), nil)
+	r, err := ix.b.Public.NewReader(ctx, storage.ZipKey(id))
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +600,7 @@ func (ix *Indexer) appendAll(ctx context.Context, prev, next string, added []pac
 	}
 	empty := end[0] == '['
 	return true, ix.writeIndexFile(ctx, next, func(bw *bufio.Writer) error {
-		r, err := ix.b.Internal.NewRangeReader(ctx, prevKey, 0, n+1, nil)
+		r, err := ix.b.Internal.NewRangeReader(ctx, prevKey, 0, n+1)
 		if err != nil {
 			return err
 		}
@@ -622,7 +620,7 @@ func (ix *Indexer) appendAll(ctx context.Context, prev, next string, added []pac
 }
 
 func readRange(ctx context.Context, b *storage.Bucket, key string, off, n int64) ([]byte, error) {
-	r, err := b.NewRangeReader(ctx, key, off, n, nil)
+	r, err := b.NewRangeReader(ctx, key, off, n)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
@@ -642,7 +640,7 @@ func (ix *Indexer) writeIndexFile(ctx context.Context, cursor string, fill func(
 	key := storage.IndexAllKey(cursor)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := ix.b.Internal.NewWriter(wctx, key, &blob.WriterOptions{ContentType: "application/json"})
+	w, err := ix.b.Internal.NewWriter(wctx, key, &storage.WriterOptions{ContentType: "application/json"})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
@@ -723,7 +721,7 @@ func (ix *Indexer) writeDelta(ctx context.Context, next string, added, removed [
 	if err := enc.Encode(d); err != nil {
 		return err
 	}
-	if err := ix.b.Internal.WriteAll(ctx, storage.IndexDeltaKey(next), buf.Bytes(), &blob.WriterOptions{ContentType: "application/json"}); err != nil {
+	if err := ix.b.Internal.WriteAll(ctx, storage.IndexDeltaKey(next), buf.Bytes(), &storage.WriterOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("write delta: %w", err)
 	}
 	return nil

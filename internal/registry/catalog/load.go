@@ -22,7 +22,7 @@ import (
 // variables and streams that no filter reads.
 func Load(ctx context.Context, b *storage.Bucket, cursor string) (*Catalog, error) {
 	key := storage.IndexAllKey(cursor)
-	rd, err := b.NewReader(ctx, key, nil)
+	rd, err := b.NewReader(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("load index %s: open %s: %w", cursor, key, err)
 	}

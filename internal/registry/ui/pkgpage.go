@@ -362,7 +362,7 @@ func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc 
 
 // readStatic reads a static file of id, refusing more than limit bytes.
 func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {
-	rd, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel), nil)
+	rd, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel))
 	if err != nil {
 		return nil, err
 	}

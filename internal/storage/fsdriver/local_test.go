@@ -1,4 +1,4 @@
-package storage
+package fsdriver_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"gocloud.dev/blob"
+	"pkgstore/internal/storage"
 )
 
 var errUpload = errors.New("connection reset")
@@ -30,36 +30,36 @@ func TestWriteLocal(t *testing.T) {
 		name    string
 		key     string
 		before  string // existing content, "" for none
-		write   func(ctx context.Context, b *Bucket, key string) error
+		write   func(ctx context.Context, b *storage.Bucket, key string) error
 		cancel  bool
 		wantErr error
 		want    string // content after; "" for absent
 	}{
-		{"WriteAll, new folders", "a/b/c/rec.json", "", func(ctx context.Context, b *Bucket, key string) error {
+		{"WriteAll, new folders", "a/b/c/rec.json", "", func(ctx context.Context, b *storage.Bucket, key string) error {
 			return b.WriteAll(ctx, key, []byte(`{"x":1}`), nil)
 		}, false, nil, `{"x":1}`},
-		{"WriteAll replaces", "pkgstore/submissions/s.json", "old", func(ctx context.Context, b *Bucket, key string) error {
-			return b.WriteAll(ctx, key, []byte("new"), &blob.WriterOptions{ContentType: "application/json"})
+		{"WriteAll replaces", "pkgstore/submissions/s.json", "old", func(ctx context.Context, b *storage.Bucket, key string) error {
+			return b.WriteAll(ctx, key, []byte("new"), &storage.WriterOptions{ContentType: "application/json"})
 		}, false, nil, "new"},
-		{"WriteFile streams", "queue-publishing/1-ab/a-1.0.0.zip", "", func(ctx context.Context, b *Bucket, key string) error {
+		{"WriteFile streams", "queue-publishing/1-ab/a-1.0.0.zip", "", func(ctx context.Context, b *storage.Bucket, key string) error {
 			return b.WriteFile(ctx, key, strings.NewReader(strings.Repeat("z", 200_000)), nil)
 		}, false, nil, strings.Repeat("z", 200_000)},
-		{"WriteFile of a failing source", "q/a.zip", "kept", func(ctx context.Context, b *Bucket, key string) error {
+		{"WriteFile of a failing source", "q/a.zip", "kept", func(ctx context.Context, b *storage.Bucket, key string) error {
 			return b.WriteFile(ctx, key, failingReader(), nil)
 		}, false, errUpload, "kept"},
-		{"WriteFile of a failing source, new key", "q/new/a.zip", "", func(ctx context.Context, b *Bucket, key string) error {
+		{"WriteFile of a failing source, new key", "q/new/a.zip", "", func(ctx context.Context, b *storage.Bucket, key string) error {
 			return b.WriteFile(ctx, key, failingReader(), nil)
 		}, false, errUpload, ""},
-		{"cancelled", "r/a.json", "kept", func(ctx context.Context, b *Bucket, key string) error {
+		{"cancelled", "r/a.json", "kept", func(ctx context.Context, b *storage.Bucket, key string) error {
 			return b.WriteAll(ctx, key, []byte("lost"), nil)
 		}, true, context.Canceled, "kept"},
-		{"key the driver escapes", "p/a__0x41__b.json", "", func(ctx context.Context, b *Bucket, key string) error {
+		{"key the driver escapes", "p/a__0x41__b.json", "", func(ctx context.Context, b *storage.Bucket, key string) error {
 			return b.WriteAll(ctx, key, []byte("escaped"), nil)
 		}, false, nil, "escaped"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := OpenDir(t.TempDir())
+			b, err := storage.OpenDir(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestWriteLocal(t *testing.T) {
 			defer cancel()
 			if tc.before != "" {
 				// Through the driver: what the bucket held before.
-				if err := b.Bucket.WriteAll(ctx, tc.key, []byte(tc.before), nil); err != nil {
+				if err := fileblobOf(t, b).WriteAll(ctx, tc.key, []byte(tc.before), nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -79,18 +79,18 @@ func TestWriteLocal(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("write = %v, want %v", err, tc.wantErr)
 			}
-			got, err := b.Bucket.ReadAll(context.Background(), tc.key)
+			got, err := fileblobOf(t, b).ReadAll(context.Background(), tc.key)
 			switch {
-			case tc.want == "" && !IsNotFound(err):
+			case tc.want == "" && !storage.IsNotFound(err):
 				t.Errorf("%s exists (%q, %v); want nothing written", tc.key, got, err)
 			case tc.want != "" && (err != nil || string(got) != tc.want):
 				t.Errorf("%s = %.20q (%d bytes), %v; want %.20q", tc.key, got, len(got), err, tc.want)
 			}
 			// Nothing else: no temporary file, in any folder.
 			var files []string
-			filepath.WalkDir(b.dir, func(p string, d fs.DirEntry, err error) error {
+			filepath.WalkDir(dirOf(b), func(p string, d fs.DirEntry, err error) error {
 				if err == nil && !d.IsDir() {
-					rel, _ := filepath.Rel(b.dir, p)
+					rel, _ := filepath.Rel(dirOf(b), p)
 					files = append(files, rel)
 				}
 				return nil
@@ -107,7 +107,7 @@ func TestWriteLocal(t *testing.T) {
 // either looks the same to a web server or an rsync.
 func TestWriteLocalModes(t *testing.T) {
 	ctx := context.Background()
-	b, err := OpenDir(t.TempDir())
+	b, err := storage.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,17 +115,17 @@ func TestWriteLocalModes(t *testing.T) {
 	if err := b.WriteAll(ctx, "ours/x/a.json", []byte("1"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Bucket.WriteAll(ctx, "driver/x/a.json", []byte("1"), nil); err != nil {
+	if err := fileblobOf(t, b).WriteAll(ctx, "driver/x/a.json", []byte("1"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, rel := range []string{"x", "x/a.json"} {
-		ours, err1 := os.Stat(filepath.Join(b.dir, "ours", rel))
-		theirs, err2 := os.Stat(filepath.Join(b.dir, "driver", rel))
+		ours, err1 := os.Stat(filepath.Join(dirOf(b), "ours", rel))
+		theirs, err2 := os.Stat(filepath.Join(dirOf(b), "driver", rel))
 		if err1 != nil || err2 != nil || ours.Mode() != theirs.Mode() {
 			t.Errorf("%s: mode %v (%v), the driver's %v (%v)", rel, ours.Mode(), err1, theirs.Mode(), err2)
 		}
 	}
-	r, err := b.Bucket.NewReader(ctx, "ours/x/a.json", nil)
+	r, err := fileblobOf(t, b).NewReader(ctx, "ours/x/a.json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

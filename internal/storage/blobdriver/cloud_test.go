@@ -1,11 +1,10 @@
-package storage_test
+package blobdriver_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,97 +17,9 @@ import (
 	"sync"
 	"testing"
 
-	"gocloud.dev/blob"
-
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/storagetest"
 )
-
-// race runs n writers of CreateIfAbsent on key at once, writer i writing
-// payload(i), and checks that exactly one wins, that every other one gets
-// ErrExists, and that the stored object is the winner's bytes.
-func race(t *testing.T, b *storage.Bucket, key string, n int, payload func(i int) []byte, opts *blob.WriterOptions) {
-	t.Helper()
-	ctx := context.Background()
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			errs[i] = b.CreateIfAbsent(ctx, key, bytes.NewReader(payload(i)), opts)
-		}()
-	}
-	close(start)
-	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if winner >= 0 {
-				t.Errorf("writers %d and %d both won", winner, i)
-			}
-			winner = i
-		case errors.Is(err, storage.ErrExists):
-		default:
-			t.Errorf("writer %d: %v, want nil or ErrExists", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatalf("no writer won")
-	}
-	got, err := b.ReadAll(ctx, key)
-	if err != nil {
-		t.Fatalf("read %s: %v", key, err)
-	}
-	if !bytes.Equal(got, payload(winner)) {
-		t.Fatalf("stored %d bytes that are not writer %d's (the winner's)", len(got), winner)
-	}
-}
-
-// TestCloudCreateIfAbsentRace races writers for one key on each real server.
-// The large case goes through the chunked upload paths (GCS resumable upload,
-// S3 multipart upload), where the precondition travels differently: on GCS
-// with the session's first request, on S3 with CompleteMultipartUpload.
-func TestCloudCreateIfAbsentRace(t *testing.T) {
-	const mib = 1 << 20
-	cases := []struct {
-		name    string
-		writers int
-		size    int
-		opts    map[string]*blob.WriterOptions // by backend
-	}{
-		{"small", 16, 0, nil},
-		// S3: the transfer manager goes multipart past 16 MiB whatever the
-		// part size, so the object is 17 MiB, in 5 MiB parts. GCS: 1 MiB
-		// chunks make it a 17-request resumable upload.
-		{"chunked", 4, 17 * mib, map[string]*blob.WriterOptions{
-			"gcs": {BufferSize: mib},
-			"s3":  {BufferSize: 5 * mib},
-		}},
-	}
-	for _, be := range storagetest.Backends {
-		t.Run(be.Name, func(t *testing.T) {
-			srv := be.Start(t)
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) {
-					opts := tc.opts[be.Name]
-					b := storagetest.Open(t, srv.NewBucket(t))
-					payload := func(i int) []byte {
-						head := fmt.Appendf(nil, "writer %d\n", i)
-						if tc.size == 0 {
-							return head
-						}
-						return append(head, bytes.Repeat([]byte{byte('a' + i)}, tc.size)...)
-					}
-					race(t, b, "artifacts/packages/race-1.0.0.zip", tc.writers, payload, opts)
-				})
-			}
-		})
-	}
-}
 
 // TestCloudCreateIfAbsentAcrossProcesses races separate processes, each with
 // its own client and connections, as publishing workers on several machines
@@ -308,11 +219,11 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 				name    string
 				chunked bool
 				body    func(v string) []byte
-				opts    *blob.WriterOptions
+				opts    *storage.WriterOptions
 			}{
 				{"small", false, func(v string) []byte { return []byte(v) }, nil},
 				{"chunked", true, func(v string) []byte { return append([]byte(v), make([]byte, 17*mib)...) },
-					map[string]*blob.WriterOptions{"gcs": {BufferSize: 4 * mib}, "s3": {BufferSize: 8 * mib}}[be.Name]},
+					map[string]*storage.WriterOptions{"gcs": {BufferSize: 4 * mib}, "s3": {BufferSize: 8 * mib}}[be.Name]},
 			}
 			for _, tc := range cases {
 				key := "a/" + tc.name + ".zip"
@@ -367,129 +278,5 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 				t.Errorf("plain write: %d requests, or it carries the create-only precondition: %+v", len(plain), plain)
 			}
 		})
-	}
-}
-
-// TestCloudBasics covers reads, writes, listing and deletes on each real
-// server, with keys like the ones packages produce (spaces, brackets).
-func TestCloudBasics(t *testing.T) {
-	keys := []string{
-		"artifacts/packages/cassandra-1.1.0.zip",
-		"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
-		"artifacts/static/cassandra-1.1.0/docs/README.md",
-		"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
-		"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
-		"artifacts/static/cassandra-1.10.0/manifest.yml", // shares the "cassandra-1.1" string prefix
-		"artifacts/static/other-2.0.0/manifest.yml",
-	}
-	for _, be := range storagetest.Backends {
-		t.Run(be.Name, func(t *testing.T) {
-			srv := be.Start(t)
-			ctx := context.Background()
-			b := storagetest.Open(t, srv.NewBucket(t))
-			body := func(k string) []byte { return []byte("content of " + k) }
-			for _, k := range keys {
-				if err := b.WriteFile(ctx, k, bytes.NewReader(body(k)), nil); err != nil {
-					t.Fatalf("write %q: %v", k, err)
-				}
-			}
-			for _, k := range keys {
-				got, err := b.ReadAll(ctx, k)
-				if err != nil || !bytes.Equal(got, body(k)) {
-					t.Errorf("read %q = %q, %v", k, got, err)
-				}
-				attrs, err := b.Attributes(ctx, k)
-				if err != nil || attrs.Size != int64(len(body(k))) {
-					t.Errorf("attributes %q: %+v, %v", k, attrs, err)
-				}
-			}
-			// Overwrite with WriteFile is allowed (it is the non-write-once path).
-			if err := b.WriteFile(ctx, keys[2], strings.NewReader("v2"), nil); err != nil {
-				t.Fatal(err)
-			}
-			if got, _ := b.ReadAll(ctx, keys[2]); string(got) != "v2" {
-				t.Errorf("after overwrite read %q", got)
-			}
-			// CreateIfAbsent on a key with brackets and spaces.
-			bracket := "artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] New.png"
-			if err := b.CreateIfAbsent(ctx, bracket, strings.NewReader("png"), nil); err != nil {
-				t.Fatalf("create %q: %v", bracket, err)
-			}
-			if err := b.CreateIfAbsent(ctx, bracket, strings.NewReader("png2"), nil); !errors.Is(err, storage.ErrExists) {
-				t.Fatalf("second create %q: %v, want ErrExists", bracket, err)
-			}
-			if _, err := b.ReadAll(ctx, "artifacts/static/missing"); !storage.IsNotFound(err) {
-				t.Errorf("read missing key: %v, want not found", err)
-			}
-
-			listTests := []struct {
-				prefix, delim string
-				want          []string
-			}{
-				{"artifacts/static/cassandra-1.1.0/", "", []string{
-					"artifacts/static/cassandra-1.1.0/docs/README.md",
-					"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
-					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] New.png",
-					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
-					"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
-				}},
-				{"artifacts/static/cassandra-1.1.0/img/[", "", []string{
-					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] New.png",
-					"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
-				}},
-				{"artifacts/static/", "/", []string{
-					"artifacts/static/cassandra-1.1.0/",
-					"artifacts/static/cassandra-1.10.0/",
-					"artifacts/static/other-2.0.0/",
-				}},
-				{"artifacts/packages/", "/", []string{"artifacts/packages/cassandra-1.1.0.zip"}},
-				{"nothing/", "", nil},
-			}
-			for _, lt := range listTests {
-				if got := list(t, b, lt.prefix, lt.delim); !slices.Equal(got, lt.want) {
-					t.Errorf("list(%q, %q) = %q, want %q", lt.prefix, lt.delim, got, lt.want)
-				}
-			}
-
-			if err := b.Delete(ctx, keys[0]); err != nil {
-				t.Fatalf("delete %q: %v", keys[0], err)
-			}
-			if _, err := b.ReadAll(ctx, keys[0]); !storage.IsNotFound(err) {
-				t.Errorf("read after delete: %v, want not found", err)
-			}
-			if err := b.DeletePrefix(ctx, "artifacts/static/cassandra-1.1.0/"); err != nil {
-				t.Fatalf("DeletePrefix: %v", err)
-			}
-			want := []string{
-				"artifacts/static/cassandra-1.10.0/manifest.yml",
-				"artifacts/static/other-2.0.0/manifest.yml",
-			}
-			if got := list(t, b, "", ""); !slices.Equal(got, want) {
-				t.Errorf("after DeletePrefix the bucket holds %q, want %q", got, want)
-			}
-			// Deleted keys can be created again (a crashed publish is cleaned
-			// up and retried).
-			if err := b.CreateIfAbsent(ctx, bracket, strings.NewReader("again"), nil); err != nil {
-				t.Errorf("create after DeletePrefix: %v", err)
-			}
-		})
-	}
-}
-
-// list returns the keys (and, with a delimiter, the "folders") under prefix,
-// in the order the server lists them.
-func list(t *testing.T, b *storage.Bucket, prefix, delim string) []string {
-	t.Helper()
-	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: delim})
-	var keys []string
-	for {
-		obj, err := it.Next(context.Background())
-		if err == io.EOF {
-			return keys
-		}
-		if err != nil {
-			t.Fatalf("list %q: %v", prefix, err)
-		}
-		keys = append(keys, obj.Key)
 	}
 }

@@ -1,16 +1,17 @@
-package storage
+package fsdriver
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
+
+	"pkgstore/internal/storage/driver"
 )
 
-// Durability on file buckets.
+// Durability.
 //
-// gocloud's file driver writes an object to a temporary file and renames
-// it, without fsync: on return the object is visible to every reader and
+// An object is written to a temporary file and renamed over its key
+// (write.go), without fsync: on return the object is visible to every reader and
 // survives the death of the process (the page cache holds it), but not a
 // power failure or a kernel crash. Rather than fsync every object (a
 // publication writes dozens: static files, signature, document, records,
@@ -21,15 +22,11 @@ import (
 //
 // Sync is a group commit: callers that arrive while a sync runs share the
 // next one, so N concurrent publications pay for about two syncs, not N.
-// Cloud buckets are durable when a write returns; Sync does nothing there.
 
-// Sync returns once everything written to the bucket before the call is
-// durable: a syncfs(2) of its file system that started after the call, on
-// file buckets; nothing on cloud buckets.
+// Sync implements driver.Bucket: it returns once everything written to
+// the bucket before the call is durable, with a syncfs(2) of its file
+// system that started after the call.
 func (b *Bucket) Sync(ctx context.Context) error {
-	if b.dir == "" {
-		return nil
-	}
 	g, err := groupFor(b.dir)
 	if err != nil {
 		return fmt.Errorf("sync %s: %w", b.dir, err)
@@ -40,18 +37,15 @@ func (b *Bucket) Sync(ctx context.Context) error {
 	return nil
 }
 
-// Sync makes everything written to both buckets before the call durable
-// (one syncfs when they share a file system, as under --data).
-func (b *Buckets) Sync(ctx context.Context) error {
-	if err := b.Public.Sync(ctx); err != nil {
-		return err
+// SharesSync implements driver.SyncSharer: two folders of one file system
+// share their syncs.
+func (b *Bucket) SharesSync(other driver.Bucket) bool {
+	o, ok := other.(*Bucket)
+	if !ok {
+		return false
 	}
-	if b.Internal.dir != "" && b.Public.dir != "" {
-		if same, _ := sameDevice(b.Public.dir, b.Internal.dir); same {
-			return nil
-		}
-	}
-	return b.Internal.Sync(ctx)
+	same, err := sameDevice(b.dir, o.dir)
+	return err == nil && same
 }
 
 // syncGroup batches the syncs of one file system.
@@ -126,13 +120,3 @@ func (g *syncGroup) wait(ctx context.Context, dir string) error {
 
 // doSyncFS is syncFS; tests replace it to watch the group commit.
 var doSyncFS = syncFS
-
-// syncDir makes the names in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

@@ -1,4 +1,4 @@
-package storage
+package fsdriver_test
 
 import (
 	"context"
@@ -7,10 +7,13 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"pkgstore/internal/storage"
+	"pkgstore/internal/storage/fsdriver"
 )
 
 func TestTreeRootSpreadsFolders(t *testing.T) {
-	b, err := OpenDir(t.TempDir())
+	b, err := storage.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,22 +23,22 @@ func TestTreeRootSpreadsFolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Discard()
-	f, err := os.Open(filepath.Join(b.dir, tempDir))
+	f, err := os.Open(filepath.Join(dirOf(b), fsdriver.TempDir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
 	if err != nil {
-		t.Skipf("the file system of %s has no inode flags (%v): nothing to spread", b.dir, err)
+		t.Skipf("the file system of %s has no inode flags (%v): nothing to spread", dirOf(b), err)
 	}
-	if flags&fsTopDirFL == 0 {
+	if flags&fsdriver.FSTopDirFL == 0 {
 		// ext4 keeps the flag; a file system that accepts the ioctl but
 		// drops the flag (tmpfs) does not spread folders either.
 		var st unix.Statfs_t
-		if err := unix.Statfs(b.dir, &st); err == nil && st.Type != unix.EXT4_SUPER_MAGIC {
+		if err := unix.Statfs(dirOf(b), &st); err == nil && st.Type != unix.EXT4_SUPER_MAGIC {
 			t.Skipf("file system type %#x keeps no top-folder flag", st.Type)
 		}
-		t.Fatalf("flags of %s are %#x: no FS_TOPDIR_FL", tempDir, flags)
+		t.Fatalf("flags of %s are %#x: no FS_TOPDIR_FL", fsdriver.TempDir, flags)
 	}
 }

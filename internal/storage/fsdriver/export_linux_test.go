@@ -1,0 +1,3 @@
+package fsdriver
+
+const FSTopDirFL = fsTopDirFL
