@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/testkit/ziptest"
 )
 
@@ -51,7 +51,7 @@ func TestPeakRSSAtSizeLimit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sub, err := c.Publish(ctx, "big-1.0.0.zip", f, nil, client.Options{Legacy: true})
-	if err != nil || sub.Status != publish.StatusPublished {
+	if err != nil || sub.Status != api.StatusPublished {
 		t.Fatalf("publish: %v %+v", err, sub)
 	}
 	// Wait for the index, then download it back (twice at once), checking

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"sort"
 	"strings"
 	"testing"
@@ -17,7 +18,6 @@ import (
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/testkit/elasticpackagetest"
 	"pkgstore/internal/testkit/eprtest"
 	"pkgstore/internal/testkit/servertest"
@@ -140,7 +140,7 @@ type publisher struct {
 	seen   []map[packageid.ID]bool
 }
 
-func (p *publisher) publish(t *testing.T, zipPath string, id packageid.ID) *publish.Submission {
+func (p *publisher) publish(t *testing.T, zipPath string, id packageid.ID) *api.Submission {
 	t.Helper()
 	i := 0
 	for ; i < len(p.stores) && p.seen[i][id]; i++ {
@@ -178,7 +178,7 @@ func compareOne(t *testing.T, ref *elasticpackagetest.Reference, resolver *ecs.R
 	v.ourErr = err
 	if err == nil {
 		// What pkgstore build writes, the publishing job accepts.
-		if sub := pub.publish(t, res.Path, res.ID); sub.Status != publish.StatusPublished {
+		if sub := pub.publish(t, res.Path, res.ID); sub.Status != api.StatusPublished {
 			t.Errorf("%s: the publishing job did not publish the built zip: %s %+v", rel, sub.Status, sub.Reasons)
 		}
 	}
@@ -587,7 +587,7 @@ func TestDifferentialComposed(t *testing.T) {
 	}
 	compareWithReference(t, "composed", want, res.Path, refDur, ourDur)
 	pub := &publisher{}
-	if sub := pub.publish(t, res.Path, res.ID); sub.Status != publish.StatusPublished {
+	if sub := pub.publish(t, res.Path, res.ID); sub.Status != api.StatusPublished {
 		t.Errorf("the publishing job did not publish the built zip: %s %+v", sub.Status, sub.Reasons)
 	}
 }
@@ -605,7 +605,7 @@ func TestRequiredInputsFromStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sub := store.Publish(t, z, b, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+		if sub := store.Publish(t, z, b, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 			t.Fatalf("%s: %s %+v", z, sub.Status, sub.Reasons)
 		}
 		// Published means the zip is written; the registry serves it once

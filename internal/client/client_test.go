@@ -6,11 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"pkgstore/internal/api"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"pkgstore/internal/publish"
 )
 
 // TestWaitRidesOutServerErrors serves a status endpoint that fails a few
@@ -40,7 +39,7 @@ func TestWaitRidesOutServerErrors(t *testing.T) {
 					json.NewEncoder(w).Encode(map[string]string{"error": "read submission: bucket hiccup"})
 					return
 				}
-				json.NewEncoder(w).Encode(publish.Submission{ID: "s1", Status: publish.StatusPublished})
+				json.NewEncoder(w).Encode(api.Submission{ID: "s1", Status: api.StatusPublished})
 			}))
 			defer srv.Close()
 			c, err := New(srv.URL, "token")
@@ -51,7 +50,7 @@ func TestWaitRidesOutServerErrors(t *testing.T) {
 			defer cancel()
 			s, err := c.Wait(ctx, "s1")
 			if tc.wantErr == 0 {
-				if err != nil || s.Status != publish.StatusPublished {
+				if err != nil || s.Status != api.StatusPublished {
 					t.Fatalf("Wait = %v, %v; want published", s, err)
 				}
 				return

@@ -9,9 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"testing"
-
-	"pkgstore/internal/publish"
 )
 
 // TestSubmitSendsTheForm checks the upload as the server reads it: the
@@ -76,7 +75,7 @@ func TestSubmitSendsTheForm(t *testing.T) {
 				s.sig, _ = read("signature")
 				s.pkg, s.fname = read("package")
 				got <- s
-				json.NewEncoder(w).Encode(publish.Submission{ID: "s1", Status: publish.StatusQueued})
+				json.NewEncoder(w).Encode(api.Submission{ID: "s1", Status: api.StatusQueued})
 			}))
 			defer srv.Close()
 			c, err := New(srv.URL, "tok")

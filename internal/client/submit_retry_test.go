@@ -8,12 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"pkgstore/internal/api"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"pkgstore/internal/publish"
 )
 
 // flakyRegistry answers the first refusals uploads with status (and
@@ -54,7 +53,7 @@ func (f *flakyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
-	json.NewEncoder(w).Encode(publish.Submission{ID: "0000000000000000001-aaaaaaaaaaaa", Status: publish.StatusPublished})
+	json.NewEncoder(w).Encode(api.Submission{ID: "0000000000000000001-aaaaaaaaaaaa", Status: api.StatusPublished})
 }
 
 func TestSubmitRetries(t *testing.T) {
@@ -90,7 +89,7 @@ func TestSubmitRetries(t *testing.T) {
 			}
 			c.SubmitRetry = Retry{Attempts: 4, Backoff: 10 * time.Millisecond}
 			s, err := c.Submit(context.Background(), "a-1.0.0.zip", strings.NewReader(zip), []byte("sig"), Options{Legacy: true})
-			if tc.ok && (err != nil || s.Status != publish.StatusPublished) {
+			if tc.ok && (err != nil || s.Status != api.StatusPublished) {
 				t.Fatalf("Submit = %+v, %v; want published", s, err)
 			}
 			var ae *APIError

@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"sync"
 	"testing"
 	"time"
 
 	"pkgstore/internal/builder"
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/servertest"
@@ -103,7 +103,7 @@ func TestReadOnlyReplicaNeverServesPartialIndex(t *testing.T) {
 
 	for i, z := range zips {
 		sub := st.Publish(t, order[i][:indexByte(order[i], '@')]+"-"+order[i][indexByte(order[i], '@')+1:]+".zip", z, client.Options{Legacy: true})
-		if sub.Status != publish.StatusPublished {
+		if sub.Status != api.StatusPublished {
 			t.Fatalf("publish %s: %s %v", order[i], sub.Status, sub.Reasons)
 		}
 		st.WaitVisible(t, order[i][:indexByte(order[i], '@')], order[i][indexByte(order[i], '@')+1:])

@@ -2,10 +2,10 @@ package registry_test
 
 import (
 	"net/http"
+	"pkgstore/internal/api"
 	"testing"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
@@ -20,7 +20,7 @@ func TestStaticFilesCarryCSP(t *testing.T) {
 		Name: "img/evil.svg",
 		Body: []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>`),
 	})
-	if sub := s.Publish(t, "hostile-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+	if sub := s.Publish(t, "hostile-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 		t.Fatalf("publish: %s %+v", sub.Status, sub.Reasons)
 	}
 	s.WaitVisible(t, "hostile", "1.0.0")

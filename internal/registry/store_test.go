@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
 	"pkgstore/internal/testkit/eprdiff"
@@ -59,7 +59,7 @@ type candidate struct {
 // refusal is a candidate the job rejected.
 type refusal struct {
 	candidate
-	reasons []publish.Reason
+	reasons []api.Reason
 }
 
 // fixture is a store filled through the publishing job.
@@ -97,16 +97,16 @@ func (f *fixture) publishPhase(tb testing.TB, cands []candidate) {
 	for i, c := range cands {
 		sub := subs[i]
 		if !done[c.id] {
-			if sub.Status != publish.StatusPublished {
+			if sub.Status != api.StatusPublished {
 				tb.Fatalf("%s: %s %v, want published", c.source, sub.Status, sub.Reasons)
 			}
 			f.published = append(f.published, c)
 			continue
 		}
 		// First path wins: the later copy is refused, whatever its bytes.
-		want := publish.Reason{Check: "duplicate", File: c.id.ZipName(),
+		want := api.Reason{Check: "duplicate", File: c.id.ZipName(),
 			Message: c.id.String() + " is already published; published packages never change, publish a new version instead"}
-		if sub.Status != publish.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0] != want {
+		if sub.Status != api.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0] != want {
 			tb.Fatalf("%s: %s %v, want rejected with %v", c.source, sub.Status, sub.Reasons, want)
 		}
 		f.refused = append(f.refused, refusal{c, sub.Reasons})

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"pkgstore/internal/api"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
 )
@@ -44,7 +44,7 @@ func BenchmarkPublishToVisible(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		z := zips[i]
 		sub, err := s.Client.Publish(ctx, z.file, bytes.NewReader(z.zip), z.sig, client.Options{Legacy: true})
-		if err != nil || sub.Status != publish.StatusPublished {
+		if err != nil || sub.Status != api.StatusPublished {
 			b.Fatalf("publish: %v %+v", err, sub)
 		}
 		s.WaitVisible(b, "bench", z.version)
@@ -68,7 +68,7 @@ func BenchmarkPublishParallel(b *testing.B) {
 		for pb.Next() {
 			z := zips[next.Add(1)-1]
 			sub, err := s.Client.Publish(ctx, z.file, bytes.NewReader(z.zip), z.sig, client.Options{Legacy: true})
-			if err != nil || sub.Status != publish.StatusPublished {
+			if err != nil || sub.Status != api.StatusPublished {
 				b.Errorf("publish: %v %+v", err, sub)
 				return
 			}

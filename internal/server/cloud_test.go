@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/url"
+	"pkgstore/internal/api"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,7 +12,6 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/servertest"
@@ -30,7 +30,7 @@ func cloudStorage(public, internal string, readOnly bool) func(*server.Config) {
 }
 
 // hasReason reports whether sub was refused with a reason of check.
-func hasReason(sub *publish.Submission, check, contains string) bool {
+func hasReason(sub *api.Submission, check, contains string) bool {
 	for _, r := range sub.Reasons {
 		if r.Check == check && strings.Contains(r.Message, contains) {
 			return true
@@ -51,7 +51,7 @@ func TestCloudPublishEndToEnd(t *testing.T) {
 
 			data := ziptest.Package(t, "cloudpkg", "1.0.0")
 			sub := s.Publish(t, "cloudpkg-1.0.0.zip", data, client.Options{Legacy: true})
-			if sub.Status != publish.StatusPublished {
+			if sub.Status != api.StatusPublished {
 				t.Fatalf("publish: status %s, reasons %+v", sub.Status, sub.Reasons)
 			}
 			s.WaitVisible(t, "cloudpkg", "1.0.0")
@@ -83,7 +83,7 @@ func TestCloudPublishEndToEnd(t *testing.T) {
 				{"other bytes", ziptest.Package(t, "cloudpkg", "1.0.0", ziptest.Entry{Name: "extra.txt", Body: []byte("other")})},
 			} {
 				sub := s.Publish(t, "cloudpkg-1.0.0.zip", again.zip, client.Options{Legacy: true})
-				if sub.Status != publish.StatusRejected || !hasReason(sub, "duplicate", "already published") {
+				if sub.Status != api.StatusRejected || !hasReason(sub, "duplicate", "already published") {
 					t.Fatalf("republish (%s): status %s, reasons %+v; want rejected as duplicate", again.name, sub.Status, sub.Reasons)
 				}
 			}
@@ -119,7 +119,7 @@ func TestCloudPublishRaceTwoStores(t *testing.T) {
 				ziptest.Package(t, "raced", "2.0.0", ziptest.Entry{Name: "from.txt", Body: []byte("store 0")}),
 				ziptest.Package(t, "raced", "2.0.0", ziptest.Entry{Name: "from.txt", Body: []byte("store 1")}),
 			}
-			subs := make([]*publish.Submission, len(stores))
+			subs := make([]*api.Submission, len(stores))
 			var wg sync.WaitGroup
 			for i, s := range stores {
 				wg.Add(1)
@@ -132,12 +132,12 @@ func TestCloudPublishRaceTwoStores(t *testing.T) {
 			winner := -1
 			for i, sub := range subs {
 				switch {
-				case sub.Status == publish.StatusPublished:
+				case sub.Status == api.StatusPublished:
 					if winner >= 0 {
 						t.Fatalf("both stores published raced-2.0.0")
 					}
 					winner = i
-				case sub.Status == publish.StatusRejected && hasReason(sub, "duplicate", "raced-2.0.0"):
+				case sub.Status == api.StatusRejected && hasReason(sub, "duplicate", "raced-2.0.0"):
 				default:
 					t.Fatalf("store %d: status %s, reasons %+v", i, sub.Status, sub.Reasons)
 				}

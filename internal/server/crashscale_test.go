@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"sort"
 	"strings"
 	"sync"
@@ -22,7 +23,6 @@ import (
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/sigtest"
 	"pkgstore/internal/testkit/ziptest"
@@ -118,7 +118,7 @@ func checkStore(t *testing.T, data, url string, ids map[string]string, mu *sync.
 	t.Helper()
 	var vs []string
 	deadline := time.Now().Add(60 * time.Second)
-	var subs map[string]*publish.Submission
+	var subs map[string]*api.Submission
 	for {
 		subs = readSubmissions(t, data)
 		pending := 0
@@ -151,11 +151,11 @@ func checkStore(t *testing.T, data, url string, ids map[string]string, mu *sync.
 	zips := publishedZips(t, data)
 	for id, s := range subs {
 		switch s.Status {
-		case publish.StatusPublished:
+		case api.StatusPublished:
 			if nv := strings.TrimSuffix(s.Package, ".zip"); !zips[nv] {
 				vs = append(vs, fmt.Sprintf("submission %s published %s but its zip is missing", id, nv))
 			}
-		case publish.StatusRejected:
+		case api.StatusRejected:
 			if len(s.Reasons) == 0 {
 				vs = append(vs, fmt.Sprintf("submission %s refused without a recorded reason", id))
 			}
@@ -206,14 +206,14 @@ func queuedUploads(t *testing.T, data string) []string {
 	return out
 }
 
-func readSubmissions(t *testing.T, data string) map[string]*publish.Submission {
+func readSubmissions(t *testing.T, data string) map[string]*api.Submission {
 	t.Helper()
 	dir := filepath.Join(data, "internal", filepath.FromSlash(storage.SubmissionsPrefix))
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	out := map[string]*publish.Submission{}
+	out := map[string]*api.Submission{}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok {
@@ -223,7 +223,7 @@ func readSubmissions(t *testing.T, data string) map[string]*publish.Submission {
 		if err != nil {
 			continue // replaced while we read: the next poll sees it
 		}
-		var s publish.Submission
+		var s api.Submission
 		if err := json.Unmarshal(b, &s); err != nil {
 			t.Errorf("submission record %s: %v", id, err)
 			continue

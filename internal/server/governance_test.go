@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,6 @@ import (
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
@@ -148,7 +148,7 @@ func testGovernance(t *testing.T, s *servertest.Store, logs *buftest.Buffer) {
 
 	// Allowed: a named token within its pattern.
 	sub, err := aws.Publish(ctx, "aws-2.3.1.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true})
-	if err != nil || sub.Status != publish.StatusPublished {
+	if err != nil || sub.Status != api.StatusPublished {
 		t.Fatalf("publish aws with ci-aws: %+v, %v", sub, err)
 	}
 	if sub.Token != "ci-aws" {
@@ -198,11 +198,11 @@ func testGovernance(t *testing.T, s *servertest.Store, logs *buftest.Buffer) {
 	// Refused by the job (no signature), and a dry run.
 	unsigned := ziptest.Package(t, "aws", "3.0.0")
 	sub, err = aws.Publish(ctx, "aws-3.0.0.zip", bytes.NewReader(unsigned), nil, client.Options{Legacy: true})
-	if err != nil || sub.Status != publish.StatusRejected {
+	if err != nil || sub.Status != api.StatusRejected {
 		t.Fatalf("unsigned: %+v %v", sub, err)
 	}
 	dry := ziptest.Package(t, "aws", "3.0.1")
-	if sub, err = aws.Publish(ctx, "aws-3.0.1.zip", bytes.NewReader(dry), s.Key.Sign(t, dry), client.Options{Legacy: true, DryRun: true}); err != nil || sub.Status != publish.StatusPassed {
+	if sub, err = aws.Publish(ctx, "aws-3.0.1.zip", bytes.NewReader(dry), s.Key.Sign(t, dry), client.Options{Legacy: true, DryRun: true}); err != nil || sub.Status != api.StatusPassed {
 		t.Fatalf("dry run: %+v %v", sub, err)
 	}
 
@@ -280,7 +280,7 @@ func testGovernance(t *testing.T, s *servertest.Store, logs *buftest.Buffer) {
 	assertIndexed(t, s.Server.Buckets.Internal, id, false)
 	// Write-once holds: the yanked version cannot be published again.
 	sub, err = aws.Publish(ctx, "aws-2.3.1.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true})
-	if err != nil || sub.Status != publish.StatusRejected || !hasReason(sub, "duplicate", "already published") {
+	if err != nil || sub.Status != api.StatusRejected || !hasReason(sub, "duplicate", "already published") {
 		t.Fatalf("republish of a yanked version: %+v %v", sub, err)
 	}
 
@@ -459,7 +459,7 @@ func TestTokensReloadedByServer(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		sub, err := c.Publish(ctx, "newpkg-1.0.0.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true, DryRun: true})
-		if err == nil && sub.Status == publish.StatusPassed {
+		if err == nil && sub.Status == api.StatusPassed {
 			break
 		}
 		if time.Now().After(deadline) {

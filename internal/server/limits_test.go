@@ -9,12 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"pkgstore/internal/api"
 	"strings"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
@@ -156,7 +156,7 @@ func TestPublishRateLimitAndBackPressure(t *testing.T) {
 		}
 	}()
 	ctx := context.Background()
-	submit := func(name string) (*publish.Submission, error) {
+	submit := func(name string) (*api.Submission, error) {
 		zip := ziptest.Package(t, name, "1.0.0")
 		return s.Client.Submit(ctx, name+"-1.0.0.zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true})
 	}
@@ -194,7 +194,7 @@ func TestPublishRateLimitAndBackPressure(t *testing.T) {
 	releaseOnce = true
 	for _, id := range accepted {
 		sub, err := s.Client.Wait(ctx, id)
-		if err != nil || sub.Status != publish.StatusPublished {
+		if err != nil || sub.Status != api.StatusPublished {
 			t.Errorf("%s: %v %v", id, sub, err)
 		}
 	}

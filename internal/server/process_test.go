@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,7 +20,6 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/govern/audit"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
@@ -155,7 +155,7 @@ func TestConcurrentPublishersTwoProcesses(t *testing.T) {
 	const distinct, racers = 12, 8
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	results := map[string]*publish.Submission{}
+	results := map[string]*api.Submission{}
 	racerZips := map[string][]byte{}
 	publishOne := func(c *client.Client, key, file string, zip []byte) {
 		defer wg.Done()
@@ -191,14 +191,14 @@ func TestConcurrentPublishersTwoProcesses(t *testing.T) {
 	for key, sub := range results {
 		switch {
 		case strings.HasPrefix(key, "distinct-"):
-			if sub.Status != publish.StatusPublished {
+			if sub.Status != api.StatusPublished {
 				t.Errorf("%s: %s %v", key, sub.Status, sub.Reasons)
 			}
-		case sub.Status == publish.StatusPublished:
+		case sub.Status == api.StatusPublished:
 			winners++
 			winner = key
 		default:
-			if sub.Status != publish.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0].Check != "duplicate" {
+			if sub.Status != api.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0].Check != "duplicate" {
 				t.Errorf("%s: %s %+v, want rejected as duplicate", key, sub.Status, sub.Reasons)
 			}
 		}
@@ -276,7 +276,7 @@ func TestCrashConsistency(t *testing.T) {
 			assertNoHalfPackage(t, data)
 			waitQueueEmpty(t, s)
 			sub := onlySubmission(t, s)
-			if sub.Status != publish.StatusPublished {
+			if sub.Status != api.StatusPublished {
 				t.Fatalf("after recovery the submission is %s %+v, want published", sub.Status, sub.Reasons)
 			}
 			assertAuditConsistent(t, s, map[string][]byte{sub.ID: zip})
@@ -341,7 +341,7 @@ func TestRecoverLeavesLiveWorkAlone(t *testing.T) {
 		c.AfterStep = func(step string) { mu.Lock(); bSteps = append(bSteps, step); mu.Unlock() }
 	}})
 	zip := ziptest.Package(t, "leased", "1.0.0")
-	done := make(chan *publish.Submission, 1)
+	done := make(chan *api.Submission, 1)
 	go func() { done <- a.Publish(t, "leased-1.0.0.zip", zip, client.Options{Legacy: true}) }()
 	select {
 	case <-reached:
@@ -357,7 +357,7 @@ func TestRecoverLeavesLiveWorkAlone(t *testing.T) {
 	mu.Unlock()
 	close(release)
 	sub := <-done
-	if sub.Status != publish.StatusPublished || sub.Attempts != 1 {
+	if sub.Status != api.StatusPublished || sub.Attempts != 1 {
 		t.Fatalf("outcome %s after %d attempts, want published after 1", sub.Status, sub.Attempts)
 	}
 	a.WaitVisible(t, "leased", "1.0.0")
@@ -388,7 +388,7 @@ func retryRefusedAfterCrash(t *testing.T, oldKey *sigtest.Key, step string) {
 	s := servertest.Start(t, servertest.Options{Data: data}) // a new key: the old one is no longer trusted
 	waitQueueEmpty(t, s)
 	sub := onlySubmission(t, s)
-	if sub.Status != publish.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0].Check != "signature" {
+	if sub.Status != api.StatusRejected || len(sub.Reasons) != 1 || sub.Reasons[0].Check != "signature" {
 		t.Fatalf("retry outcome: %s %+v", sub.Status, sub.Reasons)
 	}
 	if keys := publicKeys(t, s.Server.Buckets.Public, "rotated-1.0.0"); len(keys) > 0 {
@@ -403,7 +403,7 @@ func retryRefusedAfterCrash(t *testing.T, oldKey *sigtest.Key, step string) {
 }
 
 // onlySubmission returns the store's one submission record.
-func onlySubmission(t *testing.T, s *servertest.Store) *publish.Submission {
+func onlySubmission(t *testing.T, s *servertest.Store) *api.Submission {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(s.Data, "internal", strings.TrimSuffix(storage.SubmissionsPrefix, "/")))
 	if err != nil || len(ents) != 1 {
@@ -535,7 +535,7 @@ func TestKill9WhilePublishing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("submission %s: %v", id, err)
 		}
-		if sub.Status != publish.StatusPublished {
+		if sub.Status != api.StatusPublished {
 			t.Fatalf("submission %s (%s) ended %s %+v", id, sub.Package, sub.Status, sub.Reasons)
 		}
 		published[id] = zips[sub.Package]

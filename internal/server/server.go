@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AfterStep:     cfg.AfterStep,
 		ShutdownGrace: cfg.HTTP.ShutdownGrace,
 		Audit:         s.Audit,
-		OnFinished: func(sub *publish.Submission, took time.Duration) {
+		OnFinished: func(sub *api.Submission, took time.Duration) {
 			s.Metrics.ObserveSubmission(string(sub.Status), took)
 		},
 	}
@@ -270,18 +270,18 @@ func (l localPublisher) Publish(ctx context.Context, zipName string, zip io.Read
 }
 
 // validateSpec adapts the package-spec validator to the job.
-func validateSpec(ctx context.Context, fsys fs.FS) ([]publish.Reason, error) {
+func validateSpec(ctx context.Context, fsys fs.FS) ([]api.Reason, error) {
 	problems, err := validate.Package(ctx, fsys, validate.Options{Mode: "build"})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]publish.Reason, 0, len(problems))
+	out := make([]api.Reason, 0, len(problems))
 	for _, p := range problems {
 		msg := p.Message
 		if p.Field != "" {
 			msg = "field " + p.Field + ": " + msg
 		}
-		out = append(out, publish.Reason{Check: api.CheckSpec, File: p.File, Message: msg, Code: p.Code})
+		out = append(out, api.Reason{Check: api.CheckSpec, File: p.File, Message: msg, Code: p.Code})
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"pkgstore/internal/api"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/servertest"
@@ -65,7 +65,7 @@ func TestPublishEndToEnd(t *testing.T) {
 			s := servertest.Start(t, servertest.Options{Memory: backend == "mem"})
 			data := ziptest.Package(t, "e2e", "1.2.3")
 			sub := s.Publish(t, "e2e-1.2.3.zip", data, client.Options{Legacy: true})
-			if sub.Status != publish.StatusPublished {
+			if sub.Status != api.StatusPublished {
 				t.Fatalf("status %s, reasons %v", sub.Status, sub.Reasons)
 			}
 			if sub.Signer == nil || sub.Signer.Fingerprint != s.Key.Fingerprint {
@@ -123,7 +123,7 @@ func TestRefusals(t *testing.T) {
 	}})
 	sign := func(b []byte) []byte { return s.Key.Sign(t, b) }
 	good := ziptest.Package(t, "taken", "1.0.0")
-	if sub := s.Publish(t, "taken-1.0.0.zip", good, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+	if sub := s.Publish(t, "taken-1.0.0.zip", good, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 		t.Fatalf("setup publish: %v", sub.Reasons)
 	}
 	s.WaitVisible(t, "taken", "1.0.0")
@@ -182,7 +182,7 @@ func TestRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatalf("publish: %v", err)
 			}
-			if sub.Status != publish.StatusRejected {
+			if sub.Status != api.StatusRejected {
 				t.Fatalf("status %s, want rejected", sub.Status)
 			}
 			found := false
@@ -199,7 +199,7 @@ func TestRefusals(t *testing.T) {
 			}
 			// The record is queryable and the refusal left no trace.
 			again, err := s.Client.Status(context.Background(), sub.ID, 0)
-			if err != nil || again.Status != publish.StatusRejected {
+			if err != nil || again.Status != api.StatusRejected {
 				t.Fatalf("status lookup: %+v %v", again, err)
 			}
 			stem := strings.TrimSuffix(tt.file, ".zip")
@@ -300,13 +300,13 @@ func TestDryRun(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 	data := ziptest.Package(t, "dry", "1.0.0")
 	sub := s.Publish(t, "dry-1.0.0.zip", data, client.Options{Legacy: true, DryRun: true})
-	if sub.Status != publish.StatusPassed {
+	if sub.Status != api.StatusPassed {
 		t.Fatalf("dry run: %s %v", sub.Status, sub.Reasons)
 	}
 	if keys := publicKeys(t, s.Server.Buckets.Public, "dry-1.0.0"); len(keys) > 0 {
 		t.Fatalf("dry run wrote %v", keys)
 	}
-	if sub := s.Publish(t, "dry-1.0.0.zip", data, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+	if sub := s.Publish(t, "dry-1.0.0.zip", data, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 		t.Fatalf("publish after dry run: %s %v", sub.Status, sub.Reasons)
 	}
 }
@@ -315,7 +315,7 @@ func TestUnsignedAllowed(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{Configure: func(c *server.Config) { c.RequireSignatures = false }})
 	data := ziptest.Package(t, "nosig", "1.0.0")
 	sub, err := s.Client.Publish(context.Background(), "nosig-1.0.0.zip", bytes.NewReader(data), nil, client.Options{Legacy: true})
-	if err != nil || sub.Status != publish.StatusPublished {
+	if err != nil || sub.Status != api.StatusPublished {
 		t.Fatalf("unsigned publish: %+v %v", sub, err)
 	}
 	s.WaitVisible(t, "nosig", "1.0.0")
@@ -343,7 +343,7 @@ func TestSpecValidationInTheJob(t *testing.T) {
 	}
 	zip := ziptest.Build(t, es...)
 	sub := s.Publish(t, "specbad-1.0.0.zip", zip, client.Options{})
-	if sub.Status != publish.StatusRejected {
+	if sub.Status != api.StatusRejected {
 		t.Fatalf("spec-invalid package: %s", sub.Status)
 	}
 	var msgs []string
@@ -363,7 +363,7 @@ func TestSpecValidationInTheJob(t *testing.T) {
 		t.Fatalf("refused package left %v", keys)
 	}
 	// The same bytes as legacy: only the structural checks apply.
-	if sub := s.Publish(t, "specbad-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+	if sub := s.Publish(t, "specbad-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 		t.Fatalf("legacy publish: %s %v", sub.Status, sub.Reasons)
 	}
 }

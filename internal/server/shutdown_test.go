@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/sigtest"
@@ -70,7 +70,7 @@ func TestGracefulShutdown(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			got, err := s2.Client.Wait(ctx, sub.ID)
-			if err != nil || got.Status != publish.StatusPublished {
+			if err != nil || got.Status != api.StatusPublished {
 				t.Fatalf("after restart: %v %v", got, err)
 			}
 			if tc.finished && got.Finished.After(stopped) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"pkgstore/internal/api"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +14,6 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/testkit/eprtest"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/storagetest"
@@ -37,7 +37,7 @@ func TestYankSeenByReferenceEPR(t *testing.T) {
 		zip := ziptest.Package(t, "aws", v)
 		zips[v] = zip
 		sub, err := newClient(t, s, secretAWS).Publish(ctx, "aws-"+v+".zip", bytes.NewReader(zip), s.Key.Sign(t, zip), client.Options{Legacy: true})
-		if err != nil || sub.Status != publish.StatusPublished {
+		if err != nil || sub.Status != api.StatusPublished {
 			t.Fatalf("publish aws %s: %+v %v", v, sub, err)
 		}
 		s.WaitVisible(t, "aws", v)

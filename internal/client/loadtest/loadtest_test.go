@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"pkgstore/internal/api"
 	"strings"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/client/loadtest"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
 )
@@ -47,7 +47,7 @@ func TestRunAgainstStore(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{Memory: true})
 	for _, n := range []string{"alpha", "beta"} {
 		zip := ziptest.Package(t, n, "1.0.0")
-		if sub := s.Publish(t, n+"-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != publish.StatusPublished {
+		if sub := s.Publish(t, n+"-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 			t.Fatalf("%s: %+v", n, sub)
 		}
 		s.WaitVisible(t, n, "1.0.0")

@@ -249,7 +249,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if err != nil {
-				s, rerr := pub.Reject(ctx, id, fileName, opts, publish.Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
+				s, rerr := pub.Reject(ctx, id, fileName, opts, api.Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
 				if rerr != nil {
 					apijson.Error(w, http.StatusInternalServerError, "record submission: %v", rerr)
 					return
@@ -308,7 +308,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/v1/publish/"+s.ID)
 	code := http.StatusAccepted
-	if s.Status == publish.StatusRejected {
+	if s.Status == api.StatusRejected {
 		code = http.StatusUnprocessableEntity
 	}
 	apijson.Write(w, code, s)
@@ -357,7 +357,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx := r.Context()
 	var (
-		s   *publish.Submission
+		s   *api.Submission
 		err error
 	)
 	if wait := r.URL.Query().Get("wait"); wait != "" {

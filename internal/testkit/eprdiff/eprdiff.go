@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"sort"
 	"strings"
 	"sync"
@@ -31,7 +32,6 @@ import (
 	"pkgstore/internal/builder"
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
 	"pkgstore/internal/testkit/eprtest"
@@ -271,7 +271,7 @@ func (p *Pair) Publish(tb testing.TB, pkgs []Package) {
 			pkgs[i].Sig = p.Key.Sign(tb, pkgs[i].Zip)
 		}
 	}
-	subs := make([]*publish.Submission, len(pkgs))
+	subs := make([]*api.Submission, len(pkgs))
 	errs := make([]error, len(pkgs))
 	inParallel(len(pkgs), func(i int) {
 		pk := pkgs[i]
@@ -283,7 +283,7 @@ func (p *Pair) Publish(tb testing.TB, pkgs []Package) {
 		if errs[i] != nil {
 			tb.Fatalf("eprdiff: publish %s: %v", pk.Source, errs[i])
 		}
-		if subs[i].Status != publish.StatusPublished {
+		if subs[i].Status != api.StatusPublished {
 			tb.Fatalf("eprdiff: publish %s: %s %v", pk.Source, subs[i].Status, subs[i].Reasons)
 		}
 		if err := os.WriteFile(filepath.Join(p.ZipDir, pk.ID.ZipName()), pk.Zip, 0o644); err != nil {

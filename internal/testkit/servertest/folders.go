@@ -3,13 +3,13 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"pkgstore/internal/api"
 	"sync"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/publish"
 )
 
 // Zip is a package zip to publish.
@@ -25,7 +25,7 @@ func (s *Store) PublishZips(t testing.TB, zips []Zip) {
 	t.Helper()
 	subs := s.PublishAll(t, zips)
 	for i, z := range zips {
-		if subs[i].Status != publish.StatusPublished {
+		if subs[i].Status != api.StatusPublished {
 			t.Fatalf("publish %s: %s %v", z.ID, subs[i].Status, subs[i].Reasons)
 		}
 	}
@@ -37,10 +37,10 @@ func (s *Store) PublishZips(t testing.TB, zips []Zip) {
 // PublishAll signs each zip with the store's key, publishes it as legacy
 // through the store's API, a few at a time, and returns the outcomes in
 // order (published or refused). A failed request fails t.
-func (s *Store) PublishAll(t testing.TB, zips []Zip) []*publish.Submission {
+func (s *Store) PublishAll(t testing.TB, zips []Zip) []*api.Submission {
 	t.Helper()
 	errs := make([]error, len(zips))
-	subs := make([]*publish.Submission, len(zips))
+	subs := make([]*api.Submission, len(zips))
 	sigs := make([][]byte, len(zips))
 	for i, z := range zips {
 		sigs[i] = s.Key.Sign(t, z.Data)

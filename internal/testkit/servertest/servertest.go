@@ -9,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"pkgstore/internal/api"
 	"testing"
 	"time"
 
 	"pkgstore/internal/client"
-	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/sigtest"
@@ -119,7 +119,7 @@ func waitReady(t testing.TB, url string) {
 
 // Publish signs zip with the store's key and publishes it, waiting for the
 // outcome.
-func (s *Store) Publish(t testing.TB, fileName string, zip []byte, opts client.Options) *publish.Submission {
+func (s *Store) Publish(t testing.TB, fileName string, zip []byte, opts client.Options) *api.Submission {
 	t.Helper()
 	sub, err := s.Client.Publish(context.Background(), fileName, bytes.NewReader(zip), s.Key.Sign(t, zip), opts)
 	if err != nil {
