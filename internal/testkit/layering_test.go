@@ -21,11 +21,6 @@ import (
 // that never link the publishing job; gocloud.dev behind internal/storage;
 // testkit for tests only. Each rule is a subtest named after it, so a
 // failure says which rule broke and every offending import is listed.
-//
-// Integration note (branch api, December 2026): wing_import_order fails
-// on publish/job.go -> registry/catalog (catalog.Check) until the format
-// branch lands, and gocloud_only_in_storage until the storage branch's
-// driver interface does; both are meant to pass once merged.
 
 const module = "pkgstore"
 
