@@ -149,12 +149,16 @@ const InstallHint = "GOFLAGS=-mod=mod go install github.com/minio/minio@v0.0.0-2
 
 // StartMinIO starts a MinIO server on 127.0.0.1 with its data in a temporary
 // folder, sets the AWS credential variables s3blob reads, and stops the
-// server when the test ends. It skips the test when no minio binary is found.
+// server when the test ends. Without a minio binary it skips the test, or
+// fails it under CI=true (.ci/run installs MinIO).
 func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
 	bin := MinIOBinary()
 	if bin == "" {
-		t.Skipf("minio binary not found in PATH or $(go env GOPATH)/bin; install it with: %s", InstallHint)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but no minio binary in PATH or $(go env GOPATH)/bin: .ci/run installs it (%s)", InstallHint)
+		}
+		t.Skipf("minio binary not found in PATH or $(go env GOPATH)/bin; install it with: %s (in CI, CI=true, this fails instead)", InstallHint)
 	}
 	m := &MinIO{User: "pkgstore-test", Password: "pkgstore-test-secret"}
 	// The port is found by binding and releasing it, so another process may
