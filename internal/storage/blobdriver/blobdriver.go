@@ -286,17 +286,7 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 
 // DeletePrefix implements driver.Bucket.
 func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
-	objs, err := b.List(ctx, &driver.ListOptions{Prefix: prefix})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, obj := range objs {
-		if err := b.Delete(ctx, obj.Key); err != nil && !errors.Is(err, driver.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return driver.DeleteListed(ctx, b, prefix)
 }
 
 // Sync implements driver.Bucket: cloud writes are durable on return.

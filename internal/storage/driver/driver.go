@@ -165,3 +165,20 @@ type SyncSharer interface {
 	// SharesSync reports whether b.Sync also syncs other.
 	SharesSync(other Bucket) bool
 }
+
+// DeleteListed deletes every object b lists under prefix, one at a time,
+// passing over those already gone (another deleter got there first): the
+// DeletePrefix of a driver with no bulk delete of its own.
+func DeleteListed(ctx context.Context, b Bucket, prefix string) error {
+	objs, err := b.List(ctx, &ListOptions{Prefix: prefix})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, obj := range objs {
+		if err := b.Delete(ctx, obj.Key); err != nil && !errors.Is(err, ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -210,22 +210,13 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 // DeletePrefix implements driver.Bucket: it also removes the folders left
 // empty under prefix, so that the tree stays a plain mirror of the keys.
 func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) error {
-	objs, err := b.List(ctx, &driver.ListOptions{Prefix: prefix})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, obj := range objs {
-		if err := b.Delete(ctx, obj.Key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
+	err := driver.DeleteListed(ctx, b, prefix)
 	if dirKey, ok := strings.CutSuffix(prefix, "/"); ok {
 		if rel, err := relPath(dirKey); err == nil {
 			removeEmptyTree(b.root + filepath.FromSlash(rel))
 		}
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // removeEmptyTree removes the empty folders under dir, and dir if it ends
