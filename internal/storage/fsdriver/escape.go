@@ -24,8 +24,11 @@ import (
 // Keys whose path fileblob would not map back to the same key, or not
 // inside the bucket, are refused: keys whose escaped path unescapes to
 // another key, invalid UTF-8, a leading '/', a "." or
-// ".." segment, the ".attrs" suffix of fileblob's metadata sidecars, and
-// the reserved folder of temporary files.
+// ".." segment, and the reserved folder of temporary files. Keys ending in
+// ".attrs" are ordinary keys here (a package may hold docs/README.md.attrs):
+// fileblob took them for its metadata sidecars, which pkgstore never wrote
+// (it opened folders with MetadataDontWrite), so no folder store holds a
+// sidecar, and such a file is served like any other, as on cloud buckets.
 
 // errBadKey is the error of a key the driver refuses.
 var errBadKey = errors.New("key cannot be stored in a folder")
@@ -37,7 +40,7 @@ func relPath(key string) (string, error) {
 		return "", errBadKey
 	}
 	p := escapeKey(key)
-	if strings.HasSuffix(p, attrsExt) || (p != key && unescapeKey(p) != key) {
+	if p != key && unescapeKey(p) != key {
 		// fileblob's escaping is not always reversible: "__0x-41" then a
 		// tab escapes to "__0x-41__0x9__", which lists as another key.
 		return "", errBadKey
@@ -55,9 +58,6 @@ func relPath(key string) (string, error) {
 		rest, first = tail, false
 	}
 }
-
-// attrsExt is the suffix of fileblob's metadata sidecar files.
-const attrsExt = ".attrs"
 
 // needsEscape reports whether escapeKey might change s (s is valid UTF-8:
 // the bytes tested are ASCII, so byte positions stand for rune positions).

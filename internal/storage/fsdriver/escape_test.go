@@ -66,6 +66,11 @@ func TestKeyPathsMatchFileblob(t *testing.T) {
 		if ourErr != nil {
 			continue
 		}
+		if strings.HasSuffix(key, ".attrs") {
+			// fileblob reserves these for its metadata sidecars; the
+			// driver stores them as ordinary files (TestAttrsKeysAreFiles).
+			continue
+		}
 		accepted++
 		if theirErr != nil {
 			t.Errorf("%q: fileblob refuses a key the driver accepts (%v)", key, theirErr)
@@ -131,7 +136,7 @@ func TestKeyPaths(t *testing.T) {
 			t.Errorf("RelPath(%q) = %q, %v; want %q", key, got, err, want)
 		}
 	}
-	for _, key := range []string{"", "/a", "a/..", "./a", "a/./b", "a/.", ".pkgstore-tmp/x", "a/b.attrs", "\xff"} {
+	for _, key := range []string{"", "/a", "a/..", "./a", "a/./b", "a/.", ".pkgstore-tmp/x", "\xff"} {
 		if got, err := fsdriver.RelPath(key); err == nil {
 			t.Errorf("RelPath(%q) = %q, want refused", key, got)
 		}
@@ -216,4 +221,38 @@ func tree(t *testing.T, dir string) map[string]fs.FileMode {
 		return nil
 	})
 	return out
+}
+
+// TestAttrsKeysAreFiles: a key ending in ".attrs" (a package's
+// docs/README.md.attrs) is an ordinary object on folders, as on cloud
+// buckets: it reads back, lists, and neither it nor its sibling is taken
+// for metadata (gocloud's file driver answered errors for both when the
+// file was not its JSON).
+func TestAttrsKeysAreFiles(t *testing.T) {
+	ctx := context.Background()
+	d, err := fsdriver.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const readme, attrs = "artifacts/static/p-1.0.0/docs/README.md", "artifacts/static/p-1.0.0/docs/README.md.attrs"
+	for key, body := range map[string]string{readme: "# p", attrs: "not JSON {"} {
+		if err := d.WriteAll(ctx, key, []byte(body), nil); err != nil {
+			t.Fatalf("write %s: %v", key, err)
+		}
+	}
+	for key, want := range map[string]string{readme: "# p", attrs: "not JSON {"} {
+		if got, err := d.ReadAll(ctx, key); err != nil || string(got) != want {
+			t.Errorf("read %s: %q, %v; want %q", key, got, err, want)
+		}
+	}
+	objs, err := d.List(ctx, &driver.ListOptions{Prefix: "artifacts/static/p-1.0.0/"})
+	if err != nil || len(objs) != 2 || objs[0].Key != readme || objs[1].Key != attrs {
+		t.Fatalf("list: %+v, %v", objs, err)
+	}
+	if err := d.Delete(ctx, readme); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.ReadAll(ctx, attrs); err != nil || string(got) != "not JSON {" {
+		t.Errorf("after deleting %s, %s reads %q, %v", readme, attrs, got, err)
+	}
 }

@@ -200,10 +200,6 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil {
 		return keyErr("delete", key, err)
 	}
-	// A sidecar gocloud's file driver may have written.
-	if err := os.Remove(p + attrsExt); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return keyErr("delete", key, err)
-	}
 	return nil
 }
 
@@ -348,7 +344,7 @@ func (l *lister) walk(ctx context.Context, dir, dirKey string) error {
 			}
 			continue
 		}
-		if !strings.HasPrefix(key, prefix) || strings.HasSuffix(name, attrsExt) || tempName.MatchString(name) {
+		if !strings.HasPrefix(key, prefix) || tempName.MatchString(name) {
 			continue
 		}
 		if delim != "" {
@@ -389,7 +385,7 @@ func (l *lister) hasObject(dir string) bool {
 				if l.opts.KeysOnly || l.hasObject(filepath.Join(dir, name)) {
 					return true
 				}
-			case !strings.HasSuffix(name, attrsExt) && !tempName.MatchString(name):
+			case !tempName.MatchString(name):
 				return true
 			}
 		}

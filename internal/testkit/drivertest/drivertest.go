@@ -209,6 +209,7 @@ var keys = []string{
 	"artifacts/packages/a__0x41__b-1.0.0.zip",
 	"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
 	"artifacts/static/cassandra-1.1.0/docs/README.md",
+	"artifacts/static/cassandra-1.1.0/docs/README.md.attrs", // gocloud's file driver took it for a sidecar
 	"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
 	"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
 	"artifacts/static/cassandra-1.1.0/kibana/x__0x__y.json",
@@ -392,6 +393,7 @@ func testList(t *testing.T, h Harness, b *storage.Bucket) {
 	}{
 		{"artifacts/static/cassandra-1.1.0/", "", []string{
 			"artifacts/static/cassandra-1.1.0/docs/README.md",
+			"artifacts/static/cassandra-1.1.0/docs/README.md.attrs",
 			"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
 			"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
 			"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
@@ -402,6 +404,7 @@ func testList(t *testing.T, h Harness, b *storage.Bucket) {
 		}},
 		{"artifacts/static/cassandra-1.1", "", []string{
 			"artifacts/static/cassandra-1.1.0/docs/README.md",
+			"artifacts/static/cassandra-1.1.0/docs/README.md.attrs",
 			"artifacts/static/cassandra-1.1.0/i18n/données é.txt",
 			"artifacts/static/cassandra-1.1.0/img/[Logs Cassandra] System Logs.jpg",
 			"artifacts/static/cassandra-1.1.0/kibana/dashboard/cassandra-(1) 100% & more+plus.json",
