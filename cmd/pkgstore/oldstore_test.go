@@ -75,7 +75,7 @@ type oldGolden struct {
 }
 
 // droppedHeaders vary between two runs over the same store, or after its
-// files are touched (see NOTES.md): Date is the clock, Last-Modified the
+// files are touched (see testdata/store-382f4d9/README.md): Date is the clock, Last-Modified the
 // bucket object's mtime (kept as "present").
 var droppedHeaders = map[string]bool{"Date": true}
 

@@ -118,12 +118,10 @@ own line), 2 usage or connection error, 3 already published.`,
 				return nil
 			}
 			fmt.Fprintf(out, "refused %s (submission %s):\n", id, s.ID)
-			dup := len(s.Reasons) > 0
 			for _, r := range s.Reasons {
 				fmt.Fprintln(out, "  "+r.String())
-				dup = dup && r.Check == api.CheckDuplicate
 			}
-			if dup {
+			if s.Duplicate() {
 				return &exitError{Code: exitAlreadyPublished}
 			}
 			return &exitError{Code: exitRefused}

@@ -47,9 +47,6 @@ func Open(ctx context.Context, rawURL string) (*Bucket, error) {
 	return &Bucket{b: b}, nil
 }
 
-// New wraps an open gocloud bucket.
-func New(b *blob.Bucket) *Bucket { return &Bucket{b: b} }
-
 // keyErr wraps err of op on key, so that gocloud's NotFound matches
 // driver.ErrNotExist and its FailedPrecondition of a create
 // driver.ErrExists.
@@ -163,13 +160,17 @@ func (b *Bucket) WriteFrom(ctx context.Context, key string, r io.Reader, opts *d
 
 // write copies r to key with o; if r or ctx fails, nothing is written.
 func (b *Bucket) write(ctx context.Context, key string, r io.Reader, o *blob.WriterOptions) error {
+	op := "write"
+	if o.IfNotExist {
+		op = "create" // as the errors of create-if-absent always read
+	}
 	// Cancelling the writer's context before Close discards a partial
 	// object; Close alone would save whatever was written.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := b.b.NewWriter(wctx, key, o)
 	if err != nil {
-		return keyErr("write", key, err)
+		return keyErr(op, key, err)
 	}
 	// gocloud's Writer.ReadFrom allocates a 1 MiB buffer per object; static
 	// files are mostly small, so copy through a pooled buffer instead.
@@ -183,13 +184,13 @@ func (b *Bucket) write(ctx context.Context, key string, r io.Reader, o *blob.Wri
 	if err != nil {
 		cancel()
 		w.Close()
-		return keyErr("write", key, err)
+		return keyErr(op, key, err)
 	}
 	if err := w.Close(); err != nil {
 		if o.IfNotExist && gcerrors.Code(err) == gcerrors.FailedPrecondition {
 			return keyErr("create", key, driver.ErrExists)
 		}
-		return keyErr("write", key, err)
+		return keyErr(op, key, err)
 	}
 	return nil
 }
