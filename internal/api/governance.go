@@ -90,6 +90,13 @@ type AuditRecord struct {
 	Reason string `json:"reason,omitempty"`
 	// Action is what a refused token tried (publish, yank, audit…).
 	Action string `json:"action,omitempty"`
+	// Suppressed counts the refusals of a token that a
+	// token_refusals_suppressed record stands for (recorded one by one
+	// they would have been token_refused records), refused from
+	// WindowStart to WindowEnd; their Reasons read "N× reason".
+	Suppressed  int       `json:"suppressed,omitzero"`
+	WindowStart time.Time `json:"window_start,omitzero"`
+	WindowEnd   time.Time `json:"window_end,omitzero"`
 }
 
 // AuditPage is one page of audit records, oldest first.

@@ -41,9 +41,13 @@ const (
 	Yanked       Event = "yanked"        // a revision was yanked (Reason)
 	Unyanked     Event = "unyanked"      // a yank was withdrawn
 	TokenRefused Event = "token_refused" // a request's token was refused (Reasons)
+	// TokenRefusalsSuppressed counts a named token's refusals that were
+	// not recorded one by one (Suppressed, WindowStart, WindowEnd; see
+	// Refusals).
+	TokenRefusalsSuppressed Event = "token_refusals_suppressed"
 )
 
-var knownEvents = map[Event]bool{Received: true, Published: true, Refused: true, Passed: true, Yanked: true, Unyanked: true, TokenRefused: true}
+var knownEvents = map[Event]bool{Received: true, Published: true, Refused: true, Passed: true, Yanked: true, Unyanked: true, TokenRefused: true, TokenRefusalsSuppressed: true}
 
 // Record is one audit event (the wire shape is api's).
 type Record = api.AuditRecord
