@@ -100,10 +100,13 @@ type Server struct {
 	Metrics   *metrics.Metrics
 	Tokens    *tokens.Store // nil when read-only
 	Audit     *audit.Log
-	Yanks     *yank.Store
-	handler   http.Handler
-	log       *slog.Logger
-	tls       *tls.Config // nil: plain HTTP
+	// refusals records named tokens' refusals at a bounded rate (nil
+	// when read-only).
+	refusals *audit.Refusals
+	Yanks    *yank.Store
+	handler  http.Handler
+	log      *slog.Logger
+	tls      *tls.Config // nil: plain HTTP
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -204,7 +207,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	if s.Tokens, err = newTokens(cfg, s.Audit); err != nil {
+	s.refusals = audit.NewRefusals(s.Audit, audit.DefaultRefusalLimits, cfg.Logger)
+	if s.Tokens, err = newTokens(cfg, s.refusals); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -289,8 +293,17 @@ func validateSpec(ctx context.Context, fsys fs.FS) ([]api.Reason, error) {
 // Handler is the whole HTTP API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close closes the buckets.
-func (s *Server) Close() error { return s.Buckets.Close() }
+// Close writes the summaries of suppressed token refusals still counted
+// (Serve does when it returns; this is for a handler used without it) and
+// closes the buckets.
+func (s *Server) Close() error {
+	if s.refusals != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.refusals.Flush(ctx)
+		cancel()
+	}
+	return s.Buckets.Close()
+}
 
 // Serve runs everything on ln until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -310,6 +323,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Refusals are counted until the last request is done.
+	refusalsCtx, refusalsDone := context.WithCancel(context.WithoutCancel(ctx))
+	defer refusalsDone()
 	var wg sync.WaitGroup
 	run := func(f func(context.Context)) {
 		wg.Add(1)
@@ -330,6 +346,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
 	if s.Indexer != nil {
 		run(func(ctx context.Context) { s.Tokens.Run(ctx, tokens.DefaultPollInterval) })
+		// Writes the summaries of suppressed refusals as their windows
+		// end, and the open ones once the requests are done (below).
+		wg.Add(1)
+		go func() { defer wg.Done(); s.refusals.Run(refusalsCtx) }()
 		run(s.Indexer.Run)
 		run(s.Publisher.Run)
 	}
@@ -357,6 +377,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer scancel()
 	_ = hs.Shutdown(sctx)
 	cancel()
+	refusalsDone()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -10,9 +10,11 @@ import (
 	"pkgstore/internal/publish/ratelimit"
 )
 
-// newTokens loads the store's tokens and records every refused request in
-// the audit log (the token's name, never its secret).
-func newTokens(cfg Config, log *audit.Log) (*tokens.Store, error) {
+// newTokens loads the store's tokens and records refused requests in the
+// audit log (the token's name, never its secret): a named token's through
+// refusals (a bounded rate, the rest counted in summaries), an unknown
+// secret's within unknownTokenLimit.
+func newTokens(cfg Config, refusals *audit.Refusals) (*tokens.Store, error) {
 	ts, err := tokens.NewStore(cfg.TokensFile, cfg.Tokens, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -34,8 +36,11 @@ func newTokens(cfg Config, log *audit.Log) (*tokens.Store, error) {
 			return
 		}
 		// The request's own context may end with it; the record must not.
-		if _, err := log.Append(context.WithoutCancel(r.Context()), rec); err != nil {
+		recorded, err := refusals.Record(context.WithoutCancel(r.Context()), rec)
+		if err != nil {
 			cfg.Logger.Error("record refused token", "token", name, "err", err)
+		} else if !recorded {
+			cfg.Logger.Debug("token refused (counted for the next token_refusals_suppressed record)", "token", name, "client", rec.Client, "scope", string(scope))
 		}
 	}
 	return ts, nil
@@ -43,7 +48,8 @@ func newTokens(cfg Config, log *audit.Log) (*tokens.Store, error) {
 
 // Audit records of requests with an unknown secret are bounded per client
 // and in all, so that a loop of made-up secrets cannot grow the internal
-// bucket without limit; known tokens' refusals are always recorded.
+// bucket without limit; known tokens' refusals are bounded per token by
+// audit.Refusals.
 const (
 	unknownPerClientPerMinute = 6
 	unknownPerClientBurst     = 10
