@@ -94,7 +94,7 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 	f.StringVar(&q.Package, "package", "", "only this package name")
 	f.StringVar(&q.Version, "version", "", "only this version")
 	f.StringVar(&q.Token, "token-name", "", "only records of this token (its name)")
-	f.StringVar(&q.Event, "event", "", "only this event: received, published, refused, passed, yanked, unyanked, token_refused")
+	f.StringVar(&q.Event, "event", "", "only this event: received, published, refused, passed, yanked, unyanked, token_refused, token_refusals_suppressed")
 	f.StringVar(&q.Since, "since", "", "records from this time on (RFC 3339, 2026-12-01, or an age: 36h, 7d)")
 	f.StringVar(&q.Until, "until", "", "records before this time")
 	f.StringVar(&format, "format", "table", "table or json")
@@ -117,6 +117,9 @@ func writeAuditTable(w io.Writer, recs []audit.Record) {
 		}
 		if r.Action != "" {
 			detail = r.Action + ": " + detail
+		}
+		if r.Suppressed > 0 {
+			detail = fmt.Sprintf("%d refusals from %s to %s: %s", r.Suppressed, r.WindowStart.UTC().Format(time.RFC3339), r.WindowEnd.UTC().Format(time.RFC3339), detail)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Event, dash(r.Package), dash(r.Version), dash(r.Token), dash(r.Client), dash(r.Fingerprint), dash(r.SHA256), dash(r.Submission), dash(strings.ReplaceAll(detail, "\n", " ")))
 	}
