@@ -125,7 +125,7 @@ another process.`,
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
 	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; default from PKGSTORE_PUBLISH_TOKEN, comma-separated)")
-	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP")
+	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP; fails closed: deleted, unreadable, empty or invalid while serving revokes every named token until it loads again")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates checked and published at once (default: cores + 1, at least 2)")
 	f.StringVar(&maxZip, "max-upload-size", "251MB", "largest accepted publish request")
 	lim.add(f)

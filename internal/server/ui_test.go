@@ -1,18 +1,23 @@
 package server_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/builder"
+	"pkgstore/internal/client"
 	"pkgstore/internal/govern/yank"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/treetest"
+	"pkgstore/internal/testkit/ziptest"
 )
 
 // TestUIShowsStoreRecords: the web catalog of a running store shows the
@@ -61,4 +66,83 @@ func TestUIShowsStoreRecords(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
+}
+
+// TestUIScreenshotsAreImages: a screenshot is shown only when its file is
+// an image type (the catalog's allow-list), and linked on its own only when
+// a README could link to it too (the same allow-list, which leaves SVG
+// out): a manifest naming /img/page.html as a screenshot gets neither an
+// <img> nor a link to it.
+func TestUIScreenshotsAreImages(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{Memory: true})
+	shots := []string{"page.html", "page.htm", "script.js", "shot.png", "photo.JPG", "vector.svg", "anim.gif", "noext", "shot.png.html"}
+	zip := ziptest.SortedPackage(t, "shots", "1.0.0", func(m string) string {
+		m += "screenshots:\n"
+		for _, f := range shots {
+			m += "  - src: /img/" + f + "\n    title: " + f + " shot\n"
+		}
+		return m
+	})
+	// The screenshots' files, added under the package root.
+	var extra []ziptest.Entry
+	for _, f := range shots {
+		extra = append(extra, ziptest.Entry{Name: "shots-1.0.0/img/" + f, Body: []byte("<html><script>alert(1)</script></html>")})
+	}
+	zip = addEntries(t, zip, extra)
+	if sub := s.Publish(t, "shots-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
+		t.Fatalf("publish: %s %+v", sub.Status, sub.Reasons)
+	}
+	s.WaitVisible(t, "shots", "1.0.0")
+	code, b := s.Get(t, "/ui/package/shots/1.0.0/")
+	if code != 200 {
+		t.Fatalf("package page: %d\n%s", code, b)
+	}
+	body := string(b)
+	const base = "/package/shots/1.0.0/img/"
+	for _, tc := range []struct {
+		file         string
+		shown, links bool
+	}{
+		{"page.html", false, false},
+		{"page.htm", false, false},
+		{"script.js", false, false},
+		{"noext", false, false},
+		{"shot.png.html", false, false},
+		{"shot.png", true, true},
+		{"photo.JPG", true, true},
+		{"anim.gif", true, true},
+		{"vector.svg", true, false},
+	} {
+		img := `<img src="` + base + tc.file + `"`
+		link := `<a href="` + base + tc.file + `"`
+		if got := strings.Contains(body, img); got != tc.shown {
+			t.Errorf("%s: shown %v, want %v", tc.file, got, tc.shown)
+		}
+		if got := strings.Contains(body, link); got != tc.links {
+			t.Errorf("%s: linked %v, want %v", tc.file, got, tc.links)
+		}
+	}
+}
+
+// addEntries appends entries to a zip.
+func addEntries(t *testing.T, data []byte, extra []ziptest.Entry) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []ziptest.Entry
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		es = append(es, ziptest.Entry{Name: f.Name, Body: body})
+	}
+	return ziptest.Build(t, append(es, extra...)...)
 }

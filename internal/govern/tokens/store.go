@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,12 @@ import (
 
 // Store is the live token set of a server: the tokens file (reloaded when
 // it changes or on SIGHUP) plus the --publish-token secrets.
+//
+// A running store fails closed: when the file is deleted, cannot be read,
+// is empty or does not parse (and stays so for the settle time), every
+// named token is revoked at that reload, an error is logged (again every
+// minute while it lasts), and they stay revoked until a valid file is
+// back. The --publish-token secrets, which are not in the file, stay.
 type Store struct {
 	path   string
 	static *Set
@@ -30,9 +37,14 @@ type Store struct {
 	// it was refused. Never the secret.
 	OnRefused func(r *http.Request, name string, scope Scope, pkg string, err error)
 
-	set  atomic.Pointer[Set]
-	mu   sync.Mutex // one reload at a time
-	last []byte     // file contents of the loaded set
+	set     atomic.Pointer[Set]
+	mu      sync.Mutex // one reload at a time
+	last    []byte     // file contents of the loaded set
+	revoked bool       // the file failed: only the static tokens are in force
+
+	// Run's own (one goroutine): the failure last logged, and when.
+	loggedErr string
+	loggedAt  time.Time
 }
 
 // DefaultPollInterval is how often Run looks at the tokens file.
@@ -42,9 +54,13 @@ const DefaultPollInterval = 2 * time.Second
 // taken.
 const settle = 100 * time.Millisecond
 
+// failureLogEvery is how often a tokens file that keeps failing is logged
+// again.
+const failureLogEvery = time.Minute
+
 // NewStore loads the tokens file at path (none when empty) and adds the
 // static --publish-token secrets. A file that does not load is an error
-// here; later reloads keep the previous set instead.
+// here; later reloads revoke every named token instead (fail closed).
 func NewStore(path string, static []string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -66,55 +82,89 @@ func (s *Store) Path() string { return s.path }
 // Len returns the number of tokens in force.
 func (s *Store) Len() int { return s.set.Load().Len() }
 
-// Reload reads the tokens file again; changed reports whether its content
-// differed. On error the previous set stays in force.
+// Revoked reports whether the tokens file failed at the last reload, so
+// that only the --publish-token tokens are in force.
+func (s *Store) Revoked() bool { return s.set.Load().revoked }
+
+// Reload reads the tokens file again; changed reports whether the tokens
+// in force changed. It fails closed: a file that is missing, unreadable,
+// empty or does not parse revokes every named token (the --publish-token
+// ones stay) and returns why; the next valid file, even one identical to
+// the last, brings them back.
 func (s *Store) Reload() (changed bool, err error) {
 	if s.path == "" {
 		return false, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	before, err := os.Stat(s.path)
+	set, data, take, err := s.read()
 	if err != nil {
-		return false, fmt.Errorf("read tokens file: %w", err)
+		if s.set.Load() == nil {
+			return false, err // at start: a start error
+		}
+		changed = !s.revoked
+		s.set.Store(&Set{tokens: s.static.tokens, revoked: true})
+		s.last, s.revoked = nil, true
+		return changed, fmt.Errorf("%w; every named token is revoked until it loads again", err)
 	}
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return false, fmt.Errorf("read tokens file: %w", err)
-	}
-	if s.set.Load() != nil && bytes.Equal(data, s.last) {
+	if !take {
 		return false, nil
 	}
-	if s.set.Load() != nil && len(bytes.TrimSpace(data)) == 0 {
-		// What a file being rewritten in place looks like between its
-		// truncation and its write, however long a settle time.
-		return false, errors.New("tokens file is empty (being written?); to revoke every token write \"tokens: []\"")
+	s.set.Store(Merge(set, s.static))
+	s.last, s.revoked = data, false
+	return true, nil
+}
+
+// read reads and parses the tokens file; take is false when it is the
+// file in force, or when it is being written (the next poll looks again).
+func (s *Store) read() (set *Set, data []byte, take bool, err error) {
+	loaded := s.set.Load() != nil
+	before, err := os.Stat(s.path)
+	if err != nil {
+		if loaded && errors.Is(err, fs.ErrNotExist) {
+			// An editor may be replacing it right now (the old file
+			// renamed away, the new one not there yet): look again.
+			time.Sleep(settle)
+			if _, again := os.Stat(s.path); again == nil {
+				return nil, nil, false, nil
+			}
+		}
+		return nil, nil, false, fmt.Errorf("read tokens file: %w", err)
 	}
-	if s.set.Load() != nil {
+	data, err = os.ReadFile(s.path)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read tokens file: %w", err)
+	}
+	if loaded && !s.revoked && bytes.Equal(data, s.last) {
+		return nil, nil, false, nil
+	}
+	if loaded {
 		// The file may be in the middle of being written (truncated, half
-		// there: an empty file would revoke every token). Take it only
-		// once nobody wrote it for a while and it reads the same twice;
-		// otherwise the next poll tries again.
+		// there). Take it only once nobody wrote it for a while and it
+		// reads the same twice; otherwise the next poll tries again.
 		time.Sleep(settle)
 		again, err := os.ReadFile(s.path)
 		if err != nil {
-			return false, fmt.Errorf("read tokens file: %w", err)
+			return nil, nil, false, fmt.Errorf("read tokens file: %w", err)
 		}
 		after, err := os.Stat(s.path)
 		if err != nil {
-			return false, fmt.Errorf("read tokens file: %w", err)
+			return nil, nil, false, fmt.Errorf("read tokens file: %w", err)
 		}
 		if !bytes.Equal(data, again) || !after.ModTime().Equal(before.ModTime()) || after.Size() != before.Size() {
-			return false, nil
+			return nil, nil, false, nil
 		}
 	}
-	set, err := Parse(data)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", s.path, err)
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Most likely a rewrite that never finished: to revoke every
+		// token on purpose, "tokens: []" says so.
+		return nil, nil, false, fmt.Errorf("tokens file %s is empty (write \"tokens: []\" to revoke every named token on purpose)", s.path)
 	}
-	s.set.Store(Merge(set, s.static))
-	s.last = data
-	return true, nil
+	set, err = Parse(data)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return set, data, true, nil
 }
 
 // Run reloads the tokens file when its content changes (polled every
@@ -147,8 +197,20 @@ func (s *Store) reloadLogged(why string) {
 	changed, err := s.Reload()
 	switch {
 	case err != nil:
-		s.log.Error("tokens file not reloaded; the previous tokens stay in force", "err", err)
+		// Loud at the revocation, on a new reason and every minute while
+		// it lasts; not every poll.
+		now := s.now()
+		if changed || err.Error() != s.loggedErr || now.Sub(s.loggedAt) >= failureLogEvery {
+			s.log.Error("tokens file does not load: every named token is refused until it does (--publish-token tokens stay)",
+				"file", s.path, "err", err, "tokens", s.Len())
+			s.loggedErr, s.loggedAt = err.Error(), now
+		}
 	case changed:
+		if s.loggedErr != "" {
+			s.log.Warn("tokens file loads again: its tokens are back in force", "file", s.path, "why", why, "tokens", s.Len())
+			s.loggedErr = ""
+			return
+		}
 		s.log.Info("tokens reloaded", "why", why, "tokens", s.Len())
 	}
 }

@@ -160,6 +160,10 @@ func (t *Token) Allow(scope Scope, pkg string, now time.Time) error {
 // Set is an immutable collection of tokens.
 type Set struct {
 	tokens []*Token
+	// revoked: the tokens file failed, its tokens are revoked. A secret
+	// is then refused as unknown, even with no token left at all: the
+	// server is not one without tokens (ErrDisabled).
+	revoked bool
 }
 
 // Len returns the number of tokens.
@@ -265,7 +269,7 @@ func Merge(a, b *Set) *Set {
 // compared, in constant time, whatever matches: timing reveals neither the
 // secret nor which token matched.
 func (s *Set) Authenticate(secret string) (*Token, error) {
-	if s.Len() == 0 {
+	if s.Len() == 0 && !s.revoked {
 		return nil, ErrDisabled
 	}
 	if secret == "" {

@@ -185,7 +185,7 @@ func TestStatic(t *testing.T) {
 }
 
 // TestStoreReload: the file is picked up when it changes (polled) and on
-// SIGHUP; a broken file keeps the previous tokens.
+// SIGHUP; a broken file revokes every named token until it is fixed.
 func TestStoreReload(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tokens.yml")
@@ -241,12 +241,19 @@ func TestStoreReload(t *testing.T) {
 	// Changed content: s1 now covers cisco too, s2 appears.
 	write("tokens:\n" + entry(t, "first", "sek-first-9f3a", []Scope{ScopePublish}, []string{"aws*", "cisco*"}, nil) + entry(t, "second", "sek-second-41bc", []Scope{ScopeAudit}, nil, nil))
 	eventually("reload on change", func() bool { return allowed("sek-first-9f3a", "cisco") == nil })
-	// A broken file is refused; the tokens in force stay.
-	write("tokens: [")
-	time.Sleep(100 * time.Millisecond)
-	if err := allowed("sek-first-9f3a", "cisco"); err != nil {
-		t.Fatalf("a broken file replaced the tokens in force: %v", err)
+	// A broken file fails closed: every named token is revoked, the
+	// --publish-token stays; the same file as before brings them back.
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	write("tokens: [")
+	eventually("a broken file revokes", func() bool { return errors.Is(allowed("sek-first-9f3a", "cisco"), ErrUnknown) })
+	if err := allowed("sek-legacy-0c11", "cisco"); err != nil {
+		t.Fatalf("--publish-token with a broken tokens file: %v", err)
+	}
+	write(string(good))
+	eventually("the same file again", func() bool { return allowed("sek-first-9f3a", "cisco") == nil })
 	// Revoked: the file no longer lists s1.
 	write("tokens:\n" + entry(t, "second", "sek-second-41bc", []Scope{ScopeAudit}, nil, nil))
 	eventually("revocation", func() bool { return errors.Is(allowed("sek-first-9f3a", "aws"), ErrUnknown) })
@@ -307,8 +314,9 @@ func TestStoreNeverTakesHalfWrittenFile(t *testing.T) {
 	}
 }
 
-// TestStoreEmptyFile: an empty file is not taken (a file caught between
-// truncation and write); "tokens: []" revokes every token.
+// TestStoreEmptyFile: an empty file (a rewrite that never finished) fails
+// closed, with an error that says how to revoke on purpose; "tokens: []"
+// revokes every token without one; a valid file brings them back.
 func TestStoreEmptyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.yml")
 	if err := os.WriteFile(path, []byte("tokens:\n"+entry(t, "one", "sek-one-1234", []Scope{ScopeAudit}, nil, nil)), 0o600); err != nil {
@@ -322,12 +330,77 @@ func TestStoreEmptyFile(t *testing.T) {
 		body   string
 		tokens int
 		err    bool
-	}{{"", 1, true}, {"  \n", 1, true}, {"tokens: []\n", 0, false}} {
+	}{{"", 0, true}, {"tokens:\n" + entry(t, "one", "sek-one-1234", []Scope{ScopeAudit}, nil, nil), 1, false}, {"  \n", 0, true}, {"tokens: []\n", 0, false}} {
 		if err := os.WriteFile(path, []byte(tt.body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Reload(); (err != nil) != tt.err || s.Len() != tt.tokens {
 			t.Errorf("file %q: %v, %d tokens; want error %v, %d tokens", tt.body, err, s.Len(), tt.err, tt.tokens)
+		}
+	}
+}
+
+// TestStoreFailsClosed: a tokens file deleted, unreadable or unparsable
+// under a running store revokes every named token at the next reload and
+// keeps them revoked at every reload after, until a valid file is back
+// (the very same content as before included); the --publish-token secrets
+// stay valid throughout, and a revoked set refuses a secret as unknown, not
+// as a server without tokens.
+func TestStoreFailsClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yml")
+	good := "tokens:\n" + entry(t, "named", "sek-named-2b2b", []Scope{ScopePublish}, []string{"*"}, nil)
+	restore := func() {
+		t.Helper()
+		os.RemoveAll(path)
+		if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore()
+	check := func(s *Store, secret string) error {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+secret)
+		_, err := s.Check(r, ScopePublish, "aws")
+		return err
+	}
+	for _, static := range [][]string{nil, {"sek-static-3c3c"}} {
+		s, err := NewStore(path, static, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name   string
+			break_ func() error
+		}{
+			{"deleted", func() error { return os.Remove(path) }},
+			{"a folder", func() error { os.Remove(path); return os.Mkdir(path, 0o700) }},
+			{"bad YAML", func() error { return os.WriteFile(path, []byte("tokens: [\n"), 0o600) }},
+			{"bad entry", func() error { return os.WriteFile(path, []byte("tokens:\n  - name: x\n"), 0o600) }},
+		} {
+			if err := tc.break_(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				changed, err := s.Reload()
+				if err == nil || changed != (i == 0) || !s.Revoked() {
+					t.Errorf("%s, reload %d: changed %v, revoked %v, err %v; want changed %v, revoked, an error", tc.name, i, changed, s.Revoked(), err, i == 0)
+				}
+				if err := check(s, "sek-named-2b2b"); !errors.Is(err, ErrUnknown) {
+					t.Errorf("%s, reload %d: named token: %v, want ErrUnknown", tc.name, i, err)
+				}
+				if len(static) > 0 {
+					if err := check(s, static[0]); err != nil {
+						t.Errorf("%s: --publish-token: %v", tc.name, err)
+					}
+				}
+			}
+			restore()
+			if changed, err := s.Reload(); err != nil || !changed || s.Revoked() {
+				t.Errorf("%s, restored: changed %v, revoked %v, err %v", tc.name, changed, s.Revoked(), err)
+			}
+			if err := check(s, "sek-named-2b2b"); err != nil {
+				t.Errorf("%s, restored: named token: %v", tc.name, err)
+			}
 		}
 	}
 }

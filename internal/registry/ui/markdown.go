@@ -264,6 +264,15 @@ func delAttr(t *xhtml.Token, key string) {
 // Anything else (other hosts, other packages, data:, escapes from the
 // package root) is refused.
 func (f files) imageURL(ref, dir string) (string, bool) {
+	rel, ok := f.imagePath(ref, dir)
+	if !ok {
+		return "", false
+	}
+	return staticURL(f.base, rel), true
+}
+
+// imagePath is the package file an image reference names.
+func (f files) imagePath(ref, dir string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(ref))
 	if err != nil || ref == "" || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil {
 		return "", false
@@ -272,7 +281,22 @@ func (f files) imageURL(ref, dir string) (string, bool) {
 	if !ok || !f.has(rel) {
 		return "", false
 	}
-	return staticURL(f.base, rel), true
+	return rel, true
+}
+
+// screenshotURL resolves a manifest's screenshot src: shown only when the
+// file is an image type (screenshotTypes), and linked on its own only when
+// a README may link to it too (linkable, which leaves SVG out).
+func (f files) screenshotURL(ref string) (u string, link, ok bool) {
+	rel, ok := f.imagePath(ref, "")
+	if !ok {
+		return "", false, false
+	}
+	ext := strings.ToLower(path.Ext(rel))
+	if !screenshotTypes[ext] {
+		return "", false, false
+	}
+	return staticURL(f.base, rel), linkable[ext], true
 }
 
 // files are the static files of one revision.
@@ -364,6 +388,15 @@ var linkable = map[string]bool{
 	".md": true, ".markdown": true, ".txt": true, ".yml": true, ".yaml": true, ".json": true,
 	".csv": true, ".log": true, ".png": true, ".jpg": true, ".jpeg": true, ".gif": true,
 	".webp": true, ".ico": true, ".pdf": true,
+}
+
+// screenshotTypes are the extensions of package files the catalog shows as
+// screenshots: the image types among linkable, and SVG, which is shown (in
+// <img>, where its script never runs) but never linked. A screenshot of any
+// other file (a manifest naming /img/page.html) is left out of the page.
+var screenshotTypes = map[string]bool{
+	".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".webp": true, ".ico": true,
+	".svg": true,
 }
 
 // staticURL is the URL of the package file rel under staticBase, each

@@ -44,7 +44,7 @@ type VersionOption struct {
 type Image struct {
 	URL, Title    string
 	Width, Height string // from the manifest's size, when it reads WxH
-	Link          bool   // safe to open on its own (not SVG)
+	Link          bool   // safe to open on its own (linkable: not SVG)
 }
 
 // Change is one changelog entry.
@@ -233,11 +233,11 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	}
 
 	for i, s := range doc.Screenshots {
-		u, ok := own.imageURL(s.Path, "")
+		u, link, ok := own.screenshotURL(s.Path)
 		if !ok {
 			continue
 		}
-		im := Image{URL: u, Title: s.Title, Link: !strings.HasSuffix(strings.ToLower(u), ".svg")}
+		im := Image{URL: u, Title: s.Title, Link: link}
 		if im.Title == "" {
 			im.Title = fmt.Sprintf("Screenshot %d", i+1)
 		}

@@ -101,6 +101,17 @@ func notFile(p string) error {
 	return &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 }
 
+// absentErr wraps err of op (a read, stat or delete) on key. A key under
+// an object's key ("x.md/y" beside the object "x.md") is an absent key, as
+// on cloud buckets, where keys are only names: the file system's ENOTDIR
+// becomes ErrNotExist.
+func absentErr(op, key string, err error) error {
+	if pe, ok := err.(*fs.PathError); ok && errors.Is(err, syscall.ENOTDIR) {
+		err = &fs.PathError{Op: pe.Op, Path: pe.Path, Err: fs.ErrNotExist}
+	}
+	return keyErr(op, key, err)
+}
+
 // reader reads a file.
 type reader struct {
 	f      *os.File
@@ -139,11 +150,11 @@ func (r *reader) ModTime() time.Time { return r.mod }
 func (b *Bucket) NewRangeReader(ctx context.Context, key string, offset, length int64) (driver.Reader, error) {
 	p, err := b.path(key)
 	if err != nil {
-		return nil, keyErr("read", key, err)
+		return nil, absentErr("read", key, err)
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, keyErr("read", key, err)
+		return nil, absentErr("read", key, err)
 	}
 	fi, err := f.Stat()
 	if err == nil && fi.IsDir() {
@@ -154,7 +165,7 @@ func (b *Bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 	}
 	if err != nil {
 		f.Close()
-		return nil, keyErr("read", key, err)
+		return nil, absentErr("read", key, err)
 	}
 	return &reader{f: f, size: fi.Size(), mod: fi.ModTime(), remain: length}, nil
 }
@@ -163,14 +174,14 @@ func (b *Bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 func (b *Bucket) ReadAll(ctx context.Context, key string) ([]byte, error) {
 	p, err := b.path(key)
 	if err != nil {
-		return nil, keyErr("read", key, err)
+		return nil, absentErr("read", key, err)
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, syscall.EISDIR) {
 			err = notFile(p)
 		}
-		return nil, keyErr("read", key, err)
+		return nil, absentErr("read", key, err)
 	}
 	return data, nil
 }
@@ -179,14 +190,14 @@ func (b *Bucket) ReadAll(ctx context.Context, key string) ([]byte, error) {
 func (b *Bucket) Attributes(ctx context.Context, key string) (*driver.Attributes, error) {
 	p, err := b.path(key)
 	if err != nil {
-		return nil, keyErr("stat", key, err)
+		return nil, absentErr("stat", key, err)
 	}
 	fi, err := os.Stat(p)
 	if err == nil && fi.IsDir() {
 		err = notFile(p)
 	}
 	if err != nil {
-		return nil, keyErr("stat", key, err)
+		return nil, absentErr("stat", key, err)
 	}
 	return &driver.Attributes{Size: fi.Size(), ModTime: fi.ModTime(), ContentType: "application/octet-stream"}, nil
 }
@@ -195,10 +206,10 @@ func (b *Bucket) Attributes(ctx context.Context, key string) (*driver.Attributes
 func (b *Bucket) Delete(ctx context.Context, key string) error {
 	p, err := b.path(key)
 	if err != nil {
-		return keyErr("delete", key, err)
+		return absentErr("delete", key, err)
 	}
 	if err := os.Remove(p); err != nil {
-		return keyErr("delete", key, err)
+		return absentErr("delete", key, err)
 	}
 	return nil
 }
@@ -239,7 +250,7 @@ func (b *Bucket) OpenLocal(key string) (*os.File, error) {
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, keyErr("open", key, err)
+		return nil, absentErr("open", key, err)
 	}
 	return f, nil
 }

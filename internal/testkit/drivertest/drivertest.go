@@ -273,6 +273,29 @@ func testNotFound(t *testing.T, h Harness, b *storage.Bucket) {
 	if err := b.Delete(ctx, key); !storage.IsNotFound(err) {
 		t.Errorf("Delete: %v", err)
 	}
+	// A key under an object (a static file taken for a folder: the
+	// registry's /package/N/V/docs/README.md/x) is an absent key, as on
+	// cloud buckets, where keys are only names.
+	for _, under := range []string{"artifacts/static/other/x.md/y", "artifacts/static/other/x.md/y/z"} {
+		if _, err := b.ReadAll(ctx, under); !storage.IsNotFound(err) {
+			t.Errorf("ReadAll(%s): %v", under, err)
+		}
+		if _, err := b.NewReader(ctx, under); !storage.IsNotFound(err) {
+			t.Errorf("NewReader(%s): %v", under, err)
+		}
+		if _, err := b.NewRangeReader(ctx, under, 1, 2); !storage.IsNotFound(err) {
+			t.Errorf("NewRangeReader(%s): %v", under, err)
+		}
+		if _, err := b.Attributes(ctx, under); !storage.IsNotFound(err) {
+			t.Errorf("Attributes(%s): %v", under, err)
+		}
+		if ok, err := b.Exists(ctx, under); ok || err != nil {
+			t.Errorf("Exists(%s): %v, %v", under, ok, err)
+		}
+		if err := b.Delete(ctx, under); !storage.IsNotFound(err) {
+			t.Errorf("Delete(%s): %v", under, err)
+		}
+	}
 }
 
 func testWriter(t *testing.T, h Harness, b *storage.Bucket) {

@@ -342,6 +342,7 @@ func Errors(pkgs []Package) []Request {
 		"/package/"+n+"/"+v+"-rc1/",
 		"/package/unknownpackage/1.0.0/",
 		"/package/"+n+"/"+v+"/nonexistent.md",
+		"/package/"+n+"/"+v+"/manifest.yml/x",
 		"/package/"+n+"/"+v+"/docs/",
 		"/package/"+n+"/999.0.0/manifest.yml",
 		"/package/unknownpackage/1.0.0/manifest.yml",
