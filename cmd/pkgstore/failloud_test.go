@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pkgstore/internal/testkit/sigtest"
 )
 
 // runCLITimeout is runCLI for commands that may serve: the context ends
@@ -127,4 +129,24 @@ func TestServeRefusesUnopenableBucket(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestImportWithoutKeyringSaysWhatItSkipped is the attack of issue 21
+// item 10: `import` without --keyring checked no signature and said
+// nothing. It now says, in one line, what it did not verify, before it
+// reads the bundle; with --keyring it says nothing of the kind.
+func TestImportWithoutKeyringSaysWhatItSkipped(t *testing.T) {
+	key := sigtest.NewKey(t, "operator")
+	dir := t.TempDir()
+	notBundle := writeFile(t, filepath.Join(dir, "x.bundle"), []byte("not a tar"))
+	const want = "import: no --keyring: not verified here: the bundle manifest's signature (who made the bundle) and each package's signature"
+	// The store is unreachable: the line comes before anything else.
+	_, stderr, code := runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t")
+	if code != 1 || strings.Count(stderr, want) != 1 || !strings.Contains(stderr, "the store verifies each package's signature against its own keyring") {
+		t.Errorf("without --keyring: exit %d, stderr:\n%s\nwant one line %q…", code, stderr, want)
+	}
+	_, stderr, _ = runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t", "--keyring", key.PublicPath)
+	if strings.Contains(stderr, "no --keyring") {
+		t.Errorf("with --keyring: stderr:\n%s", stderr)
+	}
 }
