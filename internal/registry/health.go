@@ -78,7 +78,7 @@ func (r *Registry) HealthNow() Health {
 // their last probe).
 func (r *Registry) unreachable() string {
 	var why []string
-	for _, p := range []*atomic.Pointer[string]{&r.internalDown, &r.publicDown} {
+	for _, p := range []*atomic.Pointer[string]{&r.internalDown, &r.internalProbe, &r.publicDown} {
 		if e := p.Load(); e != nil {
 			why = append(why, *e)
 		}

@@ -92,6 +92,9 @@ type flaky struct {
 	driver.Bucket
 	down  atomic.Bool
 	reads atomic.Int64
+	// gone: the bucket does not exist (S3 NoSuchBucket): every object
+	// read answers "not found", every listing fails.
+	gone atomic.Bool
 }
 
 var errDown = errors.New("dial tcp 192.0.2.1:443: connect: connection refused")
@@ -100,6 +103,9 @@ func (f *flaky) ReadAll(ctx context.Context, key string) ([]byte, error) {
 	f.reads.Add(1)
 	if f.down.Load() {
 		return nil, errDown
+	}
+	if f.gone.Load() {
+		return nil, fmt.Errorf("NoSuchBucket: %w", driver.ErrNotExist)
 	}
 	return f.Bucket.ReadAll(ctx, key)
 }
@@ -124,6 +130,9 @@ func (f *flaky) List(ctx context.Context, o *driver.ListOptions) ([]driver.Objec
 	f.reads.Add(1)
 	if f.down.Load() {
 		return nil, errDown
+	}
+	if f.gone.Load() {
+		return nil, fmt.Errorf("list: NoSuchBucket: the specified bucket does not exist: %w", driver.ErrNotExist)
 	}
 	return f.Bucket.List(ctx, o)
 }
@@ -219,5 +228,22 @@ func TestHealthUnreachableBuckets(t *testing.T) {
 	r.Probe(ctx)
 	if w := get2(r, "/health"); w.Code != 200 {
 		t.Errorf("public bucket back: /health = %d, want 200", w.Code)
+	}
+
+	// A bucket that does not exist (a wrong name, a MinIO without it)
+	// answers every read with "not found": cursor.json absent reads as
+	// "no index yet", an empty store. The probe's listing tells them apart.
+	inDrv.gone.Store(true)
+	if err := r.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.Probe(ctx)
+	if code, h := verbose(); code != 503 || !strings.Contains(fmt.Sprint(h["reason"]), "NoSuchBucket") {
+		t.Errorf("internal bucket missing: verbose = %d %v, want 503 naming the missing bucket", code, h)
+	}
+	inDrv.gone.Store(false)
+	r.Probe(ctx)
+	if w := get2(r, "/health"); w.Code != 200 {
+		t.Errorf("internal bucket back: /health = %d, want 200", w.Code)
 	}
 }

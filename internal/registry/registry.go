@@ -81,7 +81,7 @@ type Registry struct {
 	// internalDown and publicDown say why a bucket is unreachable: set
 	// when reading cursor.json (Reload) or the public probe (Probe) fails,
 	// cleared by the next success. /health answers 503 while either is set.
-	internalDown, publicDown atomic.Pointer[string]
+	internalDown, publicDown, internalProbe atomic.Pointer[string]
 	// loadErr is why the last Reload failed (the reason /health gives
 	// before the first load).
 	loadErr atomic.Pointer[string]
@@ -236,23 +236,31 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// probeKey is the public key Probe asks about: never an object (no
-// package zip has this name), so a reachable bucket answers "not found".
-const probeKey = storage.PackagesPrefix + "pkgstore-health-probe"
+// probePrefix is the prefix Probe lists: it never holds an object, so a
+// reachable bucket answers with an empty listing (one request), and one
+// that does not exist (S3's NoSuchBucket, where every object read answers
+// "not found", as an empty store would) or cannot be read fails it.
+const probePrefix = "pkgstore-health-probe/"
 
-// Probe checks that the public bucket answers (one attributes request;
-// Watch calls it on every interval, /health never does): while it fails,
-// /health answers 503 with the error.
+// Probe checks that both buckets answer (one listing of an empty prefix
+// each; Watch calls it on every interval, /health never does): while one
+// fails, /health answers 503 with the error.
 func (r *Registry) Probe(ctx context.Context) {
-	_, err := r.buckets.Public.Attributes(ctx, probeKey)
-	switch {
-	case err == nil || storage.IsNotFound(err):
-		if r.publicDown.Swap(nil) != nil {
-			r.log.Info("public bucket reachable again")
-		}
-	case ctx.Err() == nil:
-		if r.publicDown.Swap(ptr("public bucket: "+err.Error())) == nil {
-			r.log.Error("public bucket unreachable: /health answers 503 until it answers again", "err", err)
+	for _, p := range []struct {
+		name string
+		b    *storage.Bucket
+		down *atomic.Pointer[string]
+	}{{"public", r.buckets.Public, &r.publicDown}, {"internal", r.buckets.Internal, &r.internalProbe}} {
+		_, _, err := p.b.ListLevel(ctx, probePrefix)
+		switch {
+		case err == nil:
+			if p.down.Swap(nil) != nil {
+				r.log.Info(p.name + " bucket reachable again")
+			}
+		case ctx.Err() == nil:
+			if p.down.Swap(ptr(p.name+" bucket: "+err.Error())) == nil {
+				r.log.Error(p.name+" bucket unreachable: /health answers 503 until it answers again", "err", err)
+			}
 		}
 	}
 }
