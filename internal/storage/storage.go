@@ -56,7 +56,8 @@ type Config struct {
 	InternalURL string
 	// MustExist opens folders (DataDir, file:// URLs) only if they exist,
 	// never creating one, for commands that read a store and read-only
-	// replicas: a wrong path is an error, not an empty store.
+	// replicas (and `pkgstore index`): a wrong path is an error, not an
+	// empty store.
 	MustExist bool
 }
 
