@@ -64,6 +64,7 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 				if aq.Until, err = governapi.ParseTime(q.Until, now); err != nil {
 					return usageError("--until: %v", err)
 				}
+				cfg.MustExist = true // reading: a wrong --data is an error, not an empty log
 				b, err := storage.Open(cmd.Context(), cfg)
 				if err != nil {
 					return &exitError{Code: 1, Err: err}

@@ -23,6 +23,9 @@ func newIndexCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// An indexing pass is over an existing store: a wrong --data
+			// must not become a new, empty store with an empty index.
+			cfg.MustExist = true
 			b, err := storage.Open(cmd.Context(), cfg)
 			if err != nil {
 				return &exitError{Code: 1, Err: err}

@@ -127,8 +127,10 @@ func newImportCmd() *cobra.Command {
 		Use:   "import BUNDLE --registry URL --token T [--keyring KEY]",
 		Short: "Publish an offline bundle (from pkgstore mirror --bundle) into a store",
 		Long: `import checks the whole bundle first: with --keyring, the manifest's
-signature and every package's signature; always, every file's size and
-sha256, and that no file is missing, extra or repeated. A bundle with any
+signature and every package's signature (without, it says in one line
+what it did not verify; the store still verifies each package's signature
+against its own keyring); always, every file's size and sha256, and that
+no file is missing, extra or repeated. A bundle with any
 problem is refused, each problem naming its file, and nothing of it is
 published. Then every revision the store lacks (HEAD check) is published as a
 legacy package with the upstream's exact bytes.
@@ -152,6 +154,10 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 					return usageError("%v", err)
 				}
 			}
+			if cfg.Keyring == nil {
+				// Say what is not checked, rather than nothing (issue 21).
+				fmt.Fprintln(cmd.ErrOrStderr(), noKeyringNote)
+			}
 			out := cmd.OutOrStdout()
 			cfg.Reporter = reporter("import", out, cmd.ErrOrStderr())
 			sum, err := mirror.Import(cmd.Context(), cfg)
@@ -169,6 +175,13 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
 	return cmd
 }
+
+// noKeyringNote is what import without --keyring leaves unverified, in one
+// line: the manifest's signature is then checked by no one; each
+// package's signature travels with it and the store verifies it against
+// its own keyring (publish.checkSignature: a supplied signature is always
+// verified, whatever --require-signatures says).
+const noKeyringNote = "import: no --keyring: not verified here: the bundle manifest's signature (who made the bundle) and each package's signature; checked: every file's size and sha256; the store verifies each package's signature against its own keyring (serve --keyring) as it publishes"
 
 // reporter draws a bar on a terminal and writes plain lines otherwise.
 func reporter(name string, out, errOut io.Writer) progress.Reporter {

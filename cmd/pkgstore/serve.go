@@ -107,6 +107,9 @@ another process.`,
 			if !cfg.ReadOnly && len(cfg.Tokens) == 0 && cfg.TokensFile == "" {
 				log.Info("publishing API disabled: pass --tokens-file, --publish-token or set PKGSTORE_PUBLISH_TOKEN to enable it")
 			}
+			// A replica serves a store another process writes: it must
+			// not invent an empty one where a path is wrong.
+			cfg.Storage.MustExist = cfg.ReadOnly
 			cfg.WatchInterval = cfg.Registry.WatchInterval
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {

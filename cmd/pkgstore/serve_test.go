@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,6 +117,12 @@ func (p *serveProc) waitLog(t *testing.T, what string, match func(map[string]any
 func TestServeTLSLogsAndReplicaToken(t *testing.T) {
 	cert := servertest.SelfSignedCert(t)
 	data := t.TempDir()
+	// A replica serves an existing store: it creates no folder.
+	for _, sub := range []string{"public", "internal"} {
+		if err := os.Mkdir(filepath.Join(data, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := startServe(t, []string{"PKGSTORE_PUBLISH_TOKEN=s3cret", "PKGSTORE_TLS_MIN_VERSION=1.3"},
 		"--data", data, "--read-only", "--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile)
 	base := "https://" + p.Addr

@@ -4,13 +4,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // Health is the /health?verbose=true answer: whether an index is loaded,
 // which, and how old it is.
 type Health struct {
-	Status string      `json:"status"` // "ok" or "loading"
+	// Status is "ok", "loading" (no index loaded yet) or "unavailable"
+	// (a bucket is unreachable); /health answers 503 unless "ok".
+	Status string `json:"status"`
+	// Reason says why the status is not "ok": the bucket's or the
+	// index's error, as the last probe or load saw it.
+	Reason string      `json:"reason,omitempty"`
 	Index  IndexHealth `json:"index"`
 }
 
@@ -37,11 +44,21 @@ const minCursorTime = 1e18
 // HealthNow reports the registry's state.
 func (r *Registry) HealthNow() Health {
 	now := time.Now()
+	down := r.unreachable()
 	s := r.snap.Load()
 	if s == nil {
-		return Health{Status: "loading"}
+		h := Health{Status: "loading", Reason: "index not loaded yet"}
+		if e := r.loadErr.Load(); down == "" && e != nil {
+			h.Reason += ": " + *e
+		} else if down != "" {
+			h.Reason += ": " + down
+		}
+		return h
 	}
 	h := Health{Status: "ok", Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}}
+	if down != "" {
+		h.Status, h.Reason = "unavailable", down
+	}
 	at := s.loadedAt.UTC()
 	h.Index.LoadedAt = &at
 	// Cursors written by an indexer are nanosecond timestamps; others
@@ -57,18 +74,38 @@ func (r *Registry) HealthNow() Health {
 	return h
 }
 
-// serveHealth answers /health as EPR does (200 with no body once an index
-// is loaded, 503 before), and with a JSON Health body, same status, when
-// asked with ?verbose=true: probes keep their contract, operators get the
-// details.
+// unreachable says why a bucket is unreachable ("" when both answered
+// their last probe).
+func (r *Registry) unreachable() string {
+	var why []string
+	for _, p := range []*atomic.Pointer[string]{&r.internalDown, &r.internalProbe, &r.publicDown} {
+		if e := p.Load(); e != nil {
+			why = append(why, *e)
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// Healthy reports whether /health answers 200: an index is loaded and both
+// buckets answered their last probe.
+func (r *Registry) Healthy() bool { return r.Ready() && r.unreachable() == "" }
+
+// serveHealth answers /health as EPR does when healthy (200 with no
+// body), 503 before the first index load and while a bucket is
+// unreachable, and with a JSON Health body, same status, when asked with
+// ?verbose=true: probes keep their contract, operators get the details.
+// It reads only what the watch loop recorded: no bucket request.
 func (r *Registry) serveHealth(w http.ResponseWriter, req *http.Request) {
 	code := http.StatusOK
-	if !r.Ready() {
+	if !r.Healthy() {
 		code = http.StatusServiceUnavailable
 	}
 	if v := req.URL.Query().Get("verbose"); v == "" || v == "false" || v == "0" {
-		if code != http.StatusOK {
+		switch {
+		case !r.Ready():
 			http.Error(w, "index not loaded yet", code)
+		case code != http.StatusOK:
+			http.Error(w, "bucket unreachable (details: /health?verbose=true)", code)
 		}
 		return
 	}

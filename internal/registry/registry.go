@@ -11,6 +11,7 @@ import (
 
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/publish/index"
 	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/registry/httpenc"
 	"pkgstore/internal/storage"
@@ -77,6 +78,13 @@ type Registry struct {
 	snap atomic.Pointer[snapshot] // nil until the first successful Reload
 	// checked is when a Reload last succeeded (UnixNano), for /health.
 	checked atomic.Int64
+	// internalDown and publicDown say why a bucket is unreachable: set
+	// when reading cursor.json (Reload) or the public probe (Probe) fails,
+	// cleared by the next success. /health answers 503 while either is set.
+	internalDown, publicDown, internalProbe atomic.Pointer[string]
+	// loadErr is why the last Reload failed (the reason /health gives
+	// before the first load).
+	loadErr atomic.Pointer[string]
 
 	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
 }
@@ -164,8 +172,25 @@ func (r *Registry) Reload(ctx context.Context) error {
 		base = cur.cat
 	}
 	start := time.Now()
-	next, err := catalog.Update(ctx, r.buckets.Internal, base)
+	// Reading cursor.json is also the internal bucket's health probe: it
+	// runs on the watch interval, never per /health request.
+	latest, err := index.ReadCursor(ctx, r.buckets.Internal)
+	if errors.Is(err, index.ErrNoCursor) {
+		latest, err = "", nil
+	}
 	if err != nil {
+		if ctx.Err() == nil {
+			r.internalDown.Store(ptr("internal bucket: " + err.Error()))
+			r.loadErr.Store(ptr("internal bucket: " + err.Error()))
+		}
+		return fmt.Errorf("reload index: %w", err)
+	}
+	r.internalDown.Store(nil)
+	next, err := catalog.UpdateTo(ctx, r.buckets.Internal, base, latest)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.loadErr.Store(ptr("index: " + err.Error()))
+		}
 		return fmt.Errorf("reload index: %w", err)
 	}
 	r.checked.Store(time.Now().UnixNano())
@@ -176,9 +201,13 @@ func (r *Registry) Reload(ctx context.Context) error {
 		// Before the swap: a revision the new index drops is served as
 		// hidden from the first request that misses it.
 		if err := r.cfg.Hidden.Reload(ctx); err != nil {
+			if ctx.Err() == nil {
+				r.loadErr.Store(ptr("hidden revisions: " + err.Error()))
+			}
 			return fmt.Errorf("reload hidden revisions: %w", err)
 		}
 	}
+	r.loadErr.Store(nil)
 	r.snap.Store(newSnapshot(next))
 	if next != base || cur == nil {
 		r.log.Info("index loaded", "cursor", next.Cursor(), "revisions", next.Len(), "took", time.Since(start))
@@ -196,8 +225,9 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 	defer t.Stop()
 	for {
 		if err := r.Reload(ctx); err != nil && ctx.Err() == nil {
-			r.log.Warn("index reload failed; serving the previous index", "err", err)
+			r.log.Warn("index reload failed; serving the previous index, /health answers 503 while a bucket is unreachable", "err", err)
 		}
+		r.Probe(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -205,6 +235,37 @@ func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// probePrefix is the prefix Probe lists: it never holds an object, so a
+// reachable bucket answers with an empty listing (one request), and one
+// that does not exist (S3's NoSuchBucket, where every object read answers
+// "not found", as an empty store would) or cannot be read fails it.
+const probePrefix = "pkgstore-health-probe/"
+
+// Probe checks that both buckets answer (one listing of an empty prefix
+// each; Watch calls it on every interval, /health never does): while one
+// fails, /health answers 503 with the error.
+func (r *Registry) Probe(ctx context.Context) {
+	for _, p := range []struct {
+		name string
+		b    *storage.Bucket
+		down *atomic.Pointer[string]
+	}{{"public", r.buckets.Public, &r.publicDown}, {"internal", r.buckets.Internal, &r.internalProbe}} {
+		_, _, err := p.b.ListLevel(ctx, probePrefix)
+		switch {
+		case err == nil:
+			if p.down.Swap(nil) != nil {
+				r.log.Info(p.name + " bucket reachable again")
+			}
+		case ctx.Err() == nil:
+			if p.down.Swap(ptr(p.name+" bucket: "+err.Error())) == nil {
+				r.log.Error(p.name+" bucket unreachable: /health answers 503 until it answers again", "err", err)
+			}
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }
 
 // Has reports whether the current index holds NAME-VERSION (proxy mode asks
 // before falling back to its upstream).

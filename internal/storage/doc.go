@@ -6,8 +6,9 @@
 // objects committed later (Stage, StageFile), trees of objects that appear
 // at once (Tree), Sync, OpenLocal. Open, OpenDir and OpenURL pick the
 // driver: folders (--data, file:// URLs) or cloud buckets (gs://, s3://,
-// azblob://, mem://). Errors of absent keys match ErrNotExist (IsNotFound),
-// refused creations ErrExists.
+// azblob://, mem://); writers create missing folders, readers
+// (Config.MustExist, OpenDirExisting) refuse them. Errors of absent keys
+// match ErrNotExist (IsNotFound), refused creations ErrExists.
 //
 // The packages of the wing, and what each may import:
 //

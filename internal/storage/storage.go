@@ -54,6 +54,11 @@ type Config struct {
 	DataDir     string // DIR/public and DIR/internal, used when a URL is empty
 	PublicURL   string // a bucket URL: file://, gs://, s3://, azblob://, mem://
 	InternalURL string
+	// MustExist opens folders (DataDir, file:// URLs) only if they exist,
+	// never creating one, for commands that read a store and read-only
+	// replicas (and `pkgstore index`): a wrong path is an error, not an
+	// empty store.
+	MustExist bool
 }
 
 // Buckets is the pair the whole system works on.
@@ -94,11 +99,11 @@ func (b *Bucket) Driver() driver.Bucket { return b.drv }
 
 // Open opens both buckets described by cfg.
 func Open(ctx context.Context, cfg Config) (*Buckets, error) {
-	pub, err := openOne(ctx, cfg.PublicURL, cfg.DataDir, "public")
+	pub, err := openOne(ctx, cfg.PublicURL, cfg.DataDir, "public", cfg.MustExist)
 	if err != nil {
 		return nil, err
 	}
-	internal, err := openOne(ctx, cfg.InternalURL, cfg.DataDir, "internal")
+	internal, err := openOne(ctx, cfg.InternalURL, cfg.DataDir, "internal", cfg.MustExist)
 	if err != nil {
 		pub.Close()
 		return nil, err
@@ -106,14 +111,18 @@ func Open(ctx context.Context, cfg Config) (*Buckets, error) {
 	return &Buckets{Public: pub, Internal: internal}, nil
 }
 
-func openOne(ctx context.Context, rawURL, dataDir, sub string) (*Bucket, error) {
+func openOne(ctx context.Context, rawURL, dataDir, sub string, mustExist bool) (*Bucket, error) {
 	if rawURL == "" {
 		if dataDir == "" {
 			return nil, fmt.Errorf("%s bucket: neither a bucket URL nor a data directory was given", sub)
 		}
-		return OpenDir(filepath.Join(dataDir, sub))
+		b, err := openDir(filepath.Join(dataDir, sub), mustExist)
+		if err != nil {
+			return nil, fmt.Errorf("%s bucket: %w", sub, err)
+		}
+		return b, nil
 	}
-	b, err := OpenURL(ctx, rawURL)
+	b, err := openURL(ctx, rawURL, mustExist)
 	if err != nil {
 		return nil, fmt.Errorf("%s bucket: %w", sub, err)
 	}
@@ -123,8 +132,18 @@ func openOne(ctx context.Context, rawURL, dataDir, sub string) (*Bucket, error) 
 // OpenDir opens a folder as a bucket, creating it if needed. No metadata
 // sidecar files are written, so the folder is a plain mirror of the keys
 // (a web server can serve the public one as it is).
-func OpenDir(dir string) (*Bucket, error) {
-	d, err := fsdriver.Open(dir)
+func OpenDir(dir string) (*Bucket, error) { return openDir(dir, false) }
+
+// OpenDirExisting is OpenDir of a folder that must exist: it creates
+// nothing, and a missing folder is an error matching ErrNotExist.
+func OpenDirExisting(dir string) (*Bucket, error) { return openDir(dir, true) }
+
+func openDir(dir string, mustExist bool) (*Bucket, error) {
+	open := fsdriver.Open
+	if mustExist {
+		open = fsdriver.OpenExisting
+	}
+	d, err := open(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +154,10 @@ func OpenDir(dir string) (*Bucket, error) {
 // does (and take no query parameters); gs://, s3://, azblob:// and mem://
 // open cloud buckets through gocloud.dev.
 func OpenURL(ctx context.Context, rawURL string) (*Bucket, error) {
+	return openURL(ctx, rawURL, false)
+}
+
+func openURL(ctx context.Context, rawURL string, mustExist bool) (*Bucket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse bucket URL %q: %w", rawURL, err)
@@ -143,7 +166,7 @@ func OpenURL(ctx context.Context, rawURL string) (*Bucket, error) {
 		if len(u.Query()) > 0 {
 			return nil, fmt.Errorf("open bucket %q: file bucket URLs take no query parameters", rawURL)
 		}
-		return OpenDir(filepath.FromSlash(u.Path))
+		return openDir(filepath.FromSlash(u.Path), mustExist)
 	}
 	d, err := blobdriver.Open(ctx, rawURL)
 	if err != nil {

@@ -2,7 +2,9 @@ package storage_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"pkgstore/internal/storage"
@@ -79,4 +81,39 @@ func TestBucketsSync(t *testing.T) {
 		}
 		bs.Close()
 	}
+}
+
+// TestOpenMustExist: readers open folders without creating them (issue 21
+// item 10: `audit --data /nonexistent` created the folders and read an
+// empty store); writers still create them.
+func TestOpenMustExist(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "no", "data")
+	for _, cfg := range []storage.Config{
+		{DataDir: missing, MustExist: true},
+		{DataDir: t.TempDir(), InternalURL: "file://" + missing, MustExist: true},
+	} {
+		if b, err := storage.Open(ctx, cfg); err == nil || !storage.IsNotFound(err) || !strings.Contains(err.Error(), "folder does not exist") {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("Open(%+v) = %v, want a 'folder does not exist' error matching ErrNotExist", cfg, err)
+		}
+	}
+	if _, err := storage.OpenDirExisting(missing); !storage.IsNotFound(err) {
+		t.Errorf("OpenDirExisting(missing) = %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+		t.Fatalf("a reader created %s", filepath.Dir(missing))
+	}
+	b, err := storage.Open(ctx, storage.Config{DataDir: missing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = storage.Open(ctx, storage.Config{DataDir: missing, MustExist: true})
+	if err != nil {
+		t.Fatalf("existing folders: %v", err)
+	}
+	b.Close()
 }

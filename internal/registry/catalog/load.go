@@ -150,7 +150,13 @@ func Update(ctx context.Context, b *storage.Bucket, cur *Catalog) (*Catalog, err
 	if err != nil {
 		return nil, err
 	}
-	if latest == cur.Cursor() {
+	return UpdateTo(ctx, b, cur, latest)
+}
+
+// UpdateTo is Update once the bucket's cursor has been read: latest ("" when
+// no index has been written yet).
+func UpdateTo(ctx context.Context, b *storage.Bucket, cur *Catalog, latest string) (*Catalog, error) {
+	if latest == "" || latest == cur.Cursor() {
 		return cur, nil
 	}
 	if cur.Cursor() == "" || latest < cur.Cursor() {

@@ -58,24 +58,63 @@ var (
 
 // Open opens the folder dir as a bucket, creating it if needed, and
 // removes the temporary files that crashed writers left there long ago.
-func Open(dir string) (*Bucket, error) {
+// A dir that is not a folder, or that cannot be read, is an error.
+func Open(dir string) (*Bucket, error) { return open(dir, true) }
+
+// OpenExisting opens the folder dir as a bucket without creating it: a
+// folder that does not exist is an error matching fs.ErrNotExist ("folder
+// does not exist"). It changes nothing in the folder (no clean-up of
+// temporary files): for commands that only read a store and replicas,
+// which must not invent an empty store where a path is wrong.
+func OpenExisting(dir string) (*Bucket, error) { return open(dir, false) }
+
+// errNoFolder is the error of OpenExisting on a folder that does not exist.
+type errNoFolder struct{}
+
+func (errNoFolder) Error() string        { return "folder does not exist" }
+func (errNoFolder) Is(target error) bool { return target == fs.ErrNotExist }
+
+func open(dir string, create bool) (*Bucket, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
-	}
-	if fi, err := os.Stat(abs); err != nil {
-		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
-	} else if !fi.IsDir() {
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("open bucket dir %s: not a folder", dir)
+	}
+	if create {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
+		}
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open bucket dir %s: %w", dir, errNoFolder{})
+	case err != nil:
+		return nil, fmt.Errorf("open bucket dir %s: %w", dir, err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("open bucket dir %s: not a folder", dir)
+	}
+	// A folder that cannot be listed would serve as an empty store.
+	f, err := os.Open(abs)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+		if err == io.EOF {
+			err = nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open bucket dir %s: cannot read it: %w", dir, err)
 	}
 	root := abs
 	if !strings.HasSuffix(root, string(filepath.Separator)) {
 		root += string(filepath.Separator)
 	}
-	cleanTemp(abs)
+	if create {
+		cleanTemp(abs)
+	}
 	return &Bucket{dir: abs, root: root}, nil
 }
 
