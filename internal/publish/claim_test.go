@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"pkgstore/internal/testkit/storagetest"
 	"testing"
 
 	"pkgstore/internal/pkg/packageid"
-	"pkgstore/internal/storage"
 )
 
 func TestTopClaim(t *testing.T) {
@@ -26,11 +26,7 @@ func TestTopClaim(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			b, err := storage.Open(ctx, storage.Config{DataDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			b := storagetest.OpenData(t, t.TempDir())
 			p, err := New(Config{Buckets: b})
 			if err != nil {
 				t.Fatal(err)

@@ -1,21 +1,14 @@
 package publish
 
 import (
-	"context"
+	"pkgstore/internal/testkit/storagetest"
 	"runtime"
 	"testing"
-
-	"pkgstore/internal/storage"
 )
 
 func TestDefaultWorkers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	ctx := context.Background()
-	b, err := storage.Open(ctx, storage.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := storagetest.OpenData(t, t.TempDir())
 	for _, c := range []struct{ procs, set, want int }{
 		{1, 0, 2}, // at least 2
 		{2, 0, 3}, // one more than the cores

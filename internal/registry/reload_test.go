@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"pkgstore/internal/api"
+	"pkgstore/internal/testkit/storagetest"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"pkgstore/internal/builder"
 	"pkgstore/internal/client"
 	"pkgstore/internal/registry"
-	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/servertest"
 )
 
@@ -41,11 +41,7 @@ func TestReadOnlyReplicaNeverServesPartialIndex(t *testing.T) {
 	st := servertest.Start(t, servertest.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b, err := storage.Open(ctx, storage.Config{DataDir: st.Data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := storagetest.OpenData(t, st.Data)
 	replica, err := registry.New(registry.Config{Buckets: b, AllowUnknownQueryParams: true})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"path/filepath"
+	"pkgstore/internal/testkit/storagetest"
 	"testing"
 
 	"pkgstore/internal/govern/yank"
@@ -16,11 +17,7 @@ import (
 // whose package document it can read, and drops them once unyanked.
 func TestYanked(t *testing.T) {
 	ctx := context.Background()
-	b, err := storage.Open(ctx, storage.Config{DataDir: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := storagetest.OpenData(t, filepath.Join(t.TempDir(), "data"))
 	id := packageid.ID{Name: "aws", Version: "2.3.1"}
 	if err := b.Public.WriteAll(ctx, storage.ZipKey(id), ziptest.Package(t, "aws", "2.3.1"), nil); err != nil {
 		t.Fatal(err)

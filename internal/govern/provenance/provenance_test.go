@@ -3,6 +3,7 @@ package provenance
 import (
 	"context"
 	"path/filepath"
+	"pkgstore/internal/testkit/storagetest"
 	"testing"
 	"time"
 
@@ -13,11 +14,7 @@ import (
 
 func TestWriteReadDelete(t *testing.T) {
 	ctx := context.Background()
-	b, err := storage.Open(ctx, storage.Config{DataDir: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := storagetest.OpenData(t, filepath.Join(t.TempDir(), "data"))
 	id := packageid.ID{Name: "aws", Version: "2.3.1"}
 	if _, err := Read(ctx, b.Internal, id); !storage.IsNotFound(err) {
 		t.Fatalf("read before any write: %v, want not found", err)

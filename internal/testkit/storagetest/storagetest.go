@@ -311,3 +311,19 @@ func Open(t testing.TB, rawURL string) *storage.Bucket {
 	})
 	return b
 }
+
+// OpenData opens the two folder buckets of DIR (DIR/public and
+// DIR/internal, as `serve --data DIR`) and closes them when the test ends.
+func OpenData(t testing.TB, dir string) *storage.Buckets {
+	t.Helper()
+	b, err := storage.Open(context.Background(), storage.Config{DataDir: dir})
+	if err != nil {
+		t.Fatalf("open %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("close %s: %v", dir, err)
+		}
+	})
+	return b
+}
