@@ -25,7 +25,7 @@ import (
 // run checks and publishes one submission. It returns the reasons for a
 // refusal, or an error when the work could not be done (I/O), in which case
 // nothing public is left half-written and the submission may be retried.
-func (p *Publisher) run(ctx context.Context, s *Submission, l *lease) ([]Reason, error) {
+func (p *Publisher) run(ctx context.Context, s *api.Submission, l *lease) ([]api.Reason, error) {
 	id := packageid.ID{Name: s.Name, Version: s.Version}
 	// An earlier attempt of this submission may have claimed NAME-VERSION
 	// and written some or all of it before it died.
@@ -43,7 +43,7 @@ func (p *Publisher) run(ctx context.Context, s *Submission, l *lease) ([]Reason,
 		if ours {
 			return nil, nil // our earlier attempt published it: done
 		}
-		return []Reason{alreadyPublished(id)}, nil
+		return []api.Reason{alreadyPublished(id)}, nil
 	}
 	reasons, err := p.checkAndWrite(ctx, s, id, l)
 	if len(reasons) > 0 && ours {
@@ -59,20 +59,20 @@ func (p *Publisher) run(ctx context.Context, s *Submission, l *lease) ([]Reason,
 
 // checkAndWrite runs every check on the candidate and, unless it is a dry
 // run, claims NAME-VERSION and writes it.
-func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id packageid.ID, l *lease) ([]Reason, error) {
+func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id packageid.ID, l *lease) ([]api.Reason, error) {
 	zipName := id.ZipName()
 
 	f, size, sum, err := p.spool(ctx, storage.QueueDir(s.ID)+zipName)
 	if err != nil {
 		if storage.IsNotFound(err) {
-			return []Reason{{Check: api.CheckZip, File: zipName, Message: "the candidate zip is missing from the queue"}}, nil
+			return []api.Reason{{Check: api.CheckZip, File: zipName, Message: "the candidate zip is missing from the queue"}}, nil
 		}
 		return nil, err
 	}
 	defer f.Close()
 	s.Size, s.SHA256 = size, sum
 	if size > p.cfg.MaxZipSize {
-		return []Reason{{Check: api.CheckSize, File: zipName, Message: fmt.Sprintf("zip is larger than the limit of %d bytes", p.cfg.MaxZipSize)}}, nil
+		return []api.Reason{{Check: api.CheckSize, File: zipName, Message: fmt.Sprintf("zip is larger than the limit of %d bytes", p.cfg.MaxZipSize)}}, nil
 	}
 
 	// Signature over the exact bytes.
@@ -85,7 +85,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	}
 	s.Signed = sig != nil
 	if r := p.checkSignature(f, sig, s, zipName); r != nil {
-		return []Reason{*r}, nil
+		return []api.Reason{*r}, nil
 	}
 
 	// The zip itself. Where the static files' tree stays private until
@@ -132,7 +132,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	}
 	doc, err := packagedoc.Build(pkg.FS, packagedoc.Options{Signed: sig != nil, FileOrder: pkg.Paths()})
 	if err != nil {
-		return []Reason{{Check: api.CheckManifest, File: zipName, Message: "cannot build the package document: " + err.Error()}}, nil
+		return []api.Reason{{Check: api.CheckManifest, File: zipName, Message: "cannot build the package document: " + err.Error()}}, nil
 	}
 	docJSON, err := packagedoc.Marshal(doc)
 	if err != nil {
@@ -144,7 +144,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 	// Legacy packages skip package-spec, not this.
 	if check := p.cfg.CheckDocument; check != nil {
 		if err := check(index.Entry{ID: id, Manifest: docJSON}); err != nil {
-			return []Reason{{Check: api.CheckManifest, File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
+			return []api.Reason{{Check: api.CheckManifest, File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
 		}
 	}
 	if s.DryRun {
@@ -157,7 +157,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 		return nil, err
 	}
 	if reason != nil {
-		return []Reason{*reason}, nil
+		return []api.Reason{*reason}, nil
 	}
 	p.step("claimed")
 	pub := &publication{
@@ -175,27 +175,27 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *Submission, id package
 
 // busyError is returned while another submission of the same NAME-VERSION
 // is in progress; the job requeues the candidate until ClaimWait is over.
-type busyError struct{ reason Reason }
+type busyError struct{ reason api.Reason }
 
 func (e *busyError) Error() string { return e.reason.Message }
 
-func alreadyPublished(id packageid.ID) Reason {
-	return Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
+func alreadyPublished(id packageid.ID) api.Reason {
+	return api.Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
 }
 
-func (p *Publisher) checkSignature(f *os.File, sig []byte, s *Submission, zipName string) *Reason {
+func (p *Publisher) checkSignature(f *os.File, sig []byte, s *api.Submission, zipName string) *api.Reason {
 	sigFile := zipName + ".sig"
 	if sig == nil {
 		if p.cfg.RequireSignatures {
-			return &Reason{Check: api.CheckSignature, File: sigFile, Message: "no signature was supplied and signatures are required; sign the zip (pkgstore sign) and send NAME-VERSION.zip.sig with it"}
+			return &api.Reason{Check: api.CheckSignature, File: sigFile, Message: "no signature was supplied and signatures are required; sign the zip (pkgstore sign) and send NAME-VERSION.zip.sig with it"}
 		}
 		return nil
 	}
 	if p.cfg.Keyring == nil || p.cfg.Keyring.Len() == 0 {
-		return &Reason{Check: api.CheckSignature, File: sigFile, Message: "a signature was supplied but the store has no trusted keyring to verify it (serve --keyring FILE)"}
+		return &api.Reason{Check: api.CheckSignature, File: sigFile, Message: "a signature was supplied but the store has no trusted keyring to verify it (serve --keyring FILE)"}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return &Reason{Check: api.CheckSignature, File: sigFile, Message: err.Error()}
+		return &api.Reason{Check: api.CheckSignature, File: sigFile, Message: err.Error()}
 	}
 	signer, err := p.cfg.Keyring.Verify(f, bytes.NewReader(sig))
 	if err != nil {
@@ -203,14 +203,14 @@ func (p *Publisher) checkSignature(f *os.File, sig []byte, s *Submission, zipNam
 		if errors.Is(err, signature.ErrUnknownKey) {
 			msg += "; expected a key of the trusted keyring"
 		}
-		return &Reason{Check: api.CheckSignature, File: sigFile, Message: msg}
+		return &api.Reason{Check: api.CheckSignature, File: sigFile, Message: msg}
 	}
-	s.Signer = &Signer{KeyID: signer.KeyID, Fingerprint: signer.Fingerprint}
+	s.Signer = &api.Signer{KeyID: signer.KeyID, Fingerprint: signer.Fingerprint}
 	return nil
 }
 
-func archiveReasons(zipName string, err error) []Reason {
-	var out []Reason
+func archiveReasons(zipName string, err error) []api.Reason {
+	var out []api.Reason
 	var walk func(error)
 	walk = func(e error) {
 		if j, ok := e.(interface{ Unwrap() []error }); ok {
@@ -225,10 +225,10 @@ func archiveReasons(zipName string, err error) []Reason {
 			if ae.File != "" {
 				file = zipName + ": " + ae.File
 			}
-			out = append(out, Reason{Check: ae.Check, File: file, Message: ae.Msg})
+			out = append(out, api.Reason{Check: ae.Check, File: file, Message: ae.Msg})
 			return
 		}
-		out = append(out, Reason{Check: api.CheckZip, File: zipName, Message: e.Error()})
+		out = append(out, api.Reason{Check: api.CheckZip, File: zipName, Message: e.Error()})
 	}
 	walk(err)
 	return out
@@ -236,7 +236,7 @@ func archiveReasons(zipName string, err error) []Reason {
 
 // publication is one checked candidate, ready to be written.
 type publication struct {
-	sub   *Submission
+	sub   *api.Submission
 	id    packageid.ID
 	lease *lease // the submission's lease; only its holder may commit
 
@@ -355,7 +355,7 @@ func (p *Publisher) writeStatics(ctx context.Context, pkg *archive.Package, tree
 
 // cleanup removes what a failed publication (of submission s) wrote,
 // unless the zip made it.
-func (p *Publisher) cleanup(ctx context.Context, id packageid.ID, s *Submission) {
+func (p *Publisher) cleanup(ctx context.Context, id packageid.ID, s *api.Submission) {
 	if ok, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil || ok {
 		return
 	}
@@ -414,7 +414,7 @@ func (p *Publisher) claimHolder(ctx context.Context, id packageid.ID) (string, e
 // claim makes submission s the owner of id. It returns a duplicate reason
 // if id got published meanwhile, and a *busyError while another live
 // submission holds the claim.
-func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (*Reason, error) {
+func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *api.Submission) (*api.Reason, error) {
 	for range 3 {
 		gen, holder, err := p.topClaim(ctx, id)
 		if err != nil {
@@ -426,7 +426,7 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 		if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
 			return nil, err
 		} else if published {
-			return &Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
+			return &api.Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
 		}
 		stale := gen == 0
 		if !stale {
@@ -434,7 +434,7 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 			stale = errors.Is(err, ErrUnknownSubmission) || (err == nil && other.Status.Final())
 		}
 		if !stale {
-			return nil, &busyError{Reason{Check: api.CheckBusy, File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}}
+			return nil, &busyError{api.Reason{Check: api.CheckBusy, File: id.ZipName(), Message: fmt.Sprintf("%s is being published by submission %s; try again later", id, holder)}}
 		}
 		rec, _ := json.Marshal(claimRecord{Submission: s.ID, Claimed: time.Now().UTC()})
 		err = p.b.Internal.CreateIfAbsentNoSync(ctx, claimGen(id, gen+1), bytes.NewReader(rec), &blobJSON)
@@ -448,9 +448,9 @@ func (p *Publisher) claim(ctx context.Context, id packageid.ID, s *Submission) (
 		if published, err := p.b.Public.Exists(ctx, storage.ZipKey(id)); err != nil {
 			return nil, err
 		} else if published {
-			return &Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
+			return &api.Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s was published by another submission while this one was being checked; published packages never change", id)}, nil
 		}
 		return nil, nil
 	}
-	return nil, &busyError{Reason{Check: api.CheckBusy, File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
+	return nil, &busyError{api.Reason{Check: api.CheckBusy, File: id.ZipName(), Message: fmt.Sprintf("%s is contended by several submissions; try again later", id)}}
 }

@@ -16,7 +16,7 @@ import (
 // writeProvenance writes the revision record and the "published" audit
 // record of submission s, both before its zip; a retry rewrites the first
 // and finds the second already there.
-func (p *Publisher) writeProvenance(ctx context.Context, s *Submission, id packageid.ID, size int64) error {
+func (p *Publisher) writeProvenance(ctx context.Context, s *api.Submission, id packageid.ID, size int64) error {
 	rev := api.Revision{Name: id.Name, Version: id.Version, Size: size, SHA256: s.SHA256, Signer: s.Signer, Submission: s.ID, Token: s.Token, Client: s.Client, Legacy: s.Legacy, Published: time.Now().UTC()}
 	if err := provenance.Write(ctx, p.b.Internal, rev); err != nil {
 		return err
@@ -26,7 +26,7 @@ func (p *Publisher) writeProvenance(ctx context.Context, s *Submission, id packa
 
 // dropProvenance removes the records of a publication whose zip never made
 // it (cleanup).
-func (p *Publisher) dropProvenance(ctx context.Context, id packageid.ID, s *Submission) {
+func (p *Publisher) dropProvenance(ctx context.Context, id packageid.ID, s *api.Submission) {
 	provenance.Delete(ctx, p.b.Internal, id, s.ID)
 	if p.cfg.Audit != nil {
 		_ = p.cfg.Audit.Delete(ctx, s.ID, audit.Published, s.Name, s.Version, s.Token)
@@ -35,28 +35,28 @@ func (p *Publisher) dropProvenance(ctx context.Context, id packageid.ID, s *Subm
 
 // outcomeEvent is the audit event of a final status recorded by the job
 // (a publication's record is written before its zip instead).
-func outcomeEvent(st Status) audit.Event {
+func outcomeEvent(st api.Status) audit.Event {
 	switch st {
-	case StatusRejected:
+	case api.StatusRejected:
 		return audit.Refused
-	case StatusPassed:
+	case api.StatusPassed:
 		return audit.Passed
 	}
 	return ""
 }
 
 // recordEvent writes the audit record of event ev of submission s, once.
-func (p *Publisher) recordEvent(ctx context.Context, s *Submission, ev audit.Event) error {
+func (p *Publisher) recordEvent(ctx context.Context, s *api.Submission, ev audit.Event) error {
 	return p.putEvent(ctx, s, ev, true)
 }
 
 // recordEventNoSync is recordEvent for records made durable by a later
 // Sync of the buckets (see storage.Bucket.Sync).
-func (p *Publisher) recordEventNoSync(ctx context.Context, s *Submission, ev audit.Event) error {
+func (p *Publisher) recordEventNoSync(ctx context.Context, s *api.Submission, ev audit.Event) error {
 	return p.putEvent(ctx, s, ev, false)
 }
 
-func (p *Publisher) putEvent(ctx context.Context, s *Submission, ev audit.Event, durable bool) error {
+func (p *Publisher) putEvent(ctx context.Context, s *api.Submission, ev audit.Event, durable bool) error {
 	if p.cfg.Audit == nil {
 		return nil
 	}
@@ -95,7 +95,7 @@ func (p *Publisher) recordAbandoned(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
-	s := &Submission{ID: id, Reasons: []Reason{{Check: api.CheckUpload, Message: "the upload never completed; nothing was published"}}}
+	s := &api.Submission{ID: id, Reasons: []api.Reason{{Check: api.CheckUpload, Message: "the upload never completed; nothing was published"}}}
 	for _, o := range objs {
 		if pid, err := packageid.ParseZipName(path.Base(o.Key)); err == nil {
 			s.Package, s.Name, s.Version = pid.ZipName(), pid.Name, pid.Version

@@ -25,7 +25,7 @@ import (
 
 // ValidateFunc runs package-spec validation on a package root and returns
 // its problems; err is for I/O failures only.
-type ValidateFunc func(ctx context.Context, fsys fs.FS) ([]Reason, error)
+type ValidateFunc func(ctx context.Context, fsys fs.FS) ([]api.Reason, error)
 
 // Config of a Publisher.
 type Config struct {
@@ -59,7 +59,7 @@ type Config struct {
 	ClaimWait time.Duration
 	// OnFinished, if set, is called when a submission reaches a final
 	// status, with the time the worker spent on it (metrics).
-	OnFinished func(s *Submission, took time.Duration)
+	OnFinished func(s *api.Submission, took time.Duration)
 	// AfterStep, if set, is called after every write step of a publication
 	// with the step's name; tests use it to inject crashes.
 	AfterStep func(step string)
@@ -195,16 +195,16 @@ func (c *capped) Read(p []byte) (int, error) {
 
 // Enqueue records a submission whose zip was uploaded with UploadZip (and
 // its signature, when sig is not nil) and schedules it.
-func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte, opts Options) (*Submission, error) {
-	s := &Submission{ID: id, Package: fileName, Status: StatusQueued, Legacy: opts.Legacy, DryRun: opts.DryRun, Signed: sig != nil, Submitted: time.Now().UTC(), Token: opts.Token, Client: opts.Client}
+func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte, opts Options) (*api.Submission, error) {
+	s := &api.Submission{ID: id, Package: fileName, Status: api.StatusQueued, Legacy: opts.Legacy, DryRun: opts.DryRun, Signed: sig != nil, Submitted: time.Now().UTC(), Token: opts.Token, Client: opts.Client}
 	if pid, err := packageid.ParseZipName(fileName); err == nil {
 		s.Name, s.Version = pid.Name, pid.Version
 	} else {
-		return p.rejectNow(ctx, s, Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
+		return p.rejectNow(ctx, s, api.Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
 	}
 	if sig != nil {
 		if len(sig) > signature.MaxSignatureSize {
-			return p.rejectNow(ctx, s, Reason{Check: api.CheckSignature, File: fileName + ".sig", Message: fmt.Sprintf("signature file is %d bytes, larger than %d", len(sig), signature.MaxSignatureSize)})
+			return p.rejectNow(ctx, s, api.Reason{Check: api.CheckSignature, File: fileName + ".sig", Message: fmt.Sprintf("signature file is %d bytes, larger than %d", len(sig), signature.MaxSignatureSize)})
 		}
 		if err := p.b.Internal.WriteAll(ctx, storage.QueueDir(id)+fileName+".sig", sig, nil); err != nil {
 			return nil, fmt.Errorf("queue signature: %w", err)
@@ -226,14 +226,14 @@ func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte
 
 // Reject records a submission refused before it could be queued (e.g. a
 // malformed file name), so that it can be looked up like any other.
-func (p *Publisher) Reject(ctx context.Context, id, fileName string, opts Options, r Reason) (*Submission, error) {
-	s := &Submission{ID: id, Package: fileName, Legacy: opts.Legacy, DryRun: opts.DryRun, Submitted: time.Now().UTC(), Token: opts.Token, Client: opts.Client}
+func (p *Publisher) Reject(ctx context.Context, id, fileName string, opts Options, r api.Reason) (*api.Submission, error) {
+	s := &api.Submission{ID: id, Package: fileName, Legacy: opts.Legacy, DryRun: opts.DryRun, Submitted: time.Now().UTC(), Token: opts.Token, Client: opts.Client}
 	return p.rejectNow(ctx, s, r)
 }
 
-func (p *Publisher) rejectNow(ctx context.Context, s *Submission, r Reason) (*Submission, error) {
+func (p *Publisher) rejectNow(ctx context.Context, s *api.Submission, r api.Reason) (*api.Submission, error) {
 	now := time.Now().UTC()
-	s.Status, s.Reasons, s.Finished = StatusRejected, []Reason{r}, &now
+	s.Status, s.Reasons, s.Finished = api.StatusRejected, []api.Reason{r}, &now
 	if err := p.recordEvent(ctx, s, audit.Refused); err != nil {
 		return nil, err
 	}
@@ -254,10 +254,10 @@ type Candidate struct {
 }
 
 // Submit queues a candidate (UploadZip + Enqueue).
-func (p *Publisher) Submit(ctx context.Context, c Candidate) (*Submission, error) {
+func (p *Publisher) Submit(ctx context.Context, c Candidate) (*api.Submission, error) {
 	id := NewID()
 	if _, err := packageid.ParseZipName(c.FileName); err != nil {
-		return p.Reject(ctx, id, c.FileName, c.Options, Reason{Check: api.CheckName, File: c.FileName, Message: err.Error()})
+		return p.Reject(ctx, id, c.FileName, c.Options, api.Reason{Check: api.CheckName, File: c.FileName, Message: err.Error()})
 	}
 	if _, err := p.UploadZip(ctx, id, c.FileName, c.Zip); err != nil {
 		return nil, err
@@ -413,7 +413,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	go p.keep(kctx, l)
 
 	now := time.Now().UTC()
-	s.Status, s.Started = StatusProcessing, &now
+	s.Status, s.Started = api.StatusProcessing, &now
 	s.Attempts++
 	if err := p.saveRecord(ctx, s); err != nil {
 		p.log.Error("record submission", "submission", id, "err", err)
@@ -435,21 +435,21 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	case errors.As(err, &busy) && time.Since(s.Submitted) < p.cfg.ClaimWait:
 		// Another submission of NAME-VERSION is in progress: come back
 		// later rather than hold a worker.
-		s.Status, s.Attempts = StatusQueued, s.Attempts-1
+		s.Status, s.Attempts = api.StatusQueued, s.Attempts-1
 		_ = p.saveRecord(ctx, s)
 		p.later(ctx, id, 500*time.Millisecond)
 		return
 	case errors.As(err, &busy):
-		reasons = []Reason{busy.reason}
+		reasons = []api.Reason{busy.reason}
 	default:
 		p.log.Error("publishing failed", "submission", id, "attempt", s.Attempts, "err", err)
 		if s.Attempts < maxAttempts {
-			s.Status = StatusQueued
+			s.Status = api.StatusQueued
 			_ = p.saveRecord(ctx, s)
 			p.later(ctx, id, time.Duration(s.Attempts)*time.Second)
 			return
 		}
-		reasons = []Reason{{Check: api.CheckInternal, Message: err.Error()}}
+		reasons = []api.Reason{{Check: api.CheckInternal, Message: err.Error()}}
 		p.abandon(ctx, s, l)
 	}
 	if ok, err := p.holds(ctx, l); err != nil || !ok {
@@ -460,11 +460,11 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	s.Reasons = reasons
 	switch {
 	case len(reasons) > 0:
-		s.Status = StatusRejected
+		s.Status = api.StatusRejected
 	case s.DryRun:
-		s.Status = StatusPassed
+		s.Status = api.StatusPassed
 	default:
-		s.Status = StatusPublished
+		s.Status = api.StatusPublished
 	}
 	// The outcome's audit record comes before the outcome: a crash between
 	// the two redoes both, and the record is written once.
@@ -489,7 +489,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		p.cfg.OnFinished(s, fin.Sub(now))
 	}
 	p.notify()
-	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
+	if s.Status == api.StatusPublished && p.cfg.OnPublished != nil {
 		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})
 	}
 }
@@ -498,13 +498,13 @@ func (p *Publisher) process(ctx context.Context, id string) {
 // says queued again and its lease is released, so the next process (or
 // this one's next start) takes it at once. What it wrote is finished or
 // removed by that retry, as after a crash.
-func (p *Publisher) requeue(s *Submission, l *lease) {
+func (p *Publisher) requeue(s *api.Submission, l *lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if ok, err := p.holds(ctx, l); err != nil || !ok {
 		return // another process took it over and records its outcome
 	}
-	s.Status, s.Started = StatusQueued, nil
+	s.Status, s.Started = api.StatusQueued, nil
 	s.Attempts--
 	if err := p.saveRecord(ctx, s); err != nil {
 		p.log.Warn("requeue interrupted submission", "submission", s.ID, "err", err)
@@ -526,17 +526,17 @@ func (p *Publisher) later(ctx context.Context, id string, d time.Duration) {
 
 // finishRecovered completes what a process that died after recording an
 // outcome left undone: the queue entry, and the indexing of a publication.
-func (p *Publisher) finishRecovered(ctx context.Context, s *Submission) {
+func (p *Publisher) finishRecovered(ctx context.Context, s *api.Submission) {
 	_ = p.deleteQueued(ctx, s.ID)
 	p.release(ctx, s.ID)
-	if s.Status == StatusPublished && p.cfg.OnPublished != nil {
+	if s.Status == api.StatusPublished && p.cfg.OnPublished != nil {
 		p.cfg.OnPublished(packageid.ID{Name: s.Name, Version: s.Version})
 	}
 }
 
 // abandon removes what the attempts of a submission that is given up on
 // wrote, if it claimed NAME-VERSION and its zip never made it.
-func (p *Publisher) abandon(ctx context.Context, s *Submission, l *lease) {
+func (p *Publisher) abandon(ctx context.Context, s *api.Submission, l *lease) {
 	id := packageid.ID{Name: s.Name, Version: s.Version}
 	if holder, err := p.claimHolder(ctx, id); err != nil || holder != s.ID {
 		return

@@ -15,23 +15,6 @@ import (
 	"pkgstore/internal/storage"
 )
 
-// The submission's wire types are api's; publish names them for the job.
-type (
-	Status     = api.Status
-	Reason     = api.Reason
-	Signer     = api.Signer
-	Submission = api.Submission
-)
-
-// Submission statuses (api's).
-const (
-	StatusQueued     = api.StatusQueued
-	StatusProcessing = api.StatusProcessing
-	StatusPublished  = api.StatusPublished
-	StatusRejected   = api.StatusRejected
-	StatusPassed     = api.StatusPassed
-)
-
 // ErrUnknownSubmission is returned for an id with no record.
 var ErrUnknownSubmission = errors.New("unknown submission")
 
@@ -58,7 +41,7 @@ func validID(id string) bool {
 	return err == nil
 }
 
-func (p *Publisher) saveRecord(ctx context.Context, s *Submission) error {
+func (p *Publisher) saveRecord(ctx context.Context, s *api.Submission) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
@@ -67,7 +50,7 @@ func (p *Publisher) saveRecord(ctx context.Context, s *Submission) error {
 }
 
 // Status returns the record of submission id.
-func (p *Publisher) Status(ctx context.Context, id string) (*Submission, error) {
+func (p *Publisher) Status(ctx context.Context, id string) (*api.Submission, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownSubmission, id)
 	}
@@ -78,7 +61,7 @@ func (p *Publisher) Status(ctx context.Context, id string) (*Submission, error) 
 		}
 		return nil, fmt.Errorf("read submission %s: %w", id, err)
 	}
-	var s Submission
+	var s api.Submission
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("parse submission %s: %w", id, err)
 	}
@@ -87,7 +70,7 @@ func (p *Publisher) Status(ctx context.Context, id string) (*Submission, error) 
 
 // Wait blocks until submission id is final or ctx is done, and returns its
 // latest record.
-func (p *Publisher) Wait(ctx context.Context, id string) (*Submission, error) {
+func (p *Publisher) Wait(ctx context.Context, id string) (*api.Submission, error) {
 	ticker := time.NewTicker(250 * time.Millisecond)
 	defer ticker.Stop()
 	for {
