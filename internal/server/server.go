@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,7 +22,6 @@ import (
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
-	"pkgstore/internal/pkg/validate"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/publish/publishapi"
@@ -175,33 +173,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Error("reload index", "err", err)
 		}
 	}
-	pcfg := publish.Config{
-		Buckets:           b,
-		Keyring:           keyring,
-		RequireSignatures: cfg.RequireSignatures,
-		Limits:            cfg.Limits,
-		MaxZipSize:        cfg.MaxUploadSize,
-		Workers:           cfg.Workers,
-		CheckDocument:     catalog.Check,
-		OnPublished: func(packageid.ID) {
-			// The last of a burst is indexed at once; the others wait
-			// for the indexer's MinInterval and share its passes.
-			if s.Publisher.Pending() <= 1 {
-				s.Indexer.TriggerNow()
-			} else {
-				s.Indexer.Trigger()
-			}
-		},
-		Logger:        cfg.Logger,
-		AfterStep:     cfg.AfterStep,
-		ShutdownGrace: cfg.HTTP.ShutdownGrace,
-		Audit:         s.Audit,
-		OnFinished: func(sub *api.Submission, took time.Duration) {
-			s.Metrics.ObserveSubmission(string(sub.Status), took)
-		},
+	pcfg := jobConfig(cfg, b, keyring, s.Audit)
+	pcfg.OnPublished = func(packageid.ID) {
+		// The last of a burst is indexed at once; the others wait
+		// for the indexer's MinInterval and share its passes.
+		if s.Publisher.Pending() <= 1 {
+			s.Indexer.TriggerNow()
+		} else {
+			s.Indexer.Trigger()
+		}
 	}
-	if !cfg.NoSpecValidation {
-		pcfg.Validate = validateSpec
+	pcfg.OnFinished = func(sub *api.Submission, took time.Duration) {
+		s.Metrics.ObserveSubmission(string(sub.Status), took)
 	}
 	if s.Publisher, err = publish.New(pcfg); err != nil {
 		b.Close()
@@ -271,23 +254,6 @@ func (l localPublisher) Publish(ctx context.Context, zipName string, zip io.Read
 		return sub, err
 	}
 	return l.p.Wait(ctx, sub.ID)
-}
-
-// validateSpec adapts the package-spec validator to the job.
-func validateSpec(ctx context.Context, fsys fs.FS) ([]api.Reason, error) {
-	problems, err := validate.Package(ctx, fsys, validate.Options{Mode: "build"})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Reason, 0, len(problems))
-	for _, p := range problems {
-		msg := p.Message
-		if p.Field != "" {
-			msg = "field " + p.Field + ": " + msg
-		}
-		out = append(out, api.Reason{Check: api.CheckSpec, File: p.File, Message: msg, Code: p.Code})
-	}
-	return out, nil
 }
 
 // Handler is the whole HTTP API.
