@@ -164,7 +164,13 @@ func (p *Publisher) Drain(ctx context.Context, opts DrainOptions) ([]Outcome, er
 		}
 	}
 	stopLoop()
-	p.stopWorkers(wg, cancelJobs)
+	if len(pending) == 0 {
+		// Every target is final: the workers are idle, or about to see
+		// that a submission they took is final.
+		wg.Wait()
+	} else {
+		p.stopWorkers(wg, cancelJobs)
+	}
 	lastCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for id, i := range pending {

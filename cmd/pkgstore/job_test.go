@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"pkgstore/internal/publish/index"
+	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/sigtest"
+	"pkgstore/internal/testkit/ziptest"
+)
+
+// childProc is the test binary run as `pkgstore ARGS...` in a process of
+// its own (TestMain, PKGSTORE_AS_CLI=1).
+type childProc struct {
+	name           string
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+}
+
+func startChild(t *testing.T, name string, args ...string) *childProc {
+	t.Helper()
+	c := &childProc{name: name, cmd: exec.Command(os.Args[0], args...)}
+	c.cmd.Env = append(os.Environ(), "PKGSTORE_AS_CLI=1")
+	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			c.cmd.Process.Kill()
+			c.cmd.Wait()
+		}
+	})
+	return c
+}
+
+// wait returns the exit code, failing the test past d.
+func (c *childProc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		c.cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s still running after %s; stderr:\n%s", c.name, d, c.stderr.String())
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+var outcomeLine = regexp.MustCompile(`^(published|refused) (\S+) \(submission (\S+?)[,)]`)
+
+// outcomesOf parses `job publish` output: submission id -> "status name".
+func outcomesOf(t *testing.T, out string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if g := outcomeLine.FindStringSubmatch(line); g != nil {
+			if _, dup := m[g[3]]; dup {
+				t.Errorf("submission %s reported twice:\n%s", g[3], out)
+			}
+			m[g[3]] = g[1] + " " + g[2]
+		}
+	}
+	return m
+}
+
+// TestJobsRaceServe: candidates queued with `pkgstore publish --queue`,
+// then three `pkgstore job publish` processes and a `pkgstore serve`
+// racing over the same folders. Every distinct revision is published
+// exactly once, duplicates and a forged signature are refused, each
+// submission has exactly one outcome (in its record and in the audit log),
+// every job reports the same outcome for every submission, the queue and
+// the leases are empty, and `pkgstore job index` then indexes exactly the
+// published revisions.
+func TestJobsRaceServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four processes")
+	}
+	data := t.TempDir()
+	for _, sub := range []string{"public", "internal"} {
+		if err := os.MkdirAll(filepath.Join(data, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, forger := sigtest.NewKey(t, "trusted"), sigtest.NewKey(t, "forger")
+	dir := t.TempDir()
+	const revisions, twice = 12, 4
+	want := map[string]string{} // submission id -> "status name"
+	queue := func(name, version string, signer *sigtest.Key) {
+		t.Helper()
+		zip := ziptest.Package(t, name, version)
+		p := filepath.Join(dir, fmt.Sprintf("%s-%s.zip", name, version))
+		writeFile(t, p, zip)
+		writeFile(t, p+".sig", signer.Sign(t, zip))
+		stdout, stderr, code := runCLI(t, "publish", p, "--queue", data, "--legacy")
+		id := strings.TrimSpace(stdout)
+		if code != 0 || !strings.Contains(stderr, "queued "+filepath.Base(p)+" as submission "+id) {
+			t.Fatalf("publish --queue: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		status := "published"
+		if signer == forger {
+			status = "refused"
+		}
+		want[id] = status + " " + name + "-" + version
+	}
+	for i := 1; i <= revisions; i++ {
+		queue("race", fmt.Sprintf("1.0.%d", i), key)
+	}
+	for i := 1; i <= twice; i++ {
+		queue("race", fmt.Sprintf("1.0.%d", i), key) // the same revision again
+	}
+	queue("forged", "1.0.0", forger)
+
+	// Two jobs drain whatever they find queued; the third, as a CI step
+	// does, names the submissions it waits for (those the others or the
+	// serve take before it lists the queue are still its to report).
+	jobArgs := []string{"job", "publish", "--data", data, "--keyring", key.PublicPath, "--log-level", "info", "--timeout", "2m"}
+	ciArgs := slices.Clone(jobArgs)
+	for id := range want {
+		ciArgs = append(ciArgs, "--submission", id)
+	}
+	jobs := []*childProc{
+		startChild(t, "job 1", jobArgs...),
+		startChild(t, "job 2", jobArgs...),
+		startChild(t, "job 3 (--submission)", ciArgs...),
+	}
+	serve := startServe(t, nil, "--data", data, "--keyring", key.PublicPath)
+
+	var reports []map[string]string
+	var codes []int
+	for _, j := range jobs {
+		codes = append(codes, j.wait(t, 3*time.Minute))
+		reports = append(reports, outcomesOf(t, j.stdout.String()))
+	}
+	serve.stop(t)
+
+	// Which revision of a pair published first is the race's: settle the
+	// expectation from the records, then hold everything else to it.
+	ctx := context.Background()
+	b, err := storage.Open(ctx, storage.Config{DataDir: data, MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	publishedBy := map[string][]string{} // name-version -> submissions
+	for id, w := range want {
+		raw, err := b.Internal.ReadAll(ctx, storage.SubmissionKey(id))
+		if err != nil {
+			t.Fatalf("record of %s: %v", id, err)
+		}
+		var rec struct {
+			Status, Name, Version string
+			Reasons               []struct{ Check string }
+		}
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			t.Fatal(err)
+		}
+		nv := rec.Name + "-" + rec.Version
+		switch rec.Status {
+		case "published":
+			publishedBy[nv] = append(publishedBy[nv], id)
+		case "rejected":
+			if strings.HasPrefix(w, "published") && (len(rec.Reasons) != 1 || rec.Reasons[0].Check != "duplicate") {
+				t.Errorf("%s (%s) refused for %v, want published or refused as a duplicate", id, nv, rec.Reasons)
+			}
+			want[id] = "refused " + nv
+		default:
+			t.Errorf("%s (%s) is %s, want final", id, nv, rec.Status)
+		}
+	}
+	for i := 1; i <= revisions; i++ {
+		nv := fmt.Sprintf("race-1.0.%d", i)
+		if len(publishedBy[nv]) != 1 {
+			t.Errorf("%s published by %d submissions %v, want exactly one", nv, len(publishedBy[nv]), publishedBy[nv])
+		}
+	}
+	if len(publishedBy) != revisions {
+		t.Errorf("published revisions %v, want the %d race ones", publishedBy, revisions)
+	}
+	for i, r := range reports {
+		j := jobs[i]
+		if i == 2 && len(r) != len(want) {
+			t.Errorf("%s reported %d submissions, want all %d", j.name, len(r), len(want))
+		}
+		refused := false
+		for id, got := range r {
+			if got != want[id] {
+				t.Errorf("%s reported %s as %q, its record says %q", j.name, id, got, want[id])
+			}
+			refused = refused || strings.HasPrefix(got, "refused")
+		}
+		if wantCode := map[bool]int{false: 0, true: exitRefused}[refused]; codes[i] != wantCode {
+			t.Errorf("%s: exit %d, want %d; stdout:\n%s\nstderr:\n%s", j.name, codes[i], wantCode, j.stdout.String(), j.stderr.String())
+		}
+	}
+	// The public bucket holds exactly the published zips.
+	objs, err := b.Public.ListAll(ctx, &storage.ListOptions{Prefix: storage.PackagesPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zips []string
+	for _, o := range objs {
+		if strings.HasSuffix(o.Key, ".zip") {
+			zips = append(zips, strings.TrimSuffix(strings.TrimPrefix(o.Key, storage.PackagesPrefix), ".zip"))
+		}
+	}
+	if len(zips) != revisions {
+		t.Errorf("public zips %v, want %d", zips, revisions)
+	}
+	for _, prefix := range []string{storage.QueuePrefix, storage.OwnPrefix + "leases/"} {
+		if left, _ := b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: prefix}); len(left) != 0 {
+			t.Errorf("%s not empty: %v", prefix, left)
+		}
+	}
+
+	// The audit log: per submission one receipt and one outcome.
+	stdout, stderr, code := runCLI(t, "audit", "--data", data, "--format", "json")
+	if code != 0 {
+		t.Fatalf("audit: exit %d: %s", code, stderr)
+	}
+	var recs []struct{ Submission, Event string }
+	if err := json.Unmarshal([]byte(stdout), &recs); err != nil {
+		t.Fatalf("audit JSON: %v\n%s", err, stdout)
+	}
+	events := map[string][]string{}
+	for _, r := range recs {
+		events[r.Submission] = append(events[r.Submission], r.Event)
+	}
+	for id, w := range want {
+		ev := events[id]
+		slices.Sort(ev)
+		outcome := strings.Fields(w)[0]
+		wantEv := []string{outcome, "received"}
+		slices.Sort(wantEv)
+		if !slices.Equal(ev, wantEv) {
+			t.Errorf("audit of %s (%s): %v, want one receipt and one %s", id, w, ev, outcome)
+		}
+	}
+	if len(recs) != 2*len(want) {
+		t.Errorf("%d audit records, want %d", len(recs), 2*len(want))
+	}
+
+	// One indexing pass: the index holds exactly the published revisions.
+	if _, stderr, code := runCLI(t, "job", "index", "--data", data); code != 0 {
+		t.Fatalf("job index: exit %d: %s", code, stderr)
+	}
+	cursor, err := index.ReadCursor(ctx, b.Internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indexed []string
+	if err := index.ReadAll(ctx, b.Internal, cursor, func(e index.Entry) error {
+		indexed = append(indexed, e.ID.String())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(indexed)
+	slices.Sort(zips)
+	if !slices.Equal(indexed, zips) {
+		t.Errorf("index at %s holds %v, want the published %v", cursor, indexed, zips)
+	}
+
+	// Who did the work (logged, not asserted: the race decides).
+	for _, j := range jobs {
+		t.Logf("%s finished %d submissions", j.name, strings.Count(j.stderr.String(), "submission finished"))
+	}
+	n := 0
+	for _, r := range serve.Logs() {
+		if r["message"] == "submission finished" {
+			n++
+		}
+	}
+	t.Logf("serve finished %d submissions", n)
+}
