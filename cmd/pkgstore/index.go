@@ -19,7 +19,7 @@ func newIndexCmd() *cobra.Command {
 cursor) then holds every published package, yanked ones left out. Serve
 does this by itself; with ` + "`pkgstore job publish`" + `, run it after the job or
 on a schedule. ` + "`pkgstore index` and `pkgstore job index`" + ` are the same command.`,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
 			if err != nil {
