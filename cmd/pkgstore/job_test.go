@@ -286,3 +286,85 @@ func TestJobsRaceServe(t *testing.T) {
 	}
 	t.Logf("serve finished %d submissions", n)
 }
+
+// TestQueueAndJobCommands: `publish --queue` and `job publish` step by
+// step over one store: their output and exit codes (publish --queue: 0
+// queued, 1 refused before queueing, 2 usage or bucket error; job publish:
+// 0 all published, 1 something refused, 2 usage or bucket error).
+func TestQueueAndJobCommands(t *testing.T) {
+	data := t.TempDir()
+	for _, sub := range []string{"public", "internal"} {
+		os.MkdirAll(filepath.Join(data, sub), 0o755)
+	}
+	key := sigtest.NewKey(t, "trusted")
+	dir := t.TempDir()
+	pkg := func(name, version string, sig []byte) string {
+		zip := ziptest.Package(t, name, version)
+		p := writeFile(t, filepath.Join(dir, name+"-"+version+".zip"), zip)
+		if sig == nil {
+			sig = key.Sign(t, zip)
+		}
+		if len(sig) > 0 {
+			writeFile(t, p+".sig", sig)
+		}
+		return p
+	}
+	good, good2, dry := pkg("good", "1.0.0", nil), pkg("good", "2.0.0", nil), pkg("dry", "1.0.0", nil)
+	unsigned := pkg("unsigned", "1.0.0", []byte{})
+	huge := pkg("huge", "1.0.0", bytes.Repeat([]byte("x"), 65<<10))
+	job := []string{"job", "publish", "--data", data, "--keyring", key.PublicPath}
+	var lastID string
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		out  []string // each in stdout+stderr
+	}{
+		{"queue into a folder that does not exist", []string{"publish", good, "--queue", filepath.Join(dir, "nope")}, 2, []string{"does not exist"}},
+		{"queue with a registry", []string{"publish", good, "--queue", data, "--registry", "http://127.0.0.1:1"}, 2, []string{"--registry and --token do not go with it"}},
+		{"queue a bad file name", []string{"publish", writeFile(t, filepath.Join(dir, "x.zip"), []byte("PK")), "--queue", data}, 2, []string{"NAME-VERSION.zip"}},
+		{"queue without a signature file", []string{"publish", unsigned, "--queue", data}, 2, []string{"neither"}},
+		{"queue a signature over the limit", []string{"publish", huge, "--queue", data}, 1, []string{"refused huge-1.0.0.zip", "signature file is"}},
+		{"queue", []string{"publish", good, "--queue", data, "--legacy"}, 0, []string{"queued good-1.0.0.zip as submission"}},
+		{"queue unsigned", []string{"publish", unsigned, "--queue", "file://" + filepath.Join(data, "internal"), "--unsigned", "--legacy"}, 0, nil},
+		{"job on a missing store", []string{"job", "publish", "--data", filepath.Join(dir, "nope")}, 2, []string{"does not exist"}},
+		{"job: one published, one refused", job, 1, []string{
+			"published good-1.0.0 (submission ", "refused unsigned-1.0.0 (submission ",
+			"  signature: unsigned-1.0.0.zip.sig: no signature was supplied and signatures are required",
+			"2 submissions: 1 published, 1 refused, 0 not finished"}},
+		{"job over an empty queue", job, 0, []string{"the queue is empty: nothing to publish"}},
+		{"queue a dry run", []string{"publish", dry, "--queue", data, "--dry-run", "--legacy"}, 0, nil},
+		{"queue another", []string{"publish", good2, "--queue", data, "--legacy"}, 0, nil},
+		{"job on the last one only", append(slices.Clone(job), "--submission", "LAST"), 0, []string{"published good-2.0.0", "1 submissions: 1 published"}},
+		{"job: the dry run passes", job, 0, []string{"dry run passed: dry-1.0.0 would be published"}},
+		{"job on an id that is none", append(slices.Clone(job), "--submission", "nonsense"), 2, []string{"unknown submission nonsense"}},
+		{"job index", []string{"job", "index", "--data", data}, 0, []string{"new cursor", "2 packages (2 added, 0 removed)"}},
+		{"index, the alias", []string{"index", "--data", data}, 0, []string{"index up to date", "2 packages"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				if a == "LAST" {
+					args[i] = lastID
+				}
+			}
+			stdout, stderr, code := runCLI(t, args...)
+			out := stdout + stderr
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; output:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if args[0] == "publish" && code == 0 {
+				// The id alone on stdout, for a CI script to keep.
+				lastID = strings.TrimSpace(stdout)
+				if !regexp.MustCompile(`^\d{19}-[0-9a-f]{12}$`).MatchString(lastID) {
+					t.Errorf("stdout %q is not a submission id", stdout)
+				}
+			}
+		})
+	}
+}
