@@ -25,6 +25,9 @@ func newJobCmd() *cobra.Command {
 		Use:   "job",
 		Short: "Run the publishing job or the indexer once over the buckets, and exit",
 		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return usageError("name the job: pkgstore job publish, or pkgstore job index")
+		},
 	}
 	idx := newIndexCmd()
 	idx.Short += " (also `pkgstore index`)"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"pkgstore/internal/api"
+	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/sigtest"
@@ -363,6 +366,54 @@ func TestQueueAndJobCommands(t *testing.T) {
 				lastID = strings.TrimSpace(stdout)
 				if !regexp.MustCompile(`^\d{19}-[0-9a-f]{12}$`).MatchString(lastID) {
 					t.Errorf("stdout %q is not a submission id", stdout)
+				}
+			}
+		})
+	}
+}
+
+// TestPrintOutcomes: job publish's lines and exit status for each mix of
+// outcomes; an unfinished submission outranks a refusal (the run is
+// incomplete: run it again).
+func TestPrintOutcomes(t *testing.T) {
+	pub := publish.Outcome{ID: "1", Submission: &api.Submission{ID: "1", Name: "a", Version: "1.0.0", Status: api.StatusPublished, SHA256: "ab"}}
+	dry := publish.Outcome{ID: "2", Submission: &api.Submission{ID: "2", Name: "b", Version: "1.0.0", Status: api.StatusPassed}}
+	ref := publish.Outcome{ID: "3", Submission: &api.Submission{ID: "3", Name: "c", Version: "1.0.0", Status: api.StatusRejected, Reasons: []api.Reason{
+		{Check: api.CheckSignature, File: "c-1.0.0.zip.sig", Message: "bad"}, {Check: api.CheckRoot, File: "c-1.0.0.zip", Message: "two roots"}}}}
+	late := publish.Outcome{ID: "4", Submission: &api.Submission{ID: "4", Name: "d", Version: "1.0.0", Status: api.StatusProcessing}, Err: fmt.Errorf("%w: processing", publish.ErrNotFinal)}
+	unknown := publish.Outcome{ID: "x", Err: fmt.Errorf("%w: %q", publish.ErrUnknownSubmission, "x")}
+	for _, tc := range []struct {
+		name string
+		out  []publish.Outcome
+		code int
+		want []string
+	}{
+		{"empty queue", nil, 0, []string{"the queue is empty: nothing to publish"}},
+		{"published and passed", []publish.Outcome{pub, dry}, 0, []string{
+			"published a-1.0.0 (submission 1, sha256 ab)", "dry run passed: b-1.0.0 would be published (submission 2)",
+			"2 submissions: 2 published, 0 refused, 0 not finished"}},
+		{"refused", []publish.Outcome{pub, ref}, exitRefused, []string{
+			"refused c-1.0.0 (submission 3):\n  signature: c-1.0.0.zip.sig: bad\n  root: c-1.0.0.zip: two roots\n"}},
+		{"refused and unfinished", []publish.Outcome{ref, late}, exitUsage, []string{
+			"not finished d-1.0.0 (submission 4): not final when the job stopped: processing"}},
+		{"unknown id", []publish.Outcome{pub, unknown}, exitUsage, []string{"unknown submission x: "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := printOutcomes(&buf, tc.out)
+			code := 0
+			var ee *exitError
+			if errors.As(err, &ee) {
+				code = ee.Code
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, buf.String())
 				}
 			}
 		})

@@ -102,7 +102,9 @@ buckets) then takes it. Exit codes: 0 queued, 1 refused before queueing,
 				}
 			}
 			if queueURL != "" {
-				return publishToQueue(cmd, queueURL, maxZip, zipPath, zf, sig, opts)
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				defer cancel()
+				return publishToQueue(ctx, cmd, queueURL, maxZip, zipPath, zf, sig, opts)
 			}
 			c, err := client.New(registryURL, token)
 			if err != nil {

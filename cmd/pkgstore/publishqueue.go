@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -28,18 +29,18 @@ func queueStorage(value string) storage.Config {
 }
 
 // publishToQueue is `pkgstore publish --queue`: the seeds' CI step.
-func publishToQueue(cmd *cobra.Command, queue, maxZip, zipPath string, zip io.Reader, sig []byte, opts client.Options) error {
+func publishToQueue(ctx context.Context, cmd *cobra.Command, queue, maxZip, zipPath string, zip io.Reader, sig []byte, opts client.Options) error {
 	max, err := parseSize(maxZip)
 	if err != nil {
 		return usageError("--max-upload-size: %v", err)
 	}
-	b, err := storage.OpenInternal(cmd.Context(), queueStorage(queue))
+	b, err := storage.OpenInternal(ctx, queueStorage(queue))
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("--queue %s: %w", queue, err)}
 	}
 	defer b.Close()
 	host, _ := os.Hostname()
-	s, err := publish.Queue(cmd.Context(), b, publish.Candidate{
+	s, err := publish.Queue(ctx, b, publish.Candidate{
 		FileName: filepath.Base(zipPath), Zip: zip, Signature: sig,
 		Options: publish.Options{Legacy: opts.Legacy, DryRun: opts.DryRun, Client: "queue@" + host},
 	}, publish.QueueConfig{MaxZipSize: max, Audit: audit.New(b)})
