@@ -17,6 +17,9 @@ import (
 // submission has a record.
 const AbandonedAfter = time.Hour
 
+// cleanEvery is how often a running serve cleans the queue.
+const cleanEvery = 10 * time.Minute
+
 // maxCleanPerPass bounds the files one CleanQueue removes; the rest waits
 // for the next pass.
 const maxCleanPerPass = 1000
@@ -27,7 +30,8 @@ const maxCleanPerPass = 1000
 // so that neither a queue scan nor the removal of the entry ever saw it,
 // and the folder it leaves empty. Only files untouched for AbandonedAfter
 // go, at most maxCleanPerPass a call; each is logged. It returns how many
-// went. Serve runs it at start, `pkgstore job publish` at every drain.
+// went. Serve runs it at start and every ten minutes (cleanEvery),
+// `pkgstore job publish` at every drain.
 func (p *Publisher) CleanQueue(ctx context.Context) int {
 	removed, err := p.b.Internal.RemoveStaleTemp(ctx, storage.QueuePrefix, time.Now().Add(-AbandonedAfter), maxCleanPerPass)
 	for _, path := range removed {

@@ -306,6 +306,9 @@ func (p *Publisher) Run(ctx context.Context) {
 	p.Recover(ctx)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
+	// A serve that restarts after a crash finds its cut upload young: it
+	// is cleaned by a later pass, not only at the next start.
+	lastClean := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -313,6 +316,10 @@ func (p *Publisher) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			p.Recover(ctx)
+			if time.Since(lastClean) >= cleanEvery {
+				p.CleanQueue(ctx)
+				lastClean = time.Now()
+			}
 		}
 	}
 }
