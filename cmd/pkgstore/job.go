@@ -42,6 +42,7 @@ func newJobPublishCmd() *cobra.Command {
 		lim                         sizeFlags
 		only                        []string
 		timeout                     time.Duration
+		indexAfter                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "publish",
@@ -53,8 +54,8 @@ leases and claims: running serves and other jobs may work the same buckets
 at once, and a submission another process holds is waited for. Submissions
 queued after the start are left for the next run. The checks take the
 flags serve takes for them (--keyring, --require-signatures, size limits,
---no-spec-validation). Nothing is indexed: run ` + "`pkgstore job index`" + ` after
-it, or on a schedule.
+--no-spec-validation). Nothing is indexed unless --index is given: run
+` + "`pkgstore job index`" + ` after it, or on a schedule.
 
 Output: one line per submission (published, dry run passed, or refused
 followed by each reason on its own line), in queue order.
@@ -89,7 +90,17 @@ queue was empty), 1 something was refused, 2 usage or bucket error, or
 			if err != nil {
 				return &exitError{Code: exitUsage, Err: err}
 			}
-			return printOutcomes(cmd.OutOrStdout(), out)
+			status := printOutcomes(cmd.OutOrStdout(), out)
+			if indexAfter && anyPublished(out) {
+				// The seeds' indexing job, triggered by a successful
+				// publishing job; a failed pass is a bucket error.
+				res, err := job.Indexer.Index(ctx)
+				if err != nil {
+					return &exitError{Code: exitUsage, Err: fmt.Errorf("index: %w", err)}
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "indexed: cursor %s, %d packages (%d added, %d removed)\n", res.Cursor, res.Total, res.Added, res.Removed)
+			}
+			return status
 		},
 	}
 	f := cmd.Flags()
@@ -103,9 +114,19 @@ queue was empty), 1 something was refused, 2 usage or bucket error, or
 	f.StringArrayVar(&only, "submission", nil, "work on this submission only, the id `pkgstore publish --queue` printed (repeatable)")
 	f.DurationVar(&timeout, "timeout", 15*time.Minute, "stop after this long: what is unfinished goes back to the queue (exit 2)")
 	f.DurationVar(&cfg.HTTP.ShutdownGrace, "shutdown-grace", 10*time.Second, "at --timeout or SIGTERM, time the publications in progress get to finish")
+	f.BoolVar(&indexAfter, "index", false, "when something was published, run one indexing pass (job index) before exiting")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text, or ecs (JSON with Elastic Common Schema field names)")
 	return cmd
+}
+
+func anyPublished(out []publish.Outcome) bool {
+	for _, o := range out {
+		if o.Err == nil && o.Submission != nil && o.Submission.Status == api.StatusPublished {
+			return true
+		}
+	}
+	return false
 }
 
 // printOutcomes writes one line per submission (a refusal's reasons on

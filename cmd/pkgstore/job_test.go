@@ -339,10 +339,12 @@ func TestQueueAndJobCommands(t *testing.T) {
 		{"queue a dry run", []string{"publish", dry, "--queue", data, "--dry-run", "--legacy"}, 0, nil},
 		{"queue another", []string{"publish", good2, "--queue", data, "--legacy"}, 0, nil},
 		{"job on the last one only", append(slices.Clone(job), "--submission", "LAST"), 0, []string{"published good-2.0.0", "1 submissions: 1 published"}},
-		{"job: the dry run passes", job, 0, []string{"dry run passed: dry-1.0.0 would be published"}},
+		{"job: the dry run passes, nothing to index", append(slices.Clone(job), "--index"), 0, []string{"dry run passed: dry-1.0.0 would be published"}},
 		{"job on an id that is none", append(slices.Clone(job), "--submission", "nonsense"), 2, []string{"unknown submission nonsense"}},
 		{"job index", []string{"job", "index", "--data", data}, 0, []string{"new cursor", "2 packages (2 added, 0 removed)"}},
-		{"index, the alias", []string{"index", "--data", data}, 0, []string{"index up to date", "2 packages"}},
+		{"queue a third", []string{"publish", pkg("good", "3.0.0", nil), "--queue", data, "--legacy"}, 0, nil},
+		{"job with --index", append(slices.Clone(job), "--index"), 0, []string{"published good-3.0.0", "indexed: cursor ", "3 packages (1 added, 0 removed)"}},
+		{"index, the alias", []string{"index", "--data", data}, 0, []string{"index up to date", "3 packages"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := slices.Clone(tc.args)
