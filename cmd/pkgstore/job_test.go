@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,7 +81,7 @@ func outcomesOf(t *testing.T, out string) map[string]string {
 	return m
 }
 
-// TestJobsRaceServe: candidates queued with `pkgstore publish --queue`,
+// TestJobsRaceServe: 36 candidates queued with `pkgstore publish --queue`,
 // then three `pkgstore job publish` processes and a `pkgstore serve`
 // racing over the same folders. Every distinct revision is published
 // exactly once, duplicates and a forged signature are refused, each
@@ -100,11 +101,15 @@ func TestJobsRaceServe(t *testing.T) {
 	}
 	key, forger := sigtest.NewKey(t, "trusted"), sigtest.NewKey(t, "forger")
 	dir := t.TempDir()
-	const revisions, twice = 12, 4
+	const revisions, twice = 30, 5
 	want := map[string]string{} // submission id -> "status name"
 	queue := func(name, version string, signer *sigtest.Key) {
 		t.Helper()
-		zip := ziptest.Package(t, name, version)
+		// Some incompressible bytes, so that each publication takes
+		// long enough for every process to join the race.
+		noise := make([]byte, 512<<10)
+		rand.Read(noise)
+		zip := ziptest.Package(t, name, version, ziptest.Entry{Name: "noise.bin", Body: noise})
 		p := filepath.Join(dir, fmt.Sprintf("%s-%s.zip", name, version))
 		writeFile(t, p, zip)
 		writeFile(t, p+".sig", signer.Sign(t, zip))
@@ -135,12 +140,13 @@ func TestJobsRaceServe(t *testing.T) {
 	for id := range want {
 		ciArgs = append(ciArgs, "--submission", id)
 	}
+	// The serve takes the queue at its start; the jobs start as it works.
+	serve := startServe(t, nil, "--data", data, "--keyring", key.PublicPath)
 	jobs := []*childProc{
 		startChild(t, "job 1", jobArgs...),
 		startChild(t, "job 2", jobArgs...),
 		startChild(t, "job 3 (--submission)", ciArgs...),
 	}
-	serve := startServe(t, nil, "--data", data, "--keyring", key.PublicPath)
 
 	var reports []map[string]string
 	var codes []int
@@ -277,17 +283,35 @@ func TestJobsRaceServe(t *testing.T) {
 		t.Errorf("index at %s holds %v, want the published %v", cursor, indexed, zips)
 	}
 
-	// Who did the work (logged, not asserted: the race decides).
+	// Each submission was finished by exactly one process (which one is
+	// the race's: logged).
+	finishedBy := map[string][]string{}
+	finishedLine := regexp.MustCompile(`msg="submission finished" submission=(\S+)`)
 	for _, j := range jobs {
-		t.Logf("%s finished %d submissions", j.name, strings.Count(j.stderr.String(), "submission finished"))
+		n := 0
+		for _, g := range finishedLine.FindAllStringSubmatch(j.stderr.String(), -1) {
+			finishedBy[g[1]] = append(finishedBy[g[1]], j.name)
+			n++
+		}
+		t.Logf("%s finished %d submissions", j.name, n)
 	}
 	n := 0
 	for _, r := range serve.Logs() {
 		if r["message"] == "submission finished" {
+			id, _ := r["submission"].(string)
+			finishedBy[id] = append(finishedBy[id], "serve")
 			n++
 		}
 	}
 	t.Logf("serve finished %d submissions", n)
+	for id := range want {
+		if len(finishedBy[id]) != 1 {
+			t.Errorf("submission %s finished by %v, want exactly one process", id, finishedBy[id])
+		}
+	}
+	if len(finishedBy) != len(want) {
+		t.Errorf("%d submissions finished, want %d", len(finishedBy), len(want))
+	}
 }
 
 // TestQueueAndJobCommands: `publish --queue` and `job publish` step by
