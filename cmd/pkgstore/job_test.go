@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +30,25 @@ import (
 type childProc struct {
 	name           string
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer a child writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startChild(t *testing.T, name string, args ...string) *childProc {
@@ -107,7 +126,7 @@ func TestJobsRaceServe(t *testing.T) {
 		t.Helper()
 		// Some incompressible bytes, so that each publication takes
 		// long enough for every process to join the race.
-		noise := make([]byte, 512<<10)
+		noise := make([]byte, 256<<10)
 		rand.Read(noise)
 		zip := ziptest.Package(t, name, version, ziptest.Entry{Name: "noise.bin", Body: noise})
 		p := filepath.Join(dir, fmt.Sprintf("%s-%s.zip", name, version))
@@ -443,5 +462,93 @@ func TestPrintOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestJobKilledMidDrain: a `job publish` killed (SIGKILL) in the middle of
+// its drain leaves no half publication behind: the next job, naming every
+// submission, takes over the dead job's leases at once (same host, process
+// gone), and every revision ends published exactly once with its
+// signature, the queue and the leases empty.
+func TestJobKilledMidDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	data := t.TempDir()
+	for _, sub := range []string{"public", "internal"} {
+		os.MkdirAll(filepath.Join(data, sub), 0o755)
+	}
+	key := sigtest.NewKey(t, "trusted")
+	dir := t.TempDir()
+	const revisions = 20
+	var ids []string
+	for i := range revisions {
+		noise := make([]byte, 256<<10)
+		rand.Read(noise)
+		zip := ziptest.Package(t, "killed", fmt.Sprintf("1.0.%d", i), ziptest.Entry{Name: "noise.bin", Body: noise})
+		p := writeFile(t, filepath.Join(dir, fmt.Sprintf("killed-1.0.%d.zip", i)), zip)
+		writeFile(t, p+".sig", key.Sign(t, zip))
+		stdout, stderr, code := runCLI(t, "publish", p, "--queue", data, "--legacy")
+		if code != 0 {
+			t.Fatalf("publish --queue: exit %d: %s", code, stderr)
+		}
+		ids = append(ids, strings.TrimSpace(stdout))
+	}
+	args := []string{"job", "publish", "--data", data, "--keyring", key.PublicPath, "--log-level", "info"}
+	first := startChild(t, "job 1", args...)
+	// Killed once it has published something: the rest is in its
+	// workers' hands or still queued.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(first.stderr.String(), "submission finished") {
+		if time.Now().After(deadline) {
+			t.Fatalf("job 1 published nothing in a minute:\n%s", first.stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	first.cmd.Process.Kill()
+	first.wait(t, 10*time.Second)
+	before := strings.Count(first.stderr.String(), "submission finished")
+	if before >= revisions {
+		t.Fatalf("job 1 finished all %d submissions before the kill: nothing was cut", before)
+	}
+
+	for _, id := range ids {
+		args = append(args, "--submission", id)
+	}
+	second := startChild(t, "job 2", args...)
+	if code := second.wait(t, 2*time.Minute); code != 0 {
+		t.Fatalf("job 2: exit %d\n%s\n%s", code, second.stdout.String(), second.stderr.String())
+	}
+	if !strings.Contains(second.stdout.String(), fmt.Sprintf("%d submissions: %d published, 0 refused, 0 not finished", revisions, revisions)) {
+		t.Fatalf("job 2 output:\n%s", second.stdout.String())
+	}
+	t.Logf("the killed job finished %d submissions before the kill", before)
+
+	ctx := context.Background()
+	b, err := storage.Open(ctx, storage.Config{DataDir: data, MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	objs, err := b.Public.ListAll(ctx, &storage.ListOptions{Prefix: storage.PackagesPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zips, sigs int
+	for _, o := range objs {
+		switch {
+		case strings.HasSuffix(o.Key, ".zip"):
+			zips++
+		case strings.HasSuffix(o.Key, ".zip.sig"):
+			sigs++
+		}
+	}
+	if zips != revisions || sigs != revisions {
+		t.Errorf("%d zips and %d signatures published, want %d of each", zips, sigs, revisions)
+	}
+	for _, prefix := range []string{storage.QueuePrefix, storage.OwnPrefix + "leases/"} {
+		if left, _ := b.Internal.ListAll(ctx, &storage.ListOptions{Prefix: prefix}); len(left) != 0 {
+			t.Errorf("%s not empty: %v", prefix, left)
+		}
 	}
 }
