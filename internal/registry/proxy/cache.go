@@ -281,14 +281,16 @@ func (p *Proxy) download(ctx context.Context, id packageid.ID) error {
 		}
 	}
 	p.log.Info("proxy cache: revision kept", "package", id.String(), "bytes", got.Size)
-	if created && c.MaxBytes > 0 {
+	if created && c.Records != nil && c.Footprint != nil {
+		// Recorded even without MaxBytes, so that a limit set later
+		// knows which revisions are the cache's.
 		p.keep(ctx, id)
 	}
 	return nil
 }
 
 // keep records id as the cache's own, then evicts the least recently used
-// of the cache's revisions until they fit in MaxBytes. A failure here
+// of the cache's revisions until they fit in MaxBytes (when set). A failure here
 // only leaves the cache larger: it is logged.
 func (p *Proxy) keep(ctx context.Context, id packageid.ID) {
 	c := p.cfg.Cache
@@ -310,6 +312,15 @@ func (p *Proxy) keep(ctx context.Context, id packageid.ID) {
 	}
 	p.mu.Lock()
 	p.cached[id] = e
+	for v := range p.evicted {
+		if !p.cfg.Local.Serves(v) {
+			delete(p.evicted, v) // the index caught up
+		}
+	}
+	if c.MaxBytes <= 0 {
+		p.mu.Unlock()
+		return
+	}
 	var total int64
 	var order []packageid.ID
 	for cid, ce := range p.cached {
