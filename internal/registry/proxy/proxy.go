@@ -18,6 +18,12 @@
 //     (.sig) or <upstream>/package/N/V/<file>; 404 is the local 404; any
 //     other answer is a 500.
 //   - An upstream failure of /search or /categories is a 500.
+//
+// The pull-through cache (cache.go) bounds every download: signature
+// first, zip size, temporary space, time, stalls, pulls at once in all and
+// per client; one download per revision, cancelled when its last waiter
+// leaves; least recently used eviction of the revisions it published. A
+// revision the local store serves (indexed, or yanked) is never pulled.
 package proxy
 
 import (
