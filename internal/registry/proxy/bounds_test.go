@@ -420,6 +420,24 @@ func TestProxyCacheEviction(t *testing.T) {
 	if len(objs) != 0 {
 		t.Errorf("%d static files of the evicted revision left", len(objs))
 	}
+	for _, key := range []string{storage.DocumentKey(b), storage.RevisionKey(b), storage.ProxyCacheKey(b)} {
+		if ok, _ := s.Server.Buckets.Internal.Exists(context.Background(), key); ok {
+			t.Errorf("%s left after the eviction", key)
+		}
+	}
+	if ok, _ := s.Server.Buckets.Public.Exists(context.Background(), storage.SignatureKey(b)); ok {
+		t.Error("the evicted revision's signature is left")
+	}
+	for _, id := range []packageid.ID{a, c} {
+		if ok, _ := s.Server.Buckets.Internal.Exists(context.Background(), storage.ProxyCacheKey(id)); !ok {
+			t.Errorf("no cache record of %s", id)
+		}
+	}
+	for _, r := range localRevs {
+		if ok, _ := s.Server.Buckets.Internal.Exists(context.Background(), storage.ProxyCacheKey(packageid.ID{Name: r.name, Version: r.version})); ok {
+			t.Errorf("a cache record for the locally published %s-%s", r.name, r.version)
+		}
+	}
 	for _, id := range []packageid.ID{a, c} {
 		if !zipExists(id) || !s.Server.Registry.Has(id) {
 			t.Errorf("%s evicted, want it kept", id)
@@ -436,5 +454,24 @@ func TestProxyCacheEviction(t *testing.T) {
 	waitFor(t, 10*time.Second, "alpha 1.0.0 evicted", func() bool { return !s.Server.Registry.Serves(a) })
 	if !s.Server.Registry.Has(c) {
 		t.Error("remoteonly 2.0.0 evicted, want alpha 1.0.0 (least recently used)")
+	}
+
+	// After a restart with room for one revision, the records say which
+	// revisions are the cache's: all of them go, no local one.
+	s.Stop()
+	s = servertest.Start(t, servertest.Options{Key: key, Data: s.Data, Configure: func(cfg *server.Config) {
+		cfg.Proxy = server.ProxyConfig{Upstream: up.URL, Cache: true, Retry: client.Retry{Attempts: 2, Backoff: 10 * time.Millisecond}, MaxBytes: 1}
+	}})
+	d := packageid.ID{Name: "alpha", Version: "1.1.0"}
+	waitLocal(t, s, c)
+	get(d)
+	waitFor(t, 10*time.Second, "the cache's revisions evicted", func() bool { return !s.Server.Registry.Serves(b) && !s.Server.Registry.Serves(c) })
+	if !s.Server.Registry.Has(d) {
+		t.Error("the revision just pulled was evicted")
+	}
+	for _, r := range localRevs {
+		if id := (packageid.ID{Name: r.name, Version: r.version}); !zipExists(id) || !s.Server.Registry.Has(id) {
+			t.Errorf("locally published %s is gone", id)
+		}
 	}
 }

@@ -152,14 +152,17 @@ func (p *Proxy) join(ctx context.Context, id packageid.ID) (*flight, error) {
 			return f, nil
 		}
 		if slot {
+			// The flight's context ends with Close or PullTimeout; its
+			// download's also when the last waiter leaves.
 			fctx, cancel := context.WithTimeout(p.ctx, c.PullTimeout)
-			f := &flight{done: make(chan struct{}), cancel: cancel, waiters: 1}
+			dctx, leave := context.WithCancel(fctx)
+			f := &flight{done: make(chan struct{}), cancel: leave, waiters: 1}
 			p.flights[id] = f
 			p.mu.Unlock()
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
-				err := p.download(fctx, id)
+				err := p.download(fctx, dctx, id)
 				if err != nil && fctx.Err() != nil && errors.Is(fctx.Err(), context.DeadlineExceeded) {
 					err = fmt.Errorf("pull of %s not done within %s: %w", id, c.PullTimeout, err)
 				}
@@ -228,10 +231,12 @@ func (p *Proxy) servesLocally(id packageid.ID) bool {
 	return true
 }
 
-// download fetches id from the upstream (signature first), publishes it
-// into the local store and waits until the store serves it; then evicts
-// what the cache holds beyond MaxBytes.
-func (p *Proxy) download(ctx context.Context, id packageid.ID) error {
+// download fetches id from the upstream (signature first) under dctx,
+// which ends when no client waits any more; then, under ctx (a verified
+// zip on disk is cheap to finish), publishes it into the local store,
+// waits until the store serves it, records it and evicts what the cache
+// holds beyond MaxBytes.
+func (p *Proxy) download(ctx, dctx context.Context, id packageid.ID) error {
 	c := p.cfg.Cache
 	p.mu.Lock()
 	gone := p.evicting[id]
@@ -239,8 +244,8 @@ func (p *Proxy) download(ctx context.Context, id packageid.ID) error {
 	if gone != nil {
 		select { // its files are being deleted: do not write beside them
 		case <-gone:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-dctx.Done():
+			return dctx.Err()
 		}
 	}
 	if p.servesLocally(id) {
@@ -255,7 +260,7 @@ func (p *Proxy) download(ctx context.Context, id packageid.ID) error {
 		os.Remove(tmp.Name())
 	}()
 	rev := mirror.Revision{Name: id.Name, Version: id.Version, Download: "/epr/" + id.Name + "/" + id.ZipName(), SignaturePath: "/epr/" + id.Name + "/" + id.ZipName() + ".sig"}
-	got, err := p.fetch.Fetch(ctx, rev, tmp)
+	got, err := p.fetch.Fetch(dctx, rev, tmp)
 	if err != nil {
 		return err
 	}
