@@ -338,8 +338,9 @@ func (f *Fetcher) Fetch(ctx context.Context, r Revision, dst *os.File) (*Fetched
 }
 
 // Precheck refuses a signature that cannot be a valid signature of any
-// zip by a key of kr (not OpenPGP, not a signature, an unknown or invalid
-// key), without the zip: a download is not started for it.
+// zip by a key of kr (not OpenPGP, not a signature, an unknown key),
+// without the zip: a download is not started for it. (An expired or
+// revoked key is only found by Verify, with the zip.)
 func Precheck(sig []byte, zipName string, kr *signature.Keyring) error {
 	// Over no data the signature can only mismatch: every other error is
 	// about the signature itself.
