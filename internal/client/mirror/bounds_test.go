@@ -35,6 +35,7 @@ func TestMirrorBoundsHostileUpstream(t *testing.T) {
 		{"endless zip", hostiletest.Options{Zip: hostiletest.Endless}, nil, "more than the limit of 4194304 bytes (--max-zip-size)", 20 * time.Second, false},
 		{"declared huge", hostiletest.Options{Zip: hostiletest.Huge}, nil, "1099511627776 bytes, over the limit of 4194304 bytes", 20 * time.Second, false},
 		{"garbage signature", hostiletest.Options{Zip: hostiletest.Endless, GarbageSig: true}, nil, "big-1.0.0.zip.sig: signature is not a valid OpenPGP signature: openpgp: invalid data: tag byte does not have MSB set (checked before the zip was downloaded)", 10 * time.Second, true},
+		{"signed by a stranger", hostiletest.Options{Zip: hostiletest.Endless, Key: sigtest.NewKey(t, "stranger")}, nil, "signature was made by a key that is not in the trusted keyring", 10 * time.Second, true},
 		{"slow drip", hostiletest.Options{Zip: hostiletest.Endless, Rate: 2 << 10}, func(c *mirror.Config) {
 			c.MinRate, c.StallWindow = 64<<10, 300*time.Millisecond
 		}, "download stalled", 20 * time.Second, false},
@@ -45,7 +46,10 @@ func TestMirrorBoundsHostileUpstream(t *testing.T) {
 	for _, c := range cases {
 		for _, mode := range []string{"bundle", "store"} {
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
-				c.o.Key, c.o.Revisions = key, []packageid.ID{big}
+				if c.o.Key == nil {
+					c.o.Key = key
+				}
+				c.o.Revisions = []packageid.ID{big}
 				up := hostiletest.Start(t, c.o)
 				tmp := t.TempDir()
 				cfg := mirror.Config{From: up.URL, Filters: mirror.Filters{AllVersions: true}, Keyring: key.Keyring, Retry: fastRetry, MaxZipSize: limit, TempDir: tmp}
