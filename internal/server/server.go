@@ -86,6 +86,17 @@ type ProxyConfig struct {
 	Cache bool
 	// Retry of upstream /search and /categories (zero: EPR's).
 	Retry client.Retry
+	// The cache's bounds (zero: proxy's defaults; the zip size limit is
+	// MaxUploadSize): see proxy.Cache.
+	TempDir                     string
+	TempBytes                   int64
+	MaxPulls, MaxPullsPerClient int
+	PullTimeout, BusyWait       time.Duration
+	MinRate                     int64
+	StallWindow                 time.Duration
+	// MaxBytes bounds what the revisions the cache published take in the
+	// store (0: no bound); the least recently used are evicted.
+	MaxBytes int64
 }
 
 // Server is a configured store.
@@ -103,6 +114,7 @@ type Server struct {
 	refusals *audit.Refusals
 	Yanks    *yank.Store
 	handler  http.Handler
+	proxy    *proxy.Proxy // nil without proxy mode
 	log      *slog.Logger
 	tls      *tls.Config // nil: plain HTTP
 }
@@ -233,15 +245,31 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 	}
 	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
 	if pc.Cache {
-		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy}
+		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy, TempDir: pc.TempDir, TempBytes: pc.TempBytes,
+			MaxZipSize: s.cfg.MaxUploadSize, PullTimeout: pc.PullTimeout, MinRate: pc.MinRate, StallWindow: pc.StallWindow,
+			MaxPulls: pc.MaxPulls, MaxPullsPerClient: pc.MaxPullsPerClient, BusyWait: pc.BusyWait,
+			MaxBytes: pc.MaxBytes, Footprint: s.Publisher.Footprint, Evict: s.evict, Records: s.Buckets.Internal}
 	}
-	return proxy.New(cfg)
+	p, err := proxy.New(cfg)
+	if err == nil {
+		s.proxy = p
+	}
+	return p, err
 }
 
 // publishLegacy publishes a revision already published elsewhere (no
-// package-spec check) and waits for the outcome; a duplicate is success.
-func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
-	_, _, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+// package-spec check) and waits for the outcome; a duplicate is success
+// (created false).
+func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) (bool, error) {
+	sub, present, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+	return err == nil && !present && sub != nil && sub.Status == api.StatusPublished, err
+}
+
+// evict withdraws a revision the pull-through cache published and has
+// the index drop it at once.
+func (s *Server) evict(ctx context.Context, id packageid.ID) error {
+	err := s.Publisher.Evict(ctx, id)
+	s.Indexer.TriggerNow()
 	return err
 }
 
@@ -263,6 +291,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // (Serve does when it returns; this is for a handler used without it) and
 // closes the buckets.
 func (s *Server) Close() error {
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
 	if s.refusals != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		s.refusals.Flush(ctx)
