@@ -277,36 +277,52 @@ func TestDrainWaitsForAnotherProcess(t *testing.T) {
 // TestDrainCleansAbandonedUploads: an upload whose writer died mid-zip
 // left queue-publishing/<id>/NAME-VERSION.zip.<hex>.tmp, which listings
 // hide: no queue scan saw it and no dequeue removed it, so it stayed
-// forever. A drain removes it (and its folder) once it is older than
-// AbandonedAfter, and leaves a younger one (an upload in progress) alone.
+// forever. A drain, and serve's job at its start, remove it (and its
+// folder) once it is older than AbandonedAfter, and leave a younger one
+// (an upload in progress) alone.
 func TestDrainCleansAbandonedUploads(t *testing.T) {
-	s := newDrainStore(t, sigtest.NewKey(t, "trusted"), sigtest.NewKey(t, "foreign"))
-	dir := s.b.Internal.Driver().(interface{ Dir() string }).Dir()
-	oldID, youngID := NewID(), NewID()
-	oldTmp := filepath.Join(dir, "queue-publishing", oldID, "a-1.0.0.zip.18b3c1d2e3f4a5b6.tmp")
-	youngTmp := filepath.Join(dir, "queue-publishing", youngID, "b-1.0.0.zip.18b3c1d2e3f4a5b6.tmp")
-	for _, p := range []string{oldTmp, youngTmp} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("PK\x03\x04 half a zip"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	past := time.Now().Add(-AbandonedAfter - time.Minute)
-	if err := os.Chtimes(oldTmp, past, past); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := s.job(t).Drain(ctx, DrainOptions{})
-	if err != nil || len(out) != 0 {
-		t.Fatalf("Drain = %+v, %v; want no outcome", out, err)
-	}
-	if _, err := os.Stat(filepath.Dir(oldTmp)); !os.IsNotExist(err) {
-		t.Errorf("abandoned upload's folder still there (%v)", err)
-	}
-	if _, err := os.Stat(youngTmp); err != nil {
-		t.Errorf("upload in progress removed: %v", err)
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, p *Publisher)
+	}{
+		{"job publish's drain", func(t *testing.T, p *Publisher) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if out, err := p.Drain(ctx, DrainOptions{}); err != nil || len(out) != 0 {
+				t.Fatalf("Drain = %+v, %v; want no outcome", out, err)
+			}
+		}},
+		{"serve's job at start", func(t *testing.T, p *Publisher) {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			p.Run(ctx)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newDrainStore(t, sigtest.NewKey(t, "trusted"), sigtest.NewKey(t, "foreign"))
+			dir := s.b.Internal.Driver().(interface{ Dir() string }).Dir()
+			oldID, youngID := NewID(), NewID()
+			oldTmp := filepath.Join(dir, "queue-publishing", oldID, "a-1.0.0.zip.18b3c1d2e3f4a5b6.tmp")
+			youngTmp := filepath.Join(dir, "queue-publishing", youngID, "b-1.0.0.zip.18b3c1d2e3f4a5b6.tmp")
+			for _, p := range []string{oldTmp, youngTmp} {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("PK\x03\x04 half a zip"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			past := time.Now().Add(-AbandonedAfter - time.Minute)
+			if err := os.Chtimes(oldTmp, past, past); err != nil {
+				t.Fatal(err)
+			}
+			tc.run(t, s.job(t))
+			if _, err := os.Stat(filepath.Dir(oldTmp)); !os.IsNotExist(err) {
+				t.Errorf("abandoned upload's folder still there (%v)", err)
+			}
+			if _, err := os.Stat(youngTmp); err != nil {
+				t.Errorf("upload in progress removed: %v", err)
+			}
+		})
 	}
 }
