@@ -14,7 +14,7 @@ import (
 
 // attackShapes are the shapes of issue 21: 1 MiB of each took from 15 s to
 // 5 min 37 s to render before budgets (the catalog rendered on every view).
-var attackShapes = []string{"> - ", "- > ", ">- ", "> 1. ", "[a](\n", "[a]\n"}
+var attackShapes = []string{"> - ", "- > ", ">- ", "> 1. ", "[a](\n", "[a]\n", "# a\n", "a\n=\n"}
 
 // megabyte repeats shape to MaxSourceBytes.
 func megabyte(shape string) []byte {
@@ -57,6 +57,7 @@ func TestPrecheckRejectsAttacks(t *testing.T) {
 		strings.Repeat("| a | [b](https://x.example/) |\n", 3000),
 		strings.Repeat("<div>", 50000),
 		strings.Repeat("1. one\n2. two\n   * three\n", 3000),
+		strings.Repeat("## Setup\n\ntext\n\nTitle\n=====\n\n", 3000),
 	} {
 		if why := tooComplex([]byte(ok)); why != "" {
 			t.Errorf("refused (%s): %.60q", why, ok)
