@@ -309,7 +309,7 @@ func str(s *string) string {
 const placeholderIcon = Prefix + "assets/package.svg"
 
 // iconURL returns the first icon that is one of the package's own files.
-func iconURL(icons []packagedoc.Image, own files) string {
+func iconURL(icons []packagedoc.Image, own markdown.Files) string {
 	for _, ic := range icons {
 		if u, ok := own.ImageURL(ic.Path, ""); ok {
 			return u

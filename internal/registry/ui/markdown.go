@@ -22,6 +22,3 @@ func fromResult(r *markdown.Result) rendered {
 	}
 	return rendered{HTML: template.HTML(r.HTML), Plain: r.Plain, Reason: r.Reason, Dropped: r.Dropped, Problem: r.Problem}
 }
-
-// files are the static files of one revision.
-type files = markdown.Files

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+
 	"pkgstore/internal/pkg/markdown"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
