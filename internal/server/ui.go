@@ -25,6 +25,8 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 		Yanks:     uiYanks{s.Yanks},
 		Artifacts: uiArtifacts{s.Buckets.Internal},
 		Logger:    s.log,
+		Internal:  s.Buckets.Internal,
+		ReadOnly:  s.cfg.ReadOnly,
 	})
 	if err != nil {
 		return nil, err

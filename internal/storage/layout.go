@@ -24,6 +24,7 @@ const (
 	IndexInfoPrefix   = OwnPrefix + "index/"
 	RevisionsPrefix   = OwnPrefix + "revisions/"
 	ProxyCachePrefix  = OwnPrefix + "proxy-cache/"
+	RenderedPrefix    = OwnPrefix + "rendered/"
 )
 
 // ZipKey is the public key of a published zip: its existence means "published".
@@ -40,6 +41,12 @@ func StaticKey(id packageid.ID, rel string) string { return StaticPrefix + id.St
 // EPR serves at /package/N/V/), written at publish time so the indexer never
 // reopens zips.
 func DocumentKey(id packageid.ID) string { return DocumentsPrefix + id.String() + ".json" }
+
+// RenderedKey is the internal key of a revision's package text rendered
+// for the web catalog (markdown.Record: the README's sanitised HTML, the
+// changelog), written by the publishing job beside the package document,
+// or by the catalog at the first view of a revision published before.
+func RenderedKey(id packageid.ID) string { return RenderedPrefix + id.String() + ".json" }
 
 // RevisionKey is the internal key of a published revision's provenance
 // record (sha256, signing key, submission, token), written before its zip.
