@@ -16,6 +16,7 @@ import (
 	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/server"
+	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
 )
@@ -223,5 +224,10 @@ func TestSlowUploadsCut(t *testing.T) {
 		}
 	}
 	waitUploads(t, s, func(n int) bool { return n == 0 }, "0 once the slow uploads are cut")
+	// The cut uploads left nothing in the queue.
+	objs, err := s.Server.Buckets.Internal.ListAll(context.Background(), &storage.ListOptions{Prefix: storage.QueuePrefix})
+	if err != nil || len(objs) != 0 {
+		t.Errorf("queue after the cut uploads: %v %v", objs, err)
+	}
 	publishWithin(t, s, secretAWS, "aws", 10*time.Second)
 }
