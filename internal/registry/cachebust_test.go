@@ -62,6 +62,13 @@ func TestCacheBustingCompressedFast(t *testing.T) {
 			t.Errorf("%s: If-None-Match with the fast answer's ETag: %d, want 304", q, w.Code)
 		}
 	}
+	// /categories is admitted the same way.
+	for n, effort := range []string{"fast", "best"} {
+		w := get(t, base, "GET", "/categories?include_policy_templates=true&zz=1", map[string]string{"Accept-Encoding": "gzip"})
+		if etag := w.Header().Get("Etag"); w.Code != 200 || w.Header().Get("Content-Encoding") != "gzip" || strings.HasSuffix(etag, `-fast"`) != (effort == "fast") {
+			t.Errorf("/categories, request %d: %d %s ETag %s, want gzip at the %s level", n+1, w.Code, w.Header().Get("Content-Encoding"), etag, effort)
+		}
+	}
 	// More distinct queries than the cache holds, each asked once.
 	for i := range 1000 {
 		if w := get(t, base, "GET", fmt.Sprintf("/search?all=true&prerelease=true&bust=%d", i), map[string]string{"Accept-Encoding": "gzip"}); w.Code != 200 {
