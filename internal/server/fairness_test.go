@@ -198,13 +198,31 @@ func TestUploadsHoldNoSlotBeforeTheirPackagePasses(t *testing.T) {
 	}
 }
 
+// slowReader sends its bytes chunk by chunk, one every interval.
+type slowReader struct {
+	data     []byte
+	chunk    int
+	interval time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.interval)
+	n := copy(p[:min(len(p), r.chunk)], r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
 // TestSlowUploadsCut: an admitted upload that drips its zip, or stops
 // sending it, is cut with a 408 once it falls a window behind the minimum
-// rate, and its slot is free again; a normal upload is not affected.
+// rate, and its slot is free again; an upload above the rate, however
+// slow, is not.
 func TestSlowUploadsCut(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{Memory: true, Configure: func(c *server.Config) {
 		c.TokensFile = writeTokens(t)
-		c.MinUploadRate = 64 << 10
+		c.MinUploadRate = 256
 		c.UploadRateWindow = 500 * time.Millisecond
 	}})
 	stop := make(chan struct{})
@@ -230,4 +248,15 @@ func TestSlowUploadsCut(t *testing.T) {
 		t.Errorf("queue after the cut uploads: %v %v", objs, err)
 	}
 	publishWithin(t, s, secretAWS, "aws", 10*time.Second)
+
+	// 64 bytes every 50 ms, five times the minimum, for over two windows.
+	zip := ziptest.Package(t, "aws_slow", "1.0.0")
+	start := time.Now()
+	sub, err := newClient(t, s, secretAWS).Publish(context.Background(), "aws_slow-1.0.0.zip", &slowReader{data: zip, chunk: 64, interval: 50 * time.Millisecond}, s.Key.Sign(t, zip), client.Options{Legacy: true})
+	if err != nil || sub.Status != api.StatusPublished {
+		t.Fatalf("an upload above the minimum rate: %v %v", sub, err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("the slow upload took %v: not slow enough to test anything", took)
+	}
 }
