@@ -62,6 +62,8 @@ func newServeCmd() *cobra.Command {
 		tlsMin    string
 		maxZip    string
 		lim       sizeFlags
+		// proxyBounds reads the pull-through cache's flags (proxyflags.go).
+		proxyBounds func() error
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -103,6 +105,9 @@ another process.`,
 			}
 			if cfg.MaxUploadsPerToken <= 0 || cfg.UploadRateWindow <= 0 {
 				return usageError("--max-uploads-per-token and --upload-rate-window must be positive")
+			}
+			if err := proxyBounds(); err != nil {
+				return err
 			}
 			if cfg.ReadOnly && (len(cfg.Tokens) > 0 || cfg.TokensFile != "") {
 				// Replicas share the writer's configuration; refusing to
@@ -161,6 +166,7 @@ another process.`,
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
+	proxyBounds = proxyCacheFlags(f, &cfg.Proxy)
 	return cmd
 }
 
