@@ -97,6 +97,15 @@ another process.`,
 			if cfg.Limits, err = lim.limits(); err != nil {
 				return err
 			}
+			switch {
+			case cfg.MinUploadRate < 0:
+				return usageError("--upload-min-rate: %d is negative (0 turns the minimum off)", cfg.MinUploadRate)
+			case cfg.MinUploadRate == 0:
+				cfg.MinUploadRate = -1 // off; zero would mean the default
+			}
+			if cfg.MaxUploadsPerToken <= 0 || cfg.UploadRateWindow <= 0 {
+				return usageError("--max-uploads-per-token and --upload-rate-window must be positive")
+			}
 			if err := proxyBounds(); err != nil {
 				return err
 			}
@@ -151,6 +160,9 @@ another process.`,
 	f.IntVar(&cfg.PublishBurst, "publish-burst", 10, "publications per token accepted at once before --publish-rate applies")
 	f.IntVar(&cfg.MaxUploads, "max-uploads", publishapi.DefaultMaxUploads, "uploads received at once (503 with Retry-After over it)")
 	f.IntVar(&cfg.MaxPending, "max-pending", publishapi.DefaultMaxPending, "submissions waiting or in progress (503 with Retry-After over it)")
+	f.IntVar(&cfg.MaxUploadsPerToken, "max-uploads-per-token", publishapi.DefaultMaxUploadsPerToken, "uploads one token may have in progress at once (429 with Retry-After over it)")
+	f.Int64Var(&cfg.MinUploadRate, "upload-min-rate", publishapi.DefaultMinUploadRate, "bytes a second an upload must send, averaged over --upload-rate-window (408 under it; 0: no minimum)")
+	f.DurationVar(&cfg.UploadRateWindow, "upload-rate-window", publishapi.DefaultUploadRateWindow, "window of --upload-min-rate, and an upload's grace at its start")
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")

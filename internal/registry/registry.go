@@ -97,10 +97,12 @@ type snapshot struct {
 	search   *bodyCache[string] // by raw query
 	cats     *bodyCache[string]
 	docs     *bodyCache[*catalog.Revision]
+	// seen admits queries into search and cats on their second request.
+	seen *doorkeeper
 }
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
-	return &snapshot{cat: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize)}
+	return &snapshot{cat: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize), seen: newDoorkeeper()}
 }
 
 // New returns a registry; it answers 503 on /health and serves an empty

@@ -72,6 +72,12 @@ type Config struct {
 	PublishRate            float64
 	PublishBurst           int
 	MaxUploads, MaxPending int
+	// MaxUploadsPerToken bounds one token's uploads at once; MinUploadRate
+	// (bytes a second, negative: off) and UploadRateWindow cut uploads
+	// that send too slowly (0: publishapi's defaults).
+	MaxUploadsPerToken int
+	MinUploadRate      int64
+	UploadRateWindow   time.Duration
 	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/registry/proxy).
 	Proxy ProxyConfig
 	// NoUI turns the web catalog at /ui/ off.
@@ -113,10 +119,12 @@ type Server struct {
 	// when read-only).
 	refusals *audit.Refusals
 	Yanks    *yank.Store
-	handler  http.Handler
-	proxy    *proxy.Proxy // nil without proxy mode
-	log      *slog.Logger
-	tls      *tls.Config // nil: plain HTTP
+	// PublishAPI is the publishing API (nil when read-only).
+	PublishAPI *publishapi.API
+	handler    http.Handler
+	proxy      *proxy.Proxy // nil without proxy mode
+	log        *slog.Logger
+	tls        *tls.Config // nil: plain HTTP
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -207,8 +215,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
-		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout})
+	s.PublishAPI = publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
+		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout,
+		MaxUploadsPerToken: cfg.MaxUploadsPerToken, MinUploadRate: cfg.MinUploadRate, UploadRateWindow: cfg.UploadRateWindow})
 	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
@@ -222,7 +231,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
-			api.ServeHTTP(w, r)
+			s.PublishAPI.ServeHTTP(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
