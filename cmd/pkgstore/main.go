@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"pkgstore/internal/server/buildinfo"
 )
 
 // exitError carries a process exit code out of a command.
@@ -46,6 +48,8 @@ func newRootCmd() *cobra.Command {
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("{{.Version}}")
 	return root
 }
 
