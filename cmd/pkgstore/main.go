@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -59,7 +60,12 @@ var subcommands []func() *cobra.Command
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	root := newRootCmd()
+	if filepath.Base(os.Args[0]) == eprName {
+		// Started as EPR (a link, or the image's entrypoint).
+		root.SetArgs(append([]string{eprName}, os.Args[1:]...))
+	}
+	err := root.ExecuteContext(ctx)
 	stop()
 	if err == nil {
 		return
