@@ -62,8 +62,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	root := newRootCmd()
 	if filepath.Base(os.Args[0]) == eprName {
-		// Started as EPR (a link, or the image's entrypoint).
-		root.SetArgs(append([]string{eprName}, os.Args[1:]...))
+		// Started as EPR (a link, or the image's entrypoint), unless the
+		// first argument asks for pkgstore's own commands (`package-registry
+		// pkgstore job index`): EPR takes no arguments, only flags.
+		if len(os.Args) > 1 && os.Args[1] == "pkgstore" {
+			root.SetArgs(os.Args[2:])
+		} else {
+			root.SetArgs(append([]string{eprName}, os.Args[1:]...))
+		}
 	}
 	err := root.ExecuteContext(ctx)
 	stop()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"pkgstore/internal/client"
+	"pkgstore/internal/server/flagconfig"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
 )
@@ -181,5 +182,21 @@ func TestServeConfigSources(t *testing.T) {
 				t.Errorf("exit %d, output %q; want exit %d and %q", code, out, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestDeployServeConfigs: every serve configuration file shipped under
+// deploy/ (the systemd example) names only serve's flags, with values
+// they accept.
+func TestDeployServeConfigs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "*", "serve.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no deploy/*/serve.yml: %v", err)
+	}
+	for _, f := range files {
+		cmd := newServeCmd()
+		if err := flagconfig.FromFile(cmd.Flags(), f, "config"); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

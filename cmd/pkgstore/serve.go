@@ -80,7 +80,7 @@ another process.`,
 			if err := configDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			if err := checkPackagePaths(cfg.PackagePaths); err != nil {
+			if err := checkPackagePaths(); err != nil {
 				return err
 			}
 			log, err := newFormatLogger(logFormat, logLevel)
@@ -135,7 +135,7 @@ another process.`,
 	f.String("config", "", "YAML file of serve settings, keys are flag names (addr: 0.0.0.0:8080); every flag is also read from PKGSTORE_<FLAG> (PKGSTORE_TLS_CERT for --tls-cert; lists comma-separated); precedence: flag, environment, file")
 	f.BoolVar(&dryRun, "dry-run", false, "open the buckets, load the index once, log what was found and exit (0: it would serve)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) at http://ADDR/debug/pprof/ (off when empty; never expose it)")
-	packagePathFlag(f, &cfg.PackagePaths)
+	packagePathFlag(f)
 	f.StringVar(&addr, "addr", "localhost:8080", "address to listen on")
 	storageFlags(f, &cfg.Storage)
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")

@@ -84,9 +84,6 @@ type Config struct {
 	// PprofAddr, if set, serves net/http/pprof at /debug/pprof/ there
 	// (EPR's -httpprof): never on the public listener.
 	PprofAddr string
-	// PackagePaths are folders of packages served in place (EPR's
-	// package_paths, serve --package-path).
-	PackagePaths []string
 }
 
 // ProxyConfig configures proxy mode.

@@ -339,11 +339,19 @@ func serveArgs(f *Flags, cfg *Config, lookup func(string) (string, bool), worker
 	if f.ProxyAllowInsecure && !f.FeatureProxyMode {
 		warn("-proxy-allow-insecure: no effect without -feature-proxy-mode (as in EPR)")
 	}
-	if f.PackagePathsEnableWatcher {
-		warn("-package-paths-enable-watcher: pkgstore rescans package_paths on its own schedule; the flag changes nothing")
-	}
-	if f.PackagePathsWorkers != workers {
-		warn("-package-paths-workers: pkgstore sizes its package_paths readers itself; the flag changes nothing")
+	if len(cfg.PackagePaths) > 0 {
+		// EPR reads its package_paths once unless told to watch them.
+		if !f.PackagePathsEnableWatcher {
+			a = append(a, "--package-path-watch-interval", "0s")
+		}
+		a = append(a, "--package-path-workers", strconv.Itoa(max(f.PackagePathsWorkers, 1)))
+	} else {
+		if f.PackagePathsEnableWatcher {
+			warn("-package-paths-enable-watcher: no effect without package_paths in config.yml (as in EPR)")
+		}
+		if f.PackagePathsWorkers != workers {
+			warn("-package-paths-workers: no effect without package_paths in config.yml (as in EPR)")
+		}
 	}
 	if v, ok := lookup("ELASTIC_APM_SERVER_URL"); ok && v != "" {
 		warn("ELASTIC_APM_SERVER_URL: pkgstore sends no APM traces; use -metrics-address (Prometheus) and the ECS access log")

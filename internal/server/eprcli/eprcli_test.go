@@ -35,7 +35,7 @@ func (w world) Env() Env {
 	}
 }
 
-var defaultFiles = map[string]string{"config.yml": "package_paths:\n  - /packages/package-registry\n"}
+var defaultFiles = map[string]string{"config.yml": "package_paths:\n  - /packages/package-registry\n", "empty.yml": ""}
 
 func parse(t *testing.T, args []string, w world) (*Invocation, error) {
 	t.Helper()
@@ -103,6 +103,11 @@ func TestFlagSyntaxAndPrecedence(t *testing.T) {
 		{"dry run", []string{"-dry-run"}, nil, "dry-run", "true"},
 		{"read-only always", nil, nil, "read-only", "true"},
 		{"package paths", nil, nil, "package-path", "/packages/package-registry"},
+		{"package paths read once", nil, nil, "package-path-watch-interval", "0s"},
+		{"package paths watched", []string{"-package-paths-enable-watcher"}, nil, "package-path-watch-interval", ""},
+		{"package path workers", []string{"-package-paths-workers", "7"}, nil, "package-path-workers", "7"},
+		{"package path workers from env", nil, map[string]string{"EPR_PACKAGE_PATHS_WORKERS": "3"}, "package-path-workers", "3"},
+		{"package path workers default", nil, nil, "package-path-workers", "2"},
 		{"no store: memory", nil, nil, "public-bucket", "mem://"},
 		{"pkgstore store named", nil, map[string]string{"PKGSTORE_DATA": "/var/lib/pkgstore"}, "public-bucket", ""},
 		{"storage indexer", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://internal", "-storage-endpoint", "https://storage.googleapis.com/public-bucket/"}, nil, "public-bucket", "gs://public-bucket"},
@@ -201,8 +206,8 @@ func TestWarnings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-package-paths-enable-watcher"}, "-package-paths-enable-watcher"},
-		{[]string{"-package-paths-workers", "8"}, "-package-paths-workers"},
+		{[]string{"-package-paths-enable-watcher", "-config", "empty.yml"}, "-package-paths-enable-watcher"},
+		{[]string{"-package-paths-workers", "8", "-config", "empty.yml"}, "-package-paths-workers"},
 		{[]string{"-feature-sql-storage-indexer", "-feature-enable-search-cache", "-storage-indexer-bucket-internal", "gs://i", "-storage-endpoint", "gs://p"}, "-feature-sql-storage-indexer"},
 		{[]string{"-feature-storage-indexer", "-feature-incremental-updates", "-storage-indexer-bucket-internal", "gs://i", "-storage-endpoint", "gs://p"}, "-feature-incremental-updates"},
 		{[]string{"-storage-indexer-bucket-internal", "gs://i"}, "no effect without -feature-storage-indexer"},
