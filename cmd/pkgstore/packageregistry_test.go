@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/server/flagconfig"
@@ -198,5 +202,43 @@ func TestDeployServeConfigs(t *testing.T) {
 		if err := flagconfig.FromFile(cmd.Flags(), f, "config"); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	// And the serve.yml the Helm chart renders for each example.
+	helm, err := exec.LookPath("helm")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("helm not found under CI=true (.ci/run installs it)")
+		}
+		t.Skip("helm not installed: the chart's serve.yml files are not checked")
+	}
+	examples, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "helm", "examples", "*.yaml"))
+	n := 0
+	for _, ex := range examples {
+		out, err := exec.Command(helm, "template", "reg", filepath.Join("..", "..", "deploy", "helm", "pkgstore"), "-f", ex).Output()
+		if err != nil {
+			t.Fatalf("helm template %s: %v", ex, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(out))
+		for {
+			var doc struct {
+				Kind string            `yaml:"kind"`
+				Data map[string]string `yaml:"data"`
+			}
+			if err := dec.Decode(&doc); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				t.Fatalf("%s: %v", ex, err)
+			}
+			if cfg, ok := doc.Data["serve.yml"]; ok && doc.Kind == "ConfigMap" {
+				n++
+				if err := flagconfig.FromYAML(newServeCmd().Flags(), []byte(cfg), "config"); err != nil {
+					t.Errorf("%s: rendered serve.yml: %v\n%s", ex, err, cfg)
+				}
+			}
+		}
+	}
+	if n < len(examples) {
+		t.Errorf("%d serve.yml in %d examples", n, len(examples))
 	}
 }
