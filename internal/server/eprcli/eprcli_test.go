@@ -310,6 +310,14 @@ func TestFlagSetIsEPRs(t *testing.T) {
 	var ours bytes.Buffer
 	fs := newFlagSet("package-registry", &ours, &Flags{}, workers)
 	fs.PrintDefaults()
+	// -version: ours is EPR's line, then the build in parentheses.
+	v, err := exec.Command(script, "-version").Output()
+	if err != nil {
+		t.Fatalf("reference -version: %v", err)
+	}
+	if refLine := strings.TrimSpace(string(v)); !strings.HasPrefix(VersionLine("v0.0.0"), refLine+" (") {
+		t.Errorf("version line %q does not extend the reference's %q", VersionLine("v0.0.0"), refLine)
+	}
 	_, refBody, _ := strings.Cut(ref, "\n") // "Usage of PATH:"
 	if ours.String() != refBody {
 		t.Errorf("flag set differs from the reference's -help:\n--- reference\n%s\n--- ours\n%s", refBody, ours.String())
