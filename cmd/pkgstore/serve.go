@@ -67,6 +67,8 @@ func newServeCmd() *cobra.Command {
 		maxZip    string
 		lim       sizeFlags
 		dryRun    bool
+		// proxyBounds reads the pull-through cache's flags (proxyflags.go).
+		proxyBounds func() error
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -95,6 +97,9 @@ another process.`,
 				return usageError("--max-upload-size: %v", err)
 			}
 			if cfg.Limits, err = lim.limits(); err != nil {
+				return err
+			}
+			if err := proxyBounds(); err != nil {
 				return err
 			}
 			if cfg.ReadOnly && (len(cfg.Tokens) > 0 || cfg.TokensFile != "") {
@@ -162,6 +167,7 @@ another process.`,
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
+	proxyBounds = proxyCacheFlags(f, &cfg.Proxy)
 	return cmd
 }
 

@@ -277,5 +277,19 @@ func (r *Registry) Has(id packageid.ID) bool {
 	return ok
 }
 
+// Serves reports whether the single-package routes (/package/N/V/, the
+// zip, its signature, static files) answer for id from this store: listed
+// in the index, or published and hidden from it (yanked).
+func (r *Registry) Serves(id packageid.ID) bool {
+	if r.Has(id) {
+		return true
+	}
+	if r.cfg.Hidden == nil {
+		return false
+	}
+	_, _, ok := r.cfg.Hidden.Lookup(id)
+	return ok
+}
+
 // CacheTimesInUse are the max-age values this registry answers with.
 func (r *Registry) CacheTimesInUse() CacheTimes { return r.cfg.CacheTimes }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,7 +22,6 @@ import (
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
-	"pkgstore/internal/pkg/validate"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/publish/publishapi"
@@ -94,6 +92,17 @@ type ProxyConfig struct {
 	Cache bool
 	// Retry of upstream /search and /categories (zero: EPR's).
 	Retry client.Retry
+	// The cache's bounds (zero: proxy's defaults; the zip size limit is
+	// MaxUploadSize): see proxy.Cache.
+	TempDir                     string
+	TempBytes                   int64
+	MaxPulls, MaxPullsPerClient int
+	PullTimeout, BusyWait       time.Duration
+	MinRate                     int64
+	StallWindow                 time.Duration
+	// MaxBytes bounds what the revisions the cache published take in the
+	// store (0: no bound); the least recently used are evicted.
+	MaxBytes int64
 }
 
 // Server is a configured store.
@@ -111,6 +120,7 @@ type Server struct {
 	refusals *audit.Refusals
 	Yanks    *yank.Store
 	handler  http.Handler
+	proxy    *proxy.Proxy // nil without proxy mode
 	log      *slog.Logger
 	tls      *tls.Config // nil: plain HTTP
 }
@@ -182,33 +192,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Error("reload index", "err", err)
 		}
 	}
-	pcfg := publish.Config{
-		Buckets:           b,
-		Keyring:           keyring,
-		RequireSignatures: cfg.RequireSignatures,
-		Limits:            cfg.Limits,
-		MaxZipSize:        cfg.MaxUploadSize,
-		Workers:           cfg.Workers,
-		CheckDocument:     catalog.Check,
-		OnPublished: func(packageid.ID) {
-			// The last of a burst is indexed at once; the others wait
-			// for the indexer's MinInterval and share its passes.
-			if s.Publisher.Pending() <= 1 {
-				s.Indexer.TriggerNow()
-			} else {
-				s.Indexer.Trigger()
-			}
-		},
-		Logger:        cfg.Logger,
-		AfterStep:     cfg.AfterStep,
-		ShutdownGrace: cfg.HTTP.ShutdownGrace,
-		Audit:         s.Audit,
-		OnFinished: func(sub *api.Submission, took time.Duration) {
-			s.Metrics.ObserveSubmission(string(sub.Status), took)
-		},
+	pcfg := jobConfig(cfg, b, keyring, s.Audit)
+	pcfg.OnPublished = func(packageid.ID) {
+		// The last of a burst is indexed at once; the others wait
+		// for the indexer's MinInterval and share its passes.
+		if s.Publisher.Pending() <= 1 {
+			s.Indexer.TriggerNow()
+		} else {
+			s.Indexer.Trigger()
+		}
 	}
-	if !cfg.NoSpecValidation {
-		pcfg.Validate = validateSpec
+	pcfg.OnFinished = func(sub *api.Submission, took time.Duration) {
+		s.Metrics.ObserveSubmission(string(sub.Status), took)
 	}
 	if s.Publisher, err = publish.New(pcfg); err != nil {
 		b.Close()
@@ -257,15 +252,31 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 	}
 	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
 	if pc.Cache {
-		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy}
+		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy, TempDir: pc.TempDir, TempBytes: pc.TempBytes,
+			MaxZipSize: s.cfg.MaxUploadSize, PullTimeout: pc.PullTimeout, MinRate: pc.MinRate, StallWindow: pc.StallWindow,
+			MaxPulls: pc.MaxPulls, MaxPullsPerClient: pc.MaxPullsPerClient, BusyWait: pc.BusyWait,
+			MaxBytes: pc.MaxBytes, Footprint: s.Publisher.Footprint, Evict: s.evict, Records: s.Buckets.Internal}
 	}
-	return proxy.New(cfg)
+	p, err := proxy.New(cfg)
+	if err == nil {
+		s.proxy = p
+	}
+	return p, err
 }
 
 // publishLegacy publishes a revision already published elsewhere (no
-// package-spec check) and waits for the outcome; a duplicate is success.
-func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
-	_, _, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+// package-spec check) and waits for the outcome; a duplicate is success
+// (created false).
+func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) (bool, error) {
+	sub, present, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+	return err == nil && !present && sub != nil && sub.Status == api.StatusPublished, err
+}
+
+// evict withdraws a revision the pull-through cache published and has
+// the index drop it at once.
+func (s *Server) evict(ctx context.Context, id packageid.ID) error {
+	err := s.Publisher.Evict(ctx, id)
+	s.Indexer.TriggerNow()
 	return err
 }
 
@@ -280,23 +291,6 @@ func (l localPublisher) Publish(ctx context.Context, zipName string, zip io.Read
 	return l.p.Wait(ctx, sub.ID)
 }
 
-// validateSpec adapts the package-spec validator to the job.
-func validateSpec(ctx context.Context, fsys fs.FS) ([]api.Reason, error) {
-	problems, err := validate.Package(ctx, fsys, validate.Options{Mode: "build"})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Reason, 0, len(problems))
-	for _, p := range problems {
-		msg := p.Message
-		if p.Field != "" {
-			msg = "field " + p.Field + ": " + msg
-		}
-		out = append(out, api.Reason{Check: api.CheckSpec, File: p.File, Message: msg, Code: p.Code})
-	}
-	return out, nil
-}
-
 // Handler is the whole HTTP API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -304,6 +298,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // (Serve does when it returns; this is for a handler used without it) and
 // closes the buckets.
 func (s *Server) Close() error {
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
 	if s.refusals != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		s.refusals.Flush(ctx)

@@ -23,6 +23,7 @@ const (
 	ClaimsPrefix      = OwnPrefix + "claims/"
 	IndexInfoPrefix   = OwnPrefix + "index/"
 	RevisionsPrefix   = OwnPrefix + "revisions/"
+	ProxyCachePrefix  = OwnPrefix + "proxy-cache/"
 )
 
 // ZipKey is the public key of a published zip: its existence means "published".
@@ -43,6 +44,10 @@ func DocumentKey(id packageid.ID) string { return DocumentsPrefix + id.String() 
 // RevisionKey is the internal key of a published revision's provenance
 // record (sha256, signing key, submission, token), written before its zip.
 func RevisionKey(id packageid.ID) string { return RevisionsPrefix + id.String() + ".json" }
+
+// ProxyCacheKey is the internal key of the record of a revision the
+// pull-through cache published from its upstream (and so may evict).
+func ProxyCacheKey(id packageid.ID) string { return ProxyCachePrefix + id.String() + ".json" }
 
 // ClaimPrefix starts the internal keys of NAME-VERSION's claims,
 // ClaimPrefix(id)+"<generation>": a publishing worker creates one to own
