@@ -212,7 +212,7 @@ func TestDeployServeConfigs(t *testing.T) {
 		t.Skip("helm not installed: the chart's serve.yml files are not checked")
 	}
 	examples, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "helm", "examples", "*.yaml"))
-	n := 0
+	n, jobs := 0, 0
 	for _, ex := range examples {
 		out, err := exec.Command(helm, "template", "reg", filepath.Join("..", "..", "deploy", "helm", "pkgstore"), "-f", ex).Output()
 		if err != nil {
@@ -223,12 +223,40 @@ func TestDeployServeConfigs(t *testing.T) {
 			var doc struct {
 				Kind string            `yaml:"kind"`
 				Data map[string]string `yaml:"data"`
+				Spec struct {
+					JobTemplate struct {
+						Spec struct {
+							Template struct {
+								Spec struct {
+									Containers []struct {
+										Args []string `yaml:"args"`
+									} `yaml:"containers"`
+								} `yaml:"spec"`
+							} `yaml:"template"`
+						} `yaml:"spec"`
+					} `yaml:"jobTemplate"`
+				} `yaml:"spec"`
 			}
 			if err := dec.Decode(&doc); err != nil {
 				if errors.Is(err, io.EOF) {
 					break
 				}
 				t.Fatalf("%s: %v", ex, err)
+			}
+			if doc.Kind == "CronJob" {
+				// The job's command line parses with the job's own flags
+				// (the image's entrypoint takes "pkgstore" first).
+				args := doc.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+				if len(args) < 3 || args[0] != "pkgstore" {
+					t.Fatalf("%s: CronJob args %q", ex, args)
+				}
+				cmd, rest, err := newRootCmd().Find(args[1:])
+				if err != nil || cmd.Name() != args[2] {
+					t.Errorf("%s: %q: no such command (%v)", ex, args, err)
+				} else if err := cmd.ParseFlags(rest); err != nil {
+					t.Errorf("%s: %q: %v", ex, args, err)
+				}
+				jobs++
 			}
 			if cfg, ok := doc.Data["serve.yml"]; ok && doc.Kind == "ConfigMap" {
 				n++
@@ -238,7 +266,7 @@ func TestDeployServeConfigs(t *testing.T) {
 			}
 		}
 	}
-	if n < len(examples) {
-		t.Errorf("%d serve.yml in %d examples", n, len(examples))
+	if n < len(examples) || jobs != 2 {
+		t.Errorf("%d serve.yml in %d examples, %d CronJobs", n, len(examples), jobs)
 	}
 }
