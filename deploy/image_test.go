@@ -28,6 +28,10 @@ import (
 // repoRoot is the module root (the tests run in deploy/).
 const repoRoot = ".."
 
+// dockerBuild is the builder stage's build command; the offline build runs
+// the same (TestDockerfileIsEPRsLayout holds the Dockerfile to it).
+const dockerBuild = `CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/pkgstore ./cmd/pkgstore`
+
 // finalStage is what the Dockerfile's last stage declares.
 type finalStage struct {
 	From       string
@@ -117,6 +121,9 @@ func TestDockerfileIsEPRsLayout(t *testing.T) {
 		}
 	}
 	check("FROM", st.From, "scratch")
+	if data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile")); err != nil || !strings.Contains(string(data), "RUN "+dockerBuild+" ") {
+		t.Errorf("the builder stage does not run %s (the offline build's command)", dockerBuild)
+	}
 	check("WORKDIR", st.Workdir, "/package-registry")
 	check("USER", st.User, "1000:1000")
 	check("EXPOSE", st.Expose, []string{"8080"})
@@ -160,7 +167,7 @@ func buildImage(t *testing.T, st finalStage, dir string) {
 	// cold cache it compiles every dependency again.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/pkgstore")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/pkgstore")
 	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
