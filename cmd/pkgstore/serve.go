@@ -13,6 +13,8 @@ import (
 	"pkgstore/internal/publish/publishapi"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
+	"pkgstore/internal/server/buildinfo"
+	"pkgstore/internal/server/flagconfig"
 	"pkgstore/internal/server/logging"
 	"pkgstore/internal/storage"
 )
@@ -40,14 +42,16 @@ func newFormatLogger(format, level string) (*slog.Logger, error) {
 	return l, nil
 }
 
-// envDefaults fills each flag the command line did not set from its
-// environment variable, so that replicas can share configuration.
-func envDefaults(fs *pflag.FlagSet, vars map[string]string) error {
-	for flag, env := range vars {
-		if v, ok := os.LookupEnv(env); ok && !fs.Changed(flag) {
-			if err := fs.Set(flag, v); err != nil {
-				return usageError("%s: %v", env, err)
-			}
+// configDefaults fills each flag the command line did not set from its
+// PKGSTORE_<FLAG> variable, then from the --config YAML file (keys are
+// flag names), so that replicas can share configuration.
+func configDefaults(fs *pflag.FlagSet) error {
+	if err := flagconfig.FromEnv(fs, "PKGSTORE_", os.LookupEnv); err != nil {
+		return usageError("%v", err)
+	}
+	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+		if err := flagconfig.FromFile(fs, f.Value.String(), "config"); err != nil {
+			return usageError("%v", err)
 		}
 	}
 	return nil
@@ -62,6 +66,7 @@ func newServeCmd() *cobra.Command {
 		tlsMin    string
 		maxZip    string
 		lim       sizeFlags
+		dryRun    bool
 		// proxyBounds reads the pull-through cache's flags (proxyflags.go).
 		proxyBounds func() error
 	)
@@ -74,10 +79,10 @@ search index up to date. With --read-only, only serve buckets written by
 another process.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{
-				"tls-cert": "PKGSTORE_TLS_CERT", "tls-key": "PKGSTORE_TLS_KEY", "tls-min-version": "PKGSTORE_TLS_MIN_VERSION",
-				"log-format": "PKGSTORE_LOG_FORMAT", "log-level": "PKGSTORE_LOG_LEVEL",
-			}); err != nil {
+			if err := configDefaults(cmd.Flags()); err != nil {
+				return err
+			}
+			if err := checkPackagePaths(); err != nil {
 				return err
 			}
 			log, err := newFormatLogger(logFormat, logLevel)
@@ -87,9 +92,6 @@ another process.`,
 			cfg.Logger = log
 			if cfg.TLS.MinVersion, err = server.ParseTLSVersion(tlsMin); err != nil {
 				return usageError("--tls-min-version: %v", err)
-			}
-			if env := os.Getenv("PKGSTORE_PUBLISH_TOKEN"); env != "" && len(cfg.Tokens) == 0 {
-				cfg.Tokens = strings.Split(env, ",")
 			}
 			if cfg.MaxUploadSize, err = parseSize(maxZip); err != nil {
 				return usageError("--max-upload-size: %v", err)
@@ -125,11 +127,18 @@ another process.`,
 			// not invent an empty one where a path is wrong.
 			cfg.Storage.MustExist = cfg.ReadOnly
 			cfg.WatchInterval = cfg.Registry.WatchInterval
+			cfg.Version = buildinfo.Read().Short()
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
 			defer srv.Close()
+			if dryRun {
+				if err := srv.DryRun(cmd.Context()); err != nil {
+					return &exitError{Code: 1, Err: err}
+				}
+				return nil
+			}
 			if err := srv.ListenAndServe(cmd.Context(), addr); err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
@@ -137,11 +146,15 @@ another process.`,
 		},
 	}
 	f := cmd.Flags()
+	f.String("config", "", "YAML file of serve settings, keys are flag names (addr: 0.0.0.0:8080); every flag is also read from PKGSTORE_<FLAG> (PKGSTORE_TLS_CERT for --tls-cert; lists comma-separated); precedence: flag, environment, file")
+	f.BoolVar(&dryRun, "dry-run", false, "open the buckets, load the index once, log what was found and exit (0: it would serve)")
+	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) at http://ADDR/debug/pprof/ (off when empty; never expose it)")
+	packagePathFlag(f)
 	f.StringVar(&addr, "addr", "localhost:8080", "address to listen on")
 	storageFlags(f, &cfg.Storage)
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
-	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; default from PKGSTORE_PUBLISH_TOKEN, comma-separated)")
+	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; PKGSTORE_PUBLISH_TOKEN: comma-separated)")
 	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP; fails closed: deleted, unreadable, empty or invalid while serving revokes every named token until it loads again")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates checked and published at once (default: cores + 1, at least 2)")
 	f.StringVar(&maxZip, "max-upload-size", "251MB", "largest accepted publish request")

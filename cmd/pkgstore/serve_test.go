@@ -37,6 +37,13 @@ func startServe(t testing.TB, env []string, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "ecs"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PKGSTORE_AS_CLI=1"), env...)
+	return startProcess(t, cmd)
+}
+
+// startProcess starts cmd, which logs ECS JSON to stderr, and waits until
+// it logs "serving".
+func startProcess(t testing.TB, cmd *exec.Cmd) *serveProc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,10 @@ type Config struct {
 	AllowUnknownQueryParams bool
 	// ServiceName is reported by /; empty means "package-registry".
 	ServiceName string
-	Logger      *slog.Logger
+	// Build describes the running program (version, revision) for
+	// /health?verbose=true; / keeps reporting EPR's service.version.
+	Build  string
+	Logger *slog.Logger
 	// WatchInterval is used by AddFlags only; Watch takes its interval as
 	// an argument.
 	WatchInterval time.Duration

@@ -82,6 +82,12 @@ type Config struct {
 	Proxy ProxyConfig
 	// NoUI turns the web catalog at /ui/ off.
 	NoUI bool
+	// Version describes this build (buildinfo.Info.Short): in the start
+	// log line and in /health?verbose=true.
+	Version string
+	// PprofAddr, if set, serves net/http/pprof at /debug/pprof/ there
+	// (EPR's -httpprof): never on the public listener.
+	PprofAddr string
 }
 
 // ProxyConfig configures proxy mode.
@@ -151,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
+	rcfg.Build = cfg.Version
 	rcfg.Hidden = registry.NewYanked(b.Internal, s.Yanks.Hidden)
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
@@ -327,6 +334,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer ms.Close()
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
+	if s.cfg.PprofAddr != "" {
+		stop, err := s.servePprof()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Refusals are counted until the last request is done.
@@ -373,7 +387,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
+	s.log.Info("serving", "addr", ln.Addr().String(), "version", s.cfg.Version, "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
 	var err error
 	select {
 	case <-ctx.Done():
