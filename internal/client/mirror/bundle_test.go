@@ -188,10 +188,10 @@ func TestImportRefusesBadBundles(t *testing.T) {
 	}
 	zipName := "packages/beta-1.0.0.zip"
 	cases := []struct {
-		name    string
-		edit    func([]tarEntry) []tarEntry
-		keys    mirror.Keys
-		want    []string
+		name string
+		edit func([]tarEntry) []tarEntry
+		keys mirror.Keys
+		want []string
 	}{
 		{"missing zip", func(es []tarEntry) []tarEntry { return slices.Delete(es, find(zipName), find(zipName)+1) }, mirror.Keys{},
 			[]string{zipName + ": missing from the bundle"}},

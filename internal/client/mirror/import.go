@@ -29,7 +29,7 @@ type ImportConfig struct {
 	// not vouch for a bundle, and checking packages while silently not
 	// checking who made the bundle would look like a full check.
 	BundleKeyring *signature.Keyring
-	Workers int
+	Workers       int
 	// TempDir receives the unpacked bundle while it is checked and
 	// published (default os.TempDir()); it needs the bundle's size free.
 	TempDir  string
