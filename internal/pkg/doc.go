@@ -7,6 +7,7 @@
 //	mediatype   Content-Type of static files (EPR's rule)
 //	signature   OpenPGP keyrings, detached signatures
 //	validate    the package-spec validator
+//	yamldoc     the one parser of package YAML (merge keys read alike)
 //
 // Packages here import only the standard library, third-party parsers and
 // each other (packageid and mediatype at the bottom); never a wing above

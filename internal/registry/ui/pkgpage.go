@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
-	"go.yaml.in/yaml/v3"
 
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/yamldoc"
 	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/storage"
 )
@@ -398,7 +398,7 @@ func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) (_ []Rel
 			Link        string `yaml:"link"`
 		} `yaml:"changes"`
 	}
-	if err := yaml.Unmarshal(data, &raw); err != nil {
+	if err := yamldoc.Unmarshal(data, &raw); err != nil {
 		return nil, false, nil
 	}
 	var out []Release
