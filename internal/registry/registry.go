@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish/index"
@@ -85,6 +86,8 @@ type Registry struct {
 	// loadErr is why the last Reload failed (the reason /health gives
 	// before the first load).
 	loadErr atomic.Pointer[string]
+	// tokens reports the publishing tokens' state for /health (nil: none).
+	tokens atomic.Pointer[func() tokens.Health]
 
 	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
 }
