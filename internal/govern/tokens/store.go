@@ -41,8 +41,8 @@ type Store struct {
 	set     atomic.Pointer[Set]
 	state   atomic.Pointer[Health] // for /health?verbose=true
 	mu      sync.Mutex             // one reload at a time
-	last    []byte     // file contents of the loaded set
-	revoked bool       // the file failed: only the static tokens are in force
+	last    []byte                 // file contents of the loaded set
+	revoked bool                   // the file failed: only the static tokens are in force
 
 	// Run's own (one goroutine): the failure last logged, and when.
 	loggedErr string
