@@ -368,7 +368,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
+	s.log.Info("serving", "addr", ln.Addr().String(), "public_url", s.Registry.PublicURL(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
 	var err error
 	select {
 	case <-ctx.Done():

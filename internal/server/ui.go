@@ -25,6 +25,7 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 		Yanks:     uiYanks{s.Yanks},
 		Artifacts: uiArtifacts{s.Buckets.Internal},
 		Logger:    s.log,
+		PublicURL: s.Registry.PublicURL(),
 	})
 	if err != nil {
 		return nil, err
