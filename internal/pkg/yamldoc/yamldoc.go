@@ -73,7 +73,7 @@ func Parse(data []byte) (node *yaml.Node, err error) {
 		}
 		return nil, err
 	}
-	c := checker{keys: map[*yaml.Node]map[string]bool{}, seen: map[*yaml.Node]bool{}}
+	c := checker{keys: map[*yaml.Node]map[string]bool{}}
 	if err := c.walk(&n); err != nil {
 		return nil, err
 	}
@@ -97,30 +97,27 @@ func Unmarshal(data []byte, out any) error {
 }
 
 type checker struct {
-	keys  map[*yaml.Node]map[string]bool // keys a mapping ends up with
-	seen  map[*yaml.Node]bool
+	keys  map[*yaml.Node]map[string]bool // keys a merged mapping ends up with
 	nodes int
 }
 
 var errTooLarge = errors.New("yaml document too large to check")
 
-// walk checks every mapping of the tree once; aliases are not followed
-// (the node they name is checked where it is defined).
+// walk checks every mapping of the tree that holds a merge key; aliases
+// are not followed (the node they name is checked where it is defined),
+// so each node is visited once and documents without merge keys cost one
+// pass and no allocation.
 func (c *checker) walk(n *yaml.Node) error {
-	if n == nil || c.seen[n] {
+	if n == nil || n.Kind == yaml.AliasNode {
 		return nil
 	}
-	c.seen[n] = true
 	if c.nodes++; c.nodes > maxNodes {
 		return errTooLarge
 	}
-	if n.Kind == yaml.MappingNode {
+	if n.Kind == yaml.MappingNode && hasMerge(n) {
 		if _, err := c.mappingKeys(n); err != nil {
 			return err
 		}
-	}
-	if n.Kind == yaml.AliasNode {
-		return nil
 	}
 	for _, ch := range n.Content {
 		if err := c.walk(ch); err != nil {
@@ -128,6 +125,15 @@ func (c *checker) walk(n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+func hasMerge(n *yaml.Node) bool {
+	for i := 0; i < len(n.Content); i += 2 {
+		if isMerge(n.Content[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 func isMerge(k *yaml.Node) bool { return k.Kind == yaml.ScalarNode && k.Tag == "!!merge" }

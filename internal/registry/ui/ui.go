@@ -199,7 +199,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog
 	if status == http.StatusOK && cacheable {
 		f := fnv.New64a()
 		f.Write([]byte(key))
-		if o.reflected {
+		if o.regURL != "" {
 			f.Write([]byte("@" + o.regURL))
 		}
 		etag := fmt.Sprintf(`"%s-%x"`, cat.Cursor(), f.Sum64())

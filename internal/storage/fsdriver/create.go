@@ -26,6 +26,9 @@ import (
 // (probed at the first staging, not at open: a read-only store never
 // stages, and may sit on a file system where the probe cannot write).
 func (b *Bucket) stagesUnnamed() bool {
+	if b.gone() != nil {
+		return false // probe again once the folder is back
+	}
 	b.unnamedOnce.Do(func() {
 		tmpDir := filepath.Join(b.dir, tempDir)
 		b.unnamed = b.mkdirAll(tmpDir, 0o755) == nil && unnamedWorks(tmpDir)
