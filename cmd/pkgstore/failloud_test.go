@@ -134,19 +134,30 @@ func TestServeRefusesUnopenableBucket(t *testing.T) {
 // TestImportWithoutKeyringSaysWhatItSkipped is the attack of issue 21
 // item 10: `import` without --keyring checked no signature and said
 // nothing. It now says, in one line, what it did not verify, before it
-// reads the bundle; with --keyring it says nothing of the kind.
+// reads the bundle; with both keyrings it says nothing of the kind. And
+// item 9: --keyring (package keys) alone is refused, naming
+// --bundle-keyring, since a package key never vouches for a bundle.
 func TestImportWithoutKeyringSaysWhatItSkipped(t *testing.T) {
 	key := sigtest.NewKey(t, "operator")
 	dir := t.TempDir()
 	notBundle := writeFile(t, filepath.Join(dir, "x.bundle"), []byte("not a tar"))
-	const want = "import: no --keyring: not verified here: the bundle manifest's signature (who made the bundle) and each package's signature"
+	const want = "import: no --bundle-keyring or --keyring: not verified here: the bundle manifest's signature (who made the bundle) and each package's signature"
 	// The store is unreachable: the line comes before anything else.
 	_, stderr, code := runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t")
 	if code != 1 || strings.Count(stderr, want) != 1 || !strings.Contains(stderr, "the store verifies each package's signature against its own keyring") {
-		t.Errorf("without --keyring: exit %d, stderr:\n%s\nwant one line %q…", code, stderr, want)
+		t.Errorf("without keyrings: exit %d, stderr:\n%s\nwant one line %q…", code, stderr, want)
 	}
-	_, stderr, _ = runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t", "--keyring", key.PublicPath)
-	if strings.Contains(stderr, "no --keyring") {
-		t.Errorf("with --keyring: stderr:\n%s", stderr)
+	_, stderr, code = runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t", "--bundle-keyring", key.PublicPath)
+	const wantPkg = "import: no --keyring: not verified here: each package's signature; checked: the bundle manifest's signature (--bundle-keyring)"
+	if code != 1 || strings.Count(stderr, wantPkg) != 1 || strings.Contains(stderr, want) {
+		t.Errorf("with --bundle-keyring alone: exit %d, stderr:\n%s\nwant one line %q…", code, stderr, wantPkg)
+	}
+	_, stderr, code = runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t", "--keyring", key.PublicPath)
+	if code != 2 || !strings.Contains(stderr, "--keyring verifies package signatures only") || !strings.Contains(stderr, "--bundle-keyring FILE") {
+		t.Errorf("with --keyring alone: exit %d, stderr:\n%s\nwant a usage error naming --bundle-keyring", code, stderr)
+	}
+	_, stderr, _ = runCLI(t, "import", notBundle, "--registry", "http://127.0.0.1:1", "--token", "t", "--keyring", key.PublicPath, "--bundle-keyring", key.PublicPath)
+	if strings.Contains(stderr, "not verified here") {
+		t.Errorf("with both keyrings: stderr:\n%s", stderr)
 	}
 }

@@ -113,7 +113,7 @@ stopped (run again to resume), 2 usage error.`,
 	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
 	f.StringArrayVar(&keyrings, "keyring", nil, "armored public keys the upstream signs with (repeatable)")
-	f.StringVar(&signKey, "sign-key", "", "armored private key that signs the bundle's manifest")
+	f.StringVar(&signKey, "sign-key", "", "armored private key (an operator's, not a package signer's) that signs the bundle's manifest; import checks it with --bundle-keyring")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding --sign-key's passphrase")
 	fl := &cfg.Filters
 	f.StringVar(&fl.KibanaVersion, "kibana-version", "", "only revisions compatible with this Kibana (kibana.version)")
@@ -140,15 +140,20 @@ func newImportCmd() *cobra.Command {
 	var (
 		cfg                mirror.ImportConfig
 		keyrings           []string
+		bundleKeyrings     []string
 		registryURL, token string
 	)
 	cmd := &cobra.Command{
-		Use:   "import BUNDLE --registry URL --token T [--keyring KEY]",
+		Use:   "import BUNDLE --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
 		Short: "Publish an offline bundle (from pkgstore mirror --bundle) into a store",
-		Long: `import checks the whole bundle first: with --keyring, the manifest's
-signature and every package's signature (without, it says in one line
-what it did not verify; the store still verifies each package's signature
-against its own keyring); always, every file's size and sha256, and that
+		Long: `import checks the whole bundle first: with --bundle-keyring, the
+manifest's signature against the keys of the operators who sign bundles
+(mirror --sign-key); with --keyring, every package's signature against the
+publishers' keys. They are two trust roles: --keyring without
+--bundle-keyring is refused (a package key never vouches for a bundle).
+Without either, import says in one line what it did not verify (the store
+still verifies each package's signature against its own keyring).
+Always, every file's size and sha256, and that
 no file is missing, extra or repeated. A bundle with any
 problem is refused, each problem naming its file, and nothing of it is
 published. Then every revision the store lacks (HEAD check) is published as a
@@ -168,14 +173,25 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 			if cfg.To, err = client.New(registryURL, token); err != nil {
 				return usageError("%v", err)
 			}
+			if len(keyrings) > 0 && len(bundleKeyrings) == 0 {
+				return usageError("%v", mirror.ErrNoBundleKeyring)
+			}
 			if len(keyrings) > 0 {
 				if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
-					return usageError("%v", err)
+					return usageError("--keyring: %v", err)
 				}
 			}
-			if cfg.Keyring == nil {
-				// Say what is not checked, rather than nothing (issue 21).
+			if len(bundleKeyrings) > 0 {
+				if cfg.BundleKeyring, err = signature.LoadKeyring(bundleKeyrings...); err != nil {
+					return usageError("--bundle-keyring: %v", err)
+				}
+			}
+			// Say what is not checked, rather than nothing (issue 21).
+			switch {
+			case cfg.BundleKeyring == nil:
 				fmt.Fprintln(cmd.ErrOrStderr(), noKeyringNote)
+			case cfg.Keyring == nil:
+				fmt.Fprintln(cmd.ErrOrStderr(), noPackageKeyringNote)
 			}
 			out := cmd.OutOrStdout()
 			cfg.Reporter = reporter("import", out, cmd.ErrOrStderr())
@@ -189,7 +205,8 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "store's base URL, e.g. http://127.0.0.1:8080")
 	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
-	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the manifest's and the packages' signers (repeatable)")
+	f.StringArrayVar(&bundleKeyrings, "bundle-keyring", nil, "public keys of the operators who sign bundles (mirror --sign-key): verify the manifest's signature (repeatable)")
+	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
 	return cmd
@@ -200,7 +217,11 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 // package's signature travels with it and the store verifies it against
 // its own keyring (publish.checkSignature: a supplied signature is always
 // verified, whatever --require-signatures says).
-const noKeyringNote = "import: no --keyring: not verified here: the bundle manifest's signature (who made the bundle) and each package's signature; checked: every file's size and sha256; the store verifies each package's signature against its own keyring (serve --keyring) as it publishes"
+const noKeyringNote = "import: no --bundle-keyring or --keyring: not verified here: the bundle manifest's signature (who made the bundle) and each package's signature; checked: every file's size and sha256; the store verifies each package's signature against its own keyring (serve --keyring) as it publishes"
+
+// noPackageKeyringNote is the same for an import with --bundle-keyring
+// alone: who made the bundle is checked, the packages' signers here are not.
+const noPackageKeyringNote = "import: no --keyring: not verified here: each package's signature; checked: the bundle manifest's signature (--bundle-keyring), every file's size and sha256; the store verifies each package's signature against its own keyring (serve --keyring) as it publishes"
 
 // reporter draws a bar on a terminal and writes plain lines otherwise.
 func reporter(name string, out, errOut io.Writer) progress.Reporter {

@@ -21,9 +21,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/flate"
-	"go.yaml.in/yaml/v3"
 
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/yamldoc"
 	"pkgstore/internal/storage/rawfile"
 )
 
@@ -113,7 +113,11 @@ func ReadManifestID(dir string) (packageid.ID, error) {
 		Name    string `yaml:"name"`
 		Version string `yaml:"version"`
 	}
-	if err := yaml.NewDecoder(io.LimitReader(f, 4<<20)).Decode(&m); err != nil {
+	b, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil {
+		return packageid.ID{}, fmt.Errorf("read manifest: %w", err)
+	}
+	if err := yamldoc.Unmarshal(b, &m); err != nil {
 		return packageid.ID{}, fmt.Errorf("parse %s: %w", filepath.Join(dir, "manifest.yml"), err)
 	}
 	id := packageid.ID{Name: m.Name, Version: m.Version}

@@ -17,6 +17,7 @@ import (
 
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/pkg/yamldoc"
 )
 
 // maxInputPackage bounds a downloaded input package.
@@ -98,7 +99,7 @@ type composer struct {
 
 func docRoot(b []byte, name string) (*yaml.Node, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
+	if err := yamldoc.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
@@ -593,7 +594,7 @@ func readInputPackage(fsys fs.FS, id packageid.ID) (*inputPackage, error) {
 			TemplatePaths []string `yaml:"template_paths"`
 		} `yaml:"policy_templates"`
 	}
-	if err := yaml.Unmarshal(mb, &m); err != nil {
+	if err := yamldoc.Unmarshal(mb, &m); err != nil {
 		return nil, fmt.Errorf("manifest.yml: %w", err)
 	}
 	if m.Type != "input" {

@@ -21,6 +21,7 @@ import (
 	"pkgstore/internal/builder/buildmanifest"
 	"pkgstore/internal/builder/ecs"
 	"pkgstore/internal/pkg/signature"
+	"pkgstore/internal/pkg/yamldoc"
 )
 
 // Config says where a build finds what lies outside the package.
@@ -395,7 +396,7 @@ func readTreeManifest(t *Tree) (*treeManifest, error) {
 		return nil, err
 	}
 	var m treeManifest
-	if err := yaml.Unmarshal(b, &m); err != nil {
+	if err := yamldoc.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("manifest.yml: %w", err)
 	}
 	return &m, nil

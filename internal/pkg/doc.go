@@ -9,6 +9,7 @@
 //	validate    the package-spec validator
 //	markdown    README and changelog rendered once for the catalog, under a
 //	            CPU-time and output budget (goldmark, bluemonday, own files)
+//	yamldoc     the one parser of package YAML (merge keys read alike)
 //
 // Packages here import only the standard library, third-party parsers and
 // each other (packageid and mediatype at the bottom); never a wing above

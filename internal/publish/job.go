@@ -84,7 +84,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id pac
 		return nil, fmt.Errorf("read queued signature: %w", err)
 	}
 	s.Signed = sig != nil
-	if r := p.checkSignature(f, sig, s, zipName); r != nil {
+	if r := p.checkSignature(f, &sig, s, zipName); r != nil {
 		return []api.Reason{*r}, nil
 	}
 
@@ -187,8 +187,12 @@ func alreadyPublished(id packageid.ID) api.Reason {
 	return api.Reason{Check: api.CheckDuplicate, File: id.ZipName(), Message: fmt.Sprintf("%s is already published; published packages never change, publish a new version instead", id)}
 }
 
-func (p *Publisher) checkSignature(f *os.File, sig []byte, s *api.Submission, zipName string) *api.Reason {
+// checkSignature verifies *sigp over the zip and replaces it with what the
+// store keeps and serves: the canonical armor (signature.Signer.Armored),
+// never text around it.
+func (p *Publisher) checkSignature(f *os.File, sigp *[]byte, s *api.Submission, zipName string) *api.Reason {
 	sigFile := zipName + ".sig"
+	sig := *sigp
 	if sig == nil {
 		if p.cfg.RequireSignatures {
 			return &api.Reason{Check: api.CheckSignature, File: sigFile, Message: "no signature was supplied and signatures are required; sign the zip (pkgstore sign) and send NAME-VERSION.zip.sig with it"}
@@ -210,6 +214,7 @@ func (p *Publisher) checkSignature(f *os.File, sig []byte, s *api.Submission, zi
 		return &api.Reason{Check: api.CheckSignature, File: sigFile, Message: msg}
 	}
 	s.Signer = &api.Signer{KeyID: signer.KeyID, Fingerprint: signer.Fingerprint}
+	*sigp = signer.Armored
 	return nil
 }
 

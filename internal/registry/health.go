@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"pkgstore/internal/govern/tokens"
 )
 
 // Health is the /health?verbose=true answer: whether an index is loaded,
@@ -22,6 +24,23 @@ type Health struct {
 	// index's error, as the last probe or load saw it.
 	Reason string      `json:"reason,omitempty"`
 	Index  IndexHealth `json:"index"`
+	// Tokens is the publishing tokens' state (absent on a read-only
+	// store). A tokens file that fails does not make the store unhealthy:
+	// reads are served, publishing fails closed; it shows here.
+	Tokens *tokens.Health `json:"tokens,omitempty"`
+}
+
+// ReportTokens adds the tokens' state to /health?verbose=true (the server
+// calls it once its tokens are loaded).
+func (r *Registry) ReportTokens(f func() tokens.Health) { r.tokens.Store(&f) }
+
+func (r *Registry) tokensHealth() *tokens.Health {
+	f := r.tokens.Load()
+	if f == nil {
+		return nil
+	}
+	h := (*f)()
+	return &h
 }
 
 // IndexHealth describes the loaded index.
@@ -50,7 +69,7 @@ func (r *Registry) HealthNow() Health {
 	down := r.unreachable()
 	s := r.snap.Load()
 	if s == nil {
-		h := Health{Status: "loading", Version: r.cfg.Build, Reason: "index not loaded yet"}
+		h := Health{Status: "loading", Version: r.cfg.Build, Reason: "index not loaded yet", Tokens: r.tokensHealth()}
 		if e := r.loadErr.Load(); down == "" && e != nil {
 			h.Reason += ": " + *e
 		} else if down != "" {
@@ -58,7 +77,7 @@ func (r *Registry) HealthNow() Health {
 		}
 		return h
 	}
-	h := Health{Status: "ok", Version: r.cfg.Build, Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}}
+	h := Health{Status: "ok", Version: r.cfg.Build, Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}, Tokens: r.tokensHealth()}
 	if down != "" {
 		h.Status, h.Reason = "unavailable", down
 	}

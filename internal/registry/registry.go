@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish/index"
@@ -56,6 +59,11 @@ type Config struct {
 	// WatchInterval is used by AddFlags only; Watch takes its interval as
 	// an argument.
 	WatchInterval time.Duration
+	// PublicURL is the store's address as its clients reach it (serve
+	// --public-url), for what the store prints of itself: the catalog's
+	// Fleet snippet. Empty: the catalog takes it from each request's Host
+	// and X-Forwarded-Proto, in pages marked private and varying on them.
+	PublicURL string
 	// Hidden, if set, serves published revisions the index leaves out
 	// (yanked ones) on the single-package routes, so that whatever is
 	// pinned to them keeps working. It is reloaded with every new index.
@@ -88,6 +96,8 @@ type Registry struct {
 	// loadErr is why the last Reload failed (the reason /health gives
 	// before the first load).
 	loadErr atomic.Pointer[string]
+	// tokens reports the publishing tokens' state for /health (nil: none).
+	tokens atomic.Pointer[func() tokens.Health]
 
 	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
 }
@@ -106,6 +116,24 @@ type snapshot struct {
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
 	return &snapshot{cat: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize), seen: newDoorkeeper()}
+}
+
+// ParsePublicURL checks a --public-url: an absolute http or https URL with a
+// host, no credentials, query or fragment; the path, if any, is where the
+// store is mounted. It returns the URL without a trailing slash.
+func ParsePublicURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("--public-url %q: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("--public-url %q: want an http:// or https:// URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return "", fmt.Errorf("--public-url %q: no host", s)
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("--public-url %q: no credentials, query or fragment", s)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // New returns a registry; it answers 503 on /health and serves an empty
@@ -128,6 +156,13 @@ func New(cfg Config) (*Registry, error) {
 	}
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = DefaultServiceName
+	}
+	if cfg.PublicURL != "" {
+		u, err := ParsePublicURL(cfg.PublicURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PublicURL = u
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -292,6 +327,9 @@ func (r *Registry) Serves(id packageid.ID) bool {
 	_, _, ok := r.cfg.Hidden.Lookup(id)
 	return ok
 }
+
+// PublicURL is the checked --public-url ("" when not given).
+func (r *Registry) PublicURL() string { return r.cfg.PublicURL }
 
 // CacheTimesInUse are the max-age values this registry answers with.
 func (r *Registry) CacheTimesInUse() CacheTimes { return r.cfg.CacheTimes }

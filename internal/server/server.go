@@ -222,6 +222,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
+	s.Registry.ReportTokens(s.Tokens.Health)
 	s.PublishAPI = publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
 		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout,
 		MaxUploadsPerToken: cfg.MaxUploadsPerToken, MinUploadRate: cfg.MinUploadRate, UploadRateWindow: cfg.UploadRateWindow})
@@ -387,7 +388,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "version", s.cfg.Version, "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
+	s.log.Info("serving", "addr", ln.Addr().String(), "version", s.cfg.Version, "public_url", s.Registry.PublicURL(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
 	var err error
 	select {
 	case <-ctx.Done():

@@ -27,6 +27,7 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 		Logger:    s.log,
 		Internal:  s.Buckets.Internal,
 		ReadOnly:  s.cfg.ReadOnly,
+		PublicURL: s.Registry.PublicURL(),
 	})
 	if err != nil {
 		return nil, err

@@ -170,13 +170,26 @@ func readHead(tr *tar.Reader, path string) (m *Manifest, raw, sig []byte, next *
 	return m, raw, sig, next, nil
 }
 
+// Keys are the two trust roles of an import: who may vouch for a bundle
+// and who may sign packages. They are separate keyrings because an
+// operator key (mirror --sign-key) and a publisher's key are different
+// roles: a package key must not be able to vouch for a whole bundle.
+type Keys struct {
+	// Bundle verifies manifest.json.sig (then required): the public
+	// key(s) of mirror --sign-key (import --bundle-keyring).
+	Bundle *signature.Keyring
+	// Packages verifies every package's signature (import --keyring).
+	Packages *signature.Keyring
+}
+
 // Unpack checks a bundle completely and writes its files into dir
 // (packages/NAME-VERSION.zip and .sig, named from the manifest, never from
-// the tar): the manifest's signature when kr is given (then required),
-// every file's size and sha256, no file missing, extra or repeated, and,
-// when kr is given, every package's signature and zip. Every problem is
-// collected into one *BundleError.
-func Unpack(ctx context.Context, path, dir string, kr *signature.Keyring) (*Manifest, error) {
+// the tar): the manifest's signature against keys.Bundle when it is given
+// (the signature is then required), every file's size and sha256, no file
+// missing, extra or repeated, and, when keys.Packages is given, every
+// package's signature and zip. Every problem is collected into one
+// *BundleError.
+func Unpack(ctx context.Context, path, dir string, keys Keys) (*Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -188,12 +201,12 @@ func Unpack(ctx context.Context, path, dir string, kr *signature.Keyring) (*Mani
 		return nil, err
 	}
 	var problems []string
-	if kr != nil {
+	if kr := keys.Bundle; kr != nil {
 		if msig == nil {
-			return nil, &BundleError{Bundle: path, Problems: []string{ManifestSigName + ": missing: the bundle is not signed (made without --sign-key); import it without --keyring to rely on the store's signature checks alone"}}
+			return nil, &BundleError{Bundle: path, Problems: []string{ManifestSigName + ": missing: the bundle is not signed (made without --sign-key); import it without --bundle-keyring and --keyring to rely on the store's signature checks alone"}}
 		}
 		if _, err := kr.Verify(bytes.NewReader(raw), bytes.NewReader(msig)); err != nil {
-			return nil, &BundleError{Bundle: path, Problems: []string{ManifestSigName + ": " + err.Error()}}
+			return nil, &BundleError{Bundle: path, Problems: []string{ManifestSigName + ": " + err.Error() + " (--bundle-keyring: the keys of the operators who sign bundles with mirror --sign-key)"}}
 		}
 	}
 	type want struct {
@@ -265,7 +278,7 @@ func Unpack(ctx context.Context, path, dir string, kr *signature.Keyring) (*Mani
 	}
 	slices.Sort(missing)
 	problems = append(problems, missing...)
-	if len(problems) == 0 && kr != nil {
+	if kr := keys.Packages; len(problems) == 0 && kr != nil {
 		for _, e := range m.Packages {
 			if err := verifyUnpacked(dir, e, kr); err != nil {
 				problems = append(problems, err.Error())

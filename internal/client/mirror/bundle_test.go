@@ -98,7 +98,7 @@ func TestBundleRoundTrip(t *testing.T) {
 
 	// Inside: import into a fresh store that trusts the upstream's key.
 	site := servertest.Start(t, servertest.Options{Key: key})
-	isum, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: keyring(t, key, op), Retry: fastRetry})
+	isum, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: key.Keyring, BundleKeyring: op.Keyring, Retry: fastRetry})
 	if err != nil || !isum.OK() || isum.Transferred != len(catalog) {
 		t.Fatalf("import: %v %+v", err, isum)
 	}
@@ -124,7 +124,7 @@ func TestBundleRoundTrip(t *testing.T) {
 		}
 	}
 	// Importing again publishes nothing.
-	isum, err = mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: keyring(t, key, op), Retry: fastRetry})
+	isum, err = mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: key.Keyring, BundleKeyring: op.Keyring, Retry: fastRetry})
 	if err != nil || isum.Transferred != 0 || isum.Present != len(catalog) {
 		t.Fatalf("second import: %v %+v", err, isum)
 	}
@@ -164,7 +164,7 @@ func TestBundleGrows(t *testing.T) {
 	if len(m.Packages) != 6 || sig != nil {
 		t.Errorf("grown bundle: %d revisions, signed %v; want 6, unsigned (no --sign-key this time)", len(m.Packages), sig != nil)
 	}
-	if _, err := mirror.Unpack(context.Background(), b, t.TempDir(), key.Keyring); err == nil || !strings.Contains(err.Error(), "not signed") {
+	if _, err := mirror.Unpack(context.Background(), b, t.TempDir(), mirror.Keys{Bundle: op.Keyring, Packages: key.Keyring}); err == nil || !strings.Contains(err.Error(), "not signed") {
 		t.Errorf("unsigned bundle with a keyring: %v", err)
 	}
 }
@@ -188,40 +188,47 @@ func TestImportRefusesBadBundles(t *testing.T) {
 	}
 	zipName := "packages/beta-1.0.0.zip"
 	cases := []struct {
-		name    string
-		edit    func([]tarEntry) []tarEntry
-		keyring *signature.Keyring
-		want    []string
+		name string
+		edit func([]tarEntry) []tarEntry
+		keys mirror.Keys
+		want []string
 	}{
-		{"missing zip", func(es []tarEntry) []tarEntry { return slices.Delete(es, find(zipName), find(zipName)+1) }, nil,
+		{"missing zip", func(es []tarEntry) []tarEntry { return slices.Delete(es, find(zipName), find(zipName)+1) }, mirror.Keys{},
 			[]string{zipName + ": missing from the bundle"}},
 		{"missing signature", func(es []tarEntry) []tarEntry {
 			return slices.Delete(es, find(zipName+".sig"), find(zipName+".sig")+1)
-		}, nil, []string{zipName + ".sig: missing from the bundle"}},
+		}, mirror.Keys{}, []string{zipName + ".sig: missing from the bundle"}},
 		{"extra file", func(es []tarEntry) []tarEntry {
 			return append(es, tarEntry{name: "packages/evil-1.0.0.zip", body: []byte("PK")})
-		}, nil, []string{"packages/evil-1.0.0.zip: extra file"}},
+		}, mirror.Keys{}, []string{"packages/evil-1.0.0.zip: extra file"}},
 		{"path outside", func(es []tarEntry) []tarEntry {
 			return append(es, tarEntry{name: "../../etc/passwd", body: []byte("x")})
-		}, nil, []string{"../../etc/passwd: extra file"}},
+		}, mirror.Keys{}, []string{"../../etc/passwd: extra file"}},
 		{"altered zip", func(es []tarEntry) []tarEntry {
 			i := find(zipName)
 			es[i].body = bytes.Clone(es[i].body)
 			es[i].body[100] ^= 1
 			return es
-		}, nil, []string{zipName + ": altered"}},
-		{"repeated file", func(es []tarEntry) []tarEntry { return append(es, es[find(zipName)]) }, nil,
+		}, mirror.Keys{}, []string{zipName + ": altered"}},
+		{"repeated file", func(es []tarEntry) []tarEntry { return append(es, es[find(zipName)]) }, mirror.Keys{},
 			[]string{zipName + ": appears twice"}},
 		{"altered manifest", func(es []tarEntry) []tarEntry {
 			es[0].body = bytes.Replace(es[0].body, []byte(`"version": "1.0.0"`), []byte(`"version": "1.0.1"`), 1)
 			return es
-		}, keyring(t, key, op), []string{"manifest.json.sig: signature does not match"}},
-		{"manifest signed by a stranger", nil, keyring(t, key, stranger), []string{"manifest.json.sig: signature was made by a key that is not in the trusted keyring"}},
-		{"manifest without signature", func(es []tarEntry) []tarEntry { return slices.Delete(es, 1, 2) }, keyring(t, key, op),
+		}, mirror.Keys{Bundle: op.Keyring, Packages: key.Keyring}, []string{"manifest.json.sig: signature does not match"}},
+		{"manifest signed by a stranger", nil, mirror.Keys{Bundle: stranger.Keyring, Packages: key.Keyring}, []string{"manifest.json.sig: signature was made by a key that is not in the trusted keyring", "--bundle-keyring"}},
+		// Issue 21 item 9: the manifest was accepted when signed by any
+		// key of the package keyring. A package key (here the upstream's
+		// own) never vouches for a bundle.
+		{"manifest signed by a package key", func(es []tarEntry) []tarEntry {
+			es[1].body = key.Sign(t, es[0].body)
+			return es
+		}, mirror.Keys{Bundle: op.Keyring, Packages: key.Keyring}, []string{"manifest.json.sig: signature was made by a key that is not in the trusted keyring"}},
+		{"manifest without signature", func(es []tarEntry) []tarEntry { return slices.Delete(es, 1, 2) }, mirror.Keys{Bundle: op.Keyring, Packages: key.Keyring},
 			[]string{"manifest.json.sig: missing"}},
-		{"package key outside the keyring", nil, keyring(t, op),
+		{"package key outside the keyring", nil, mirror.Keys{Bundle: op.Keyring, Packages: op.Keyring},
 			[]string{"packages/alpha-1.0.0.zip: verification failed: alpha-1.0.0.zip.sig: signature was made by a key that is not in the trusted keyring"}},
-		{"not a bundle", func([]tarEntry) []tarEntry { return []tarEntry{{name: "hello.txt", body: []byte("hi")}} }, nil,
+		{"not a bundle", func([]tarEntry) []tarEntry { return []tarEntry{{name: "hello.txt", body: []byte("hi")}} }, mirror.Keys{},
 			[]string{`first file is "hello.txt", want manifest.json`}},
 	}
 	site := servertest.Start(t, servertest.Options{Key: key})
@@ -233,7 +240,7 @@ func TestImportRefusesBadBundles(t *testing.T) {
 				edited = c.edit(edited)
 			}
 			writeTar(t, b, edited)
-			sum, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: c.keyring, Retry: fastRetry})
+			sum, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: c.keys.Packages, BundleKeyring: c.keys.Bundle, Retry: fastRetry})
 			if !errors.Is(err, mirror.ErrBundle) {
 				t.Fatalf("import: %v %+v, want the bundle refused", err, sum)
 			}
@@ -247,6 +254,40 @@ func TestImportRefusesBadBundles(t *testing.T) {
 			}
 			noneOf(t, site, allIDs()...)
 		})
+	}
+}
+
+// TestImportPackageKeyringAloneRefused is the attack of issue 21 item 9:
+// a bundle whose manifest is signed by a package key (here the upstream's
+// own, which any of its packages' signers could use) was accepted by
+// import --keyring. The package keyring alone is now refused before the
+// bundle is read, naming --bundle-keyring; with the operator's key as the
+// bundle keyring, the re-signed manifest is refused and the real one
+// imports.
+func TestImportPackageKeyringAloneRefused(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	op := sigtest.NewKey(t, "operator")
+	up, _ := storeUpstream(t, key, catalog[:2])
+	good, _ := makeBundle(t, up, key, op, mirror.Filters{AllVersions: true})
+	es := tarEntries(t, good)
+	es[1].body = key.Sign(t, es[0].body) // manifest.json.sig by a package key
+	forged := filepath.Join(t.TempDir(), "forged.bundle")
+	writeTar(t, forged, es)
+	site := servertest.Start(t, servertest.Options{Key: key})
+
+	sum, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: forged, To: site.Client, Keyring: key.Keyring, Retry: fastRetry})
+	if !errors.Is(err, mirror.ErrNoBundleKeyring) || !strings.Contains(err.Error(), "--bundle-keyring") {
+		t.Fatalf("import with the package keyring alone: %v %+v, want ErrNoBundleKeyring", err, sum)
+	}
+	noneOf(t, site, allIDs()...)
+	_, err = mirror.Import(context.Background(), mirror.ImportConfig{Bundle: forged, To: site.Client, Keyring: key.Keyring, BundleKeyring: op.Keyring, Retry: fastRetry})
+	if !errors.Is(err, mirror.ErrBundle) || !strings.Contains(err.Error(), "manifest.json.sig: signature was made by a key that is not in the trusted keyring") {
+		t.Fatalf("manifest signed by a package key: %v", err)
+	}
+	noneOf(t, site, allIDs()...)
+	sum, err = mirror.Import(context.Background(), mirror.ImportConfig{Bundle: good, To: site.Client, Keyring: key.Keyring, BundleKeyring: op.Keyring, Retry: fastRetry})
+	if err != nil || !sum.OK() || sum.Transferred != 2 {
+		t.Fatalf("import with both keyrings: %v %+v", err, sum)
 	}
 }
 
@@ -291,7 +332,7 @@ func TestDamagedWorkFolder(t *testing.T) {
 	if err != nil || !sum.OK() || sum.Transferred != 1 || rl.zipGets()-gets != 1 {
 		t.Fatalf("third run: %v %+v, %d downloads; want alpha-1.0.0 downloaded again", err, sum, rl.zipGets()-gets)
 	}
-	if _, err := mirror.Unpack(context.Background(), b, t.TempDir(), nil); err != nil {
+	if _, err := mirror.Unpack(context.Background(), b, t.TempDir(), mirror.Keys{}); err != nil {
 		t.Fatalf("bundle after the repair: %v", err)
 	}
 }
@@ -304,7 +345,7 @@ func TestImportIntoStoreLackingTheKey(t *testing.T) {
 	up, _ := storeUpstream(t, key, catalog[:2])
 	b, _ := makeBundle(t, up, key, op, mirror.Filters{AllVersions: true})
 	site := servertest.Start(t, servertest.Options{}) // trusts only its own key
-	_, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: keyring(t, key, op), Workers: 1, Retry: fastRetry})
+	_, err := mirror.Import(context.Background(), mirror.ImportConfig{Bundle: b, To: site.Client, Keyring: key.Keyring, BundleKeyring: op.Keyring, Workers: 1, Retry: fastRetry})
 	if !errors.Is(err, mirror.ErrUntrustedByStore) || !strings.Contains(err.Error(), key.Fingerprint) {
 		t.Fatalf("import into a store without the upstream's key: %v", err)
 	}

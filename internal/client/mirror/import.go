@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,17 +19,28 @@ import (
 type ImportConfig struct {
 	Bundle string
 	To     *client.Client
-	// Keyring, when set, must verify the manifest's signature and every
-	// package's signature before anything is published; without it the
-	// store's own signature checks are the only ones.
+	// Keyring, when set, must verify every package's signature before
+	// anything is published (the publishers' keys, as serve --keyring);
+	// without it the store's own signature checks are the only ones.
 	Keyring *signature.Keyring
-	Workers int
+	// BundleKeyring, when set, must verify the manifest's signature (the
+	// operators' keys of mirror --sign-key). Keyring without
+	// BundleKeyring is refused (ErrNoBundleKeyring): a package key does
+	// not vouch for a bundle, and checking packages while silently not
+	// checking who made the bundle would look like a full check.
+	BundleKeyring *signature.Keyring
+	Workers       int
 	// TempDir receives the unpacked bundle while it is checked and
 	// published (default os.TempDir()); it needs the bundle's size free.
 	TempDir  string
 	Retry    client.Retry
 	Reporter progress.Reporter
 }
+
+// ErrNoBundleKeyring refuses an import given the package keyring but not
+// the bundle keyring: the manifest's signer is an operator, checked against
+// --bundle-keyring, never against the package keys.
+var ErrNoBundleKeyring = errors.New("--keyring verifies package signatures only; the bundle manifest is signed by an operator key (mirror --sign-key): pass its public key with --bundle-keyring FILE (the same file as --keyring only if that key really signs both)")
 
 // Import checks a bundle completely (Unpack), then publishes what the
 // store lacks. A bundle with any problem is refused (*BundleError) before
@@ -41,12 +53,15 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = max(runtime.GOMAXPROCS(0), 2)
 	}
+	if cfg.Keyring != nil && cfg.BundleKeyring == nil {
+		return nil, ErrNoBundleKeyring
+	}
 	dir, err := os.MkdirTemp(cfg.TempDir, "pkgstore-import-*")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	m, err := Unpack(ctx, cfg.Bundle, dir, cfg.Keyring)
+	m, err := Unpack(ctx, cfg.Bundle, dir, Keys{Bundle: cfg.BundleKeyring, Packages: cfg.Keyring})
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func TestKillAndResume(t *testing.T) {
 	if sum.Present != killedBefore || sum.Transferred != len(catalog)-killedBefore {
 		t.Errorf("resumed run: %d present, %d transferred", sum.Present, sum.Transferred)
 	}
-	m, err := mirror.Unpack(context.Background(), b, t.TempDir(), nil)
+	m, err := mirror.Unpack(context.Background(), b, t.TempDir(), mirror.Keys{})
 	if err != nil || len(m.Packages) != len(catalog) {
 		t.Fatalf("resumed bundle: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +39,10 @@ type Store struct {
 	OnRefused func(r *http.Request, name string, scope Scope, pkg string, err error)
 
 	set     atomic.Pointer[Set]
-	mu      sync.Mutex // one reload at a time
-	last    []byte     // file contents of the loaded set
-	revoked bool       // the file failed: only the static tokens are in force
+	state   atomic.Pointer[Health] // for /health?verbose=true
+	mu      sync.Mutex             // one reload at a time
+	last    []byte                 // file contents of the loaded set
+	revoked bool                   // the file failed: only the static tokens are in force
 
 	// Run's own (one goroutine): the failure last logged, and when.
 	loggedErr string
@@ -68,12 +70,60 @@ func NewStore(path string, static []string, log *slog.Logger) (*Store, error) {
 	s := &Store{path: path, static: Static(static), log: log, now: time.Now}
 	if path == "" {
 		s.set.Store(s.static)
+		s.state.Store(&Health{PublishTokens: s.static.Len()})
 		return s, nil
 	}
 	if _, err := s.Reload(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Health is the state of a store's tokens, as /health?verbose=true shows
+// it: whether the tokens file loads, why not, how many tokens are in force.
+// Never a secret or a digest (YAML values quoted in errors are elided).
+type Health struct {
+	// File is true when a tokens file is configured (serve --tokens-file).
+	File bool `json:"file"`
+	// Loaded is true when the file's last reload succeeded; false while it
+	// fails, when every named token is refused (fail closed).
+	Loaded bool `json:"loaded"`
+	// Error says why the file does not load (YAML values elided).
+	Error string `json:"error,omitempty"`
+	// NamedTokens are the file's tokens in force (0 while it fails).
+	NamedTokens int `json:"named_tokens"`
+	// PublishTokens are the --publish-token secrets, which stay in force.
+	PublishTokens int `json:"publish_tokens"`
+	// Since is when the state last changed (a load, or the first of a run
+	// of failures).
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// Health reports the tokens' state (see Health); safe for concurrent use.
+func (s *Store) Health() Health {
+	if h := s.state.Load(); h != nil {
+		return *h
+	}
+	return Health{}
+}
+
+// quotedValue is how yaml.v3 quotes a document's value in an error: a
+// tokens file holds digests, not secrets, but a secret pasted by mistake
+// must not reach /health.
+var quotedValue = regexp.MustCompile("`[^`]*`")
+
+func (s *Store) setState(err error) {
+	now := s.now().UTC()
+	h := &Health{File: true, Loaded: err == nil, PublishTokens: s.static.Len(), Since: &now}
+	if err != nil {
+		h.Error = quotedValue.ReplaceAllString(err.Error(), "`…`")
+	} else {
+		h.NamedTokens = s.set.Load().Len() - s.static.Len()
+	}
+	if old := s.state.Load(); old != nil && old.Loaded == h.Loaded && old.Error == h.Error && old.NamedTokens == h.NamedTokens {
+		h.Since = old.Since
+	}
+	s.state.Store(h)
 }
 
 // Path returns the tokens file ("" when there is none).
@@ -105,13 +155,16 @@ func (s *Store) Reload() (changed bool, err error) {
 		changed = !s.revoked
 		s.set.Store(&Set{tokens: s.static.tokens, revoked: true})
 		s.last, s.revoked = nil, true
-		return changed, fmt.Errorf("%w; every named token is revoked until it loads again", err)
+		err = fmt.Errorf("%w; every named token is revoked until it loads again", err)
+		s.setState(err)
+		return changed, err
 	}
 	if !take {
 		return false, nil
 	}
 	s.set.Store(Merge(set, s.static))
 	s.last, s.revoked = data, false
+	s.setState(nil)
 	return true, nil
 }
 

@@ -13,10 +13,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
-
 	"pkgstore/internal/api"
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/yamldoc"
 )
 
 // Limits bound what a package may expand to. The defaults are package-spec's.
@@ -338,7 +337,7 @@ func ManifestID(fsys fs.FS) (packageid.ID, error) {
 	// bombs only while expanding, and later readers of the manifest decode
 	// all of it.
 	var m map[string]any
-	if err := yaml.Unmarshal(data, &m); err != nil {
+	if err := yamldoc.Unmarshal(data, &m); err != nil {
 		return packageid.ID{}, refuse(api.CheckManifest, "manifest.yml", "malformed YAML: %v", err)
 	}
 	name, _ := m["name"].(string)

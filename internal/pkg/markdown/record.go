@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"pkgstore/internal/pkg/yamldoc"
 
 	"pkgstore/internal/pkg/packageid"
 )
@@ -114,7 +114,7 @@ func ParseChangelog(data []byte) (_ []Release, ok bool) {
 			Link        string `yaml:"link"`
 		} `yaml:"changes"`
 	}
-	if err := yaml.Unmarshal(data, &raw); err != nil {
+	if err := yamldoc.Unmarshal(data, &raw); err != nil {
 		return nil, false
 	}
 	var out []Release

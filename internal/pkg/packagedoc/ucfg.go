@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	yamlv2 "gopkg.in/yaml.v2"
+
+	"pkgstore/internal/pkg/yamldoc"
 )
 
 // EPR reads manifests with go-ucfg over gopkg.in/yaml.v2 (YAML 1.1: yes/no
@@ -41,6 +43,12 @@ const maxDepth = 10000
 
 // parseUcfg parses a YAML document into a normalized mapping.
 func parseUcfg(data []byte) (map[string]any, error) {
+	// The structure every reader agrees on first (merge keys yaml.v2 and
+	// yaml.v3 resolve differently are refused); scalars then as EPR reads
+	// them.
+	if err := yamldoc.Check(data); err != nil {
+		return nil, err
+	}
 	var raw map[string]any
 	if err := yamlv2.Unmarshal(data, &raw); err != nil {
 		return nil, err

@@ -22,11 +22,21 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte("-----BEGIN PGP SIGNATURE-----\n\nwsBcBAABCAAQ\n=AAAA\n-----END PGP SIGNATURE-----\n"))
 	f.Add([]byte{0x88, 0x5e, 0x04, 0x00, 0x11, 0x08, 0x00})
 	f.Add([]byte{})
+	f.Add(append([]byte("<html>\n"), good...))
 	f.Fuzz(func(t *testing.T, sig []byte) {
 		s, err := key.Keyring.Verify(bytes.NewReader(data), bytes.NewReader(sig))
 		if err == nil {
 			if s == nil || s.Fingerprint != key.Fingerprint {
 				t.Fatalf("verified by %+v", s)
+			}
+			// What a store keeps is markup-free armor that verifies and
+			// is kept as it is when given again.
+			if bytes.ContainsAny(s.Armored, "<>&\r") || !bytes.HasPrefix(s.Armored, []byte("-----BEGIN PGP SIGNATURE-----\n")) {
+				t.Fatalf("Armored is not clean armor: %q", s.Armored)
+			}
+			again, err := key.Keyring.Verify(bytes.NewReader(data), bytes.NewReader(s.Armored))
+			if err != nil || !bytes.Equal(again.Armored, s.Armored) {
+				t.Fatalf("Armored does not verify as itself: %v", err)
 			}
 			return
 		}

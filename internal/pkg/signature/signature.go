@@ -117,6 +117,14 @@ type Signer struct {
 	Fingerprint string // primary key fingerprint, 40 hex digits
 	UserIDs     []string
 	Created     time.Time // signature creation time
+	// Armored is the signature as a store keeps and serves it: the bytes
+	// given when they are one canonical armored block (as gpg,
+	// elastic-package and openpgp.js write it: nothing around the armor,
+	// "\n" line ends, standard headers only, the one signature packet
+	// verified), otherwise that packet armored anew. Text around the
+	// armor (HTML, notes), a binary signature, CRLF line ends or packets
+	// after the verified one never reach a client.
+	Armored []byte
 }
 
 // Verify checks sig (armored or binary detached signature) over every byte
@@ -177,6 +185,9 @@ func (k *Keyring) Verify(data io.Reader, sig io.Reader) (*Signer, error) {
 		return nil, fmt.Errorf("verify signature: %w", err)
 	}
 	s := &Signer{KeyID: fmt.Sprintf("%016X", issuer), Fingerprint: fingerprint(entity)}
+	if s.Armored, err = canonical(raw, pktBytes); err != nil {
+		return nil, err
+	}
 	if psig != nil {
 		s.Created = psig.CreationTime
 	}

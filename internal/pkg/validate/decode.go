@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"pkgstore/internal/pkg/yamldoc"
 )
 
 // maxDecodedNodes bounds the number of values produced when a YAML document is
@@ -23,24 +25,10 @@ const maxNestingDepth = 512
 
 var errTooComplex = errors.New("document is too large or too deeply nested after alias expansion")
 
-// parseYAMLNode parses the first document of data into a yaml.Node tree. It
-// never panics: any panic inside the YAML library is turned into an error.
-func parseYAMLNode(data []byte) (node *yaml.Node, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			node, err = nil, fmt.Errorf("yaml parser failure: %v", r)
-		}
-	}()
-	var n yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&n); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil // empty document
-		}
-		return nil, err
-	}
-	return &n, nil
-}
+// parseYAMLNode parses the first document of data into a yaml.Node tree
+// through yamldoc, the one parser of package YAML (it refuses merge keys
+// YAML readers resolve differently, and never panics).
+func parseYAMLNode(data []byte) (*yaml.Node, error) { return yamldoc.Parse(data) }
 
 // decodeYAML parses data and converts its first document to plain Go values
 // (map[string]any, []any, string, int64, float64, bool, nil). When expandDots

@@ -101,10 +101,11 @@ func TestHandlerRouting(t *testing.T) {
 			}
 		})
 	}
-	// Revalidation: the ETag names the snapshot.
+	// Revalidation: the ETag names the snapshot. (A package page shows the
+	// URL the request reached, this store having no --public-url: private.)
 	resp, _ := get(t, f.store.URL, "GET", "/ui/package/good/1.0.0/", nil)
 	etag := resp.Header.Get("ETag")
-	if etag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
+	if etag == "" || resp.Header.Get("Cache-Control") != "private, no-cache" {
 		t.Fatalf("ETag %q, Cache-Control %q", etag, resp.Header.Get("Cache-Control"))
 	}
 	if resp, _ := get(t, f.store.URL, "GET", "/ui/package/good/1.0.0/", map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusNotModified {

@@ -121,7 +121,7 @@ type homeData struct {
 func (h *Handler) serveHome(w http.ResponseWriter, r *http.Request) {
 	cat := h.cfg.Catalog()
 	q := parseHome(r.URL.Query())
-	h.servePage(w, r, cat, "home?"+q.key(), func() (int, []byte, bool) {
+	h.servePage(w, r, cat, "home?"+q.key(), pageURL{}, func() (int, []byte, bool) {
 		status, d := h.home(cat, q)
 		return status, h.render("home.html", d), status != http.StatusInternalServerError
 	})

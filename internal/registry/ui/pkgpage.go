@@ -119,13 +119,13 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, ver
 		h.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no version %s of %s in this registry.", version, name))
 		return
 	}
-	regURL := registryURL(r)
-	h.servePage(w, r, cat, "package/"+rev.ID.String()+"@"+regURL, func() (int, []byte, bool) {
+	regURL := h.registryURL(r)
+	h.servePage(w, r, cat, "package/"+rev.ID.String(), regURL, func() (int, []byte, bool) {
 		// The page is shared by every later request of the snapshot: a
 		// client that goes away must not cut its reads short.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), renderTimeout)
 		defer cancel()
-		d, err := h.packagePage(ctx, r.Context(), cat, rev, regURL)
+		d, err := h.packagePage(ctx, r.Context(), cat, rev, urlPlaceholder)
 		if err != nil {
 			h.log.Error("package page", "package", rev.ID.String(), "err", err)
 			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."}), false
@@ -134,8 +134,17 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, ver
 	})
 }
 
-// registryURL is the address Kibana should use, as the browser reached us.
-func registryURL(r *http.Request) string {
+// registryURL is the address Kibana should use: --public-url, else as the
+// browser reached us (Host and X-Forwarded-Proto, which any client sets:
+// servePage keeps such an answer private).
+func (h *Handler) registryURL(r *http.Request) pageURL {
+	if h.cfg.PublicURL != "" {
+		return pageURL{regURL: h.cfg.PublicURL}
+	}
+	return pageURL{regURL: requestURL(r), reflected: true}
+}
+
+func requestURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"

@@ -91,6 +91,11 @@ type Config struct {
 	// ReadOnly keeps the catalog from storing what it renders (replicas
 	// serving buckets written by others).
 	ReadOnly bool
+	// PublicURL is the store's URL for the Fleet snippet (serve
+	// --public-url, checked by registry.ParsePublicURL). Empty: each
+	// request's Host and X-Forwarded-Proto, in pages marked private that
+	// vary on both, never kept in a cache another client reads.
+	PublicURL string
 }
 
 // Handler serves the catalog. It is safe for concurrent use.
@@ -181,7 +186,13 @@ func securityHeaders(w http.ResponseWriter) {
 // failed) is served once and rendered again next time. Pages revalidate
 // (no-cache) against an ETag naming the snapshot, so a browser gets 304
 // until the index moves.
-func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog.Catalog, key string, render func() (status int, body []byte, cacheable bool)) {
+//
+// A page that shows the registry's URL is rendered with urlPlaceholder and
+// cached so; the URL (o.regURL) goes in per request. When it was taken
+// from the request (o.reflected), the answer is private and varies on Host
+// and X-Forwarded-Proto: what one client sent never reaches another's
+// page, in this cache or in a shared one.
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog.Catalog, key string, o pageURL, render func() (status int, body []byte, cacheable bool)) {
 	status, body, cacheable := h.cache.get(cat, key)
 	if !cacheable {
 		status, body, cacheable = render()
@@ -189,13 +200,23 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog
 			h.cache.put(cat, key, status, body)
 		}
 	}
+	if o.regURL != "" {
+		body = bytes.ReplaceAll(body, []byte(urlPlaceholder), []byte(template.HTMLEscapeString(o.regURL)))
+	}
 	securityHeaders(w)
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
+	if o.reflected {
+		hd.Set("Cache-Control", "private, no-cache")
+		hd.Set("Vary", "Host, X-Forwarded-Proto")
+	}
 	if status == http.StatusOK && cacheable {
 		f := fnv.New64a()
 		f.Write([]byte(key))
+		if o.regURL != "" {
+			f.Write([]byte("@" + o.regURL))
+		}
 		etag := fmt.Sprintf(`"%s-%x"`, cat.Cursor(), f.Sum64())
 		hd.Set("ETag", etag)
 		if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
@@ -209,6 +230,17 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request, cat *catalog
 		w.Write(body)
 	}
 }
+
+// pageURL is the registry URL a page shows, and whether it came from the
+// request.
+type pageURL struct {
+	regURL    string
+	reflected bool
+}
+
+// urlPlaceholder stands for the registry's URL in cached pages: letters
+// and dashes only, which templates do not escape.
+const urlPlaceholder = "pkgstore-registry-url-9f2c4e1b"
 
 // render executes the named page template.
 func (h *Handler) render(name string, data any) []byte {

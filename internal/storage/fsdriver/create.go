@@ -26,9 +26,12 @@ import (
 // (probed at the first staging, not at open: a read-only store never
 // stages, and may sit on a file system where the probe cannot write).
 func (b *Bucket) stagesUnnamed() bool {
+	if b.gone() != nil {
+		return false // probe again once the folder is back
+	}
 	b.unnamedOnce.Do(func() {
 		tmpDir := filepath.Join(b.dir, tempDir)
-		b.unnamed = os.MkdirAll(tmpDir, 0o755) == nil && unnamedWorks(tmpDir)
+		b.unnamed = b.mkdirAll(tmpDir, 0o755) == nil && unnamedWorks(tmpDir)
 	})
 	return b.unnamed
 }
@@ -83,7 +86,7 @@ func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*staged, e
 	if err != nil {
 		return nil, keyErr("create", key, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	if err := b.mkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, keyErr("create", key, err)
 	}
 	var s *staged
@@ -97,7 +100,7 @@ func (b *Bucket) stage(ctx context.Context, key string, r io.Reader) (*staged, e
 		// Named temporary files live in the reserved folder (same file
 		// system, so link(2) works), which no listing walks.
 		tmpDir := filepath.Join(b.dir, tempDir)
-		if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		if err := b.mkdirAll(tmpDir, 0o755); err != nil {
 			return nil, keyErr("create", key, err)
 		}
 		tmp, err := os.CreateTemp(tmpDir, "create-*.tmp")
@@ -132,11 +135,11 @@ func (b *Bucket) stageLink(key, src string) (*staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+	if err := b.mkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, err
 	}
 	tmpDir := filepath.Join(b.dir, tempDir)
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+	if err := b.mkdirAll(tmpDir, 0o755); err != nil {
 		return nil, err
 	}
 	tmp, err := createFresh(tmpDir, "link-", ".tmp", func(name string) error { return os.Link(src, name) })

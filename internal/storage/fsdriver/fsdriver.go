@@ -118,6 +118,31 @@ func open(dir string, create bool) (*Bucket, error) {
 	return &Bucket{dir: abs, root: root}, nil
 }
 
+// ErrFolderGone is wrapped by the errors of a bucket whose folder was
+// removed while it was open (rm -rf of --data under a running serve):
+// its listings fail (so /health reports it) and its writes fail rather
+// than create the folder anew, as an empty store nobody asked for.
+var ErrFolderGone = errors.New("bucket folder no longer exists (removed while the store runs?)")
+
+// gone reports, as an error, that the bucket's folder no longer exists.
+func (b *Bucket) gone() error {
+	if _, err := os.Stat(b.dir); errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%s: %w", b.dir, ErrFolderGone)
+	}
+	return nil
+}
+
+// mkdirAll makes dir, inside the bucket, and its parents, but never the
+// bucket's own folder: a folder removed under a running store stays
+// removed. (A removal between the check and the mkdir can still be
+// undone; the next check then sees an empty folder, not a missing one.)
+func (b *Bucket) mkdirAll(dir string, perm fs.FileMode) error {
+	if err := b.gone(); err != nil {
+		return err
+	}
+	return os.MkdirAll(dir, perm)
+}
+
 // Dir returns the bucket's folder.
 func (b *Bucket) Dir() string { return b.dir }
 
@@ -325,6 +350,11 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.O
 	}
 	if !utf8.ValidString(o.Prefix) {
 		return nil, fmt.Errorf("list %s: %w", o.Prefix, errBadKey)
+	}
+	// A missing folder lists as empty, which is what a removed bucket
+	// folder would look like: say so instead.
+	if err := b.gone(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", o.Prefix, err)
 	}
 	l := lister{b: b, opts: o}
 	// Start in the folder of the prefix's last '/', when it maps to one.

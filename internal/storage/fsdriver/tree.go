@@ -26,6 +26,7 @@ import (
 // each object a temporary file, a rename and a MkdirAll, which dominated
 // the cost of publishing a package's files.
 type tree struct {
+	b      *Bucket
 	prefix string // ends with '/'
 	esc    string // relPath of prefix, with its '/'
 
@@ -51,9 +52,9 @@ func (b *Bucket) NewTree(ctx context.Context, prefix string) (driver.Tree, error
 	if err != nil {
 		return nil, fmt.Errorf("tree %s: %w", prefix, err)
 	}
-	t := &tree{prefix: prefix, esc: rel + "/"}
+	t := &tree{b: b, prefix: prefix, esc: rel + "/"}
 	root := filepath.Join(b.dir, tempDir)
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := b.mkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("tree %s: %w", prefix, err)
 	}
 	b.topOnce.Do(func() { markTopDir(root) })
@@ -158,7 +159,7 @@ func (t *tree) Commit(ctx context.Context) error {
 		return fmt.Errorf("tree %s: already committed or discarded", t.prefix)
 	}
 	t.closeDir()
-	if err := os.MkdirAll(filepath.Dir(t.final), 0o777); err != nil {
+	if err := t.b.mkdirAll(filepath.Dir(t.final), 0o777); err != nil {
 		return fmt.Errorf("tree %s: %w", t.prefix, err)
 	}
 	err := os.Rename(t.tmp, t.final)

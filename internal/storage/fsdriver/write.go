@@ -79,7 +79,7 @@ func (b *Bucket) create(ctx context.Context, key string) (pending, error) {
 	f, tmp, err := createBeside(final)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A new folder: made as gocloud's file driver made them.
-		if err = os.MkdirAll(filepath.Dir(final), 0o777); err == nil {
+		if err = b.mkdirAll(filepath.Dir(final), 0o777); err == nil {
 			f, tmp, err = createBeside(final)
 		}
 	}
