@@ -118,9 +118,38 @@ type Revision struct {
 // ID of the revision.
 func (r Revision) ID() packageid.ID { return packageid.ID{Name: r.Name, Version: r.Version} }
 
-// maxSearchSize bounds what is read of an upstream's /search answer (all
-// of Elastic's versions of everything is about 60 MB).
-const maxSearchSize = 512 << 20
+// MaxSearchSize bounds what is read of an upstream's /search or
+// /categories answer, which is held in memory whole: all of Elastic's
+// versions of everything is about 60 MB, so twice that leaves room to
+// grow while a hostile upstream cannot make a mirror or a proxy hold more.
+const MaxSearchSize = 128 << 20
+
+// ErrAnswerTooLarge is returned when an upstream's JSON answer passes
+// MaxSearchSize: it is refused, never retried.
+var ErrAnswerTooLarge = fmt.Errorf("upstream answer larger than %d MiB", MaxSearchSize>>20)
+
+// DecodeBounded decodes one JSON value of at most MaxSearchSize bytes
+// from r into v; a longer value fails with ErrAnswerTooLarge.
+func DecodeBounded(r io.Reader, v any) error {
+	return json.NewDecoder(&boundedReader{r: r, left: MaxSearchSize}).Decode(v)
+}
+
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 // Select asks upstream's /search and returns the selected revisions sorted
 // by name, then version.
@@ -144,8 +173,7 @@ func Select(ctx context.Context, hc *http.Client, upstream string, f Filters) ([
 		if resp.StatusCode != http.StatusOK {
 			return &client.StatusError{URL: searchURL, StatusCode: resp.StatusCode, Status: resp.Status}
 		}
-		dec := json.NewDecoder(io.LimitReader(resp.Body, maxSearchSize))
-		if err := dec.Decode(&items); err != nil {
+		if err := DecodeBounded(resp.Body, &items); err != nil {
 			return fmt.Errorf("decode %s: %w", searchURL, err)
 		}
 		return nil

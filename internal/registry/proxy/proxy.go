@@ -352,7 +352,7 @@ func (p *Proxy) upstreamJSON(ctx context.Context, req *http.Request, into any) e
 			}
 			return &client.StatusError{URL: u.String(), StatusCode: code, Status: resp.Status}
 		}
-		return json.NewDecoder(io.LimitReader(resp.Body, 512<<20)).Decode(into)
+		return mirror.DecodeBounded(resp.Body, into)
 	})
 }
 
