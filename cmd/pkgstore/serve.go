@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -149,6 +150,10 @@ another process.`,
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
+	f.StringArrayVar(&cfg.PackagePaths, "package-path", nil, "EPR's package_paths: serve the zips (NAME-VERSION.zip + .zip.sig) and NAME/VERSION/ folders under DIR in place, read-only, beside the store (repeatable; the first path wins a duplicate; docs/package-paths.md)")
+	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "folder of the package paths' cache file, so that a restart over unchanged folders reads no package again (default: the --data folder)")
+	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")
+	f.IntVar(&cfg.PackagePathWorkers, "package-path-workers", 0, "packages read at once when scanning the package paths (default: GOMAXPROCS)")
 	return cmd
 }
 

@@ -572,3 +572,21 @@ func Check(e index.Entry) error {
 	_, err := NewRevision(e)
 	return err
 }
+
+// Merge returns a catalog for cursor holding the revisions of cats in
+// order, the first of a NAME-VERSION winning: EPR's combined indexer
+// (storage first, then the package paths' zips, then their folders).
+// Revisions are shared, not copied.
+func Merge(cursor string, cats ...*Catalog) (*Catalog, error) {
+	n := 0
+	for _, c := range cats {
+		n += len(c.revs)
+	}
+	b := NewBuilder(cursor, n)
+	for _, c := range cats {
+		for _, r := range c.revs {
+			b.Add(r)
+		}
+	}
+	return b.Finish()
+}
