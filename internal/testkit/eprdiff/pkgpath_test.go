@@ -20,10 +20,20 @@ func TestPackagePathsEPR(t *testing.T) {
 	root := filepath.Join(sharedtest.Dir(t), "testdata", "epr-packages")
 	c := eprPackages(t)
 	paths := []string{filepath.Join(root, "local-storage"), filepath.Join(root, "second_package_path"), filepath.Join(root, "package")}
-	p := eprdiff.StartPackagePaths(t, c, paths, eprdiff.PathsOptions{})
-	all := eprdiff.All(p.Revisions())
-	rep := p.Compare(t, append(all, eprdiff.Heads(all)...))
-	rep.Expect(t, eprdiff.LoadKnown(t, "testdata/known-package-paths.txt"))
+	known := eprdiff.LoadKnown(t, "testdata/known-package-paths.txt")
+	t.Run("unvalidated", func(t *testing.T) {
+		p := eprdiff.StartPackagePaths(t, c, paths, eprdiff.PathsOptions{})
+		all := eprdiff.All(p.Revisions())
+		rep := p.Compare(t, append(all, eprdiff.Heads(all)...))
+		rep.Expect(t, known)
+	})
+	// EPR's default: its load-time validation on; every one of its test
+	// packages passes it, on both sides.
+	t.Run("validated", func(t *testing.T) {
+		p := eprdiff.StartPackagePaths(t, c, paths, eprdiff.PathsOptions{Validate: true})
+		rep := p.Compare(t, eprdiff.Sample(p.Revisions()))
+		rep.Expect(t, known)
+	})
 }
 
 // TestPackagePathsV1Folders serves the v1 sample's NAME/VERSION/ folders in
