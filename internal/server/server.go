@@ -86,8 +86,8 @@ type Config struct {
 	// unless NoSpecValidation, and need signature files when
 	// RequireSignatures.
 	PackagePaths []string
-	// PackagePathCache is the folder of the package paths' cache file
-	// (empty: the data folder, or no cache without one).
+	// PackagePathCache is the package paths' cache folder, theirs alone
+	// (empty: DATA/package-paths-cache, or no cache without a data folder).
 	PackagePathCache string
 	// PackagePathWatch is how often the package paths are rescanned (0:
 	// never).
@@ -449,16 +449,15 @@ func openPackagePaths(ctx context.Context, cfg Config) (*pkgpath.Set, error) {
 	if dir == "" && cfg.Storage.DataDir != "" && (cfg.Storage.PublicURL == "" || cfg.Storage.InternalURL == "") {
 		dir = cfg.Storage.DataDir
 	}
-	file := ""
-	if dir != "" {
-		file = filepath.Join(dir, pkgpath.DefaultCacheFile)
+	if cfg.PackagePathCache == "" && dir != "" {
+		dir = filepath.Join(dir, pkgpath.DefaultCacheDir)
 	}
 	set, err := pkgpath.Open(ctx, pkgpath.Config{
-		Paths:     cfg.PackagePaths,
-		Options:   pkgpath.Options{Validate: !cfg.NoSpecValidation, RequireSignatures: cfg.RequireSignatures},
-		CacheFile: file,
-		Workers:   cfg.PackagePathWorkers,
-		Logger:    cfg.Logger,
+		Paths:    cfg.PackagePaths,
+		Options:  pkgpath.Options{Validate: !cfg.NoSpecValidation, RequireSignatures: cfg.RequireSignatures},
+		CacheDir: dir,
+		Workers:  cfg.PackagePathWorkers,
+		Logger:   cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("package paths: %w", err)

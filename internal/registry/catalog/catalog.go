@@ -590,3 +590,17 @@ func Merge(cursor string, cats ...*Catalog) (*Catalog, error) {
 	}
 	return b.Finish()
 }
+
+// Parser parses revisions one after another with reusable buffers, shared
+// tables of parsed constraints and interned strings, and bytes kept in
+// large chunks: revisions built by one Parser cost less memory than
+// NewRevision's. It is not safe for concurrent use (one per goroutine).
+type Parser struct {
+	b buffers
+}
+
+// NewParser returns a Parser.
+func NewParser() *Parser { return &Parser{b: buffers{slab: &slab{}}} }
+
+// Revision is NewRevision with the parser's buffers.
+func (p *Parser) Revision(e index.Entry) (*Revision, error) { return newRevisionBuf(e, &p.b) }

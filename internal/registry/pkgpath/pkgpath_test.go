@@ -87,7 +87,7 @@ func TestCacheReusedOnRestart(t *testing.T) {
 		writeZip(t, dir, n, "1.0.0", nil, true)
 	}
 	writeFolder(t, dir, "ddd/2.0.0", "ddd", "2.0.0", "", nil)
-	cfg := pkgpath.Config{Paths: []string{dir}, CacheFile: filepath.Join(t.TempDir(), "c", pkgpath.DefaultCacheFile)}
+	cfg := pkgpath.Config{Paths: []string{dir}, CacheDir: filepath.Join(t.TempDir(), "c")}
 	s1 := open(t, cfg)
 	if l, r := s1.LastScan(); l != 4 || r != 0 {
 		t.Fatalf("first scan: loaded %d, reused %d; want 4, 0", l, r)
@@ -114,8 +114,14 @@ func TestCacheReusedOnRestart(t *testing.T) {
 	if !strings.Contains(doc(t, s3, "bbb", "1.0.0"), "Changed on disk.") {
 		t.Fatal("changed zip served from a stale cache")
 	}
-	if err := os.WriteFile(cfg.CacheFile, []byte(`{"options":`), 0o644); err != nil {
-		t.Fatal(err)
+	des, _ := os.ReadDir(cfg.CacheDir)
+	if len(des) != 4 {
+		t.Fatalf("%d cache files, want 4", len(des))
+	}
+	for _, d := range des {
+		if err := os.WriteFile(filepath.Join(cfg.CacheDir, d.Name()), []byte(`{"options":`), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s4 := open(t, cfg)
 	if l, _ := s4.LastScan(); l != 4 {

@@ -25,10 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -89,15 +86,9 @@ func walk(ctx context.Context, paths []string, warn func(msg, path string)) ([]c
 			if d.IsDir() || !strings.HasSuffix(p, ".zip") {
 				return nil
 			}
-			// EPR opens the zip to check it is one; a zip it cannot
-			// open is skipped with a warning (the central directory is
-			// all zip.OpenReader reads).
-			r, err := zip.OpenReader(p)
-			if err != nil {
-				warn("ignoring invalid zip file", p)
-				return nil
-			}
-			r.Close()
+			// EPR opens the zip here to skip one that is not a zip;
+			// load does (errNotZip), so that a zip known from the cache
+			// is never opened.
 			return add(candidate{path: p, kind: kindZip})
 		})
 		if err != nil {
@@ -196,6 +187,10 @@ func fingerprint(c candidate) (string, error) {
 	return fmt.Sprintf("%d:%x", c.kind, h.Sum(nil)), nil
 }
 
+// errNotZip is load's error for a .zip that does not open as a zip: EPR
+// skips it with a warning.
+var errNotZip = errors.New("not a zip file")
+
 // loaded is what loading one candidate produced: everything the cache
 // keeps.
 type loaded struct {
@@ -235,7 +230,7 @@ func load(c candidate, o Options) (*loaded, error) {
 	case kindZip:
 		zr, err := zip.OpenReader(c.path)
 		if err != nil {
-			return nil, fmt.Errorf("open zip: %w", err)
+			return nil, fmt.Errorf("%w: %w", errNotZip, err)
 		}
 		defer zr.Close()
 		if root, err = zipRoot(&zr.Reader); err != nil {
@@ -321,47 +316,3 @@ func validate(fsys fs.FS, p *packagedoc.Package, c candidate) error {
 }
 
 func filepathToSlash(s string) string { return filepath.ToSlash(s) }
-
-// loadAll loads the candidates that need it with workers goroutines, and
-// returns the results in candidate order; errs[i] is candidate i's error.
-func loadAll(ctx context.Context, cands []candidate, need []bool, o Options, workers int) ([]*loaded, []error) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	out := make([]*loaded, len(cands))
-	errs := make([]error, len(cands))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = load(cands[i], o)
-			}
-		}()
-	}
-	for i := range cands {
-		if !need[i] {
-			continue
-		}
-		if ctx.Err() != nil {
-			errs[i] = ctx.Err()
-			continue
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out, errs
-}
-
-// sortedKeys returns m's keys in order (deterministic cache files).
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}

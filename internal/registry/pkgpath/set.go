@@ -3,6 +3,8 @@ package pkgpath
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,9 +30,11 @@ type Config struct {
 	// wins a duplicate NAME-VERSION, zips before folders, as in EPR).
 	Paths []string
 	Options
-	// CacheFile, if set, keeps the documents built so far, so that a
-	// restart over unchanged folders reads no package again.
-	CacheFile string
+	// CacheDir, if set, keeps the document built for each package (one
+	// file each), so that a restart over unchanged folders reads no
+	// package again. It must be the Set's own folder: files there that no
+	// package needs are removed.
+	CacheDir string
 	// Workers bound the packages loaded at once (default GOMAXPROCS;
 	// EPR's -package-paths-workers).
 	Workers int
@@ -80,8 +85,11 @@ func (s *Source) Lookup(id packageid.ID) (*Package, bool) {
 // Len is the number of packages.
 func (s *Source) Len() int { return len(s.byID) }
 
-// entry is one loaded candidate, remembered across scans.
+// entry is one loaded candidate, remembered across scans and, in the
+// cache folder, across restarts. The document itself is only held while
+// the revision is built: the catalog keeps it compressed.
 type entry struct {
+	Options     string          `json:"options"`
 	Path        string          `json:"path"`
 	Fingerprint string          `json:"fingerprint"`
 	Name        string          `json:"name"`
@@ -90,12 +98,6 @@ type entry struct {
 	Signed      bool            `json:"signed,omitempty"`
 	Doc         json.RawMessage `json:"doc"`
 	rev         *catalog.Revision
-}
-
-// cacheFile is the cache file's content.
-type cacheFile struct {
-	Options string   `json:"options"`
-	Entries []*entry `json:"entries"`
 }
 
 // Set is the package paths being served. It is safe for concurrent use.
@@ -111,7 +113,7 @@ type Set struct {
 }
 
 // Open scans the paths once. Any package that does not load is an error
-// (EPR refuses to start), as is finding none at all when requireSome.
+// (EPR refuses to start).
 func Open(ctx context.Context, cfg Config) (*Set, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -125,18 +127,16 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 		abs[i] = a
 	}
 	cfg.Paths = abs
-	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
-	if cfg.CacheFile != "" {
-		if err := s.readCache(); err != nil {
-			// A cache is only a shortcut: a damaged one costs a full
-			// scan, never the start.
-			s.log.Warn("package path cache unusable; reading every package", "file", cfg.CacheFile, "err", err)
-			s.known = map[string]*entry{}
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("package path cache: %w", err)
 		}
 	}
+	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
 	if _, err := s.Rescan(ctx, true); err != nil {
 		return nil, err
 	}
+	s.pruneCache()
 	return s, nil
 }
 
@@ -146,8 +146,8 @@ func (s *Set) Current() *Source { return s.cur.Load() }
 // Paths returns the package paths, absolute.
 func (s *Set) Paths() []string { return s.cfg.Paths }
 
-// LastScan returns how many packages the last scan loaded from their files
-// and how many it reused from the cache.
+// LastScan returns how many packages the last scan that changed something
+// read from their files and how many it took from memory or the cache.
 func (s *Set) LastScan() (loaded, reused int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,89 +166,131 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	fps := make([]string, len(cands))
-	need := make([]bool, len(cands))
-	nNeed := 0
-	for i, c := range cands {
-		if fps[i], err = fingerprint(c); err != nil {
-			if strict {
-				return false, fmt.Errorf("loading package failed (path: %s): %w", c.path, err)
-			}
-			s.log.Error("package path: cannot read package; leaving it out", "file.path", c.path, "err", err)
-			continue
-		}
-		if e, ok := s.known[c.path]; !ok || e.Fingerprint != fps[i] {
-			need[i] = true
-			nNeed++
-		}
+	next := make([]*entry, len(cands))
+	errs := make([]error, len(cands))
+	var loaded, fromCache atomic.Int64
+	opts := s.cfg.Options.key()
+	// Each candidate: fingerprint, then memory, then the cache folder,
+	// then its files; in parallel (stat, small reads, zip reading).
+	workers := s.cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
-	loadedPkgs, errs := loadAll(ctx, cands, need, s.cfg.Options, s.cfg.Workers)
-	next := make(map[string]*entry, len(cands))
-	changed := len(s.known) != len(cands)
+	parsers := make([]*catalog.Parser, workers)
+	for w := range parsers {
+		parsers[w] = catalog.NewParser()
+	}
+	var notZips atomic.Int64
+	parallel(ctx, len(cands), workers, func(w, i int) {
+		c := cands[i]
+		pr := parsers[w]
+		fp, err := fingerprint(c)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if e, ok := s.known[c.path]; ok && e.Fingerprint == fp {
+			next[i] = e
+			return
+		}
+		if e := s.readCached(pr, c.path, fp, opts); e != nil {
+			next[i] = e
+			fromCache.Add(1)
+			return
+		}
+		l, err := load(c, s.cfg.Options)
+		if errors.Is(err, errNotZip) {
+			// EPR skips a .zip that is not a zip, with a warning.
+			s.log.Warn("ignoring invalid zip file", "file.path", c.path, "err", err)
+			notZips.Add(1)
+			return
+		}
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		e := &entry{Options: opts, Path: c.path, Fingerprint: fp, Name: l.ID.Name, Version: l.ID.Version, Root: l.Root, Signed: l.Signed, Doc: l.Doc}
+		if e.rev, err = pr.Revision(index.Entry{ID: l.ID, Manifest: l.Doc}); err != nil {
+			errs[i] = err
+			return
+		}
+		s.writeCached(e)
+		e.Doc = nil
+		next[i] = e
+		loaded.Add(1)
+	})
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	changed := s.cur.Load() == nil || len(s.known) != len(cands)-int(notZips.Load())
+	known := make(map[string]*entry, len(cands))
 	for i, c := range cands {
-		if fps[i] == "" {
-			changed = true
-			continue
-		}
-		if !need[i] {
-			next[c.path] = s.known[c.path]
-			continue
-		}
-		changed = true
 		if errs[i] != nil {
 			err := fmt.Errorf("loading package failed (path: %s): %w", c.path, errs[i])
 			if strict {
 				return false, err
 			}
 			s.log.Error("package path: package does not load; leaving it out", "err", err)
+			changed = true
 			continue
 		}
-		l := loadedPkgs[i]
-		next[c.path] = &entry{Path: c.path, Fingerprint: fps[i], Name: l.ID.Name, Version: l.ID.Version, Root: l.Root, Signed: l.Signed, Doc: l.Doc}
+		if next[i] == nil {
+			continue // not a zip
+		}
+		if s.known[c.path] != next[i] {
+			changed = true
+		}
+		known[c.path] = next[i]
 	}
-	if !changed && s.cur.Load() != nil {
+	if !changed {
 		return false, nil
 	}
-	src, err := s.build(cands, next, strict)
+	src, err := s.build(cands, known, strict)
 	if err != nil {
 		return false, err
 	}
-	s.known = next
-	s.lastLoaded, s.lastReused = nNeed, len(next)-nNeed
+	s.known = known
+	s.lastLoaded, s.lastReused = int(loaded.Load()), len(known)-int(loaded.Load())
 	s.cur.Store(src)
-	s.log.Info("package paths loaded", "packages", src.Len(), "read", nNeed, "from_cache", len(next)-nNeed, "took", time.Since(start))
-	if s.cfg.CacheFile != "" {
-		if err := s.writeCache(); err != nil {
-			s.log.Warn("package path cache not written", "file", s.cfg.CacheFile, "err", err)
-		}
-	}
+	s.log.Info("package paths loaded", "packages", src.Len(), "read", loaded.Load(), "from_cache", fromCache.Load(), "took", time.Since(start))
 	return true, nil
+}
+
+// parallel calls fn(w, 0) … fn(w, n-1) on workers goroutines (w is the
+// goroutine's number) and returns when all have returned or ctx is done.
+func parallel(ctx context.Context, n, workers int, fn func(w, i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(w, i)
+			}
+		}()
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // build makes the source of the scanned entries, in candidate order; the
 // first of a NAME-VERSION wins.
-func (s *Set) build(cands []candidate, next map[string]*entry, strict bool) (*Source, error) {
+func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*Source, error) {
 	src := &Source{byRev: map[*catalog.Revision]*Package{}, byID: map[packageid.ID]*Package{}}
 	bld := catalog.NewBuilder("", len(cands))
 	for _, c := range cands {
-		e, ok := next[c.path]
+		e, ok := known[c.path]
 		if !ok {
 			continue
 		}
 		id := packageid.ID{Name: e.Name, Version: e.Version}
-		if e.rev == nil {
-			rev, err := catalog.NewRevision(index.Entry{ID: id, Manifest: e.Doc})
-			if err != nil {
-				err = fmt.Errorf("loading package failed (path: %s): %w", c.path, err)
-				if strict {
-					return nil, err
-				}
-				s.log.Error("package path: package does not load; leaving it out", "err", err)
-				delete(next, c.path)
-				continue
-			}
-			e.rev = rev
-		}
 		if _, dup := src.byID[id]; dup {
 			s.log.Debug("duplicated package", "package.name", id.Name, "package.version", id.Version, "package.path", c.path)
 			continue
@@ -277,50 +319,83 @@ func (s *Set) build(cands []candidate, next map[string]*entry, strict bool) (*So
 	return src, nil
 }
 
-// maxCacheFile bounds what readCache reads: documents of a few hundred
-// thousand revisions.
-const maxCacheFile = 4 << 30
+// maxCacheEntry bounds what readCached reads of one cache file.
+const maxCacheEntry = 64 << 20
 
-func (s *Set) readCache() error {
-	f, err := os.Open(s.cfg.CacheFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var cf cacheFile
-	if err := json.NewDecoder(bufio.NewReader(io.LimitReader(f, maxCacheFile))).Decode(&cf); err != nil {
-		return fmt.Errorf("decode %s: %w", s.cfg.CacheFile, err)
-	}
-	if cf.Options != s.cfg.Options.key() {
-		return nil // built with other options: start over
-	}
-	for _, e := range cf.Entries {
-		if e == nil || e.Path == "" || e.Fingerprint == "" || !json.Valid(e.Doc) {
-			return fmt.Errorf("decode %s: malformed entry", s.cfg.CacheFile)
-		}
-		s.known[e.Path] = e
-	}
-	return nil
+// cacheName is the cache file of a package path.
+func (s *Set) cacheName(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return filepath.Join(s.cfg.CacheDir, hex.EncodeToString(sum[:16])+".json")
 }
 
-func (s *Set) writeCache() error {
-	if err := os.MkdirAll(filepath.Dir(s.cfg.CacheFile), 0o755); err != nil {
-		return err
+// readCached returns the cached entry of path when it was built from the
+// same files with the same options, with its revision; nil otherwise (a
+// damaged or foreign file is only a miss: the package is read again).
+func (s *Set) readCached(pr *catalog.Parser, path, fp, opts string) *entry {
+	if s.cfg.CacheDir == "" {
+		return nil
 	}
-	cf := cacheFile{Options: s.cfg.Options.key()}
-	for _, k := range sortedKeys(s.known) {
-		cf.Entries = append(cf.Entries, s.known[k])
+	f, err := os.Open(s.cacheName(path))
+	if err != nil {
+		return nil
 	}
-	return atomicfile.Write(s.cfg.CacheFile, func(w io.Writer) error {
+	defer f.Close()
+	var e entry
+	if err := json.NewDecoder(io.LimitReader(f, maxCacheEntry)).Decode(&e); err != nil {
+		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
+		return nil
+	}
+	if e.Path != path || e.Fingerprint != fp || e.Options != opts {
+		return nil
+	}
+	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: e.Doc})
+	if err != nil {
+		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
+		return nil
+	}
+	e.rev, e.Doc = rev, nil
+	return &e
+}
+
+// writeCached records e (with its document) in the cache folder; a
+// failure only costs a read at the next start.
+func (s *Set) writeCached(e *entry) {
+	if s.cfg.CacheDir == "" {
+		return
+	}
+	err := atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		if err := json.NewEncoder(bw).Encode(&cf); err != nil {
+		if err := json.NewEncoder(bw).Encode(e); err != nil {
 			return err
 		}
 		return bw.Flush()
 	})
+	if err != nil {
+		s.log.Warn("package path cache entry not written", "file.path", e.Path, "err", err)
+	}
+}
+
+// pruneCache removes the cache files of packages no longer found (after
+// the first scan: later removals are pruned at the next start).
+func (s *Set) pruneCache() {
+	if s.cfg.CacheDir == "" {
+		return
+	}
+	keep := map[string]bool{}
+	s.mu.Lock()
+	for p := range s.known {
+		keep[filepath.Base(s.cacheName(p))] = true
+	}
+	s.mu.Unlock()
+	des, err := os.ReadDir(s.cfg.CacheDir)
+	if err != nil {
+		return
+	}
+	for _, d := range des {
+		if n := d.Name(); strings.HasSuffix(n, ".json") && !keep[n] {
+			os.Remove(filepath.Join(s.cfg.CacheDir, n))
+		}
+	}
 }
 
 // Watch rescans every interval until ctx is done and calls onChange after
@@ -361,8 +436,8 @@ func (s *Set) Has(id packageid.ID) (string, bool) {
 	return p.Path, true
 }
 
-// DefaultCacheFile is the cache file's name inside a data folder.
-const DefaultCacheFile = "package-paths-cache.json"
+// DefaultCacheDir is the cache folder's name inside a data folder.
+const DefaultCacheDir = "package-paths-cache"
 
 // describe names a package for messages.
 func (p *Package) describe() string {
