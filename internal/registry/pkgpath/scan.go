@@ -261,15 +261,15 @@ func load(c candidate, o Options) (*loaded, error) {
 			return nil, err
 		}
 	}
-	doc, err := packagedoc.Marshal(p)
-	if err != nil {
+	// Compact, as the index holds documents (the catalog renders them in
+	// EPR's format); HTML characters unescaped, as EPR writes them.
+	var doc bytes.Buffer
+	enc := json.NewEncoder(&doc)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
 		return nil, err
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, doc); err != nil {
-		return nil, err
-	}
-	return &loaded{ID: packageid.ID{Name: p.Name, Version: p.Version}, Root: root, Signed: signed, Doc: compact.Bytes()}, nil
+	return &loaded{ID: packageid.ID{Name: p.Name, Version: p.Version}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(doc.Bytes(), []byte("\n"))}, nil
 }
 
 // zipRoot returns the package folder of a zip: the first folder one level

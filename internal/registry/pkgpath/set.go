@@ -363,13 +363,20 @@ func (s *Set) writeCached(e *entry) {
 	if s.cfg.CacheDir == "" {
 		return
 	}
-	err := atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
-		bw := bufio.NewWriter(w)
-		if err := json.NewEncoder(bw).Encode(e); err != nil {
-			return err
-		}
-		return bw.Flush()
-	})
+	// The header through encoding/json, the document (valid, compact
+	// JSON from load) as it is: re-encoding it would scan it again.
+	h := *e
+	h.Doc = json.RawMessage("null")
+	head, err := json.Marshal(&h)
+	if err == nil {
+		err = atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
+			bw := bufio.NewWriter(w)
+			bw.Write(head[:len(head)-len(`null}`)])
+			bw.Write(e.Doc)
+			bw.WriteString("}\n")
+			return bw.Flush()
+		})
+	}
 	if err != nil {
 		s.log.Warn("package path cache entry not written", "file.path", e.Path, "err", err)
 	}
