@@ -44,6 +44,11 @@ func TestPackagePathsBesideStore(t *testing.T) {
 		t.Fatalf("package-path zip: %d, %d bytes", code, len(body))
 	}
 
+	// The web catalog shows its README, read from the zip.
+	if code, body := st.Get(t, "/ui/package/inpath/1.0.0/"); code != 200 || !strings.Contains(string(body), "A test package with") {
+		t.Fatalf("web catalog page of a package-path revision: %d, README missing:\n%.2000s", code, body)
+	}
+
 	// Publishing what a package path serves: refused, nothing changes.
 	sub := st.Publish(t, "inpath-1.0.0.zip", ziptest.SortedPackage(t, "inpath", "1.0.0", describe("published")), client.Options{Legacy: true})
 	if sub.Status != api.StatusRejected || len(sub.Reasons) == 0 || sub.Reasons[0].Check != api.CheckDuplicate || !strings.Contains(sub.Reasons[0].Message, "package path") {

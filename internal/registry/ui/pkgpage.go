@@ -347,7 +347,14 @@ func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc 
 		h.log.Warn("read changelog", "package", rev.ID.String(), "err", err)
 		p.incomplete = true
 	}
-	if strings.HasPrefix(doc.Download, "/epr/") {
+	local := false
+	if h.cfg.Local != nil {
+		var size int64
+		if size, local = h.cfg.Local.ZipSize(rev.ID); local {
+			p.size = size
+		}
+	}
+	if strings.HasPrefix(doc.Download, "/epr/") && !local {
 		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
 			p.size = a.Size
 		} else if !storage.IsNotFound(err) {
@@ -362,12 +369,26 @@ func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc 
 
 // readStatic reads a static file of id, refusing more than limit bytes.
 func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {
-	rd, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel))
-	if err != nil {
-		return nil, err
+	var (
+		rd   io.ReadCloser
+		size int64
+	)
+	handled := false
+	if h.cfg.Local != nil {
+		var err error
+		if rd, size, handled, err = h.cfg.Local.Open(id, rel); handled && err != nil {
+			return nil, err
+		}
+	}
+	if !handled {
+		br, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel))
+		if err != nil {
+			return nil, err
+		}
+		rd, size = br, br.Size()
 	}
 	defer rd.Close()
-	if rd.Size() > limit {
+	if size > limit {
 		return nil, errTooBig
 	}
 	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
