@@ -211,7 +211,7 @@ type Options struct {
 }
 
 // key is what a cached document depends on besides the files.
-func (o Options) key() string { return fmt.Sprintf("v1 validate=%t", o.Validate) }
+func (o Options) key() string { return fmt.Sprintf("v2 validate=%t", o.Validate) }
 
 // load builds the document of one candidate.
 func load(c candidate, o Options) (*loaded, error) {

@@ -2,6 +2,7 @@ package pkgpath
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -89,15 +90,17 @@ func (s *Source) Len() int { return len(s.byID) }
 // cache folder, across restarts. The document itself is only held while
 // the revision is built: the catalog keeps it compressed.
 type entry struct {
-	Options     string          `json:"options"`
-	Path        string          `json:"path"`
-	Fingerprint string          `json:"fingerprint"`
-	Name        string          `json:"name"`
-	Version     string          `json:"version"`
-	Root        string          `json:"root,omitempty"`
-	Signed      bool            `json:"signed,omitempty"`
-	Doc         json.RawMessage `json:"doc"`
-	rev         *catalog.Revision
+	Options     string `json:"options"`
+	Path        string `json:"path"`
+	Fingerprint string `json:"fingerprint"`
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Root        string `json:"root,omitempty"`
+	Signed      bool   `json:"signed,omitempty"`
+	// Doc follows the header line in a cache file, as it is: decoding it
+	// as a JSON value would scan it once more than the catalog does.
+	Doc json.RawMessage `json:"-"`
+	rev *catalog.Revision
 }
 
 // Set is the package paths being served. It is safe for concurrent use.
@@ -339,12 +342,18 @@ func (s *Set) readCached(pr *catalog.Parser, path, fp, opts string) *entry {
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCacheEntry))
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	head, doc, ok := bytes.Cut(data, []byte("\n"))
 	var e entry
-	if err := json.NewDecoder(io.LimitReader(f, maxCacheEntry)).Decode(&e); err != nil {
+	if err := json.Unmarshal(head, &e); err != nil || !ok {
 		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
 		return nil
 	}
+	e.Doc = bytes.TrimSuffix(doc, []byte("\n"))
 	if e.Path != path || e.Fingerprint != fp || e.Options != opts {
 		return nil
 	}
@@ -363,17 +372,15 @@ func (s *Set) writeCached(e *entry) {
 	if s.cfg.CacheDir == "" {
 		return
 	}
-	// The header through encoding/json, the document (valid, compact
-	// JSON from load) as it is: re-encoding it would scan it again.
-	h := *e
-	h.Doc = json.RawMessage("null")
-	head, err := json.Marshal(&h)
+	// A header line, then the document (compact JSON from load) as it is.
+	head, err := json.Marshal(e)
 	if err == nil {
 		err = atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
 			bw := bufio.NewWriter(w)
-			bw.Write(head[:len(head)-len(`null}`)])
+			bw.Write(head)
+			bw.WriteByte('\n')
 			bw.Write(e.Doc)
-			bw.WriteString("}\n")
+			bw.WriteByte('\n')
 			return bw.Flush()
 		})
 	}
