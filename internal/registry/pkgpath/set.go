@@ -452,11 +452,3 @@ func (s *Set) Has(id packageid.ID) (string, bool) {
 
 // DefaultCacheDir is the cache folder's name inside a data folder.
 const DefaultCacheDir = "package-paths-cache"
-
-// describe names a package for messages.
-func (p *Package) describe() string {
-	if p.Zip {
-		return p.Path
-	}
-	return strings.TrimSuffix(p.Path, string(filepath.Separator)) + string(filepath.Separator)
-}
