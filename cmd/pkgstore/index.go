@@ -5,9 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"pkgstore/internal/govern/yank"
-	"pkgstore/internal/publish/index"
-	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
 )
 
@@ -17,7 +15,11 @@ func newIndexCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "index",
 		Short: "Run one indexing pass: make the search index hold every published package",
-		Args:  cobra.NoArgs,
+		Long: `Run one indexing pass over the buckets and exit: the search index (a new
+cursor) then holds every published package, yanked ones left out. Serve
+does this by itself; with ` + "`pkgstore job publish`" + `, run it after the job or
+on a schedule. ` + "`pkgstore index` and `pkgstore job index`" + ` are the same command.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
 			if err != nil {
@@ -31,9 +33,7 @@ func newIndexCmd() *cobra.Command {
 				return &exitError{Code: 1, Err: err}
 			}
 			defer b.Close()
-			ix := index.NewIndexer(b, log)
-			ix.Check = catalog.Check
-			ix.Hidden = yank.New(b, nil).Hidden // yanked revisions stay out
+			ix := server.NewIndexer(b, log) // serve's: yanked revisions stay out
 			res, err := ix.Index(cmd.Context())
 			if err != nil {
 				return &exitError{Code: 1, Err: err}

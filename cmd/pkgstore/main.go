@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"pkgstore/internal/server/buildinfo"
 )
 
 // exitError carries a process exit code out of a command.
@@ -46,6 +49,8 @@ func newRootCmd() *cobra.Command {
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("{{.Version}}")
 	return root
 }
 
@@ -55,7 +60,18 @@ var subcommands []func() *cobra.Command
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	root := newRootCmd()
+	if filepath.Base(os.Args[0]) == eprName {
+		// Started as EPR (a link, or the image's entrypoint), unless the
+		// first argument asks for pkgstore's own commands (`package-registry
+		// pkgstore job index`): EPR takes no arguments, only flags.
+		if len(os.Args) > 1 && os.Args[1] == "pkgstore" {
+			root.SetArgs(os.Args[2:])
+		} else {
+			root.SetArgs(append([]string{eprName}, os.Args[1:]...))
+		}
+	}
+	err := root.ExecuteContext(ctx)
 	stop()
 	if err == nil {
 		return

@@ -21,6 +21,7 @@ func newMirrorCmd() *cobra.Command {
 		cfg                             mirror.Config
 		keyrings                        []string
 		toURL, token, signKey, passFile string
+		maxZip, minRate                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --from URL (--to URL --token T | --bundle FILE) --keyring KEY",
@@ -40,6 +41,12 @@ revision name, version, size, sha256), manifest.json.sig with --sign-key, and
 packages/NAME-VERSION.zip(.sig). Until it is complete the downloads are kept
 in FILE.partial/ beside it; an interrupted run continues from there.
 
+Every download is bounded: a zip over --max-zip-size is refused (a bundle
+run then stops: the bundle cannot be made), one revision takes at most
+--revision-timeout, an attempt slower than --min-rate bytes a second over
+30 s is cut (and retried), and a signature that is not one by a --keyring
+key is refused before its zip is downloaded.
+
 A second run transfers nothing: the store is asked with HEAD, the bundle's
 manifest is read. Exit codes: 0 done, 1 some revision failed or the run
 stopped (run again to resume), 2 usage error.`,
@@ -57,13 +64,22 @@ stopped (run again to resume), 2 usage error.`,
 			case passFile != "" && signKey == "":
 				return usageError("--passphrase-file needs --sign-key")
 			}
+			var err error
+			if cfg.MaxZipSize, err = parseSize(maxZip); err != nil || cfg.MaxZipSize <= 0 {
+				return usageError("--max-zip-size: %v", err)
+			}
+			if cfg.MinRate, err = parseSize(minRate); err != nil {
+				return usageError("--min-rate: %v", err)
+			}
+			if cfg.MinRate == 0 {
+				cfg.MinRate = -1 // 0 turns the cut off
+			}
 			if cmd.Flags().Changed("latest") && cfg.Filters.Latest < 1 {
 				return usageError("--latest must be at least 1")
 			}
 			if err := cfg.Filters.Check(); err != nil {
 				return usageError("%v", err)
 			}
-			var err error
 			if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
 				return usageError("%v", err)
 			}
@@ -114,6 +130,9 @@ stopped (run again to resume), 2 usage error.`,
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions downloaded at once (default GOMAXPROCS, at least 2)")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "one attempt at one download; longer is retried")
 	f.BoolVar(&cfg.DryRun, "dry-run", false, "list what would be mirrored, with sizes, and write nothing")
+	f.StringVar(&maxZip, "max-zip-size", "251MB", "largest zip downloaded (serve's --max-upload-size default)")
+	f.DurationVar(&cfg.RevisionTimeout, "revision-timeout", mirror.DefaultRevisionTimeout, "one revision in all: signature, zip and retries")
+	f.StringVar(&minRate, "min-rate", "16KB", "slowest transfer kept, a second over 30 s (0: no cut)")
 	return cmd
 }
 

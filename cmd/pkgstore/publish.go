@@ -45,6 +45,7 @@ func newPublishCmd() *cobra.Command {
 		unsigned                    bool
 		opts                        client.Options
 		timeout                     time.Duration
+		queueURL, maxZip            string
 	)
 	cmd := &cobra.Command{
 		Use:   "publish PKG.zip",
@@ -60,11 +61,23 @@ Retry-After (capped at 60s) or 1s, 2s, 4s..., never past --timeout. Other
 refusals (400, 401, 403, 413) are not retried.
 
 Exit codes: 0 published (or dry run passed), 1 refused (each reason on its
-own line), 2 usage or connection error, 3 already published.`,
+own line), 2 usage or connection error, 3 already published.
+
+With --queue, no registry is asked: the zip and its signature go straight
+into the publishing queue of the store's internal bucket, with that
+bucket's own credentials (gs://, s3://, azblob:// URL; or a store folder
+DIR, as serve --data DIR), and the submission id is printed alone on
+stdout; the publishing job (pkgstore job publish, or any serve on the
+buckets) then takes it. Exit codes: 0 queued, 1 refused before queueing,
+2 usage or bucket error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			zipPath := args[0]
-			if err := needRegistry(registryURL, &token); err != nil {
+			if queueURL != "" {
+				if registryURL != "" || token != "" {
+					return usageError("--queue writes into the bucket itself: --registry and --token do not go with it")
+				}
+			} else if err := needRegistry(registryURL, &token); err != nil {
 				return err
 			}
 			id, err := packageid.ParseZipName(filepath.Base(zipPath))
@@ -87,6 +100,11 @@ own line), 2 usage or connection error, 3 already published.`,
 					}
 					return usageError("%v", err)
 				}
+			}
+			if queueURL != "" {
+				ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+				defer cancel()
+				return publishToQueue(ctx, cmd, queueURL, maxZip, zipPath, zf, sig, opts)
 			}
 			c, err := client.New(registryURL, token)
 			if err != nil {
@@ -135,5 +153,7 @@ own line), 2 usage or connection error, 3 already published.`,
 	f.BoolVar(&opts.Legacy, "legacy", false, "skip package-spec validation (packages from Package Storage v1)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "run every check, publish nothing")
 	f.DurationVar(&timeout, "timeout", 15*time.Minute, "give up waiting for the outcome after this long (exit 2)")
+	f.StringVar(&queueURL, "queue", "", "upload into this internal bucket's queue instead (URL, or a store folder as serve --data) and print the submission id")
+	f.StringVar(&maxZip, "max-upload-size", "251MB", "with --queue: largest zip uploaded (the job applies its own limit)")
 	return cmd
 }

@@ -14,6 +14,8 @@ import (
 	"pkgstore/internal/publish/publishapi"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/server"
+	"pkgstore/internal/server/buildinfo"
+	"pkgstore/internal/server/flagconfig"
 	"pkgstore/internal/server/logging"
 	"pkgstore/internal/storage"
 )
@@ -41,14 +43,16 @@ func newFormatLogger(format, level string) (*slog.Logger, error) {
 	return l, nil
 }
 
-// envDefaults fills each flag the command line did not set from its
-// environment variable, so that replicas can share configuration.
-func envDefaults(fs *pflag.FlagSet, vars map[string]string) error {
-	for flag, env := range vars {
-		if v, ok := os.LookupEnv(env); ok && !fs.Changed(flag) {
-			if err := fs.Set(flag, v); err != nil {
-				return usageError("%s: %v", env, err)
-			}
+// configDefaults fills each flag the command line did not set from its
+// PKGSTORE_<FLAG> variable, then from the --config YAML file (keys are
+// flag names), so that replicas can share configuration.
+func configDefaults(fs *pflag.FlagSet) error {
+	if err := flagconfig.FromEnv(fs, "PKGSTORE_", os.LookupEnv); err != nil {
+		return usageError("%v", err)
+	}
+	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
+		if err := flagconfig.FromFile(fs, f.Value.String(), "config"); err != nil {
+			return usageError("%v", err)
 		}
 	}
 	return nil
@@ -63,6 +67,9 @@ func newServeCmd() *cobra.Command {
 		tlsMin    string
 		maxZip    string
 		lim       sizeFlags
+		dryRun    bool
+		// proxyBounds reads the pull-through cache's flags (proxyflags.go).
+		proxyBounds func() error
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -73,10 +80,7 @@ search index up to date. With --read-only, only serve buckets written by
 another process.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{
-				"tls-cert": "PKGSTORE_TLS_CERT", "tls-key": "PKGSTORE_TLS_KEY", "tls-min-version": "PKGSTORE_TLS_MIN_VERSION",
-				"log-format": "PKGSTORE_LOG_FORMAT", "log-level": "PKGSTORE_LOG_LEVEL",
-			}); err != nil {
+			if err := configDefaults(cmd.Flags()); err != nil {
 				return err
 			}
 			log, err := newFormatLogger(logFormat, logLevel)
@@ -87,13 +91,22 @@ another process.`,
 			if cfg.TLS.MinVersion, err = server.ParseTLSVersion(tlsMin); err != nil {
 				return usageError("--tls-min-version: %v", err)
 			}
-			if env := os.Getenv("PKGSTORE_PUBLISH_TOKEN"); env != "" && len(cfg.Tokens) == 0 {
-				cfg.Tokens = strings.Split(env, ",")
-			}
 			if cfg.MaxUploadSize, err = parseSize(maxZip); err != nil {
 				return usageError("--max-upload-size: %v", err)
 			}
 			if cfg.Limits, err = lim.limits(); err != nil {
+				return err
+			}
+			switch {
+			case cfg.MinUploadRate < 0:
+				return usageError("--upload-min-rate: %d is negative (0 turns the minimum off)", cfg.MinUploadRate)
+			case cfg.MinUploadRate == 0:
+				cfg.MinUploadRate = -1 // off; zero would mean the default
+			}
+			if cfg.MaxUploadsPerToken <= 0 || cfg.UploadRateWindow <= 0 {
+				return usageError("--max-uploads-per-token and --upload-rate-window must be positive")
+			}
+			if err := proxyBounds(); err != nil {
 				return err
 			}
 			if cfg.ReadOnly && (len(cfg.Tokens) > 0 || cfg.TokensFile != "") {
@@ -112,11 +125,18 @@ another process.`,
 			// not invent an empty one where a path is wrong.
 			cfg.Storage.MustExist = cfg.ReadOnly
 			cfg.WatchInterval = cfg.Registry.WatchInterval
+			cfg.Version = buildinfo.Read().Short()
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
 			defer srv.Close()
+			if dryRun {
+				if err := srv.DryRun(cmd.Context()); err != nil {
+					return &exitError{Code: 1, Err: err}
+				}
+				return nil
+			}
 			if err := srv.ListenAndServe(cmd.Context(), addr); err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
@@ -124,11 +144,14 @@ another process.`,
 		},
 	}
 	f := cmd.Flags()
+	f.String("config", "", "YAML file of serve settings, keys are flag names (addr: 0.0.0.0:8080); every flag is also read from PKGSTORE_<FLAG> (PKGSTORE_TLS_CERT for --tls-cert; lists comma-separated); precedence: flag, environment, file")
+	f.BoolVar(&dryRun, "dry-run", false, "open the buckets, load the index once, log what was found and exit (0: it would serve)")
+	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) at http://ADDR/debug/pprof/ (off when empty; never expose it)")
 	f.StringVar(&addr, "addr", "localhost:8080", "address to listen on")
 	storageFlags(f, &cfg.Storage)
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
-	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; default from PKGSTORE_PUBLISH_TOKEN, comma-separated)")
+	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; PKGSTORE_PUBLISH_TOKEN: comma-separated)")
 	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP; fails closed: deleted, unreadable, empty or invalid while serving revokes every named token until it loads again")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates checked and published at once (default: cores + 1, at least 2)")
 	f.StringVar(&maxZip, "max-upload-size", "251MB", "largest accepted publish request")
@@ -147,9 +170,13 @@ another process.`,
 	f.IntVar(&cfg.PublishBurst, "publish-burst", 10, "publications per token accepted at once before --publish-rate applies")
 	f.IntVar(&cfg.MaxUploads, "max-uploads", publishapi.DefaultMaxUploads, "uploads received at once (503 with Retry-After over it)")
 	f.IntVar(&cfg.MaxPending, "max-pending", publishapi.DefaultMaxPending, "submissions waiting or in progress (503 with Retry-After over it)")
+	f.IntVar(&cfg.MaxUploadsPerToken, "max-uploads-per-token", publishapi.DefaultMaxUploadsPerToken, "uploads one token may have in progress at once (429 with Retry-After over it)")
+	f.Int64Var(&cfg.MinUploadRate, "upload-min-rate", publishapi.DefaultMinUploadRate, "bytes a second an upload must send, averaged over --upload-rate-window (408 under it; 0: no minimum)")
+	f.DurationVar(&cfg.UploadRateWindow, "upload-rate-window", publishapi.DefaultUploadRateWindow, "window of --upload-min-rate, and an upload's grace at its start")
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
+	proxyBounds = proxyCacheFlags(f, &cfg.Proxy)
 	f.StringArrayVar(&cfg.PackagePaths, "package-path", nil, "EPR's package_paths: serve the zips (NAME-VERSION.zip + .zip.sig) and NAME/VERSION/ folders under DIR in place, read-only, beside the store (repeatable; the first path wins a duplicate; docs/package-paths.md)")
 	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "the package paths' own cache folder, so that a restart over unchanged folders reads no package again (default: DATA/package-paths-cache)")
 	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")

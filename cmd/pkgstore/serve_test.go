@@ -37,6 +37,13 @@ func startServe(t testing.TB, env []string, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "ecs"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PKGSTORE_AS_CLI=1"), env...)
+	return startProcess(t, cmd)
+}
+
+// startProcess starts cmd, which logs ECS JSON to stderr, and waits until
+// it logs "serving".
+func startProcess(t testing.TB, cmd *exec.Cmd) *serveProc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +242,9 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--tls-cert", cert.CertFile, "--tls-key", cert.CertFile}, 1, "load TLS key pair"},
 		{[]string{"--log-format", "xml"}, 2, "log format"},
 		{[]string{"--log-level", "loud"}, 2, "log level"},
+		{[]string{"--upload-min-rate", "-1"}, 2, "--upload-min-rate: -1 is negative"},
+		{[]string{"--max-uploads-per-token", "0"}, 2, "--max-uploads-per-token and --upload-rate-window must be positive"},
+		{[]string{"--upload-rate-window", "0s"}, 2, "--max-uploads-per-token and --upload-rate-window must be positive"},
 	} {
 		_, stderr, code := runCLI(t, append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(stderr, tc.want) {

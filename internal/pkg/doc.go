@@ -7,6 +7,8 @@
 //	mediatype   Content-Type of static files (EPR's rule)
 //	signature   OpenPGP keyrings, detached signatures
 //	validate    the package-spec validator
+//	markdown    README and changelog rendered once for the catalog, under a
+//	            CPU-time and output budget (goldmark, bluemonday, own files)
 //
 // Packages here import only the standard library, third-party parsers and
 // each other (packageid and mediatype at the bottom); never a wing above

@@ -2,7 +2,9 @@
 // wait in the internal bucket's queue; workers verify name, signature, zip
 // and package-spec, then write static files, signature and package document
 // to the buckets and the zip last, only if absent, so that "the zip exists"
-// means "published, completely".
+// means "published, completely". Serve runs the job all the time (Run);
+// `pkgstore job publish` runs it once over the queue (Drain), and
+// `pkgstore publish --queue` feeds the queue without a server (Queue).
 //
 // It is also the wing of what publishing needs around the job:
 //

@@ -165,10 +165,14 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id pac
 		return []api.Reason{*reason}, nil
 	}
 	p.step("claimed")
+	rendered, err := p.renderText(ctx, id, doc, pkg)
+	if err != nil {
+		return nil, err
+	}
 	pub := &publication{
 		sub: s, id: id, lease: l,
 		pkg: pkg, tree: tree, extracted: sink != nil,
-		zip: f, size: size, sig: sig, doc: docJSON,
+		zip: f, size: size, sig: sig, doc: docJSON, rendered: rendered,
 	}
 	if err := p.write(ctx, pub); err != nil {
 		// Leave the files for the retry (it rewrites them) or for the
@@ -253,10 +257,13 @@ type publication struct {
 	size int64
 	sig  []byte // detached signature, nil when unsigned
 	doc  []byte // package document JSON
+
+	rendered []byte // README and changelog for the catalog (markdown.Record); nil: rendered at first view
 }
 
 // write performs the publication's writes in their safe order: static files,
-// signature, package document, then the zip, created only if absent.
+// signature, rendered package text, package document, then the zip, created
+// only if absent.
 func (p *Publisher) write(ctx context.Context, pub *publication) error {
 	s, id, l := pub.sub, pub.id, pub.lease
 	tree, f, size, sig, docJSON := pub.tree, pub.zip, pub.size, pub.sig, pub.doc
@@ -276,6 +283,11 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 			return fmt.Errorf("write signature: %w", err)
 		}
 		p.step("signature")
+	}
+	if pub.rendered != nil {
+		if err := p.b.Internal.WriteAll(ctx, storage.RenderedKey(id), pub.rendered, &blobJSON); err != nil {
+			return fmt.Errorf("write rendered package text: %w", err)
+		}
 	}
 	if err := p.b.Internal.WriteAll(ctx, storage.DocumentKey(id), docJSON, &blobJSON); err != nil {
 		return fmt.Errorf("write package document: %w", err)
@@ -367,6 +379,7 @@ func (p *Publisher) cleanup(ctx context.Context, id packageid.ID, s *api.Submiss
 	_ = p.b.Public.DeletePrefix(ctx, storage.StaticPrefix+id.String()+"/")
 	_ = p.b.Public.Delete(ctx, storage.SignatureKey(id))
 	_ = p.b.Internal.Delete(ctx, storage.DocumentKey(id))
+	_ = p.b.Internal.Delete(ctx, storage.RenderedKey(id))
 	p.dropProvenance(ctx, id, s)
 }
 

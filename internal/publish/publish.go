@@ -305,6 +305,33 @@ func (p *Publisher) Run(ctx context.Context) {
 	// Jobs run on their own context so that shutdown can let them finish.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
+	wg := p.startWorkers(ctx, jobCtx, nil)
+	p.CleanQueue(ctx)
+	p.Recover(ctx)
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	// A serve that restarts after a crash finds its cut upload young: it
+	// is cleaned by a later pass, not only at the next start.
+	lastClean := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			p.stopWorkers(wg, cancelJobs)
+			return
+		case <-t.C:
+			p.Recover(ctx)
+			if time.Since(lastClean) >= cleanEvery {
+				p.CleanQueue(ctx)
+				lastClean = time.Now()
+			}
+		}
+	}
+}
+
+// startWorkers starts Config.Workers workers that take scheduled
+// submissions until ctx is done and run each on jobCtx; after, if set, is
+// called with each submission a worker is done with.
+func (p *Publisher) startWorkers(ctx, jobCtx context.Context, after func(id string)) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for i := 0; i < p.cfg.Workers; i++ {
 		wg.Add(1)
@@ -321,31 +348,30 @@ func (p *Publisher) Run(ctx context.Context) {
 					}
 					p.process(jobCtx, id)
 					p.forget(id)
+					if after != nil {
+						after(id)
+					}
 				}
 			}
 		}()
 	}
-	p.Recover(ctx)
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			done := make(chan struct{})
-			go func() { wg.Wait(); close(done) }()
-			grace := time.NewTimer(p.cfg.ShutdownGrace)
-			defer grace.Stop()
-			select {
-			case <-done:
-			case <-grace.C:
-				p.log.Warn("shutdown grace over: abandoning the submissions in progress", "pending", p.Pending())
-				cancelJobs()
-				<-done
-			}
-			return
-		case <-t.C:
-			p.Recover(ctx)
-		}
+	return &wg
+}
+
+// stopWorkers waits, once the workers' context is done, for the
+// submissions in progress, ShutdownGrace at most; then it cancels them
+// (each is handed back to the queue) and waits for the workers to return.
+func (p *Publisher) stopWorkers(wg *sync.WaitGroup, cancelJobs context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	grace := time.NewTimer(p.cfg.ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		p.log.Warn("shutdown grace over: abandoning the submissions in progress", "pending", p.Pending())
+		cancelJobs()
+		<-done
 	}
 }
 
@@ -381,7 +407,7 @@ func (p *Publisher) process(ctx context.Context, id string) {
 	if errors.Is(err, ErrUnknownSubmission) {
 		// Queue objects without a record: an upload that never completed.
 		// Leave young ones alone (the upload may still be running).
-		if ts, ok := idTime(id); ok && time.Since(ts) > time.Hour {
+		if ts, ok := idTime(id); ok && time.Since(ts) > AbandonedAfter {
 			p.log.Warn("dropping abandoned upload", "submission", id)
 			p.recordAbandoned(ctx, id)
 			_ = p.deleteQueued(ctx, id)

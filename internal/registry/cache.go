@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"hash/maphash"
 	"sync"
 
 	"pkgstore/internal/registry/httpenc"
@@ -67,4 +68,42 @@ func (c *bodyCache[K]) put(key K, body *httpenc.Body) {
 		c.bytes += n
 	}
 	c.m[key] = body
+}
+
+// seenSize bounds the query strings a doorkeeper remembers per snapshot
+// (8 bytes each); when full it starts over.
+const seenSize = 8 * searchCacheSize
+
+// doorkeeper admits a query string into a body cache on its second request
+// within a snapshot. Every distinct query string is a new rendering, so a
+// client appending a counter (/search?all=true&zz=N) would otherwise make
+// each request compress a body at the expensive levels for a cache that
+// drops it unread, and push the hot answers out of that cache. A query
+// seen once is served from a body compressed at httpenc.Fast, for the one
+// coding asked, and not kept.
+type doorkeeper struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	seen map[uint64]struct{}
+}
+
+func newDoorkeeper() *doorkeeper {
+	return &doorkeeper{seed: maphash.MakeSeed(), seen: make(map[uint64]struct{})}
+}
+
+// again records key and reports whether it was asked for before. Keys are
+// remembered by a 64-bit hash under a per-process seed: a collision costs
+// one cached body, and nobody can aim for one.
+func (d *doorkeeper) again(key string) bool {
+	h := maphash.String(d.seed, key)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.seen[h]; ok {
+		return true
+	}
+	if len(d.seen) >= seenSize {
+		clear(d.seen)
+	}
+	d.seen[h] = struct{}{}
+	return false
 }

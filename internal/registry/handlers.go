@@ -264,9 +264,7 @@ func (r *Registry) serveSearch(w http.ResponseWriter, req *http.Request) {
 		r.serveRendered(w, raw, r.ccSearch)
 		return
 	}
-	body := httpenc.New(raw)
-	snap.search.put(key, body)
-	r.serveJSON(w, req, body, r.ccSearch)
+	r.serveJSON(w, req, snap.admit(snap.search, "s"+key, key, raw), r.ccSearch)
 }
 
 func (r *Registry) serveCategories(w http.ResponseWriter, req *http.Request) {
@@ -290,9 +288,21 @@ func (r *Registry) serveCategories(w http.ResponseWriter, req *http.Request) {
 		r.serveRendered(w, raw, r.ccCategories)
 		return
 	}
+	r.serveJSON(w, req, snap.admit(snap.cats, "c"+key, key, raw), r.ccCategories)
+}
+
+// admit wraps a fresh rendering of the query key: on the query's second
+// request in this snapshot (seenKey tells /search from /categories), a
+// body compressed at the best levels and kept in cache; on its first, a
+// body compressed at the fast levels (only in the coding asked for) that
+// is served once and dropped.
+func (s *snapshot) admit(cache *bodyCache[string], seenKey, key string, raw []byte) *httpenc.Body {
+	if !s.seen.again(seenKey) {
+		return httpenc.NewEffort(raw, httpenc.Fast)
+	}
 	body := httpenc.New(raw)
-	snap.cats.put(key, body)
-	r.serveJSON(w, req, body, r.ccCategories)
+	cache.put(key, body)
+	return body
 }
 
 // lookup finds name-version for the single-package routes; it answers the

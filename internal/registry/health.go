@@ -15,6 +15,9 @@ type Health struct {
 	// Status is "ok", "loading" (no index loaded yet) or "unavailable"
 	// (a bucket is unreachable); /health answers 503 unless "ok".
 	Status string `json:"status"`
+	// Version is the running pkgstore build (module version and VCS
+	// revision), when the server was given it.
+	Version string `json:"version,omitempty"`
 	// Reason says why the status is not "ok": the bucket's or the
 	// index's error, as the last probe or load saw it.
 	Reason string      `json:"reason,omitempty"`
@@ -47,7 +50,7 @@ func (r *Registry) HealthNow() Health {
 	down := r.unreachable()
 	s := r.snap.Load()
 	if s == nil {
-		h := Health{Status: "loading", Reason: "index not loaded yet"}
+		h := Health{Status: "loading", Version: r.cfg.Build, Reason: "index not loaded yet"}
 		if e := r.loadErr.Load(); down == "" && e != nil {
 			h.Reason += ": " + *e
 		} else if down != "" {
@@ -55,7 +58,7 @@ func (r *Registry) HealthNow() Health {
 		}
 		return h
 	}
-	h := Health{Status: "ok", Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}}
+	h := Health{Status: "ok", Version: r.cfg.Build, Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}}
 	if down != "" {
 		h.Status, h.Reason = "unavailable", down
 	}

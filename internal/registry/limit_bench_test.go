@@ -190,7 +190,10 @@ func recordLimit(b *testing.B, base string, urls []string, accept string) (*http
 	m := make(map[string]*recorded, len(urls))
 	size := 0
 	c := benchClient()
-	for _, u := range urls {
+	// Each URL is fetched twice and the second answer recorded: the store
+	// caches (and compresses at its best levels) a query's body from its
+	// second request on, which is what the timed rounds get.
+	for _, u := range append(slices.Clone(urls), urls...) {
 		req, _ := http.NewRequest("GET", base+u, nil)
 		if accept != "" {
 			req.Header.Set("Accept-Encoding", accept)
@@ -205,6 +208,9 @@ func recordLimit(b *testing.B, base string, urls []string, accept string) (*http
 			b.Fatalf("%s: %d %v", u, resp.StatusCode, err)
 		}
 		resp.Header.Del("Date")
+		if prev := m[u]; prev != nil {
+			size -= len(prev.body)
+		}
 		m[u] = &recorded{resp.StatusCode, resp.Header, body}
 		size += len(body)
 	}

@@ -50,7 +50,10 @@ type Config struct {
 	AllowUnknownQueryParams bool
 	// ServiceName is reported by /; empty means "package-registry".
 	ServiceName string
-	Logger      *slog.Logger
+	// Build describes the running program (version, revision) for
+	// /health?verbose=true; / keeps reporting EPR's service.version.
+	Build  string
+	Logger *slog.Logger
 	// WatchInterval is used by AddFlags only; Watch takes its interval as
 	// an argument.
 	WatchInterval time.Duration
@@ -105,10 +108,12 @@ type snapshot struct {
 	search   *bodyCache[string] // by raw query
 	cats     *bodyCache[string]
 	docs     *bodyCache[*catalog.Revision]
+	// seen admits queries into search and cats on their second request.
+	seen *doorkeeper
 }
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
-	return &snapshot{cat: c, store: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize)}
+	return &snapshot{cat: c, store: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize), seen: newDoorkeeper()}
 }
 
 // New returns a registry; it answers 503 on /health and serves an empty
@@ -327,6 +332,20 @@ func ptr(s string) *string { return &s }
 // before falling back to its upstream).
 func (r *Registry) Has(id packageid.ID) bool {
 	_, ok := r.current().cat.Lookup(id)
+	return ok
+}
+
+// Serves reports whether the single-package routes (/package/N/V/, the
+// zip, its signature, static files) answer for id from this store: listed
+// in the index, or published and hidden from it (yanked).
+func (r *Registry) Serves(id packageid.ID) bool {
+	if r.Has(id) {
+		return true
+	}
+	if r.cfg.Hidden == nil {
+		return false
+	}
+	_, _, ok := r.cfg.Hidden.Lookup(id)
 	return ok
 }
 

@@ -1,5 +1,7 @@
 // Package server composes a running store: the buckets, the publishing job
-// and its HTTP API, the indexer, and the registry API, on one listener.
+// and its HTTP API, the indexer, and the registry API, on one listener;
+// and the same publishing job and indexer without a server (NewJob), for
+// `pkgstore job publish` and `pkgstore job index`.
 //
 // It is the wing at the top: it may import every wing but testkit.
 //

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,7 +23,6 @@ import (
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
-	"pkgstore/internal/pkg/validate"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/publish/publishapi"
@@ -76,6 +74,12 @@ type Config struct {
 	PublishRate            float64
 	PublishBurst           int
 	MaxUploads, MaxPending int
+	// MaxUploadsPerToken bounds one token's uploads at once; MinUploadRate
+	// (bytes a second, negative: off) and UploadRateWindow cut uploads
+	// that send too slowly (0: publishapi's defaults).
+	MaxUploadsPerToken int
+	MinUploadRate      int64
+	UploadRateWindow   time.Duration
 	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/registry/proxy).
 	Proxy ProxyConfig
 	// NoUI turns the web catalog at /ui/ off.
@@ -94,6 +98,12 @@ type Config struct {
 	PackagePathWatch time.Duration
 	// PackagePathWorkers bounds the packages read at once (0: GOMAXPROCS).
 	PackagePathWorkers int
+	// Version describes this build (buildinfo.Info.Short): in the start
+	// log line and in /health?verbose=true.
+	Version string
+	// PprofAddr, if set, serves net/http/pprof at /debug/pprof/ there
+	// (EPR's -httpprof): never on the public listener.
+	PprofAddr string
 }
 
 // ProxyConfig configures proxy mode.
@@ -104,6 +114,17 @@ type ProxyConfig struct {
 	Cache bool
 	// Retry of upstream /search and /categories (zero: EPR's).
 	Retry client.Retry
+	// The cache's bounds (zero: proxy's defaults; the zip size limit is
+	// MaxUploadSize): see proxy.Cache.
+	TempDir                     string
+	TempBytes                   int64
+	MaxPulls, MaxPullsPerClient int
+	PullTimeout, BusyWait       time.Duration
+	MinRate                     int64
+	StallWindow                 time.Duration
+	// MaxBytes bounds what the revisions the cache published take in the
+	// store (0: no bound); the least recently used are evicted.
+	MaxBytes int64
 }
 
 // Server is a configured store.
@@ -120,9 +141,12 @@ type Server struct {
 	// when read-only).
 	refusals *audit.Refusals
 	Yanks    *yank.Store
+	// PublishAPI is the publishing API (nil when read-only).
+	PublishAPI *publishapi.API
 	// Local is the package paths' packages (nil without package paths).
 	Local   *pkgpath.Set
 	handler http.Handler
+	proxy   *proxy.Proxy // nil without proxy mode
 	log     *slog.Logger
 	tls     *tls.Config // nil: plain HTTP
 }
@@ -151,6 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
+	rcfg.Build = cfg.Version
 	rcfg.Hidden = registry.NewYanked(b.Internal, s.Yanks.Hidden)
 	if len(cfg.PackagePaths) > 0 {
 		if s.Local, err = openPackagePaths(ctx, cfg); err != nil {
@@ -200,34 +225,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Error("reload index", "err", err)
 		}
 	}
-	pcfg := publish.Config{
-		Buckets:           b,
-		Keyring:           keyring,
-		RequireSignatures: cfg.RequireSignatures,
-		Limits:            cfg.Limits,
-		MaxZipSize:        cfg.MaxUploadSize,
-		Workers:           cfg.Workers,
-		CheckDocument:     catalog.Check,
-		Shadowed:          s.shadowed,
-		OnPublished: func(packageid.ID) {
-			// The last of a burst is indexed at once; the others wait
-			// for the indexer's MinInterval and share its passes.
-			if s.Publisher.Pending() <= 1 {
-				s.Indexer.TriggerNow()
-			} else {
-				s.Indexer.Trigger()
-			}
-		},
-		Logger:        cfg.Logger,
-		AfterStep:     cfg.AfterStep,
-		ShutdownGrace: cfg.HTTP.ShutdownGrace,
-		Audit:         s.Audit,
-		OnFinished: func(sub *api.Submission, took time.Duration) {
-			s.Metrics.ObserveSubmission(string(sub.Status), took)
-		},
+	pcfg := jobConfig(cfg, b, keyring, s.Audit)
+	pcfg.Shadowed = s.shadowed
+	pcfg.OnPublished = func(packageid.ID) {
+		// The last of a burst is indexed at once; the others wait
+		// for the indexer's MinInterval and share its passes.
+		if s.Publisher.Pending() <= 1 {
+			s.Indexer.TriggerNow()
+		} else {
+			s.Indexer.Trigger()
+		}
 	}
-	if !cfg.NoSpecValidation {
-		pcfg.Validate = validateSpec
+	pcfg.OnFinished = func(sub *api.Submission, took time.Duration) {
+		s.Metrics.ObserveSubmission(string(sub.Status), took)
 	}
 	if s.Publisher, err = publish.New(pcfg); err != nil {
 		b.Close()
@@ -238,8 +248,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		b.Close()
 		return nil, err
 	}
-	api := publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
-		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout})
+	s.PublishAPI = publishapi.New(publishapi.Config{Publisher: s.Publisher, Auth: s.Tokens, MaxUploadSize: cfg.MaxUploadSize, Logger: cfg.Logger,
+		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout,
+		MaxUploadsPerToken: cfg.MaxUploadsPerToken, MinUploadRate: cfg.MinUploadRate, UploadRateWindow: cfg.UploadRateWindow})
 	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
@@ -253,7 +264,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
-			api.ServeHTTP(w, r)
+			s.PublishAPI.ServeHTTP(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
@@ -276,15 +287,31 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 	}
 	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
 	if pc.Cache {
-		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy}
+		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy, TempDir: pc.TempDir, TempBytes: pc.TempBytes,
+			MaxZipSize: s.cfg.MaxUploadSize, PullTimeout: pc.PullTimeout, MinRate: pc.MinRate, StallWindow: pc.StallWindow,
+			MaxPulls: pc.MaxPulls, MaxPullsPerClient: pc.MaxPullsPerClient, BusyWait: pc.BusyWait,
+			MaxBytes: pc.MaxBytes, Footprint: s.Publisher.Footprint, Evict: s.evict, Records: s.Buckets.Internal}
 	}
-	return proxy.New(cfg)
+	p, err := proxy.New(cfg)
+	if err == nil {
+		s.proxy = p
+	}
+	return p, err
 }
 
 // publishLegacy publishes a revision already published elsewhere (no
-// package-spec check) and waits for the outcome; a duplicate is success.
-func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) error {
-	_, _, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+// package-spec check) and waits for the outcome; a duplicate is success
+// (created false).
+func (s *Server) publishLegacy(ctx context.Context, zipName string, zip io.Reader, sig []byte) (bool, error) {
+	sub, present, err := client.PublishLegacy(ctx, localPublisher{s.Publisher}, zipName, zip, sig, client.Options{})
+	return err == nil && !present && sub != nil && sub.Status == api.StatusPublished, err
+}
+
+// evict withdraws a revision the pull-through cache published and has
+// the index drop it at once.
+func (s *Server) evict(ctx context.Context, id packageid.ID) error {
+	err := s.Publisher.Evict(ctx, id)
+	s.Indexer.TriggerNow()
 	return err
 }
 
@@ -299,23 +326,6 @@ func (l localPublisher) Publish(ctx context.Context, zipName string, zip io.Read
 	return l.p.Wait(ctx, sub.ID)
 }
 
-// validateSpec adapts the package-spec validator to the job.
-func validateSpec(ctx context.Context, fsys fs.FS) ([]api.Reason, error) {
-	problems, err := validate.Package(ctx, fsys, validate.Options{Mode: "build"})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.Reason, 0, len(problems))
-	for _, p := range problems {
-		msg := p.Message
-		if p.Field != "" {
-			msg = "field " + p.Field + ": " + msg
-		}
-		out = append(out, api.Reason{Check: api.CheckSpec, File: p.File, Message: msg, Code: p.Code})
-	}
-	return out, nil
-}
-
 // Handler is the whole HTTP API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -323,6 +333,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // (Serve does when it returns; this is for a handler used without it) and
 // closes the buckets.
 func (s *Server) Close() error {
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
 	if s.refusals != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		s.refusals.Flush(ctx)
@@ -346,6 +359,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go ms.Serve(mln)
 		defer ms.Close()
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
+	}
+	if s.cfg.PprofAddr != "" {
+		stop, err := s.servePprof()
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -402,7 +422,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
+	s.log.Info("serving", "addr", ln.Addr().String(), "version", s.cfg.Version, "read_only", s.cfg.ReadOnly, "tls", s.tls != nil)
 	var err error
 	select {
 	case <-ctx.Done():

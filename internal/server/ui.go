@@ -32,6 +32,8 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 		Artifacts: uiArtifacts{s.Buckets.Internal},
 		Local:     uiLocal{s},
 		Logger:    s.log,
+		Internal:  s.Buckets.Internal,
+		ReadOnly:  s.cfg.ReadOnly,
 	})
 	if err != nil {
 		return nil, err
@@ -103,7 +105,7 @@ func (l uiLocal) Open(id packageid.ID, rel string) (io.ReadCloser, int64, bool, 
 	}
 	f, err := p.OpenStatic(rel)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, true, fmt.Errorf("%s %s: %w", id, rel, storage.ErrNotExist)
+		return nil, 0, true, fmt.Errorf("%s %s: %w: %w", id, rel, fs.ErrNotExist, storage.ErrNotExist)
 	}
 	if err != nil {
 		return nil, 0, true, err

@@ -23,6 +23,8 @@ const (
 	ClaimsPrefix      = OwnPrefix + "claims/"
 	IndexInfoPrefix   = OwnPrefix + "index/"
 	RevisionsPrefix   = OwnPrefix + "revisions/"
+	ProxyCachePrefix  = OwnPrefix + "proxy-cache/"
+	RenderedPrefix    = OwnPrefix + "rendered/"
 )
 
 // ZipKey is the public key of a published zip: its existence means "published".
@@ -40,9 +42,19 @@ func StaticKey(id packageid.ID, rel string) string { return StaticPrefix + id.St
 // reopens zips.
 func DocumentKey(id packageid.ID) string { return DocumentsPrefix + id.String() + ".json" }
 
+// RenderedKey is the internal key of a revision's package text rendered
+// for the web catalog (markdown.Record: the README's sanitised HTML, the
+// changelog), written by the publishing job beside the package document,
+// or by the catalog at the first view of a revision published before.
+func RenderedKey(id packageid.ID) string { return RenderedPrefix + id.String() + ".json" }
+
 // RevisionKey is the internal key of a published revision's provenance
 // record (sha256, signing key, submission, token), written before its zip.
 func RevisionKey(id packageid.ID) string { return RevisionsPrefix + id.String() + ".json" }
+
+// ProxyCacheKey is the internal key of the record of a revision the
+// pull-through cache published from its upstream (and so may evict).
+func ProxyCacheKey(id packageid.ID) string { return ProxyCachePrefix + id.String() + ".json" }
 
 // ClaimPrefix starts the internal keys of NAME-VERSION's claims,
 // ClaimPrefix(id)+"<generation>": a publishing worker creates one to own

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"pkgstore/internal/storage/blobdriver"
 	"pkgstore/internal/storage/driver"
@@ -339,3 +340,24 @@ func (b *Bucket) Sync(ctx context.Context) error { return b.drv.Sync(ctx) }
 // IsNotFound(err) when key is absent. Only for objects that are never
 // rewritten while read (written once, deleted after).
 func (b *Bucket) OpenLocal(key string) (*os.File, error) { return b.drv.OpenLocal(key) }
+
+// RemoveStaleTemp removes what writers that died mid-write left under
+// prefix (a key ending with '/'): on folders, the temporary files beside
+// their keys last modified before cutoff, which listings hide and so no
+// DeletePrefix removes, and the folders that leaves empty; at most max
+// files a call. Cloud buckets have none (an interrupted upload never
+// becomes an object): it does nothing there. It returns the paths removed.
+func (b *Bucket) RemoveStaleTemp(ctx context.Context, prefix string, cutoff time.Time, max int) ([]string, error) {
+	r, ok := b.drv.(driver.TempRemover)
+	if !ok {
+		return nil, nil
+	}
+	return r.RemoveStaleTemp(ctx, prefix, cutoff, max)
+}
+
+// OpenInternal opens only the internal bucket of cfg (an InternalURL, or
+// DataDir/internal), for a client that writes the publishing queue with
+// that bucket's own credentials and has none for the public one.
+func OpenInternal(ctx context.Context, cfg Config) (*Bucket, error) {
+	return openOne(ctx, cfg.InternalURL, cfg.DataDir, "internal", cfg.MustExist)
+}

@@ -8,6 +8,7 @@
 //	gentest             seeded generator of varied packages
 //	sharedtest          the shared test data (../shared/testdata), unpacked
 //	servertest          real stores on loopback
+//	hostiletest         a hostile upstream registry (endless, dripping zips)
 //	storagetest         real cloud bucket servers (MinIO, fake-gcs-server)
 //	drivertest          the conformance suite of storage drivers
 //	ziptest, sigtest, gpgtest, treetest, buftest, processtest, catalogbench

@@ -51,6 +51,15 @@ type Config struct {
 	Workers int
 	// Timeout bounds one attempt at one download (default 5 minutes).
 	Timeout time.Duration
+	// MaxZipSize bounds each revision's zip (default DefaultMaxZipSize,
+	// the store's default upload limit); RevisionTimeout one revision in
+	// all, retries included (default DefaultRevisionTimeout); MinRate the
+	// slowest accepted transfer, in bytes a second over StallWindow
+	// (defaults DefaultMinRate, DefaultStallWindow; negative: no cut).
+	MaxZipSize      int64
+	RevisionTimeout time.Duration
+	MinRate         int64
+	StallWindow     time.Duration
 	// Retry of transient failures (zero: client.DefaultRetry).
 	Retry client.Retry
 	// HTTP talks to the upstream (default: a plain client).
@@ -141,7 +150,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	cfg.From = strings.TrimRight(cfg.From, "/")
 	start := time.Now()
-	r := &run{cfg: cfg, fetch: &Fetcher{Upstream: cfg.From, HTTP: cfg.HTTP, Keyring: cfg.Keyring, Retry: cfg.Retry, Timeout: cfg.Timeout}}
+	r := &run{cfg: cfg, fetch: &Fetcher{Upstream: cfg.From, HTTP: cfg.HTTP, Keyring: cfg.Keyring, Retry: cfg.Retry, Timeout: cfg.Timeout,
+		MaxSize: cfg.MaxZipSize, RevisionTimeout: cfg.RevisionTimeout, MinRate: cfg.MinRate, StallWindow: cfg.StallWindow}}
 	revs, searchURL, err := Select(ctx, cfg.HTTP, cfg.From, cfg.Filters)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFatal, err)
@@ -434,8 +444,13 @@ func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker
 	tmp := *tmpp
 	got, err := r.fetch.Fetch(ctx, rev, tmp)
 	if err != nil {
-		if client.Unreachable(err) && !errors.Is(err, ErrTruncated) {
+		switch {
+		case client.Unreachable(err) && !errors.Is(err, ErrTruncated):
 			fatal = fmt.Errorf("%w: upstream unreachable: %w", ErrFatal, err)
+		case errors.Is(err, ErrTooLarge) && r.work != "":
+			// A bundle must hold every selected revision: it cannot be
+			// made, so the run stops rather than download the rest.
+			fatal = fmt.Errorf("%w: bundle %s cannot be made: %w", ErrFatal, r.cfg.Bundle, err)
 		}
 		return fail(err)
 	}

@@ -47,13 +47,30 @@ type Config struct {
 	// UploadTimeout is how long one publish request may take to arrive
 	// (the server's read timeout is shorter: it covers every other route).
 	UploadTimeout time.Duration
+	// MaxUploadsPerToken bounds the uploads one token has in progress at
+	// once, so that one token cannot take every one of MaxUploads. Zero
+	// means the default.
+	MaxUploadsPerToken int
+	// MinUploadRate is the rate, in bytes a second, an admitted upload
+	// must keep up while the server waits for it; it may fall behind by
+	// UploadRateWindow's worth of bytes at most (which is also its grace
+	// at the start), then it is cut with a 408. Zero means the default,
+	// negative turns the check off.
+	MinUploadRate int64
+	// UploadRateWindow is the window of MinUploadRate (zero: the default).
+	UploadRateWindow time.Duration
 }
 
 // Defaults of the back-pressure limits.
 const (
-	DefaultMaxUploads    = 16
-	DefaultMaxPending    = 256
-	DefaultUploadTimeout = 15 * time.Minute
+	DefaultMaxUploads         = 16
+	DefaultMaxUploadsPerToken = 4
+	DefaultMaxPending         = 256
+	DefaultUploadTimeout      = 15 * time.Minute
+	// DefaultMinUploadRate and DefaultUploadRateWindow: an upload may not
+	// send less than 200 KiB in any 20 s the server spends waiting for it.
+	DefaultMinUploadRate    = 10 << 10
+	DefaultUploadRateWindow = 20 * time.Second
 	// busyRetryAfter is the Retry-After of a 503: about one publication.
 	busyRetryAfter = "5"
 	// uploadSlotWait is how long an upload waits for one of MaxUploads.
@@ -68,11 +85,35 @@ type Authorizer interface {
 	Authorize(r *http.Request, scope tokens.Scope, pkg string) (name string, err error)
 }
 
+// preambleLimit bounds what a client may send before the "package"
+// part's headers (the small form fields and the signature, plus the
+// buffer read ahead of them): that much is read before the upload holds
+// any slot, under the server's ordinary read timeout.
+const preambleLimit = signature.MaxSignatureSize + 192<<10
+
+// ErrTooSlow is the error of an upload cut for sending less than
+// Config.MinUploadRate.
+var ErrTooSlow = errors.New("upload too slow")
+
+// errPreamble is the error of parts before the "package" part that exceed
+// preambleLimit.
+var errPreamble = fmt.Errorf("the form parts before the \"package\" part exceed %d bytes (send legacy, dry_run and signature first, each small, then the package)", preambleLimit)
+
 // API serves the publishing routes.
 type API struct {
 	cfg     Config
 	mux     *http.ServeMux
 	uploads chan struct{} // one slot per upload in progress
+
+	mu       sync.Mutex
+	perToken map[string]*tokenSlots // by token name, while in use
+}
+
+// tokenSlots are one token's upload slots; users counts the requests
+// holding or waiting for one, so that the entry goes when they do.
+type tokenSlots struct {
+	slots chan struct{}
+	users int
 }
 
 // New returns the API handler.
@@ -92,14 +133,27 @@ func New(cfg Config) *API {
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = DefaultUploadTimeout
 	}
+	if cfg.MaxUploadsPerToken <= 0 {
+		cfg.MaxUploadsPerToken = DefaultMaxUploadsPerToken
+	}
+	if cfg.MinUploadRate == 0 {
+		cfg.MinUploadRate = DefaultMinUploadRate
+	}
+	if cfg.UploadRateWindow <= 0 {
+		cfg.UploadRateWindow = DefaultUploadRateWindow
+	}
 	if cfg.Auth == nil {
 		cfg.Auth = staticAuth{tokens.Static(cfg.Tokens)}
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux(), uploads: make(chan struct{}, cfg.MaxUploads)}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), uploads: make(chan struct{}, cfg.MaxUploads), perToken: make(map[string]*tokenSlots)}
 	a.mux.HandleFunc("POST /api/v1/publish", a.guard(a.publish))
 	a.mux.HandleFunc("GET /api/v1/publish/{id}", a.guard(a.status))
 	return a
 }
+
+// Uploads returns the number of uploads holding a slot: admitted, their
+// zip being received.
+func (a *API) Uploads() int { return len(a.uploads) }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
@@ -125,40 +179,85 @@ func Identity(ctx context.Context) string {
 	return name
 }
 
-// admit applies the per-token rate limit and the back-pressure limits
-// before anything is read; it answers the refusal itself. The returned
-// func frees the upload slot.
-func (a *API) admit(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+// check applies the per-token publication rate and the queue's bound
+// before anything is read; it answers the refusal itself.
+func (a *API) check(w http.ResponseWriter, r *http.Request) bool {
 	if ok, wait := a.cfg.RateLimit.Allow(Identity(r.Context())); !ok {
 		ra := ratelimit.RetryAfter(wait)
 		w.Header().Set("Retry-After", ra)
 		apijson.Error(w, http.StatusTooManyRequests, "too many publications with this token: retry in %ss", ra)
-		return nil, false
+		return false
 	}
 	if n := a.cfg.Publisher.Pending(); n >= a.cfg.MaxPending {
 		w.Header().Set("Retry-After", busyRetryAfter)
 		apijson.Error(w, http.StatusServiceUnavailable, "the publishing queue is full (%d submissions waiting): retry later", n)
-		return nil, false
+		return false
+	}
+	return true
+}
+
+// admit takes an upload slot of the request's token, then one of all,
+// once the token may publish the package being sent: only then does the
+// zip's transfer begin. It answers the refusal itself. The returned func
+// frees both slots.
+func (a *API) admit(w http.ResponseWriter, r *http.Request, body *uploadBody) (release func(), ok bool) {
+	name := Identity(r.Context())
+	a.mu.Lock()
+	ts := a.perToken[name]
+	if ts == nil {
+		ts = &tokenSlots{slots: make(chan struct{}, a.cfg.MaxUploadsPerToken)}
+		a.perToken[name] = ts
+	}
+	ts.users++
+	a.mu.Unlock()
+	leave := func() {
+		a.mu.Lock()
+		if ts.users--; ts.users == 0 {
+			delete(a.perToken, name)
+		}
+		a.mu.Unlock()
 	}
 	// A burst waits a little for a slot (its body waits in the kernel's
 	// buffers, not in ours) before being turned away.
 	t := time.NewTimer(uploadSlotWait)
 	defer t.Stop()
 	select {
-	case a.uploads <- struct{}{}:
+	case ts.slots <- struct{}{}:
 	case <-r.Context().Done():
+		leave()
 		return nil, false
 	case <-t.C:
+		leave()
+		w.Header().Set("Retry-After", busyRetryAfter)
+		apijson.Error(w, http.StatusTooManyRequests, "%d uploads with token %q already in progress (the limit per token): retry later", cap(ts.slots), name)
+		return nil, false
+	}
+	select {
+	case a.uploads <- struct{}{}:
+	case <-r.Context().Done():
+		<-ts.slots
+		leave()
+		return nil, false
+	case <-t.C:
+		<-ts.slots
+		leave()
 		w.Header().Set("Retry-After", busyRetryAfter)
 		apijson.Error(w, http.StatusServiceUnavailable, "%d uploads already in progress: retry later", cap(a.uploads))
 		return nil, false
 	}
 	// Uploads may be slower than any other request: extend this
-	// connection's deadlines (the server's defaults stay short).
+	// connection's deadlines (the server's defaults stay short); from now
+	// on the body keeps the read deadline, to enforce the minimum rate.
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(a.cfg.UploadTimeout))
-	_ = rc.SetWriteDeadline(time.Now().Add(a.cfg.UploadTimeout + time.Minute))
-	return func() { <-a.uploads }, true
+	end := time.Now().Add(a.cfg.UploadTimeout)
+	_ = rc.SetReadDeadline(end)
+	_ = rc.SetWriteDeadline(end.Add(time.Minute))
+	body.admitted(rc, end, a.cfg.MinUploadRate, a.cfg.UploadRateWindow)
+	return func() {
+		<-a.uploads
+		<-ts.slots
+		leave()
+	}, true
 }
 
 // refuse answers an authorization error: 401 without a token, 403 for a
@@ -187,12 +286,20 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		apijson.Error(w, http.StatusRequestEntityTooLarge, "request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, a.cfg.MaxUploadSize)
 		return
 	}
-	release, ok := a.admit(w, r)
-	if !ok {
+	if !a.check(w, r) {
 		return
 	}
-	defer release()
-	body := http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadSize)
+	// No slot is held until the token may publish the package named by
+	// the "package" part's headers: what comes before is small and read
+	// under the server's ordinary read timeout.
+	ub := &uploadBody{r: r.Body, limit: preambleLimit}
+	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	body := http.MaxBytesReader(w, ub, a.cfg.MaxUploadSize)
 	// multipart reads 4 KiB at a time; a larger buffer under it turns a
 	// zip's upload into a few large reads of the connection rather than
 	// one system call per 4 KiB.
@@ -247,6 +354,10 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 					refuse(w, err)
 					return
 				}
+				var ok bool
+				if release, ok = a.admit(w, r, ub); !ok {
+					return
+				}
 			}
 			if err != nil {
 				s, rerr := pub.Reject(ctx, id, fileName, opts, api.Reason{Check: api.CheckName, File: fileName, Message: err.Error()})
@@ -265,6 +376,11 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 					a.cfg.Logger.Error("queue upload", "submission", id, "err", err)
 					apijson.Error(w, http.StatusServiceUnavailable, "the publishing queue is unavailable, try again: %v", err)
 					return
+				}
+				if body.err != nil {
+					// The client's failure (too slow, too large) is
+					// what to answer, whatever the queue made of it.
+					err = body.err
 				}
 				a.failUpload(w, err)
 				return
@@ -300,6 +416,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		apijson.Error(w, http.StatusBadRequest, "missing the \"package\" part (the NAME-VERSION.zip file)")
 		return
 	}
+	ub.finished()
 	s, err := pub.Enqueue(ctx, id, fileName, sig, opts)
 	enqueued = err == nil
 	if err != nil {
@@ -319,6 +436,11 @@ func (a *API) failUpload(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &mbe), errors.Is(err, publish.ErrTooLarge):
 		apijson.Error(w, http.StatusRequestEntityTooLarge, "upload exceeds the size limit: %v", err)
+	case errors.Is(err, ErrTooSlow):
+		a.cfg.Logger.Warn("upload cut", "err", err)
+		apijson.Error(w, http.StatusRequestTimeout, "%v", err)
+	case errors.Is(err, errPreamble):
+		apijson.Error(w, http.StatusBadRequest, "%v", err)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.
 	default:

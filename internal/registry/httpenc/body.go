@@ -34,7 +34,38 @@ var (
 type Body struct {
 	raw      []byte
 	hash     string // hex prefix of sha256(raw), the ETag's root
+	effort   Effort
 	variants [numCodings]variant
+}
+
+// Effort is how hard a Body's variants are compressed.
+type Effort uint8
+
+const (
+	// Best is for a body kept and served many times: the slower, smaller
+	// settings pay for themselves (gzip 9, zstd's best, brotli 7).
+	Best Effort = iota
+	// Fast is for a body served once or a few times and then dropped:
+	// the fastest settings (gzip 1, zstd's fastest, brotli 1), a few
+	// milliseconds a megabyte, so that an answer no cache keeps costs about
+	// its rendering, not a multiple of it.
+	Fast
+)
+
+// other is the other effort: a client may hold the body compressed at it.
+func (e Effort) other() Effort {
+	if e == Fast {
+		return Best
+	}
+	return Fast
+}
+
+// String names the effort.
+func (e Effort) String() string {
+	if e == Fast {
+		return "fast"
+	}
+	return "best"
 }
 
 type variant struct {
@@ -44,10 +75,16 @@ type variant struct {
 	clen []string
 }
 
-// New wraps raw, which must not be modified afterwards.
-func New(raw []byte) *Body {
+// New wraps raw, which must not be modified afterwards, for a body that is
+// kept and served many times: its variants are compressed with Best.
+func New(raw []byte) *Body { return NewEffort(raw, Best) }
+
+// NewEffort is New with the variants compressed at effort e. Their ETags
+// differ from the other effort's (the bytes do), but a client holding
+// either revalidates with either: the content is the same.
+func NewEffort(raw []byte, e Effort) *Body {
 	sum := sha256.Sum256(raw)
-	b := &Body{raw: raw, hash: hex.EncodeToString(sum[:12])}
+	b := &Body{raw: raw, hash: hex.EncodeToString(sum[:12]), effort: e}
 	id := &b.variants[Identity]
 	id.once.Do(func() {
 		id.data = raw
@@ -56,6 +93,9 @@ func New(raw []byte) *Body {
 	})
 	return b
 }
+
+// Effort returns the effort the body's variants are compressed with.
+func (b *Body) Effort() Effort { return b.effort }
 
 // Bytes returns the uncompressed body.
 func (b *Body) Bytes() []byte { return b.raw }
@@ -89,12 +129,12 @@ func (b *Body) variant(c Coding) (Coding, *variant) {
 	}
 	v := &b.variants[c]
 	v.once.Do(func() {
-		data, err := compress(c, b.raw)
+		data, err := compress(c, b.effort, b.raw)
 		if err != nil || len(data) >= len(b.raw) {
 			return // leave data nil: identity is served instead
 		}
 		v.data = data
-		v.etag = []string{`"` + b.hash + "-" + c.String() + `"`}
+		v.etag = []string{b.etag(c, b.effort)}
 		v.clen = []string{strconv.Itoa(len(data))}
 	})
 	if v.data == nil {
@@ -103,24 +143,43 @@ func (b *Body) variant(c Coding) (Coding, *variant) {
 	return c, v
 }
 
-// Levels: the body is compressed once and served many times, so the
-// slower, smaller settings pay for themselves; brotli's top qualities
-// would take seconds on a megabyte of JSON, on the first request.
-const (
-	gzipLevel     = gzip.BestCompression
-	brotliQuality = 7
+// etag is the strong entity tag of the body in coding c (not Identity)
+// at effort e.
+func (b *Body) etag(c Coding, e Effort) string {
+	if e == Fast {
+		return `"` + b.hash + "-" + c.String() + "-fast" + `"`
+	}
+	return `"` + b.hash + "-" + c.String() + `"`
+}
+
+// Levels by effort. Best: the body is compressed once and served many
+// times, so the slower, smaller settings pay for themselves; brotli's top
+// qualities would take seconds on a megabyte of JSON, on the first
+// request. Fast: the fastest settings of each (5 MB of search JSON: gzip
+// about 5 ms, zstd and brotli about 10 ms, against 85 to 150 ms at Best).
+var (
+	gzipLevel     = [...]int{Best: gzip.BestCompression, Fast: gzip.BestSpeed}
+	brotliQuality = [...]int{Best: 7, Fast: 1}
+	zstdLevel     = [...]zstd.EncoderLevel{Best: zstd.SpeedBestCompression, Fast: zstd.SpeedFastest}
 )
 
-var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
-})
+var zstdEncoders = [...]func() (*zstd.Encoder, error){
+	Best: zstdEncoder(Best),
+	Fast: zstdEncoder(Fast),
+}
+
+func zstdEncoder(e Effort) func() (*zstd.Encoder, error) {
+	return sync.OnceValues(func() (*zstd.Encoder, error) {
+		return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstdLevel[e]), zstd.WithEncoderConcurrency(1))
+	})
+}
 
 // Compressor state is large (about 1 MB for gzip, several for brotli) and
-// a cache miss compresses a 20 KB document: pool the writers, and size
-// brotli's window to the body.
+// a cache miss compresses a 20 KB document: pool the writers, by effort,
+// and size brotli's window to the body.
 var (
-	gzipPool   sync.Pool
-	brotliPool [25]sync.Pool // by window size, log2
+	gzipPool   [2]sync.Pool
+	brotliPool [2][25]sync.Pool // by effort, then window size, log2
 )
 
 // brotliWindow is the smallest window (log2, 10 to 24) that holds n bytes.
@@ -132,15 +191,18 @@ func brotliWindow(n int) int {
 	return w
 }
 
-func compress(c Coding, raw []byte) ([]byte, error) {
+func compress(c Coding, e Effort, raw []byte) ([]byte, error) {
+	if e != Best && e != Fast {
+		return nil, fmt.Errorf("httpenc: unknown effort %d", e)
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw) / 4)
 	switch c {
 	case Gzip:
-		w, _ := gzipPool.Get().(*gzip.Writer)
+		w, _ := gzipPool[e].Get().(*gzip.Writer)
 		if w == nil {
 			var err error
-			if w, err = gzip.NewWriterLevel(&buf, gzipLevel); err != nil {
+			if w, err = gzip.NewWriterLevel(&buf, gzipLevel[e]); err != nil {
 				return nil, err
 			}
 		} else {
@@ -152,9 +214,9 @@ func compress(c Coding, raw []byte) ([]byte, error) {
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
-		gzipPool.Put(w)
+		gzipPool[e].Put(w)
 	case Zstd:
-		enc, err := zstdEncoder()
+		enc, err := zstdEncoders[e]()
 		if err != nil {
 			return nil, err
 		}
@@ -162,9 +224,9 @@ func compress(c Coding, raw []byte) ([]byte, error) {
 		return enc.EncodeAll(raw, make([]byte, 0, len(raw)/4)), nil
 	case Brotli:
 		lg := brotliWindow(len(raw))
-		w, _ := brotliPool[lg].Get().(*brotli.Writer)
+		w, _ := brotliPool[e][lg].Get().(*brotli.Writer)
 		if w == nil {
-			w = brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: brotliQuality, LGWin: lg})
+			w = brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: brotliQuality[e], LGWin: lg})
 		} else {
 			w.Reset(&buf)
 		}
@@ -174,7 +236,7 @@ func compress(c Coding, raw []byte) ([]byte, error) {
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
-		brotliPool[lg].Put(w)
+		brotliPool[e][lg].Put(w)
 	default:
 		return nil, fmt.Errorf("httpenc: unknown coding %d", c)
 	}
@@ -207,7 +269,7 @@ func (b *Body) Serve(w http.ResponseWriter, req *http.Request) {
 	}
 	c, v := b.variant(c)
 	h["Etag"] = v.etag
-	if conditional && noneMatch(inm, v.etag[0]) {
+	if conditional && (noneMatch(inm, v.etag[0]) || c != Identity && noneMatch(inm, b.etag(c, b.effort.other()))) {
 		delete(h, "Content-Type")
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -233,3 +233,59 @@ func TestPooledCompressorsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestEffort: a Fast body's variants are exactly the fast settings'
+// output (gzip marks its level in the header: XFL 4 for the fastest, 2 for
+// the best), tagged apart from Best's, and a client holding one effort's
+// copy revalidates against the other's body.
+func TestEffort(t *testing.T) {
+	var sb strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&sb, `{"name":"pkg_%d","version":"1.%d.0","title":"Package %d","description":"Collect logs from service %d"},`, i%97, i%13, i, i*31)
+	}
+	raw := []byte(sb.String())
+	fast, best := NewEffort(raw, Fast), New(raw)
+	if fast.Effort() != Fast || best.Effort() != Best {
+		t.Fatalf("Effort() = %v, %v", fast.Effort(), best.Effort())
+	}
+	for _, c := range []Coding{Gzip, Zstd, Brotli} {
+		for _, tc := range []struct {
+			b *Body
+			e Effort
+		}{{fast, Fast}, {best, Best}} {
+			got, gc := tc.b.Encoded(c)
+			want, err := compress(c, tc.e, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, _ := compress(c, tc.e.other(), raw)
+			if gc != c || !bytes.Equal(got, want) || bytes.Equal(got, other) {
+				t.Errorf("%v at %v: %d bytes in %v, not the %v settings' %d bytes", c, tc.e, len(got), gc, tc.e, len(want))
+			}
+			if c == Gzip {
+				if xfl := map[Effort]byte{Fast: 4, Best: 2}[tc.e]; got[8] != xfl {
+					t.Errorf("gzip at %v: XFL %d, want %d", tc.e, got[8], xfl)
+				}
+			}
+		}
+		ft, bt := fast.ETag(c), best.ETag(c)
+		if ft == bt || !strings.HasSuffix(ft, `-fast"`) || strings.Contains(bt, "fast") {
+			t.Errorf("%v: ETags fast %s, best %s", c, ft, bt)
+		}
+		for _, tc := range []struct {
+			b   *Body
+			tag string
+		}{{best, ft}, {fast, bt}} {
+			if w := serve(tc.b, map[string]string{"Accept-Encoding": c.String(), "If-None-Match": tc.tag}); w.Code != 304 || w.Header().Get("ETag") != tc.b.ETag(c) {
+				t.Errorf("%v: If-None-Match %s against the %v body: %d %v", c, tc.tag, tc.b.Effort(), w.Code, w.Header())
+			}
+		}
+		// Another coding's tag still does not match.
+		if w := serve(best, map[string]string{"Accept-Encoding": "zstd", "If-None-Match": fast.ETag(Gzip)}); c == Zstd && w.Code != 200 {
+			t.Errorf("gzip fast tag against zstd: %d", w.Code)
+		}
+	}
+	if fast.ETag(Identity) != best.ETag(Identity) {
+		t.Errorf("identity ETags differ: %s %s", fast.ETag(Identity), best.ETag(Identity))
+	}
+}

@@ -18,6 +18,12 @@
 //     (.sig) or <upstream>/package/N/V/<file>; 404 is the local 404; any
 //     other answer is a 500.
 //   - An upstream failure of /search or /categories is a 500.
+//
+// The pull-through cache (cache.go) bounds every download: signature
+// first, zip size, temporary space, time, stalls, pulls at once in all and
+// per client; one download per revision, cancelled when its last waiter
+// leaves; least recently used eviction of the revisions it published. A
+// revision the local store serves (indexed, or yanked) is never pulled.
 package proxy
 
 import (
@@ -35,9 +41,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"golang.org/x/sync/semaphore"
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/client/mirror"
@@ -46,12 +53,16 @@ import (
 	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/storage"
 )
 
 // Local is what the proxy needs of the local registry.
 type Local interface {
 	http.Handler
+	// Has reports whether the index lists id; Serves whether the
+	// single-package routes answer for it (listed, or yanked).
 	Has(packageid.ID) bool
+	Serves(packageid.ID) bool
 	CacheTimesInUse() registry.CacheTimes
 }
 
@@ -71,18 +82,49 @@ type Config struct {
 }
 
 // Cache publishes the revisions the site downloads into the local store.
+// Every download is bounded: in size, time, number and disk space.
 type Cache struct {
 	// Keyring verifies the upstream's signatures before anything is
 	// published (the store checks them again).
 	Keyring *signature.Keyring
 	// Publish publishes a verified zip and its signature as a legacy
-	// package and returns once it is published (or refused).
-	Publish func(ctx context.Context, zipName string, zip io.Reader, sig []byte) error
+	// package and returns once it is published (created reports that
+	// this call published it) or refused.
+	Publish func(ctx context.Context, zipName string, zip io.Reader, sig []byte) (created bool, err error)
 	// TempDir holds downloads (default os.TempDir()).
 	TempDir string
 	// Visible bounds the wait for a published revision to be indexed
 	// (default 30 s).
 	Visible time.Duration
+
+	// MaxZipSize bounds a zip (the store's largest upload; default
+	// mirror.DefaultMaxZipSize). TempBytes bounds the temporary space of
+	// all downloads at once (at least, and by default, MaxZipSize): each
+	// reserves its Content-Length, or MaxZipSize when the upstream does
+	// not say, before its first byte.
+	MaxZipSize, TempBytes int64
+	// PullTimeout bounds one pull in all (default DefaultPullTimeout);
+	// MinRate and StallWindow cut a transfer slower than MinRate bytes a
+	// second over StallWindow (mirror's defaults).
+	PullTimeout time.Duration
+	MinRate     int64
+	StallWindow time.Duration
+	// MaxPulls bounds the revisions downloaded at once, MaxPullsPerClient
+	// the requests one client address may have waiting for downloads;
+	// beyond them, after waiting at most BusyWait for a slot, the answer
+	// is 503 with Retry-After.
+	MaxPulls, MaxPullsPerClient int
+	BusyWait                    time.Duration
+
+	// MaxBytes, if positive, bounds what the revisions the cache
+	// published take in the store (Footprint); beyond it the least
+	// recently used of them are evicted (Evict). Revisions published
+	// otherwise, and yanked ones, are never evicted. Records (the
+	// internal bucket) keeps which revisions are the cache's.
+	MaxBytes  int64
+	Footprint func(ctx context.Context, id packageid.ID) (int64, error)
+	Evict     func(ctx context.Context, id packageid.ID) error
+	Records   *storage.Bucket
 }
 
 // Proxy is an http.Handler serving the local registry merged with the
@@ -92,7 +134,23 @@ type Proxy struct {
 	upstream *url.URL
 	log      *slog.Logger
 	fetch    *mirror.Fetcher
-	flight   singleflight.Group
+
+	// The pull-through cache's state.
+	ctx   context.Context // cancelled by Close
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
+	slots chan struct{} // MaxPulls
+	temp  *semaphore.Weighted
+	mu    sync.Mutex
+	// flights by revision; perClient counts waiting requests.
+	flights   map[packageid.ID]*flight
+	perClient map[string]int
+	// cached: the revisions the cache published; evicted: deleted, until
+	// the local index drops them; evicting: being deleted.
+	cached   map[packageid.ID]*entry
+	evicted  map[packageid.ID]bool
+	evicting map[packageid.ID]chan struct{}
+	loaded   bool
 }
 
 // New returns a proxy.
@@ -114,11 +172,24 @@ func New(cfg Config) (*Proxy, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Proxy{cfg: cfg, upstream: u, log: cfg.Logger}
-	if cfg.Cache != nil {
-		if cfg.Cache.Keyring == nil || cfg.Cache.Keyring.Len() == 0 || cfg.Cache.Publish == nil {
+	p.ctx, p.stop = context.WithCancel(context.Background())
+	if c := cfg.Cache; c != nil {
+		if c.Keyring == nil || c.Keyring.Len() == 0 || c.Publish == nil {
 			return nil, errors.New("proxy: the pull-through cache needs a keyring and a publisher")
 		}
-		p.fetch = &mirror.Fetcher{Upstream: u.String(), HTTP: &http.Client{}, Keyring: cfg.Cache.Keyring, Retry: client.DefaultRetry}
+		if c.MaxBytes > 0 && (c.Footprint == nil || c.Evict == nil || c.Records == nil) {
+			return nil, errors.New("proxy: a bounded pull-through cache needs Footprint, Evict and Records")
+		}
+		cc := *c
+		cc.withDefaults(0)
+		p.cfg.Cache = &cc
+		p.slots = make(chan struct{}, cc.MaxPulls)
+		p.temp = semaphore.NewWeighted(cc.TempBytes)
+		p.flights, p.perClient = map[packageid.ID]*flight{}, map[string]int{}
+		p.cached, p.evicted, p.evicting = map[packageid.ID]*entry{}, map[packageid.ID]bool{}, map[packageid.ID]chan struct{}{}
+		p.fetch = &mirror.Fetcher{Upstream: u.String(), HTTP: &http.Client{}, Keyring: cc.Keyring, Retry: client.DefaultRetry,
+			MaxSize: cc.MaxZipSize, RevisionTimeout: cc.PullTimeout, MinRate: cc.MinRate, StallWindow: cc.StallWindow,
+			Reserve: p.reserve, SizeFlag: "--max-upload-size"}
 	}
 	return p, nil
 }
@@ -156,7 +227,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case len(segs) > 4 && segs[0] == "package" || len(segs) == 4 && segs[0] == "package" && segs[3] != "":
 		id, kind = packageid.ID{Name: segs[1], Version: segs[2]}, "static"
 	}
-	if kind == "" || !packageid.IsStrictSemver(id.Version) || p.cfg.Local.Has(id) || !isClean(path) {
+	if kind == "" || !packageid.IsStrictSemver(id.Version) || !isClean(path) || p.servesLocally(id) {
 		p.cfg.Local.ServeHTTP(w, req)
 		return
 	}
@@ -185,10 +256,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if p.cfg.Cache != nil && (kind == "zip" || kind == "sig") {
-		err := p.pull(req.Context(), id)
-		if err == nil {
+		err := p.pull(req.Context(), id, clientKey(req))
+		switch {
+		case err == nil:
 			p.cfg.Local.ServeHTTP(w, req)
 			return
+		case errors.Is(err, errBusy):
+			p.log.Warn("proxy cache: busy", "package", id.String(), "err", err)
+			w.Header().Set("Retry-After", retryAfter)
+			http.Error(w, "the pull-through cache is busy; try again later", http.StatusServiceUnavailable)
+			return
+		case req.Context().Err() != nil:
+			return // the client left
 		}
 		p.log.Error("proxy cache: could not keep the revision, redirecting", "package", id.String(), "err", err)
 	}
@@ -352,6 +431,9 @@ func (p *Proxy) serveSearch(w http.ResponseWriter, req *http.Request) {
 	}
 	merged := local
 	for _, r := range remote {
+		if id := (packageid.ID{Name: r.name, Version: r.version}); p.cfg.Local.Serves(id) && !p.cfg.Local.Has(id) {
+			continue // yanked here: withdrawn from this site's searches
+		}
 		if !slices.ContainsFunc(merged, func(l item) bool { return l.name == r.name && sameVersion(l.version, r.version) }) {
 			merged = append(merged, r)
 		}

@@ -1,7 +1,5 @@
 package ui
 
-import "golang.org/x/net/html/atom"
-
 // Forget drops the cached pages and parts, so that a benchmark can
 // measure rendering from scratch.
 func (h *Handler) Forget() {
@@ -20,8 +18,6 @@ func (h *Handler) ForgetPages() {
 	defer h.cache.mu.Unlock()
 	h.cache.pages, h.cache.bytes = map[string]cachedPage{}, 0
 }
-
-func atomOf(name []byte) atom.Atom { return atom.Lookup(name) }
 
 // UnsafeMarkup is unsafeMarkup for the external tests.
 var UnsafeMarkup = unsafeMarkup

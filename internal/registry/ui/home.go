@@ -9,6 +9,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"pkgstore/internal/pkg/markdown"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/registry/catalog"
 )
@@ -283,10 +284,10 @@ func categoryOptions(counts map[string]int, q homeQuery) []CategoryOption {
 }
 
 func card(rev *catalog.Revision, bp *packagedoc.BasePackage) Card {
-	base := staticBase(rev)
+	base := markdown.StaticBase(rev.ID)
 	c := Card{
 		Name: bp.Name, Title: str(bp.Title), Description: bp.Description, Version: bp.Version,
-		Icon:   iconURL(bp.Icons, files{base: base}),
+		Icon:   iconURL(bp.Icons, markdown.NewFiles(base, nil)),
 		Labels: labels(rev, bp.Version),
 		URL:    packageURL(bp.Name, bp.Version),
 	}
@@ -308,9 +309,9 @@ func str(s *string) string {
 const placeholderIcon = Prefix + "assets/package.svg"
 
 // iconURL returns the first icon that is one of the package's own files.
-func iconURL(icons []packagedoc.Image, own files) string {
+func iconURL(icons []packagedoc.Image, own markdown.Files) string {
 	for _, ic := range icons {
-		if u, ok := own.imageURL(ic.Path, ""); ok {
+		if u, ok := own.ImageURL(ic.Path, ""); ok {
 			return u
 		}
 	}
@@ -319,9 +320,4 @@ func iconURL(icons []packagedoc.Image, own files) string {
 
 func packageURL(name, version string) string {
 	return Prefix + "package/" + url.PathEscape(name) + "/" + url.PathEscape(version) + "/"
-}
-
-// staticBase is the prefix of a revision's static files on the registry.
-func staticBase(rev *catalog.Revision) string {
-	return "/package/" + rev.ID.Name + "/" + rev.ID.Version + "/"
 }

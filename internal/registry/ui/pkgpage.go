@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"sort"
@@ -14,8 +15,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
-	"go.yaml.in/yaml/v3"
 
+	"pkgstore/internal/pkg/markdown"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/registry/catalog"
@@ -24,12 +25,6 @@ import (
 
 // renderTimeout bounds the bucket reads of one package page.
 const renderTimeout = 20 * time.Second
-
-// maxChangelogBytes bounds the changelog.yml read for a page.
-const maxChangelogBytes = 1 << 20
-
-// maxChangelogEntries bounds the changes listed on a page.
-const maxChangelogEntries = 2000
 
 // VersionOption is one entry of the version picker.
 type VersionOption struct {
@@ -130,7 +125,7 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, ver
 		// client that goes away must not cut its reads short.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), renderTimeout)
 		defer cancel()
-		d, err := h.packagePage(ctx, cat, rev, regURL)
+		d, err := h.packagePage(ctx, r.Context(), cat, rev, regURL)
 		if err != nil {
 			h.log.Error("package page", "package", rev.ID.String(), "err", err)
 			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."}), false
@@ -158,7 +153,7 @@ var (
 	sizeRe  = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})$`)
 )
 
-func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *catalog.Revision, regURL string) (*packageData, error) {
+func (h *Handler) packagePage(ctx, wait context.Context, cat *catalog.Catalog, rev *catalog.Revision, regURL string) (*packageData, error) {
 	raw, err := cat.Document(rev)
 	if err != nil {
 		return nil, err
@@ -167,8 +162,7 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("decode package document: %w", err)
 	}
-	base := staticBase(rev)
-	own := newFiles(base, doc.Assets)
+	own := markdown.NewFiles(markdown.StaticBase(rev.ID), doc.Assets)
 	title := str(doc.Title)
 	if title == "" {
 		title = doc.Name
@@ -233,7 +227,7 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	}
 
 	for i, s := range doc.Screenshots {
-		u, link, ok := own.screenshotURL(s.Path)
+		u, link, ok := own.ScreenshotURL(s.Path)
 		if !ok {
 			continue
 		}
@@ -246,7 +240,7 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 		}
 		d.Screenshots = append(d.Screenshots, im)
 	}
-	parts := h.revisionParts(ctx, rev, &doc, own)
+	parts := h.revisionParts(ctx, wait, rev, &doc)
 	d.Readme, d.ReadmeURL, d.Changelog, d.ChangelogOK = parts.readme, parts.readmeURL, parts.changelog, parts.changelogOK
 	d.incomplete = d.incomplete || parts.incomplete
 	d.Download = Download{Size: parts.size}
@@ -267,12 +261,10 @@ func (h *Handler) packagePage(ctx context.Context, cat *catalog.Catalog, rev *ca
 	return d, nil
 }
 
-var errTooBig = errors.New("file too large")
-
-// parts are what a package page reads from the bucket and renders from
-// package text. A published revision never changes, so they are kept
+// parts are what a package page reads from the buckets beyond the
+// package document. A published revision never changes, so they are kept
 // across index snapshots: only the first page of a revision in the
-// process pays for its README.
+// process reads them.
 type parts struct {
 	readme      rendered
 	readmeURL   string
@@ -322,30 +314,37 @@ func (c *partsCache) put(id packageid.ID, p *parts) {
 	c.bytes += n
 }
 
-// revisionParts returns rev's parts, from the cache or read and rendered.
-func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc *packagedoc.Package, own files) *parts {
+// revisionParts returns rev's parts, from the cache or read: its rendered
+// package text (README, changelog) and its zip's size. wait is the
+// request's own context: a view stops waiting for a render when its
+// client leaves.
+func (h *Handler) revisionParts(ctx, wait context.Context, rev *catalog.Revision, doc *packagedoc.Package) *parts {
 	if p := h.parts.get(rev.ID); p != nil {
 		return p
 	}
 	p := &parts{size: -1}
-	if rel, ok := packagePath(str(doc.Readme), "", own.base); ok {
-		p.readmeURL = staticURL(own.base, rel)
-		src, err := h.readStatic(ctx, rev.ID, rel, maxMarkdownBytes)
-		switch {
-		case errors.Is(err, errTooBig):
-			p.readme = rendered{Problem: "too large to display here"}
-		case err != nil:
-			h.log.Warn("read README", "package", rev.ID.String(), "err", err)
-			p.readme = rendered{Problem: "could not be read"}
-			p.incomplete = !storage.IsNotFound(err)
-		default:
-			p.readme = renderMarkdown(src, rel, own)
-		}
-	}
-	var err error
-	if p.changelog, p.changelogOK, err = h.changelog(ctx, rev); err != nil {
-		h.log.Warn("read changelog", "package", rev.ID.String(), "err", err)
+	rec, err := h.record(ctx, wait, rev.ID, doc)
+	if err != nil {
+		h.log.Warn("rendered package text", "package", rev.ID.String(), "err", err)
 		p.incomplete = true
+		if str(doc.Readme) != "" {
+			p.readme = rendered{Problem: "could not be read"}
+		}
+	} else {
+		if rec.ReadmePath != "" {
+			p.readmeURL = markdown.StaticURL(markdown.StaticBase(rev.ID), rec.ReadmePath)
+		}
+		p.readme = fromResult(rec.Readme)
+		p.changelogOK = rec.ChangelogOK
+		for _, r := range rec.Changelog {
+			rel := Release{Version: r.Version, Current: r.Version == rev.ID.Version}
+			for _, c := range r.Changes {
+				rel.Changes = append(rel.Changes, Change(c))
+			}
+			p.changelog = append(p.changelog, rel)
+		}
+		// A render cut short by a busy machine is shown, and tried again.
+		p.incomplete = rec.Starved()
 	}
 	local := false
 	if h.cfg.Local != nil {
@@ -367,7 +366,73 @@ func (h *Handler) revisionParts(ctx context.Context, rev *catalog.Revision, doc 
 	return p
 }
 
-// readStatic reads a static file of id, refusing more than limit bytes.
+// maxConcurrentRenders bounds the renders the catalog runs itself (for
+// revisions published before renders were stored), in all: each is
+// bounded in CPU time and memory by its budget, and so are they together.
+const maxConcurrentRenders = 2
+
+// record returns the rendered package text of id: the record the
+// publishing job stored, or, for a revision published before (or by an
+// older renderer), one rendered now, once for every view waiting for it,
+// and stored for the next process unless the catalog is read-only.
+func (h *Handler) record(ctx, wait context.Context, id packageid.ID, doc *packagedoc.Package) (*markdown.Record, error) {
+	if h.cfg.Internal != nil {
+		rec, err := h.storedRecord(ctx, id)
+		if err == nil {
+			return rec, nil
+		}
+		if !storage.IsNotFound(err) && !errors.Is(err, markdown.ErrFormat) {
+			return nil, err
+		}
+	}
+	readme := str(doc.Readme)
+	return h.flights.do(wait, id.String()+"\x00"+readme, func(ctx context.Context) (*markdown.Record, error) {
+		select {
+		case h.renderSlots <- struct{}{}:
+			defer func() { <-h.renderSlots }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		read := func(ctx context.Context, rel string, limit int64) ([]byte, error) {
+			return h.readStatic(ctx, id, rel, limit)
+		}
+		rec, err := markdown.Build(ctx, id, readme, doc.Assets, read, markdown.DefaultBudget)
+		if err != nil {
+			return nil, err
+		}
+		if h.cfg.Internal != nil && !h.cfg.ReadOnly && !rec.Starved() {
+			data, err := rec.Marshal()
+			if err == nil {
+				err = h.cfg.Internal.WriteAll(ctx, storage.RenderedKey(id), data, &storage.WriterOptions{ContentType: "application/json"})
+			}
+			if err != nil {
+				// Shown all the same; rendered again by the next process.
+				h.log.Warn("store rendered package text", "package", id.String(), "err", err)
+			}
+		}
+		return rec, nil
+	})
+}
+
+// storedRecord reads the record the publishing job stored for id.
+func (h *Handler) storedRecord(ctx context.Context, id packageid.ID) (*markdown.Record, error) {
+	rd, err := h.cfg.Internal.NewReader(ctx, storage.RenderedKey(id))
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(io.LimitReader(rd, markdown.MaxRecordBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", storage.RenderedKey(id), err)
+	}
+	if len(data) > markdown.MaxRecordBytes {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", markdown.ErrFormat, storage.RenderedKey(id), markdown.MaxRecordBytes)
+	}
+	return markdown.UnmarshalRecord(data)
+}
+
+// readStatic reads a static file of id, refusing more than limit bytes
+// (markdown.ErrTooLarge); a file that does not exist is fs.ErrNotExist.
 func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {
 	var (
 		rd   io.ReadCloser
@@ -382,6 +447,9 @@ func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, l
 	}
 	if !handled {
 		br, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel))
+		if storage.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -389,54 +457,14 @@ func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, l
 	}
 	defer rd.Close()
 	if size > limit {
-		return nil, errTooBig
+		return nil, markdown.ErrTooLarge
 	}
 	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, errTooBig
+		return nil, markdown.ErrTooLarge
 	}
 	return data, nil
-}
-
-// changelog reads changelog.yml; ok is false when the package has none or
-// it cannot be read as one. err is set only when the bucket failed.
-func (h *Handler) changelog(ctx context.Context, rev *catalog.Revision) (_ []Release, ok bool, _ error) {
-	data, err := h.readStatic(ctx, rev.ID, "changelog.yml", maxChangelogBytes)
-	if err != nil {
-		if storage.IsNotFound(err) || errors.Is(err, errTooBig) {
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
-	var raw []struct {
-		Version string `yaml:"version"`
-		Changes []struct {
-			Description string `yaml:"description"`
-			Type        string `yaml:"type"`
-			Link        string `yaml:"link"`
-		} `yaml:"changes"`
-	}
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, false, nil
-	}
-	var out []Release
-	n := 0
-	for _, r := range raw {
-		rel := Release{Version: r.Version, Current: r.Version == rev.ID.Version}
-		for _, c := range r.Changes {
-			if n++; n > maxChangelogEntries {
-				return append(out, rel), true, nil
-			}
-			link := ""
-			if l := strings.TrimSpace(c.Link); strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://") {
-				link = l
-			}
-			rel.Changes = append(rel.Changes, Change{Description: c.Description, Type: c.Type, Link: link})
-		}
-		out = append(out, rel)
-	}
-	return out, true, nil
 }

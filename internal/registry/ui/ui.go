@@ -4,8 +4,10 @@
 // EPR routes and the public bucket's static files; it never changes them.
 //
 // Package text (README, changelog, manifest strings) is untrusted: Markdown
-// goes through goldmark, then bluemonday, then a rewrite that keeps only
-// the package's own images; everything else is escaped by html/template.
+// is rendered once, by the publishing job (internal/pkg/markdown: goldmark
+// under a CPU and output budget, then bluemonday, then a rewrite that keeps
+// only the package's own images) and stored; a page only reads it.
+// Everything else is escaped by html/template.
 // Every page carries a strict Content-Security-Policy with no script at all.
 package ui
 
@@ -93,6 +95,16 @@ type Config struct {
 	Artifacts ArtifactSource // optional
 	Local     LocalFiles     // optional
 	Logger    *slog.Logger
+	// Internal is the internal bucket, where the publishing job stores
+	// each revision's rendered README and changelog
+	// (storage.RenderedKey): page views read them and never run the
+	// Markdown parser. Optional: without it (and for revisions published
+	// before renders were stored) the catalog renders a revision's text
+	// at its first view, once, under markdown.DefaultBudget.
+	Internal *storage.Bucket
+	// ReadOnly keeps the catalog from storing what it renders (replicas
+	// serving buckets written by others).
+	ReadOnly bool
 }
 
 // Handler serves the catalog. It is safe for concurrent use.
@@ -102,6 +114,9 @@ type Handler struct {
 	tmpl  *template.Template
 	cache pageCache
 	parts partsCache
+
+	flights     flightGroup   // renders in progress
+	renderSlots chan struct{} // renders the catalog runs at once
 }
 
 // New returns the catalog's handler.
@@ -116,7 +131,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: parse templates: %w", err)
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger, tmpl: t}, nil
+	return &Handler{cfg: cfg, log: cfg.Logger, tmpl: t, renderSlots: make(chan struct{}, maxConcurrentRenders)}, nil
 }
 
 // Mounts reports whether the request path p belongs to the catalog.

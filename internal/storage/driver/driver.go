@@ -182,3 +182,14 @@ func DeleteListed(ctx context.Context, b Bucket, prefix string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// TempRemover is implemented by drivers whose writers leave temporary
+// files beside their keys, which a writer that dies mid-write (a crash,
+// a kill) never removes and which listings hide.
+type TempRemover interface {
+	// RemoveStaleTemp removes the writers' temporary files under prefix
+	// (a key ending with '/') last modified before cutoff, and the
+	// folders that removal leaves empty below prefix, at most max files.
+	// It returns what it removed (bucket-relative paths) for the log.
+	RemoveStaleTemp(ctx context.Context, prefix string, cutoff time.Time, max int) ([]string, error)
+}

@@ -1,7 +1,7 @@
-package ui
+package markdown
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -10,9 +10,20 @@ import (
 	"time"
 
 	xhtml "golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
-var own = newFiles("/package/p/1.0.0/", []string{"/package/p/1.0.0/img/ok.png", "/package/p/1.0.0/docs/README.md", "/package/p/1.0.0/img/a b.png"})
+// renderT renders src as the README docs/README.md of the package own.
+func renderT(t testing.TB, src string, b Budget) Result {
+	t.Helper()
+	r, err := Render(context.Background(), []byte(src), "docs/README.md", own, b)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return r
+}
+
+var own = NewFiles("/package/p/1.0.0/", []string{"/package/p/1.0.0/img/ok.png", "/package/p/1.0.0/docs/README.md", "/package/p/1.0.0/img/a b.png"})
 
 // unsafeRe matches what must never reach a page from package text, in
 // the raw output (text included: the hostile inputs put it nowhere else).
@@ -86,8 +97,8 @@ func TestRenderMarkdownHostile(t *testing.T) {
 		{"scheme-relative", "[s](//evil.example/x)", []string{"<a rel="}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := renderMarkdown([]byte(c.src), "docs/README.md", own)
-			out := string(r.HTML)
+			r := renderT(t, c.src, DefaultBudget)
+			out := r.HTML
 			if m := unsafeRe.FindString(out); m != "" {
 				t.Errorf("output holds %q:\n%s", m, out)
 			}
@@ -118,7 +129,7 @@ func depth(h string) int {
 		case xhtml.ErrorToken:
 			return max
 		case xhtml.StartTagToken:
-			if n, _ := z.TagName(); !isVoid(atomOf(n)) {
+			if n, _ := z.TagName(); !IsVoid(atom.Lookup(n)) {
 				d++
 				if d > max {
 					max = d
@@ -150,25 +161,31 @@ func TestRenderMarkdownBounded(t *testing.T) {
 		{"deep lists", lists(3000), false, false},
 		{"link bomb", strings.Repeat("[a](", 50000), true, false},
 		{"wide table", strings.Repeat("|a", 2000) + "|\n" + strings.Repeat("|-", 2000) + "|\n", true, false},
-		{"huge", strings.Repeat("word ", maxMarkdownBytes/5+1), false, true},
-		{"output bomb", "|a|\n|-|\n" + strings.Repeat("|\n", 500000), false, true},
+		{"huge", strings.Repeat("word ", MaxSourceBytes/5+1), false, true},
+		// Over the output budget: shown as text, with the reason.
+		{"output bomb", "|a|\n|-|\n" + strings.Repeat("|\n", 500000), true, false},
 		{"emphasis", strings.Repeat("*a **a ", 100000), false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := renderMarkdown([]byte(c.src), "docs/README.md", own)
+			// A budget no test machine reaches: these cases are about
+			// what the output holds, the budget has tests of its own.
+			r := renderT(t, c.src, Budget{CPU: time.Minute, Output: DefaultBudget.Output})
 			if (r.Plain != "") != c.plain {
 				t.Errorf("plain text fallback = %v, want %v", r.Plain != "", c.plain)
 			}
 			if (r.Problem != "") != c.tooLarge {
 				t.Errorf("problem %q, want too large: %v", r.Problem, c.tooLarge)
 			}
-			if len(r.HTML) > maxRenderedBytes {
-				t.Errorf("%d bytes of HTML, limit %d", len(r.HTML), maxRenderedBytes)
+			if len(r.HTML) > DefaultBudget.Output {
+				t.Errorf("%d bytes of HTML, limit %d", len(r.HTML), DefaultBudget.Output)
 			}
-			if d := depth(string(r.HTML)); d > maxNesting {
-				t.Errorf("nesting %d, limit %d", d, maxNesting)
+			if d := depth(r.HTML); d > MaxNesting {
+				t.Errorf("nesting %d, limit %d", d, MaxNesting)
 			}
-			if m := unsafeRe.FindString(string(r.HTML)); m != "" {
+			if c.plain && r.Reason == "" {
+				t.Errorf("shown as plain text with no reason")
+			}
+			if m := unsafeRe.FindString(r.HTML); m != "" {
 				t.Errorf("output holds %q", m)
 			}
 		})
@@ -179,11 +196,9 @@ func BenchmarkRenderMarkdownHostile(b *testing.B) {
 	src := []byte(strings.Repeat("*a **a [x](", 20000) + strings.Repeat("<div>", 20000))
 	b.SetBytes(int64(len(src)))
 	for i := 0; i < b.N; i++ {
-		renderMarkdown(src, "docs/README.md", own)
+		Render(context.Background(), src, "docs/README.md", own, DefaultBudget)
 	}
 }
-
-var _ = bytes.MinRead
 
 // FuzzRenderMarkdown: whatever the Markdown, the output holds nothing that
 // runs, no image but the package's own files, and stays within bounds.
@@ -202,8 +217,8 @@ func FuzzRenderMarkdown(f *testing.F) {
 		// that crashes its worker.
 		hang := time.AfterFunc(20*time.Second, func() { panic(fmt.Sprintf("rendering did not finish in 20s: %q", src)) })
 		defer hang.Stop()
-		r := renderMarkdown([]byte(src), "docs/README.md", own)
-		out := string(r.HTML)
+		r := renderT(t, src, DefaultBudget)
+		out := r.HTML
 		if m := unsafeMarkup(out); m != "" {
 			t.Fatalf("output holds %s:\n%s", m, out)
 		}
@@ -212,7 +227,7 @@ func FuzzRenderMarkdown(f *testing.F) {
 				t.Fatalf("image %q is not a file of the package:\n%s", m[1], out)
 			}
 		}
-		if len(out) > maxRenderedBytes || depth(out) > maxNesting {
+		if len(out) > DefaultBudget.Output || depth(out) > MaxNesting {
 			t.Fatalf("output %d bytes, depth %d", len(out), depth(out))
 		}
 	})
