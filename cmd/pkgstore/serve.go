@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -82,9 +83,6 @@ another process.`,
 			if err := configDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			if err := checkPackagePaths(); err != nil {
-				return err
-			}
 			log, err := newFormatLogger(logFormat, logLevel)
 			if err != nil {
 				return err
@@ -149,7 +147,6 @@ another process.`,
 	f.String("config", "", "YAML file of serve settings, keys are flag names (addr: 0.0.0.0:8080); every flag is also read from PKGSTORE_<FLAG> (PKGSTORE_TLS_CERT for --tls-cert; lists comma-separated); precedence: flag, environment, file")
 	f.BoolVar(&dryRun, "dry-run", false, "open the buckets, load the index once, log what was found and exit (0: it would serve)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) at http://ADDR/debug/pprof/ (off when empty; never expose it)")
-	packagePathFlag(f)
 	f.StringVar(&addr, "addr", "localhost:8080", "address to listen on")
 	storageFlags(f, &cfg.Storage)
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
@@ -180,6 +177,10 @@ another process.`,
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
 	proxyBounds = proxyCacheFlags(f, &cfg.Proxy)
+	f.StringArrayVar(&cfg.PackagePaths, "package-path", nil, "EPR's package_paths: serve the zips (NAME-VERSION.zip + .zip.sig) and NAME/VERSION/ folders under DIR in place, read-only, beside the store (repeatable; the first path wins a duplicate; docs/package-paths.md)")
+	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "the package paths' own cache folder, so that a restart over unchanged folders reads no package again (default: DATA/package-paths-cache)")
+	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")
+	f.IntVar(&cfg.PackagePathWorkers, "package-path-workers", 0, "packages read at once when scanning the package paths (default: GOMAXPROCS)")
 	return cmd
 }
 

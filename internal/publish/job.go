@@ -147,6 +147,11 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id pac
 			return []api.Reason{{Check: api.CheckManifest, File: zipName + ": " + id.String() + "/manifest.yml", Message: "the package document would not load in a registry: " + err.Error()}}, nil
 		}
 	}
+	if p.cfg.Shadowed != nil {
+		if where, ok := p.cfg.Shadowed(id); ok {
+			return []api.Reason{{Check: api.CheckDuplicate, File: zipName, Message: fmt.Sprintf("%s is served from the package path %s, which is read-only; publishing it would replace what is served (the store wins a duplicate NAME-VERSION): change the version, or remove it from the package path first", id, where)}}, nil
+		}
+	}
 	if s.DryRun {
 		return nil, nil
 	}

@@ -46,6 +46,10 @@ type Config struct {
 	// refuses refuses the candidate, legacy or not. The server sets the
 	// registry catalog's check (catalog.Check), as it does the indexer's.
 	CheckDocument func(index.Entry) error
+	// Shadowed, if set, reports whether NAME-VERSION is served from
+	// elsewhere (a package path, read-only) and where: such a revision is
+	// refused as a duplicate, since a published copy would take its place.
+	Shadowed func(packageid.ID) (string, bool)
 	// Workers is the number of candidates processed at once (default
 	// DefaultWorkers).
 	Workers int

@@ -11,6 +11,7 @@
 //	httpenc  precompressed bodies, Accept-Encoding negotiation, ETags
 //	ui       the web catalog at /ui/
 //	proxy    EPR's proxy mode and the pull-through cache
+//	pkgpath  EPR's package_paths: zips and NAME/VERSION/ folders served in place
 //
 // The wing imports api, pkg, storage, govern, publish/index (the index
 // format) and client (the proxy fetches from upstream as mirror does).

@@ -15,6 +15,7 @@ import (
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/registry/httpenc"
+	"pkgstore/internal/registry/pkgpath"
 	"pkgstore/internal/storage"
 )
 
@@ -306,17 +307,20 @@ func (s *snapshot) admit(cache *bodyCache[string], seenKey, key string, raw []by
 
 // lookup finds name-version for the single-package routes; it answers the
 // error itself and returns nil when there is nothing to serve.
-func (r *Registry) lookup(w http.ResponseWriter, name, version, notFoundMsg string) *catalog.Revision {
+//
+// The package-path package serving the revision, if any, comes with it.
+func (r *Registry) lookup(w http.ResponseWriter, name, version, notFoundMsg string) (*catalog.Revision, *pkgpath.Package) {
 	if !packageid.IsStrictSemver(version) {
 		badRequest(w, "invalid package version")
-		return nil
+		return nil, nil
 	}
-	_, rev, ok := r.find(r.current(), packageid.ID{Name: name, Version: version})
+	snap := r.current()
+	_, rev, ok := r.find(snap, packageid.ID{Name: name, Version: version})
 	if !ok {
 		notFound(w, notFoundMsg)
-		return nil
+		return nil, nil
 	}
-	return rev
+	return rev, snap.local.Package(rev)
 }
 
 // find looks id up in the index, then among the hidden revisions.
@@ -370,12 +374,16 @@ func (r *Registry) serveArtifact(w http.ResponseWriter, req *http.Request, name,
 	if sig {
 		msg = "signature file not found"
 	}
-	rev := r.lookup(w, name, version, msg)
+	rev, local := r.lookup(w, name, version, msg)
 	if rev == nil {
 		return
 	}
 	// Public cache headers before the bucket read, as EPR does (trap §1.2).
 	setCache(w, r.cfg.CacheTimes.CatchAll)
+	if local != nil {
+		r.serveLocalArtifact(w, req, local, sig)
+		return
+	}
 	if sig {
 		// EPR leaves .sig to the OS MIME table; its Docker image (mailcap)
 		// says application/pgp-signature, which is what Fleet sees.
@@ -386,7 +394,7 @@ func (r *Registry) serveArtifact(w http.ResponseWriter, req *http.Request, name,
 }
 
 func (r *Registry) serveStatic(w http.ResponseWriter, req *http.Request, name, version, rel string) {
-	rev := r.lookup(w, name, version, "package revision not found")
+	rev, local := r.lookup(w, name, version, "package revision not found")
 	if rev == nil {
 		return
 	}
@@ -400,6 +408,10 @@ func (r *Registry) serveStatic(w http.ResponseWriter, req *http.Request, name, v
 	// changes nothing for Fleet, which fetches READMEs and shows images
 	// with <img> (where SVG script never runs).
 	w.Header().Set("Content-Security-Policy", StaticCSP)
+	if local != nil {
+		r.serveLocalStatic(w, req, local, rel)
+		return
+	}
 	r.serveBlob(w, req, storage.StaticKey(rev.ID, rel), mediatype.ByExtension(rel), "resource not found")
 }
 

@@ -17,6 +17,7 @@ import (
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/registry/httpenc"
+	"pkgstore/internal/registry/pkgpath"
 	"pkgstore/internal/storage"
 )
 
@@ -68,6 +69,11 @@ type Config struct {
 	// (yanked ones) on the single-package routes, so that whatever is
 	// pinned to them keeps working. It is reloaded with every new index.
 	Hidden Hidden
+	// Local, if set, serves EPR's package_paths beside the store: its
+	// packages are merged after the store's (the store wins a duplicate
+	// NAME-VERSION, as EPR's storage indexer comes first), and served from
+	// their folders. LocalChanged swaps in what its watcher found.
+	Local *pkgpath.Set
 }
 
 // Hidden holds revisions that are published but not in the index.
@@ -105,7 +111,9 @@ type Registry struct {
 // snapshot is one catalog plus the caches derived from it; swapped as a
 // whole so that a request sees one index from start to end.
 type snapshot struct {
-	cat      *catalog.Catalog
+	cat      *catalog.Catalog // what is served: store then package paths
+	store    *catalog.Catalog // the store's index alone (deltas apply to it)
+	local    *pkgpath.Source  // the package paths' packages, or nil
 	loadedAt time.Time
 	search   *bodyCache[string] // by raw query
 	cats     *bodyCache[string]
@@ -115,7 +123,7 @@ type snapshot struct {
 }
 
 func newSnapshot(c *catalog.Catalog) *snapshot {
-	return &snapshot{cat: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize), seen: newDoorkeeper()}
+	return &snapshot{cat: c, store: c, loadedAt: time.Now(), search: newBodyCache[string](searchCacheSize), cats: newBodyCache[string](searchCacheSize), docs: newBodyCache[*catalog.Revision](docCacheSize), seen: newDoorkeeper()}
 }
 
 // ParsePublicURL checks a --public-url: an absolute http or https URL with a
@@ -209,7 +217,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 	cur := r.snap.Load()
 	base := catalog.Empty()
 	if cur != nil {
-		base = cur.cat
+		base = cur.store
 	}
 	start := time.Now()
 	// Reading cursor.json is also the internal bucket's health probe: it
@@ -234,7 +242,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 		return fmt.Errorf("reload index: %w", err)
 	}
 	r.checked.Store(time.Now().UnixNano())
-	if cur != nil && next == cur.cat {
+	if cur != nil && next == cur.store && cur.local == r.localSource() {
 		return nil
 	}
 	if r.cfg.Hidden != nil {
@@ -247,11 +255,59 @@ func (r *Registry) Reload(ctx context.Context) error {
 			return fmt.Errorf("reload hidden revisions: %w", err)
 		}
 	}
+	snap, err := r.combine(next)
+	if err != nil {
+		r.loadErr.Store(ptr("package paths: " + err.Error()))
+		return fmt.Errorf("reload index: %w", err)
+	}
 	r.loadErr.Store(nil)
-	r.snap.Store(newSnapshot(next))
+	r.snap.Store(snap)
 	if next != base || cur == nil {
 		r.log.Info("index loaded", "cursor", next.Cursor(), "revisions", next.Len(), "took", time.Since(start))
 	}
+	return nil
+}
+
+// localSource returns the package paths' current packages, or nil.
+func (r *Registry) localSource() *pkgpath.Source {
+	if r.cfg.Local == nil {
+		return nil
+	}
+	return r.cfg.Local.Current()
+}
+
+// combine returns the snapshot serving store followed by the package
+// paths' current packages.
+func (r *Registry) combine(store *catalog.Catalog) (*snapshot, error) {
+	local := r.localSource()
+	if local == nil {
+		return newSnapshot(store), nil
+	}
+	cat, err := catalog.Merge(store.Cursor(), store, local.Catalog())
+	if err != nil {
+		return nil, err
+	}
+	s := newSnapshot(cat)
+	s.store, s.local = store, local
+	return s, nil
+}
+
+// LocalChanged serves the package paths' current packages with the store's
+// index already loaded (their watcher calls it). Before the first Reload
+// it does nothing: that Reload takes them in.
+func (r *Registry) LocalChanged() error {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	cur := r.snap.Load()
+	if cur == nil || cur.local == r.localSource() {
+		return nil
+	}
+	snap, err := r.combine(cur.store)
+	if err != nil {
+		return fmt.Errorf("package paths: %w", err)
+	}
+	r.snap.Store(snap)
+	r.log.Info("package paths changed", "revisions", snap.cat.Len(), "from_package_paths", snap.local.Len())
 	return nil
 }
 

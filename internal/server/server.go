@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"pkgstore/internal/publish/ratelimit"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/registry/pkgpath"
 	"pkgstore/internal/registry/proxy"
 	"pkgstore/internal/server/logging"
 	"pkgstore/internal/server/metrics"
@@ -82,6 +84,20 @@ type Config struct {
 	Proxy ProxyConfig
 	// NoUI turns the web catalog at /ui/ off.
 	NoUI bool
+	// PackagePaths are EPR's package_paths: folders of zips and unpacked
+	// packages served in place beside the store (internal/registry/pkgpath,
+	// docs/package-paths.md). They are validated as EPR validates them
+	// unless NoSpecValidation, and need signature files when
+	// RequireSignatures.
+	PackagePaths []string
+	// PackagePathCache is the package paths' cache folder, theirs alone
+	// (empty: DATA/package-paths-cache, or no cache without a data folder).
+	PackagePathCache string
+	// PackagePathWatch is how often the package paths are rescanned (0:
+	// never).
+	PackagePathWatch time.Duration
+	// PackagePathWorkers bounds the packages read at once (0: GOMAXPROCS).
+	PackagePathWorkers int
 	// Version describes this build (buildinfo.Info.Short): in the start
 	// log line and in /health?verbose=true.
 	Version string
@@ -127,10 +143,12 @@ type Server struct {
 	Yanks    *yank.Store
 	// PublishAPI is the publishing API (nil when read-only).
 	PublishAPI *publishapi.API
-	handler    http.Handler
-	proxy      *proxy.Proxy // nil without proxy mode
-	log        *slog.Logger
-	tls        *tls.Config // nil: plain HTTP
+	// Local is the package paths' packages (nil without package paths).
+	Local   *pkgpath.Set
+	handler http.Handler
+	proxy   *proxy.Proxy // nil without proxy mode
+	log     *slog.Logger
+	tls     *tls.Config // nil: plain HTTP
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -159,6 +177,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rcfg.Logger = cfg.Logger
 	rcfg.Build = cfg.Version
 	rcfg.Hidden = registry.NewYanked(b.Internal, s.Yanks.Hidden)
+	if len(cfg.PackagePaths) > 0 {
+		if s.Local, err = openPackagePaths(ctx, cfg); err != nil {
+			b.Close()
+			return nil, err
+		}
+		rcfg.Local = s.Local
+	}
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
@@ -201,6 +226,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	pcfg := jobConfig(cfg, b, keyring, s.Audit)
+	pcfg.Shadowed = s.shadowed
 	pcfg.OnPublished = func(packageid.ID) {
 		// The last of a burst is indexed at once; the others wait
 		// for the indexer's MinInterval and share its passes.
@@ -365,6 +391,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Error("initial index load", "err", err)
 	}
 	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
+	if s.Local != nil {
+		run(func(ctx context.Context) {
+			s.Local.Watch(ctx, s.cfg.PackagePathWatch, func() {
+				if err := s.Registry.LocalChanged(); err != nil {
+					s.log.Error("package paths", "err", err)
+				}
+			})
+		})
+	}
 	if s.Indexer != nil {
 		run(func(ctx context.Context) { s.Tokens.Run(ctx, tokens.DefaultPollInterval) })
 		// Writes the summaries of suppressed refusals as their windows
@@ -426,4 +461,36 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// openPackagePaths scans the package paths once; a package that does not
+// load stops the start, as it stops EPR's.
+func openPackagePaths(ctx context.Context, cfg Config) (*pkgpath.Set, error) {
+	dir := cfg.PackagePathCache
+	if dir == "" && cfg.Storage.DataDir != "" && (cfg.Storage.PublicURL == "" || cfg.Storage.InternalURL == "") {
+		dir = cfg.Storage.DataDir
+	}
+	if cfg.PackagePathCache == "" && dir != "" {
+		dir = filepath.Join(dir, pkgpath.DefaultCacheDir)
+	}
+	set, err := pkgpath.Open(ctx, pkgpath.Config{
+		Paths:    cfg.PackagePaths,
+		Options:  pkgpath.Options{Validate: !cfg.NoSpecValidation, RequireSignatures: cfg.RequireSignatures},
+		CacheDir: dir,
+		Workers:  cfg.PackagePathWorkers,
+		Logger:   cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("package paths: %w", err)
+	}
+	return set, nil
+}
+
+// shadowed reports whether a package path serves id (the publishing job
+// refuses it: see docs/package-paths.md).
+func (s *Server) shadowed(id packageid.ID) (string, bool) {
+	if s.Local == nil {
+		return "", false
+	}
+	return s.Local.Has(id)
 }

@@ -2,11 +2,17 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
+	"os"
 
 	"pkgstore/internal/govern/provenance"
 	"pkgstore/internal/govern/yank"
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/pkgpath"
 	"pkgstore/internal/registry/ui"
 	"pkgstore/internal/storage"
 )
@@ -24,6 +30,7 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 		Public:    s.Buckets.Public,
 		Yanks:     uiYanks{s.Yanks},
 		Artifacts: uiArtifacts{s.Buckets.Internal},
+		Local:     uiLocal{s},
 		Logger:    s.log,
 		Internal:  s.Buckets.Internal,
 		ReadOnly:  s.cfg.ReadOnly,
@@ -75,4 +82,49 @@ func (a uiArtifacts) Artifact(ctx context.Context, id packageid.ID) (*ui.Artifac
 		rec.SignerFingerprint = rev.Signer.Fingerprint
 	}
 	return rec, nil
+}
+
+// uiLocal gives the catalog the files of revisions served from package
+// paths (the store's own revisions win a duplicate, as on the EPR routes).
+type uiLocal struct{ s *Server }
+
+func (l uiLocal) pkg(id packageid.ID) *pkgpath.Package {
+	if l.s.Local == nil {
+		return nil
+	}
+	rev, ok := l.s.Registry.Catalog().Lookup(id)
+	if !ok {
+		return nil
+	}
+	return l.s.Local.Current().Package(rev)
+}
+
+func (l uiLocal) Open(id packageid.ID, rel string) (io.ReadCloser, int64, bool, error) {
+	p := l.pkg(id)
+	if p == nil {
+		return nil, 0, false, nil
+	}
+	f, err := p.OpenStatic(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, true, fmt.Errorf("%s %s: %w: %w", id, rel, fs.ErrNotExist, storage.ErrNotExist)
+	}
+	if err != nil {
+		return nil, 0, true, err
+	}
+	return f, f.Size, true, nil
+}
+
+func (l uiLocal) ZipSize(id packageid.ID) (int64, bool) {
+	p := l.pkg(id)
+	if p == nil {
+		return 0, false
+	}
+	if !p.Zip {
+		return 0, true
+	}
+	fi, err := os.Stat(p.Path)
+	if err != nil {
+		return 0, true
+	}
+	return fi.Size(), true
 }

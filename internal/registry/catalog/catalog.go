@@ -572,3 +572,35 @@ func Check(e index.Entry) error {
 	_, err := NewRevision(e)
 	return err
 }
+
+// Merge returns a catalog for cursor holding the revisions of cats in
+// order, the first of a NAME-VERSION winning: EPR's combined indexer
+// (storage first, then the package paths' zips, then their folders).
+// Revisions are shared, not copied.
+func Merge(cursor string, cats ...*Catalog) (*Catalog, error) {
+	n := 0
+	for _, c := range cats {
+		n += len(c.revs)
+	}
+	b := NewBuilder(cursor, n)
+	for _, c := range cats {
+		for _, r := range c.revs {
+			b.Add(r)
+		}
+	}
+	return b.Finish()
+}
+
+// Parser parses revisions one after another with reusable buffers, shared
+// tables of parsed constraints and interned strings, and bytes kept in
+// large chunks: revisions built by one Parser cost less memory than
+// NewRevision's. It is not safe for concurrent use (one per goroutine).
+type Parser struct {
+	b buffers
+}
+
+// NewParser returns a Parser.
+func NewParser() *Parser { return &Parser{b: buffers{slab: &slab{}}} }
+
+// Revision is NewRevision with the parser's buffers.
+func (p *Parser) Revision(e index.Entry) (*Revision, error) { return newRevisionBuf(e, &p.b) }

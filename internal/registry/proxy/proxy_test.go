@@ -125,14 +125,27 @@ func TestProxyModeMatchesReference(t *testing.T) {
 	refUp := eprtest.Start(t, eprtest.Options{PackagePaths: []string{folder(t, key, upstreamRevs)}, RequireSignatures: true})
 	storeUp := startOurs(t, key, "", false, upstreamRevs)
 	for _, up := range []struct{ name, url string }{{"reference upstream", refUp.URL}, {"pkgstore upstream", storeUp.URL}} {
-		t.Run(up.name, func(t *testing.T) { compareProxies(t, key, up.url) })
+		t.Run(up.name, func(t *testing.T) { compareProxies(t, key, up.url, false) })
 	}
+	// Ours with its local packages in a package path, as the reference
+	// has them (docs/package-paths.md): the same answers.
+	t.Run("package path", func(t *testing.T) { compareProxies(t, key, refUp.URL, true) })
 }
 
-func compareProxies(t *testing.T, key *sigtest.Key, upURL string) {
-	ref := eprtest.Start(t, eprtest.Options{PackagePaths: []string{folder(t, key, localRevs)}, RequireSignatures: true,
+func compareProxies(t *testing.T, key *sigtest.Key, upURL string, packagePath bool) {
+	local := folder(t, key, localRevs)
+	ref := eprtest.Start(t, eprtest.Options{PackagePaths: []string{local}, RequireSignatures: true,
 		Args: []string{"-feature-proxy-mode", "-proxy-to", upURL, "-proxy-allow-insecure"}})
-	ours := startOurs(t, key, upURL, false, localRevs)
+	var ours *servertest.Store
+	if packagePath {
+		ours = servertest.Start(t, servertest.Options{Key: key, Configure: func(c *server.Config) {
+			c.Proxy = server.ProxyConfig{Upstream: upURL, Retry: client.Retry{Attempts: 2, Backoff: 10 * time.Millisecond}}
+			c.PackagePaths = []string{local}
+			c.NoSpecValidation = true
+		}})
+	} else {
+		ours = startOurs(t, key, upURL, false, localRevs)
+	}
 	paths := []string{
 		"/search", "/search?all=true", "/search?package=alpha", "/search?package=alpha&all=true",
 		"/search?package=shared", "/search?kibana.version=8.5.0", "/search?kibana.version=7.17.0&all=true",

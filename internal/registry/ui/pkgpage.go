@@ -355,7 +355,14 @@ func (h *Handler) revisionParts(ctx, wait context.Context, rev *catalog.Revision
 		// A render cut short by a busy machine is shown, and tried again.
 		p.incomplete = rec.Starved()
 	}
-	if strings.HasPrefix(doc.Download, "/epr/") {
+	local := false
+	if h.cfg.Local != nil {
+		var size int64
+		if size, local = h.cfg.Local.ZipSize(rev.ID); local {
+			p.size = size
+		}
+	}
+	if strings.HasPrefix(doc.Download, "/epr/") && !local {
 		if a, err := h.cfg.Public.Attributes(ctx, storage.ZipKey(rev.ID)); err == nil {
 			p.size = a.Size
 		} else if !storage.IsNotFound(err) {
@@ -436,15 +443,29 @@ func (h *Handler) storedRecord(ctx context.Context, id packageid.ID) (*markdown.
 // readStatic reads a static file of id, refusing more than limit bytes
 // (markdown.ErrTooLarge); a file that does not exist is fs.ErrNotExist.
 func (h *Handler) readStatic(ctx context.Context, id packageid.ID, rel string, limit int64) ([]byte, error) {
-	rd, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel))
-	if storage.IsNotFound(err) {
-		return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
+	var (
+		rd   io.ReadCloser
+		size int64
+	)
+	handled := false
+	if h.cfg.Local != nil {
+		var err error
+		if rd, size, handled, err = h.cfg.Local.Open(id, rel); handled && err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
+	if !handled {
+		br, err := h.cfg.Public.NewReader(ctx, storage.StaticKey(id, rel))
+		if storage.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rd, size = br, br.Size()
 	}
 	defer rd.Close()
-	if rd.Size() > limit {
+	if size > limit {
 		return nil, markdown.ErrTooLarge
 	}
 	data, err := io.ReadAll(io.LimitReader(rd, limit+1))

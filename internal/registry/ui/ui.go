@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -72,6 +73,18 @@ type ArtifactSource interface {
 	Artifact(ctx context.Context, id packageid.ID) (*ArtifactRecord, error)
 }
 
+// LocalFiles gives the files of revisions served from elsewhere than the
+// public bucket (package paths, docs/package-paths.md).
+type LocalFiles interface {
+	// Open opens the file rel of id; handled is false when id is not
+	// one of its revisions (the public bucket has it). A missing file is
+	// an error for which storage.IsNotFound is true.
+	Open(id packageid.ID, rel string) (rc io.ReadCloser, size int64, handled bool, err error)
+	// ZipSize returns the size of id's zip (0 when it is generated on
+	// request); handled as for Open.
+	ZipSize(id packageid.ID) (size int64, handled bool)
+}
+
 // Config of the catalog.
 type Config struct {
 	// Catalog returns the index snapshot to serve; called once per request.
@@ -80,6 +93,7 @@ type Config struct {
 	Public    *storage.Bucket
 	Yanks     YankSource     // optional
 	Artifacts ArtifactSource // optional
+	Local     LocalFiles     // optional
 	Logger    *slog.Logger
 	// Internal is the internal bucket, where the publishing job stores
 	// each revision's rendered README and changelog

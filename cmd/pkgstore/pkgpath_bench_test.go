@@ -1,0 +1,250 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"pkgstore/internal/testkit/eprdiff"
+	"pkgstore/internal/testkit/eprtest"
+	"pkgstore/internal/testkit/sharedtest"
+	"pkgstore/internal/testkit/sigtest"
+)
+
+// distributionRevisions is the size of the v1 production branch the
+// distribution image bakes in (issue 22).
+const distributionRevisions = 1918
+
+// BenchmarkPackagePathsStart measures, side by side over the same folder
+// of 1,918 signed zips (the v1 sample's 269 revisions, then copies with
+// the patch version raised by 1000, 2000, … until there are 1,918), the
+// time from process start to /health answering 200 and the peak resident
+// set (VmHWM, after the first /search?all=true) of the reference EPR and
+// of `pkgstore serve --package-path` (a first start, which reads every zip
+// and writes its cache, and a restart over the unchanged folder).
+// Package validation is off on both sides (v1 packages predate the spec
+// EPR validates against):
+//
+//	go test ./cmd/pkgstore -run '^$' -bench PackagePathsStart -benchtime 1x
+func BenchmarkPackagePathsStart(b *testing.B) {
+	script := eprtest.Script(b)
+	dir := synthZipDir(b, distributionRevisions)
+	var total int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, _ error) error {
+		if fi, err := d.Info(); err == nil && !d.IsDir() {
+			total += fi.Size()
+		}
+		return nil
+	})
+	b.Logf("%d zips, %d MB with signatures, in %s", distributionRevisions, total>>20, dir)
+	cfg := filepath.Join(b.TempDir(), "epr.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("package_paths:\n  - %q\n", dir)), 0o644)
+	var eprT, coldT, warmT time.Duration
+	var eprRSS, coldRSS, warmRSS int64
+	var eprCPU, coldCPU, warmCPU time.Duration
+	for range b.N {
+		data := b.TempDir()
+		eprT, eprRSS, eprCPU = startMeasured(b, func(addr string) *exec.Cmd {
+			return exec.Command(script, "-address", addr, "-config", cfg, "-disable-package-validation", "-log-level", "warn")
+		})
+		ours := func(addr string) *exec.Cmd {
+			cmd := exec.Command(os.Args[0], "serve", "--addr", addr, "--data", data, "--package-path", dir,
+				"--no-spec-validation", "--log-level", "warn", "--no-ui")
+			cmd.Env = append(os.Environ(), "PKGSTORE_AS_CLI=1")
+			return cmd
+		}
+		coldT, coldRSS, coldCPU = startMeasured(b, ours)
+		warmT, warmRSS, warmCPU = startMeasured(b, ours)
+	}
+	b.ReportMetric(eprT.Seconds(), "epr-start-s")
+	b.ReportMetric(coldT.Seconds(), "ours-start-s")
+	b.ReportMetric(warmT.Seconds(), "ours-restart-s")
+	b.ReportMetric(coldT.Seconds()/eprT.Seconds(), "start-ratio")
+	b.ReportMetric(warmT.Seconds()/eprT.Seconds(), "restart-ratio")
+	// CPU time to healthy: what the wall time is on an idle machine with
+	// as many cores as the process uses, whatever else the machine runs.
+	b.ReportMetric(eprCPU.Seconds(), "epr-cpu-s")
+	b.ReportMetric(coldCPU.Seconds(), "ours-cpu-s")
+	b.ReportMetric(warmCPU.Seconds(), "ours-restart-cpu-s")
+	b.ReportMetric(coldCPU.Seconds()/eprCPU.Seconds(), "cpu-ratio")
+	b.ReportMetric(float64(eprRSS>>20), "epr-rss-MB")
+	b.ReportMetric(float64(coldRSS>>20), "ours-rss-MB")
+	b.ReportMetric(float64(warmRSS>>20), "ours-restart-rss-MB")
+	b.ReportMetric(float64(coldRSS)/float64(eprRSS), "rss-ratio")
+	b.ReportMetric(float64(warmRSS)/float64(eprRSS), "restart-rss-ratio")
+}
+
+// startMeasured starts the process cmd makes for a free loopback address,
+// returns the time until /health answered 200, its peak RSS after one
+// /search?all=true and the CPU time it used until healthy, and stops it.
+func startMeasured(b *testing.B, mk func(addr string) *exec.Cmd) (time.Duration, int64, time.Duration) {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := mk(addr)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}()
+	c := &http.Client{Timeout: 2 * time.Second}
+	var took, cpu time.Duration
+	for {
+		select {
+		case <-exited:
+			b.Fatalf("%s exited before it was healthy:\n%s", cmd.Path, logs.String())
+		default:
+		}
+		resp, err := c.Get("http://" + addr + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				took = time.Since(start)
+				cpu = cpuTime(b, cmd.Process.Pid)
+				break
+			}
+		}
+		if time.Since(start) > 10*time.Minute {
+			b.Fatalf("%s not healthy after 10 minutes", cmd.Path)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, err := c.Get("http://" + addr + "/search?all=true")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if n < 1000 {
+		b.Fatalf("/search?all=true: %d bytes", n)
+	}
+	return took, peakRSS(b, cmd.Process.Pid), cpu
+}
+
+// cpuTime is the user and system time of a process (its /proc stat, in
+// clock ticks of 1/100 s).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces), from 3 on.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// synthZipDir writes n signed zips made from the v1 sample: its revisions
+// as built by `pkgstore build --v1`, then copies whose manifest version
+// and root folder have the patch version raised by 1000·k.
+func synthZipDir(b *testing.B, n int) string {
+	b.Helper()
+	sample := eprdiff.BuildV1Folders(b, filepath.Join(sharedtest.UnpackV1(b), "packages"))
+	key := sigtest.NewKey(b, "bench")
+	dir := b.TempDir()
+	count := 0
+	for k := 0; count < n; k++ {
+		for _, s := range sample {
+			if count == n {
+				break
+			}
+			v, err := semver.StrictNewVersion(s.ID.Version)
+			if err != nil {
+				b.Fatal(err)
+			}
+			nv := s.ID.Version
+			if k > 0 {
+				nv = fmt.Sprintf("%d.%d.%d", v.Major(), v.Minor(), v.Patch()+uint64(1000*k))
+				if v.Prerelease() != "" {
+					nv += "-" + v.Prerelease()
+				}
+			}
+			data := revise(b, s.Zip, s.ID.Name+"-"+s.ID.Version, s.ID.Name+"-"+nv, nv)
+			p := filepath.Join(dir, s.ID.Name+"-"+nv+".zip")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(p+".sig", key.Sign(b, data), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			count++
+		}
+	}
+	return dir
+}
+
+var manifestVersion = regexp.MustCompile(`(?m)^version:.*$`)
+
+// revise copies a package zip with its root folder renamed and the
+// manifest's version replaced; other entries are copied compressed.
+func revise(b *testing.B, data []byte, oldRoot, newRoot, version string) []byte {
+	b.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range zr.File {
+		name := newRoot + strings.TrimPrefix(f.Name, oldRoot)
+		if f.Name == oldRoot+"/manifest.yml" {
+			rc, err := f.Open()
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, _ := io.ReadAll(rc)
+			rc.Close()
+			m = manifestVersion.ReplaceAll(m, []byte("version: "+version))
+			h := f.FileHeader
+			h.Name = name
+			w, err := zw.CreateHeader(&h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.Write(m)
+			continue
+		}
+		h := f.FileHeader
+		h.Name = name
+		w, err := zw.CreateRaw(&h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc, err := f.OpenRaw()
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(w, rc)
+	}
+	if err := zw.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,299 @@
+package pkgpath_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/pkgpath"
+	"pkgstore/internal/testkit/ziptest"
+)
+
+func writeZip(t *testing.T, dir, name, version string, edit func(string) string, sig bool) string {
+	t.Helper()
+	p := filepath.Join(dir, name+"-"+version+".zip")
+	if err := os.WriteFile(p, ziptest.SortedPackage(t, name, version, edit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if sig {
+		if err := os.WriteFile(p+".sig", []byte("-----BEGIN PGP SIGNATURE-----\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// writeFolder unpacks a small package as dir/NAME/VERSION/ (or at the
+// folder given by at, relative to dir).
+func writeFolder(t *testing.T, dir, at, name, version string, skip string, edit func(string) string) string {
+	t.Helper()
+	root := filepath.Join(dir, at)
+	for _, e := range ziptest.PackageEntries(name, version) {
+		rel := strings.TrimPrefix(e.Name, name+"-"+version+"/")
+		if rel == "" || strings.HasSuffix(rel, "/") || rel == skip {
+			continue
+		}
+		body := e.Body
+		if rel == "manifest.yml" && edit != nil {
+			body = []byte(edit(string(body)))
+		}
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func open(t *testing.T, cfg pkgpath.Config) *pkgpath.Set {
+	t.Helper()
+	s, err := pkgpath.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func doc(t *testing.T, s *pkgpath.Set, name, version string) string {
+	t.Helper()
+	src := s.Current()
+	p, ok := src.Lookup(packageid.ID{Name: name, Version: version})
+	if !ok {
+		t.Fatalf("%s-%s not served", name, version)
+	}
+	d, err := src.Catalog().Document(p.Rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(d)
+}
+
+// TestCacheReusedOnRestart: a restart over unchanged folders reads no
+// package again and serves the same documents; a changed zip is read
+// again; a damaged cache costs a full scan, not the start.
+func TestCacheReusedOnRestart(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"aaa", "bbb", "ccc"} {
+		writeZip(t, dir, n, "1.0.0", nil, true)
+	}
+	writeFolder(t, dir, "ddd/2.0.0", "ddd", "2.0.0", "", nil)
+	cfg := pkgpath.Config{Paths: []string{dir}, CacheDir: filepath.Join(t.TempDir(), "c")}
+	s1 := open(t, cfg)
+	if l, r := s1.LastScan(); l != 4 || r != 0 {
+		t.Fatalf("first scan: loaded %d, reused %d; want 4, 0", l, r)
+	}
+	before := doc(t, s1, "bbb", "1.0.0")
+	s2 := open(t, cfg)
+	if l, r := s2.LastScan(); l != 0 || r != 4 {
+		t.Fatalf("restart: loaded %d, reused %d; want 0, 4", l, r)
+	}
+	if got := doc(t, s2, "bbb", "1.0.0"); got != before {
+		t.Fatalf("document from the cache differs:\n%s\nwant\n%s", got, before)
+	}
+	if !strings.Contains(doc(t, s2, "ddd", "2.0.0"), `"path": "/package/ddd/2.0.0"`) {
+		t.Fatal("folder package not served from the cache")
+	}
+	// A changed zip (new content, new size and time) is read again.
+	writeZip(t, dir, "bbb", "1.0.0", func(m string) string {
+		return strings.Replace(m, "A package built by the tests.", "Changed on disk.", 1)
+	}, true)
+	s3 := open(t, cfg)
+	if l, _ := s3.LastScan(); l != 1 {
+		t.Fatalf("after a change: loaded %d, want 1", l)
+	}
+	if !strings.Contains(doc(t, s3, "bbb", "1.0.0"), "Changed on disk.") {
+		t.Fatal("changed zip served from a stale cache")
+	}
+	des, _ := os.ReadDir(cfg.CacheDir)
+	if len(des) != 4 {
+		t.Fatalf("%d cache files, want 4", len(des))
+	}
+	for _, d := range des {
+		if err := os.WriteFile(filepath.Join(cfg.CacheDir, d.Name()), []byte(`{"options":`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s4 := open(t, cfg)
+	if l, _ := s4.LastScan(); l != 4 {
+		t.Fatalf("damaged cache: loaded %d, want 4", l)
+	}
+}
+
+// TestRescan: added, changed and removed packages are picked up; a scan
+// that finds nothing new reports no change; a package that stops loading
+// is left out while the others stay.
+func TestRescan(t *testing.T) {
+	dir := t.TempDir()
+	writeZip(t, dir, "aaa", "1.0.0", nil, false)
+	s := open(t, pkgpath.Config{Paths: []string{dir}})
+	ctx := context.Background()
+	if changed, err := s.Rescan(ctx, false); err != nil || changed {
+		t.Fatalf("unchanged rescan: %v, %v", changed, err)
+	}
+	added := writeZip(t, dir, "bbb", "1.0.0", nil, false)
+	if changed, err := s.Rescan(ctx, false); err != nil || !changed {
+		t.Fatalf("rescan after adding: %v, %v", changed, err)
+	}
+	if s.Current().Len() != 2 {
+		t.Fatalf("%d packages, want 2", s.Current().Len())
+	}
+	if err := os.Remove(added); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := s.Rescan(ctx, false); err != nil || !changed {
+		t.Fatalf("rescan after removing: %v, %v", changed, err)
+	}
+	if _, ok := s.Current().Lookup(packageid.ID{Name: "bbb", Version: "1.0.0"}); ok {
+		t.Fatal("removed package still served")
+	}
+	// A zip whose manifest no longer loads: left out, the rest served.
+	if err := os.WriteFile(filepath.Join(dir, "aaa-1.0.0.zip"), ziptest.Build(t, ziptest.Entry{Name: "x/readme.txt", Body: []byte("x")}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeZip(t, dir, "ccc", "1.0.0", nil, false)
+	if _, err := s.Rescan(ctx, false); err != nil {
+		t.Fatalf("lenient rescan: %v", err)
+	}
+	if _, ok := s.Current().Lookup(packageid.ID{Name: "ccc", Version: "1.0.0"}); !ok || s.Current().Len() != 1 {
+		t.Fatalf("after a broken zip: %d packages, want only ccc", s.Current().Len())
+	}
+}
+
+// TestRefusedAtStart: what EPR refuses to start with, Open refuses, with
+// EPR's reason.
+func TestRefusedAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    pkgpath.Options
+		setup   func(t *testing.T, dir string)
+		wantErr string
+	}{
+		{"zip without a package folder", pkgpath.Options{}, func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, "x-1.0.0.zip"), ziptest.Build(t, ziptest.Entry{Name: "manifest.yml", Body: ziptest.Manifest("x", "1.0.0")}), 0o644)
+		}, "failed to determine root directory"},
+		{"folder without README", pkgpath.Options{}, func(t *testing.T, dir string) {
+			writeFolder(t, dir, "x/1.0.0", "x", "1.0.0", "docs/README.md", nil)
+		}, "docs/README.md is required"},
+		{"missing signature", pkgpath.Options{RequireSignatures: true}, func(t *testing.T, dir string) {
+			writeZip(t, dir, "x", "1.0.0", nil, false)
+		}, "missing a required signature file"},
+		{"validation: no title", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
+			writeFolder(t, dir, "x/1.0.0", "x", "1.0.0", "", func(m string) string { return strings.Replace(m, "title: x test package\n", "", 1) })
+		}, "no title set"},
+		{"validation: version folder", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
+			writeFolder(t, dir, "x/1.0.1", "x", "1.0.0", "", nil)
+		}, "not the same as in the path"},
+		{"validation: missing icon", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
+			writeFolder(t, dir, "x/1.0.0", "x", "1.0.0", "img/icon.svg", nil)
+		}, "img/icon.svg"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.setup(t, dir)
+			_, err := pkgpath.Open(context.Background(), pkgpath.Config{Paths: []string{dir}, Options: tc.opts})
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Open: %v; want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestWalkLikeEPR: zips anywhere below a path (not-zips skipped), folders
+// only as NAME/VERSION/ with a strict semver VERSION; NAME-VERSION/
+// folders and stray files are ignored, as EPR ignores them; zips win over
+// folders and the first path over the next.
+func TestWalkLikeEPR(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(a, "deep", "er"), 0o755)
+	writeZip(t, filepath.Join(a, "deep", "er"), "zipped", "1.0.0", nil, false)
+	os.WriteFile(filepath.Join(a, "junk.zip"), []byte("not a zip"), 0o644)
+	writeFolder(t, a, "flat-1.0.0", "flat", "1.0.0", "", nil)
+	writeFolder(t, a, "named/not-semver", "named", "1.0.0", "", nil)
+	writeFolder(t, a, "dup/1.0.0", "dup", "1.0.0", "", func(m string) string { return strings.Replace(m, "A package built by the tests.", "from a", 1) })
+	writeFolder(t, b, "dup/1.0.0", "dup", "1.0.0", "", func(m string) string { return strings.Replace(m, "A package built by the tests.", "from b", 1) })
+	writeZip(t, b, "dup", "1.0.0", func(m string) string { return strings.Replace(m, "A package built by the tests.", "zip in b", 1) }, false)
+	s := open(t, pkgpath.Config{Paths: []string{a, b}})
+	var got []string
+	for _, id := range []string{"zipped-1.0.0", "flat-1.0.0", "named-1.0.0", "dup-1.0.0"} {
+		pid, _ := packageid.ParseZipName(id + ".zip")
+		if _, ok := s.Current().Lookup(pid); ok {
+			got = append(got, id)
+		}
+	}
+	if strings.Join(got, " ") != "zipped-1.0.0 dup-1.0.0" {
+		t.Fatalf("served %v, want zipped-1.0.0 and dup-1.0.0", got)
+	}
+	if d := doc(t, s, "dup", "1.0.0"); !strings.Contains(d, "zip in b") {
+		t.Fatalf("duplicate: the zip (zip indexer first) should win:\n%s", d)
+	}
+}
+
+// TestOpenStatic: files are served from zips and folders, seekable; a link
+// out of a version folder and ".." are "no such file"; a path under a
+// file is an error (EPR answers 500).
+func TestOpenStatic(t *testing.T) {
+	dir := t.TempDir()
+	writeZip(t, dir, "zipped", "1.0.0", nil, false)
+	root := writeFolder(t, dir, "folded/1.0.0", "folded", "1.0.0", "", nil)
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("secret"), 0o644)
+	if err := os.Symlink(secret, filepath.Join(root, "docs", "evil.md")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, pkgpath.Config{Paths: []string{dir}})
+	for _, name := range []string{"zipped", "folded"} {
+		p, _ := s.Current().Lookup(packageid.ID{Name: name, Version: "1.0.0"})
+		f, err := p.OpenStatic("docs/README.md")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := "# " + name + "\n\nA test package with <b>HTML</b> & ampersands.\n"
+		all, _ := io.ReadAll(f)
+		if string(all) != want || f.Size != int64(len(want)) {
+			t.Fatalf("%s: read %q (size %d)", name, all, f.Size)
+		}
+		// A range: seek into the middle, then back to the start.
+		if _, err := f.Seek(2, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		part := make([]byte, 4)
+		if _, err := io.ReadFull(f, part); err != nil || string(part) != want[2:6] {
+			t.Fatalf("%s: range read %q, %v", name, part, err)
+		}
+		f.Seek(0, io.SeekStart)
+		if all, _ := io.ReadAll(f); string(all) != want {
+			t.Fatalf("%s: reread %q", name, all)
+		}
+		f.Close()
+		for _, bad := range []string{"../1.0.0/manifest.yml", "", "docs/missing.md", "docs"} {
+			if _, err := p.OpenStatic(bad); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("%s: OpenStatic(%q): %v, want not exist", name, bad, err)
+			}
+		}
+	}
+	p, _ := s.Current().Lookup(packageid.ID{Name: "folded", Version: "1.0.0"})
+	if f, err := p.OpenStatic("docs/evil.md"); !errors.Is(err, fs.ErrNotExist) {
+		if f != nil {
+			b, _ := io.ReadAll(f)
+			t.Fatalf("link out of the package served: %q", b)
+		}
+		t.Fatalf("link out of the package: %v, want not exist", err)
+	}
+	if _, err := p.OpenStatic("manifest.yml/x"); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("path under a file: %v, want an error other than not-exist", err)
+	}
+	var buf bytes.Buffer
+	if err := p.WriteZip(&buf); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,454 @@
+package pkgpath
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/publish/index"
+	"pkgstore/internal/registry/catalog"
+	"pkgstore/internal/storage/atomicfile"
+)
+
+// Config configures a Set.
+type Config struct {
+	// Paths are the package paths in precedence order (the first path
+	// wins a duplicate NAME-VERSION, zips before folders, as in EPR).
+	Paths []string
+	Options
+	// CacheDir, if set, keeps the document built for each package (one
+	// file each), so that a restart over unchanged folders reads no
+	// package again. It must be the Set's own folder: files there that no
+	// package needs are removed.
+	CacheDir string
+	// Workers bound the packages loaded at once (default GOMAXPROCS;
+	// EPR's -package-paths-workers).
+	Workers int
+	Logger  *slog.Logger
+}
+
+// Package is one package served from a package path.
+type Package struct {
+	ID packageid.ID
+	// Path is the zip file or the version folder.
+	Path string
+	// Zip tells which; Root is the package folder inside a zip.
+	Zip  bool
+	Root string
+	// SigPath is the signature file, "" when there is none.
+	SigPath string
+	Rev     *catalog.Revision
+}
+
+// Source is one scan's packages: immutable, swapped as a whole.
+type Source struct {
+	cat   *catalog.Catalog
+	byRev map[*catalog.Revision]*Package
+	byID  map[packageid.ID]*Package
+}
+
+// Catalog returns the packages as a catalog, in EPR's precedence order.
+func (s *Source) Catalog() *catalog.Catalog { return s.cat }
+
+// Package returns the package serving rev, or nil when rev is not one of
+// this source's (a store revision that won a duplicate, for instance).
+func (s *Source) Package(rev *catalog.Revision) *Package {
+	if s == nil {
+		return nil
+	}
+	return s.byRev[rev]
+}
+
+// Lookup returns the package NAME-VERSION of this source.
+func (s *Source) Lookup(id packageid.ID) (*Package, bool) {
+	if s == nil {
+		return nil, false
+	}
+	p, ok := s.byID[id]
+	return p, ok
+}
+
+// Len is the number of packages.
+func (s *Source) Len() int { return len(s.byID) }
+
+// entry is one loaded candidate, remembered across scans and, in the
+// cache folder, across restarts. The document itself is only held while
+// the revision is built: the catalog keeps it compressed.
+type entry struct {
+	Options     string `json:"options"`
+	Path        string `json:"path"`
+	Fingerprint string `json:"fingerprint"`
+	Name        string `json:"name"`
+	Version     string `json:"version"`
+	Root        string `json:"root,omitempty"`
+	Signed      bool   `json:"signed,omitempty"`
+	// Doc follows the header line in a cache file, as it is: decoding it
+	// as a JSON value would scan it once more than the catalog does.
+	Doc json.RawMessage `json:"-"`
+	rev *catalog.Revision
+}
+
+// Set is the package paths being served. It is safe for concurrent use.
+type Set struct {
+	cfg Config
+	log *slog.Logger
+	cur atomic.Pointer[Source]
+
+	mu    sync.Mutex // one scan at a time; guards known
+	known map[string]*entry
+	// Stats of the last scan, for logs and tests.
+	lastLoaded, lastReused int
+}
+
+// Open scans the paths once. Any package that does not load is an error
+// (EPR refuses to start).
+func Open(ctx context.Context, cfg Config) (*Set, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	abs := make([]string, len(cfg.Paths))
+	for i, p := range cfg.Paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("package path %s: %w", p, err)
+		}
+		abs[i] = a
+	}
+	cfg.Paths = abs
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("package path cache: %w", err)
+		}
+	}
+	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
+	if _, err := s.Rescan(ctx, true); err != nil {
+		return nil, err
+	}
+	s.pruneCache()
+	return s, nil
+}
+
+// Current returns the packages being served.
+func (s *Set) Current() *Source { return s.cur.Load() }
+
+// Paths returns the package paths, absolute.
+func (s *Set) Paths() []string { return s.cfg.Paths }
+
+// LastScan returns how many packages the last scan that changed something
+// read from their files and how many it took from memory or the cache.
+func (s *Set) LastScan() (loaded, reused int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastLoaded, s.lastReused
+}
+
+// Rescan walks the paths again and loads what is new or changed. strict
+// makes any package that fails to load an error; otherwise it is logged
+// and left out (a watcher keeps serving what it can). It reports whether
+// the set of packages changed.
+func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := time.Now()
+	cands, err := walk(ctx, s.cfg.Paths, func(msg, p string) { s.log.Debug(msg, "file.path", p) })
+	if err != nil {
+		return false, err
+	}
+	next := make([]*entry, len(cands))
+	errs := make([]error, len(cands))
+	var loaded, fromCache atomic.Int64
+	opts := s.cfg.Options.key()
+	// Each candidate: fingerprint, then memory, then the cache folder,
+	// then its files; in parallel (stat, small reads, zip reading).
+	workers := s.cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	parsers := make([]*catalog.Parser, workers)
+	for w := range parsers {
+		parsers[w] = catalog.NewParser()
+	}
+	var notZips atomic.Int64
+	parallel(ctx, len(cands), workers, func(w, i int) {
+		c := cands[i]
+		pr := parsers[w]
+		fp, err := fingerprint(c)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if e, ok := s.known[c.path]; ok && e.Fingerprint == fp {
+			next[i] = e
+			return
+		}
+		if e := s.readCached(pr, c.path, fp, opts); e != nil {
+			next[i] = e
+			fromCache.Add(1)
+			return
+		}
+		l, err := load(c, s.cfg.Options)
+		if errors.Is(err, errNotZip) {
+			// EPR skips a .zip that is not a zip, with a warning.
+			s.log.Warn("ignoring invalid zip file", "file.path", c.path, "err", err)
+			notZips.Add(1)
+			return
+		}
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		e := &entry{Options: opts, Path: c.path, Fingerprint: fp, Name: l.ID.Name, Version: l.ID.Version, Root: l.Root, Signed: l.Signed, Doc: l.Doc}
+		if e.rev, err = pr.Revision(index.Entry{ID: l.ID, Manifest: l.Doc}); err != nil {
+			errs[i] = err
+			return
+		}
+		s.writeCached(e)
+		e.Doc = nil
+		next[i] = e
+		loaded.Add(1)
+	})
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	changed := s.cur.Load() == nil || len(s.known) != len(cands)-int(notZips.Load())
+	known := make(map[string]*entry, len(cands))
+	for i, c := range cands {
+		if errs[i] != nil {
+			err := fmt.Errorf("loading package failed (path: %s): %w", c.path, errs[i])
+			if strict {
+				return false, err
+			}
+			s.log.Error("package path: package does not load; leaving it out", "err", err)
+			changed = true
+			continue
+		}
+		if next[i] == nil {
+			continue // not a zip
+		}
+		if s.known[c.path] != next[i] {
+			changed = true
+		}
+		known[c.path] = next[i]
+	}
+	if !changed {
+		return false, nil
+	}
+	src, err := s.build(cands, known, strict)
+	if err != nil {
+		return false, err
+	}
+	s.known = known
+	s.lastLoaded, s.lastReused = int(loaded.Load()), len(known)-int(loaded.Load())
+	s.cur.Store(src)
+	s.log.Info("package paths loaded", "packages", src.Len(), "read", loaded.Load(), "from_cache", fromCache.Load(), "took", time.Since(start))
+	return true, nil
+}
+
+// parallel calls fn(w, 0) … fn(w, n-1) on workers goroutines (w is the
+// goroutine's number) and returns when all have returned or ctx is done.
+func parallel(ctx context.Context, n, workers int, fn func(w, i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(w, i)
+			}
+		}()
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// build makes the source of the scanned entries, in candidate order; the
+// first of a NAME-VERSION wins.
+func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*Source, error) {
+	src := &Source{byRev: map[*catalog.Revision]*Package{}, byID: map[packageid.ID]*Package{}}
+	bld := catalog.NewBuilder("", len(cands))
+	for _, c := range cands {
+		e, ok := known[c.path]
+		if !ok {
+			continue
+		}
+		id := packageid.ID{Name: e.Name, Version: e.Version}
+		if _, dup := src.byID[id]; dup {
+			s.log.Debug("duplicated package", "package.name", id.Name, "package.version", id.Version, "package.path", c.path)
+			continue
+		}
+		if s.cfg.RequireSignatures && !e.Signed {
+			err := fmt.Errorf("loading package failed (path: %s): package %s is missing a required signature file", c.path, id)
+			if strict {
+				return nil, err
+			}
+			s.log.Error("package path: package left out", "err", err)
+			continue
+		}
+		p := &Package{ID: id, Path: c.path, Zip: c.kind == kindZip, Root: e.Root, Rev: e.rev}
+		if e.Signed {
+			p.SigPath = sigPath(c)
+		}
+		bld.Add(e.rev)
+		src.byRev[e.rev] = p
+		src.byID[id] = p
+	}
+	cat, err := bld.Finish()
+	if err != nil {
+		return nil, err
+	}
+	src.cat = cat
+	return src, nil
+}
+
+// maxCacheEntry bounds what readCached reads of one cache file.
+const maxCacheEntry = 64 << 20
+
+// cacheName is the cache file of a package path.
+func (s *Set) cacheName(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	return filepath.Join(s.cfg.CacheDir, hex.EncodeToString(sum[:16])+".json")
+}
+
+// readCached returns the cached entry of path when it was built from the
+// same files with the same options, with its revision; nil otherwise (a
+// damaged or foreign file is only a miss: the package is read again).
+func (s *Set) readCached(pr *catalog.Parser, path, fp, opts string) *entry {
+	if s.cfg.CacheDir == "" {
+		return nil
+	}
+	f, err := os.Open(s.cacheName(path))
+	if err != nil {
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxCacheEntry))
+	f.Close()
+	if err != nil {
+		return nil
+	}
+	head, doc, ok := bytes.Cut(data, []byte("\n"))
+	var e entry
+	if err := json.Unmarshal(head, &e); err != nil || !ok {
+		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
+		return nil
+	}
+	e.Doc = bytes.TrimSuffix(doc, []byte("\n"))
+	if e.Path != path || e.Fingerprint != fp || e.Options != opts {
+		return nil
+	}
+	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: e.Doc})
+	if err != nil {
+		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
+		return nil
+	}
+	e.rev, e.Doc = rev, nil
+	return &e
+}
+
+// writeCached records e (with its document) in the cache folder; a
+// failure only costs a read at the next start.
+func (s *Set) writeCached(e *entry) {
+	if s.cfg.CacheDir == "" {
+		return
+	}
+	// A header line, then the document (compact JSON from load) as it is.
+	head, err := json.Marshal(e)
+	if err == nil {
+		err = atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
+			bw := bufio.NewWriter(w)
+			bw.Write(head)
+			bw.WriteByte('\n')
+			bw.Write(e.Doc)
+			bw.WriteByte('\n')
+			return bw.Flush()
+		})
+	}
+	if err != nil {
+		s.log.Warn("package path cache entry not written", "file.path", e.Path, "err", err)
+	}
+}
+
+// pruneCache removes the cache files of packages no longer found (after
+// the first scan: later removals are pruned at the next start).
+func (s *Set) pruneCache() {
+	if s.cfg.CacheDir == "" {
+		return
+	}
+	keep := map[string]bool{}
+	s.mu.Lock()
+	for p := range s.known {
+		keep[filepath.Base(s.cacheName(p))] = true
+	}
+	s.mu.Unlock()
+	des, err := os.ReadDir(s.cfg.CacheDir)
+	if err != nil {
+		return
+	}
+	for _, d := range des {
+		if n := d.Name(); strings.HasSuffix(n, ".json") && !keep[n] {
+			os.Remove(filepath.Join(s.cfg.CacheDir, n))
+		}
+	}
+}
+
+// Watch rescans every interval until ctx is done and calls onChange after
+// each scan that changed the packages. A scan that fails is logged; the
+// previous packages keep being served.
+func (s *Set) Watch(ctx context.Context, interval time.Duration, onChange func()) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := s.Rescan(ctx, false)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("package paths rescan failed; serving the previous packages", "err", err)
+			}
+			continue
+		}
+		if changed && onChange != nil {
+			onChange()
+		}
+	}
+}
+
+// Has reports whether NAME-VERSION is served from a package path (the
+// publishing job refuses to shadow it).
+func (s *Set) Has(id packageid.ID) (string, bool) {
+	p, ok := s.Current().Lookup(id)
+	if !ok {
+		return "", false
+	}
+	return p.Path, true
+}
+
+// DefaultCacheDir is the cache folder's name inside a data folder.
+const DefaultCacheDir = "package-paths-cache"
