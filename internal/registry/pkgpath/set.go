@@ -1,20 +1,14 @@
 package pkgpath
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +16,6 @@ import (
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/registry/catalog"
-	"pkgstore/internal/storage/atomicfile"
 )
 
 // Config configures a Set.
@@ -109,8 +102,13 @@ type Set struct {
 	log *slog.Logger
 	cur atomic.Pointer[Source]
 
-	mu    sync.Mutex // one scan at a time; guards known
+	mu    sync.Mutex // one scan at a time; guards known, old and sink
 	known map[string]*entry
+	// old is the cache found at start (during Open's scan only); sink is
+	// where a scan records what it read (a new pack during Open, the
+	// pack appended to during a watcher's rescan), nil without a cache.
+	old  *oldPack
+	sink *packWriter
 	// Stats of the last scan, for logs and tests.
 	lastLoaded, lastReused int
 }
@@ -130,16 +128,40 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 		abs[i] = a
 	}
 	cfg.Paths = abs
+	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("package path cache: %w", err)
 		}
+		pruneCacheDir(cfg.CacheDir)
+		old, err := openPack(cfg.CacheDir)
+		if err != nil {
+			// Only a miss: every package is read again.
+			s.log.Warn("package path cache unreadable; reading every package", "err", err)
+			old = &oldPack{recs: map[string]packRec{}}
+		}
+		defer old.close()
+		w, err := newPack(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("package path cache: %w", err)
+		}
+		s.old, s.sink = old, w
 	}
-	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
-	if _, err := s.Rescan(ctx, true); err != nil {
+	_, err := s.Rescan(ctx, true)
+	if w := s.sink; w != nil {
+		// The new pack replaces the old one unless they hold the same
+		// records (a restart over unchanged folders writes nothing).
+		same := s.lastLoaded == 0 && !s.old.torn && s.old.records == w.n && w.err == nil
+		if err != nil || same {
+			w.discard()
+		} else if cerr := w.commit(cfg.CacheDir); cerr != nil {
+			s.log.Warn("package path cache not written", "err", cerr)
+		}
+		s.old, s.sink = nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	s.pruneCache()
 	return s, nil
 }
 
@@ -165,6 +187,21 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
+	if s.sink == nil && s.cfg.CacheDir != "" {
+		// A watcher's rescan appends what it reads to the pack.
+		w, err := appendPack(s.cfg.CacheDir)
+		if err != nil {
+			s.log.Warn("package path cache not appended to", "err", err)
+		} else {
+			s.sink = w
+			defer func() {
+				if err := w.end(); err != nil {
+					s.log.Warn("package path cache not appended to", "err", err)
+				}
+				s.sink = nil
+			}()
+		}
+	}
 	cands, err := walk(ctx, s.cfg.Paths, func(msg, p string) { s.log.Debug(msg, "file.path", p) })
 	if err != nil {
 		return false, err
@@ -197,6 +234,10 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			return
 		}
 		if e := s.readCached(pr, c.path, fp, opts); e != nil {
+			if s.sink != nil {
+				s.sink.add(e, e.Doc)
+			}
+			e.Doc = nil
 			next[i] = e
 			fromCache.Add(1)
 			return
@@ -217,7 +258,9 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			errs[i] = err
 			return
 		}
-		s.writeCached(e)
+		if s.sink != nil {
+			s.sink.add(e, e.Doc)
+		}
 		e.Doc = nil
 		next[i] = e
 		loaded.Add(1)
@@ -322,94 +365,31 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 	return src, nil
 }
 
-// maxCacheEntry bounds what readCached reads of one cache file.
-const maxCacheEntry = 64 << 20
-
-// cacheName is the cache file of a package path.
-func (s *Set) cacheName(path string) string {
-	sum := sha256.Sum256([]byte(path))
-	return filepath.Join(s.cfg.CacheDir, hex.EncodeToString(sum[:16])+".json")
-}
-
-// readCached returns the cached entry of path when it was built from the
-// same files with the same options, with its revision; nil otherwise (a
-// damaged or foreign file is only a miss: the package is read again).
+// readCached returns the cached entry of path, with its document and
+// revision, when it was built from the same files with the same options;
+// nil otherwise (a damaged record is only a miss: the package is read
+// again).
 func (s *Set) readCached(pr *catalog.Parser, path, fp, opts string) *entry {
-	if s.cfg.CacheDir == "" {
+	if s.old == nil {
 		return nil
 	}
-	f, err := os.Open(s.cacheName(path))
-	if err != nil {
+	rec, ok := s.old.recs[path]
+	if !ok || rec.e.Path != path || rec.e.Fingerprint != fp || rec.e.Options != opts {
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheEntry))
-	f.Close()
-	if err != nil {
-		return nil
-	}
-	head, doc, ok := bytes.Cut(data, []byte("\n"))
-	var e entry
-	if err := json.Unmarshal(head, &e); err != nil || !ok {
-		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
-		return nil
-	}
-	e.Doc = bytes.TrimSuffix(doc, []byte("\n"))
-	if e.Path != path || e.Fingerprint != fp || e.Options != opts {
-		return nil
-	}
-	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: e.Doc})
+	doc, err := s.old.doc(rec)
 	if err != nil {
 		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
 		return nil
 	}
-	e.rev, e.Doc = rev, nil
+	e := rec.e
+	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: doc})
+	if err != nil {
+		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
+		return nil
+	}
+	e.rev, e.Doc = rev, doc
 	return &e
-}
-
-// writeCached records e (with its document) in the cache folder; a
-// failure only costs a read at the next start.
-func (s *Set) writeCached(e *entry) {
-	if s.cfg.CacheDir == "" {
-		return
-	}
-	// A header line, then the document (compact JSON from load) as it is.
-	head, err := json.Marshal(e)
-	if err == nil {
-		err = atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
-			bw := bufio.NewWriter(w)
-			bw.Write(head)
-			bw.WriteByte('\n')
-			bw.Write(e.Doc)
-			bw.WriteByte('\n')
-			return bw.Flush()
-		})
-	}
-	if err != nil {
-		s.log.Warn("package path cache entry not written", "file.path", e.Path, "err", err)
-	}
-}
-
-// pruneCache removes the cache files of packages no longer found (after
-// the first scan: later removals are pruned at the next start).
-func (s *Set) pruneCache() {
-	if s.cfg.CacheDir == "" {
-		return
-	}
-	keep := map[string]bool{}
-	s.mu.Lock()
-	for p := range s.known {
-		keep[filepath.Base(s.cacheName(p))] = true
-	}
-	s.mu.Unlock()
-	des, err := os.ReadDir(s.cfg.CacheDir)
-	if err != nil {
-		return
-	}
-	for _, d := range des {
-		if n := d.Name(); strings.HasSuffix(n, ".json") && !keep[n] {
-			os.Remove(filepath.Join(s.cfg.CacheDir, n))
-		}
-	}
 }
 
 // Watch rescans every interval until ctx is done and calls onChange after
