@@ -21,8 +21,9 @@ import (
 //
 // Open writes a new pack beside the old one as it scans (records come from
 // the old pack or from the packages) and renames it over the old one when
-// the scan succeeds and anything differs; a watcher's rescan appends the
-// packages it read. A record cut short (a crash during an append) ends the
+// the scan succeeds; when the old pack already holds every package as it
+// is (a restart over unchanged folders), the start only appends what it
+// had to read again, and a watcher's rescan appends the packages it read. A record cut short (a crash during an append) ends the
 // pack for the reader: what follows is not read, and the next start writes
 // the pack again.
 const packName = "packages.pack"
@@ -117,7 +118,8 @@ type packWriter struct {
 	bw  *bufio.Writer
 	n   int // records written
 	err error
-	// appended is the pack's size before an append (appendPack).
+	// appended is the pack's size before an append (appendPack); -1
+	// for a new pack, which takes every record, from the old pack too.
 	appended int64
 }
 
@@ -153,7 +155,7 @@ func newPack(dir string) (*packWriter, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &packWriter{f: f, bw: bufio.NewWriterSize(f, 256<<10)}, nil
+	return &packWriter{f: f, bw: bufio.NewWriterSize(f, 256<<10), appended: -1}, nil
 }
 
 // commit replaces the pack of dir with w's.

@@ -93,9 +93,17 @@ func TestCacheReusedOnRestart(t *testing.T) {
 		t.Fatalf("first scan: loaded %d, reused %d; want 4, 0", l, r)
 	}
 	before := doc(t, s1, "bbb", "1.0.0")
+	pack := filepath.Join(cfg.CacheDir, "packages.pack")
+	fi1, err := os.Stat(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s2 := open(t, cfg)
 	if l, r := s2.LastScan(); l != 0 || r != 4 {
 		t.Fatalf("restart: loaded %d, reused %d; want 0, 4", l, r)
+	}
+	if fi2, err := os.Stat(pack); err != nil || !os.SameFile(fi1, fi2) || fi2.Size() != fi1.Size() {
+		t.Fatalf("a restart over unchanged folders wrote the cache again (%v)", err)
 	}
 	if got := doc(t, s2, "bbb", "1.0.0"); got != before {
 		t.Fatalf("document from the cache differs:\n%s\nwant\n%s", got, before)
@@ -181,6 +189,21 @@ func TestCacheAppendedByRescan(t *testing.T) {
 	}
 	if fi, err := os.Stat(pack); err != nil || fi.Size() != int64(len(data)) {
 		t.Fatalf("pack with a torn record not written again: %v, size %d, want %d", err, fi.Size(), len(data))
+	}
+	// A whole record whose document is damaged: the package is read
+	// again and its record appended, then the pack compacted.
+	data, _ = os.ReadFile(pack)
+	j := bytes.Index(data, []byte("\n{")) + 1
+	data[j] = 'x'
+	os.WriteFile(pack, data, 0o644)
+	if l, _ := open(t, cfg).LastScan(); l != 1 {
+		t.Fatalf("damaged document: loaded %d, want 1", l)
+	}
+	if l, _ := open(t, cfg).LastScan(); l != 0 {
+		t.Fatalf("after a damaged document was read again: loaded %d, want 0", l)
+	}
+	if fi, err := os.Stat(pack); err != nil || fi.Size() != int64(len(data)) {
+		t.Fatalf("pack not compacted: %v, size %d, want %d", err, fi.Size(), len(data))
 	}
 }
 

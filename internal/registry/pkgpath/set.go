@@ -141,28 +141,55 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 			old = &oldPack{recs: map[string]packRec{}}
 		}
 		defer old.close()
-		w, err := newPack(cfg.CacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("package path cache: %w", err)
-		}
-		s.old, s.sink = old, w
+		s.old = old
 	}
 	_, err := s.Rescan(ctx, true)
 	if w := s.sink; w != nil {
-		// The new pack replaces the old one unless they hold the same
-		// records (a restart over unchanged folders writes nothing).
-		same := s.lastLoaded == 0 && !s.old.torn && s.old.records == w.n && w.err == nil
-		if err != nil || same {
+		switch {
+		case w.appended >= 0:
+			if aerr := w.end(); aerr != nil {
+				s.log.Warn("package path cache not appended to", "err", aerr)
+			}
+		case err != nil:
 			w.discard()
-		} else if cerr := w.commit(cfg.CacheDir); cerr != nil {
-			s.log.Warn("package path cache not written", "err", cerr)
+		default:
+			if cerr := w.commit(cfg.CacheDir); cerr != nil {
+				s.log.Warn("package path cache not written", "err", cerr)
+			}
 		}
-		s.old, s.sink = nil, nil
 	}
+	s.old, s.sink = nil, nil
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// startPack chooses where Open's scan records what it reads: when the old
+// pack holds exactly a whole record of every candidate as it is now (a
+// restart over unchanged folders), the pack is only appended to (a
+// record that turns out unusable is superseded by the package's, read
+// again); otherwise a new pack is written beside it and replaces it.
+func (s *Set) startPack(cands []candidate, fps []string, opts string) {
+	covered := !s.old.torn && s.old.records == len(cands)
+	for i := 0; covered && i < len(cands); i++ {
+		rec, ok := s.old.recs[cands[i].path]
+		covered = ok && rec.e.Fingerprint == fps[i] && rec.e.Options == opts
+	}
+	var (
+		w   *packWriter
+		err error
+	)
+	if covered {
+		w, err = appendPack(s.cfg.CacheDir)
+	} else {
+		w, err = newPack(s.cfg.CacheDir)
+	}
+	if err != nil {
+		s.log.Warn("package path cache not written", "err", err)
+		return
+	}
+	s.sink = w
 }
 
 // Current returns the packages being served.
@@ -187,7 +214,7 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
-	if s.sink == nil && s.cfg.CacheDir != "" {
+	if s.old == nil && s.cfg.CacheDir != "" {
 		// A watcher's rescan appends what it reads to the pack.
 		w, err := appendPack(s.cfg.CacheDir)
 		if err != nil {
@@ -220,13 +247,21 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	for w := range parsers {
 		parsers[w] = catalog.NewParser()
 	}
+	// Fingerprints first (stat calls only): Open's scan chooses from them
+	// whether the cache is written again.
+	fps := make([]string, len(cands))
+	parallel(ctx, len(cands), workers, func(_, i int) {
+		fps[i], errs[i] = fingerprint(cands[i])
+	})
+	if s.old != nil && ctx.Err() == nil {
+		s.startPack(cands, fps, opts)
+	}
 	var notZips atomic.Int64
 	parallel(ctx, len(cands), workers, func(w, i int) {
 		c := cands[i]
 		pr := parsers[w]
-		fp, err := fingerprint(c)
-		if err != nil {
-			errs[i] = err
+		fp := fps[i]
+		if errs[i] != nil {
 			return
 		}
 		if e, ok := s.known[c.path]; ok && e.Fingerprint == fp {
@@ -234,7 +269,7 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			return
 		}
 		if e := s.readCached(pr, c.path, fp, opts); e != nil {
-			if s.sink != nil {
+			if s.sink != nil && s.sink.appended < 0 {
 				s.sink.add(e, e.Doc)
 			}
 			e.Doc = nil
