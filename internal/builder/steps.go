@@ -233,8 +233,9 @@ func stepExternalFields(ctx context.Context, src string, t *Tree, cfg *Config) e
 	if err != nil {
 		return err
 	}
-	// Data streams' fields, and an input package's own.
+	// Data streams' fields, an input package's own, and transforms'.
 	files := append(t.Glob("data_stream/*/fields/*.yml"), t.Glob("fields/*.yml")...)
+	files = append(files, t.Glob("elasticsearch/transform/*/fields/*.yml")...)
 	for _, name := range files {
 		b, err := t.ReadFile(name)
 		if err != nil {
