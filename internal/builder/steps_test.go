@@ -199,6 +199,23 @@ func TestSteps(t *testing.T) {
 			},
 		},
 		{
+			name: "external fields of a transform",
+			files: map[string]string{
+				"_dev/build/build.yml":                             "dependencies:\n  ecs:\n    reference: git@v8.11.0\n",
+				"elasticsearch/transform/latest/transform.yml":     "source:\n  index: logs-*\ndest:\n  index: latest\n",
+				"elasticsearch/transform/latest/fields/fields.yml": "- name: container.labels\n  external: ecs\n",
+			},
+			check: func(t *testing.T, b map[string]string) {
+				var fields []map[string]any
+				if err := yaml.Unmarshal([]byte(b["elasticsearch/transform/latest/fields/fields.yml"]), &fields); err != nil {
+					t.Fatal(err)
+				}
+				if len(fields) != 1 || fields[0]["type"] != "object" || fields[0]["object_type"] != "keyword" || fields[0]["external"] != nil {
+					t.Errorf("transform fields = %v", fields)
+				}
+			},
+		},
+		{
 			name: "unknown ECS field",
 			files: map[string]string{
 				"_dev/build/build.yml":           "dependencies:\n  ecs:\n    reference: git@v8.11.0\n",
