@@ -117,6 +117,17 @@ func TestSteps(t *testing.T) {
 			},
 		},
 		{
+			name:  "ELASTIC_PACKAGE_REPOSITORY_LICENSE (elastic-package's name) names another file, and wins",
+			repo:  map[string]string{"licenses/Elastic-2.0.txt": "Elastic License 2.0\n", "licenses/other.txt": "Other\n"},
+			env:   map[string]string{ElasticPackageRepositoryLicenseEnv: "licenses/Elastic-2.0.txt", RepositoryLicenseEnv: "licenses/other.txt"},
+			files: map[string]string{},
+			check: func(t *testing.T, b map[string]string) {
+				if b["LICENSE.txt"] != "Elastic License 2.0\n" {
+					t.Errorf("LICENSE.txt = %q", b["LICENSE.txt"])
+				}
+			},
+		},
+		{
 			name:    "REPOSITORY_LICENSE that does not exist",
 			env:     map[string]string{RepositoryLicenseEnv: "nope.txt"},
 			files:   map[string]string{},
