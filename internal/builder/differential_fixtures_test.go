@@ -16,7 +16,9 @@ import (
 // TestDifferentialFixtures. ecs_parity uses the three ECS classes of issue
 // 26: an ECS object field with an object_type (container.labels), ECS
 // fields in the README's exported-fields tables, and `external: ecs` in a
-// transform's fields.
+// transform's fields; ecs_readme more shapes of ECS fields in README tables
+// (below groups, overridden, field sets, a linked fields file); ecs_input an
+// input package's own ECS fields.
 const fixtureDir = "testdata/differential"
 
 // TestDifferentialFixtures builds every package of fixtureDir with
