@@ -147,7 +147,8 @@ func (s *Store) Get(t testing.TB, path string) (int, []byte) {
 // in the registry's index).
 func (s *Store) WaitVisible(t testing.TB, name, version string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Generous: the job shares the machine with the whole test run.
+	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(s.URL + "/package/" + name + "/" + version + "/")
 		if err == nil {
@@ -158,5 +159,5 @@ func (s *Store) WaitVisible(t testing.TB, name, version string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("%s-%s not visible after 20s", name, version)
+	t.Fatalf("%s-%s not visible after 90s", name, version)
 }
