@@ -41,8 +41,8 @@ func TestHandlerPages(t *testing.T) {
 			`href="/epr/good/good-1.0.0.zip"`, `href="/epr/good/good-1.0.0.zip.sig"`, "KiB", `xpack.fleet.registryUrl: "http://127.0.0.1:`,
 			"^8.0.0", `href="https://github.com/orgs/elastic/teams/integrations"`, "1.1.0-beta1", `aria-current="page">1.0.0`}, []string{"This is not the latest"}},
 		{"fields table", "/ui/package/good/1.0.0/", 200, []string{"<table>\n<thead>\n<tr>\n<th>a</th>", "<table class=\"fields\">\n<thead>\n<tr>\n<th>Field</th>", "<td>aws.cloudwatch.metrics.ApproximateNumberOfMessagesNotVisible.avg</td>"}, nil},
-		{"licence", "/ui/package/good/1.0.0/", 200, []string{`<dt>License</dt><dd class="licence">Elastic-2.0</dd>`, `<dt>Subscription</dt><dd class="subscription">basic `}, []string{"<dt>License</dt><dd>basic"}},
-		{"no licence stated", "/ui/package/hostile/1.0.0/", 200, []string{`<dt>Subscription</dt><dd class="subscription">basic `}, []string{"<dt>License</dt>"}},
+		{"licence", "/ui/package/good/1.0.0/", 200, []string{`<dt>License</dt><dd class="licence">Elastic-2.0</dd>`, `<dt>Subscription</dt><dd class="subscription">basic</dd>`}, []string{"<dt>License</dt><dd>basic"}},
+		{"no licence stated", "/ui/package/hostile/1.0.0/", 200, []string{`<dt>Subscription</dt><dd class="subscription">basic</dd>`}, []string{"<dt>License</dt>"}},
 		{"older beta", "/ui/package/good/1.1.0-beta1/", 200, []string{`badge-beta">beta`, `badge-pre">prerelease`}, nil},
 		{"hostile", "/ui/package/hostile/1.0.0/", 200, []string{"Dashboard &lt;b&gt;overview&lt;/b&gt;", "Changelog", "Earlier", `href="https://github.com/elastic/integrations/pull/1"`, "logfile"}, []string{"<script", "javascript:", "evil.example", `href="/package/hostile/1.0.0/img/evil.svg"`}},
 		{"unknown package", "/ui/package/nope/1.0.0/", 404, []string{"no version 1.0.0 of nope"}, nil},
@@ -136,6 +136,29 @@ func TestPagesFollowTheIndex(t *testing.T) {
 	}
 	if strings.Contains(body, "No package matches") {
 		t.Errorf("empty store home says no package matches the filters: %s", body)
+	}
+	// The empty store's page quotes the address the browser used: never
+	// a Host it cannot be, and never to another client.
+	req, err := http.NewRequest("GET", s.URL+"/ui/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = `evil.example"><script>alert(1)</script>`
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = string(raw)
+	if strings.Contains(body, "<script>") || strings.Contains(body, "evil.example") || !strings.Contains(body, `--registry "http://localhost:8080"`) {
+		t.Errorf("empty store home with a hostile Host: %s", body)
+	}
+	if resp.Header.Get("Cache-Control") != "private, no-cache" || resp.Header.Get("Vary") != "Host, X-Forwarded-Proto" {
+		t.Errorf("empty store home: Cache-Control %q Vary %q, want it private", resp.Header.Get("Cache-Control"), resp.Header.Get("Vary"))
 	}
 	dir := t.TempDir()
 	writeTestPackages(t, dir)
