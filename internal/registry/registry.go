@@ -387,5 +387,10 @@ func (r *Registry) Serves(id packageid.ID) bool {
 // PublicURL is the checked --public-url ("" when not given).
 func (r *Registry) PublicURL() string { return r.cfg.PublicURL }
 
+// HiddenRevisions returns the published revisions the index leaves out
+// (Config.Hidden), or nil: the catalog shows a yanked version's page from
+// it.
+func (r *Registry) HiddenRevisions() Hidden { return r.cfg.Hidden }
+
 // CacheTimesInUse are the max-age values this registry answers with.
 func (r *Registry) CacheTimesInUse() CacheTimes { return r.cfg.CacheTimes }

@@ -25,7 +25,7 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 	if s.cfg.NoUI {
 		return next, nil
 	}
-	h, err := ui.New(ui.Config{
+	cfg := ui.Config{
 		Catalog:   s.Registry.Catalog,
 		Public:    s.Buckets.Public,
 		Yanks:     uiYanks{s.Yanks},
@@ -35,7 +35,11 @@ func (s *Server) withUI(next http.Handler) (http.Handler, error) {
 		Internal:  s.Buckets.Internal,
 		ReadOnly:  s.cfg.ReadOnly,
 		PublicURL: s.Registry.PublicURL(),
-	})
+	}
+	if hid := s.Registry.HiddenRevisions(); hid != nil {
+		cfg.Hidden = hid
+	}
+	h, err := ui.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +81,7 @@ func (a uiArtifacts) Artifact(ctx context.Context, id packageid.ID) (*ui.Artifac
 	if err != nil {
 		return nil, err
 	}
-	rec := &ui.ArtifactRecord{SHA256: rev.SHA256}
+	rec := &ui.ArtifactRecord{SHA256: rev.SHA256, Published: rev.Published}
 	if rev.Signer != nil {
 		rec.SignerFingerprint = rev.Signer.Fingerprint
 	}

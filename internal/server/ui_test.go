@@ -46,25 +46,47 @@ func TestUIShowsStoreRecords(t *testing.T) {
 	if _, _, err := s.Server.Yanks.Set(context.Background(), yank.Change{ID: packageid.ID{Name: "rec", Version: "1.0.0"}, Yank: true, Reason: "broken ingest pipeline"}); err != nil {
 		t.Fatal(err)
 	}
-	var body string
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		code, b := s.Get(t, "/ui/package/rec/1.1.0/")
-		body = string(b)
-		// Marked at once; listed without a page once the index has
-		// moved and dropped it.
-		if code == 200 && strings.Contains(body, `<span class="muted">1.0.0</span>`) {
+		// Wait until the index has moved and dropped the yanked version.
+		code, b := s.Get(t, "/search?package=rec&all=true")
+		if code == 200 && !strings.Contains(string(b), `"1.0.0"`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the yank never showed: %d\n%s", code, body)
+			t.Fatalf("the yank never left the index: %d\n%s", code, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, want := range []string{"badge-yanked", "broken ingest pipeline", "SHA-256", s.Key.Fingerprint} {
+	code, b := s.Get(t, "/ui/package/rec/1.1.0/")
+	body := string(b)
+	if code != 200 {
+		t.Fatalf("latest page: %d\n%s", code, body)
+	}
+	for _, want := range []string{"badge-yanked", "broken ingest pipeline", "SHA-256", s.Key.Fingerprint, `<a href="/ui/package/rec/1.0.0/">1.0.0</a>`} {
 		if !strings.Contains(body, want) {
-			t.Errorf("page lacks %q", want)
+			t.Errorf("latest page lacks %q", want)
 		}
+	}
+	// The yanked version keeps its page, as the registry keeps serving
+	// it: a banner says it is yanked, why and since when; its downloads
+	// stay.
+	code, b = s.Get(t, "/ui/package/rec/1.0.0/")
+	body = string(b)
+	if code != 200 {
+		t.Fatalf("yanked version's page: %d, want 200\n%s", code, body)
+	}
+	for _, want := range []string{`class="notice notice-yanked"`, "This version was yanked on <time datetime=\"20", "Reason: broken ingest pipeline",
+		`href="/ui/package/rec/1.1.0/">version 1.1.0</a>`, `href="/epr/rec/rec-1.0.0.zip"`, `aria-current="page">1.0.0</a>`, "SHA-256"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("yanked version's page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "This is not the latest version") {
+		t.Error("yanked version's page also says it is not the latest: the banner says more")
+	}
+	if code, _ := s.Get(t, "/epr/rec/rec-1.0.0.zip"); code != 200 {
+		t.Errorf("the yanked version's zip: %d", code)
 	}
 }
 

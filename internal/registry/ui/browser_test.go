@@ -18,7 +18,11 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"pkgstore/internal/govern/yank"
+	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/sharedtest"
+	"pkgstore/internal/testkit/treetest"
 )
 
 // chromiumPath is Debian's chromium, which .ci/run installs.
@@ -227,12 +231,59 @@ func TestBrowser(t *testing.T) {
 	if !imagesOK(".card img", 2) {
 		t.Error("home: a card icon did not render")
 	}
-	if n := eval[int](t, ctx, `document.querySelectorAll('.card').length`); f.v1 && n < 50 || n < 2 {
-		t.Errorf("home: %d cards", n)
+	if n := eval[int](t, ctx, `document.querySelectorAll('.card').length`); f.v1 && n != 48 || n < 2 {
+		t.Errorf("home: %d cards (48 a page)", n)
+	}
+	// Publication dates from the provenance records, on every card.
+	if n := eval[int](t, ctx, `document.querySelectorAll('.card time.published').length - document.querySelectorAll('.card').length`); n != 0 {
+		t.Errorf("home: %d cards without a publication date", -n)
 	}
 	shot("01-home")
 	check("home")
 	a11y("home")
+	if f.v1 {
+		// Pages: the v1 sample fills more than one.
+		navigate("next page", chromedp.Click(css(`.pages a[rel="next"]`)))
+		if text := eval[string](t, ctx, `document.querySelector('.pages').textContent.replace(/\s+/g, ' ').trim() + '|' + document.querySelectorAll('.card').length`); !strings.HasPrefix(text, "Previous Page 2 of 2") || strings.HasSuffix(text, "|0") {
+			t.Errorf("page 2: %q", text)
+		}
+		shot("01a-home-page-2")
+		// Ranking: the package named log first; then sorted by name.
+		do("search log", chromedp.Navigate(site.URL+"/ui/?q=log"), chromedp.WaitVisible(css(".cards")))
+		if first := eval[string](t, ctx, `document.querySelector('.card-link').getAttribute('href')`); !strings.HasPrefix(first, "/ui/package/log/") {
+			t.Errorf("q=log: first card %s, want the package log", first)
+		}
+		shot("02a-search-log-ranked")
+		navigate("sort by name", chromedp.SetValue(css("#sort"), "name"), chromedp.Submit(css("#sort")))
+		if sorted := eval[string](t, ctx, `(() => { const t = Array.from(document.querySelectorAll('.card-title')).map(e => e.textContent.toLowerCase()); return t.length > 3 && t.every((x, i) => i === 0 || t[i-1] <= x) ? 'sorted' : t.join('|'); })()`); sorted != "sorted" || !strings.Contains(eval[string](t, ctx, `location.search`), "sort=name") {
+			t.Errorf("q=log sorted by name: %s", sorted)
+		}
+		shot("02b-search-log-by-name")
+		// Data stream names are searched.
+		do("search data stream", chromedp.Navigate(site.URL+"/ui/?q=stubstatus"), chromedp.WaitVisible(css(".cards")))
+		if got := eval[string](t, ctx, `Array.from(document.querySelectorAll('.card-link')).map(a => a.getAttribute('href')).join(' ')`); !strings.Contains(got, "/ui/package/nginx/") {
+			t.Errorf("q=stubstatus (an nginx data stream): %s", got)
+		}
+	}
+
+	// An empty store says how to publish, not that nothing matches.
+	empty := startPlain(t, nil)
+	do("empty store", chromedp.Navigate(empty.URL+"/ui/"), chromedp.WaitVisible(css(".empty-store")))
+	if text := eval[string](t, ctx, `document.querySelector('.results').textContent`); !strings.Contains(text, "pkgstore publish build/packages/NAME-VERSION.zip --registry \""+empty.URL+"\"") || strings.Contains(text, "No package matches") {
+		t.Errorf("empty store: %q", text)
+	}
+	shot("13-empty-store")
+	a11y("empty store")
+
+	// A yanked version keeps its page, with a banner and its downloads.
+	yankedStore(t, empty)
+	do("yanked", chromedp.Navigate(empty.URL+"/ui/package/gone/1.0.0/"), chromedp.WaitVisible(css(".notice-yanked")))
+	if text := eval[string](t, ctx, `document.querySelector('.notice-yanked').textContent + '|' + document.querySelector('.notice-yanked time').getAttribute('datetime') + '|' + (document.querySelector('a.button[href$="gone-1.0.0.zip"]') ? 'zip' : 'no zip')`); !strings.Contains(text, "This version was yanked on") || !strings.Contains(text, "Reason: leaks credentials") || !strings.Contains(text, "version 1.1.0") || !strings.HasSuffix(text, "|zip") {
+		t.Errorf("yanked page: %q", text)
+	}
+	shot("14-yanked-version")
+	a11y("yanked")
+	do("home again", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css(".cards")))
 
 	// Keyboard: the first Tab reaches the skip link, which then shows.
 	do("keyboard", chromedp.KeyEvent("\t"))
@@ -245,6 +296,9 @@ func TestBrowser(t *testing.T) {
 	if got := cardTitles(); got != "Good Package" {
 		t.Errorf("search good: cards %q, want Good Package", got)
 	}
+	if text := eval[string](t, ctx, `document.querySelector('.summary').textContent + '|' + (document.querySelector('.categories a[href*="category=observability"] .count') || {}).ariaLabel`); !strings.HasPrefix(text, "1 of ") || !strings.HasSuffix(text, "|1 package") {
+		t.Errorf("search good: summary and count %q, want 1 of N packages and 1 package", text)
+	}
 	shot("02-search")
 
 	// Filters: prerelease shows the beta of good; a category link narrows;
@@ -255,6 +309,12 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("prerelease filter: card says %q, want 1.1.0-beta1 with a prerelease badge", text)
 	}
 	do("home again", chromedp.Navigate(site.URL+"/ui/"), chromedp.WaitVisible(css(".categories")))
+	// The category tree: a subcategory sits under its own parent, even
+	// when the parent has no package of its own.
+	if prev := eval[string](t, ctx, `(() => { const li = document.querySelector('.categories a[href$="category=custom_logs"]').parentElement; return li.className + '|' + li.previousElementSibling.className + '|' + li.previousElementSibling.querySelector('a').getAttribute('href'); })()`); prev != "sub||/ui/?category=custom" {
+		t.Errorf("category tree: Custom Logs is drawn as %q, want a sub right under Custom", prev)
+	}
+	shot("03a-category-tree")
 	navigate("filter category", chromedp.Click(css(`.categories a[href*="category=security"]`)))
 	if got := cardTitles(); !strings.Contains(got, "Hostile") || strings.Contains(got, "Good Package") {
 		t.Errorf("security category: cards %q", got)
@@ -285,6 +345,32 @@ func TestBrowser(t *testing.T) {
 	}
 	if !imagesOK("article.markdown img", 1) {
 		t.Error("good: README image did not render")
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('.versions time.published').length`); n < 1 {
+		t.Error("good: no publication date in the version list")
+	}
+	// Exported-fields tables: every name on one line, in monospace.
+	fieldNames := func() string {
+		return eval[string](t, ctx, `(() => {
+			const cells = Array.from(document.querySelectorAll('article.markdown table.fields td:first-child'));
+			if (cells.length < 3) return 'only ' + cells.length + ' field names';
+			const bad = [];
+			for (const c of cells) {
+				const r = document.createRange(); r.selectNodeContents(c);
+				const lines = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size;
+				if (lines !== 1) bad.push(c.textContent + ' on ' + lines + ' lines');
+				if (!/mono/.test(getComputedStyle(c).fontFamily)) bad.push(c.textContent + ' not monospace');
+			}
+			return bad.join('; ');
+		})()`)
+	}
+	if bad := fieldNames(); bad != "" {
+		t.Errorf("good: exported fields: %s", bad)
+	}
+	// The licence is the package's own (source.license); the subscription
+	// is labelled as such.
+	if facts := eval[string](t, ctx, `Array.from(document.querySelectorAll('.pkg-head .facts dt')).map(dt => dt.textContent + '=' + dt.nextElementSibling.textContent).join('|')`); !strings.Contains(facts, "License=Elastic-2.0") || !strings.Contains(facts, "Subscription=basic") {
+		t.Errorf("good: facts %q, want License=Elastic-2.0 and Subscription=basic", facts)
 	}
 	shot("05-package-good")
 	check("good")
@@ -338,7 +424,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 2, Mobile: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []struct{ url, name string }{{"/ui/package/hostile/1.0.0/", "10-package-mobile"}, {"/ui/", "11-home-mobile"}} {
+	for _, p := range []struct{ url, name string }{{"/ui/package/hostile/1.0.0/", "10-package-mobile"}, {"/ui/", "11-home-mobile"}, {"/ui/package/good/1.0.0/", "12-fields-mobile"}} {
 		do("narrow "+p.url, chromedp.Navigate(site.URL+p.url), chromedp.WaitVisible(css("footer")))
 		waitImages()
 		if w := eval[string](t, ctx, `document.documentElement.scrollWidth + ' ' + screen.width`); strings.Split(w, " ")[0] != strings.Split(w, " ")[1] {
@@ -346,8 +432,44 @@ func TestBrowser(t *testing.T) {
 			wide := eval[string](t, ctx, `(() => { const out = []; const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); let n; while ((n = w.nextNode())) { const r = document.createRange(); r.selectNodeContents(n); const b = r.getBoundingClientRect(); if (b.right > screen.width) out.push(n.parentElement.tagName + '.' + n.parentElement.className + ':' + Math.round(b.right) + ' ' + n.textContent.slice(0, 50)); } return out.slice(0, 6).join(' | '); })()`)
 			t.Errorf("narrow %s: page width %s: it scrolls sideways (too wide: %s)", p.url, w, wide)
 		}
+		if strings.Contains(p.url, "good") {
+			if bad := fieldNames(); bad != "" {
+				t.Errorf("narrow good: exported fields: %s", bad)
+			}
+			if sw := eval[bool](t, ctx, `(() => { const t = document.querySelector('table.fields'); return t.scrollWidth > t.clientWidth && getComputedStyle(t).overflowX === 'auto'; })()`); !sw {
+				t.Error("narrow good: the fields table does not scroll sideways")
+			}
+		}
 		shot(p.name)
 		check("narrow " + p.url)
+	}
+}
+
+// yankedStore publishes gone 1.0.0 and 1.1.0 into s, yanks 1.0.0 and
+// waits until the index has dropped it.
+func yankedStore(t *testing.T, s *servertest.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	m := func(v string) string {
+		return "format_version: 1.0.0\nname: gone\ntitle: Gone\ndescription: Soon withdrawn\nversion: " + v + "\ntype: integration\nrelease: ga\nlicense: basic\n"
+	}
+	treetest.Write(t, dir, map[string]string{
+		"gone/1.0.0/manifest.yml": m("1.0.0"), "gone/1.0.0/docs/README.md": "# Gone\n",
+		"gone/1.1.0/manifest.yml": m("1.1.0"), "gone/1.1.0/docs/README.md": "# Gone\n",
+	})
+	publishFolders(t, s, dir)
+	if _, _, err := s.Server.Yanks.Set(context.Background(), yank.Change{ID: packageid.ID{Name: "gone", Version: "1.0.0"}, Yank: true, Reason: "leaks credentials"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, b := s.Get(t, "/search?package=gone&all=true"); code == 200 && !strings.Contains(string(b), `"1.0.0"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the yank never left the index")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

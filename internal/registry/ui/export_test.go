@@ -21,3 +21,6 @@ func (h *Handler) ForgetPages() {
 
 // UnsafeMarkup is unsafeMarkup for the external tests.
 var UnsafeMarkup = unsafeMarkup
+
+// Count is count for the external tests.
+var Count = count

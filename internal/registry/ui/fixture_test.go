@@ -163,13 +163,20 @@ policy_templates:
       link: https://github.com/elastic/integrations/pull/1
 `,
 		"good/1.0.0/manifest.yml":         goodManifest("1.0.0", "ga"),
-		"good/1.0.0/docs/README.md":       "# Good\n\nA well-behaved package.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![Logo](../img/icon.png)\n",
+		"good/1.0.0/docs/README.md":       "# Good\n\nA well-behaved package.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![Logo](../img/icon.png)\n\n" + fieldsTable,
 		"good/1.0.0/img/icon.png":         pngImage(tb, 64, 64, color.RGBA{20, 160, 90, 255}),
 		"good/1.1.0-beta1/manifest.yml":   goodManifest("1.1.0-beta1", "beta"),
 		"good/1.1.0-beta1/docs/README.md": "# Good beta\n",
 		"good/1.1.0-beta1/img/icon.png":   pngImage(tb, 64, 64, color.RGBA{20, 160, 90, 255}),
 	})
 }
+
+// fieldsTable is an exported-fields table as elastic-package writes it
+// into a README, with names long enough to be squeezed by a narrow page.
+const fieldsTable = "**Exported fields**\n\n| Field | Description | Type | Unit |\n|---|---|---|---|\n" +
+	"| @timestamp | Event timestamp. | date |  |\n" +
+	"| aws.cloudwatch.metrics.ApproximateNumberOfMessagesNotVisible.avg | The number of messages that are in flight, averaged over the period, as reported by the queue. | long | s |\n" +
+	"| kubernetes.container.status.last_terminated_reason | The reason the container was last terminated. | keyword |  |\n"
 
 func goodManifest(version, release string) string {
 	return `format_version: 1.0.0
@@ -180,7 +187,9 @@ version: ` + version + `
 release: ` + release + `
 type: integration
 license: basic
-categories: [observability, custom]
+source:
+  license: Elastic-2.0
+categories: [observability, custom_logs]
 owner:
   github: elastic/integrations
 icons:

@@ -28,14 +28,21 @@ func TestHandlerPages(t *testing.T) {
 		{"search", "/ui/?q=WELL-BEHAVED", 200, []string{"Good Package", "1 of 2 packages"}, []string{"/ui/package/hostile/"}},
 		{"prerelease", "/ui/?prerelease=on&q=good", 200, []string{"v1.1.0-beta1", `badge-pre">prerelease`}, nil},
 		{"category", "/ui/?category=security", 200, []string{"Hostile", `aria-current="true">Security`}, []string{"Good Package"}},
-		{"category counts", "/ui/", 200, []string{`Observability <span class="count" aria-label="1 packages">1</span>`, `Security <span class="count" aria-label="1 packages">1</span>`}, nil},
-		{"type", "/ui/?type=input", 200, []string{"0 of 0 packages", "No package matches"}, nil},
+		{"category counts", "/ui/", 200, []string{`Observability <span class="count" aria-label="1 package">1</span>`, `Security <span class="count" aria-label="1 package">1</span>`}, nil},
+		{"category tree", "/ui/", 200, []string{"<li><a href=\"/ui/?category=custom\">Custom <span class=\"count\" aria-label=\"1 package\">1</span></a></li>\n      <li class=\"sub\"><a href=\"/ui/?category=custom_logs\">Custom Logs "}, nil},
+		{"subcategory selected", "/ui/?category=custom_logs", 200, []string{"Good Package", "<li><a href=\"/ui/?category=custom\">Custom <span", `aria-current="true">Custom Logs`}, []string{"/ui/package/hostile/"}},
+		{"type", "/ui/?type=input", 200, []string{"0 of 0 packages", "No package matches"}, []string{"no packages yet"}},
+		{"plurals", "/ui/?q=good", 200, []string{"1 of 2 packages", `aria-label="1 package">1`}, []string{"1 packages"}},
+		{"changelog plural", "/ui/package/hostile/1.0.0/", 200, []string{"<summary>2 versions</summary>"}, nil},
 		{"bad type", "/ui/?type=%3Cscript%3E", 400, []string{"Unknown package type &lt;script&gt;"}, []string{"<script>"}},
 		{"kibana", "/ui/?kibana=7.17.0", 200, []string{"Hostile"}, []string{"Good Package"}},
 		{"bad kibana", "/ui/?kibana=eight", 400, []string{"is not a version"}, nil},
 		{"package", "/ui/package/good/1.0.0/", 200, []string{"Good Package", "<table>", `src="/package/good/1.0.0/img/icon.png"`,
 			`href="/epr/good/good-1.0.0.zip"`, `href="/epr/good/good-1.0.0.zip.sig"`, "KiB", `xpack.fleet.registryUrl: "http://127.0.0.1:`,
 			"^8.0.0", `href="https://github.com/orgs/elastic/teams/integrations"`, "1.1.0-beta1", `aria-current="page">1.0.0`}, []string{"This is not the latest"}},
+		{"fields table", "/ui/package/good/1.0.0/", 200, []string{"<table>\n<thead>\n<tr>\n<th>a</th>", "<table class=\"fields\">\n<thead>\n<tr>\n<th>Field</th>", "<td>aws.cloudwatch.metrics.ApproximateNumberOfMessagesNotVisible.avg</td>"}, nil},
+		{"licence", "/ui/package/good/1.0.0/", 200, []string{`<dt>License</dt><dd class="licence">Elastic-2.0</dd>`, `<dt>Subscription</dt><dd class="subscription">basic</dd>`}, []string{"<dt>License</dt><dd>basic"}},
+		{"no licence stated", "/ui/package/hostile/1.0.0/", 200, []string{`<dt>Subscription</dt><dd class="subscription">basic</dd>`}, []string{"<dt>License</dt>"}},
 		{"older beta", "/ui/package/good/1.1.0-beta1/", 200, []string{`badge-beta">beta`, `badge-pre">prerelease`}, nil},
 		{"hostile", "/ui/package/hostile/1.0.0/", 200, []string{"Dashboard &lt;b&gt;overview&lt;/b&gt;", "Changelog", "Earlier", `href="https://github.com/elastic/integrations/pull/1"`, "logfile"}, []string{"<script", "javascript:", "evil.example", `href="/package/hostile/1.0.0/img/evil.svg"`}},
 		{"unknown package", "/ui/package/nope/1.0.0/", 404, []string{"no version 1.0.0 of nope"}, nil},
@@ -122,8 +129,36 @@ func TestHandlerRouting(t *testing.T) {
 func TestPagesFollowTheIndex(t *testing.T) {
 	s := startPlain(t, nil)
 	_, body := get(t, s.URL, "GET", "/ui/", nil)
-	if !strings.Contains(body, "0 of 0 packages") {
-		t.Fatalf("empty store home: %s", body)
+	for _, w := range []string{"0 of 0 packages", "This registry has no packages yet", "pkgstore publish build/packages/NAME-VERSION.zip --registry \"" + s.URL + "\" --token TOKEN"} {
+		if !strings.Contains(body, w) {
+			t.Fatalf("empty store home lacks %q: %s", w, body)
+		}
+	}
+	if strings.Contains(body, "No package matches") {
+		t.Errorf("empty store home says no package matches the filters: %s", body)
+	}
+	// The empty store's page quotes the address the browser used: never
+	// a Host it cannot be, and never to another client.
+	req, err := http.NewRequest("GET", s.URL+"/ui/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = `evil.example"><script>alert(1)</script>`
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = string(raw)
+	if strings.Contains(body, "<script>") || strings.Contains(body, "evil.example") || !strings.Contains(body, `--registry "http://localhost:8080"`) {
+		t.Errorf("empty store home with a hostile Host: %s", body)
+	}
+	if resp.Header.Get("Cache-Control") != "private, no-cache" || resp.Header.Get("Vary") != "Host, X-Forwarded-Proto" {
+		t.Errorf("empty store home: Cache-Control %q Vary %q, want it private", resp.Header.Get("Cache-Control"), resp.Header.Get("Vary"))
 	}
 	dir := t.TempDir()
 	writeTestPackages(t, dir)

@@ -1,16 +1,20 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 
 	"pkgstore/internal/pkg/markdown"
 	"pkgstore/internal/pkg/packagedoc"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/registry/catalog"
 )
 
@@ -27,6 +31,23 @@ type homeQuery struct {
 	Type       string
 	Kibana     string
 	Prerelease bool
+	Sort       string // "" (relevance with a text, else name), "name" or "updated"
+	Page       int    // from 1
+}
+
+// sortOrders are the orders the results can be sorted in.
+var sortOrders = []string{"relevance", "name", "updated"}
+
+// order is the sort in effect: relevance for a text search, name
+// otherwise, unless one was asked for.
+func (q homeQuery) order() string {
+	switch {
+	case q.Sort != "":
+		return q.Sort
+	case q.Q != "":
+		return "relevance"
+	}
+	return "name"
 }
 
 // key is the canonical form of the query: equal filters share one cached
@@ -45,7 +66,20 @@ func (q homeQuery) key() string {
 	if q.Prerelease {
 		v.Set("prerelease", "on")
 	}
+	set("sort", q.Sort)
+	if q.Page > 1 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
 	return v.Encode()
+}
+
+// pageURL returns the home URL of q showing page n.
+func (q homeQuery) pageURL(n int) string {
+	q.Page = n
+	if s := q.key(); s != "" {
+		return Prefix + "?" + s
+	}
+	return Prefix
 }
 
 // with returns the home URL of q with one filter changed.
@@ -56,6 +90,7 @@ func (q homeQuery) with(k, val string) string {
 	case "type":
 		q.Type = val
 	}
+	q.Page = 0 // another filter: back to the first page
 	if s := q.key(); s != "" {
 		return Prefix + "?" + s
 	}
@@ -73,13 +108,25 @@ func parseHome(v url.Values) homeQuery {
 		}
 		return s
 	}
-	q := homeQuery{Q: get("q"), Category: get("category"), Type: get("type"), Kibana: get("kibana")}
+	q := homeQuery{Q: get("q"), Category: get("category"), Type: get("type"), Kibana: get("kibana"), Sort: get("sort")}
+	if !slices.Contains(sortOrders, q.Sort) || q.Sort == "relevance" && q.Q == "" {
+		q.Sort = "" // unknown orders are ignored, as unknown parameters are
+	}
+	if n, err := strconv.Atoi(get("page")); err == nil && n > 1 && n <= maxPage {
+		q.Page = n
+	}
 	switch get("prerelease") {
 	case "on", "true", "1":
 		q.Prerelease = true
 	}
 	return q
 }
+
+// maxPage bounds the page number kept from a query (the cache key).
+const maxPage = 10000
+
+// defaultPageSize is the number of cards on a page.
+const defaultPageSize = 48
 
 // packageTypes are the types the filter offers.
 var packageTypes = []string{"integration", "input", "content"}
@@ -90,6 +137,7 @@ type Card struct {
 	Icon                              string // URL, own static file or the placeholder
 	Labels                            []Label
 	URL                               string
+	Published                         time.Time // zero when not recorded
 }
 
 // CategoryOption is one entry of the category filter.
@@ -101,7 +149,15 @@ type CategoryOption struct {
 	Sub       bool // a subcategory
 }
 
-// TypeOption is one entry of the type filter.
+// Pages is the pagination of the results.
+type Pages struct {
+	Current, Count int
+	First, Last    int // the cards shown, from 1
+	PrevURL        string
+	NextURL        string
+}
+
+// TypeOption is one entry of the type filter (and of the sort order).
 type TypeOption struct {
 	Value    string
 	Selected bool
@@ -114,24 +170,42 @@ type homeData struct {
 	Categories []CategoryOption
 	AllURL     string // the category filter cleared
 	Types      []TypeOption
-	Cards      []Card
-	Total      int // packages in the index (latest revisions)
+	Cards      []Card // of this page
+	Matches    int    // cards on every page
+	Total      int    // packages in the index (latest revisions)
+	Sorts      []TypeOption
+	Pages      Pages
+	// Empty: the index holds no revision at all; the page says how to
+	// publish instead of "no match", with the registry's URL.
+	Empty       bool
+	RegistryURL string
 }
 
 func (h *Handler) serveHome(w http.ResponseWriter, r *http.Request) {
 	cat := h.cfg.Catalog()
 	q := parseHome(r.URL.Query())
-	h.servePage(w, r, cat, "home?"+q.key(), pageURL{}, func() (int, []byte, bool) {
-		status, d := h.home(cat, q)
-		return status, h.render("home.html", d), status != http.StatusInternalServerError
+	var o pageURL
+	if cat.Len() == 0 {
+		// Only the empty store's page quotes the registry's URL.
+		o = h.registryURL(r)
+	}
+	h.servePage(w, r, cat, "home?"+q.key(), o, func() (int, []byte, bool) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), renderTimeout)
+		defer cancel()
+		status, d := h.home(ctx, cat, q)
+		cacheable := status != http.StatusInternalServerError && status != statusIncomplete
+		if status == statusIncomplete {
+			status = http.StatusOK
+		}
+		return status, h.render("home.html", d), cacheable
 	})
 }
 
 // home builds the home page: the latest revision of each package passing
 // the type, Kibana and prerelease filters (EPR's /search rules, as Fleet
 // would list them), narrowed by the text and the category.
-func (h *Handler) home(cat *catalog.Catalog, q homeQuery) (int, homeData) {
-	d := homeData{Layout: Layout{Title: "Packages", Query: q.Q}, Q: q}
+func (h *Handler) home(ctx context.Context, cat *catalog.Catalog, q homeQuery) (int, homeData) {
+	d := homeData{Layout: Layout{Title: "Packages", Query: q.Q}, Q: q, Empty: cat.Len() == 0, RegistryURL: urlPlaceholder}
 	status := http.StatusOK
 	f := catalog.Filter{Prerelease: q.Prerelease}
 	if q.Type != "" {
@@ -162,49 +236,169 @@ func (h *Handler) home(cat *catalog.Catalog, q homeQuery) (int, homeData) {
 	d.Total = len(hits)
 	needle := strings.ToLower(q.Q)
 	counts := map[string]int{}
-	var matches []*summary
+	type match struct {
+		sm   *summary
+		rank int
+		id   packageid.ID
+	}
+	var matches []match
 	for _, hit := range hits {
 		sm, err := h.cache.summary(cat, hit.Rev)
 		if err != nil {
 			h.log.Error("home", "err", err)
 			continue
 		}
-		if needle != "" && !strings.Contains(sm.text, needle) {
+		rank := sm.rank(needle)
+		if rank < 0 {
 			continue
 		}
-		for _, c := range sm.cats {
+		for _, c := range withParents(sm.cats) {
 			counts[c]++
 		}
-		matches = append(matches, sm)
-	}
-	for _, m := range matches {
-		if q.Category != "" && !inCategory(m.cats, q.Category) {
+		if q.Category != "" && !inCategory(sm.cats, q.Category) {
 			continue
 		}
-		d.Cards = append(d.Cards, m.card)
+		matches = append(matches, match{sm, rank, hit.Rev.ID})
 	}
-	sort.SliceStable(d.Cards, func(i, j int) bool {
-		return strings.ToLower(d.Cards[i].Title) < strings.ToLower(d.Cards[j].Title)
+	order := q.order()
+	for _, o := range sortOrders {
+		if o == "relevance" && q.Q == "" {
+			continue
+		}
+		d.Sorts = append(d.Sorts, TypeOption{Value: o, Selected: o == order})
+	}
+	byTitle := func(a, b match) int {
+		if c := strings.Compare(a.sm.title, b.sm.title); c != 0 {
+			return c
+		}
+		return strings.Compare(a.sm.card.Name, b.sm.card.Name)
+	}
+	var dates map[packageid.ID]time.Time
+	failed := false
+	if order == "updated" {
+		ids := make([]packageid.ID, len(matches))
+		for i, m := range matches {
+			ids[i] = m.id
+		}
+		dates, failed = h.published(ctx, ids)
+	}
+	slices.SortStableFunc(matches, func(a, b match) int {
+		switch order {
+		case "relevance":
+			if a.rank != b.rank {
+				return a.rank - b.rank
+			}
+		case "updated":
+			if c := dates[b.id].Compare(dates[a.id]); c != 0 {
+				return c // newest first; revisions without a record last
+			}
+		}
+		return byTitle(a, b)
 	})
+	d.Matches = len(matches)
+	size := h.pageSize()
+	p := Pages{Current: max(q.Page, 1), Count: max((len(matches)+size-1)/size, 1)}
+	if p.Current > p.Count {
+		p.Current = p.Count
+	}
+	lo, hi := (p.Current-1)*size, min(p.Current*size, len(matches))
+	if p.Current > 1 {
+		p.PrevURL = q.pageURL(p.Current - 1)
+	}
+	if p.Current < p.Count {
+		p.NextURL = q.pageURL(p.Current + 1)
+	}
+	p.First, p.Last = lo+1, hi
+	d.Pages = p
+	shown := matches[lo:hi]
+	if dates == nil {
+		ids := make([]packageid.ID, len(shown))
+		for i, m := range shown {
+			ids[i] = m.id
+		}
+		dates, failed = h.published(ctx, ids)
+	}
+	for _, m := range shown {
+		c := m.sm.card
+		c.Published = dates[m.id]
+		d.Cards = append(d.Cards, c)
+	}
 	d.Categories = categoryOptions(counts, q)
 	d.AllURL = q.with("category", "")
+	if failed && status == http.StatusOK {
+		status = statusIncomplete
+	}
 	return status, d
 }
 
+// statusIncomplete marks a home page built while a record could not be
+// read: served as 200, not cached.
+const statusIncomplete = -1
+
+func (h *Handler) pageSize() int {
+	if h.cfg.PageSize > 0 {
+		return h.cfg.PageSize
+	}
+	return defaultPageSize
+}
+
 // summary is what the home page needs of a revision, built once per
-// snapshot: its card, its categories and the lower-case text searched.
+// snapshot: its card, its categories and the lower-case texts searched,
+// by rank.
 type summary struct {
-	card Card
-	cats []string
-	text string
+	card    Card
+	cats    []string
+	name    string // lower-case
+	title   string // lower-case, for ordering and search
+	desc    string // lower-case
+	streams string // lower-case data stream names and titles, field names
 }
 
 func newSummary(rev *catalog.Revision, bp *packagedoc.BasePackage) *summary {
-	return &summary{
-		card: card(rev, bp),
-		cats: packageCategories(bp),
-		text: strings.ToLower(bp.Name + "\x00" + str(bp.Title) + "\x00" + bp.Description),
+	c := card(rev, bp)
+	var streams []string
+	for _, ds := range bp.BaseDataStreams {
+		if ds != nil {
+			streams = append(streams, ds.Dataset, ds.Title)
+		}
 	}
+	for _, t := range bp.BasePolicyTemplates {
+		streams = append(streams, t.DataStreams...)
+	}
+	if disc := bp.Discovery; disc != nil {
+		for _, f := range disc.Fields {
+			streams = append(streams, f.Name)
+		}
+		for _, f := range disc.Datasets {
+			streams = append(streams, f.Name)
+		}
+	}
+	return &summary{
+		card:    c,
+		cats:    packageCategories(bp),
+		name:    strings.ToLower(bp.Name),
+		title:   strings.ToLower(c.Title),
+		desc:    strings.ToLower(bp.Description),
+		streams: strings.ToLower(strings.Join(streams, "\x00")),
+	}
+}
+
+// rank places s in the results of the lower-case text needle: 0 its name
+// is the text, 1 its name or title holds it, 2 its description, 3 a data
+// stream or field name; -1 it does not match. Every package matches an
+// empty text, with rank 0.
+func (s *summary) rank(needle string) int {
+	switch {
+	case needle == "" || s.name == needle:
+		return 0
+	case strings.Contains(s.name, needle) || strings.Contains(s.title, needle):
+		return 1
+	case strings.Contains(s.desc, needle):
+		return 2
+	case strings.Contains(s.streams, needle):
+		return 3
+	}
+	return -1
 }
 
 // packageCategories are the categories of a package and of its policy
@@ -240,13 +434,32 @@ func inCategory(cats []string, want string) bool {
 	return false
 }
 
+// withParents returns cats with the parent of each subcategory (EPR's
+// catalogue, packagedoc.LookupCategory), each once: a package in
+// "kubernetes" counts under Observability too, as filtering by a parent
+// shows its subcategories' packages.
+func withParents(cats []string) []string {
+	out := slices.Clone(cats)
+	for _, c := range cats {
+		if pc, ok := packagedoc.LookupCategory(c); ok && pc.ParentID != "" && !slices.Contains(out, pc.ParentID) {
+			out = append(out, pc.ParentID)
+		}
+	}
+	return out
+}
+
 // categoryOptions lists top-level categories by title, each followed by
-// its subcategories. A selected category with no match stays listed (with
-// 0) so that it can be cleared.
+// its subcategories: the tree of EPR's catalogue, where a subcategory is
+// always drawn under its own parent (counts, from withParents, hold the
+// parent of every subcategory they hold). A selected category with no
+// match stays listed (with 0) so that it can be cleared, under its
+// parent.
 func categoryOptions(counts map[string]int, q homeQuery) []CategoryOption {
 	if q.Category != "" {
-		if _, ok := counts[q.Category]; !ok {
-			counts[q.Category] = 0
+		for _, c := range withParents([]string{q.Category}) {
+			if _, ok := counts[c]; !ok {
+				counts[c] = 0
+			}
 		}
 	}
 	type node struct {

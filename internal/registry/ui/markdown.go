@@ -2,6 +2,7 @@ package ui
 
 import (
 	"html/template"
+	"strings"
 
 	"pkgstore/internal/pkg/markdown"
 )
@@ -20,5 +21,17 @@ func fromResult(r *markdown.Result) rendered {
 	if r == nil {
 		return rendered{}
 	}
-	return rendered{HTML: template.HTML(r.HTML), Plain: r.Plain, Reason: r.Reason, Dropped: r.Dropped, Problem: r.Problem}
+	return rendered{HTML: template.HTML(markFieldTables(r.HTML)), Plain: r.Plain, Reason: r.Reason, Dropped: r.Dropped, Problem: r.Problem}
+}
+
+// fieldsTableOpen is how the renderer writes the start of a table whose
+// first column is headed "Field": elastic-package's exported-fields tables.
+const fieldsTableOpen = "<table>\n<thead>\n<tr>\n<th>Field</th>"
+
+// markFieldTables gives exported-fields tables the class "fields", which
+// the style sheet lays out for long dotted names (monospace, never broken
+// inside a name, the table scrolling sideways instead). Only a fixed
+// attribute is inserted into the sanitised HTML, before a fixed string.
+func markFieldTables(html string) string {
+	return strings.ReplaceAll(html, fieldsTableOpen, `<table class="fields">`+fieldsTableOpen[len("<table>"):])
 }

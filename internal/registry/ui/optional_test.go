@@ -44,9 +44,9 @@ func TestOptionalRecords(t *testing.T) {
 	}{
 		{"none", ui.Config{}, "/ui/package/good/1.0.0/", nil, []string{"yanked", "SHA-256", "Signing key"}},
 		{"yanked current", ui.Config{Yanks: recordedYanks{"good": {"1.0.0": {Reason: "broke <b>ingest</b>", At: time.Now()}}}}, "/ui/package/good/1.0.0/",
-			[]string{"This version was yanked.", "broke &lt;b&gt;ingest&lt;/b&gt;", `badge-yanked">yanked`}, nil},
+			[]string{"This version was yanked on <time datetime=", "Reason: broke &lt;b&gt;ingest&lt;/b&gt;", `badge-yanked">yanked`}, nil},
 		{"yanked other, left out of the index", ui.Config{Yanks: recordedYanks{"good": {"0.9.0": {Reason: "bad"}}}}, "/ui/package/good/1.0.0/",
-			[]string{`<span class="muted">0.9.0</span>`, `badge-yanked">yanked`}, []string{"This version was yanked.", `href="/ui/package/good/0.9.0/"`}},
+			[]string{`<span class="muted">0.9.0</span>`, `badge-yanked">yanked`}, []string{"This version was yanked", `href="/ui/package/good/0.9.0/"`}},
 		{"artifact record", ui.Config{Artifacts: recordedArtifacts{good: {SHA256: "ab12", SignerFingerprint: "F00D"}}}, "/ui/package/good/1.0.0/",
 			[]string{"SHA-256", "ab12", "Signing key", "F00D"}, nil},
 		{"no record for this one", ui.Config{Artifacts: recordedArtifacts{good: {SHA256: "ab12"}}}, "/ui/package/hostile/1.0.0/",

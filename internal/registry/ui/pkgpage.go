@@ -28,11 +28,12 @@ const renderTimeout = 20 * time.Second
 
 // VersionOption is one entry of the version picker.
 type VersionOption struct {
-	Version string
-	URL     string
-	Labels  []Label
-	Current bool
-	Yanked  *Yank
+	Version   string
+	URL       string
+	Labels    []Label
+	Current   bool
+	Yanked    *Yank
+	Published time.Time // zero when not recorded
 }
 
 // Image is a screenshot (or icon) that is one of the package's own files.
@@ -80,6 +81,12 @@ type packageData struct {
 	ChangelogOK bool
 	Download    Download
 	RegistryURL string
+	// Licence is the package's own licence (source.license, an SPDX
+	// name such as Elastic-2.0); empty when the manifest states none.
+	Licence string
+	// Subscription is the Elastic subscription the package needs
+	// (conditions.elastic.subscription, else the legacy license field).
+	Subscription string
 
 	incomplete bool // a read failed: show, but do not cache
 }
@@ -114,7 +121,14 @@ func latestVersion(revs []*catalog.Revision) *catalog.Revision {
 
 func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, version string) {
 	cat := h.cfg.Catalog()
-	rev, ok := cat.Lookup(packageid.ID{Name: name, Version: version})
+	id := packageid.ID{Name: name, Version: version}
+	docCat := cat
+	rev, ok := cat.Lookup(id)
+	if !ok && h.cfg.Hidden != nil {
+		// A yanked version: out of the index, still served by the
+		// registry to whatever is pinned to it.
+		docCat, rev, ok = h.cfg.Hidden.Lookup(id)
+	}
 	if !ok {
 		h.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no version %s of %s in this registry.", version, name))
 		return
@@ -125,7 +139,7 @@ func (h *Handler) servePackage(w http.ResponseWriter, r *http.Request, name, ver
 		// client that goes away must not cut its reads short.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), renderTimeout)
 		defer cancel()
-		d, err := h.packagePage(ctx, r.Context(), cat, rev, urlPlaceholder)
+		d, err := h.packagePage(ctx, r.Context(), cat, docCat, rev, urlPlaceholder)
 		if err != nil {
 			h.log.Error("package page", "package", rev.ID.String(), "err", err)
 			return http.StatusInternalServerError, h.render("error.html", errorData{Layout: Layout{Title: "Error"}, Status: 500, Message: "This package page could not be built."}), false
@@ -162,8 +176,11 @@ var (
 	sizeRe  = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})$`)
 )
 
-func (h *Handler) packagePage(ctx, wait context.Context, cat *catalog.Catalog, rev *catalog.Revision, regURL string) (*packageData, error) {
-	raw, err := cat.Document(rev)
+// packagePage builds the page of rev, whose document docCat holds: cat
+// itself, or for a yanked revision the registry's one-revision catalog of
+// it. The other versions are cat's.
+func (h *Handler) packagePage(ctx, wait context.Context, cat, docCat *catalog.Catalog, rev *catalog.Revision, regURL string) (*packageData, error) {
+	raw, err := docCat.Document(rev)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +199,13 @@ func (h *Handler) packagePage(ctx, wait context.Context, cat *catalog.Catalog, r
 		Icon:        iconURL(doc.Icons, own),
 		Labels:      labels(rev, doc.Version),
 		RegistryURL: regURL,
+	}
+	if doc.Source != nil {
+		d.Licence = doc.Source.License
+	}
+	d.Subscription = doc.License
+	if c := doc.Conditions; c != nil && c.Elastic != nil && c.Elastic.Subscription != "" {
+		d.Subscription = c.Elastic.Subscription
 	}
 	if o := doc.Owner; o != nil && ownerRe.MatchString(o.Github) {
 		d.Owner, d.OwnerURL = o.Github, "https://github.com/"+o.Github
@@ -224,7 +248,30 @@ func (h *Handler) packagePage(ctx, wait context.Context, cat *catalog.Catalog, r
 		if listed[ver] || !packageid.IsStrictSemver(ver) {
 			continue
 		}
-		d.Versions = append(d.Versions, VersionOption{Version: ver, Labels: labelsFor(ver, ""), Yanked: &y})
+		o := VersionOption{Version: ver, Labels: labelsFor(ver, ""), Yanked: &y}
+		if ver == rev.ID.Version {
+			o.Current, o.URL, o.Labels = true, packageURL(doc.Name, ver), labels(rev, ver)
+			d.Yanked = o.Yanked
+		} else if h.cfg.Hidden != nil {
+			if _, _, ok := h.cfg.Hidden.Lookup(packageid.ID{Name: doc.Name, Version: ver}); ok {
+				o.URL = packageURL(doc.Name, ver)
+			}
+		}
+		d.Versions = append(d.Versions, o)
+	}
+	if d.Yanked == nil && !listed[rev.ID.Version] {
+		// Hidden, but no yank record read (the record source failed or
+		// is absent): still say the version is withdrawn.
+		d.Yanked = &Yank{}
+	}
+	ids := make([]packageid.ID, len(d.Versions))
+	for i, v := range d.Versions {
+		ids[i] = packageid.ID{Name: doc.Name, Version: v.Version}
+	}
+	dates, failed := h.published(ctx, ids)
+	d.incomplete = d.incomplete || failed
+	for i := range d.Versions {
+		d.Versions[i].Published = dates[ids[i]]
 	}
 	sort.SliceStable(d.Versions, func(i, j int) bool {
 		a, _ := semver.NewVersion(d.Versions[i].Version)

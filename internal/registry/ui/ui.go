@@ -64,6 +64,9 @@ type YankSource interface {
 type ArtifactRecord struct {
 	SHA256            string // hex
 	SignerFingerprint string // primary key fingerprint of the verified signature
+	// Published is when the store published the revision (zero when not
+	// recorded): the date cards and version lists show.
+	Published time.Time
 }
 
 // ArtifactSource looks up artifact records. Optional: with none, the page
@@ -85,6 +88,15 @@ type LocalFiles interface {
 	ZipSize(id packageid.ID) (size int64, handled bool)
 }
 
+// HiddenRevisions holds revisions that are published but left out of the
+// index (yanked ones), as the registry still serves them
+// (registry.Yanked).
+type HiddenRevisions interface {
+	// Lookup returns the revision and the one-revision catalog that
+	// renders it.
+	Lookup(id packageid.ID) (*catalog.Catalog, *catalog.Revision, bool)
+}
+
 // Config of the catalog.
 type Config struct {
 	// Catalog returns the index snapshot to serve; called once per request.
@@ -94,7 +106,11 @@ type Config struct {
 	Yanks     YankSource     // optional
 	Artifacts ArtifactSource // optional
 	Local     LocalFiles     // optional
-	Logger    *slog.Logger
+	// Hidden, optional, gives a yanked version its page (with a banner
+	// saying it is yanked, why and since when) while the registry still
+	// serves it; without it such a version has no page.
+	Hidden HiddenRevisions
+	Logger *slog.Logger
 	// Internal is the internal bucket, where the publishing job stores
 	// each revision's rendered README and changelog
 	// (storage.RenderedKey): page views read them and never run the
@@ -110,6 +126,9 @@ type Config struct {
 	// request's Host and X-Forwarded-Proto, in pages marked private that
 	// vary on both, never kept in a cache another client reads.
 	PublicURL string
+	// PageSize is the number of packages on a page of results (default
+	// 48).
+	PageSize int
 }
 
 // Handler serves the catalog. It is safe for concurrent use.
@@ -119,6 +138,7 @@ type Handler struct {
 	tmpl  *template.Template
 	cache pageCache
 	parts partsCache
+	dates dateCache
 
 	flights     flightGroup   // renders in progress
 	renderSlots chan struct{} // renders the catalog runs at once
