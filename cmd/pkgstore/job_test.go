@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pkgstore/internal/api"
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/storage"
@@ -230,7 +231,7 @@ func TestJobsRaceServe(t *testing.T) {
 			}
 			refused = refused || strings.HasPrefix(got, "refused")
 		}
-		if wantCode := map[bool]int{false: 0, true: exitRefused}[refused]; codes[i] != wantCode {
+		if wantCode := map[bool]int{false: 0, true: exitcode.Refused}[refused]; codes[i] != wantCode {
 			t.Errorf("%s: exit %d, want %d; stdout:\n%s\nstderr:\n%s", j.name, codes[i], wantCode, j.stdout.String(), j.stderr.String())
 		}
 	}
@@ -437,11 +438,11 @@ func TestPrintOutcomes(t *testing.T) {
 		{"published and passed", []publish.Outcome{pub, dry}, 0, []string{
 			"published a-1.0.0 (submission 1, sha256 ab)", "dry run passed: b-1.0.0 would be published (submission 2)",
 			"2 submissions: 2 published, 0 refused, 0 not finished"}},
-		{"refused", []publish.Outcome{pub, ref}, exitRefused, []string{
+		{"refused", []publish.Outcome{pub, ref}, exitcode.Refused, []string{
 			"refused c-1.0.0 (submission 3):\n  signature: c-1.0.0.zip.sig: bad\n  root: c-1.0.0.zip: two roots\n"}},
-		{"refused and unfinished", []publish.Outcome{ref, late}, exitUsage, []string{
+		{"refused and unfinished", []publish.Outcome{ref, late}, exitcode.Unreachable, []string{
 			"not finished d-1.0.0 (submission 4): not final when the job stopped: processing"}},
-		{"unknown id", []publish.Outcome{pub, unknown}, exitUsage, []string{"unknown submission x: "}},
+		{"unknown id", []publish.Outcome{pub, unknown}, exitcode.Unreachable, []string{"unknown submission x: "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer

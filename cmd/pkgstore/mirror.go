@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/client"
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/client/mirror"
 	"pkgstore/internal/client/progress"
 	"pkgstore/internal/pkg/signature"
@@ -84,7 +86,7 @@ stopped (run again to resume), 2 usage error.`,
 				return usageError("%v", err)
 			}
 			if toURL != "" {
-				if err := needRegistry(toURL, &token); err != nil {
+				if err := needRegistry(toURL, &token, true); err != nil {
 					return err
 				}
 				if cfg.To, err = client.New(toURL, token); err != nil {
@@ -110,7 +112,7 @@ stopped (run again to resume), 2 usage error.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.From, "from", "", "upstream registry, e.g. https://epr.elastic.co")
 	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API)")
-	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
 	f.StringArrayVar(&keyrings, "keyring", nil, "armored public keys the upstream signs with (repeatable)")
 	f.StringVar(&signKey, "sign-key", "", "armored private key (an operator's, not a package signer's) that signs the bundle's manifest; import checks it with --bundle-keyring")
@@ -166,7 +168,7 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Bundle = args[0]
-			if err := needRegistry(registryURL, &token); err != nil {
+			if err := needRegistry(registryURL, &token, true); err != nil {
 				return err
 			}
 			var err error
@@ -204,7 +206,7 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "store's base URL, e.g. http://127.0.0.1:8080")
-	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringArrayVar(&bundleKeyrings, "bundle-keyring", nil, "public keys of the operators who sign bundles (mirror --sign-key): verify the manifest's signature (repeatable)")
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
@@ -234,13 +236,33 @@ func reporter(name string, out, errOut io.Writer) progress.Reporter {
 func mirrorExit(sum *mirror.Summary, err error) error {
 	switch {
 	case err != nil && errors.Is(err, mirror.ErrBundle):
-		return &exitError{Code: 1, Err: err}
+		return &exitError{Code: exitcode.Refused, Err: err}
 	case err != nil:
-		return &exitError{Code: 1, Err: fmt.Errorf("stopped: %w", err)}
+		return fail(err)
 	case !sum.OK():
-		return &exitError{Code: 1, Err: fmt.Errorf("%d revision(s) failed; run again to retry them", len(sum.Failed))}
+		return &exitError{Code: exitcode.Refused, Err: errors.New(failedLine(sum))}
 	}
 	return nil
+}
+
+// failedLine says how many revisions failed, and "run again" only for
+// those a second run may change: a revision whose signature or zip was
+// refused (mirror.ErrVerify) fails the same way every time.
+func failedLine(sum *mirror.Summary) string {
+	refused := 0
+	for _, r := range sum.Failed {
+		if len(r.Reasons) > 0 && strings.HasPrefix(r.Reasons[0], mirror.ErrVerify.Error()) {
+			refused++
+		}
+	}
+	retry := len(sum.Failed) - refused + sum.NotDone
+	switch {
+	case refused == 0:
+		return fmt.Sprintf("%d revision(s) failed; run again to retry them", retry)
+	case retry == 0:
+		return fmt.Sprintf("%d revision(s) refused by verification (signature or zip): running again will not change that", refused)
+	}
+	return fmt.Sprintf("%d revision(s) refused by verification (signature or zip), %d failed otherwise: run again to retry those", refused, retry)
 }
 
 func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool, bundle string) {

@@ -41,16 +41,17 @@ func TestPublishCommandExitCodes(t *testing.T) {
 		{"no signature file", append([]string{"publish", unsigned}, common...), 2, "neither " + unsigned + ".sig nor " + unsigned + ".asc exists"},
 		{"unsigned and signature", append([]string{"publish", unsigned, "--unsigned", "--signature", unsigned + ".sig"}, common...), 2, "contradict"},
 		{"dry run", append([]string{"publish", dryPath, "--dry-run"}, common...), 0, "dry run passed"},
-		{"wrong token", []string{"publish", dryPath, "--registry", s.URL, "--token", "nope"}, 2, "403"},
+		{"wrong token", []string{"publish", dryPath, "--registry", s.URL, "--token", "nope"}, 4, "403"},
 		{"no token", []string{"publish", dryPath, "--registry", s.URL}, 2, "no token"},
 		{"bad file name", append([]string{"publish", write("notapackage.zip", good)}, common...), 2, "NAME-VERSION.zip"},
-		{"unreachable registry", []string{"publish", dryPath, "--registry", "http://127.0.0.1:1", "--token", "x"}, 2, "connect"},
+		{"unreachable registry", []string{"publish", dryPath, "--registry", "http://127.0.0.1:1", "--token", "x"}, 5, "connect"},
 		{"missing file", append([]string{"publish", filepath.Join(dir, "cli-9.0.0.zip")}, common...), 2, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "no token" {
 				t.Setenv("PKGSTORE_PUBLISH_TOKEN", "")
+				t.Setenv("PKGSTORE_TOKEN", "")
 			}
 			stdout, stderr, code := runCLI(t, tt.args...)
 			out := stdout + stderr

@@ -23,12 +23,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	root.SetErr(&errOut)
 	err := root.ExecuteContext(context.Background())
 	if err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.Code
-		} else {
-			code = 2
-		}
+		code = exitCodeOf(err)
 		errOut.WriteString(err.Error())
 	}
 	return out.String(), errOut.String(), code

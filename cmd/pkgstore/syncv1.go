@@ -44,7 +44,7 @@ Exit codes: 0 nothing failed, 1 some revision failed (listed in the
 summary) or the migration stopped, 2 usage error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needRegistry(registryURL, &token); err != nil {
+			if err := needRegistry(registryURL, &token, true); err != nil {
 				return err
 			}
 			if passFile != "" && signKey == "" {
@@ -85,10 +85,10 @@ summary) or the migration stopped, 2 usage error.`,
 				sum.WriteSummary(cmd.OutOrStdout(), dryRun)
 			}
 			switch {
-			case err != nil && errors.Is(err, syncv1.ErrFatal) && sum == nil:
-				return &exitError{Code: 1, Err: err}
+			case err != nil && errors.Is(err, syncv1.ErrFatal):
+				return fail(err)
 			case err != nil:
-				return &exitError{Code: 1, Err: fmt.Errorf("sync-v1 stopped: %w", err)}
+				return fail(fmt.Errorf("sync-v1 stopped: %w", err))
 			case !sum.OK():
 				return &exitError{Code: 1, Err: fmt.Errorf("%d revision(s) failed", len(sum.Failed))}
 			}
@@ -97,7 +97,7 @@ summary) or the migration stopped, 2 usage error.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://127.0.0.1:8080")
-	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key that signs every zip")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	f.IntVar(&parallel, "parallel", syncv1.DefaultParallel, "revisions probed, zipped, signed, uploaded and waited for at once")

@@ -86,14 +86,14 @@ fails unless the file's sha256 and signing key are the recorded ones.`,
 	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature (default FILE.sig, else FILE.asc)")
 	cmd.Flags().StringArrayVar(&keyrings, "keyring", nil, "file of trusted armored public keys (repeatable)")
 	cmd.Flags().StringVar(&registryURL, "registry", "", "also compare FILE with what this store recorded when publishing it")
-	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default from PKGSTORE_PUBLISH_TOKEN)")
+	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default $PKGSTORE_TOKEN)")
 	return cmd
 }
 
 // verifyPublished compares file with the store's provenance record of the
 // revision it names.
 func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token string) error {
-	if err := needRegistry(registryURL, &token); err != nil {
+	if err := needRegistry(registryURL, &token, false); err != nil {
 		return err
 	}
 	id, err := packageid.ParseZipName(filepath.Base(file))
@@ -106,7 +106,7 @@ func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token s
 	}
 	info, err := c.Revision(cmd.Context(), id)
 	if err != nil {
-		return &exitError{Code: 1, Err: err}
+		return fail(err)
 	}
 	f, err := os.Open(file)
 	if err != nil {

@@ -31,7 +31,7 @@ version can never be published again. --reason is required and recorded.`
 		Long:  long,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needRegistry(registryURL, &token); err != nil {
+			if err := needRegistry(registryURL, &token, false); err != nil {
 				return err
 			}
 			id := packageid.ID{Name: args[0], Version: args[1]}
@@ -47,7 +47,7 @@ version can never be published again. --reason is required and recorded.`
 			}
 			res, err := c.Yank(cmd.Context(), id, yank, reason)
 			if err != nil {
-				return &exitError{Code: 1, Err: err}
+				return fail(err)
 			}
 			out := cmd.OutOrStdout()
 			verb := "unyanked"
@@ -68,7 +68,7 @@ version can never be published again. --reason is required and recorded.`
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://localhost:8080")
-	f.StringVar(&token, "token", "", "token with the yank scope for this package (default from PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "token with the yank scope for this package (default $PKGSTORE_TOKEN)")
 	f.StringVar(&reason, "reason", "", "why (required for yank)")
 	return cmd
 }
