@@ -39,8 +39,8 @@ func createToken(t *testing.T, args ...string) (secret, entry string) {
 // store; `audit` answers who published what, from the API and from the
 // buckets; `yank`, `unyank` and `verify --registry` do what they say.
 func TestGovernanceCommands(t *testing.T) {
-	pubSecret, pubEntry := createToken(t, "ci-cli", "--scope", "publish", "--packages", "cli*", "--expires", "30d")
-	opsSecret, opsEntry := createToken(t, "ops", "--scope", "yank,audit", "--packages", "*")
+	pubSecret, pubEntry := createToken(t, "ci-cli", "--scope", "publish", "--package", "cli*", "--expires", "30d")
+	opsSecret, opsEntry := createToken(t, "ops", "--scope", "yank,audit", "--package", "*")
 	if strings.Contains(pubEntry+opsEntry, pubSecret) || strings.Contains(pubEntry+opsEntry, opsSecret) {
 		t.Fatal("a printed entry holds a secret")
 	}
