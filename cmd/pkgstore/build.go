@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -24,6 +25,7 @@ func newBuildCmd() *cobra.Command {
 		skipValidation            bool
 		checkReadme               bool
 		linksFile                 string
+		format                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "build DIR",
@@ -91,6 +93,9 @@ detached OpenPGP signature of the zip.`,
 				}
 				cfg.InputKeyring = kr
 			}
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			res, err := builder.Package(ctx, dir, outDir, cfg)
 			var verr *builder.ValidationError
 			if errors.As(err, &verr) {
@@ -102,13 +107,22 @@ detached OpenPGP signature of the zip.`,
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "built %s (%d files, %d bytes, sha256 %s)\n", res.Path, res.Stats.Files, res.Size, res.SHA256)
+			text := cmd.OutOrStdout()
+			if format == "json" {
+				text = io.Discard
+			}
+			built := buildReport{Path: res.Path, Files: res.Stats.Files, Size: res.Size, SHA256: res.SHA256}
+			fmt.Fprintf(text, "built %s (%d files, %d bytes, sha256 %s)\n", res.Path, res.Stats.Files, res.Size, res.SHA256)
 			if key != nil {
 				sig, err := signFile(res.Path, key)
 				if err != nil {
 					return &exitError{Code: 1, Err: err}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s\n", sig, key.Fingerprint())
+				built.Signature, built.SignedBy = sig, key.Fingerprint()
+				fmt.Fprintf(text, "signed %s with key %s\n", sig, key.Fingerprint())
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), built)
 			}
 			return nil
 		},
@@ -126,6 +140,7 @@ detached OpenPGP signature of the zip.`,
 	f.StringVar(&registry, "registry", builder.DefaultRegistry, "old name of --input-registry")
 	_ = f.MarkDeprecated("registry", "use --input-registry (--registry is where publish sends packages)")
 	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
+	addFormat(f, &format)
 	f.StringVar(&linksFile, "links-file", "", "links table of the url template function in READMEs (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
 	f.StringArrayVar(&registryKeyrings, "input-registry-keyring", nil, "armored public keys the input packages' signatures (from --input-registry) must verify against (repeatable); without it they are not verified")
 	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "old name of --input-registry-keyring")

@@ -23,7 +23,7 @@ func newMirrorCmd() *cobra.Command {
 		cfg                             mirror.Config
 		keyrings                        []string
 		toURL, token, signKey, passFile string
-		maxZip, minRate                 string
+		maxZip, minRate, format         string
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --from URL (--to URL --token T | --bundle FILE) --keyring KEY",
@@ -55,6 +55,8 @@ stopped (run again to resume), 2 usage error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
+			case checkFormat(format) != nil:
+				return checkFormat(format)
 			case cfg.From == "":
 				return usageError("--from URL is required")
 			case toURL != "" && cfg.Bundle != "", toURL == "" && cfg.Bundle == "" && !cfg.DryRun:
@@ -99,14 +101,22 @@ stopped (run again to resume), 2 usage error.`,
 				}
 			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			lines := out
+			if format == "json" {
+				lines = errOut
+			}
 			if !cfg.DryRun {
-				cfg.Reporter = reporter("mirror", out, errOut)
+				cfg.Reporter = reporter("mirror", lines, errOut)
 			}
 			sum, err := mirror.Run(cmd.Context(), cfg)
+			exit := mirrorExit(sum, err)
+			if format == "json" {
+				return writeRunReport(out, mirrorReport("mirror", sum, cfg.DryRun, cfg.Bundle), exit)
+			}
 			if sum != nil {
 				writeMirrorSummary(out, "mirror", sum, cfg.DryRun, cfg.Bundle)
 			}
-			return mirrorExit(sum, err)
+			return exit
 		},
 	}
 	f := cmd.Flags()
@@ -135,6 +145,7 @@ stopped (run again to resume), 2 usage error.`,
 	f.StringVar(&maxZip, "max-zip-size", "251MB", "largest zip downloaded (serve's --max-upload-size default)")
 	f.DurationVar(&cfg.RevisionTimeout, "revision-timeout", mirror.DefaultRevisionTimeout, "one revision in all: signature, zip and retries")
 	f.StringVar(&minRate, "min-rate", "16KB", "slowest transfer kept, a second over 30 s (0: no cut)")
+	addFormat(f, &format)
 	return cmd
 }
 
@@ -144,6 +155,7 @@ func newImportCmd() *cobra.Command {
 		keyrings           []string
 		bundleKeyrings     []string
 		registryURL, token string
+		format             string
 	)
 	cmd := &cobra.Command{
 		Use:   "import BUNDLE --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
@@ -168,6 +180,9 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Bundle = args[0]
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			if err := needRegistry(registryURL, &token, true); err != nil {
 				return err
 			}
@@ -196,12 +211,20 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), noPackageKeyringNote)
 			}
 			out := cmd.OutOrStdout()
-			cfg.Reporter = reporter("import", out, cmd.ErrOrStderr())
+			lines := out
+			if format == "json" {
+				lines = cmd.ErrOrStderr()
+			}
+			cfg.Reporter = reporter("import", lines, cmd.ErrOrStderr())
 			sum, err := mirror.Import(cmd.Context(), cfg)
+			exit := mirrorExit(sum, err)
+			if format == "json" {
+				return writeRunReport(out, mirrorReport("import", sum, false, ""), exit)
+			}
 			if sum != nil {
 				writeMirrorSummary(out, "import", sum, false, "")
 			}
-			return mirrorExit(sum, err)
+			return exit
 		},
 	}
 	f := cmd.Flags()
@@ -211,6 +234,7 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
+	addFormat(f, &format)
 	return cmd
 }
 
@@ -231,6 +255,20 @@ func reporter(name string, out, errOut io.Writer) progress.Reporter {
 		return &progress.BarReporter{W: errOut, Name: name}
 	}
 	return &progress.LineReporter{W: out, Name: name}
+}
+
+// writeRunReport writes a run's JSON document, with the exit code exit
+// carries, and returns exit.
+func writeRunReport(w io.Writer, r runReport, exit error) error {
+	r.ExitCode = exitCodeOf(exit)
+	var ee *exitError
+	if exit != nil && (!errors.As(exit, &ee) || ee.Err != nil) {
+		r.Error = exit.Error()
+	}
+	if err := writeJSON(w, r); err != nil {
+		return err
+	}
+	return exit
 }
 
 func mirrorExit(sum *mirror.Summary, err error) error {

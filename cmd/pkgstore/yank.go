@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
 )
@@ -15,7 +16,7 @@ func newYankCmd() *cobra.Command   { return yankCmd(true) }
 func newUnyankCmd() *cobra.Command { return yankCmd(false) }
 
 func yankCmd(yank bool) *cobra.Command {
-	var registryURL, token, reason string
+	var registryURL, token, reason, format string
 	use, short, long := "yank NAME VERSION", "Withdraw a published revision from new installs (nothing is deleted)",
 		`Yank marks NAME VERSION as yanked (PEP 592): it leaves /search and
 /categories and the index other registries read, but its document, zip,
@@ -31,6 +32,9 @@ version can never be published again. --reason is required and recorded.`
 		Long:  long,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			if err := needRegistry(registryURL, &token, false); err != nil {
 				return err
 			}
@@ -50,6 +54,13 @@ version can never be published again. --reason is required and recorded.`
 				return fail(err)
 			}
 			out := cmd.OutOrStdout()
+			if format == "json" {
+				return writeJSON(out, struct {
+					Package string `json:"package"`
+					Version string `json:"version"`
+					*api.YankResponse
+				}{id.Name, id.Version, res})
+			}
 			verb := "unyanked"
 			if res.State.Yanked {
 				verb = "yanked"
@@ -70,5 +81,6 @@ version can never be published again. --reason is required and recorded.`
 	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://localhost:8080")
 	f.StringVar(&token, "token", "", "token with the yank scope for this package (default $PKGSTORE_TOKEN)")
 	f.StringVar(&reason, "reason", "", "why (required for yank)")
+	addFormat(f, &format)
 	return cmd
 }
