@@ -253,7 +253,7 @@ func publishOne(cmd *cobra.Command, out io.Writer, c *client.Client, zipPath, si
 	}
 	if s.Duplicate() {
 		r.Outcome = "already_published"
-		return r, &exitError{Code: exitcode.AlreadyPublished}
+		return r, &exitError{Code: exitcode.AlreadyPublished, Err: fmt.Errorf("%s is already published at %s", id, registryURL)}
 	}
 	return r, &exitError{Code: exitcode.Refused}
 }
