@@ -36,8 +36,11 @@ token needs the audit scope); without, it reads the buckets directly.
 answers who published aws 2.3.1, from where, with which signing key and when.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format == "text" { // every other command's name for the human form
+				format = "table"
+			}
 			if format != "table" && format != "json" {
-				return usageError("--format must be table or json, got %q", format)
+				return usageError("--format must be table (or text) or json, got %q", format)
 			}
 			if _, err := audit.ParseEvent(q.Event); err != nil {
 				return usageError("--event: %v", err)
@@ -98,7 +101,7 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 	f.StringVar(&q.Event, "event", "", "only this event: received, published, refused, passed, yanked, unyanked, token_refused, token_refusals_suppressed")
 	f.StringVar(&q.Since, "since", "", "records from this time on (RFC 3339, 2026-12-01, or an age: 36h, 7d)")
 	f.StringVar(&q.Until, "until", "", "records before this time")
-	f.StringVar(&format, "format", "table", "table or json")
+	f.StringVar(&format, "format", "table", "table (text) or json (one JSON array on stdout)")
 	return cmd
 }
 

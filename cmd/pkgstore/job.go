@@ -62,8 +62,8 @@ Output: one line per submission (published, dry run passed, or refused
 followed by each reason on its own line), in queue order.
 
 Exit codes: 0 every submission published (or its dry run passed, or the
-queue was empty), 1 something was refused, 2 usage, 5 a bucket cannot be
-opened or read, or --timeout ended the run first (the unfinished
+queue was empty), 1 something was refused, 2 usage (a --submission that
+names none), 5 a bucket cannot be opened or read, or --timeout ended the run first (the unfinished
 submissions stay queued).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -138,7 +138,7 @@ func printOutcomes(w io.Writer, out []publish.Outcome) error {
 		fmt.Fprintln(w, "the queue is empty: nothing to publish")
 		return nil
 	}
-	var published, refused, unfinished int
+	var published, refused, unfinished, unknown int
 	for _, o := range out {
 		s := o.Submission
 		name := o.ID
@@ -151,6 +151,7 @@ func printOutcomes(w io.Writer, out []publish.Outcome) error {
 		case o.Err != nil:
 			unfinished++
 			if errors.Is(o.Err, publish.ErrUnknownSubmission) {
+				unknown++ // a --submission that names none: a usage mistake
 				fmt.Fprintf(w, "unknown submission %s: %v\n", o.ID, o.Err)
 			} else {
 				fmt.Fprintf(w, "not finished %s (submission %s): %v\n", name, o.ID, o.Err)
@@ -171,8 +172,10 @@ func printOutcomes(w io.Writer, out []publish.Outcome) error {
 	}
 	fmt.Fprintf(w, "%d submissions: %d published, %d refused, %d not finished\n", len(out), published, refused, unfinished)
 	switch {
-	case unfinished > 0:
+	case unfinished > unknown:
 		return &exitError{Code: exitcode.Unreachable}
+	case unknown > 0:
+		return &exitError{Code: exitcode.Usage}
 	case refused > 0:
 		return &exitError{Code: exitcode.Refused}
 	}

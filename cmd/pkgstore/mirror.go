@@ -50,8 +50,11 @@ run then stops: the bundle cannot be made), one revision takes at most
 key is refused before its zip is downloaded.
 
 A second run transfers nothing: the store is asked with HEAD, the bundle's
-manifest is read. Exit codes: 0 done, 1 some revision failed or the run
-stopped (run again to resume), 2 usage error.`,
+manifest is read. Exit codes (README): 0 done, 1 some revision failed or was
+refused (run again to retry those that failed for another reason than
+verification), 2 usage error, 4 the target refused the token, 5 the upstream
+or the target unreachable (run again to resume). --format json: one document
+on stdout, the lines on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -176,7 +179,9 @@ legacy package with the upstream's exact bytes.
 The bundle is unpacked into a temporary folder (--temp-dir) while it is
 checked and published: it needs the bundle's size free.
 
-Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
+Exit codes (README): 0 done, 1 refused or some revision failed, 2 usage
+error, 4 the store refused the token, 5 the store unreachable. --format
+json: one document on stdout, the lines on stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Bundle = args[0]
