@@ -28,7 +28,7 @@ func newBuildCmd() *cobra.Command {
 		format                    string
 	)
 	cmd := &cobra.Command{
-		Use:   "build DIR",
+		Use:   "build [DIR]",
 		Short: "Build a package folder into a deterministic NAME-VERSION.zip (and sign it)",
 		Long: `Build performs elastic-package's build steps on the source package in DIR and
 zips the result into OUTDIR/NAME-VERSION.zip with one root folder
@@ -51,11 +51,31 @@ naming each one, when a committed docs/NAME.md differs from what its
 template renders.
 
 With --sign-key, OUTDIR/NAME-VERSION.zip.sig is written too: an armored
-detached OpenPGP signature of the zip.`,
-		Args: cobra.ExactArgs(1),
+detached OpenPGP signature of the zip.
+
+Without DIR, the package is the one holding the current folder (the nearest
+folder at or above it whose manifest.yml is a package's, as elastic-package
+finds it), and, unless -o is given, the zip goes to build/packages at the
+root of the git repository holding it (else of the current folder).
+
+The ECS base URL is --ecs-base-url, else $` + ecs.BaseURLEnv + `, else
+$` + ecs.ElasticPackageBaseURLEnv + `, else ` + ecs.DefaultBaseURL + `.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			dir := args[0]
+			var dir string
+			if len(args) == 1 {
+				dir = args[0]
+			} else {
+				root, err := builder.FindPackageRoot(".")
+				if err != nil {
+					return usageError("no DIR given and %v; run it inside a package or name its folder", err)
+				}
+				dir = root
+				if repo := builder.FindRepoRoot(root); repo != "" && !cmd.Flags().Changed("output") {
+					outDir = filepath.Join(repo, "build", "packages")
+				}
+			}
 			if passFile != "" && signKey == "" {
 				return usageError("--passphrase-file needs --sign-key")
 			}
@@ -63,7 +83,7 @@ detached OpenPGP signature of the zip.`,
 				return usageError("%s is not a package folder", dir)
 			}
 			if ecsBase == "" {
-				ecsBase = os.Getenv(ecs.BaseURLEnv)
+				ecsBase = ecs.BaseURLFromEnv(os.Getenv)
 			}
 			cfg := builder.Config{
 				ECS:            &ecs.Resolver{BaseURL: ecsBase},
@@ -132,7 +152,7 @@ detached OpenPGP signature of the zip.`,
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key: also write NAME-VERSION.zip.sig")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
-	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else "+ecs.DefaultBaseURL+")")
+	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else $"+ecs.ElasticPackageBaseURLEnv+", else "+ecs.DefaultBaseURL+")")
 	// --registry is the target everywhere else (publish, yank, audit):
 	// here the upstream of requires.input is --input-registry; the old
 	// names stay, hidden, for one release.

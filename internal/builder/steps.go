@@ -65,9 +65,13 @@ const DefaultRegistry = "https://epr.elastic.co"
 // LicenseFile is the licence text a built package carries.
 const LicenseFile = "LICENSE.txt"
 
-// RepositoryLicenseEnv names another licence file, relative to the
-// repository root, to copy when the package has none (elastic-package's
-// REPOSITORY_LICENSE).
+// ElasticPackageRepositoryLicenseEnv names another licence file, relative
+// to the repository root, to copy when the package has none: the variable
+// elastic-package reads.
+const ElasticPackageRepositoryLicenseEnv = "ELASTIC_PACKAGE_REPOSITORY_LICENSE"
+
+// RepositoryLicenseEnv is read when ElasticPackageRepositoryLicenseEnv is
+// not set: the name pkgstore documented first (elastic-package ignores it).
 const RepositoryLicenseEnv = "REPOSITORY_LICENSE"
 
 // Steps are the build steps in elastic-package's order. Copying (with
@@ -112,13 +116,19 @@ func FindRepoRoot(dir string) string {
 }
 
 // stepLicense copies the repository's licence text into a package that has
-// none: REPO/LICENSE.txt, or REPO/$REPOSITORY_LICENSE (then it must exist).
+// none: REPO/LICENSE.txt, or REPO/$ELASTIC_PACKAGE_REPOSITORY_LICENSE (else
+// $REPOSITORY_LICENSE; then it must exist).
 // An empty licence file is an error.
 func stepLicense(_ context.Context, src string, t *Tree, cfg *Config) error {
 	if t.Has(LicenseFile) {
 		return nil
 	}
-	name, userDefined := os.LookupEnv(RepositoryLicenseEnv)
+	envName := ElasticPackageRepositoryLicenseEnv
+	name, userDefined := os.LookupEnv(envName)
+	if !userDefined {
+		envName = RepositoryLicenseEnv
+		name, userDefined = os.LookupEnv(envName)
+	}
 	if !userDefined {
 		name = LicenseFile
 	}
@@ -128,12 +138,12 @@ func stepLicense(_ context.Context, src string, t *Tree, cfg *Config) error {
 	}
 	if root == "" {
 		if userDefined {
-			return fmt.Errorf("%s=%s: the package is not inside a git repository", RepositoryLicenseEnv, name)
+			return fmt.Errorf("%s=%s: the package is not inside a git repository", envName, name)
 		}
 		return nil
 	}
 	if filepath.IsAbs(name) || strings.HasPrefix(filepath.Clean(name), "..") {
-		return fmt.Errorf("%s=%s must be a path inside the repository", RepositoryLicenseEnv, name)
+		return fmt.Errorf("%s=%s must be a path inside the repository", envName, name)
 	}
 	b, err := os.ReadFile(filepath.Join(root, name))
 	switch {
@@ -233,8 +243,9 @@ func stepExternalFields(ctx context.Context, src string, t *Tree, cfg *Config) e
 	if err != nil {
 		return err
 	}
-	// Data streams' fields, and an input package's own.
+	// Data streams' fields, an input package's own, and transforms'.
 	files := append(t.Glob("data_stream/*/fields/*.yml"), t.Glob("fields/*.yml")...)
+	files = append(files, t.Glob("elasticsearch/transform/*/fields/*.yml")...)
 	for _, name := range files {
 		b, err := t.ReadFile(name)
 		if err != nil {

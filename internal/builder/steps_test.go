@@ -117,6 +117,17 @@ func TestSteps(t *testing.T) {
 			},
 		},
 		{
+			name:  "ELASTIC_PACKAGE_REPOSITORY_LICENSE (elastic-package's name) names another file, and wins",
+			repo:  map[string]string{"licenses/Elastic-2.0.txt": "Elastic License 2.0\n", "licenses/other.txt": "Other\n"},
+			env:   map[string]string{ElasticPackageRepositoryLicenseEnv: "licenses/Elastic-2.0.txt", RepositoryLicenseEnv: "licenses/other.txt"},
+			files: map[string]string{},
+			check: func(t *testing.T, b map[string]string) {
+				if b["LICENSE.txt"] != "Elastic License 2.0\n" {
+					t.Errorf("LICENSE.txt = %q", b["LICENSE.txt"])
+				}
+			},
+		},
+		{
 			name:    "REPOSITORY_LICENSE that does not exist",
 			env:     map[string]string{RepositoryLicenseEnv: "nope.txt"},
 			files:   map[string]string{},
@@ -195,6 +206,23 @@ func TestSteps(t *testing.T) {
 				}
 				if _, ok := dt[0]["_embedded_ecs-ecs_timestamp"]; !ok {
 					t.Errorf("first template %v", dt[0])
+				}
+			},
+		},
+		{
+			name: "external fields of a transform",
+			files: map[string]string{
+				"_dev/build/build.yml":                             "dependencies:\n  ecs:\n    reference: git@v8.11.0\n",
+				"elasticsearch/transform/latest/transform.yml":     "source:\n  index: logs-*\ndest:\n  index: latest\n",
+				"elasticsearch/transform/latest/fields/fields.yml": "- name: container.labels\n  external: ecs\n",
+			},
+			check: func(t *testing.T, b map[string]string) {
+				var fields []map[string]any
+				if err := yaml.Unmarshal([]byte(b["elasticsearch/transform/latest/fields/fields.yml"]), &fields); err != nil {
+					t.Fatal(err)
+				}
+				if len(fields) != 1 || fields[0]["type"] != "object" || fields[0]["object_type"] != "keyword" || fields[0]["external"] != nil {
+					t.Errorf("transform fields = %v", fields)
 				}
 			},
 		},

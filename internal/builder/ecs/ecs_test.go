@@ -227,8 +227,8 @@ func TestFileBase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.Len() != 8 {
-				t.Errorf("%d fields, want 8", s.Len())
+			if s.Len() != 9 {
+				t.Errorf("%d fields, want 9", s.Len())
 			}
 		})
 	}
@@ -266,6 +266,9 @@ func TestInject(t *testing.T) {
 		{name: "object may become flattened", schema: s,
 			in:   "- name: process.env_vars\n  external: ecs\n  type: flattened\n",
 			want: "- name: process.env_vars\n  type: flattened\n  description: Environment variables.\n"},
+		{name: "object_type of an ECS object field", schema: s,
+			in:   "- name: container.labels\n  external: ecs\n",
+			want: "- name: container.labels\n  type: object\n  object_type: keyword\n  description: Image labels.\n"},
 		{name: "multi_fields", schema: s,
 			in:   "- name: process.command_line\n  external: ecs\n",
 			want: "- name: process.command_line\n  type: wildcard\n  description: Full command line.\n  multi_fields:\n  - name: text\n    type: match_only_text\n"},

@@ -28,7 +28,7 @@ type InjectOptions struct {
 // Inject replaces every field marked `external: ecs` in defs (a fields
 // file decoded into []any of map[string]any) by its ECS definition, as
 // elastic-package does: name, type, description (when not empty),
-// pattern, index, doc_values and multi_fields come from ECS; every key the
+// pattern, index, doc_values, object_type and multi_fields come from ECS; every key the
 // package sets overrides them (maps merged deeply), except type, which stays
 // ECS's unless the change is one ECS allows (keyword to constant_keyword,
 // object to group, nested or flattened). changed reports whether any field
@@ -114,6 +114,11 @@ func imported(f *Field, opts InjectOptions) map[string]any {
 	}
 	if f.DocValues != nil {
 		m["doc_values"] = *f.DocValues
+	}
+	// An object field's mapping needs the type of its values (the
+	// package-spec requires object_type on type object).
+	if f.ObjectType != "" {
+		m["object_type"] = f.ObjectType
 	}
 	if len(f.MultiFields) > 0 {
 		mf := make([]any, 0, len(f.MultiFields))

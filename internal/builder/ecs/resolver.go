@@ -30,6 +30,20 @@ const DefaultBaseURL = "https://raw.githubusercontent.com/elastic/ecs"
 // BaseURLEnv names the environment variable that overrides DefaultBaseURL.
 const BaseURLEnv = "PKGSTORE_ECS_BASE_URL"
 
+// ElasticPackageBaseURLEnv is the variable elastic-package users set for
+// the same purpose; BaseURLEnv wins when both are set.
+const ElasticPackageBaseURLEnv = "ELASTIC_PACKAGE_ECS_BASE_URL"
+
+// BaseURLFromEnv returns the ECS base URL the environment sets:
+// $PKGSTORE_ECS_BASE_URL, else $ELASTIC_PACKAGE_ECS_BASE_URL, else "" (the
+// default). getenv is os.Getenv in production.
+func BaseURLFromEnv(getenv func(string) string) string {
+	if v := getenv(BaseURLEnv); v != "" {
+		return v
+	}
+	return getenv(ElasticPackageBaseURLEnv)
+}
+
 // SchemaPath is the schema file below BASE/REF/.
 const SchemaPath = "generated/ecs/ecs_nested.yml"
 
@@ -269,6 +283,9 @@ func (r *Resolver) get(ctx context.Context, src, ref string) (b []byte, retry bo
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if uerr := asUnreachable(err, src, ref); uerr != nil {
+			return nil, true, uerr
+		}
 		return nil, true, fmt.Errorf("download %s: %w", src, err)
 	}
 	defer resp.Body.Close()

@@ -2,6 +2,8 @@ package readme
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -118,10 +120,10 @@ func (fds *fieldDefs) UnmarshalYAML(n *yaml.Node) error {
 	}
 }
 
-// loadFields reads dir/fields/*.yml in lexical order, resolves external
-// fields and leaves out empty groups.
+// loadFields reads dir/fields/*.yml (and the linked *.yml.link) in
+// lexical order, resolves external fields and leaves out empty groups.
 func loadFields(ctx context.Context, pkgDir, dir string, ext ExternalFields) ([]fieldDef, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "fields", "*.yml"))
+	files, err := fieldsFiles(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +135,7 @@ func loadFields(ctx context.Context, pkgDir, dir string, ext ExternalFields) ([]
 	}
 	var all []fieldDef
 	for _, file := range files {
-		b, err := readLimited(file, maxFieldsFile)
+		b, err := readFieldsFile(file)
 		if err != nil {
 			return nil, err
 		}
@@ -349,4 +351,54 @@ func readLimited(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
 	}
 	return b, nil
+}
+
+// fieldsFiles lists dir/fields/*.yml and dir/fields/*.yml.link (linked
+// files, as the built package will hold them: the shared ECS field lists
+// of a repository are often linked) in the order of their names in the
+// built package.
+func fieldsFiles(dir string) ([]string, error) {
+	var files []string
+	for _, pat := range []string{"*.yml", "*.yml.link"} {
+		m, err := filepath.Glob(filepath.Join(dir, "fields", pat))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	sort.Slice(files, func(i, j int) bool {
+		return strings.TrimSuffix(files[i], ".link") < strings.TrimSuffix(files[j], ".link")
+	})
+	return files, nil
+}
+
+// readFieldsFile reads a fields file, or the target of a linked one
+// (NAME.link: "<path relative to the link's folder> <sha256 hex>", the
+// checksum checked as the build checks it).
+func readFieldsFile(file string) ([]byte, error) {
+	if !strings.HasSuffix(file, ".link") {
+		return readLimited(file, maxFieldsFile)
+	}
+	b, err := readLimited(file, 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	parts := strings.Fields(line)
+	if len(parts) != 2 {
+		return nil, fmt.Errorf("%s: first line must be \"<relative path> <sha256>\", got %q", file, line)
+	}
+	if filepath.IsAbs(parts[0]) {
+		return nil, fmt.Errorf("%s: link target %q must be a relative path", file, parts[0])
+	}
+	target := filepath.Join(filepath.Dir(file), filepath.FromSlash(parts[0]))
+	content, err := readLimited(target, maxFieldsFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	sum := sha256.Sum256(content)
+	if got := hex.EncodeToString(sum[:]); got != strings.ToLower(parts[1]) {
+		return nil, fmt.Errorf("%s: linked file checksum mismatch: the link says %s, %s has %s", file, parts[1], parts[0], got)
+	}
+	return content, nil
 }

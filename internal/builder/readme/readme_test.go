@@ -2,6 +2,8 @@ package readme
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -365,5 +367,31 @@ func TestRenderRefusesPaths(t *testing.T) {
 		if _, err := r.Render(context.Background(), name); err == nil {
 			t.Errorf("Render(%q) succeeded", name)
 		}
+	}
+}
+
+// TestFieldsTableLinkedFiles: a fields file that is a *.link (the shared
+// ECS field lists of a repository) is part of the table, as in the built
+// package; a link whose target changed is refused, naming it.
+func TestFieldsTableLinkedFiles(t *testing.T) {
+	shared := "- name: process.pid\n  type: long\n  description: Process id.\n"
+	sum := sha256.Sum256([]byte(shared))
+	link := "../../../shared/pid.yml " + hex.EncodeToString(sum[:]) + "\n"
+	files := map[string]string{
+		"shared/pid.yml":                     shared,
+		"data_stream/ds/fields/own.yml":      "- name: own\n  type: keyword\n  description: Ours.\n",
+		"data_stream/ds/fields/pid.yml.link": link,
+	}
+	got, err := renderOne(t, files, `{{fields "ds"}}`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "**Exported fields**\n\n| Field | Description | Type |\n|---|---|---|\n| own | Ours. | keyword |\n| process.pid | Process id. | long |\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	files["shared/pid.yml"] = shared + "- name: process.ppid\n  type: long\n"
+	if _, err := renderOne(t, files, `{{fields "ds"}}`, Options{}); err == nil || !strings.Contains(err.Error(), "pid.yml.link") || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("changed link target: %v, want a checksum error naming the link", err)
 	}
 }

@@ -45,9 +45,12 @@ const maxDepth = 10000
 func parseUcfg(data []byte) (map[string]any, error) {
 	// The structure every reader agrees on first (merge keys yaml.v2 and
 	// yaml.v3 resolve differently are refused); scalars then as EPR reads
-	// them.
-	if err := yamldoc.Check(data); err != nil {
-		return nil, err
+	// them. A document that cannot hold a merge key has nothing for the
+	// check to refuse: it is skipped, half the cost of a manifest.
+	if yamldoc.MayMerge(data) {
+		if err := yamldoc.Check(data); err != nil {
+			return nil, err
+		}
 	}
 	var raw map[string]any
 	if err := yamlv2.Unmarshal(data, &raw); err != nil {

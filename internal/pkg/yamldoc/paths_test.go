@@ -140,10 +140,19 @@ func TestParse(t *testing.T) {
 		{"a: &x {b: 1}\nc: &y {d: 2}\nd: 0\n<<: [*x, *y]\n", true},
 		{"<<: {b: 1}\n<<: {c: 1}\n", true},
 		{"x:\n  - b: 2\n    !!merge <<: {b: 1}\n", true},
+		// Every spelling of the merge tag (MayMerge must see each).
+		{"b: 2\n!!merge \"\\x3c\\x3c\": {b: 1}\n", true},
+		{"b: 2\n!<tag:yaml.org,2002:merge> \"\\x3c<\": {b: 1}\n", true},
+		{"b: 2\n!<tag:yaml.org,2002:%6Derge> x: {b: 1}\n", true},
+		{"%TAG !m! tag:yaml.org,2002:\n---\nb: 2\n!m!merge x: {b: 1}\n", true},
+		{"\"\\x3c\\x3c\": {b: 1}\nb: 2\n", false}, // an escaped << is a string
 	} {
 		_, err := yamldoc.Parse([]byte(tc.doc))
 		if got := errors.Is(err, yamldoc.ErrAmbiguousMerge); got != tc.refused {
 			t.Errorf("%q: err %v, want refused %v", tc.doc, err, tc.refused)
+		}
+		if tc.refused && !yamldoc.MayMerge([]byte(tc.doc)) {
+			t.Errorf("%q: refused, but MayMerge says it holds no merge key", tc.doc)
 		}
 	}
 	// An alias bomb: every level merges the previous one twice.

@@ -88,6 +88,21 @@ func Check(data []byte) error {
 	return err
 }
 
+// MayMerge reports whether data can hold a merge key at all; when it
+// cannot, Check has nothing to refuse and a reader that parses data with
+// its own library may skip it (the v3 parse is half of what reading a
+// manifest costs). A merge key is a plain "<<" or a node tagged merge:
+// "!!merge", "tag:yaml.org,2002:merge", a %TAG handle's "!h!merge", or a
+// tag spelled with %-escapes. A quoted "<<" is a string to both yaml.v2
+// and yaml.v3 (TestParse), so an escape sequence cannot make one. The
+// test is on bytes and conservative: "merge" in a description, or a %,
+// only costs the check.
+func MayMerge(data []byte) bool {
+	return bytes.Contains(data, []byte("<<")) ||
+		bytes.Contains(data, []byte("merge")) ||
+		bytes.IndexByte(data, '%') >= 0
+}
+
 // Unmarshal is yaml.v3's Unmarshal after Check.
 func Unmarshal(data []byte, out any) error {
 	if err := Check(data); err != nil {

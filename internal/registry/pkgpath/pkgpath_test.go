@@ -93,9 +93,17 @@ func TestCacheReusedOnRestart(t *testing.T) {
 		t.Fatalf("first scan: loaded %d, reused %d; want 4, 0", l, r)
 	}
 	before := doc(t, s1, "bbb", "1.0.0")
+	pack := filepath.Join(cfg.CacheDir, "packages.pack")
+	fi1, err := os.Stat(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s2 := open(t, cfg)
 	if l, r := s2.LastScan(); l != 0 || r != 4 {
 		t.Fatalf("restart: loaded %d, reused %d; want 0, 4", l, r)
+	}
+	if fi2, err := os.Stat(pack); err != nil || !os.SameFile(fi1, fi2) || fi2.Size() != fi1.Size() {
+		t.Fatalf("a restart over unchanged folders wrote the cache again (%v)", err)
 	}
 	if got := doc(t, s2, "bbb", "1.0.0"); got != before {
 		t.Fatalf("document from the cache differs:\n%s\nwant\n%s", got, before)
@@ -114,18 +122,129 @@ func TestCacheReusedOnRestart(t *testing.T) {
 	if !strings.Contains(doc(t, s3, "bbb", "1.0.0"), "Changed on disk.") {
 		t.Fatal("changed zip served from a stale cache")
 	}
-	des, _ := os.ReadDir(cfg.CacheDir)
-	if len(des) != 4 {
-		t.Fatalf("%d cache files, want 4", len(des))
+	// One file, whatever the number of packages (creating one per
+	// package was a quarter of a first start); old per-package files and
+	// temporary packs are removed.
+	os.WriteFile(filepath.Join(cfg.CacheDir, "0123.json"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(cfg.CacheDir, ".packages.pack.1.tmp"), []byte("{}"), 0o644)
+	if l, _ := open(t, cfg).LastScan(); l != 0 {
+		t.Fatalf("restart after a change: loaded %d, want 0", l)
 	}
-	for _, d := range des {
-		if err := os.WriteFile(filepath.Join(cfg.CacheDir, d.Name()), []byte(`{"options":`), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	des, _ := os.ReadDir(cfg.CacheDir)
+	if len(des) != 1 || des[0].Name() != "packages.pack" {
+		t.Fatalf("cache folder holds %v, want only packages.pack", des)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.CacheDir, des[0].Name()), []byte(`{"options":`), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	s4 := open(t, cfg)
 	if l, _ := s4.LastScan(); l != 4 {
 		t.Fatalf("damaged cache: loaded %d, want 4", l)
+	}
+	if l, _ := open(t, cfg).LastScan(); l != 0 {
+		t.Fatalf("after a damaged cache was written again: loaded %d, want 0", l)
+	}
+}
+
+// TestCacheAppendedByRescan: what a watcher's rescan reads is appended to
+// the cache, so that the next start reads it from there; a record cut
+// short at the end (a crash during an append) costs only its package.
+func TestCacheAppendedByRescan(t *testing.T) {
+	dir := t.TempDir()
+	writeZip(t, dir, "aaa", "1.0.0", nil, true)
+	cfg := pkgpath.Config{Paths: []string{dir}, CacheDir: filepath.Join(t.TempDir(), "c")}
+	s := open(t, cfg)
+	writeZip(t, dir, "bbb", "1.0.0", nil, true)
+	if changed, err := s.Rescan(context.Background(), false); err != nil || !changed {
+		t.Fatalf("rescan: changed %v, %v", changed, err)
+	}
+	want := doc(t, s, "bbb", "1.0.0")
+	s2 := open(t, cfg)
+	if l, r := s2.LastScan(); l != 0 || r != 2 {
+		t.Fatalf("restart after a rescan: loaded %d, reused %d; want 0, 2", l, r)
+	}
+	if got := doc(t, s2, "bbb", "1.0.0"); got != want {
+		t.Fatalf("appended document differs:\n%s\nwant\n%s", got, want)
+	}
+	// Append bbb again by hand, cut short: aaa is still used.
+	pack := filepath.Join(cfg.CacheDir, "packages.pack")
+	data, err := os.ReadFile(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte(`{"v":1,"options":"v2 validate=false","path":"`+filepath.Join(dir, "bbb")))
+	if i < 0 {
+		t.Fatalf("no record of bbb in\n%s", data)
+	}
+	torn := append(append([]byte(nil), data...), data[i:len(data)-10]...)
+	if err := os.WriteFile(pack, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s3 := open(t, cfg)
+	if l, _ := s3.LastScan(); l != 0 {
+		t.Fatalf("torn last record: loaded %d, want 0 (the whole records before it serve)", l)
+	}
+	if got := doc(t, s3, "bbb", "1.0.0"); got != want {
+		t.Fatalf("document differs after a torn append:\n%s\nwant\n%s", got, want)
+	}
+	if fi, err := os.Stat(pack); err != nil || fi.Size() != int64(len(data)) {
+		t.Fatalf("pack with a torn record not written again: %v, size %d, want %d", err, fi.Size(), len(data))
+	}
+	// A whole record whose document is damaged: the package is read
+	// again and its record appended, then the pack compacted.
+	data, _ = os.ReadFile(pack)
+	j := bytes.Index(data, []byte("\n{")) + 1
+	data[j] = 'x'
+	os.WriteFile(pack, data, 0o644)
+	if l, _ := open(t, cfg).LastScan(); l != 1 {
+		t.Fatalf("damaged document: loaded %d, want 1", l)
+	}
+	if l, _ := open(t, cfg).LastScan(); l != 0 {
+		t.Fatalf("after a damaged document was read again: loaded %d, want 0", l)
+	}
+	if fi, err := os.Stat(pack); err != nil || fi.Size() != int64(len(data)) {
+		t.Fatalf("pack not compacted: %v, size %d, want %d", err, fi.Size(), len(data))
+	}
+}
+
+// TestTornCacheFileIsAMiss: a crash can leave the cache file cut at any
+// length, or zeros where its data never reached the disk: every such file
+// must be only a miss, the package read again with the same document,
+// never a wrong document served.
+func TestTornCacheFileIsAMiss(t *testing.T) {
+	dir := t.TempDir()
+	writeZip(t, dir, "aaa", "1.0.0", nil, true)
+	cfg := pkgpath.Config{Paths: []string{dir}, CacheDir: filepath.Join(t.TempDir(), "c")}
+	want := doc(t, open(t, cfg), "aaa", "1.0.0")
+	des, err := os.ReadDir(cfg.CacheDir)
+	if err != nil || len(des) != 1 {
+		t.Fatalf("cache folder: %v, %d files; want 1", err, len(des))
+	}
+	name := filepath.Join(cfg.CacheDir, des[0].Name())
+	whole, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut at every length of the header line and at every 7th of the
+	// document, up to the whole file less its final newline (that file
+	// is complete); and the same lengths of zeros.
+	head := bytes.IndexByte(whole, '\n')
+	for n := 0; n < len(whole)-1; n++ {
+		if n > head+1 && n%7 != 0 {
+			continue
+		}
+		for _, torn := range [][]byte{whole[:n], make([]byte, n)} {
+			if err := os.WriteFile(name, torn, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, cfg)
+			if l, _ := s.LastScan(); l != 1 {
+				t.Fatalf("cache file cut at %d of %d bytes (zeros: %v) was used", n, len(whole), n > 0 && torn[0] == 0)
+			}
+			if got := doc(t, s, "aaa", "1.0.0"); got != want {
+				t.Fatalf("cut at %d: document differs:\n%s\nwant\n%s", n, got, want)
+			}
+		}
 	}
 }
 

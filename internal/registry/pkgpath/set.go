@@ -1,20 +1,14 @@
 package pkgpath
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +16,6 @@ import (
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/registry/catalog"
-	"pkgstore/internal/storage/atomicfile"
 )
 
 // Config configures a Set.
@@ -109,8 +102,13 @@ type Set struct {
 	log *slog.Logger
 	cur atomic.Pointer[Source]
 
-	mu    sync.Mutex // one scan at a time; guards known
+	mu    sync.Mutex // one scan at a time; guards known, old and sink
 	known map[string]*entry
+	// old is the cache found at start (during Open's scan only); sink is
+	// where a scan records what it read (a new pack during Open, the
+	// pack appended to during a watcher's rescan), nil without a cache.
+	old  *oldPack
+	sink *packWriter
 	// Stats of the last scan, for logs and tests.
 	lastLoaded, lastReused int
 }
@@ -130,17 +128,68 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 		abs[i] = a
 	}
 	cfg.Paths = abs
+	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("package path cache: %w", err)
 		}
+		pruneCacheDir(cfg.CacheDir)
+		old, err := openPack(cfg.CacheDir)
+		if err != nil {
+			// Only a miss: every package is read again.
+			s.log.Warn("package path cache unreadable; reading every package", "err", err)
+			old = &oldPack{recs: map[string]packRec{}}
+		}
+		defer old.close()
+		s.old = old
 	}
-	s := &Set{cfg: cfg, log: cfg.Logger, known: map[string]*entry{}}
-	if _, err := s.Rescan(ctx, true); err != nil {
+	_, err := s.Rescan(ctx, true)
+	if w := s.sink; w != nil {
+		switch {
+		case w.appended >= 0:
+			if aerr := w.end(); aerr != nil {
+				s.log.Warn("package path cache not appended to", "err", aerr)
+			}
+		case err != nil:
+			w.discard()
+		default:
+			if cerr := w.commit(cfg.CacheDir); cerr != nil {
+				s.log.Warn("package path cache not written", "err", cerr)
+			}
+		}
+	}
+	s.old, s.sink = nil, nil
+	if err != nil {
 		return nil, err
 	}
-	s.pruneCache()
 	return s, nil
+}
+
+// startPack chooses where Open's scan records what it reads: when the old
+// pack holds exactly a whole record of every candidate as it is now (a
+// restart over unchanged folders), the pack is only appended to (a
+// record that turns out unusable is superseded by the package's, read
+// again); otherwise a new pack is written beside it and replaces it.
+func (s *Set) startPack(cands []candidate, fps []string, opts string) {
+	covered := !s.old.torn && s.old.records == len(cands)
+	for i := 0; covered && i < len(cands); i++ {
+		rec, ok := s.old.recs[cands[i].path]
+		covered = ok && rec.e.Fingerprint == fps[i] && rec.e.Options == opts
+	}
+	var (
+		w   *packWriter
+		err error
+	)
+	if covered {
+		w, err = appendPack(s.cfg.CacheDir)
+	} else {
+		w, err = newPack(s.cfg.CacheDir)
+	}
+	if err != nil {
+		s.log.Warn("package path cache not written", "err", err)
+		return
+	}
+	s.sink = w
 }
 
 // Current returns the packages being served.
@@ -165,6 +214,21 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := time.Now()
+	if s.old == nil && s.cfg.CacheDir != "" {
+		// A watcher's rescan appends what it reads to the pack.
+		w, err := appendPack(s.cfg.CacheDir)
+		if err != nil {
+			s.log.Warn("package path cache not appended to", "err", err)
+		} else {
+			s.sink = w
+			defer func() {
+				if err := w.end(); err != nil {
+					s.log.Warn("package path cache not appended to", "err", err)
+				}
+				s.sink = nil
+			}()
+		}
+	}
 	cands, err := walk(ctx, s.cfg.Paths, func(msg, p string) { s.log.Debug(msg, "file.path", p) })
 	if err != nil {
 		return false, err
@@ -183,13 +247,21 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	for w := range parsers {
 		parsers[w] = catalog.NewParser()
 	}
+	// Fingerprints first (stat calls only): Open's scan chooses from them
+	// whether the cache is written again.
+	fps := make([]string, len(cands))
+	parallel(ctx, len(cands), workers, func(_, i int) {
+		fps[i], errs[i] = fingerprint(cands[i])
+	})
+	if s.old != nil && ctx.Err() == nil {
+		s.startPack(cands, fps, opts)
+	}
 	var notZips atomic.Int64
 	parallel(ctx, len(cands), workers, func(w, i int) {
 		c := cands[i]
 		pr := parsers[w]
-		fp, err := fingerprint(c)
-		if err != nil {
-			errs[i] = err
+		fp := fps[i]
+		if errs[i] != nil {
 			return
 		}
 		if e, ok := s.known[c.path]; ok && e.Fingerprint == fp {
@@ -197,6 +269,10 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			return
 		}
 		if e := s.readCached(pr, c.path, fp, opts); e != nil {
+			if s.sink != nil && s.sink.appended < 0 {
+				s.sink.add(e, e.Doc)
+			}
+			e.Doc = nil
 			next[i] = e
 			fromCache.Add(1)
 			return
@@ -217,7 +293,9 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			errs[i] = err
 			return
 		}
-		s.writeCached(e)
+		if s.sink != nil {
+			s.sink.add(e, e.Doc)
+		}
 		e.Doc = nil
 		next[i] = e
 		loaded.Add(1)
@@ -322,94 +400,31 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 	return src, nil
 }
 
-// maxCacheEntry bounds what readCached reads of one cache file.
-const maxCacheEntry = 64 << 20
-
-// cacheName is the cache file of a package path.
-func (s *Set) cacheName(path string) string {
-	sum := sha256.Sum256([]byte(path))
-	return filepath.Join(s.cfg.CacheDir, hex.EncodeToString(sum[:16])+".json")
-}
-
-// readCached returns the cached entry of path when it was built from the
-// same files with the same options, with its revision; nil otherwise (a
-// damaged or foreign file is only a miss: the package is read again).
+// readCached returns the cached entry of path, with its document and
+// revision, when it was built from the same files with the same options;
+// nil otherwise (a damaged record is only a miss: the package is read
+// again).
 func (s *Set) readCached(pr *catalog.Parser, path, fp, opts string) *entry {
-	if s.cfg.CacheDir == "" {
+	if s.old == nil {
 		return nil
 	}
-	f, err := os.Open(s.cacheName(path))
-	if err != nil {
+	rec, ok := s.old.recs[path]
+	if !ok || rec.e.Path != path || rec.e.Fingerprint != fp || rec.e.Options != opts {
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCacheEntry))
-	f.Close()
-	if err != nil {
-		return nil
-	}
-	head, doc, ok := bytes.Cut(data, []byte("\n"))
-	var e entry
-	if err := json.Unmarshal(head, &e); err != nil || !ok {
-		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
-		return nil
-	}
-	e.Doc = bytes.TrimSuffix(doc, []byte("\n"))
-	if e.Path != path || e.Fingerprint != fp || e.Options != opts {
-		return nil
-	}
-	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: e.Doc})
+	doc, err := s.old.doc(rec)
 	if err != nil {
 		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
 		return nil
 	}
-	e.rev, e.Doc = rev, nil
+	e := rec.e
+	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: doc})
+	if err != nil {
+		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
+		return nil
+	}
+	e.rev, e.Doc = rev, doc
 	return &e
-}
-
-// writeCached records e (with its document) in the cache folder; a
-// failure only costs a read at the next start.
-func (s *Set) writeCached(e *entry) {
-	if s.cfg.CacheDir == "" {
-		return
-	}
-	// A header line, then the document (compact JSON from load) as it is.
-	head, err := json.Marshal(e)
-	if err == nil {
-		err = atomicfile.Write(s.cacheName(e.Path), func(w io.Writer) error {
-			bw := bufio.NewWriter(w)
-			bw.Write(head)
-			bw.WriteByte('\n')
-			bw.Write(e.Doc)
-			bw.WriteByte('\n')
-			return bw.Flush()
-		})
-	}
-	if err != nil {
-		s.log.Warn("package path cache entry not written", "file.path", e.Path, "err", err)
-	}
-}
-
-// pruneCache removes the cache files of packages no longer found (after
-// the first scan: later removals are pruned at the next start).
-func (s *Set) pruneCache() {
-	if s.cfg.CacheDir == "" {
-		return
-	}
-	keep := map[string]bool{}
-	s.mu.Lock()
-	for p := range s.known {
-		keep[filepath.Base(s.cacheName(p))] = true
-	}
-	s.mu.Unlock()
-	des, err := os.ReadDir(s.cfg.CacheDir)
-	if err != nil {
-		return
-	}
-	for _, d := range des {
-		if n := d.Name(); strings.HasSuffix(n, ".json") && !keep[n] {
-			os.Remove(filepath.Join(s.cfg.CacheDir, n))
-		}
-	}
 }
 
 // Watch rescans every interval until ctx is done and calls onChange after
