@@ -36,15 +36,18 @@ token needs the audit scope); without, it reads the buckets directly.
 answers who published aws 2.3.1, from where, with which signing key and when.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format == "text" { // every other command's name for the human form
+				format = "table"
+			}
 			if format != "table" && format != "json" {
-				return usageError("--format must be table or json, got %q", format)
+				return usageError("--format must be table (or text) or json, got %q", format)
 			}
 			if _, err := audit.ParseEvent(q.Event); err != nil {
 				return usageError("--event: %v", err)
 			}
 			var recs []audit.Record
 			if registryURL != "" {
-				if err := needRegistry(registryURL, &token); err != nil {
+				if err := needRegistry(registryURL, &token, false); err != nil {
 					return err
 				}
 				c, err := client.New(registryURL, token)
@@ -52,7 +55,7 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 					return usageError("%v", err)
 				}
 				if recs, err = c.AuditAll(cmd.Context(), q); err != nil {
-					return &exitError{Code: 1, Err: err}
+					return fail(err)
 				}
 			} else {
 				aq := audit.Query{Package: q.Package, Version: q.Version, Token: q.Token, Event: audit.Event(q.Event)}
@@ -67,11 +70,11 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 				cfg.MustExist = true // reading: a wrong --data is an error, not an empty log
 				b, err := storage.Open(cmd.Context(), cfg)
 				if err != nil {
-					return &exitError{Code: 1, Err: err}
+					return fail(err)
 				}
 				defer b.Close()
 				if recs, err = audit.New(b.Internal).All(cmd.Context(), aq); err != nil {
-					return &exitError{Code: 1, Err: err}
+					return unreachable(err) // the records are there: the bucket failed
 				}
 			}
 			out := cmd.OutOrStdout()
@@ -90,7 +93,7 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "ask this store's API (default: read the buckets)")
-	f.StringVar(&token, "token", "", "token with the audit scope (default from PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "token with the audit scope (default $PKGSTORE_TOKEN)")
 	storageFlags(f, &cfg)
 	f.StringVar(&q.Package, "package", "", "only this package name")
 	f.StringVar(&q.Version, "version", "", "only this version")
@@ -98,7 +101,7 @@ answers who published aws 2.3.1, from where, with which signing key and when.`,
 	f.StringVar(&q.Event, "event", "", "only this event: received, published, refused, passed, yanked, unyanked, token_refused, token_refusals_suppressed")
 	f.StringVar(&q.Since, "since", "", "records from this time on (RFC 3339, 2026-12-01, or an age: 36h, 7d)")
 	f.StringVar(&q.Until, "until", "", "records before this time")
-	f.StringVar(&format, "format", "table", "table or json")
+	f.StringVar(&format, "format", "table", "table (text) or json (one JSON array on stdout)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -24,6 +25,7 @@ func newBuildCmd() *cobra.Command {
 		skipValidation            bool
 		checkReadme               bool
 		linksFile                 string
+		format                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "build [DIR]",
@@ -38,7 +40,7 @@ reference in _dev/build/build.yml (downloaded once from --ecs-base-url and
 cached in the user cache folder; a file:// base reads a local folder); ECS
 dynamic templates are added when import_mappings is set; transforms are
 rendered; templates of the input packages in requires.input are bundled
-(downloaded from --registry). Last, the zip is validated as the publishing
+(downloaded from --input-registry). Last, the zip is validated as the publishing
 job validates it (package-spec, build mode); a refused zip is not kept.
 The same input always gives the same bytes.
 
@@ -111,6 +113,9 @@ $` + ecs.ElasticPackageBaseURLEnv + `, else ` + ecs.DefaultBaseURL + `.`,
 				}
 				cfg.InputKeyring = kr
 			}
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			res, err := builder.Package(ctx, dir, outDir, cfg)
 			var verr *builder.ValidationError
 			if errors.As(err, &verr) {
@@ -122,13 +127,22 @@ $` + ecs.ElasticPackageBaseURLEnv + `, else ` + ecs.DefaultBaseURL + `.`,
 			if err != nil {
 				return &exitError{Code: 1, Err: err}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "built %s (%d files, %d bytes, sha256 %s)\n", res.Path, res.Stats.Files, res.Size, res.SHA256)
+			text := cmd.OutOrStdout()
+			if format == "json" {
+				text = io.Discard
+			}
+			built := buildReport{Path: res.Path, Files: res.Stats.Files, Size: res.Size, SHA256: res.SHA256}
+			fmt.Fprintf(text, "built %s (%d files, %d bytes, sha256 %s)\n", res.Path, res.Stats.Files, res.Size, res.SHA256)
 			if key != nil {
 				sig, err := signFile(res.Path, key)
 				if err != nil {
 					return &exitError{Code: 1, Err: err}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "signed %s with key %s\n", sig, key.Fingerprint())
+				built.Signature, built.SignedBy = sig, key.Fingerprint()
+				fmt.Fprintf(text, "signed %s with key %s\n", sig, key.Fingerprint())
+			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), built)
 			}
 			return nil
 		},
@@ -139,9 +153,17 @@ $` + ecs.ElasticPackageBaseURLEnv + `, else ` + ecs.DefaultBaseURL + `.`,
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	f.BoolVar(&skipValidation, "skip-validation", false, "do not validate the built package against the package-spec")
 	f.StringVar(&ecsBase, "ecs-base-url", "", "where ECS schemas come from: BASE/REF/generated/ecs/ecs_nested.yml (http(s):// or file:///folder; default $"+ecs.BaseURLEnv+", else $"+ecs.ElasticPackageBaseURLEnv+", else "+ecs.DefaultBaseURL+")")
-	f.StringVar(&registry, "registry", builder.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
+	// --registry is the target everywhere else (publish, yank, audit):
+	// here the upstream of requires.input is --input-registry; the old
+	// names stay, hidden, for one release.
+	f.StringVar(&registry, "input-registry", builder.DefaultRegistry, "package registry the input packages of requires.input are downloaded from")
+	f.StringVar(&registry, "registry", builder.DefaultRegistry, "old name of --input-registry")
+	_ = f.MarkDeprecated("registry", "use --input-registry (--registry is where publish sends packages)")
 	f.BoolVar(&checkReadme, "check-readme", false, "only check that docs/*.md are what _dev/build/docs/*.md render; build and write nothing")
+	addFormat(f, &format)
 	f.StringVar(&linksFile, "links-file", "", "links table of the url template function in READMEs (default $"+readme.LinksFileEnv+", else links_table.yml at the repository root)")
-	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "armored public keys the input packages' signatures (from --registry) must verify against (repeatable); without it they are not verified")
+	f.StringArrayVar(&registryKeyrings, "input-registry-keyring", nil, "armored public keys the input packages' signatures (from --input-registry) must verify against (repeatable); without it they are not verified")
+	f.StringArrayVar(&registryKeyrings, "registry-keyring", nil, "old name of --input-registry-keyring")
+	_ = f.MarkDeprecated("registry-keyring", "use --input-registry-keyring")
 	return cmd
 }

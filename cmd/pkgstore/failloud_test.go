@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/testkit/sigtest"
 )
 
@@ -25,11 +26,7 @@ func runCLITimeout(t *testing.T, d time.Duration, args ...string) (out string, c
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	if err := root.ExecuteContext(ctx); err != nil {
-		var ee *exitError
-		code = 2
-		if errors.As(err, &ee) {
-			code = ee.Code
-		}
+		code = exitCodeOf(err)
 		buf.WriteString("pkgstore: " + err.Error() + "\n")
 	}
 	return buf.String(), code
@@ -39,8 +36,8 @@ func runCLITimeout(t *testing.T, d time.Duration, args ...string) (out string, c
 // `pkgstore audit --data /nonexistent` created the folders and printed
 // "(no records)" with exit 0, and a read-only replica pointed at a wrong
 // folder served an empty store. Commands that read a store refuse a
-// folder that does not exist, exit 1 with one line naming it, and create
-// nothing.
+// folder that does not exist, exit 5 (a bucket that cannot be opened)
+// with one line naming it, and create nothing.
 func TestStoreReadersRefuseMissingFolder(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct {
@@ -55,8 +52,8 @@ func TestStoreReadersRefuseMissingFolder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			missing := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"), "data")
 			out, code := runCLITimeout(t, 10*time.Second, append(tt.args, "--data", missing)...)
-			if code != 1 || !strings.Contains(out, missing) || !strings.Contains(out, "does not exist") {
-				t.Errorf("exit %d, output:\n%s\nwant exit 1 naming %s as missing", code, out, missing)
+			if code != exitcode.Unreachable || !strings.Contains(out, missing) || !strings.Contains(out, "does not exist") {
+				t.Errorf("exit %d, output:\n%s\nwant exit 5 naming %s as missing", code, out, missing)
 			}
 			if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
 				t.Errorf("%d lines of output, want one:\n%s", lines, out)
@@ -70,8 +67,8 @@ func TestStoreReadersRefuseMissingFolder(t *testing.T) {
 	t.Run("audit file URL", func(t *testing.T) {
 		missing := filepath.Join(dir, "url", "internal")
 		out, code := runCLITimeout(t, 10*time.Second, "audit", "--data", t.TempDir(), "--internal-bucket", "file://"+missing)
-		if code != 1 || !strings.Contains(out, "does not exist") {
-			t.Errorf("exit %d, output:\n%s\nwant exit 1: folder does not exist", code, out)
+		if code != exitcode.Unreachable || !strings.Contains(out, "does not exist") {
+			t.Errorf("exit %d, output:\n%s\nwant exit 5: folder does not exist", code, out)
 		}
 		if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s was created (stat: %v)", filepath.Dir(missing), err)
@@ -91,7 +88,7 @@ func TestStoreReadersRefuseMissingFolder(t *testing.T) {
 	})
 }
 
-// TestServeRefusesUnopenableBucket: serve exits 1 at start, with one
+// TestServeRefusesUnopenableBucket: serve exits 5 at start, with one
 // line, when a bucket cannot be opened at all (a scheme no driver knows, a
 // --data that is a file); a fresh --data folder is still created (the
 // README's first command).
@@ -109,8 +106,8 @@ func TestServeRefusesUnopenableBucket(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, code := runCLITimeout(t, 10*time.Second, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "error"}, tt.args...)...)
-			if code != 1 || !strings.Contains(out, tt.want) {
-				t.Errorf("exit %d, output:\n%s\nwant exit 1 containing %q", code, out, tt.want)
+			if code != exitcode.Unreachable || !strings.Contains(out, tt.want) {
+				t.Errorf("exit %d, output:\n%s\nwant exit 5 containing %q", code, out, tt.want)
 			}
 			if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
 				t.Errorf("%d lines of output, want one:\n%s", lines, out)

@@ -39,8 +39,8 @@ func createToken(t *testing.T, args ...string) (secret, entry string) {
 // store; `audit` answers who published what, from the API and from the
 // buckets; `yank`, `unyank` and `verify --registry` do what they say.
 func TestGovernanceCommands(t *testing.T) {
-	pubSecret, pubEntry := createToken(t, "ci-cli", "--scope", "publish", "--packages", "cli*", "--expires", "30d")
-	opsSecret, opsEntry := createToken(t, "ops", "--scope", "yank,audit", "--packages", "*")
+	pubSecret, pubEntry := createToken(t, "ci-cli", "--scope", "publish", "--package", "cli*", "--expires", "30d")
+	opsSecret, opsEntry := createToken(t, "ops", "--scope", "yank,audit", "--package", "*")
 	if strings.Contains(pubEntry+opsEntry, pubSecret) || strings.Contains(pubEntry+opsEntry, opsSecret) {
 		t.Fatal("a printed entry holds a secret")
 	}
@@ -71,15 +71,15 @@ func TestGovernanceCommands(t *testing.T) {
 		out  []string
 	}{
 		{"publish", append([]string{"publish", zipPath, "--legacy", "--token", pubSecret}, reg...), 0, []string{"published cli-1.0.0"}},
-		{"publish outside the pattern", append([]string{"publish", otherPath, "--legacy", "--token", pubSecret}, reg...), 2, []string{`token "ci-cli" may not publish package "other": it is limited to packages "cli*"`}},
+		{"publish outside the pattern", append([]string{"publish", otherPath, "--legacy", "--token", pubSecret}, reg...), 4, []string{`token "ci-cli" may not publish package "other": it is limited to packages "cli*"`}},
 		{"who published", append([]string{"audit", "--token", opsSecret, "--package", "cli", "--version", "1.0.0", "--event", "published"}, reg...), 0,
 			[]string{"published  cli      1.0.0    ci-cli  127.0.0.1", s.Key.Fingerprint, hex.EncodeToString(sum[:])}},
 		{"who published, from the buckets", []string{"audit", "--data", s.Data, "--package", "cli", "--event", "published"}, 0, []string{"ci-cli", s.Key.Fingerprint}},
-		{"audit needs the scope", append([]string{"audit", "--token", pubSecret}, reg...), 1, []string{`lacks the "audit" scope`}},
+		{"audit needs the scope", append([]string{"audit", "--token", pubSecret}, reg...), 4, []string{`lacks the "audit" scope`}},
 		{"audit bad event", []string{"audit", "--data", s.Data, "--event", "deleted"}, 2, []string{`unknown event "deleted"`}},
 		{"audit bad since", []string{"audit", "--data", s.Data, "--since", "yesterday"}, 2, []string{`"yesterday" is not a time`}},
 		{"yank without reason", append([]string{"yank", "cli", "1.0.0", "--token", opsSecret}, reg...), 2, []string{"--reason is required"}},
-		{"yank with a publish token", append([]string{"yank", "cli", "1.0.0", "--reason", "x", "--token", pubSecret}, reg...), 1, []string{`lacks the "yank" scope`}},
+		{"yank with a publish token", append([]string{"yank", "cli", "1.0.0", "--reason", "x", "--token", pubSecret}, reg...), 4, []string{`lacks the "yank" scope`}},
 		{"yank", append([]string{"yank", "cli", "1.0.0", "--reason", "broken dashboards", "--token", opsSecret}, reg...), 0, []string{"cli-1.0.0 yanked by ops", "broken dashboards"}},
 		{"yank again", append([]string{"yank", "cli", "1.0.0", "--reason", "again", "--token", opsSecret}, reg...), 0, []string{"cli-1.0.0 was already yanked"}},
 		{"verify against the store", append([]string{"verify", zipPath, "--keyring", keyring, "--token", opsSecret}, reg...), 0,

@@ -30,13 +30,13 @@ on a schedule. ` + "`pkgstore index` and `pkgstore job index`" + ` are the same 
 			cfg.MustExist = true
 			b, err := storage.Open(cmd.Context(), cfg)
 			if err != nil {
-				return &exitError{Code: 1, Err: err}
+				return fail(err)
 			}
 			defer b.Close()
 			ix := server.NewIndexer(b, log) // serve's: yanked revisions stay out
 			res, err := ix.Index(cmd.Context())
 			if err != nil {
-				return &exitError{Code: 1, Err: err}
+				return unreachable(err)
 			}
 			if res.Moved {
 				fmt.Fprintf(cmd.OutOrStdout(), "new cursor %s: %d packages (%d added, %d removed)\n", res.Cursor, res.Total, res.Added, res.Removed)

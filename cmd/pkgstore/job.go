@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/api"
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/server"
@@ -61,8 +62,9 @@ Output: one line per submission (published, dry run passed, or refused
 followed by each reason on its own line), in queue order.
 
 Exit codes: 0 every submission published (or its dry run passed, or the
-queue was empty), 1 something was refused, 2 usage or bucket error, or
---timeout ended the run first (the unfinished submissions stay queued).`,
+queue was empty), 1 something was refused, 2 usage (a --submission that
+names none), 5 a bucket cannot be opened or read, or --timeout ended the run first (the unfinished
+submissions stay queued).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newFormatLogger(logFormat, logLevel)
@@ -81,14 +83,14 @@ queue was empty), 1 something was refused, 2 usage or bucket error, or
 			}
 			job, err := server.NewJob(cmd.Context(), cfg)
 			if err != nil {
-				return &exitError{Code: exitUsage, Err: err}
+				return fail(err)
 			}
 			defer job.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			out, err := job.Publisher.Drain(ctx, publish.DrainOptions{Only: only})
 			if err != nil {
-				return &exitError{Code: exitUsage, Err: err}
+				return unreachable(err)
 			}
 			status := printOutcomes(cmd.OutOrStdout(), out)
 			if indexAfter && anyPublished(out) {
@@ -96,7 +98,7 @@ queue was empty), 1 something was refused, 2 usage or bucket error, or
 				// publishing job; a failed pass is a bucket error.
 				res, err := job.Indexer.Index(ctx)
 				if err != nil {
-					return &exitError{Code: exitUsage, Err: fmt.Errorf("index: %w", err)}
+					return unreachable(fmt.Errorf("index: %w", err))
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "indexed: cursor %s, %d packages (%d added, %d removed)\n", res.Cursor, res.Total, res.Added, res.Removed)
 			}
@@ -136,7 +138,7 @@ func printOutcomes(w io.Writer, out []publish.Outcome) error {
 		fmt.Fprintln(w, "the queue is empty: nothing to publish")
 		return nil
 	}
-	var published, refused, unfinished int
+	var published, refused, unfinished, unknown int
 	for _, o := range out {
 		s := o.Submission
 		name := o.ID
@@ -149,6 +151,7 @@ func printOutcomes(w io.Writer, out []publish.Outcome) error {
 		case o.Err != nil:
 			unfinished++
 			if errors.Is(o.Err, publish.ErrUnknownSubmission) {
+				unknown++ // a --submission that names none: a usage mistake
 				fmt.Fprintf(w, "unknown submission %s: %v\n", o.ID, o.Err)
 			} else {
 				fmt.Fprintf(w, "not finished %s (submission %s): %v\n", name, o.ID, o.Err)
@@ -169,10 +172,12 @@ func printOutcomes(w io.Writer, out []publish.Outcome) error {
 	}
 	fmt.Fprintf(w, "%d submissions: %d published, %d refused, %d not finished\n", len(out), published, refused, unfinished)
 	switch {
-	case unfinished > 0:
-		return &exitError{Code: exitUsage}
+	case unfinished > unknown:
+		return &exitError{Code: exitcode.Unreachable}
+	case unknown > 0:
+		return &exitError{Code: exitcode.Usage}
 	case refused > 0:
-		return &exitError{Code: exitRefused}
+		return &exitError{Code: exitcode.Refused}
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pkgstore/internal/api"
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/storage"
@@ -230,7 +231,7 @@ func TestJobsRaceServe(t *testing.T) {
 			}
 			refused = refused || strings.HasPrefix(got, "refused")
 		}
-		if wantCode := map[bool]int{false: 0, true: exitRefused}[refused]; codes[i] != wantCode {
+		if wantCode := map[bool]int{false: 0, true: exitcode.Refused}[refused]; codes[i] != wantCode {
 			t.Errorf("%s: exit %d, want %d; stdout:\n%s\nstderr:\n%s", j.name, codes[i], wantCode, j.stdout.String(), j.stderr.String())
 		}
 	}
@@ -366,14 +367,14 @@ func TestQueueAndJobCommands(t *testing.T) {
 		code int
 		out  []string // each in stdout+stderr
 	}{
-		{"queue into a folder that does not exist", []string{"publish", good, "--queue", filepath.Join(dir, "nope")}, 2, []string{"does not exist"}},
+		{"queue into a folder that does not exist", []string{"publish", good, "--queue", filepath.Join(dir, "nope")}, exitcode.Unreachable, []string{"does not exist"}},
 		{"queue with a registry", []string{"publish", good, "--queue", data, "--registry", "http://127.0.0.1:1"}, 2, []string{"--registry and --token do not go with it"}},
 		{"queue a bad file name", []string{"publish", writeFile(t, filepath.Join(dir, "x.zip"), []byte("PK")), "--queue", data}, 2, []string{"NAME-VERSION.zip"}},
 		{"queue without a signature file", []string{"publish", unsigned, "--queue", data}, 2, []string{"neither"}},
 		{"queue a signature over the limit", []string{"publish", huge, "--queue", data}, 1, []string{"refused huge-1.0.0.zip", "signature file is"}},
 		{"queue", []string{"publish", good, "--queue", data, "--legacy"}, 0, []string{"queued good-1.0.0.zip as submission"}},
 		{"queue unsigned", []string{"publish", unsigned, "--queue", "file://" + filepath.Join(data, "internal"), "--unsigned", "--legacy"}, 0, nil},
-		{"job on a missing store", []string{"job", "publish", "--data", filepath.Join(dir, "nope")}, 2, []string{"does not exist"}},
+		{"job on a missing store", []string{"job", "publish", "--data", filepath.Join(dir, "nope")}, exitcode.Unreachable, []string{"does not exist"}},
 		{"job: one published, one refused", job, 1, []string{
 			"published good-1.0.0 (submission ", "refused unsigned-1.0.0 (submission ",
 			"  signature: unsigned-1.0.0.zip.sig: no signature was supplied and signatures are required",
@@ -437,11 +438,11 @@ func TestPrintOutcomes(t *testing.T) {
 		{"published and passed", []publish.Outcome{pub, dry}, 0, []string{
 			"published a-1.0.0 (submission 1, sha256 ab)", "dry run passed: b-1.0.0 would be published (submission 2)",
 			"2 submissions: 2 published, 0 refused, 0 not finished"}},
-		{"refused", []publish.Outcome{pub, ref}, exitRefused, []string{
+		{"refused", []publish.Outcome{pub, ref}, exitcode.Refused, []string{
 			"refused c-1.0.0 (submission 3):\n  signature: c-1.0.0.zip.sig: bad\n  root: c-1.0.0.zip: two roots\n"}},
-		{"refused and unfinished", []publish.Outcome{ref, late}, exitUsage, []string{
+		{"refused and unfinished", []publish.Outcome{ref, late}, exitcode.Unreachable, []string{
 			"not finished d-1.0.0 (submission 4): not final when the job stopped: processing"}},
-		{"unknown id", []publish.Outcome{pub, unknown}, exitUsage, []string{"unknown submission x: "}},
+		{"unknown id", []publish.Outcome{pub, unknown}, exitcode.Usage, []string{"unknown submission x: "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer

@@ -40,7 +40,7 @@ route. Only loopback targets unless --allow-remote.`,
 				return usageError("%v", err)
 			}
 			if err != nil {
-				return &exitError{Code: 1, Err: err}
+				return fail(err)
 			}
 			if format == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())

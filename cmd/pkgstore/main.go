@@ -16,26 +16,6 @@ import (
 	"pkgstore/internal/server/buildinfo"
 )
 
-// exitError carries a process exit code out of a command.
-type exitError struct {
-	Code int
-	Err  error
-}
-
-func (e *exitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.Err }
-
-// usageError marks a command-line mistake (exit code 2).
-func usageError(format string, args ...any) error {
-	return &exitError{Code: 2, Err: fmt.Errorf(format, args...)}
-}
-
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "pkgstore",
@@ -77,13 +57,9 @@ func main() {
 		return
 	}
 	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.Err != nil {
-			fmt.Fprintln(os.Stderr, "pkgstore:", ee.Err)
-		}
-		os.Exit(ee.Code)
+	if errors.As(err, &ee) && ee.Err == nil {
+		os.Exit(ee.Code) // the command has said why on its own
 	}
 	fmt.Fprintln(os.Stderr, "pkgstore:", err)
-	// Cobra's own argument errors are usage errors.
-	os.Exit(2)
+	os.Exit(exitCodeOf(err))
 }

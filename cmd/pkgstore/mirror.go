@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"pkgstore/internal/client"
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/client/mirror"
 	"pkgstore/internal/client/progress"
 	"pkgstore/internal/pkg/signature"
@@ -21,7 +23,7 @@ func newMirrorCmd() *cobra.Command {
 		cfg                             mirror.Config
 		keyrings                        []string
 		toURL, token, signKey, passFile string
-		maxZip, minRate                 string
+		maxZip, minRate, format         string
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --from URL (--to URL --token T | --bundle FILE) --keyring KEY",
@@ -48,11 +50,16 @@ run then stops: the bundle cannot be made), one revision takes at most
 key is refused before its zip is downloaded.
 
 A second run transfers nothing: the store is asked with HEAD, the bundle's
-manifest is read. Exit codes: 0 done, 1 some revision failed or the run
-stopped (run again to resume), 2 usage error.`,
+manifest is read. Exit codes (README): 0 done, 1 some revision failed or was
+refused (run again to retry those that failed for another reason than
+verification), 2 usage error, 4 the target refused the token, 5 the upstream
+or the target unreachable (run again to resume). --format json: one document
+on stdout, the lines on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
+			case checkFormat(format) != nil:
+				return checkFormat(format)
 			case cfg.From == "":
 				return usageError("--from URL is required")
 			case toURL != "" && cfg.Bundle != "", toURL == "" && cfg.Bundle == "" && !cfg.DryRun:
@@ -84,7 +91,7 @@ stopped (run again to resume), 2 usage error.`,
 				return usageError("%v", err)
 			}
 			if toURL != "" {
-				if err := needRegistry(toURL, &token); err != nil {
+				if err := needRegistry(toURL, &token, true); err != nil {
 					return err
 				}
 				if cfg.To, err = client.New(toURL, token); err != nil {
@@ -97,20 +104,28 @@ stopped (run again to resume), 2 usage error.`,
 				}
 			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			lines := out
+			if format == "json" {
+				lines = errOut
+			}
 			if !cfg.DryRun {
-				cfg.Reporter = reporter("mirror", out, errOut)
+				cfg.Reporter = reporter("mirror", lines, errOut)
 			}
 			sum, err := mirror.Run(cmd.Context(), cfg)
+			exit := mirrorExit(sum, err)
+			if format == "json" {
+				return writeRunReport(out, mirrorReport("mirror", sum, cfg.DryRun, cfg.Bundle), exit)
+			}
 			if sum != nil {
 				writeMirrorSummary(out, "mirror", sum, cfg.DryRun, cfg.Bundle)
 			}
-			return mirrorExit(sum, err)
+			return exit
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.From, "from", "", "upstream registry, e.g. https://epr.elastic.co")
 	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API)")
-	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
 	f.StringArrayVar(&keyrings, "keyring", nil, "armored public keys the upstream signs with (repeatable)")
 	f.StringVar(&signKey, "sign-key", "", "armored private key (an operator's, not a package signer's) that signs the bundle's manifest; import checks it with --bundle-keyring")
@@ -133,6 +148,7 @@ stopped (run again to resume), 2 usage error.`,
 	f.StringVar(&maxZip, "max-zip-size", "251MB", "largest zip downloaded (serve's --max-upload-size default)")
 	f.DurationVar(&cfg.RevisionTimeout, "revision-timeout", mirror.DefaultRevisionTimeout, "one revision in all: signature, zip and retries")
 	f.StringVar(&minRate, "min-rate", "16KB", "slowest transfer kept, a second over 30 s (0: no cut)")
+	addFormat(f, &format)
 	return cmd
 }
 
@@ -142,6 +158,7 @@ func newImportCmd() *cobra.Command {
 		keyrings           []string
 		bundleKeyrings     []string
 		registryURL, token string
+		format             string
 	)
 	cmd := &cobra.Command{
 		Use:   "import BUNDLE --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
@@ -162,11 +179,16 @@ legacy package with the upstream's exact bytes.
 The bundle is unpacked into a temporary folder (--temp-dir) while it is
 checked and published: it needs the bundle's size free.
 
-Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
+Exit codes (README): 0 done, 1 refused or some revision failed, 2 usage
+error, 4 the store refused the token, 5 the store unreachable. --format
+json: one document on stdout, the lines on stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Bundle = args[0]
-			if err := needRegistry(registryURL, &token); err != nil {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if err := needRegistry(registryURL, &token, true); err != nil {
 				return err
 			}
 			var err error
@@ -194,21 +216,30 @@ Exit codes: 0 done, 1 refused or some revision failed, 2 usage error.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), noPackageKeyringNote)
 			}
 			out := cmd.OutOrStdout()
-			cfg.Reporter = reporter("import", out, cmd.ErrOrStderr())
+			lines := out
+			if format == "json" {
+				lines = cmd.ErrOrStderr()
+			}
+			cfg.Reporter = reporter("import", lines, cmd.ErrOrStderr())
 			sum, err := mirror.Import(cmd.Context(), cfg)
+			exit := mirrorExit(sum, err)
+			if format == "json" {
+				return writeRunReport(out, mirrorReport("import", sum, false, ""), exit)
+			}
 			if sum != nil {
 				writeMirrorSummary(out, "import", sum, false, "")
 			}
-			return mirrorExit(sum, err)
+			return exit
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "store's base URL, e.g. http://127.0.0.1:8080")
-	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringArrayVar(&bundleKeyrings, "bundle-keyring", nil, "public keys of the operators who sign bundles (mirror --sign-key): verify the manifest's signature (repeatable)")
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
+	addFormat(f, &format)
 	return cmd
 }
 
@@ -231,16 +262,50 @@ func reporter(name string, out, errOut io.Writer) progress.Reporter {
 	return &progress.LineReporter{W: out, Name: name}
 }
 
+// writeRunReport writes a run's JSON document, with the exit code exit
+// carries, and returns exit.
+func writeRunReport(w io.Writer, r runReport, exit error) error {
+	r.ExitCode = exitCodeOf(exit)
+	var ee *exitError
+	if exit != nil && (!errors.As(exit, &ee) || ee.Err != nil) {
+		r.Error = exit.Error()
+	}
+	if err := writeJSON(w, r); err != nil {
+		return err
+	}
+	return exit
+}
+
 func mirrorExit(sum *mirror.Summary, err error) error {
 	switch {
 	case err != nil && errors.Is(err, mirror.ErrBundle):
-		return &exitError{Code: 1, Err: err}
+		return &exitError{Code: exitcode.Refused, Err: err}
 	case err != nil:
-		return &exitError{Code: 1, Err: fmt.Errorf("stopped: %w", err)}
+		return fail(err)
 	case !sum.OK():
-		return &exitError{Code: 1, Err: fmt.Errorf("%d revision(s) failed; run again to retry them", len(sum.Failed))}
+		return &exitError{Code: exitcode.Refused, Err: errors.New(failedLine(sum))}
 	}
 	return nil
+}
+
+// failedLine says how many revisions failed, and "run again" only for
+// those a second run may change: a revision whose signature or zip was
+// refused (mirror.ErrVerify) fails the same way every time.
+func failedLine(sum *mirror.Summary) string {
+	refused := 0
+	for _, r := range sum.Failed {
+		if len(r.Reasons) > 0 && strings.HasPrefix(r.Reasons[0], mirror.ErrVerify.Error()) {
+			refused++
+		}
+	}
+	retry := len(sum.Failed) - refused + sum.NotDone
+	switch {
+	case refused == 0:
+		return fmt.Sprintf("%d revision(s) failed; run again to retry them", retry)
+	case retry == 0:
+		return fmt.Sprintf("%d revision(s) refused by verification (signature or zip): running again will not change that", refused)
+	}
+	return fmt.Sprintf("%d revision(s) refused by verification (signature or zip), %d failed otherwise: run again to retry those", refused, retry)
 }
 
 func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool, bundle string) {

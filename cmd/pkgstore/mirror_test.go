@@ -29,7 +29,7 @@ func TestMirrorAndImportCommandErrors(t *testing.T) {
 		{"latest zero", []string{"mirror", "--from", s.URL, "--keyring", kr, "--bundle", "b", "--latest", "0"}, 2, "--latest must be at least 1"},
 		{"latest and all", []string{"mirror", "--from", s.URL, "--keyring", kr, "--bundle", "b", "--latest", "3", "--all-versions"}, 2, "exclude each other"},
 		{"sign key without bundle", []string{"mirror", "--from", s.URL, "--keyring", kr, "--to", s.URL, "--token", "t", "--sign-key", key.PrivatePath}, 2, "needs --bundle"},
-		{"unreachable upstream", []string{"mirror", "--from", "http://127.0.0.1:1", "--keyring", kr, "--bundle", filepath.Join(dir, "b")}, 1, "search the upstream"},
+		{"unreachable upstream", []string{"mirror", "--from", "http://127.0.0.1:1", "--keyring", kr, "--bundle", filepath.Join(dir, "b")}, 5, "search the upstream"},
 		{"empty selection", []string{"mirror", "--from", s.URL, "--keyring", kr, "--bundle", filepath.Join(dir, "empty.bundle")}, 0, "selected:        0"},
 		{"import not a bundle", []string{"import", notBundle, "--registry", s.URL, "--token", servertest.Token}, 1, "not a bundle"},
 		{"import missing file", []string{"import", filepath.Join(dir, "none"), "--registry", s.URL, "--token", servertest.Token}, 1, "no such file"},

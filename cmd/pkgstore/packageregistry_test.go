@@ -169,10 +169,10 @@ func TestServeConfigSources(t *testing.T) {
 		want string
 	}{
 		{"file", nil, []string{"--config", fileGood}, 0, ""},
-		{"file read (it names a missing folder)", nil, []string{"--config", fileMissing}, 1, missing},
-		{"environment beats file", map[string]string{"PKGSTORE_DATA": missing}, []string{"--config", fileGood}, 1, missing},
+		{"file read (it names a missing folder: exit 5)", nil, []string{"--config", fileMissing}, 5, missing},
+		{"environment beats file", map[string]string{"PKGSTORE_DATA": missing}, []string{"--config", fileGood}, 5, missing},
 		{"flag beats environment", map[string]string{"PKGSTORE_DATA": missing}, []string{"--config", fileGood, "--data", good}, 0, ""},
-		{"config from the environment", map[string]string{"PKGSTORE_CONFIG": fileMissing}, nil, 1, missing},
+		{"config from the environment", map[string]string{"PKGSTORE_CONFIG": fileMissing}, nil, 5, missing},
 		{"unknown key", nil, []string{"--config", write("typo.yml", "read-only: true\nworkres: 2\n")}, 2, `unknown key "workres" (did you mean "workers"?)`},
 		{"bad environment value", map[string]string{"PKGSTORE_WORKERS": "many"}, []string{"--config", fileGood}, 2, "PKGSTORE_WORKERS"},
 		{"missing file", nil, []string{"--config", filepath.Join(missing, "x.yml")}, 2, "x.yml"},

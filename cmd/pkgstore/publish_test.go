@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/server"
 	"pkgstore/internal/testkit/gpgtest"
 	"pkgstore/internal/testkit/servertest"
@@ -41,16 +43,17 @@ func TestPublishCommandExitCodes(t *testing.T) {
 		{"no signature file", append([]string{"publish", unsigned}, common...), 2, "neither " + unsigned + ".sig nor " + unsigned + ".asc exists"},
 		{"unsigned and signature", append([]string{"publish", unsigned, "--unsigned", "--signature", unsigned + ".sig"}, common...), 2, "contradict"},
 		{"dry run", append([]string{"publish", dryPath, "--dry-run"}, common...), 0, "dry run passed"},
-		{"wrong token", []string{"publish", dryPath, "--registry", s.URL, "--token", "nope"}, 2, "403"},
+		{"wrong token", []string{"publish", dryPath, "--registry", s.URL, "--token", "nope"}, 4, "403"},
 		{"no token", []string{"publish", dryPath, "--registry", s.URL}, 2, "no token"},
 		{"bad file name", append([]string{"publish", write("notapackage.zip", good)}, common...), 2, "NAME-VERSION.zip"},
-		{"unreachable registry", []string{"publish", dryPath, "--registry", "http://127.0.0.1:1", "--token", "x"}, 2, "connect"},
+		{"unreachable registry", []string{"publish", dryPath, "--registry", "http://127.0.0.1:1", "--token", "x"}, 5, "connect"},
 		{"missing file", append([]string{"publish", filepath.Join(dir, "cli-9.0.0.zip")}, common...), 2, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.name == "no token" {
 				t.Setenv("PKGSTORE_PUBLISH_TOKEN", "")
+				t.Setenv("PKGSTORE_TOKEN", "")
 			}
 			stdout, stderr, code := runCLI(t, tt.args...)
 			out := stdout + stderr
@@ -151,5 +154,68 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPublishSeveralZips is issue 26's `publish out/*.zip`: one outcome per
+// file, in order, every file tried whatever the others did, and the exit
+// code of the worst outcome (refused beats already published); with
+// --format json one document on stdout that parses.
+func TestPublishSeveralZips(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	dir := t.TempDir()
+	zipOf := func(version, manifestName string) string {
+		var b []byte
+		if manifestName == "" {
+			b = ziptest.Package(t, "many", version)
+		} else {
+			b = ziptest.Build(t, ziptest.Entry{Name: "many-" + version + "/manifest.yml", Body: ziptest.Manifest(manifestName, version)})
+		}
+		p := writeFile(t, filepath.Join(dir, "many-"+version+".zip"), b)
+		writeFile(t, p+".sig", s.Key.Sign(t, b))
+		return p
+	}
+	first, refused, second := zipOf("1.0.0", ""), zipOf("2.0.0", "other"), zipOf("3.0.0", "")
+	common := []string{"--registry", s.URL, "--token", servertest.Token, "--legacy"}
+	if _, _, code := runCLI(t, append([]string{"publish", first}, common...)...); code != 0 {
+		t.Fatalf("first publish: exit %d", code)
+	}
+	stdout, stderr, code := runCLI(t, append([]string{"publish", first, refused, second}, common...)...)
+	if code != exitcode.Refused {
+		t.Errorf("exit %d, want %d (refused is worse than already published)", code, exitcode.Refused)
+	}
+	for _, want := range []string{"refused many-2.0.0", `manifest declares name "other"`, "published many-3.0.0"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, want := range []string{first + ": many-1.0.0 is already published", "2 of 3 file(s) not published"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	// JSON: the same outcomes as data; only JSON on stdout.
+	fourth := zipOf("4.0.0", "")
+	stdout, _, code = runCLI(t, append([]string{"publish", "--format", "json", second, fourth, filepath.Join(dir, "many-9.0.0.zip")}, common...)...)
+	var rep publishReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
+	}
+	if code != exitcode.Usage || rep.ExitCode != code || len(rep.Results) != 3 {
+		t.Fatalf("exit %d, report %+v", code, rep)
+	}
+	want := []struct {
+		outcome string
+		code    int
+	}{{"already_published", exitcode.AlreadyPublished}, {"published", exitcode.OK}, {"error", exitcode.Usage}}
+	for i, w := range want {
+		r := rep.Results[i]
+		if r.Outcome != w.outcome || r.ExitCode != w.code {
+			t.Errorf("result %d: %+v, want outcome %s exit %d", i, r, w.outcome, w.code)
+		}
+	}
+	if rep.Results[1].Submission == "" || len(rep.Results[1].SHA256) != 64 || !strings.Contains(rep.Results[2].Error, "no such file") {
+		t.Errorf("results lack their details: %+v", rep.Results)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"pkgstore/internal/api"
 	"pkgstore/internal/client"
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/storage"
@@ -29,14 +30,15 @@ func queueStorage(value string) storage.Config {
 }
 
 // publishToQueue is `pkgstore publish --queue`: the seeds' CI step.
-func publishToQueue(ctx context.Context, cmd *cobra.Command, queue, maxZip, zipPath string, zip io.Reader, sig []byte, opts client.Options) error {
+func publishToQueue(ctx context.Context, cmd *cobra.Command, out io.Writer, queue, maxZip, zipPath string, zip io.Reader, sig []byte, opts client.Options) (publishResult, error) {
+	var r publishResult
 	max, err := parseSize(maxZip)
 	if err != nil {
-		return usageError("--max-upload-size: %v", err)
+		return r, usageError("--max-upload-size: %v", err)
 	}
 	b, err := storage.OpenInternal(ctx, queueStorage(queue))
 	if err != nil {
-		return &exitError{Code: exitUsage, Err: fmt.Errorf("--queue %s: %w", queue, err)}
+		return r, fail(fmt.Errorf("--queue %s: %w", queue, err))
 	}
 	defer b.Close()
 	host, _ := os.Hostname()
@@ -45,16 +47,20 @@ func publishToQueue(ctx context.Context, cmd *cobra.Command, queue, maxZip, zipP
 		Options: publish.Options{Legacy: opts.Legacy, DryRun: opts.DryRun, Client: "queue@" + host},
 	}, publish.QueueConfig{MaxZipSize: max, Audit: audit.New(b)})
 	if err != nil {
-		return &exitError{Code: exitUsage, Err: fmt.Errorf("queue %s: %w", filepath.Base(zipPath), err)}
+		return r, unreachable(fmt.Errorf("queue %s: %w", filepath.Base(zipPath), err))
 	}
+	r.Package, r.Submission, r.SHA256 = s.Package, s.ID, s.SHA256
 	if s.Status == api.StatusRejected {
-		fmt.Fprintf(cmd.OutOrStdout(), "refused %s (submission %s):\n", s.Package, s.ID)
-		for _, r := range s.Reasons {
-			fmt.Fprintln(cmd.OutOrStdout(), "  "+r.String())
+		r.Outcome = "refused"
+		fmt.Fprintf(out, "refused %s (submission %s):\n", s.Package, s.ID)
+		for _, reason := range s.Reasons {
+			r.Reasons = append(r.Reasons, reason.String())
+			fmt.Fprintln(out, "  "+reason.String())
 		}
-		return &exitError{Code: exitRefused}
+		return r, &exitError{Code: exitcode.Refused}
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), s.ID)
+	r.Outcome = "queued"
+	fmt.Fprintln(out, s.ID)
 	fmt.Fprintf(cmd.ErrOrStderr(), "queued %s as submission %s; run `pkgstore job publish --submission %s` (or let a serve on the buckets take it)\n", s.Package, s.ID, s.ID)
-	return nil
+	return r, nil
 }

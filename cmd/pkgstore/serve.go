@@ -128,12 +128,12 @@ another process.`,
 			cfg.Version = buildinfo.Read().Short()
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
-				return &exitError{Code: 1, Err: err}
+				return fail(err) // 5 when a bucket cannot be opened
 			}
 			defer srv.Close()
 			if dryRun {
 				if err := srv.DryRun(cmd.Context()); err != nil {
-					return &exitError{Code: 1, Err: err}
+					return fail(err)
 				}
 				return nil
 			}

@@ -25,7 +25,7 @@ func newSignCmd() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyPath == "" {
-				return usageError("--key is required")
+				return usageError("--sign-key is required")
 			}
 			key, err := signature.LoadSigningKeyFile(keyPath, passFile)
 			if err != nil {
@@ -39,7 +39,11 @@ func newSignCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyPath, "key", "", "armored OpenPGP private key")
+	// --sign-key, as build, mirror and sync-v1 name the same key; --key
+	// was its name before (hidden, for one release).
+	cmd.Flags().StringVar(&keyPath, "sign-key", "", "armored OpenPGP private key")
+	cmd.Flags().StringVar(&keyPath, "key", "", "old name of --sign-key")
+	_ = cmd.Flags().MarkDeprecated("key", "use --sign-key")
 	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	return cmd
 }

@@ -23,12 +23,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	root.SetErr(&errOut)
 	err := root.ExecuteContext(context.Background())
 	if err != nil {
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.Code
-		} else {
-			code = 2
-		}
+		code = exitCodeOf(err)
 		errOut.WriteString(err.Error())
 	}
 	return out.String(), errOut.String(), code
@@ -123,8 +118,8 @@ func TestWeSignGnuPGVerifies(t *testing.T) {
 		args []string
 		fpr  string
 	}{
-		{"generated ed25519 key", []string{"--key", ours.PrivatePath}, ours.Fingerprint},
-		{"gpg-exported rsa key with passphrase", []string{"--key", gpgPriv, "--passphrase-file", passFile}, gpgFpr},
+		{"generated ed25519 key (old --key)", []string{"--key", ours.PrivatePath}, ours.Fingerprint},
+		{"gpg-exported rsa key with passphrase", []string{"--sign-key", gpgPriv, "--passphrase-file", passFile}, gpgFpr},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +152,7 @@ func TestWeSignGnuPGVerifies(t *testing.T) {
 	// A wrong passphrase is an error, not a signature.
 	wrong := writeFile(t, filepath.Join(dir, "wrong.txt"), []byte("nope\n"))
 	file := writeFile(t, filepath.Join(dir, "w-1.0.0.zip"), payload())
-	if _, errOut, code := runCLI(t, "sign", file, "--key", gpgPriv, "--passphrase-file", wrong); code != 1 {
+	if _, errOut, code := runCLI(t, "sign", file, "--sign-key", gpgPriv, "--passphrase-file", wrong); code != 1 {
 		t.Fatalf("wrong passphrase: exit %d %s", code, errOut)
 	}
 	if _, err := os.Stat(file + ".sig"); !errors.Is(err, os.ErrNotExist) {

@@ -21,6 +21,7 @@ func newSyncV1Cmd() *cobra.Command {
 		registryURL, token, signKey, passFile string
 		workers, parallel                     int
 		dryRun                                bool
+		format                                string
 	)
 	cmd := &cobra.Command{
 		Use:   "sync-v1 SRC",
@@ -40,11 +41,16 @@ A rerun publishes nothing new, so an interrupted migration is resumed by
 running it again. A broken revision is reported and skipped. On a terminal
 a progress bar is drawn; otherwise one line per revision is written.
 
-Exit codes: 0 nothing failed, 1 some revision failed (listed in the
-summary) or the migration stopped, 2 usage error.`,
+Exit codes (README): 0 nothing failed, 1 some revision failed (listed in the
+summary) or the migration stopped, 2 usage error, 4 token refused, 5
+registry unreachable. --format json: one document on stdout, the lines on
+stderr.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needRegistry(registryURL, &token); err != nil {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if err := needRegistry(registryURL, &token, true); err != nil {
 				return err
 			}
 			if passFile != "" && signKey == "" {
@@ -69,7 +75,11 @@ summary) or the migration stopped, 2 usage error.`,
 			} else {
 				fmt.Fprintln(errOut, "warning: no --sign-key: candidates are sent unsigned; a registry that requires signatures refuses them")
 			}
-			var rep syncv1.Reporter = &syncv1.LineReporter{W: cmd.OutOrStdout(), Name: "sync-v1"}
+			lines := cmd.OutOrStdout()
+			if format == "json" {
+				lines = errOut
+			}
+			var rep syncv1.Reporter = &syncv1.LineReporter{W: lines, Name: "sync-v1"}
 			if isTerminal(errOut) {
 				rep = &syncv1.BarReporter{W: errOut, Name: "sync-v1"}
 			}
@@ -81,23 +91,20 @@ summary) or the migration stopped, 2 usage error.`,
 				DryRun:   dryRun,
 				Reporter: rep,
 			})
+			exit := syncExit(sum, err)
+			if format == "json" {
+				return writeRunReport(cmd.OutOrStdout(), syncReport(sum, dryRun), exit)
+			}
 			if sum != nil {
 				sum.WriteSummary(cmd.OutOrStdout(), dryRun)
 			}
-			switch {
-			case err != nil && errors.Is(err, syncv1.ErrFatal) && sum == nil:
-				return &exitError{Code: 1, Err: err}
-			case err != nil:
-				return &exitError{Code: 1, Err: fmt.Errorf("sync-v1 stopped: %w", err)}
-			case !sum.OK():
-				return &exitError{Code: 1, Err: fmt.Errorf("%d revision(s) failed", len(sum.Failed))}
-			}
-			return nil
+			return exit
 		},
 	}
 	f := cmd.Flags()
+	addFormat(f, &format)
 	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://127.0.0.1:8080")
-	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&signKey, "sign-key", "", "armored OpenPGP private key that signs every zip")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding the private key's passphrase")
 	f.IntVar(&parallel, "parallel", syncv1.DefaultParallel, "revisions probed, zipped, signed, uploaded and waited for at once")
@@ -111,4 +118,18 @@ summary) or the migration stopped, 2 usage error.`,
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// syncExit is sync-v1's exit: the classified cause of a stop, else 1 when
+// a revision failed.
+func syncExit(sum *syncv1.Summary, err error) error {
+	switch {
+	case err != nil && errors.Is(err, syncv1.ErrFatal):
+		return fail(err)
+	case err != nil:
+		return fail(fmt.Errorf("sync-v1 stopped: %w", err))
+	case !sum.OK():
+		return &exitError{Code: 1, Err: fmt.Errorf("%d revision(s) failed", len(sum.Failed))}
+	}
+	return nil
 }

@@ -54,7 +54,7 @@ func TestSyncV1Command(t *testing.T) {
 			[]string{"published:       1", "failed:          1", "packages/gamma/2.0.0:", "manifest.yml names gamma-2.0.1", "1 revision(s) failed"}},
 		{"unsigned", []string{good, "--registry", s.URL, "--token", servertest.Token}, "", 0,
 			[]string{"warning: no --sign-key", "already present: 2"}},
-		{"wrong token stops", []string{v1Tree(t, map[string]string{"delta/1.0.0/manifest.yml": v1Manifest("delta", "1.0.0")}), "--registry", s.URL, "--token", "nope", "--sign-key", key}, "", 1,
+		{"wrong token stops", []string{v1Tree(t, map[string]string{"delta/1.0.0/manifest.yml": v1Manifest("delta", "1.0.0")}), "--registry", s.URL, "--token", "nope", "--sign-key", key}, "", 4,
 			[]string{"stopped", "not valid"}},
 		{"no token", []string{good, "--registry", s.URL}, "", 2, []string{"PKGSTORE_PUBLISH_TOKEN"}},
 		{"no registry", []string{good, "--token", "x"}, "", 2, []string{"--registry"}},

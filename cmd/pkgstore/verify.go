@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
@@ -27,6 +28,7 @@ func newVerifyCmd() *cobra.Command {
 		sigPath            string
 		keyrings           []string
 		registryURL, token string
+		format             string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
@@ -42,58 +44,97 @@ published that revision (sha256, signing key, token, time, yank state) and
 fails unless the file's sha256 and signing key are the recorded ones.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			if len(keyrings) == 0 {
 				return usageError("--keyring is required")
 			}
-			file := args[0]
-			_, sigBytes, err := findSignature(file, sigPath)
-			if errors.Is(err, errNoSignature) || errors.Is(err, fs.ErrNotExist) {
-				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w: %w", signature.ErrMissing, err)}
-			} else if err != nil {
-				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
-			}
-			kr, err := signature.LoadKeyring(keyrings...)
-			if err != nil {
-				return &exitError{Code: 1, Err: err}
-			}
-			data, err := os.Open(file)
-			if err != nil {
-				return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
-			}
-			defer data.Close()
-			signer, err := kr.Verify(data, bytes.NewReader(sigBytes))
-			if err != nil {
-				return &exitError{Code: 1, Err: fmt.Errorf("%s: BAD: %w", file, err)}
-			}
+			rep := &verifyReport{File: args[0]}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s: good signature\n", file)
-			fmt.Fprintf(out, "key id:      %s\n", signer.KeyID)
-			fmt.Fprintf(out, "fingerprint: %s\n", signer.Fingerprint)
-			ids := append([]string(nil), signer.UserIDs...)
-			sort.Strings(ids)
-			if len(ids) > 0 {
-				fmt.Fprintf(out, "user ids:    %s\n", strings.Join(ids, "; "))
+			if format == "json" {
+				out = io.Discard
 			}
-			if !signer.Created.IsZero() {
-				fmt.Fprintf(out, "signed at:   %s\n", signer.Created.UTC().Format("2006-01-02T15:04:05Z"))
+			err := verifyFile(cmd, out, rep, args[0], sigPath, keyrings, registryURL, token)
+			if format == "json" {
+				rep.ExitCode = exitCodeOf(err)
+				var ee *exitError
+				if err != nil && (!errors.As(err, &ee) || ee.Err != nil) {
+					rep.Error = err.Error()
+				}
+				if werr := writeJSON(cmd.OutOrStdout(), rep); werr != nil {
+					return werr
+				}
 			}
-			if registryURL == "" {
-				return nil
-			}
-			return verifyPublished(cmd, file, signer.Fingerprint, registryURL, token)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&sigPath, "signature", "", "detached signature (default FILE.sig, else FILE.asc)")
 	cmd.Flags().StringArrayVar(&keyrings, "keyring", nil, "file of trusted armored public keys (repeatable)")
 	cmd.Flags().StringVar(&registryURL, "registry", "", "also compare FILE with what this store recorded when publishing it")
-	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default from PKGSTORE_PUBLISH_TOKEN)")
+	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default $PKGSTORE_TOKEN)")
+	addFormat(cmd.Flags(), &format)
 	return cmd
+}
+
+// verifyReport is verify --format json's document.
+type verifyReport struct {
+	File        string            `json:"file"`
+	Good        bool              `json:"good"`
+	KeyID       string            `json:"key_id,omitempty"`
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	UserIDs     []string          `json:"user_ids,omitempty"`
+	SignedAt    string            `json:"signed_at,omitempty"`
+	Published   *api.RevisionInfo `json:"published,omitempty"`
+	Matches     *bool             `json:"matches_published,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	ExitCode    int               `json:"exit_code"`
+}
+
+func verifyFile(cmd *cobra.Command, out io.Writer, rep *verifyReport, file, sigPath string, keyrings []string, registryURL, token string) error {
+	_, sigBytes, err := findSignature(file, sigPath)
+	if errors.Is(err, errNoSignature) || errors.Is(err, fs.ErrNotExist) {
+		return &exitError{Code: 1, Err: fmt.Errorf("verify: %w: %w", signature.ErrMissing, err)}
+	} else if err != nil {
+		return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
+	}
+	kr, err := signature.LoadKeyring(keyrings...)
+	if err != nil {
+		return &exitError{Code: 1, Err: err}
+	}
+	data, err := os.Open(file)
+	if err != nil {
+		return &exitError{Code: 1, Err: fmt.Errorf("verify: %w", err)}
+	}
+	defer data.Close()
+	signer, err := kr.Verify(data, bytes.NewReader(sigBytes))
+	if err != nil {
+		return &exitError{Code: 1, Err: fmt.Errorf("%s: BAD: %w", file, err)}
+	}
+	rep.Good, rep.KeyID, rep.Fingerprint = true, signer.KeyID, signer.Fingerprint
+	fmt.Fprintf(out, "%s: good signature\n", file)
+	fmt.Fprintf(out, "key id:      %s\n", signer.KeyID)
+	fmt.Fprintf(out, "fingerprint: %s\n", signer.Fingerprint)
+	ids := append([]string(nil), signer.UserIDs...)
+	sort.Strings(ids)
+	rep.UserIDs = ids
+	if len(ids) > 0 {
+		fmt.Fprintf(out, "user ids:    %s\n", strings.Join(ids, "; "))
+	}
+	if !signer.Created.IsZero() {
+		rep.SignedAt = signer.Created.UTC().Format("2006-01-02T15:04:05Z")
+		fmt.Fprintf(out, "signed at:   %s\n", signer.Created.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	if registryURL == "" {
+		return nil
+	}
+	return verifyPublished(cmd, out, rep, file, signer.Fingerprint, registryURL, token)
 }
 
 // verifyPublished compares file with the store's provenance record of the
 // revision it names.
-func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token string) error {
-	if err := needRegistry(registryURL, &token); err != nil {
+func verifyPublished(cmd *cobra.Command, out io.Writer, rep *verifyReport, file, fingerprint, registryURL, token string) error {
+	if err := needRegistry(registryURL, &token, false); err != nil {
 		return err
 	}
 	id, err := packageid.ParseZipName(filepath.Base(file))
@@ -106,7 +147,7 @@ func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token s
 	}
 	info, err := c.Revision(cmd.Context(), id)
 	if err != nil {
-		return &exitError{Code: 1, Err: err}
+		return fail(err)
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -118,7 +159,7 @@ func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token s
 		return &exitError{Code: 1, Err: err}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	out := cmd.OutOrStdout()
+	rep.Published = info
 	fmt.Fprintf(out, "\npublished as %s at %s:\n", id, registryURL)
 	rev := info.Revision
 	if rev == nil {
@@ -144,6 +185,8 @@ func verifyPublished(cmd *cobra.Command, file, fingerprint, registryURL, token s
 	if rev.Signer != nil && !strings.EqualFold(rev.Signer.Fingerprint, fingerprint) {
 		problems = append(problems, fmt.Sprintf("signed by %s, the published revision by %s", fingerprint, rev.Signer.Fingerprint))
 	}
+	matches := len(problems) == 0
+	rep.Matches = &matches
 	if len(problems) > 0 {
 		return &exitError{Code: 1, Err: fmt.Errorf("%s is not the published %s: %s", file, id, strings.Join(problems, "; "))}
 	}

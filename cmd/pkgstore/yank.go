@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/pkg/packageid"
 )
@@ -15,7 +16,7 @@ func newYankCmd() *cobra.Command   { return yankCmd(true) }
 func newUnyankCmd() *cobra.Command { return yankCmd(false) }
 
 func yankCmd(yank bool) *cobra.Command {
-	var registryURL, token, reason string
+	var registryURL, token, reason, format string
 	use, short, long := "yank NAME VERSION", "Withdraw a published revision from new installs (nothing is deleted)",
 		`Yank marks NAME VERSION as yanked (PEP 592): it leaves /search and
 /categories and the index other registries read, but its document, zip,
@@ -31,7 +32,10 @@ version can never be published again. --reason is required and recorded.`
 		Long:  long,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needRegistry(registryURL, &token); err != nil {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			if err := needRegistry(registryURL, &token, false); err != nil {
 				return err
 			}
 			id := packageid.ID{Name: args[0], Version: args[1]}
@@ -47,9 +51,16 @@ version can never be published again. --reason is required and recorded.`
 			}
 			res, err := c.Yank(cmd.Context(), id, yank, reason)
 			if err != nil {
-				return &exitError{Code: 1, Err: err}
+				return fail(err)
 			}
 			out := cmd.OutOrStdout()
+			if format == "json" {
+				return writeJSON(out, struct {
+					Package string `json:"package"`
+					Version string `json:"version"`
+					*api.YankResponse
+				}{id.Name, id.Version, res})
+			}
 			verb := "unyanked"
 			if res.State.Yanked {
 				verb = "yanked"
@@ -68,7 +79,8 @@ version can never be published again. --reason is required and recorded.`
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "registry base URL, e.g. http://localhost:8080")
-	f.StringVar(&token, "token", "", "token with the yank scope for this package (default from PKGSTORE_PUBLISH_TOKEN)")
+	f.StringVar(&token, "token", "", "token with the yank scope for this package (default $PKGSTORE_TOKEN)")
 	f.StringVar(&reason, "reason", "", "why (required for yank)")
+	addFormat(f, &format)
 	return cmd
 }

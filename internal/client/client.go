@@ -68,7 +68,8 @@ func (c *Client) Published(ctx context.Context, id packageid.ID) (bool, error) {
 	case http.StatusNotFound:
 		return false, nil
 	}
-	return false, fmt.Errorf("check %s: %w: HEAD answered %s", id, ErrUnexpected, resp.Status)
+	se := &StatusError{Method: http.MethodHead, URL: req.URL.String(), StatusCode: resp.StatusCode, Status: resp.Status}
+	return false, fmt.Errorf("check %s: %w: %w", id, ErrUnexpected, se)
 }
 
 // Options of a publication.

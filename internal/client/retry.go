@@ -41,12 +41,19 @@ func (r Retry) Do(ctx context.Context, f func() error) error {
 
 // StatusError is a non-2xx answer to a GET or HEAD.
 type StatusError struct {
+	Method     string // GET when empty
 	URL        string
 	StatusCode int
 	Status     string
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("GET %s: answered %s", e.URL, e.Status) }
+func (e *StatusError) Error() string {
+	m := e.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	return fmt.Sprintf("%s %s: answered %s", m, e.URL, e.Status)
+}
 
 // Transient reports whether err may go away on its own: a transport failure
 // (Unreachable), a timeout of one attempt, or an answer of 408, 429 or 5xx.
@@ -83,6 +90,14 @@ func Unreachable(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	// syscall.Errno has Timeout and Temporary too: ENOENT of a local file
+	// is no registry out of reach (the errnos that are follow).
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
+	if errors.As(err, &netErr) {
+		if _, errno := netErr.(syscall.Errno); !errno {
+			return true
+		}
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, syscall.EPIPE)
 }

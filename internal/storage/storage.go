@@ -119,16 +119,27 @@ func openOne(ctx context.Context, rawURL, dataDir, sub string, mustExist bool) (
 		}
 		b, err := openDir(filepath.Join(dataDir, sub), mustExist)
 		if err != nil {
-			return nil, fmt.Errorf("%s bucket: %w", sub, err)
+			return nil, &openError{fmt.Errorf("%s bucket: %w", sub, err)}
 		}
 		return b, nil
 	}
 	b, err := openURL(ctx, rawURL, mustExist)
 	if err != nil {
-		return nil, fmt.Errorf("%s bucket: %w", sub, err)
+		return nil, &openError{fmt.Errorf("%s bucket: %w", sub, err)}
 	}
 	return b, nil
 }
+
+// ErrOpen marks a bucket that could not be opened (a folder that does not
+// exist, a URL whose bucket does not answer): commands exit 5 on it.
+var ErrOpen = errors.New("bucket cannot be opened")
+
+// openError is a failure of Open, OpenInternal: its message is the
+// cause's, and errors.Is finds both the cause and ErrOpen.
+type openError struct{ err error }
+
+func (e *openError) Error() string   { return e.err.Error() }
+func (e *openError) Unwrap() []error { return []error{e.err, ErrOpen} }
 
 // OpenDir opens a folder as a bucket, creating it if needed. No metadata
 // sidecar files are written, so the folder is a plain mirror of the keys

@@ -153,7 +153,7 @@ func (r *run) eachWith(ctx context.Context, revs []Revision, sum *Summary, do fu
 		}
 		handled++
 		switch x.Outcome {
-		case Transferred:
+		case Transferred, Downloaded:
 			sum.Transferred++
 			sum.Bytes += x.ZipSize
 		case Present:

@@ -26,8 +26,9 @@ import (
 
 // Outcomes of one revision, as the reporters know them.
 const (
-	Transferred = progress.Published // published into the store, or bundled
-	Present     = progress.Present   // already in the store or bundle: nothing transferred
+	Transferred = progress.Published  // published into the store
+	Downloaded  = progress.Downloaded // written into the bundle
+	Present     = progress.Present    // already in the store or bundle: nothing transferred
 	Failed      = progress.Failed
 )
 
@@ -491,7 +492,7 @@ func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker
 	if err := r.writeRecord(e); err != nil {
 		return fail(err)
 	}
-	res.Outcome = Transferred
+	res.Outcome = Downloaded // into the bundle: "published" would be untrue
 	return res, nil
 }
 

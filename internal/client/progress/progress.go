@@ -24,6 +24,9 @@ const (
 	Present   Outcome = "present"
 	Passed    Outcome = "passed"
 	Failed    Outcome = "failed"
+	// Downloaded: verified and written into an offline bundle (mirror
+	// --bundle); nothing was published.
+	Downloaded Outcome = "downloaded"
 )
 
 // Result of one revision.
@@ -128,8 +131,12 @@ func (b *BarReporter) Done(r Result) {
 		fmt.Fprintln(b.W, describe(r))
 	}
 	mbs := float64(b.bytes) / 1e6 / max(time.Since(b.start).Seconds(), 1e-3)
-	b.bar.Describe(fmt.Sprintf("published %d, present %d, failed %d, %.1f MB/s",
-		b.count[Published]+b.count[Passed], b.count[Present], b.count[Failed], mbs))
+	verb, done := "published", b.count[Published]+b.count[Passed]
+	if b.count[Downloaded] > 0 {
+		verb, done = "downloaded", done+b.count[Downloaded]
+	}
+	b.bar.Describe(fmt.Sprintf("%s %d, present %d, failed %d, %.1f MB/s",
+		verb, done, b.count[Present], b.count[Failed], mbs))
 	_ = b.bar.Add(1)
 }
 
