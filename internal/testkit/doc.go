@@ -9,6 +9,7 @@
 //	sharedtest          the shared test data (../shared/testdata), unpacked
 //	servertest          real stores on loopback
 //	hostiletest         a hostile upstream registry (endless, dripping zips)
+//	htmltest            what must never be in HTML made from package text
 //	storagetest         real cloud bucket servers (MinIO, fake-gcs-server)
 //	drivertest          the conformance suite of storage drivers
 //	ziptest, sigtest, gpgtest, treetest, buftest, processtest, catalogbench

@@ -3,11 +3,12 @@ package markdown
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"pkgstore/internal/testkit/htmltest"
 
 	xhtml "golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -28,42 +29,6 @@ var own = NewFiles("/package/p/1.0.0/", []string{"/package/p/1.0.0/img/ok.png", 
 // unsafeRe matches what must never reach a page from package text, in
 // the raw output (text included: the hostile inputs put it nowhere else).
 var unsafeRe = regexp.MustCompile(`(?i)<script|<iframe|<object|<embed|<form|<svg|<style|\son[a-z]+\s*=|javascript:|data:|vbscript:|style=`)
-
-// unsafeMarkup returns the first element or attribute of h that could run
-// or load something: a forbidden element, an event handler or style
-// attribute, or a URL with a scheme other than http, https or mailto.
-func unsafeMarkup(h string) string {
-	z := xhtml.NewTokenizer(strings.NewReader(h))
-	for {
-		switch z.Next() {
-		case xhtml.ErrorToken:
-			return ""
-		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
-			tok := z.Token()
-			switch tok.Data {
-			case "script", "iframe", "object", "embed", "form", "svg", "math", "style", "link", "meta", "base", "input", "button", "frame", "frameset", "applet":
-				return "element " + tok.Data
-			}
-			for _, a := range tok.Attr {
-				k := strings.ToLower(a.Key)
-				if strings.HasPrefix(k, "on") || k == "style" || k == "srcset" || k == "formaction" {
-					return "attribute " + a.Key
-				}
-				if k == "href" || k == "src" || k == "action" || k == "cite" {
-					u, err := url.Parse(strings.TrimSpace(a.Val))
-					if err != nil {
-						return "unparsable " + a.Key
-					}
-					switch strings.ToLower(u.Scheme) {
-					case "", "http", "https", "mailto":
-					default:
-						return a.Key + " " + a.Val
-					}
-				}
-			}
-		}
-	}
-}
 
 func TestRenderMarkdownHostile(t *testing.T) {
 	for _, c := range []struct {
@@ -102,7 +67,7 @@ func TestRenderMarkdownHostile(t *testing.T) {
 			if m := unsafeRe.FindString(out); m != "" {
 				t.Errorf("output holds %q:\n%s", m, out)
 			}
-			if m := unsafeMarkup(out); m != "" {
+			if m := htmltest.UnsafeMarkup(out); m != "" {
 				t.Errorf("output holds %s:\n%s", m, out)
 			}
 			for _, w := range c.want {
@@ -219,7 +184,7 @@ func FuzzRenderMarkdown(f *testing.F) {
 		defer hang.Stop()
 		r := renderT(t, src, DefaultBudget)
 		out := r.HTML
-		if m := unsafeMarkup(out); m != "" {
+		if m := htmltest.UnsafeMarkup(out); m != "" {
 			t.Fatalf("output holds %s:\n%s", m, out)
 		}
 		for _, m := range imgRe.FindAllStringSubmatch(out, -1) {

@@ -1,5 +1,7 @@
 package ui
 
+import "pkgstore/internal/testkit/htmltest"
+
 // Forget drops the cached pages and parts, so that a benchmark can
 // measure rendering from scratch.
 func (h *Handler) Forget() {
@@ -19,8 +21,8 @@ func (h *Handler) ForgetPages() {
 	h.cache.pages, h.cache.bytes = map[string]cachedPage{}, 0
 }
 
-// UnsafeMarkup is unsafeMarkup for the external tests.
-var UnsafeMarkup = unsafeMarkup
+// UnsafeMarkup is htmltest.UnsafeMarkup for the external tests.
+var UnsafeMarkup = htmltest.UnsafeMarkup
 
 // Count is count for the external tests.
 var Count = count

@@ -1,4 +1,6 @@
-package ui
+// Package htmltest checks HTML that the catalog shows from package text:
+// whatever could run a script or load something must never be in it.
+package htmltest
 
 import (
 	"net/url"
@@ -7,11 +9,10 @@ import (
 	xhtml "golang.org/x/net/html"
 )
 
-// unsafeMarkup returns the first element or attribute of h that could run
+// UnsafeMarkup returns the first element or attribute of h that could run
 // or load something: a forbidden element, an event handler or style
 // attribute, or a URL with a scheme other than http, https or mailto.
-// (internal/pkg/markdown's tests hold the same check for the renderer.)
-func unsafeMarkup(h string) string {
+func UnsafeMarkup(h string) string {
 	z := xhtml.NewTokenizer(strings.NewReader(h))
 	for {
 		switch z.Next() {
