@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -14,18 +12,6 @@ import (
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/ziptest"
 )
-
-// runSplit runs a command with stdout and stderr apart.
-func runSplit(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	root := newRootCmd()
-	root.SetArgs(args)
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	err := root.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), exitCodeOf(err)
-}
 
 // TestFormatJSON is issue 26's "every command's --format json output
 // parses": each command prints one JSON document on stdout, and nothing
@@ -120,7 +106,7 @@ func TestFormatJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := runSplit(t, tt.args...)
+			stdout, stderr, code := runCLI(t, tt.args...)
 			var d any
 			dec := json.NewDecoder(strings.NewReader(stdout))
 			if err := dec.Decode(&d); err != nil || dec.More() {
