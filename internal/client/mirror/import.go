@@ -38,10 +38,15 @@ type ImportConfig struct {
 	TempDir  string
 	Retry    client.Retry
 	Reporter progress.Reporter
-	// Previous is the sha256 of the manifest of the bundle imported just
-	// before this one in the same command (Summary.ManifestSHA256): an
-	// incremental bundle must follow it.
-	Previous string
+	// After is the summary of the bundle imported just before this one in
+	// the same command: an incremental bundle must follow it, and what it
+	// published counts as present even before the store serves it.
+	After *Summary
+	// ChainWait is how long an incremental bundle's check waits for the
+	// store to serve its predecessors' revisions (default
+	// DefaultChainWait): a revision just published becomes visible at the
+	// store's next index refresh (serve --watch-interval).
+	ChainWait time.Duration
 	// OCI configures an import from an OCI registry (Bundle is then
 	// oci://HOST[:PORT]/REPO:TAG).
 	OCI OCISource
@@ -82,14 +87,14 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	} else {
 		m, raw, err = unpack(ctx, cfg.Bundle, dir, Keys{Bundle: cfg.BundleKeyring, Packages: cfg.Keyring})
 		if err == nil {
-			err = r.checkChain(ctx, cfg.Bundle, m, cfg.Previous)
+			err = r.checkChain(ctx, cfg.Bundle, m, cfg.After, cfg.ChainWait)
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	digest := sha256.Sum256(raw)
-	sum := &Summary{SearchURL: m.SearchURL, Selected: len(m.Packages), ManifestSHA256: hex.EncodeToString(digest[:])}
+	sum := &Summary{SearchURL: m.SearchURL, Selected: len(m.Packages), ManifestSHA256: hex.EncodeToString(digest[:]), chain: chainOf(m)}
 	defer func() { sum.Elapsed = time.Since(start) }()
 	revs := make([]Revision, len(m.Packages))
 	for i, e := range m.Packages {

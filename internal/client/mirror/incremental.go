@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"pkgstore/internal/pkg/packageid"
 )
@@ -129,24 +130,76 @@ func sameFollows(a, b *Follows) bool {
 	return a.ManifestSHA256 == b.ManifestSHA256 && slices.Equal(a.Requires, b.Requires)
 }
 
+// DefaultChainWait is ImportConfig.ChainWait's default: three times
+// serve's default --watch-interval.
+const DefaultChainWait = 15 * time.Second
+
+// chainOf is what a store holds once m is imported.
+func chainOf(m *Manifest) map[packageid.ID]bool {
+	c := map[packageid.ID]bool{}
+	for _, e := range m.Packages {
+		c[e.ID()] = true
+	}
+	if m.Follows != nil {
+		for _, r := range m.Follows.Requires {
+			c[r.ID()] = true
+		}
+	}
+	return c
+}
+
 // checkChain refuses an incremental bundle whose predecessors the store
-// lacks (see Follows), or that does not follow previous (the sha256 of the
-// manifest imported just before it, when several are imported at once).
-func (r *run) checkChain(ctx context.Context, bundle string, m *Manifest, previous string) error {
+// lacks (see Follows), or that does not follow after (the bundle imported
+// just before it in the same command). A revision missing is asked again
+// for up to wait: the store serves what was just published at its next
+// index refresh.
+func (r *run) checkChain(ctx context.Context, bundle string, m *Manifest, after *Summary, wait time.Duration) error {
 	if m.Follows == nil {
 		return nil
 	}
-	if previous != "" && previous != m.Follows.ManifestSHA256 {
-		return &BundleError{Bundle: bundle, Problems: []string{fmt.Sprintf("%v: it follows the bundle whose manifest has sha256 %s, but the bundle imported before it has %s: give the bundles of a chain in the order they were made", ErrChain, m.Follows.ManifestSHA256, previous)}}
+	if after != nil && after.ManifestSHA256 != m.Follows.ManifestSHA256 {
+		return &BundleError{Bundle: bundle, Cause: ErrChain, Problems: []string{fmt.Sprintf("%v: it follows the bundle whose manifest has sha256 %s, but the bundle imported before it has %s: give the bundles of a chain in the order they were made", ErrChain, m.Follows.ManifestSHA256, after.ManifestSHA256)}}
 	}
+	if wait <= 0 {
+		wait = DefaultChainWait
+	}
+	var todo []RevisionRef
+	for _, req := range m.Follows.Requires {
+		if after == nil || !after.chain[req.ID()] {
+			todo = append(todo, req)
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		missing, err := r.missing(ctx, todo)
+		if err != nil {
+			return err
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return chainError(bundle, m, missing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		todo = missing
+	}
+}
+
+// missing returns the revisions of refs the store does not serve.
+func (r *run) missing(ctx context.Context, refs []RevisionRef) ([]RevisionRef, error) {
 	var (
 		mu       sync.Mutex
-		missing  []string
+		missing  []RevisionRef
 		firstErr error
+		wg       sync.WaitGroup
 	)
 	sem := make(chan struct{}, r.cfg.Workers)
-	var wg sync.WaitGroup
-	for _, req := range m.Follows.Requires {
+	for _, req := range refs {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -157,22 +210,24 @@ func (r *run) checkChain(ctx context.Context, bundle string, m *Manifest, previo
 			case err != nil && firstErr == nil:
 				firstErr = fmt.Errorf("chain check %s: %w", req.ID(), err)
 			case err == nil && !ok:
-				missing = append(missing, req.ID().String())
+				missing = append(missing, req)
 			}
 		})
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	return missing, firstErr
+}
+
+func chainError(bundle string, m *Manifest, missing []RevisionRef) error {
+	ids := make([]string, len(missing))
+	for i, r := range missing {
+		ids[i] = r.ID().String()
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	slices.Sort(missing)
-	shown := missing[:min(len(missing), 10)]
+	slices.Sort(ids)
+	shown := ids[:min(len(ids), 10)]
 	more := ""
-	if len(missing) > len(shown) {
-		more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+	if len(ids) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(ids)-len(shown))
 	}
-	return &BundleError{Bundle: bundle, Problems: []string{fmt.Sprintf("%v: it was made with mirror --since and follows the bundle whose manifest has sha256 %s, but the store lacks %d revision(s) of the bundles before it (%s%s): import the earlier bundles of the chain first, in the order they were made", ErrChain, m.Follows.ManifestSHA256, len(missing), strings.Join(shown, ", "), more)}}
+	return &BundleError{Bundle: bundle, Cause: ErrChain, Problems: []string{fmt.Sprintf("%v: it was made with mirror --since and follows the bundle whose manifest has sha256 %s, but the store lacks %d revision(s) of the bundles before it (%s%s): import the earlier bundles of the chain first, in the order they were made", ErrChain, m.Follows.ManifestSHA256, len(ids), strings.Join(shown, ", "), more)}}
 }

@@ -116,6 +116,8 @@ type Summary struct {
 	// OCIBlobsUploaded and OCIBlobsPresent count the blobs of a push to
 	// an OCI registry uploaded and found already there (OCI runs only).
 	OCIBlobsUploaded, OCIBlobsPresent int
+	// chain is every revision an imported bundle holds or requires.
+	chain map[packageid.ID]bool
 }
 
 // OK reports whether nothing failed.

@@ -562,7 +562,7 @@ func (r *run) pullOCI(ctx context.Context, cfg ImportConfig, dir string) (m *Man
 	if problems = append(problems, extra...); len(problems) > 0 {
 		return nil, nil, nil, &BundleError{Bundle: cfg.Bundle, Problems: problems, Cause: ErrOCI}
 	}
-	if err := r.checkChain(ctx, cfg.Bundle, m, cfg.Previous); err != nil {
+	if err := r.checkChain(ctx, cfg.Bundle, m, cfg.After, cfg.ChainWait); err != nil {
 		return nil, nil, nil, err
 	}
 
