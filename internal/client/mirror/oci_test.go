@@ -24,7 +24,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"pkgstore/internal/client/mirror"
+	"pkgstore/internal/client/syncv1"
 	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sharedtest"
 	"pkgstore/internal/testkit/sigtest"
 )
 
@@ -481,5 +483,73 @@ func TestOCIHostileRegistry(t *testing.T) {
 			}
 			noneOf(t, site, "alpha-1.0.0", "alpha-1.1.0")
 		})
+	}
+}
+
+// v1Subset copies a few revisions of production's v1 sample (two versions
+// of three packages, one of a fourth) into a new v1 checkout.
+func v1Subset(t testing.TB) (string, []string) {
+	t.Helper()
+	src := sharedtest.UnpackV1(t)
+	dst := t.TempDir()
+	ids := []string{"winlog/1.6.0", "winlog/1.7.0", "httpjson/1.4.2", "httpjson/1.5.0", "fleet_server/1.1.1", "fleet_server/1.2.0", "log/1.0.0"}
+	for _, id := range ids {
+		if err := os.CopyFS(filepath.Join(dst, "packages", id), os.DirFS(filepath.Join(src, "packages", id))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range ids {
+		ids[i] = strings.Replace(id, "/", "-", 1)
+	}
+	return dst, ids
+}
+
+// TestOCIV1Sample: real revisions (production's v1 sample, migrated into
+// an upstream store) go through an OCI registry into an empty store
+// byte-identical, zips and signatures; the grown second push uploads only
+// the new revisions' blobs.
+func TestOCIV1Sample(t *testing.T) {
+	src, ids := v1Subset(t)
+	up := servertest.Start(t, servertest.Options{})
+	sum, err := syncv1.Run(context.Background(), syncv1.Config{Source: src, Client: up.Client, Key: up.Key.Signer, Workers: 2})
+	if err != nil || !sum.OK() || sum.Published != len(ids) {
+		t.Fatalf("sync-v1 into the upstream: %v %+v", err, sum)
+	}
+	for _, id := range ids {
+		i := strings.LastIndex(id, "-")
+		up.WaitVisible(t, id[:i], id[i+1:])
+	}
+	op := sigtest.NewKey(t, "operator")
+	reg := startRegistry(t)
+	latest := pushOCI(t, up, up.Key, op, mirror.Filters{}, reg.ref("site/v1:latest"))
+	if latest.Selected != 4 || latest.OCIBlobsUploaded != 3+4*2 {
+		t.Fatalf("latest: %d selected, %d blobs uploaded; want 4, 11", latest.Selected, latest.OCIBlobsUploaded)
+	}
+	before, _, _ := reg.counts()
+	all := pushOCI(t, up, up.Key, op, mirror.Filters{AllVersions: true}, reg.ref("site/v1:all"))
+	after, _, _ := reg.counts()
+	if all.Selected != len(ids) || all.OCIBlobsUploaded != 2+3*2 || after-before != 2+3*2 {
+		t.Errorf("grown push: %d selected, %d blobs uploaded (registry saw %d); want %d, 8 (3 new revisions × 2, manifest.json and its signature)", all.Selected, all.OCIBlobsUploaded, after-before, len(ids))
+	}
+
+	site := servertest.Start(t, servertest.Options{Key: up.Key})
+	isum, err := importOCI(reg.ref("site/v1:all"), site, up.Key, op, mirror.OCISource{})
+	if err != nil || !isum.OK() || isum.Transferred != len(ids) {
+		t.Fatalf("import: %v %+v", err, isum)
+	}
+	for _, id := range ids {
+		i := strings.LastIndex(id, "-")
+		site.WaitVisible(t, id[:i], id[i+1:])
+		for _, sig := range []bool{false, true} {
+			if !bytes.Equal(storeFile(t, site, id, sig), storeFile(t, up, id, sig)) {
+				t.Errorf("%s (signature %v): the site's bytes differ from the upstream's", id, sig)
+			}
+		}
+	}
+	for _, q := range []string{"?all=true", "", "?package=winlog&all=true", "?kibana.version=8.0.0"} {
+		_, want := get(t, up.URL+"/search"+q)
+		if _, got := get(t, site.URL+"/search"+q); !bytes.Equal(got, want) {
+			t.Errorf("/search%s differs:\nsite     %.300s\nupstream %.300s", q, got, want)
+		}
 	}
 }
