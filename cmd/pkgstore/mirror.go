@@ -133,8 +133,12 @@ on stdout, the lines on stderr.`,
 			}
 			sum, err := mirror.Run(cmd.Context(), cfg)
 			exit := mirrorExit(sum, err)
+			dest := cfg.Bundle
+			if cfg.OCI != nil {
+				dest = cfg.OCI.Ref
+			}
 			if format == "json" {
-				return writeRunReport(out, mirrorReport("mirror", sum, cfg.DryRun, cfg.Bundle), exit)
+				return writeRunReport(out, mirrorReport("mirror", sum, cfg.DryRun, dest), exit)
 			}
 			if sum != nil {
 				writeMirrorSummary(out, "mirror", sum, cfg.DryRun, cfg.Bundle)
@@ -412,7 +416,7 @@ func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool
 	}
 	fmt.Fprintf(w, "  selected:        %d\n", s.Selected)
 	verb := "published:      "
-	if bundle != "" {
+	if bundle != "" || s.OCIBlobsUploaded+s.OCIBlobsPresent > 0 {
 		verb = "downloaded:     "
 	}
 	fmt.Fprintf(w, "  %s %d (%s)\n", verb, s.Transferred, h(s.Bytes))
