@@ -129,11 +129,29 @@ func keychainOr(k authn.Keychain) authn.Keychain {
 	return k
 }
 
-func transportOr(t http.RoundTripper) http.RoundTripper {
+// transportOr is t (default remote.DefaultTransport), refusing plain HTTP
+// unless plainHTTP: go-containerregistry talks HTTP by itself to
+// localhost, loopback, link-local and RFC 1918 addresses, and credentials
+// and packages must not travel in clear unless --plain-http says so.
+func transportOr(t http.RoundTripper, plainHTTP bool) http.RoundTripper {
 	if t == nil {
-		return remote.DefaultTransport
+		t = remote.DefaultTransport
 	}
-	return t
+	if plainHTTP {
+		return t
+	}
+	return httpsOnly{t}
+}
+
+// httpsOnly upgrades every request to HTTPS.
+type httpsOnly struct{ next http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme == "http" {
+		r = r.Clone(r.Context())
+		r.URL.Scheme = "https"
+	}
+	return h.next.RoundTrip(r)
 }
 
 // registryClient is an HTTP client authenticated for repo with scope.
@@ -227,7 +245,7 @@ func (r *run) finishOCI(ctx context.Context, revs []Revision, sum *Summary) erro
 	}
 	config := memBlob("", ociEmptyType, []byte(ociEmptyConfigRaw))
 
-	kc, base := keychainOr(t.Keychain), transportOr(t.Transport)
+	kc, base := keychainOr(t.Keychain), transportOr(t.Transport, t.PlainHTTP)
 	repo := ref.Context()
 	hc, err := registryClient(ctx, repo, kc, base, transport.PushScope)
 	if err != nil {
@@ -466,7 +484,7 @@ func (r *run) pullOCI(ctx context.Context, cfg ImportConfig, dir string) (m *Man
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hc, err := registryClient(ctx, ref.Context(), keychainOr(src.Keychain), transportOr(src.Transport), transport.PullScope)
+	hc, err := registryClient(ctx, ref.Context(), keychainOr(src.Keychain), transportOr(src.Transport, src.PlainHTTP), transport.PullScope)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -553,3 +553,35 @@ func TestOCIV1Sample(t *testing.T) {
 		}
 	}
 }
+
+// TestOCIPlainHTTPOnlyWhenAsked: without --plain-http nothing goes to a
+// registry in clear, not even to loopback, where go-containerregistry
+// would use HTTP by itself.
+func TestOCIPlainHTTPOnlyWhenAsked(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	up, _ := storeUpstream(t, key, catalog[:1])
+	reg := startRegistry(t)
+	var seen int
+	var mu sync.Mutex
+	reg.setHook(func(http.ResponseWriter, *http.Request, http.Handler) bool {
+		mu.Lock()
+		seen++
+		mu.Unlock()
+		return false
+	})
+	ref := reg.ref("site/packages:v1")
+	_, err := mirror.Run(context.Background(), mirror.Config{From: up.URL, Filters: mirror.Filters{AllVersions: true}, Keyring: key.Keyring, OCI: &mirror.OCITarget{Ref: ref}, Retry: fastRetry})
+	if err == nil || !strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		t.Errorf("push without --plain-http: %v", err)
+	}
+	site := servertest.Start(t, servertest.Options{Key: key})
+	_, err = mirror.Import(context.Background(), mirror.ImportConfig{Bundle: ref, To: site.Client, Retry: fastRetry})
+	if err == nil || !strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		t.Errorf("pull without --plain-http: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen != 0 {
+		t.Errorf("the registry answered %d plain HTTP requests", seen)
+	}
+}
