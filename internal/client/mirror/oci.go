@@ -137,10 +137,31 @@ func transportOr(t http.RoundTripper, plainHTTP bool) http.RoundTripper {
 	if t == nil {
 		t = remote.DefaultTransport
 	}
+	t = pingLimit{t}
 	if plainHTTP {
 		return t
 	}
 	return httpsOnly{t}
+}
+
+// maxPingBody bounds what is read of the answer to GET /v2/:
+// go-containerregistry's ping drains it whole to reuse the connection.
+const maxPingBody = 64 << 10
+
+// pingLimit cuts the answer to GET /v2/ at maxPingBody.
+type pingLimit struct{ next http.RoundTripper }
+
+func (p pingLimit) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := p.next.RoundTrip(r)
+	if err == nil && r.URL.Path == "/v2/" {
+		resp.Body = limitedBody{io.LimitReader(resp.Body, maxPingBody), resp.Body}
+	}
+	return resp, err
+}
+
+type limitedBody struct {
+	io.Reader
+	io.Closer
 }
 
 // httpsOnly upgrades every request to HTTPS.
@@ -270,7 +291,7 @@ func (r *run) finishOCI(ctx context.Context, revs []Revision, sum *Summary) erro
 			defer mu.Unlock()
 			switch {
 			case err != nil && firstErr == nil:
-				firstErr = fmt.Errorf("push %s: %w", cmp(b.title, "config"), err)
+				firstErr = fmt.Errorf("push %s: %w", orConfig(b.title, "config"), err)
 			case err == nil && uploaded:
 				sum.OCIBlobsUploaded++
 			case err == nil:
@@ -299,11 +320,15 @@ func (r *run) finishOCI(ctx context.Context, revs []Revision, sum *Summary) erro
 	if err := pusher.Put(ctx, ref, rawManifest{mraw}); err != nil {
 		return fmt.Errorf("push manifest %s: %w", ref, err)
 	}
-	sum.BundleSize = int64(len(mraw))
 	return nil
 }
 
-func cmp(a, b string) string {
+func hasTitle(layers map[string]v1.Descriptor, title string) bool {
+	_, ok := layers[title]
+	return ok
+}
+
+func orConfig(a, b string) string {
 	if a == "" {
 		return b
 	}
@@ -380,6 +405,8 @@ func (p *puller) refuse(format string, args ...any) error {
 
 // manifest reads and checks the OCI manifest.
 func (p *puller) manifest(ctx context.Context) (*v1.Manifest, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.src.BlobTimeout)
+	defer cancel()
 	repo := p.ref.Context()
 	u := fmt.Sprintf("%s://%s/v2/%s/manifests/%s", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr(), p.ref.Identifier())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -499,7 +526,7 @@ func (r *run) pullOCI(ctx context.Context, cfg ImportConfig, dir string) (m *Man
 		switch {
 		case title == "":
 			return nil, nil, nil, p.refuse("layer %d (%s) has no %s annotation", i, l.Digest, ociTitle)
-		case layers[title].Size != 0 || layers[title].Digest.Hex != "":
+		case hasTitle(layers, title):
 			return nil, nil, nil, p.refuse("two layers are titled %q", title)
 		case l.Digest.Algorithm != "sha256" || !sha256Re.MatchString(l.Digest.Hex):
 			return nil, nil, nil, p.refuse("%s: digest %q is not sha256", title, l.Digest)

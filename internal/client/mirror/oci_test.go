@@ -585,3 +585,43 @@ func TestOCIPlainHTTPOnlyWhenAsked(t *testing.T) {
 		t.Errorf("the registry answered %d plain HTTP requests", seen)
 	}
 }
+
+// TestOCIEndlessPing: a registry whose GET /v2/ never ends (which
+// go-containerregistry's ping would drain forever) costs a bounded read.
+func TestOCIEndlessPing(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	op := sigtest.NewKey(t, "operator")
+	up, _ := storeUpstream(t, key, catalog[:1])
+	reg := startRegistry(t)
+	ref := reg.ref("site/packages:v1")
+	pushOCI(t, up, key, op, mirror.Filters{AllVersions: true}, ref)
+	reg.setHook(func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
+		if r.URL.Path != "/v2/" {
+			return false
+		}
+		chunk := bytes.Repeat([]byte("A"), 64<<10)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return true
+			}
+		}
+	})
+	site := servertest.Start(t, servertest.Options{Key: key})
+	done := make(chan struct{})
+	var (
+		sum *mirror.Summary
+		err error
+	)
+	go func() {
+		defer close(done)
+		sum, err = importOCI(ref, site, key, op, mirror.OCISource{})
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("import still running after 60 s: the ping is drained without end")
+	}
+	if err != nil || sum.Transferred != 1 {
+		t.Fatalf("import: %v %+v", err, sum)
+	}
+}
