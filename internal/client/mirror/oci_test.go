@@ -532,11 +532,18 @@ func TestOCIV1Sample(t *testing.T) {
 		t.Errorf("grown push: %d selected, %d blobs uploaded (registry saw %d); want %d, 8 (3 new revisions × 2, manifest.json and its signature)", all.Selected, all.OCIBlobsUploaded, after-before, len(ids))
 	}
 
+	t.Logf("push of %d revisions (%d zip bytes): %d blobs uploaded; grown push of %d: %d uploaded, %d already there, %s", latest.Selected, latest.BundleZipBytes, latest.OCIBlobsUploaded, all.Selected, all.OCIBlobsUploaded, all.OCIBlobsPresent, all.Elapsed)
 	site := servertest.Start(t, servertest.Options{Key: up.Key})
+	_, _, getsBefore := reg.counts()
 	isum, err := importOCI(reg.ref("site/v1:all"), site, up.Key, op, mirror.OCISource{})
 	if err != nil || !isum.OK() || isum.Transferred != len(ids) {
 		t.Fatalf("import: %v %+v", err, isum)
 	}
+	_, _, gets := reg.counts()
+	if gets-getsBefore != 2+2*len(ids) {
+		t.Errorf("import downloaded %d blobs, want %d (manifest.json, its signature, each revision's two)", gets-getsBefore, 2+2*len(ids))
+	}
+	t.Logf("import into an empty store: %d revisions, %d blobs downloaded, %s", isum.Transferred, gets-getsBefore, isum.Elapsed)
 	for _, id := range ids {
 		i := strings.LastIndex(id, "-")
 		site.WaitVisible(t, id[:i], id[i+1:])
