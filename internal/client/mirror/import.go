@@ -57,8 +57,11 @@ type ImportConfig struct {
 // --bundle-keyring, never against the package keys.
 var ErrNoBundleKeyring = errors.New("--keyring verifies package signatures only; the bundle manifest is signed by an operator key (mirror --sign-key): pass its public key with --bundle-keyring FILE (the same file as --keyring only if that key really signs both)")
 
-// Import checks a bundle completely (Unpack), then publishes what the
-// store lacks. A bundle with any problem is refused (*BundleError) before
+// Import checks a bundle completely (Unpack), or an OCI artifact when
+// cfg.Bundle is oci://… (only the revisions the store lacks are
+// downloaded, each checked as Unpack checks a bundle's), and an
+// incremental bundle's chain (Follows), then publishes what the store
+// lacks. A bundle with any problem is refused (*BundleError) before
 // anything is published.
 func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	start := time.Now()

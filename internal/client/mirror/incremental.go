@@ -165,7 +165,7 @@ func (r *run) checkChain(ctx context.Context, bundle string, m *Manifest, after 
 	}
 	var todo []RevisionRef
 	for _, req := range m.Follows.Requires {
-		if after == nil || !after.chain[req.ID()] {
+		if after == nil || !after.OK() || !after.chain[req.ID()] {
 			todo = append(todo, req)
 		}
 	}
