@@ -96,3 +96,15 @@ func LoadStoreKey(path, passphraseFile string, now time.Time) (*SigningKey, erro
 	}
 	return k, nil
 }
+
+// Merge returns one keyring holding the keys of every given keyring (nil
+// ones are skipped).
+func Merge(krs ...*Keyring) *Keyring {
+	out := &Keyring{}
+	for _, k := range krs {
+		if k != nil {
+			out.entities = append(out.entities, k.entities...)
+		}
+	}
+	return out
+}

@@ -42,8 +42,8 @@ for (const url of urls) {
     const message = await openpgp.createMessage({ binary: pkgArchiveBuffer });
     const verificationResult = await openpgp.verify({ verificationKeys: key, signature, message });
     const signatureVerificationResult = verificationResult.signatures[0];
-    r.verified = await signatureVerificationResult.verified;
     r.signing_key_id = signatureVerificationResult.keyID.toHex().toUpperCase();
+    r.verified = await signatureVerificationResult.verified;
   } catch (e) {
     r.error = String(e && e.message ? e.message : e);
   }
