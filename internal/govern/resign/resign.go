@@ -18,7 +18,7 @@
 // writes go in an order a crash cannot break: the audit record (once per
 // run and revision), the provenance record (the owner's signature kept,
 // the new store signer), then the served signature, replaced in one
-// write, then the progress record.
+// write; every second, a sync and the progress record.
 package resign
 
 import (
@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list published zips: %w", err)
 	}
-	r := &run{cfg: cfg, log: log, keyID: keyID, newKeys: cfg.Key.Keyring(), trusted: signature.Merge(cfg.Trusted, cfg.Key.Keyring()), res: res}
+	r := &run{saved: time.Now(), cfg: cfg, log: log, keyID: keyID, newKeys: cfg.Key.Keyring(), trusted: signature.Merge(cfg.Trusted, cfg.Key.Keyring()), res: res}
 	for _, o := range objs {
 		if o.IsDir || !strings.HasSuffix(o.Key, ".zip") {
 			continue
@@ -164,6 +164,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			continue // done by the interrupted invocation
 		}
 		if err := ctx.Err(); err != nil {
+			// Interrupted: what is done is kept for the next invocation.
+			if !cfg.DryRun {
+				if serr := r.checkpoint(context.WithoutCancel(ctx)); serr != nil {
+					return res, errors.Join(err, serr)
+				}
+			}
 			return res, err
 		}
 		item, err := r.one(ctx, id)
@@ -182,14 +188,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			res.Refused++
 		}
 		res.After = o.Key
-		if !cfg.DryRun {
-			// What was written for this revision is durable before the
-			// progress record says it is done (file buckets write
-			// without fsync; see storage.Bucket.Sync).
-			if err := cfg.Buckets.Sync(ctx); err != nil {
-				return res, err
-			}
-			if err := r.saveProgress(ctx); err != nil {
+		if !cfg.DryRun && time.Since(r.saved) >= CheckpointEvery {
+			if err := r.checkpoint(ctx); err != nil {
 				return res, err
 			}
 		}
@@ -199,10 +199,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Done = true
 	if !cfg.DryRun {
-		if err := r.saveProgress(ctx); err != nil {
-			return res, err
-		}
-		if err := cfg.Buckets.Sync(ctx); err != nil {
+		if err := r.checkpoint(ctx); err != nil {
 			return res, err
 		}
 	}
@@ -212,7 +209,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, nil
 }
 
+// CheckpointEvery is how often a run makes what it wrote durable and
+// records its progress: a crash redoes at most this much work (redone
+// revisions are found signed by the new key, or re-signed again).
+const CheckpointEvery = time.Second
+
 type run struct {
+	saved   time.Time // last checkpoint
 	cfg     Config
 	log     *slog.Logger
 	keyID   string
@@ -236,6 +239,23 @@ func readProgress(ctx context.Context, b *storage.Bucket) (*Progress, error) {
 	return &p, nil
 }
 
+// checkpoint makes every write so far durable, then records the
+// progress: the record never says done what a power cut could lose (file
+// buckets write without fsync; see storage.Bucket.Sync).
+func (r *run) checkpoint(ctx context.Context) error {
+	if err := r.cfg.Buckets.Sync(ctx); err != nil {
+		return err
+	}
+	if err := r.saveProgress(ctx); err != nil {
+		return err
+	}
+	if err := r.cfg.Buckets.Internal.Sync(ctx); err != nil {
+		return err
+	}
+	r.saved = time.Now()
+	return nil
+}
+
 func (r *run) saveProgress(ctx context.Context) error {
 	r.res.Updated = time.Now().UTC()
 	data, err := json.MarshalIndent(r.res.Progress, "", "  ")
@@ -252,7 +272,7 @@ func (r *run) saveProgress(ctx context.Context) error {
 func (r *run) one(ctx context.Context, id packageid.ID) (Item, error) {
 	item := Item{Package: id.Name, Version: id.Version}
 	b := r.cfg.Buckets
-	served, err := b.Public.ReadAll(ctx, storage.SignatureKey(id))
+	served, err := readSignature(ctx, b.Public, storage.SignatureKey(id))
 	if storage.IsNotFound(err) {
 		item.Outcome = Unsigned
 		return item, nil
@@ -343,12 +363,26 @@ func (r *run) one(ctx context.Context, id packageid.ID) (Item, error) {
 	return item, nil
 }
 
+// readSignature reads a served signature, at most one byte more than
+// signature.MaxSignatureSize (Verify then refuses it as too large): a
+// bucket's writer cannot make a run read gigabytes into memory.
+func readSignature(ctx context.Context, b *storage.Bucket, key string) ([]byte, error) {
+	r, err := b.NewReader(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, signature.MaxSignatureSize+1))
+}
+
 // record writes the audit record of the run's event for id, once per run.
 func (r *run) record(ctx context.Context, id packageid.ID, ev audit.Event, sum, detail string) error {
 	if r.cfg.Audit == nil || r.cfg.DryRun {
 		return nil
 	}
 	rec := audit.Record{ID: r.res.Run, Event: ev, Client: r.cfg.Client, Package: id.Name, Version: id.Version, SHA256: sum, KeyID: r.keyID, Fingerprint: r.cfg.Key.Fingerprint(), Reasons: []string{detail}}
+	// Durable on its own, before the signature is replaced: a power cut
+	// never leaves a re-signed signature without its record.
 	if err := r.cfg.Audit.Put(ctx, rec); err != nil {
 		return fmt.Errorf("audit %s: %w", ev, err)
 	}

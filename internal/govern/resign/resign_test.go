@@ -24,12 +24,12 @@ import (
 // fixture is a store on folders with revisions written as the publishing
 // job writes them.
 type fixture struct {
-	t                *testing.T
+	t                testing.TB
 	b                *storage.Buckets
 	owner, old, next *sigtest.Key
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	b, err := storage.Open(context.Background(), storage.Config{DataDir: filepath.Join(t.TempDir(), "data")})
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +43,13 @@ func newFixture(t *testing.T) *fixture {
 // signature when the store signed.
 func (f *fixture) publish(name string, served *sigtest.Key, rev bool) []byte {
 	f.t.Helper()
+	return f.publishWith(name, ziptest.Package(f.t, name, "1.0.0"), served, rev)
+}
+
+func (f *fixture) publishWith(name string, zip []byte, served *sigtest.Key, rev bool) []byte {
+	f.t.Helper()
 	ctx := context.Background()
 	id := packageid.ID{Name: name, Version: "1.0.0"}
-	zip := ziptest.Package(f.t, name, "1.0.0")
 	ownerSig := f.owner.Sign(f.t, zip)
 	if served != nil {
 		if err := f.b.Public.WriteAll(ctx, storage.SignatureKey(id), served.Sign(f.t, zip), nil); err != nil {
@@ -88,7 +92,10 @@ func TestResign(t *testing.T) {
 		"badserved":   f.publish("badserved", f.old, true),                   // served signature broken, owner's kept
 		"tampered":    f.publish("tampered", f.old, true),                    // zip replaced after publication
 		"untrusted":   f.publish("untrusted", sigtest.NewKey(t, "x"), false), // nothing trusted vouches
+		"hugesig":     f.publish("hugesig", f.old, false),                    // a 32 MiB "signature"
 	}
+	// hugesig: read no further than a signature can be, and refused.
+	f.b.Public.WriteAll(ctx, storage.SignatureKey(packageid.ID{Name: "hugesig", Version: "1.0.0"}), bytes.Repeat([]byte("A"), 32<<20), nil)
 	// badserved: the served signature is another zip's.
 	f.b.Public.WriteAll(ctx, storage.SignatureKey(packageid.ID{Name: "badserved", Version: "1.0.0"}), f.old.Sign(t, []byte("other")), nil)
 	// tampered: new bytes, and a signature by the old store key over them
@@ -106,7 +113,7 @@ func TestResign(t *testing.T) {
 	// A dry run writes nothing.
 	dry := cfg
 	dry.DryRun = true
-	if res, err := resign.Run(ctx, dry); !errors.Is(err, resign.ErrRefused) || res.Resigned != 4 || res.Refused != 2 {
+	if res, err := resign.Run(ctx, dry); !errors.Is(err, resign.ErrRefused) || res.Resigned != 4 || res.Refused != 3 {
 		t.Fatalf("dry run: %+v %v", res, err)
 	}
 	for name := range zips {
@@ -123,7 +130,7 @@ func TestResign(t *testing.T) {
 	for _, it := range res.Items {
 		got[it.Package] = it
 	}
-	want := map[string]resign.Outcome{"storesigned": resign.Resigned, "ownersigned": resign.Resigned, "nosig": resign.Unsigned, "noprov": resign.Resigned, "badserved": resign.Resigned, "tampered": resign.Refused, "untrusted": resign.Refused}
+	want := map[string]resign.Outcome{"storesigned": resign.Resigned, "ownersigned": resign.Resigned, "nosig": resign.Unsigned, "noprov": resign.Resigned, "badserved": resign.Resigned, "tampered": resign.Refused, "untrusted": resign.Refused, "hugesig": resign.Refused}
 	for name, o := range want {
 		if got[name].Outcome != o {
 			t.Errorf("%s: %s (%s), want %s", name, got[name].Outcome, got[name].Detail, o)
@@ -174,7 +181,7 @@ func TestResign(t *testing.T) {
 			t.Errorf("audit record %+v", r)
 		}
 	}
-	if count[audit.Resigned] != 4 || count[audit.ResignRefused] != 2 {
+	if count[audit.Resigned] != 4 || count[audit.ResignRefused] != 3 {
 		t.Errorf("audit: %v", count)
 	}
 	// Idempotent: a second run re-signs nothing.
