@@ -120,6 +120,9 @@ another process.`,
 				if cfg.StoreKey, err = storeKey.load("store-signing-key"); err != nil {
 					return err
 				}
+				if cfg.StoreKey != nil {
+					log.Info("signing publications with the store key", "fingerprint", cfg.StoreKey.Fingerprint(), "signing_key_id", cfg.StoreKey.SigningKeyID(time.Now()))
+				}
 			}
 			if !cfg.ReadOnly && cfg.RequireSignatures && len(cfg.Keyrings) == 0 {
 				log.Warn("no --keyring given: every publication will be refused until one is (or pass --require-signatures=false)")
