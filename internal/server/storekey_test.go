@@ -172,3 +172,36 @@ func assertStoreSigned(t *testing.T, data string, zip []byte, store, owner *sigt
 		t.Fatalf("provenance %+v: owner signature %v", rev, err)
 	}
 }
+
+// BenchmarkPublishStoreKey is BenchmarkPublishToVisible with and without
+// a store key: the cost of the store's signature (one signing and one
+// verifying pass over the zip) on a publication.
+//
+//	go test -run '^$' -bench PublishStoreKey -benchtime 200x ./internal/server/
+func BenchmarkPublishStoreKey(b *testing.B) {
+	for _, withKey := range []bool{false, true} {
+		name := "owner-signature"
+		if withKey {
+			name = "store-key"
+		}
+		b.Run(name, func(b *testing.B) {
+			store := sigtest.NewKey(b, "store")
+			s := servertest.Start(b, servertest.Options{Configure: func(c *server.Config) {
+				if withKey {
+					c.StoreKey = store.Signer
+				}
+			}})
+			zips := prepare(b, s, name, b.N)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				z := zips[i]
+				sub, err := s.Client.Publish(ctx, z.file, bytes.NewReader(z.zip), z.sig, client.Options{Legacy: true})
+				if err != nil || sub.Status != api.StatusPublished {
+					b.Fatalf("publish: %v %+v", err, sub)
+				}
+				s.WaitVisible(b, "bench", z.version)
+			}
+		})
+	}
+}
