@@ -26,6 +26,9 @@ func (s *SigningKey) CanSign(now time.Time) error {
 		}
 		return nil
 	}
+	if e.PrimaryKey.CreationTime.After(now) {
+		return fmt.Errorf("%w: key %s was created in the future (%s): check this machine's clock", ErrCannotSign, s.Fingerprint(), e.PrimaryKey.CreationTime.UTC().Format(time.RFC3339))
+	}
 	if e.Revoked(now) {
 		return fmt.Errorf("%w: key %s is revoked", ErrKeyInvalid, s.Fingerprint())
 	}

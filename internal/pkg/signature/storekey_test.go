@@ -86,6 +86,7 @@ func TestLoadStoreKeyErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	future := newEntity(t, &packet.Config{Time: func() time.Time { return now.Add(48 * time.Hour) }})
 	revoked := newEntity(t, nil)
 	if err := revoked.RevokeKey(packet.KeyCompromised, "lost", nil); err != nil {
 		t.Fatal(err)
@@ -104,9 +105,10 @@ func TestLoadStoreKeyErrors(t *testing.T) {
 		{"expired", writeEntity(t, expired, "", false), "", signature.ErrKeyInvalid, "expired on"},
 		{"revoked", writeEntity(t, revoked, "", false), "", signature.ErrKeyInvalid, "revoked"},
 		{"cannot sign", writeEntity(t, noSign, "", false), "", signature.ErrCannotSign, "no valid signing key"},
+		{"created in the future", writeEntity(t, future, "", false), "", signature.ErrCannotSign, "created in the future"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := signature.LoadStoreKey(tc.path, tc.pass, now)
+			_, err := signature.LoadStoreKey(tc.path, tc.pass, time.Now())
 			if err == nil {
 				t.Fatal("loaded")
 			}
@@ -119,7 +121,7 @@ func TestLoadStoreKeyErrors(t *testing.T) {
 		})
 	}
 	t.Run("encrypted, right passphrase", func(t *testing.T) {
-		k, err := signature.LoadStoreKey(writeEntity(t, newEntity(t, nil), "s3cret", false), passFile, now)
+		k, err := signature.LoadStoreKey(writeEntity(t, newEntity(t, nil), "s3cret", false), passFile, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
