@@ -79,26 +79,30 @@ or written (run it again: it resumes).`,
 				Buckets: b, Key: k, Trusted: trusted, Audit: audit.New(b.Internal),
 				Client: "pkgstore resign", DryRun: dryRun, Logger: log,
 			})
+			switch {
+			case err == nil:
+			case errors.Is(err, resign.ErrRefused):
+				err = &exitError{Code: 1, Err: err}
+			default:
+				err = unreachable(err)
+			}
 			if res != nil {
 				if format == "json" {
 					if res.Items == nil {
 						res.Items = []resign.Item{}
 					}
-					if werr := writeJSON(cmd.OutOrStdout(), res); werr != nil {
+					rep := resignReport{Result: res, ExitCode: exitCodeOf(err)}
+					if err != nil {
+						rep.Error = err.Error()
+					}
+					if werr := writeJSON(cmd.OutOrStdout(), rep); werr != nil {
 						return werr
 					}
 				} else {
 					printResign(cmd, res, dryRun)
 				}
 			}
-			switch {
-			case err == nil:
-				return nil
-			case errors.Is(err, resign.ErrRefused):
-				return &exitError{Code: 1, Err: err}
-			default:
-				return unreachable(err)
-			}
+			return err
 		},
 	}
 	f := cmd.Flags()
@@ -109,6 +113,13 @@ or written (run it again: it resumes).`,
 	addFormat(f, &format)
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
+}
+
+// resignReport is resign --format json's document.
+type resignReport struct {
+	*resign.Result
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code"`
 }
 
 func printResign(cmd *cobra.Command, res *resign.Result, dryRun bool) {

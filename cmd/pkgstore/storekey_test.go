@@ -88,8 +88,16 @@ func TestStoreKeyCommands(t *testing.T) {
 	}
 	// resign --format json is one document.
 	stdout, _, code = runCLI(t, "resign", "--data", s.Data, "--key", next.PrivatePath, "--format", "json")
-	var res resign.Result
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || res.Skipped != 1 || len(res.Items) != 1 {
+	var res struct {
+		resign.Result
+		ExitCode *int `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || res.Skipped != 1 || len(res.Items) != 1 || res.ExitCode == nil || *res.ExitCode != 0 {
 		t.Fatalf("resign --format json: %d %v %s", code, err, stdout)
+	}
+	// A refusal is one document too, with its exit code.
+	stdout, _, code = runCLI(t, "resign", "--data", s.Data, "--key", store.PrivatePath, "--format", "json")
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 1 || res.Refused != 1 || *res.ExitCode != 1 || !strings.Contains(stdout, "nothing trusted vouches") {
+		t.Fatalf("refused resign --format json: %d %v %s", code, err, stdout)
 	}
 }
