@@ -20,6 +20,7 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
@@ -49,6 +50,14 @@ func serveChild() int {
 		Tokens:            []string{servertest.Token},
 		Workers:           2,
 		WatchInterval:     100 * time.Millisecond,
+	}
+	if path := os.Getenv("PKGSTORE_TEST_STORE_KEY"); path != "" {
+		k, err := signature.LoadStoreKey(path, "", time.Now())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.StoreKey = k
 	}
 	if at := os.Getenv("PKGSTORE_TEST_CRASH_AT"); at != "" {
 		cfg.AfterStep = func(step string) {
