@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"pkgstore/internal/registry/proxy"
@@ -28,7 +30,7 @@ func proxyCacheFlags(f *pflag.FlagSet, cfg *server.Config) func() error {
 	f.StringVar(&tempBytes, "proxy-temp-bytes", "", "with --proxy-cache: temporary space of all downloads at once (default and at least --max-upload-size)")
 	return func() error {
 		var err error
-		if pc.MaxBytes, err = parseSize(maxBytes); err != nil {
+		if pc.MaxBytes, err = parseSizeOrZero(maxBytes); err != nil {
 			return usageError("--proxy-cache-max-bytes: %v", err)
 		}
 		if tempBytes != "" {
@@ -36,7 +38,7 @@ func proxyCacheFlags(f *pflag.FlagSet, cfg *server.Config) func() error {
 				return usageError("--proxy-temp-bytes: %v", err)
 			}
 		}
-		if pc.MinRate, err = parseSize(minRate); err != nil {
+		if pc.MinRate, err = parseSizeOrZero(minRate); err != nil {
 			return usageError("--proxy-min-rate: %v", err)
 		}
 		if pc.MinRate == 0 {
@@ -45,7 +47,7 @@ func proxyCacheFlags(f *pflag.FlagSet, cfg *server.Config) func() error {
 		if pc.MaxPulls < 1 || pc.MaxPullsPerClient < 1 {
 			return usageError("--proxy-pulls and --proxy-pulls-per-client must be at least 1")
 		}
-		if pc.StaleMaxBytes, err = parseSize(staleBytes); err != nil {
+		if pc.StaleMaxBytes, err = parseSizeOrZero(staleBytes); err != nil {
 			return usageError("--proxy-stale-max-bytes: %v", err)
 		}
 		switch {
@@ -65,4 +67,13 @@ func proxyCacheFlags(f *pflag.FlagSet, cfg *server.Config) func() error {
 		}
 		return nil
 	}
+}
+
+// parseSizeOrZero is parseSize that also takes 0, which these flags
+// document as "off".
+func parseSizeOrZero(s string) (int64, error) {
+	if strings.TrimSpace(s) == "0" {
+		return 0, nil
+	}
+	return parseSize(s)
 }
