@@ -307,3 +307,31 @@ func TestStaleIfErrorBounded(t *testing.T) {
 		t.Errorf("an answer over the bound was kept: %d, Age %q, Warning %q", a.status, a.age, a.warning)
 	}
 }
+
+// TestUpstreamRefusalKeepsCircuitClosed: an upstream that answers 400 is
+// up; the request fails (local answer, Warning; 502 for a revision) but
+// the circuit stays closed: a client cannot open it for everyone with
+// queries the upstream rejects.
+func TestUpstreamRefusalKeepsCircuitClosed(t *testing.T) {
+	key := sigtest.NewKey(t, "upstream")
+	real := startOurs(t, key, "", false, upstreamRevs)
+	flaky := hostiletest.StartFlaky(t, real.URL)
+	s := startFailFast(t, key, flaky.URL, false, nil)
+	flaky.Set(hostiletest.Fail400)
+	for i := range 5 {
+		if a := fetchTimed(t, s.URL, "/search?package=x"); a.status != 200 || len(a.warning) != 1 {
+			t.Fatalf("search %d refused upstream: %d, Warning %q", i, a.status, a.warning)
+		}
+		if a := fetch(t, s.URL, "/package/remoteonly/2.0.0/"); a.status != http.StatusBadGateway {
+			t.Fatalf("revision %d refused upstream: %d", i, a.status)
+		}
+	}
+	if _, h := verboseHealth(t, s.URL); h.Status != "ok" || h.Upstream == nil || h.Upstream.State != "closed" {
+		t.Fatalf("after 10 refusals: %+v %+v, want the circuit closed", h, h.Upstream)
+	}
+	asked := flaky.All()
+	flaky.Set(hostiletest.Healthy)
+	if a := fetchTimed(t, s.URL, "/search"); a.status != 200 || len(a.warning) != 0 || flaky.All() == asked {
+		t.Errorf("next request: %d, Warning %q, upstream asked %v", a.status, a.warning, flaky.All() != asked)
+	}
+}

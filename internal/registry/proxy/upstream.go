@@ -50,11 +50,14 @@ func (p *Proxy) do(ctx context.Context, f func(ctx context.Context, probe bool) 
 	defer cancel()
 	err = f(uctx, t.probe)
 	switch {
-	case err == nil:
+	case err == nil || answered(err):
 		if t.probe {
 			p.log.Info("proxy: upstream answered the probe, circuit closed", "upstream", p.upstream.Redacted())
 		}
 		p.circuit.success(t)
+		if err != nil {
+			return &upstreamError{err: err}
+		}
 		return nil
 	case ctx.Err() != nil:
 		p.circuit.abandon(t)
@@ -76,6 +79,15 @@ func (p *Proxy) do(ctx context.Context, f func(ctx context.Context, probe bool) 
 			"for", p.cfg.FailTimeout, "err", err)
 	}
 	return &upstreamError{err: err, timeout: timeout}
+}
+
+// answered reports an upstream that is up but refused this request (a
+// 4xx other than 408 and 429): the request fails, the circuit counts a
+// success, or any client could open it for everyone with queries the
+// upstream rejects.
+func answered(err error) bool {
+	var se *client.StatusError
+	return errors.As(err, &se) && se.StatusCode/100 == 4 && se.StatusCode != http.StatusRequestTimeout && se.StatusCode != http.StatusTooManyRequests
 }
 
 // remotePackage asks the upstream for /package/N/V/: the document (200),
@@ -102,7 +114,7 @@ func (p *Proxy) remotePackage(ctx context.Context, id packageid.ID) ([]byte, int
 			status = http.StatusNotFound // the upstream is fine: it lacks the revision
 			return nil
 		default:
-			return fmt.Errorf("GET %s: answered %s", u.Redacted(), resp.Status)
+			return &client.StatusError{URL: u.Redacted(), StatusCode: resp.StatusCode, Status: resp.Status}
 		}
 		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 		if err != nil {

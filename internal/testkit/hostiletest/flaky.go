@@ -27,6 +27,8 @@ const (
 	Drip
 	// Reset closes the connection without an answer.
 	Reset
+	// Fail400 answers 400, as an upstream up but refusing the query.
+	Fail400
 )
 
 // Flaky is a registry on loopback that forwards to a real one while
@@ -62,6 +64,8 @@ func StartFlaky(t testing.TB, behind string) *Flaky {
 			<-r.Context().Done()
 		case Fail500:
 			http.Error(w, "upstream broken", http.StatusInternalServerError)
+		case Fail400:
+			http.Error(w, "bad query", http.StatusBadRequest)
 		case Drip:
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
