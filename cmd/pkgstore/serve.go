@@ -186,7 +186,7 @@ another process.`,
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
-	proxyBounds = proxyCacheFlags(f, &cfg.Proxy)
+	proxyBounds = proxyCacheFlags(f, &cfg)
 	f.StringArrayVar(&cfg.PackagePaths, "package-path", nil, "EPR's package_paths: serve the zips (NAME-VERSION.zip + .zip.sig) and NAME/VERSION/ folders under DIR in place, read-only, beside the store (repeatable; the first path wins a duplicate; docs/package-paths.md)")
 	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "the package paths' own cache folder, so that a restart over unchanged folders reads no package again (default: DATA/package-paths-cache)")
 	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")

@@ -14,8 +14,10 @@ import (
 // Health is the /health?verbose=true answer: whether an index is loaded,
 // which, and how old it is.
 type Health struct {
-	// Status is "ok", "loading" (no index loaded yet) or "unavailable"
-	// (a bucket is unreachable); /health answers 503 unless "ok".
+	// Status is "ok", "loading" (no index loaded yet), "unavailable"
+	// (a bucket is unreachable) or "degraded" (proxy mode's upstream
+	// fails: local data serves); /health answers 503 unless "ok" or
+	// "degraded".
 	Status string `json:"status"`
 	// Version is the running pkgstore build (module version and VCS
 	// revision), when the server was given it.
@@ -28,6 +30,9 @@ type Health struct {
 	// store). A tokens file that fails does not make the store unhealthy:
 	// reads are served, publishing fails closed; it shows here.
 	Tokens *tokens.Health `json:"tokens,omitempty"`
+	// Upstream is proxy mode's upstream (upstreamhealth.go): an upstream
+	// that fails makes the status "degraded", never the answer a 503.
+	Upstream *UpstreamHealth `json:"upstream,omitempty"`
 }
 
 // ReportTokens adds the tokens' state to /health?verbose=true (the server
@@ -80,6 +85,10 @@ func (r *Registry) HealthNow() Health {
 	h := Health{Status: "ok", Version: r.cfg.Build, Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}, Tokens: r.tokensHealth()}
 	if down != "" {
 		h.Status, h.Reason = "unavailable", down
+	}
+	h.Upstream = r.upstreamHealth()
+	if h.Status == "ok" && h.Upstream != nil && h.Upstream.State != "closed" {
+		h.Status, h.Reason = StatusDegraded, "upstream "+h.Upstream.State+": "+h.Upstream.LastError
 	}
 	at := s.loadedAt.UTC()
 	h.Index.LoadedAt = &at

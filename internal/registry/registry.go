@@ -104,6 +104,8 @@ type Registry struct {
 	loadErr atomic.Pointer[string]
 	// tokens reports the publishing tokens' state for /health (nil: none).
 	tokens atomic.Pointer[func() tokens.Health]
+	// upstream reports proxy mode's upstream for /health (nil: none).
+	upstream atomic.Pointer[func() UpstreamHealth]
 
 	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
 }

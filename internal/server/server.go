@@ -85,6 +85,10 @@ type Config struct {
 	UploadRateWindow   time.Duration
 	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/registry/proxy).
 	Proxy ProxyConfig
+	// StaleWhileRevalidate and StaleIfError, when positive, are added to
+	// the Cache-Control of cacheable registry answers, for CDNs
+	// (cachedirectives.go; off by default, as in EPR).
+	StaleWhileRevalidate, StaleIfError time.Duration
 	// NoUI turns the web catalog at /ui/ off.
 	NoUI bool
 	// PackagePaths are EPR's package_paths: folders of zips and unpacked
@@ -128,6 +132,12 @@ type ProxyConfig struct {
 	// MaxBytes bounds what the revisions the cache published take in the
 	// store (0: no bound); the least recently used are evicted.
 	MaxBytes int64
+	// Timeout, MaxFails, FailTimeout and StaleMaxBytes are the
+	// upstream's failure handling (zero: proxy's defaults): see
+	// proxy.Config.
+	Timeout, FailTimeout time.Duration
+	MaxFails             int
+	StaleMaxBytes        int64
 }
 
 // Server is a configured store.
@@ -287,9 +297,10 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 		if pc.Cache {
 			return nil, errors.New("--proxy-cache needs --proxy-to")
 		}
-		return reg, nil
+		return withCacheDirectives(reg, s.cfg.StaleWhileRevalidate, s.cfg.StaleIfError), nil
 	}
-	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
+	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log,
+		Timeout: pc.Timeout, MaxFails: pc.MaxFails, FailTimeout: pc.FailTimeout, StaleMaxBytes: pc.StaleMaxBytes}
 	if pc.Cache {
 		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy, TempDir: pc.TempDir, TempBytes: pc.TempBytes,
 			MaxZipSize: s.cfg.MaxUploadSize, PullTimeout: pc.PullTimeout, MinRate: pc.MinRate, StallWindow: pc.StallWindow,
@@ -297,10 +308,13 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 			MaxBytes: pc.MaxBytes, Footprint: s.Publisher.Footprint, Evict: s.evict, Records: s.Buckets.Internal}
 	}
 	p, err := proxy.New(cfg)
-	if err == nil {
-		s.proxy = p
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	s.proxy = p
+	reg.ReportUpstream(p.Health)
+	s.Metrics.WatchUpstream(p.Stats)
+	return withCacheDirectives(p, s.cfg.StaleWhileRevalidate, s.cfg.StaleIfError), nil
 }
 
 // publishLegacy publishes a revision already published elsewhere (no
