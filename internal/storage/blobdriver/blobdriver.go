@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -289,6 +290,12 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.O
 	for {
 		obj, err := it.Next(ctx)
 		if err == io.EOF {
+			// Services list in the order of the names they store, which
+			// are the escaped keys on Azure ('#' is stored as __0x23__
+			// and sorts after '-'); the contract is the keys' own order.
+			if !slices.IsSortedFunc(out, compareKeys) {
+				slices.SortFunc(out, compareKeys)
+			}
 			return out, nil
 		}
 		if err != nil {
@@ -297,6 +304,8 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.O
 		out = append(out, driver.Object{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime, IsDir: obj.IsDir})
 	}
 }
+
+func compareKeys(a, b driver.Object) int { return strings.Compare(a.Key, b.Key) }
 
 // Delete implements driver.Bucket.
 func (b *Bucket) Delete(ctx context.Context, key string) error {

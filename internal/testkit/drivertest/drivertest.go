@@ -240,6 +240,21 @@ func testKeys(t *testing.T, h Harness, b *storage.Bucket) {
 	if got := listKeys(t, b, "", ""); !slices.Equal(got, want) {
 		t.Errorf("listed\n%q\nwant\n%q", got, want)
 	}
+	// Characters a driver escapes in the stored name (Azure: # and % as
+	// __0x23__, __0x25__) must not change the listing order: listings are
+	// sorted by the keys themselves.
+	const dir = "artifacts/static/order-1.0.0/"
+	ordered := []string{dir + "a b.txt", dir + "a#b.txt", dir + "a%b.txt", dir + "a-b.txt", dir + "a.b.txt", dir + "aZb.txt", dir + "a_b.txt"}
+	for _, k := range ordered {
+		if err := b.WriteAll(ctx, k, body(k), nil); err != nil {
+			t.Fatalf("write %q: %v", k, err)
+		}
+	}
+	for _, delim := range []string{"", "/"} {
+		if got := listKeys(t, b, dir, delim); !slices.Equal(got, ordered) {
+			t.Errorf("list(%q, %q) =\n%q\nwant\n%q", dir, delim, got, ordered)
+		}
+	}
 }
 
 func testNotFound(t *testing.T, h Harness, b *storage.Bucket) {
