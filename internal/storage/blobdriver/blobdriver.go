@@ -301,6 +301,11 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.O
 		if err != nil {
 			return nil, keyErr("list", lo.Prefix, err)
 		}
+		if !strings.HasPrefix(obj.Key, lo.Prefix) {
+			// The service matched the prefix against its stored name:
+			// on Azure a#b is stored as a__0x23__b, which starts with a_.
+			continue
+		}
 		out = append(out, driver.Object{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime, IsDir: obj.IsDir})
 	}
 }

@@ -255,6 +255,27 @@ func testKeys(t *testing.T, h Harness, b *storage.Bucket) {
 			t.Errorf("list(%q, %q) =\n%q\nwant\n%q", dir, delim, got, ordered)
 		}
 	}
+	// A prefix selects by the keys, not by their stored names (a#b.txt is
+	// stored as a__0x23__b.txt on Azure, which starts with a_).
+	for prefix, want := range map[string][]string{
+		dir + "a_":  {dir + "a_b.txt"},
+		dir + "a__": nil,
+		dir + "a%":  {dir + "a%b.txt"},
+		dir + "a#b": {dir + "a#b.txt"},
+	} {
+		for _, delim := range []string{"", "/"} {
+			if got := listKeys(t, b, prefix, delim); !slices.Equal(got, want) {
+				t.Errorf("list(%q, %q) = %q, want %q", prefix, delim, got, want)
+			}
+		}
+	}
+	// ... and so does a deletion by prefix.
+	if err := b.DeletePrefix(ctx, dir+"a_"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listKeys(t, b, dir, ""), slices.Delete(slices.Clone(ordered), 6, 7); !slices.Equal(got, want) {
+		t.Errorf("after DeletePrefix(%q): %q, want %q", dir+"a_", got, want)
+	}
 }
 
 func testNotFound(t *testing.T, h Harness, b *storage.Bucket) {
