@@ -41,7 +41,8 @@ type Azurite struct {
 // variables gocloud's azureblob reads (AZURE_STORAGE_ACCOUNT and
 // AZURE_STORAGE_KEY, clearing the other ways in), and stops the server when
 // the test ends. Without node or Azurite it skips the test, or fails it
-// under CI=true (.ci/run installs them).
+// under CI=true (.ci/run installs them). Tests using it cannot call
+// t.Parallel (t.Setenv).
 func StartAzurite(t testing.TB) *Azurite {
 	t.Helper()
 	bin := nodetest.Bin(t, "azurite", "azurite-blob")
@@ -141,7 +142,8 @@ func (a *Azurite) start(t testing.TB, bin string, port int) error {
 // answers reports whether an HTTP server answers at endpoint (any status:
 // Azurite refuses the unsigned request, which is enough to know it is up).
 func answers(endpoint string) bool {
-	resp, err := http.Get(endpoint + "?comp=properties&restype=service")
+	c := http.Client{Timeout: 2 * time.Second} // a hung start is retried, not waited on
+	resp, err := c.Get(endpoint + "?comp=properties&restype=service")
 	if err != nil {
 		return false
 	}
