@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"pkgstore/internal/testkit/nodetest"
+	"pkgstore/internal/testkit/processtest"
 )
 
 // Azurite's well-known development account (the same on every install;
@@ -46,9 +48,42 @@ type Azurite struct {
 func StartAzurite(t testing.TB) *Azurite {
 	t.Helper()
 	bin := nodetest.Bin(t, "azurite", "azurite-blob")
+	a, err := startAzurite(t, bin)
+	if err != nil {
+		t.Fatalf("start azurite: %v", err)
+	}
+	setAzuriteEnv(t)
+	return a
+}
+
+// shared is the Azurite server of SharedAzurite, one per test process.
+var shared struct {
+	once sync.Once
+	a    *Azurite
+	err  error
+}
+
+// SharedAzurite is StartAzurite for tests that only need fresh containers
+// (storagetest.Backends): one server per test process, started by the
+// first test that asks, so that each test does not pay Azurite's start (7
+// to 13 s on a busy 2-core machine). Containers are new for each
+// NewBucket, so tests see nothing of each other's. The server stops when
+// processtest.Main ends, and in any case dies with the test process.
+func SharedAzurite(t testing.TB) *Azurite {
+	t.Helper()
+	bin := nodetest.Bin(t, "azurite", "azurite-blob")
+	shared.once.Do(func() { shared.a, shared.err = startAzurite(processtest.Wrap(t), bin) })
+	if shared.err != nil {
+		t.Fatalf("start the shared azurite: %v", shared.err)
+	}
+	setAzuriteEnv(t)
+	return shared.a
+}
+
+func startAzurite(t testing.TB, bin string) (*Azurite, error) {
 	cred, err := azblob.NewSharedKeyCredential(AzuriteAccount, AzuriteKey)
 	if err != nil {
-		t.Fatalf("azurite credential: %v", err)
+		return nil, fmt.Errorf("azurite credential: %w", err)
 	}
 	a := &Azurite{cred: cred}
 	// As for MinIO, the port is found by binding and releasing it; retry
@@ -57,15 +92,17 @@ func StartAzurite(t testing.TB) *Azurite {
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("find a free port: %v", err)
+			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		if lastErr = a.start(t, bin, port); lastErr == nil {
-			break
+			return a, nil
 		}
 	}
-	if lastErr != nil {
-		t.Fatalf("start azurite: %v", lastErr)
-	}
+	return nil, lastErr
+}
+
+// setAzuriteEnv points gocloud's azureblob at Azurite's account for t.
+func setAzuriteEnv(t testing.TB) {
 	t.Setenv("AZURE_STORAGE_ACCOUNT", AzuriteAccount)
 	t.Setenv("AZURE_STORAGE_KEY", AzuriteKey)
 	for _, v := range []string{
@@ -75,12 +112,10 @@ func StartAzurite(t testing.TB) *Azurite {
 	} {
 		t.Setenv(v, "")
 	}
-	return a
 }
 
 // start runs azurite-blob on port and waits until it answers HTTP.
 func (a *Azurite) start(t testing.TB, bin string, port int) error {
-	t.Helper()
 	base := t.TempDir()
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin,

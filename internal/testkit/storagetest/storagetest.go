@@ -69,7 +69,7 @@ type Backend struct {
 var Backends = []Backend{
 	{"gcs", func(t testing.TB) Server { t.Helper(); return StartGCS(t) }},
 	{"s3", func(t testing.TB) Server { t.Helper(); return StartMinIO(t) }},
-	{"azure", func(t testing.TB) Server { t.Helper(); return StartAzurite(t) }},
+	{"azure", func(t testing.TB) Server { t.Helper(); return SharedAzurite(t) }},
 }
 
 // GCS is a running fake-gcs-server.
