@@ -139,21 +139,30 @@ func TestUpstreamDownFailsFast(t *testing.T) {
 					t.Errorf("metrics do not show the open circuit:\n%s", grepLines(m, "pkgstore_proxy"))
 				}
 				asked := flaky.All()
+				// Local answers take well under a millisecond on loopback; on
+				// a CI machine running every package's tests at once a
+				// request can wait for a core, so: most under 200 ms, and
+				// none anywhere near the upstream timeout (3 s) it no longer
+				// waits for.
+				slow := 0
 				for i := range 50 {
 					a := fetchTimed(t, s.URL, "/search?all=true")
-					if a.took >= 200*time.Millisecond || a.status != 200 || len(a.warning) != 1 || !strings.HasPrefix(a.warning[0], `111 pkgstore "upstream unreachable: circuit open`) {
-						t.Fatalf("search %d with the circuit open: %d in %s, Warning %q", i, a.status, a.took, a.warning)
+					if a.took >= 200*time.Millisecond {
+						slow++
+					}
+					if slow > 5 || a.took >= time.Second || a.status != 200 || len(a.warning) != 1 || !strings.HasPrefix(a.warning[0], `111 pkgstore "upstream unreachable: circuit open`) {
+						t.Fatalf("search %d with the circuit open: %d in %s (%d of them over 200 ms), Warning %q", i, a.status, a.took, slow, a.warning)
 					}
 					if !bytes.Contains(a.body, []byte(`"name": "localonly"`)) || bytes.Contains(a.body, []byte(`"name": "remoteonly"`)) {
 						t.Fatalf("search with the circuit open is not the local answer:\n%s", a.body)
 					}
 				}
-				if a := fetchTimed(t, s.URL, "/categories"); a.took >= 200*time.Millisecond || a.status != 200 || len(a.warning) != 1 {
+				if a := fetchTimed(t, s.URL, "/categories"); a.took >= time.Second || a.status != 200 || len(a.warning) != 1 {
 					t.Errorf("categories with the circuit open: %d in %s, Warning %q", a.status, a.took, a.warning)
 				}
 				for _, p := range []string{"/package/remoteonly/2.0.0/", "/epr/remoteonly/remoteonly-2.0.0.zip", "/epr/remoteonly/remoteonly-2.0.0.zip.sig", "/package/remoteonly/2.0.0/docs/README.md"} {
 					a := fetchTimed(t, s.URL, p)
-					if a.status != tt.code || a.took >= 200*time.Millisecond || len(a.warning) != 1 || a.caching != "no-store" {
+					if a.status != tt.code || a.took >= time.Second || len(a.warning) != 1 || a.caching != "no-store" {
 						t.Errorf("uncached %s with the circuit open: %d in %s, Warning %q, Cache-Control %q; want %d at once", p, a.status, a.took, a.warning, a.caching, tt.code)
 					}
 				}
