@@ -111,7 +111,7 @@ type Registry struct {
 	// tokens reports the publishing tokens' state for /health (nil: none).
 	tokens atomic.Pointer[func() tokens.Health]
 
-	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
+	reloadMu sync.Mutex  // one reload at a time; waiters coalesce onto it
 	trust    *indexTrust // nil without Config.IndexKeyring
 }
 
