@@ -113,6 +113,8 @@ type Registry struct {
 
 	reloadMu sync.Mutex  // one reload at a time; waiters coalesce onto it
 	trust    *indexTrust // nil without Config.IndexKeyring
+	// snapCache is the last index snapshot served (trustapi.go).
+	snapCache atomic.Pointer[snapshotCache]
 }
 
 // snapshot is one catalog plus the caches derived from it; swapped as a

@@ -47,7 +47,7 @@ func (r *Registry) ServeTrust(w http.ResponseWriter, req *http.Request) {
 		if err == nil {
 			var st *api.IndexStatement
 			if st, err = indexsig.ParseStatement(doc.Body); err == nil {
-				doc, err = indexsig.ReadDocument(ctx, r.buckets.Internal, storage.TrustSnapshotKey(st.SnapshotSHA256), indexsig.MaxSnapshotSize)
+				doc, err = r.snapshotDoc(ctx, st.SnapshotSHA256)
 			}
 		}
 	case strings.HasPrefix(name, "index/"):
@@ -82,6 +82,25 @@ func (r *Registry) ServeTrust(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	w.Write(body)
+}
+
+// snapshotCache keeps the last snapshot served: it is named by its hash,
+// so it never goes stale, and a snapshot (about 150 bytes a revision) is
+// read from the bucket once per statement, not once per request.
+type snapshotCache struct {
+	sha string
+	doc api.SignedDocument
+}
+
+func (r *Registry) snapshotDoc(ctx context.Context, sha string) (api.SignedDocument, error) {
+	if c := r.snapCache.Load(); c != nil && c.sha == sha {
+		return c.doc, nil
+	}
+	doc, err := indexsig.ReadDocument(ctx, r.buckets.Internal, storage.TrustSnapshotKey(sha), indexsig.MaxSnapshotSize)
+	if err == nil && indexsig.SHA256(doc.Body) == sha {
+		r.snapCache.Store(&snapshotCache{sha: sha, doc: doc})
+	}
+	return doc, err
 }
 
 // currentStatement is the statement of the index served.
