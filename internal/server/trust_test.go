@@ -2,14 +2,19 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/publish/indexsig"
 	"pkgstore/internal/server"
+	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/sigtest"
 	"pkgstore/internal/testkit/ziptest"
@@ -76,5 +81,30 @@ func TestTrustRoutes(t *testing.T) {
 	}
 	if code, _ := replica.Get(t, "/api/v1/trust/index/999"); code != 404 {
 		t.Fatalf("missing statement: %d", code)
+	}
+
+	// cursor.json rolled back to statement 1's cursor (the empty index):
+	// refused, counted in the metric, the replica keeps its index.
+	ctx := context.Background()
+	in := replica.Server.Buckets.Internal
+	doc, err := indexsig.ReadDocument(ctx, in, storage.TrustStatementKey(1), indexsig.MaxStatementSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := indexsig.ParseStatement(doc.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.WriteAll(ctx, storage.CursorKey, []byte(`{"current":"`+first.Cursor+`"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Server.Registry.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(replica.Server.Metrics.IndexRefused.WithLabelValues("rollback")); got != 1 {
+		t.Fatalf("pkgstore_index_refused_total{kind=rollback} = %v, want 1", got)
+	}
+	if h := replica.Server.Registry.HealthNow(); h.Index.Cursor != st.Cursor || h.Trust == nil || !strings.Contains(h.Trust.Refused, "rollback") {
+		t.Fatalf("replica after a rolled-back cursor.json: %+v (trust %+v)", h, h.Trust)
 	}
 }
