@@ -168,6 +168,7 @@ another process.`,
 	lim.add(f)
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")
 	f.BoolVar(&cfg.ReadOnly, "read-only", false, "only serve: no publishing API, no indexer")
+	trustFlags(f, &cfg.Trust)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (env PKGSTORE_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", "text", "text, or ecs: JSON with Elastic Common Schema field names as EPR's ecs log type (env PKGSTORE_LOG_FORMAT)")
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (env PKGSTORE_TLS_CERT)")

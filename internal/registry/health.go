@@ -15,9 +15,10 @@ import (
 // which, and how old it is.
 type Health struct {
 	// Status is "ok", "loading" (no index loaded yet), "unavailable"
-	// (a bucket is unreachable) or "degraded" (proxy mode's upstream
-	// fails: local data serves); /health answers 503 unless "ok" or
-	// "degraded".
+	// (a bucket is unreachable), "expired" (the signed index statement
+	// served is past its expiry, docs/trust.md) or "degraded" (proxy
+	// mode's upstream fails: local data serves); /health answers 503
+	// unless "ok" or "degraded".
 	Status string `json:"status"`
 	// Version is the running pkgstore build (module version and VCS
 	// revision), when the server was given it.
@@ -33,6 +34,8 @@ type Health struct {
 	// Upstream is proxy mode's upstream (upstreamhealth.go): an upstream
 	// that fails makes the status "degraded", never the answer a 503.
 	Upstream *UpstreamHealth `json:"upstream,omitempty"`
+	// Trust is the signed index statement's state (with --index-keyring).
+	Trust *TrustHealth `json:"trust,omitempty"`
 }
 
 // ReportTokens adds the tokens' state to /health?verbose=true (the server
@@ -86,6 +89,10 @@ func (r *Registry) HealthNow() Health {
 	if down != "" {
 		h.Status, h.Reason = "unavailable", down
 	}
+	h.Trust = r.trustHealth()
+	if why := r.trustProblem(); why != "" && down == "" {
+		h.Status, h.Reason = "expired", why
+	}
 	h.Upstream = r.upstreamHealth()
 	if h.Status == "ok" && h.Upstream != nil && h.Upstream.State != "closed" {
 		h.Status, h.Reason = StatusDegraded, "upstream "+h.Upstream.State+": "+h.Upstream.LastError
@@ -119,7 +126,9 @@ func (r *Registry) unreachable() string {
 
 // Healthy reports whether /health answers 200: an index is loaded and both
 // buckets answered their last probe.
-func (r *Registry) Healthy() bool { return r.Ready() && r.unreachable() == "" }
+func (r *Registry) Healthy() bool {
+	return r.Ready() && r.unreachable() == "" && r.trustProblem() == ""
+}
 
 // serveHealth answers /health as EPR does when healthy (200 with no
 // body), 503 before the first index load and while a bucket is
@@ -135,6 +144,8 @@ func (r *Registry) serveHealth(w http.ResponseWriter, req *http.Request) {
 		switch {
 		case !r.Ready():
 			http.Error(w, "index not loaded yet", code)
+		case code != http.StatusOK && r.unreachable() == "":
+			http.Error(w, "index statement expired (details: /health?verbose=true)", code)
 		case code != http.StatusOK:
 			http.Error(w, "bucket unreachable (details: /health?verbose=true)", code)
 		}

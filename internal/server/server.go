@@ -25,6 +25,7 @@ import (
 	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
+	"pkgstore/internal/publish/indexsig"
 	"pkgstore/internal/publish/publishapi"
 	"pkgstore/internal/publish/ratelimit"
 	"pkgstore/internal/registry"
@@ -111,6 +112,8 @@ type Config struct {
 	// PprofAddr, if set, serves net/http/pprof at /debug/pprof/ there
 	// (EPR's -httpprof): never on the public listener.
 	PprofAddr string
+	// Trust configures the signed index statements (trust.go).
+	Trust TrustConfig
 }
 
 // ProxyConfig configures proxy mode.
@@ -161,7 +164,8 @@ type Server struct {
 	handler http.Handler
 	proxy   *proxy.Proxy // nil without proxy mode
 	log     *slog.Logger
-	tls     *tls.Config // nil: plain HTTP
+	tls     *tls.Config      // nil: plain HTTP
+	issuer  *indexsig.Issuer // nil without an index signing key
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -197,6 +201,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		rcfg.Local = s.Local
 	}
+	if err := s.trustRegistry(&rcfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
@@ -214,7 +222,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			b.Close()
 			return nil, err
 		}
-		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(h)))
+		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(s.withTrust(h))))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -227,6 +235,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
 	s.Indexer.Check = catalog.Check
 	s.Indexer.Hidden = s.Yanks.Hidden
+	if s.issuer, err = SignIndexer(s.Indexer, b, cfg.Trust, cfg.Logger); err != nil {
+		b.Close()
+		return nil, err
+	}
 	s.Yanks.OnChange = func(packageid.ID) { s.Indexer.Trigger() }
 	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
 		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
@@ -279,6 +291,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
 			s.PublishAPI.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, registry.TrustPrefix) {
+			s.Registry.ServeTrust(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
@@ -424,6 +440,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.refusals.Run(refusalsCtx) }()
 		run(s.Indexer.Run)
+		if s.issuer != nil {
+			run(s.resignLoop)
+		}
 		run(s.Publisher.Run)
 	}
 	// Uploads extend their own connection's deadlines (publishapi), so the
