@@ -117,6 +117,10 @@ func (b *Buffered) run() {
 type flushing struct {
 	slog.Handler
 	b *Buffered
+	// text: the handler is slog's TextHandler with no options but the
+	// level; root: no attributes or groups were added to it. Middleware
+	// then writes access lines to b itself.
+	text, root bool
 }
 
 func (h flushing) Handle(ctx context.Context, r slog.Record) error {
@@ -130,11 +134,11 @@ func (h flushing) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h flushing) WithAttrs(as []slog.Attr) slog.Handler {
-	return flushing{h.Handler.WithAttrs(as), h.b}
+	return flushing{Handler: h.Handler.WithAttrs(as), b: h.b}
 }
 
 func (h flushing) WithGroup(name string) slog.Handler {
-	return flushing{h.Handler.WithGroup(name), h.b}
+	return flushing{Handler: h.Handler.WithGroup(name), b: h.b}
 }
 
 // NewBuffered is New writing through a Buffered writer over w, which the
@@ -146,5 +150,6 @@ func NewBuffered(w io.Writer, format, level, service, version string) (*slog.Log
 		b.Close()
 		return nil, nil, err
 	}
-	return slog.New(flushing{l.Handler(), b}), b, nil
+	_, text := l.Handler().(*slog.TextHandler)
+	return slog.New(flushing{Handler: l.Handler(), b: b, text: text, root: true}), b, nil
 }

@@ -2,6 +2,10 @@ package logging
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -118,4 +122,66 @@ func TestRequestIDsDistinct(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestAccessLineAsSlogWritesIt: serve's access line, written as bytes,
+// is the line slog's TextHandler writes for the same record, byte for
+// byte, over values that need quoting (spaces, '=', quotes, control
+// characters, invalid UTF-8, non-printable and non-ASCII runes, empty).
+func TestAccessLineAsSlogWritesIt(t *testing.T) {
+	hostile := []string{"", "plain", "a b", "k=v", `say "hi"`, "tab\there", "nl\n", "bs\\x", "\x00\x7f", "\xff\xfe", "é", "\u00a0nbsp", "\u200bzw", "日本", "<&>", "/search?x=1&y=2"}
+	at := []time.Time{time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("X", -3*3600-1800)), time.Now()}
+	n := 0
+	for i, v := range hostile {
+		for j, w := range hostile {
+			l := accessLine{id: v, method: w, path: "/p/" + v, host: w, src: v, ua: w, query: hostile[(i+j)%len(hostile)],
+				status: 200 + i, bytes: int64(j) * 1000, dur: time.Duration(i*j) * time.Microsecond, port: i * 100, hasPort: j%2 == 0}
+			tm := at[(i+j)%len(at)]
+			msg := w + " " + l.path + " HTTP/1.1"
+			var want bytes.Buffer
+			rec := slog.NewRecord(tm, slog.LevelInfo, msg, 0)
+			rec.AddAttrs(l.attrs()...)
+			if err := slog.NewTextHandler(&want, &slog.HandlerOptions{Level: slog.LevelInfo}).Handle(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.appendText(nil, tm, msg); string(got) != want.String() {
+				t.Fatalf("values %q, %q:\n got %s\nwant %s", v, w, got, want.String())
+			}
+			n++
+		}
+	}
+	t.Logf("%d lines identical", n)
+}
+
+// TestMiddlewareFastLine: through serve's buffered text logger, the
+// middleware writes the access line itself, with every field.
+func TestMiddlewareFastLine(t *testing.T) {
+	w := &countingWriter{}
+	log, b, err := NewBuffered(w, "text", "info", "s", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := log.Handler().(flushing); !ok || !f.text || !f.root {
+		t.Fatalf("handler %T: not the fast text path", log.Handler())
+	}
+	if f, ok := log.With("k", "v").Handler().(flushing); !ok || f.root {
+		t.Fatal("a logger with added attributes would take the fast path and drop them")
+	}
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("tea"))
+	}))
+	req := httptest.NewRequest("GET", "http://store.example:8080/search?q=a%20b", nil)
+	req.RemoteAddr = "10.1.2.3:4567"
+	req.Header.Set("User-Agent", "Kibana 8.15")
+	req.Header.Set(RequestIDHeader, "rid-1")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	b.Close()
+	out, _ := w.state()
+	for _, want := range []string{` level=INFO msg="GET /search HTTP/1.1" log.logger=http http.request.id=rid-1 http.request.method=GET url.path=/search url.domain=store.example http.response.status_code=418 http.response.code=418 http.response.body.bytes=3 event.duration=`,
+		` source.address=10.1.2.3 source.ip=10.1.2.3 user_agent.original="Kibana 8.15" url.query="q=a%20b" url.port=8080` + "\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("line %q lacks %q", out, want)
+		}
+	}
 }
