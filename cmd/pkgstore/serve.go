@@ -43,6 +43,20 @@ func newFormatLogger(format, level string) (*slog.Logger, error) {
 	return l, nil
 }
 
+// newBufferedLogger is newFormatLogger writing through a buffer (flushed
+// within logging.FlushInterval, at once for warnings and errors), so that
+// an access line is not a write(2) per request; the caller closes it.
+func newBufferedLogger(format, level string) (*slog.Logger, *logging.Buffered, error) {
+	if _, err := logging.ParseLevel(level); err != nil {
+		return nil, nil, usageError("--log-level: %v", err)
+	}
+	l, b, err := logging.NewBuffered(os.Stderr, format, level, registry.DefaultServiceName, registry.ServiceVersion)
+	if err != nil {
+		return nil, nil, usageError("--log-format: %v", err)
+	}
+	return l, b, nil
+}
+
 // configDefaults fills each flag the command line did not set from its
 // PKGSTORE_<FLAG> variable, then from the --config YAML file (keys are
 // flag names), so that replicas can share configuration.
@@ -84,10 +98,11 @@ another process.`,
 			if err := configDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			log, err := newFormatLogger(logFormat, logLevel)
+			log, logs, err := newBufferedLogger(logFormat, logLevel)
 			if err != nil {
 				return err
 			}
+			defer logs.Close()
 			cfg.Logger = log
 			if cfg.TLS.MinVersion, err = server.ParseTLSVersion(tlsMin); err != nil {
 				return usageError("--tls-min-version: %v", err)
