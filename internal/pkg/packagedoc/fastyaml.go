@@ -28,7 +28,7 @@ import (
 // Its cost is linear in the document: every line is looked at a bounded
 // number of times, and recursion is bounded by maxFastDepth.
 func fastYAML(data []byte) (out map[string]any, ok bool) {
-	if !fastYAMLChars(data) {
+	if len(data) > math.MaxInt32 || !fastYAMLChars(data) {
 		return nil, false
 	}
 	p := fastParser{data: data}
@@ -38,7 +38,7 @@ func fastYAML(data []byte) (out map[string]any, ok bool) {
 		// Only comments and blank lines: yaml.v2 leaves the map nil.
 		return nil, true
 	}
-	if p.lines[i].indent != 0 || isSeqItem(p.lines[i].text) {
+	if int(p.lines[i].indent) != 0 || isSeqItem(p.lines[i].text) {
 		return nil, false
 	}
 	m, next, ok := p.mapping(i, 0, 0)
@@ -87,10 +87,9 @@ func fastYAMLChars(data []byte) bool {
 }
 
 type fastLine struct {
-	off    int    // offset of the line's first byte in data
-	indent int    // leading spaces
+	off    int32  // offset of the line's first byte in data
+	indent int32  // leading spaces
 	text   string // the rest of the line, without its "\n"; "" for blank and comment lines
-	nl     bool   // the line ends with "\n"
 }
 
 type fastParser struct {
@@ -114,12 +113,12 @@ func (p *fastParser) split() {
 		for end < len(p.data) && p.data[end] != '\n' {
 			end++
 		}
-		l := fastLine{off: off, nl: end < len(p.data)}
+		l := fastLine{off: int32(off)}
 		ind := off
 		for ind < end && p.data[ind] == ' ' {
 			ind++
 		}
-		l.indent = ind - off
+		l.indent = int32(ind - off)
 		if ind < end && p.data[ind] != '#' {
 			l.text = doc[ind:end]
 		}
@@ -141,7 +140,7 @@ func isSeqItem(t string) bool { return t == "-" || strings.HasPrefix(t, "- ") }
 
 // docMarker reports a line that would be a document marker or a directive.
 func docMarker(l fastLine) bool {
-	return l.indent == 0 && (strings.HasPrefix(l.text, "---") || strings.HasPrefix(l.text, "...") || strings.HasPrefix(l.text, "%"))
+	return int(l.indent) == 0 && (strings.HasPrefix(l.text, "---") || strings.HasPrefix(l.text, "...") || strings.HasPrefix(l.text, "%"))
 }
 
 // mapping reads a block mapping whose keys are at column indent, from line
@@ -155,11 +154,11 @@ func (p *fastParser) mapping(i, indent, depth int) (map[any]any, int, bool) {
 	m := map[any]any{}
 	for {
 		i = p.skip(i)
-		if i == len(p.lines) || p.lines[i].indent < indent {
+		if i == len(p.lines) || int(p.lines[i].indent) < indent {
 			return m, i, true
 		}
 		l := p.lines[i]
-		if l.indent > indent || isSeqItem(l.text) || docMarker(l) {
+		if int(l.indent) > indent || isSeqItem(l.text) || docMarker(l) {
 			return nil, 0, false
 		}
 		key, rest, ok := splitKey(l.text)
@@ -190,11 +189,11 @@ func (p *fastParser) sequence(i, indent, depth int) ([]any, int, bool) {
 	var s []any
 	for {
 		i = p.skip(i)
-		if i == len(p.lines) || p.lines[i].indent < indent {
+		if i == len(p.lines) || int(p.lines[i].indent) < indent {
 			break
 		}
 		l := p.lines[i]
-		if l.indent > indent {
+		if int(l.indent) > indent {
 			return nil, 0, false
 		}
 		if !isSeqItem(l.text) {
@@ -206,7 +205,7 @@ func (p *fastParser) sequence(i, indent, depth int) ([]any, int, bool) {
 			if _, _, isKey := splitKey(rest); isKey {
 				// A mapping begun on the item's line, its keys at the
 				// column of its first key.
-				p.lines[i].indent, p.lines[i].text = col, rest
+				p.lines[i].indent, p.lines[i].text = int32(col), rest
 				m, next, ok := p.mapping(i, col, depth+1)
 				if !ok {
 					return nil, 0, false
@@ -241,9 +240,9 @@ func (p *fastParser) value(i int, rest string, indent, depth int, inMap bool) (a
 		if j < len(p.lines) {
 			l := p.lines[j]
 			switch {
-			case l.indent > indent:
+			case int(l.indent) > indent:
 				if isSeqItem(l.text) {
-					return p.sequence(j, l.indent, depth+1)
+					return p.sequence(j, int(l.indent), depth+1)
 				}
 				if docMarker(l) {
 					return nil, 0, false
@@ -251,9 +250,9 @@ func (p *fastParser) value(i int, rest string, indent, depth int, inMap bool) (a
 				if _, _, isKey := splitKey(l.text); !isKey {
 					return nil, 0, false // a scalar on its own line
 				}
-				m, next, ok := p.mapping(j, l.indent, depth+1)
+				m, next, ok := p.mapping(j, int(l.indent), depth+1)
 				return m, next, ok
-			case l.indent == indent && inMap && isSeqItem(l.text):
+			case int(l.indent) == indent && inMap && isSeqItem(l.text):
 				// A sequence at the key's column (YAML's indentless
 				// sequence).
 				return p.sequence(j, indent, depth+1)
@@ -292,7 +291,7 @@ func (p *fastParser) value(i int, rest string, indent, depth int, inMap bool) (a
 	}
 	// A more indented line after a one-line value continues it (a
 	// multi-line scalar) or is an error: yaml.v2 decides.
-	if j := p.skip(next); j < len(p.lines) && p.lines[j].indent > indent {
+	if j := p.skip(next); j < len(p.lines) && int(p.lines[j].indent) > indent {
 		return nil, 0, false
 	}
 	return v, next, true
@@ -495,7 +494,7 @@ func (p *fastParser) blockScalar(i int, rest string, indent int) (string, int, b
 		return "", 0, false
 	}
 	data := p.data
-	pos := p.lines[i+1].off
+	pos := int(p.lines[i+1].off)
 	line := i + 1
 	col := 0
 	blockIndent := 0
@@ -572,7 +571,7 @@ func (p *fastParser) blockScalar(i int, rest string, indent int) (string, int, b
 	}
 	if line < len(p.lines) {
 		l := p.lines[line]
-		if l.text != "" && l.indent >= blockIndent {
+		if l.text != "" && int(l.indent) >= blockIndent {
 			return "", 0, false
 		}
 		if docMarker(l) {

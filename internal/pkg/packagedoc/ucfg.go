@@ -126,16 +126,20 @@ func normalize(v any, depth int) (ucfgNode, error) {
 
 // setPath stores v at the dotted path key of m, merging mappings.
 func setPath(m map[string]any, key string, v ucfgNode) error {
-	parts := strings.Split(key, ".")
-	for _, p := range parts[:len(parts)-1] {
+	// Walk the dotted path without splitting it: most keys have no dot.
+	last := key
+	for {
+		p, rest, dotted := strings.Cut(last, ".")
+		if !dotted {
+			break
+		}
 		next, ok := m[p].(map[string]any)
 		if !ok {
 			next = map[string]any{}
 			m[p] = next
 		}
-		m = next
+		m, last = next, rest
 	}
-	last := parts[len(parts)-1]
 	if old, ok := m[last].(map[string]any); ok {
 		if nv, ok := v.(map[string]any); ok {
 			for k, e := range nv {
@@ -153,7 +157,9 @@ func setPath(m map[string]any, key string, v ucfgNode) error {
 // lookup returns the value at the dotted path of m.
 func lookup(m map[string]any, path string) (ucfgNode, bool) {
 	var cur any = m
-	for _, p := range strings.Split(path, ".") {
+	for rest, more := path, true; more; {
+		var p string
+		p, rest, more = strings.Cut(rest, ".")
 		mm, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
