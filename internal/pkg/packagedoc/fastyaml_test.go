@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	yamlv2 "gopkg.in/yaml.v2"
 
@@ -204,4 +205,27 @@ func FuzzFastYAML(f *testing.F) {
 		}
 		checkFastYAML(t, "fuzz", doc)
 	})
+}
+
+// TestFastYAMLLinear: a manifest at the 4 MB bound, made of the shapes
+// that make a careless reader go over lines again (long runs of blank and
+// comment lines between keys, block scalars, nesting to the limit), is
+// read in time linear in its size (a generous bound, on a loaded machine).
+func TestFastYAMLLinear(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < maxManifestSize-64<<10; i++ {
+		fmt.Fprintf(&b, "k%d:\n%s", i, strings.Repeat("\n  # c\n", 50))
+		for d := range maxFastDepth - 1 {
+			fmt.Fprintf(&b, "%sk:\n", strings.Repeat(" ", d+1))
+		}
+		fmt.Fprintf(&b, "%sv: |\n%s", strings.Repeat(" ", maxFastDepth), strings.Repeat(strings.Repeat(" ", maxFastDepth+2)+"x\n\n", 20))
+	}
+	doc := []byte(b.String())
+	start := time.Now()
+	if _, ok := fastYAML(doc); !ok {
+		t.Fatal("fastYAML left the document to yaml.v2")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("fastYAML took %v for %d bytes", took, len(doc))
+	}
 }
