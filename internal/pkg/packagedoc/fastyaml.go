@@ -65,7 +65,7 @@ const maxFastKey = 1000
 
 // fastYAMLChars accepts only what yaml.v2 reads as printable characters
 // with "\n" line breaks: no tab (indentation rules), no other line break
-// (\r, NEL, LS, PS), no byte order mark, no control character, valid
+// (\r, NEL, LS, PS: TestFastYAMLMatchesYAMLv2), no byte order mark, no control character, valid
 // UTF-8 of the planes yaml.v2 accepts.
 func fastYAMLChars(data []byte) bool {
 	for i := 0; i < len(data); {
@@ -78,7 +78,8 @@ func fastYAMLChars(data []byte) bool {
 			continue
 		}
 		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError || !(r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd && r != 0xfeff) {
+		// LS and PS are line breaks to yaml.v2.
+		if r == utf8.RuneError || r == 0x2028 || r == 0x2029 || !(r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd && r != 0xfeff) {
 			return false
 		}
 		i += n
