@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -93,18 +94,37 @@ func Build(fsys fs.FS, opts Options) (p *Package, err error) {
 }
 
 func readFile(fsys fs.FS, name string) ([]byte, error) {
-	st, err := fs.Stat(fsys, name)
+	// One open for the size check and the read: in a zip, each open
+	// looks the entry up again.
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if st.Size() > maxManifestSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxManifestSize)
 	}
-	data, err := fs.ReadFile(fsys, name)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
+	data := make([]byte, 0, st.Size()+1)
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if errors.Is(err, io.EOF) {
+			return data, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if len(data) > maxManifestSize {
+			return nil, fmt.Errorf("%s: larger than %d bytes", name, maxManifestSize)
+		}
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
 	}
-	return data, nil
 }
 
 // decodeManifest reads a manifest into out as EPR's loader does (ucfg.go).
@@ -121,6 +141,9 @@ type builder struct {
 	p     *Package
 	base  string   // /package/N/V
 	order []string // zip-entry order, or nil
+	// list is the package's regular files in asset order (listFiles),
+	// read once by files and used again by dataStreams.
+	list []string
 }
 
 // manifest completes what the package manifest says, in EPR's order.
@@ -212,44 +235,17 @@ func (b *builder) images(in []Image) {
 }
 
 // listFiles returns the package's regular files level by level (depth 1,
-// then 2, ...), in zip-entry order inside a level when known, else lexical.
+// then 2, ...), in zip-entry order inside a level when known, else lexical;
+// or, walking, the first folder whose name contains "-" (EPR refuses such
+// a package), as an error.
 func (b *builder) listFiles() ([]string, error) {
-	var files []string
-	err := fs.WalkDir(b.fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list package files: %w", err)
+	type file struct {
+		path  string
+		depth int
+		rank  int
+		key   string // component-wise order, as a directory walk yields them
 	}
-	rank := map[string]int{}
-	for i, f := range b.order {
-		rank[strings.TrimSuffix(f, "/")] = i + 1
-	}
-	sort.SliceStable(files, func(i, j int) bool {
-		di, dj := strings.Count(files[i], "/"), strings.Count(files[j], "/")
-		if di != dj {
-			return di < dj
-		}
-		ri, rj := rank[files[i]], rank[files[j]]
-		if ri != rj && ri != 0 && rj != 0 {
-			return ri < rj
-		}
-		// Component-wise, as a directory walk yields them.
-		return strings.ReplaceAll(files[i], "/", "\x00") < strings.ReplaceAll(files[j], "/", "\x00")
-	})
-	return files, nil
-}
-
-// files sets assets: every regular file but those whose path contains
-// ".DS_Store" (EPR's test is a substring match). EPR refuses a package with
-// a folder whose name contains "-".
-func (b *builder) files() error {
+	var files []file
 	err := fs.WalkDir(b.fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -257,15 +253,49 @@ func (b *builder) files() error {
 		if d.IsDir() && p != "." && !strings.Contains(p, ".DS_Store") && strings.Contains(d.Name(), "-") {
 			return fmt.Errorf("folder name inside the package contains -: %s", p)
 		}
+		if d.Type().IsRegular() {
+			files = append(files, file{path: p, depth: strings.Count(p, "/"), key: strings.ReplaceAll(p, "/", "\x00")})
+		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if len(b.order) > 0 {
+		rank := make(map[string]int, len(b.order))
+		for i, f := range b.order {
+			rank[strings.TrimSuffix(f, "/")] = i + 1
+		}
+		for i := range files {
+			files[i].rank = rank[files[i].path]
+		}
+	}
+	sort.SliceStable(files, func(i, j int) bool {
+		fi, fj := &files[i], &files[j]
+		if fi.depth != fj.depth {
+			return fi.depth < fj.depth
+		}
+		if fi.rank != fj.rank && fi.rank != 0 && fj.rank != 0 {
+			return fi.rank < fj.rank
+		}
+		return fi.key < fj.key
+	})
+	out := make([]string, len(files))
+	for i := range files {
+		out[i] = files[i].path
+	}
+	return out, nil
+}
+
+// files sets assets: every regular file but those whose path contains
+// ".DS_Store" (EPR's test is a substring match). EPR refuses a package with
+// a folder whose name contains "-".
+func (b *builder) files() error {
 	files, err := b.listFiles()
 	if err != nil {
 		return err
 	}
+	b.list = files
 	b.p.Assets = make([]string, 0, len(files))
 	for _, f := range files {
 		if strings.Contains(f, ".DS_Store") {
@@ -278,10 +308,7 @@ func (b *builder) files() error {
 
 // dataStreams reads data_stream/*/manifest.yml in asset order.
 func (b *builder) dataStreams() error {
-	files, err := b.listFiles()
-	if err != nil {
-		return err
-	}
+	files := b.list
 	p := b.p
 	for _, f := range files {
 		parts := strings.Split(f, "/")

@@ -228,12 +228,22 @@ func load(c candidate, o Options) (*loaded, error) {
 	)
 	switch c.kind {
 	case kindZip:
-		zr, err := zip.OpenReader(c.path)
+		f, err := os.Open(c.path)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errNotZip, err)
 		}
-		defer zr.Close()
-		if root, err = zipRoot(&zr.Reader); err != nil {
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errNotZip, err)
+		}
+		br := newBlockReader(f, fi.Size())
+		defer br.release()
+		zr, err := zip.NewReader(br, fi.Size())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errNotZip, err)
+		}
+		if root, err = zipRoot(zr); err != nil {
 			return nil, err
 		}
 		if fsys, err = fs.Sub(zr, root); err != nil {
