@@ -396,7 +396,15 @@ func (l *Log) Complete(ctx context.Context) (Head, error) {
 		}
 		return head, nil
 	}
-	for _, t := range tlog.NewTiles(Height, start, end) {
+	tiles := tlog.NewTiles(Height, start, end)
+	// NewTiles lists hash tiles; the data tiles filled are those of level 0.
+	for _, t := range tiles {
+		if t.L == 0 {
+			t.L = -1
+			tiles = append(tiles, t)
+		}
+	}
+	for _, t := range tiles {
 		if t.W != 1<<Height {
 			continue // partial tiles are derived when asked for
 		}
