@@ -49,6 +49,7 @@ func serveChild() int {
 		Tokens:            []string{servertest.Token},
 		Workers:           2,
 		WatchInterval:     100 * time.Millisecond,
+		LogKey:            os.Getenv("PKGSTORE_TEST_LOGKEY"),
 	}
 	if at := os.Getenv("PKGSTORE_TEST_CRASH_AT"); at != "" {
 		cfg.AfterStep = func(step string) {
