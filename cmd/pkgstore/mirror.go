@@ -24,6 +24,7 @@ func newMirrorCmd() *cobra.Command {
 		keyrings                        []string
 		toURL, token, signKey, passFile string
 		maxZip, minRate, format         string
+		mirrorLog                       logKeyFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --from URL (--to URL --token T | --bundle FILE) --keyring KEY",
@@ -90,6 +91,9 @@ on stdout, the lines on stderr.`,
 			if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
 				return usageError("%v", err)
 			}
+			if cfg.CheckLogged, err = mirrorLog.checker(cfg.From); err != nil {
+				return err
+			}
 			if toURL != "" {
 				if err := needRegistry(toURL, &token, true); err != nil {
 					return err
@@ -124,6 +128,7 @@ on stdout, the lines on stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.From, "from", "", "upstream registry, e.g. https://epr.elastic.co")
+	mirrorLog.add(f, "every revision downloaded must be in --from's log with its sha256")
 	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API)")
 	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
@@ -159,6 +164,7 @@ func newImportCmd() *cobra.Command {
 		bundleKeyrings     []string
 		registryURL, token string
 		format             string
+		importLog          logKeyFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "import BUNDLE --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
@@ -221,6 +227,9 @@ json: one document on stdout, the lines on stderr.`,
 				lines = cmd.ErrOrStderr()
 			}
 			cfg.Reporter = reporter("import", lines, cmd.ErrOrStderr())
+			if cfg.CheckLogged, err = importLog.checker(registryURL); err != nil {
+				return err
+			}
 			sum, err := mirror.Import(cmd.Context(), cfg)
 			exit := mirrorExit(sum, err)
 			if format == "json" {
@@ -234,6 +243,7 @@ json: one document on stdout, the lines on stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "store's base URL, e.g. http://127.0.0.1:8080")
+	importLog.add(f, "every revision of the bundle, once the store has it, must be in the --registry's log with the bundle's sha256")
 	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringArrayVar(&bundleKeyrings, "bundle-keyring", nil, "public keys of the operators who sign bundles (mirror --sign-key): verify the manifest's signature (repeatable)")
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")

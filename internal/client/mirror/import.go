@@ -12,6 +12,7 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/client/progress"
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
 )
 
@@ -35,6 +36,11 @@ type ImportConfig struct {
 	TempDir  string
 	Retry    client.Retry
 	Reporter progress.Reporter
+	// CheckLogged, if set, must accept each revision of the bundle once
+	// the store has it (published now or before): the store's
+	// transparency log proves it holds the bundle's bytes (import
+	// --log-key, logcheck).
+	CheckLogged func(ctx context.Context, id packageid.ID, sha256 string) error
 }
 
 // ErrNoBundleKeyring refuses an import given the package keyring but not
@@ -89,7 +95,7 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 		}
 		if ok {
 			res.Outcome = Present
-			return res, nil
+			return checkLogged(ctx, cfg.CheckLogged, e, res)
 		}
 		sig, err := os.ReadFile(filepath.Join(dir, e.Signature))
 		if err != nil {
@@ -101,9 +107,25 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 		}
 		defer f.Close()
 		res.Bytes, res.ZipSize = e.Size, e.Size
-		return r.publish(ctx, rev.ID(), f, &Fetched{Size: e.Size, SHA256: e.SHA256, Signature: sig, Signer: e.Signer}, res)
+		res, err = r.publish(ctx, rev.ID(), f, &Fetched{Size: e.Size, SHA256: e.SHA256, Signature: sig, Signer: e.Signer}, res)
+		if err != nil || res.Outcome == Failed {
+			return res, err
+		}
+		return checkLogged(ctx, cfg.CheckLogged, e, res)
 	})
 	return sum, err
+}
+
+// checkLogged fails res when check (if set) does not find e's bytes in the
+// store's transparency log.
+func checkLogged(ctx context.Context, check func(context.Context, packageid.ID, string) error, e Entry, res progress.Result) (progress.Result, error) {
+	if check == nil {
+		return res, nil
+	}
+	if err := check(ctx, e.ID(), e.SHA256); err != nil {
+		res.Outcome, res.Reasons = Failed, []string{"transparency log: " + err.Error()}
+	}
+	return res, nil
 }
 
 // eachWith runs do for every revision with the workers, feeding the
