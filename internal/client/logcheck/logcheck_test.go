@@ -161,7 +161,7 @@ func TestVerifyAndMonitor(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Fatalf("partial tile: %s, Cache-Control %q", resp.Status, resp.Header.Get("Cache-Control"))
 	}
-	for path, want := range map[string]int{"tile/8/0/003": 404, "tile/8/0/x": 400, "lookup/pkg": 400, "lookup/pkg@1.0.1": 200, "latest": 200, "nothing": 404} {
+	for path, want := range map[string]int{"tile/8/0/003": 404, "tile/8/5/000": 404, "tile/8/0/x999/x999/x999/x999/x999/999": 404, "tile/8/data/x999/x999/x999/x999/x999/999.p/3": 404, "tile/8/0/x": 400, "lookup/pkg": 400, "lookup/pkg@1.0.1": 200, "latest": 200, "nothing": 404} {
 		resp, err := http.Get(f.url + "/api/v1/log/" + path)
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,10 @@ import (
 	"pkgstore/internal/govern/translog"
 )
 
+// MaxMonitorRecords bounds the records one monitor run reads (every
+// record, each run): 16 million, some 3 GB of data tiles.
+const MaxMonitorRecords = 1 << 24
+
 // headFile is the monitor's state: the last signed tree head it checked.
 const headFile = "head"
 
@@ -54,6 +58,10 @@ func (c *Checker) Monitor(ctx context.Context, stateDir string) (*Report, error)
 		return nil, err
 	}
 	rep.New = tree
+	// The store says how many records there are: bound what it makes us read.
+	if tree.N > MaxMonitorRecords {
+		return rep, fmt.Errorf("the store's tree has %d records, more than this monitor reads (%d)", tree.N, MaxMonitorRecords)
+	}
 	if old != nil {
 		if err := c.CheckConsistency(ctx, *old, tree); err != nil {
 			return rep, err

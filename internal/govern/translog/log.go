@@ -504,7 +504,8 @@ func (l *Log) Tile(ctx context.Context, t tlog.Tile) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.H != Height || t.W <= 0 || t.W > 1<<Height {
+	// Bounds first, so that the shifts below cannot overflow.
+	if t.H != Height || t.W <= 0 || t.W > 1<<Height || t.L > 7 || t.N < 0 || t.N > head.Tree.N {
 		return nil, fmt.Errorf("tile %s: %w", t.Path(), ErrNotFound)
 	}
 	level := t.L
