@@ -18,7 +18,7 @@ import (
 // TestBuildCommand builds real package-spec fixtures (one with *.link files
 // pointing into _dev) through validation, with and without signing.
 func TestBuildCommand(t *testing.T) {
-	fixtures := sharedtest.Unpack(t, sharedtest.SpecFixtures)
+	fixtures := elasticpackagetest.Corpus(t, sharedtest.SpecFixtures) // a checkout: links resolve inside it
 	key := sigtest.NewKey(t, "owner")
 	ecsURL, ecsDir := elasticpackagetest.ServeECS(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the ECS cache
@@ -97,7 +97,7 @@ func TestBuildCommand(t *testing.T) {
 // changed link target fails the build (elastic-package's with_links, whose
 // links point into _dev and into another package).
 func TestBuildCommandResolvesLinks(t *testing.T) {
-	corpus := sharedtest.Unpack(t, sharedtest.ElasticPackagePackages)
+	corpus := elasticpackagetest.Corpus(t, sharedtest.ElasticPackagePackages)
 	pkg := filepath.Join(corpus, "with_links")
 	ecsURL, _ := elasticpackagetest.ServeECS(t)
 	t.Setenv(ecs.BaseURLEnv, ecsURL) // through the environment this time

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -21,14 +22,9 @@ func runCLITimeout(t *testing.T, d time.Duration, args ...string) (out string, c
 	var buf bytes.Buffer
 	root := newRootCmd()
 	root.SetArgs(args)
-	root.SetOut(&buf)
-	root.SetErr(&buf)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	if err := root.ExecuteContext(ctx); err != nil {
-		code = exitCodeOf(err)
-		buf.WriteString("pkgstore: " + err.Error() + "\n")
-	}
+	code = run(ctx, root, &buf, &buf)
 	return buf.String(), code
 }
 
@@ -54,6 +50,18 @@ func TestStoreReadersRefuseMissingFolder(t *testing.T) {
 			out, code := runCLITimeout(t, 10*time.Second, append(tt.args, "--data", missing)...)
 			if code != exitcode.Unreachable || !strings.Contains(out, missing) || !strings.Contains(out, "does not exist") {
 				t.Errorf("exit %d, output:\n%s\nwant exit 5 naming %s as missing", code, out, missing)
+			}
+			if strings.Contains(tt.name, "json") {
+				// stdout's one JSON document first (stdout and stderr share
+				// out here), then stderr's one line.
+				var doc struct {
+					ExitCode int `json:"exit_code"`
+				}
+				dec := json.NewDecoder(strings.NewReader(out))
+				if err := dec.Decode(&doc); err != nil || doc.ExitCode != exitcode.Unreachable {
+					t.Errorf("--format json: no document with exit_code 5 (%v):\n%s", err, out)
+				}
+				out = out[dec.InputOffset():]
 			}
 			if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines != 1 {
 				t.Errorf("%d lines of output, want one:\n%s", lines, out)

@@ -44,6 +44,7 @@ func newJobPublishCmd() *cobra.Command {
 		only                        []string
 		timeout                     time.Duration
 		indexAfter                  bool
+		storeKey                    storeKeyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "publish",
@@ -78,6 +79,9 @@ submissions stay queued).`,
 			if cfg.Limits, err = lim.limits(); err != nil {
 				return err
 			}
+			if cfg.StoreKey, err = storeKey.load("store-signing-key"); err != nil {
+				return err
+			}
 			if cfg.RequireSignatures && len(cfg.Keyrings) == 0 {
 				log.Warn("no --keyring given: every candidate will be refused (or pass --require-signatures=false)")
 			}
@@ -110,6 +114,7 @@ submissions stay queued).`,
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable)")
 	f.StringVar(&cfg.LogKey, "log-key", "", "transparency log signer key file: append each publication to the log, as serve --log-key does")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
+	storeKey.add(f, "store-signing-key", "armored OpenPGP private key the store signs each verified publication with (as serve's)")
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates checked and published at once (default: cores + 1, at least 2)")
 	f.StringVar(&maxZip, "max-upload-size", "251MB", "largest candidate zip")

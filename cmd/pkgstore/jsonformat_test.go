@@ -10,6 +10,7 @@ import (
 	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/server"
 	"pkgstore/internal/testkit/servertest"
+	"pkgstore/internal/testkit/sigtest"
 	"pkgstore/internal/testkit/ziptest"
 )
 
@@ -103,6 +104,19 @@ func TestFormatJSON(t *testing.T) {
 				t.Errorf("token %v", m)
 			}
 		}},
+		// Failures before a command's own document still give one on
+		// stdout, with the exit code a script branches on.
+		{"yank refused", []string{"yank", "jsonpkg", "1.0.0", "--reason", "x", "--registry", s.URL, "--token", "nope", "--format", "json"}, exitcode.Auth, failedDoc("yank", exitcode.Auth, "403")},
+		{"unyank unreachable", []string{"unyank", "jsonpkg", "1.0.0", "--registry", "http://127.0.0.1:1", "--token", "t", "--format", "json"}, exitcode.Unreachable, failedDoc("unyank", exitcode.Unreachable, "127.0.0.1:1")},
+		{"audit refused", []string{"audit", "--registry", s.URL, "--token", "nope", "--format", "json"}, exitcode.Auth, failedDoc("audit", exitcode.Auth, "403")},
+		{"token revoke unknown", []string{"token", "revoke", "nobody", "--tokens-file", tf, "--format", "json"}, exitcode.Refused, failedDoc("token revoke", exitcode.Refused, "nobody")},
+		{"token list missing file", []string{"token", "list", "--tokens-file", filepath.Join(dir, "absent.yml"), "--format", "json"}, exitcode.Usage, failedDoc("token list", exitcode.Usage, "absent.yml")},
+		{"verify bad signature", []string{"verify", zipPath, "--keyring", sigtest.NewKey(t, "other").PublicPath, "--format", "json"}, exitcode.Refused, func(t *testing.T, d any) {
+			if m := d.(doc); m["good"] != false || m["exit_code"] != float64(exitcode.Refused) {
+				t.Errorf("verify %v", m)
+			}
+		}},
+		{"usage mistake", []string{"yank", "jsonpkg", "--format", "json"}, exitcode.Usage, failedDoc("yank", exitcode.Usage, "arg")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,5 +134,20 @@ func TestFormatJSON(t *testing.T) {
 				t.Errorf("a bundle run's lines must say downloaded, not published:\n%s", stderr)
 			}
 		})
+	}
+}
+
+// failedDoc checks the document of a command that failed before it wrote
+// its own: the command's name, its exit code and an error naming the cause.
+func failedDoc(command string, code int, cause string) func(t *testing.T, d any) {
+	return func(t *testing.T, d any) {
+		t.Helper()
+		m, _ := d.(map[string]any)
+		if m["command"] != command || m["exit_code"] != float64(code) {
+			t.Errorf("document %v: want command %q, exit_code %d", d, command, code)
+		}
+		if e, _ := m["error"].(string); !strings.Contains(e, cause) {
+			t.Errorf("error %q does not name %q", e, cause)
+		}
 	}
 }

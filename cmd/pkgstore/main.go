@@ -6,13 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"pkgstore/internal/client/exitcode"
 	"pkgstore/internal/server/buildinfo"
 )
 
@@ -51,15 +54,61 @@ func main() {
 			root.SetArgs(append([]string{eprName}, os.Args[1:]...))
 		}
 	}
-	err := root.ExecuteContext(ctx)
+	code := run(ctx, root, os.Stdout, os.Stderr)
 	stop()
+	os.Exit(code)
+}
+
+// run executes root and returns the process exit code. Errors go to stderr
+// as one line; under --format json a command that fails before writing its
+// own document still prints one on stdout ({"command", "error",
+// "exit_code"}), so a script reading stdout always gets JSON.
+func run(ctx context.Context, root *cobra.Command, stdout, stderr io.Writer) int {
+	out := &countingWriter{w: stdout}
+	root.SetOut(out)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return
+		return exitcode.OK
 	}
+	code := exitCodeOf(err)
 	var ee *exitError
-	if errors.As(err, &ee) && ee.Err == nil {
-		os.Exit(ee.Code) // the command has said why on its own
+	said := errors.As(err, &ee) && ee.Err == nil // the command has said why on its own
+	if out.n == 0 && cmd != nil && wantsJSON(cmd) {
+		msg := ""
+		if !said {
+			msg = err.Error()
+		}
+		_ = writeJSON(out, errorReport{Command: strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), Error: msg, ExitCode: code})
 	}
-	fmt.Fprintln(os.Stderr, "pkgstore:", err)
-	os.Exit(exitCodeOf(err))
+	if !said {
+		fmt.Fprintln(stderr, "pkgstore:", err)
+	}
+	return code
+}
+
+// errorReport is the JSON document of a --format json command that failed
+// before it could write its own.
+type errorReport struct {
+	Command  string `json:"command"`
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// wantsJSON reports whether cmd was asked for --format json.
+func wantsJSON(cmd *cobra.Command) bool {
+	f := cmd.Flags().Lookup("format")
+	return f != nil && f.Value.String() == "json"
+}
+
+// countingWriter counts what a command wrote to stdout.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

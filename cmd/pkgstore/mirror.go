@@ -25,9 +25,10 @@ func newMirrorCmd() *cobra.Command {
 		toURL, token, signKey, passFile string
 		maxZip, minRate, format         string
 		mirrorLog                       logKeyFlag
+		plainHTTP                       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "mirror --from URL (--to URL --token T | --bundle FILE) --keyring KEY",
+		Use:   "mirror --from URL (--to URL --token T | --to oci://HOST/REPO:TAG | --bundle FILE [--since OLD]) --keyring KEY",
 		Short: "Copy revisions from an EPR-compatible registry into a store or a signed offline bundle",
 		Long: `mirror selects revisions as Fleet would, by asking the upstream's own /search
 with the given filters, keeps the newest --latest N versions of each package
@@ -43,6 +44,16 @@ upstream's key.
 revision name, version, size, sha256), manifest.json.sig with --sign-key, and
 packages/NAME-VERSION.zip(.sig). Until it is complete the downloads are kept
 in FILE.partial/ beside it; an interrupted run continues from there.
+--since OLD (a bundle, or its extracted manifest.json) makes an incremental
+bundle: only the revisions OLD and the bundles before it lack, and in the
+manifest which bundle it follows; import checks the chain.
+
+--to oci://HOST[:PORT]/REPO:TAG pushes the selection to an OCI registry as
+one artifact: manifest.json (and its signature with --sign-key) and each
+revision's zip and signature as blobs of their own, so a push uploads only
+the blobs the registry lacks (asked with HEAD). Credentials come from the
+Docker config file ($DOCKER_CONFIG or ~/.docker/config.json, as docker
+login writes it); --plain-http talks HTTP to a registry without TLS.
 
 Every download is bounded: a zip over --max-zip-size is refused (a bundle
 run then stops: the bundle cannot be made), one revision takes at most
@@ -65,10 +76,14 @@ on stdout, the lines on stderr.`,
 				return usageError("--from URL is required")
 			case toURL != "" && cfg.Bundle != "", toURL == "" && cfg.Bundle == "" && !cfg.DryRun:
 				return usageError("give one of --to URL and --bundle FILE (--dry-run may have neither)")
+			case cfg.Since != "" && cfg.Bundle == "":
+				return usageError("--since makes an incremental bundle: it needs --bundle")
+			case plainHTTP && !mirror.IsOCI(toURL):
+				return usageError("--plain-http is for --to oci://")
 			case len(keyrings) == 0:
 				return usageError("--keyring is required: the upstream's public key (Elastic's for epr.elastic.co)")
-			case signKey != "" && cfg.Bundle == "":
-				return usageError("--sign-key signs a bundle's manifest: it needs --bundle")
+			case signKey != "" && cfg.Bundle == "" && !mirror.IsOCI(toURL):
+				return usageError("--sign-key signs a bundle's manifest: it needs --bundle or --to oci://")
 			case passFile != "" && signKey == "":
 				return usageError("--passphrase-file needs --sign-key")
 			}
@@ -94,7 +109,12 @@ on stdout, the lines on stderr.`,
 			if cfg.CheckLogged, err = mirrorLog.checker(cfg.From); err != nil {
 				return err
 			}
-			if toURL != "" {
+			if mirror.IsOCI(toURL) {
+				if _, err := mirror.ParseOCIRef(toURL, plainHTTP); err != nil {
+					return usageError("--to: %v", err)
+				}
+				cfg.OCI = &mirror.OCITarget{Ref: toURL, PlainHTTP: plainHTTP}
+			} else if toURL != "" {
 				if err := needRegistry(toURL, &token, true); err != nil {
 					return err
 				}
@@ -117,11 +137,18 @@ on stdout, the lines on stderr.`,
 			}
 			sum, err := mirror.Run(cmd.Context(), cfg)
 			exit := mirrorExit(sum, err)
+			dest := cfg.Bundle
+			if cfg.OCI != nil {
+				dest = cfg.OCI.Ref
+			}
 			if format == "json" {
-				return writeRunReport(out, mirrorReport("mirror", sum, cfg.DryRun, cfg.Bundle), exit)
+				return writeRunReport(out, mirrorReport("mirror", sum, cfg.DryRun, dest), exit)
 			}
 			if sum != nil {
 				writeMirrorSummary(out, "mirror", sum, cfg.DryRun, cfg.Bundle)
+				if cfg.OCI != nil && exit == nil {
+					fmt.Fprintf(out, "  pushed %s: %d blobs uploaded, %d already in the registry (zips %s)\n", cfg.OCI.Ref, sum.OCIBlobsUploaded, sum.OCIBlobsPresent, progress.HumanBytes(sum.BundleZipBytes))
+				}
 			}
 			return exit
 		},
@@ -129,7 +156,9 @@ on stdout, the lines on stderr.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.From, "from", "", "upstream registry, e.g. https://epr.elastic.co")
 	mirrorLog.add(f, "every revision downloaded must be in --from's log with its sha256")
-	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API)")
+	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API), or oci://HOST[:PORT]/REPO:TAG (an OCI registry)")
+	f.BoolVar(&plainHTTP, "plain-http", false, "talk HTTP, not HTTPS, to the --to oci:// registry (loopback registries)")
+	f.StringVar(&cfg.Since, "since", "", "with --bundle: write only the revisions this older bundle (or its manifest.json) and its predecessors lack")
 	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
 	f.StringArrayVar(&keyrings, "keyring", nil, "armored public keys the upstream signs with (repeatable)")
@@ -165,9 +194,10 @@ func newImportCmd() *cobra.Command {
 		registryURL, token string
 		format             string
 		importLog          logKeyFlag
+		plainHTTP          bool
 	)
 	cmd := &cobra.Command{
-		Use:   "import BUNDLE --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
+		Use:   "import BUNDLE... --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
 		Short: "Publish an offline bundle (from pkgstore mirror --bundle) into a store",
 		Long: `import checks the whole bundle first: with --bundle-keyring, the
 manifest's signature against the keys of the operators who sign bundles
@@ -185,12 +215,29 @@ legacy package with the upstream's exact bytes.
 The bundle is unpacked into a temporary folder (--temp-dir) while it is
 checked and published: it needs the bundle's size free.
 
+BUNDLE may be oci://HOST[:PORT]/REPO:TAG, an artifact pushed by mirror --to
+oci://: the same checks apply, and only the revisions the store lacks are
+downloaded, each blob bounded by its declared size and checked against its
+digest (credentials from the Docker config file; --plain-http for a
+registry without TLS).
+
+Several bundles are imported in the order given; an incremental bundle
+(mirror --since) must follow the one before it and is refused while the
+store lacks a revision of the bundles it follows.
+
 Exit codes (README): 0 done, 1 refused or some revision failed, 2 usage
 error, 4 the store refused the token, 5 the store unreachable. --format
 json: one document on stdout, the lines on stderr.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.Bundle = args[0]
+			cfg.OCI.PlainHTTP = plainHTTP
+			for _, a := range args {
+				if mirror.IsOCI(a) {
+					if _, err := mirror.ParseOCIRef(a, plainHTTP); err != nil {
+						return usageError("%v", err)
+					}
+				}
+			}
 			if err := checkFormat(format); err != nil {
 				return err
 			}
@@ -230,13 +277,29 @@ json: one document on stdout, the lines on stderr.`,
 			if cfg.CheckLogged, err = importLog.checker(registryURL); err != nil {
 				return err
 			}
-			sum, err := mirror.Import(cmd.Context(), cfg)
-			exit := mirrorExit(sum, err)
-			if format == "json" {
-				return writeRunReport(out, mirrorReport("import", sum, false, ""), exit)
+			var (
+				total *mirror.Summary
+				exit  error
+			)
+			for _, b := range args {
+				cfg.Bundle = b
+				sum, err := mirror.Import(cmd.Context(), cfg)
+				exit = mirrorExit(sum, err)
+				if sum != nil && format != "json" {
+					name := "import"
+					if len(args) > 1 {
+						name += " " + b
+					}
+					writeMirrorSummary(out, name, sum, false, "")
+				}
+				total = addSummary(total, sum)
+				if exit != nil {
+					break
+				}
+				cfg.After = sum
 			}
-			if sum != nil {
-				writeMirrorSummary(out, "import", sum, false, "")
+			if format == "json" {
+				return writeRunReport(out, mirrorReport("import", total, false, ""), exit)
 			}
 			return exit
 		},
@@ -249,8 +312,29 @@ json: one document on stdout, the lines on stderr.`,
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
+	f.BoolVar(&plainHTTP, "plain-http", false, "talk HTTP, not HTTPS, to an oci:// registry (loopback registries)")
 	addFormat(f, &format)
 	return cmd
+}
+
+// addSummary adds s to total (several bundles imported at once).
+func addSummary(total, s *mirror.Summary) *mirror.Summary {
+	if s == nil {
+		return total
+	}
+	if total == nil {
+		c := *s
+		return &c
+	}
+	total.Selected += s.Selected
+	total.Transferred += s.Transferred
+	total.Present += s.Present
+	total.Failed = append(total.Failed, s.Failed...)
+	total.NotDone += s.NotDone
+	total.Bytes += s.Bytes
+	total.Elapsed += s.Elapsed
+	total.SearchURL = s.SearchURL
+	return total
 }
 
 // noKeyringNote is what import without --keyring leaves unverified, in one
@@ -342,7 +426,7 @@ func writeMirrorSummary(w io.Writer, name string, s *mirror.Summary, dryRun bool
 	}
 	fmt.Fprintf(w, "  selected:        %d\n", s.Selected)
 	verb := "published:      "
-	if bundle != "" {
+	if bundle != "" || s.OCIBlobsUploaded+s.OCIBlobsPresent > 0 {
 		verb = "downloaded:     "
 	}
 	fmt.Fprintf(w, "  %s %d (%s)\n", verb, s.Transferred, h(s.Bytes))

@@ -70,6 +70,7 @@ func newServeCmd() *cobra.Command {
 		dryRun    bool
 		// proxyBounds reads the pull-through cache's flags (proxyflags.go).
 		proxyBounds func() error
+		storeKey    storeKeyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -115,6 +116,14 @@ another process.`,
 				log.Warn("read-only replica: ignoring the publish token(s) (--publish-token / PKGSTORE_PUBLISH_TOKEN / --tokens-file); the publishing API stays off")
 				cfg.Tokens, cfg.TokensFile = nil, ""
 			}
+			if !cfg.ReadOnly {
+				if cfg.StoreKey, err = storeKey.load("store-signing-key"); err != nil {
+					return err
+				}
+				if cfg.StoreKey != nil {
+					log.Info("signing publications with the store key", "fingerprint", cfg.StoreKey.Fingerprint(), "signing_key_id", cfg.StoreKey.SigningKeyID(time.Now()))
+				}
+			}
 			if !cfg.ReadOnly && cfg.RequireSignatures && len(cfg.Keyrings) == 0 {
 				log.Warn("no --keyring given: every publication will be refused until one is (or pass --require-signatures=false)")
 			}
@@ -152,6 +161,7 @@ another process.`,
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
 	f.StringVar(&cfg.LogKey, "log-key", "", "transparency log signer key file (pkgstore log keygen): append every publication and yank to the log served at /api/v1/log/ (docs/transparency.md)")
+	storeKey.add(f, "store-signing-key", "armored OpenPGP private key the store signs each verified publication with: its signature is served as .zip.sig, the owner's kept in the provenance (docs/operators-governance.md)")
 	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; PKGSTORE_PUBLISH_TOKEN: comma-separated)")
 	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP; fails closed: deleted, unreadable, empty or invalid while serving revokes every named token until it loads again")
 	f.IntVar(&cfg.Workers, "workers", 0, "candidates checked and published at once (default: cores + 1, at least 2)")

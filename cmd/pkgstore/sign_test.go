@@ -19,13 +19,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	var out, errOut bytes.Buffer
 	root := newRootCmd()
 	root.SetArgs(args)
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		code = exitCodeOf(err)
-		errOut.WriteString(err.Error())
-	}
+	code = run(context.Background(), root, &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 

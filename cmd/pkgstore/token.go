@@ -195,7 +195,7 @@ secret's SHA-256 (shown with --format json or yaml).`,
 }
 
 func newTokenRevokeCmd() *cobra.Command {
-	var file string
+	var file, format string
 	cmd := &cobra.Command{
 		Use:   "revoke NAME",
 		Short: "Remove a token from the tokens file (atomically); a running serve drops it within seconds",
@@ -206,6 +206,9 @@ accepting the token within seconds (at once on SIGHUP). Exit 1 when the file
 holds no such token (nothing is written).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			data, _, err := readTokensFile(file)
 			if err != nil {
 				return err
@@ -218,15 +221,23 @@ holds no such token (nothing is written).`,
 				return &exitError{Code: 1, Err: fmt.Errorf("write %s: %w", file, err)}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "revoked token %s: removed from %s; a running serve drops it within seconds (SIGHUP: at once)\n", args[0], file)
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Revoked string `json:"revoked"`
+					File    string `json:"file"`
+				}{args[0], file})
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&file, "tokens-file", "", "the tokens file (serve --tokens-file)")
+	addFormat(cmd.Flags(), &format)
 	return cmd
 }
 
 func newTokenHashCmd() *cobra.Command {
-	return &cobra.Command{
+	var format string
+	cmd := &cobra.Command{
 		Use:   "hash",
 		Short: "Read a secret from stdin and print the SHA-256 the tokens file stores for it",
 		Long: `Hash reads one secret from stdin (a trailing newline is not part of it) and
@@ -234,6 +245,9 @@ prints its hex SHA-256, the "sha256" of a tokens file entry: for a secret
 made elsewhere (a vault, openssl rand) that never goes on a command line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
 			data, err := io.ReadAll(io.LimitReader(bufio.NewReader(cmd.InOrStdin()), maxSecret+1))
 			if err != nil {
 				return &exitError{Code: 1, Err: fmt.Errorf("read the secret: %w", err)}
@@ -248,8 +262,15 @@ made elsewhere (a vault, openssl rand) that never goes on a command line.`,
 			if secret == "" {
 				return usageError("no secret on stdin")
 			}
+			if format == "json" {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					SHA256 string `json:"sha256"`
+				}{tokens.Digest(secret)})
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), tokens.Digest(secret))
 			return nil
 		},
 	}
+	addFormat(cmd.Flags(), &format)
+	return cmd
 }

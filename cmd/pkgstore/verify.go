@@ -107,8 +107,11 @@ type verifyReport struct {
 	Published   *api.RevisionInfo `json:"published,omitempty"`
 	Matches     *bool             `json:"matches_published,omitempty"`
 	Log         *logReport        `json:"log,omitempty"`
-	Error       string            `json:"error,omitempty"`
-	ExitCode    int               `json:"exit_code"`
+	// OwnerSignature says whether the owner's signature kept in the
+	// provenance of a store-signed revision verified with --keyring.
+	OwnerSignature string `json:"owner_signature,omitempty"`
+	Error          string `json:"error,omitempty"`
+	ExitCode       int    `json:"exit_code"`
 }
 
 func verifyFile(cmd *cobra.Command, out io.Writer, rep *verifyReport, file, sigPath string, keyrings []string, registryURL, token string) error {
@@ -148,12 +151,12 @@ func verifyFile(cmd *cobra.Command, out io.Writer, rep *verifyReport, file, sigP
 	if registryURL == "" {
 		return nil
 	}
-	return verifyPublished(cmd, out, rep, file, signer.Fingerprint, registryURL, token)
+	return verifyPublished(cmd, out, rep, file, signer.Fingerprint, registryURL, token, kr)
 }
 
 // verifyPublished compares file with the store's provenance record of the
 // revision it names.
-func verifyPublished(cmd *cobra.Command, out io.Writer, rep *verifyReport, file, fingerprint, registryURL, token string) error {
+func verifyPublished(cmd *cobra.Command, out io.Writer, rep *verifyReport, file, fingerprint, registryURL, token string, kr *signature.Keyring) error {
 	if err := needRegistry(registryURL, &token, false); err != nil {
 		return err
 	}
@@ -191,6 +194,7 @@ func verifyPublished(cmd *cobra.Command, out io.Writer, rep *verifyReport, file,
 		}
 		fmt.Fprintf(out, "  published:   %s\n  token:       %s\n  client:      %s\n  submission:  %s\n  sha256:      %s\n  signing key: %s\n",
 			rev.Published.UTC().Format("2006-01-02T15:04:05Z"), rev.Token, rev.Client, rev.Submission, rev.SHA256, signedBy)
+		printStoreSigned(out, rep, file, rev, kr)
 	}
 	if info.Yanked {
 		fmt.Fprintf(out, "  YANKED by %s at %s: %s\n", info.Yank.Token, info.Yank.Time.UTC().Format("2006-01-02T15:04:05Z"), info.Yank.Reason)
@@ -202,8 +206,8 @@ func verifyPublished(cmd *cobra.Command, out io.Writer, rep *verifyReport, file,
 	if rev.SHA256 != sum {
 		problems = append(problems, fmt.Sprintf("sha256 %s differs from the published %s", sum, rev.SHA256))
 	}
-	if rev.Signer != nil && !strings.EqualFold(rev.Signer.Fingerprint, fingerprint) {
-		problems = append(problems, fmt.Sprintf("signed by %s, the published revision by %s", fingerprint, rev.Signer.Fingerprint))
+	if rev.Signer != nil && !strings.EqualFold(rev.Signer.Fingerprint, fingerprint) && (rev.StoreSigner == nil || !strings.EqualFold(rev.StoreSigner.Fingerprint, fingerprint)) {
+		problems = append(problems, fmt.Sprintf("signed by %s, the published revision by %s%s", fingerprint, rev.Signer.Fingerprint, storeSignedBy(rev)))
 	}
 	matches := len(problems) == 0
 	rep.Matches = &matches

@@ -7,16 +7,26 @@ import "time"
 // in the internal bucket under pkgstore/revisions/NAME-VERSION.json
 // (govern/provenance) and serves it in RevisionInfo.
 type Revision struct {
-	Name       string    `json:"name"`
-	Version    string    `json:"version"`
-	Size       int64     `json:"size"`
-	SHA256     string    `json:"sha256"`
-	Signer     *Signer   `json:"signer,omitempty"`
-	Submission string    `json:"submission"`
-	Token      string    `json:"token,omitempty"`
-	Client     string    `json:"client,omitempty"`
-	Legacy     bool      `json:"legacy"`
-	Published  time.Time `json:"published"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+	// Signer is the owner's key: the one whose signature, verified
+	// against the store's keyring, the zip was published with.
+	Signer *Signer `json:"signer,omitempty"`
+	// StoreSigner is the store's own key that made the signature served
+	// as NAME-VERSION.zip.sig, when the store signs with its own key
+	// (serve --store-signing-key, pkgstore resign, mirror --resign-key);
+	// nil when the served signature is the owner's.
+	StoreSigner *Signer `json:"store_signer,omitempty"`
+	// OwnerSignature is the owner's armored detached signature, kept when
+	// the store serves its own in its place.
+	OwnerSignature string    `json:"owner_signature,omitempty"`
+	Submission     string    `json:"submission"`
+	Token          string    `json:"token,omitempty"`
+	Client         string    `json:"client,omitempty"`
+	Legacy         bool      `json:"legacy"`
+	Published      time.Time `json:"published"`
 }
 
 // YankState is one generation of a revision's yank state (govern/yank

@@ -245,13 +245,22 @@ func list(dir string, opts Options) ([]entry, error) {
 		return nil, fmt.Errorf("package folder %s is not a directory", dir)
 	}
 	var out []entry
-	if err := walk(dir, "", opts, &out); err != nil {
+	w := walker{opts: opts, repo: FindRepoRoot(dir)}
+	if err := w.walk(dir, "", &out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func walk(osDir, rel string, opts Options, out *[]entry) error {
+// walker lists a package folder. repo is the git repository holding it
+// ("" when there is none): linked files resolve only inside it, as
+// elastic-package resolves them (through an os.Root at the repository).
+type walker struct {
+	opts Options
+	repo string
+}
+
+func (w walker) walk(osDir, rel string, out *[]entry) error {
 	des, err := os.ReadDir(osDir)
 	if err != nil {
 		return fmt.Errorf("read folder: %w", err)
@@ -277,7 +286,7 @@ func walk(osDir, rel string, opts Options, out *[]entry) error {
 			if excludedFile(name) {
 				continue
 			}
-			if !opts.Legacy && strings.HasSuffix(name, ".link") && name != ".link" {
+			if !w.opts.Legacy && strings.HasSuffix(name, ".link") && name != ".link" {
 				c.name = strings.TrimSuffix(name, ".link")
 				c.link = true
 			}
@@ -307,7 +316,7 @@ func walk(osDir, rel string, opts Options, out *[]entry) error {
 		case typ.IsDir():
 			mark := len(*out)
 			*out = append(*out, entry{name: relName + "/"})
-			if err := walk(osPath, relName, opts, out); err != nil {
+			if err := w.walk(osPath, relName, out); err != nil {
 				return err
 			}
 			if len(*out) == mark+1 { // nothing included below: drop it
@@ -317,6 +326,9 @@ func walk(osDir, rel string, opts Options, out *[]entry) error {
 			return fmt.Errorf("%s: not a regular file (%s)", relName, typ)
 		case c.link:
 			target, sum, err := readLink(osPath)
+			if err == nil {
+				err = w.inRepository(target)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", path.Join(rel, c.de.Name()), err)
 			}
@@ -324,6 +336,34 @@ func walk(osDir, rel string, opts Options, out *[]entry) error {
 		default:
 			*out = append(*out, entry{name: relName, src: osPath})
 		}
+	}
+	return nil
+}
+
+// ErrLinkOutsideRepository is returned for a linked file whose target is not
+// inside the git repository holding the package, or for any linked file of
+// a package outside a repository: elastic-package refuses both ("path
+// escapes from parent", "locating repository root failed"), and a link
+// that reaches anywhere on the machine would let a package source copy
+// files its repository does not hold (a home folder's keys) into a zip.
+var ErrLinkOutsideRepository = errors.New("linked files must resolve inside the package's git repository")
+
+// inRepository checks that target, symbolic links followed, lies inside
+// the repository.
+func (w walker) inRepository(target string) error {
+	if w.repo == "" {
+		return fmt.Errorf("%w: the package is not inside a git repository (no .git folder above it)", ErrLinkOutsideRepository)
+	}
+	root, err := filepath.EvalSymlinks(w.repo)
+	if err != nil {
+		return fmt.Errorf("repository root: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(target)
+	if err != nil {
+		return fmt.Errorf("link target: %w", err)
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("%w: link target %s is outside %s", ErrLinkOutsideRepository, real, root)
 	}
 	return nil
 }

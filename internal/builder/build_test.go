@@ -37,6 +37,7 @@ func samplePackage(t *testing.T) string {
 	repo := t.TempDir()
 	treetest.Write(t, repo, map[string]string{
 		"shared/ecs.yml": sharedFields,
+		".git/HEAD":      "ref: refs/heads/main",
 	})
 	pkg := filepath.Join(repo, "packages", "demo")
 	treetest.Write(t, pkg, map[string]string{
@@ -51,7 +52,7 @@ func samplePackage(t *testing.T) string {
 		"data_stream/log/elasticsearch/.hidden-ok.json": "{}",
 		"_dev/build/build.yml":                          "# dev only\n",
 		"build/out.txt":                                 "stale build output",
-		".git/HEAD":                                     "ref: refs/heads/main",
+		"img/.git/HEAD":                                 "ref: refs/heads/main",
 		".DS_Store":                                     "junk",
 		"docs/.README.md.swp":                           "junk",
 		"docs/README.md~":                               "junk",
@@ -232,6 +233,9 @@ func TestLinks(t *testing.T) {
 		files   map[string]string
 		wantErr string
 		isSum   bool
+		outside bool   // refused as ErrLinkOutsideRepository
+		noRepo  bool   // no .git above the package
+		symlink string // a symbolic link at the repository root to a file outside it
 	}{
 		{
 			name:  "good link",
@@ -268,6 +272,26 @@ func TestLinks(t *testing.T) {
 			wantErr: "empty",
 		},
 		{
+			name:    "target outside the repository",
+			files:   map[string]string{"pkg/a.yml.link": "../../outside.yml " + sha("secret\n")},
+			wantErr: "outside",
+			outside: true,
+		},
+		{
+			name:    "symbolic link inside leading outside",
+			files:   map[string]string{"pkg/a.yml.link": "../escape.yml " + sha("secret\n")},
+			symlink: "escape.yml",
+			wantErr: "outside",
+			outside: true,
+		},
+		{
+			name:    "no repository",
+			files:   map[string]string{"target.yml": "x: 1\n", "pkg/a.yml.link": "../target.yml " + sha("x: 1\n")},
+			noRepo:  true,
+			wantErr: "not inside a git repository",
+			outside: true,
+		},
+		{
 			name:    "link and file of the same name",
 			files:   map[string]string{"target.yml": "x: 1\n", "pkg/a.yml.link": "../target.yml " + sha("x: 1\n"), "pkg/a.yml": "x: 1\n"},
 			wantErr: "both",
@@ -275,8 +299,20 @@ func TestLinks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
+			// The repository is a folder below a temporary one that also
+			// holds a file outside it.
+			base := t.TempDir()
+			treetest.Write(t, base, map[string]string{"outside.yml": "secret\n"})
+			root := filepath.Join(base, "repo")
 			treetest.Write(t, root, tc.files)
+			if !tc.noRepo {
+				treetest.Write(t, root, map[string]string{".git/HEAD": "ref: refs/heads/main\n"})
+			}
+			if tc.symlink != "" {
+				if err := os.Symlink(filepath.Join(base, "outside.yml"), filepath.Join(root, tc.symlink)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			pkg := filepath.Join(root, "pkg")
 			var buf bytes.Buffer
 			_, err := Write(context.Background(), &buf, pkg, packageid.ID{Name: "p", Version: "1.0.0"}, Options{})
@@ -298,6 +334,9 @@ func TestLinks(t *testing.T) {
 			}
 			if errors.Is(err, ErrLinkChecksum) != tc.isSum {
 				t.Fatalf("errors.Is(err, ErrLinkChecksum) = %v", !tc.isSum)
+			}
+			if errors.Is(err, ErrLinkOutsideRepository) != tc.outside {
+				t.Fatalf("errors.Is(err, ErrLinkOutsideRepository) = %v: %v", !tc.outside, err)
 			}
 		})
 	}
@@ -333,6 +372,7 @@ func TestPackageErrors(t *testing.T) {
 func TestFailedBuildLeavesNoZip(t *testing.T) {
 	root := t.TempDir()
 	treetest.Write(t, root, map[string]string{
+		".git/HEAD":        "ref: refs/heads/main\n",
 		"target.yml":       "changed",
 		"pkg/manifest.yml": "name: demo\nversion: 1.0.0\n",
 		"pkg/a.yml.link":   "../target.yml " + sha("original"),

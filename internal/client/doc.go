@@ -5,7 +5,8 @@
 //
 // It is also the wing of everything that runs against a store from outside:
 //
-//	mirror    copy revisions from an EPR-compatible registry, offline bundles, import
+//	mirror    copy revisions from an EPR-compatible registry, offline bundles
+//	          (whole or incremental), OCI registries, import
 //	syncv1    migrate a Package Storage v1 checkout
 //	progress  progress bars and plain lines
 //	loadtest  Fleet's request mix against a registry

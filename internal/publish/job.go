@@ -289,6 +289,17 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 		return err
 	}
 	p.step("statics")
+	// With a store key, the signature served is the store's, made over
+	// the same bytes; the owner's goes into the provenance record. Both
+	// are written before the zip, as the owner's alone was.
+	var st *storeSigned
+	if sig != nil && p.cfg.StoreKey != nil {
+		var err error
+		if st, err = p.storeSign(f, size, sig); err != nil {
+			return err
+		}
+		sig = st.served
+	}
 	if sig != nil {
 		if err := p.b.Public.WriteAll(ctx, storage.SignatureKey(id), sig, &storage.WriterOptions{ContentType: "application/pgp-signature"}); err != nil {
 			return fmt.Errorf("write signature: %w", err)
@@ -306,7 +317,7 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 	p.step("document")
 	// Provenance and the audit record before the zip: a published zip
 	// always has both.
-	if err := p.writeProvenance(ctx, s, id, size); err != nil {
+	if err := p.writeProvenance(ctx, s, id, size, st); err != nil {
 		return err
 	}
 	p.step("audit")

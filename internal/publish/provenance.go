@@ -16,8 +16,13 @@ import (
 // writeProvenance writes the revision record and the "published" audit
 // record of submission s, both before its zip; a retry rewrites the first
 // and finds the second already there.
-func (p *Publisher) writeProvenance(ctx context.Context, s *api.Submission, id packageid.ID, size int64) error {
+// When the store signs with its own key, the record also keeps the
+// owner's signature (the store's is the one served).
+func (p *Publisher) writeProvenance(ctx context.Context, s *api.Submission, id packageid.ID, size int64, st *storeSigned) error {
 	rev := api.Revision{Name: id.Name, Version: id.Version, Size: size, SHA256: s.SHA256, Signer: s.Signer, Submission: s.ID, Token: s.Token, Client: s.Client, Legacy: s.Legacy, Published: time.Now().UTC()}
+	if st != nil {
+		rev.StoreSigner, rev.OwnerSignature = st.signer, string(st.owner)
+	}
 	if err := provenance.Write(ctx, p.b.Internal, rev); err != nil {
 		return err
 	}

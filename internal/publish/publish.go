@@ -34,6 +34,14 @@ type Config struct {
 	// Keyring holds the trusted keys. Signatures, when given, must verify
 	// against it.
 	Keyring *signature.Keyring
+	// StoreKey, if set, is the store's own signing key: once the owner's
+	// signature has verified against Keyring, the store signs the zip
+	// with it and serves that signature, keeping the owner's in the
+	// revision's provenance, so that one public key (Kibana's
+	// gpgKeyPath) verifies every package whoever signed it. Unsigned
+	// candidates stay unsigned: the store vouches only for what an owner
+	// signed.
+	StoreKey *signature.SigningKey
 	// RequireSignatures refuses unsigned candidates.
 	RequireSignatures bool
 	Limits            archive.Limits

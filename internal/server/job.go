@@ -21,6 +21,7 @@ func jobConfig(cfg Config, b *storage.Buckets, keyring *signature.Keyring, log *
 	pcfg := publish.Config{
 		Buckets:           b,
 		Keyring:           keyring,
+		StoreKey:          cfg.StoreKey,
 		RequireSignatures: cfg.RequireSignatures,
 		Limits:            cfg.Limits,
 		MaxZipSize:        cfg.MaxUploadSize,

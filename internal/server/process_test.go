@@ -20,6 +20,7 @@ import (
 
 	"pkgstore/internal/client"
 	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
@@ -50,6 +51,14 @@ func serveChild() int {
 		Workers:           2,
 		WatchInterval:     100 * time.Millisecond,
 		LogKey:            os.Getenv("PKGSTORE_TEST_LOGKEY"),
+	}
+	if path := os.Getenv("PKGSTORE_TEST_STORE_KEY"); path != "" {
+		k, err := signature.LoadStoreKey(path, "", time.Now())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.StoreKey = k
 	}
 	if at := os.Getenv("PKGSTORE_TEST_CRASH_AT"); at != "" {
 		cfg.AfterStep = func(step string) {

@@ -43,6 +43,9 @@ type Config struct {
 	// Keyrings are files of trusted public keys.
 	Keyrings          []string
 	RequireSignatures bool
+	// StoreKey, if set, signs every publication whose owner's signature
+	// verified, and that signature is served (publish.Config.StoreKey).
+	StoreKey *signature.SigningKey
 	// Tokens allowed to publish (unnamed, every package); none, and no
 	// TokensFile, disables the publishing API.
 	Tokens []string

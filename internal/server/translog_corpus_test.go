@@ -62,6 +62,11 @@ func TestIndependentLogChecker(t *testing.T) {
 		t.Fatalf("%d revisions, trees of %d then %d records", len(revisions), tree1.N, tree2.N)
 	}
 	sort.Slice(revisions, func(i, j int) bool { return revisions[i][0]+revisions[i][1] < revisions[j][0]+revisions[j][1] })
+	// The registry serves a zip once the index lists it (the indexer runs
+	// after the publications): wait for that, not for the log.
+	for _, r := range revisions {
+		s.WaitVisible(t, r[0], r[1])
+	}
 	for _, r := range revisions {
 		indepCheckRevision(t, s.URL, vkey, r[0], r[1])
 	}

@@ -78,3 +78,8 @@ func IndexDeltaKey(cursor string) string { return MetadataPrefix + cursor + "/se
 
 // IndexInfoKey records our own facts about a cursor (the cursor it was built on).
 func IndexInfoKey(cursor string) string { return IndexInfoPrefix + cursor + ".json" }
+
+// ResignProgressKey is the internal key of `pkgstore resign`'s progress
+// record: the run, its key and the last revision done, so that an
+// interrupted run resumes where it stopped.
+const ResignProgressKey = OwnPrefix + "resign/progress.json"

@@ -44,6 +44,9 @@ type Manifest struct {
 	Created   time.Time `json:"created"`
 	Selection Filters   `json:"selection"`
 	Packages  []Entry   `json:"packages"`
+	// Follows is set in an incremental bundle (mirror --since): it holds
+	// only the revisions its predecessors lack.
+	Follows *Follows `json:"follows,omitempty"`
 }
 
 // Entry is one revision of a bundle.
@@ -96,7 +99,12 @@ func sortEntries(es []Entry) {
 type BundleError struct {
 	Bundle   string
 	Problems []string
+	// Cause, when set, is a sentinel callers may match (ErrChain).
+	Cause error
 }
+
+// Unwrap returns the cause.
+func (e *BundleError) Unwrap() error { return e.Cause }
 
 func (e *BundleError) Error() string {
 	return fmt.Sprintf("bundle %s refused, nothing published:\n  %s", e.Bundle, strings.Join(e.Problems, "\n  "))
@@ -138,14 +146,8 @@ func readHead(tr *tar.Reader, path string) (m *Manifest, raw, sig []byte, next *
 	if err != nil || len(raw) > maxManifestSize {
 		return nil, nil, nil, nil, refuse("%s: unreadable or larger than %d bytes (%v)", ManifestName, maxManifestSize, err)
 	}
-	m = &Manifest{}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(m); err != nil {
-		return nil, nil, nil, nil, refuse("%s: %v", ManifestName, err)
-	}
-	if m.Format != ManifestFormat {
-		return nil, nil, nil, nil, refuse("%s: format %d, this pkgstore reads format %d", ManifestName, m.Format, ManifestFormat)
+	if m, err = parseManifest(raw); err != nil {
+		return nil, nil, nil, nil, refuse("%v", err)
 	}
 	next, err = tr.Next()
 	if err == io.EOF {
@@ -170,6 +172,24 @@ func readHead(tr *tar.Reader, path string) (m *Manifest, raw, sig []byte, next *
 	return m, raw, sig, next, nil
 }
 
+// parseManifest decodes an untrusted manifest.json (at most
+// maxManifestSize bytes, checked by the caller).
+func parseManifest(raw []byte) (*Manifest, error) {
+	m := &Manifest{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(m); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+	}
+	if m.Format != ManifestFormat {
+		return nil, fmt.Errorf("%s: format %d, this pkgstore reads format %d", ManifestName, m.Format, ManifestFormat)
+	}
+	if err := m.Follows.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+	}
+	return m, nil
+}
+
 // Keys are the two trust roles of an import: who may vouch for a bundle
 // and who may sign packages. They are separate keyrings because an
 // operator key (mirror --sign-key) and a publisher's key are different
@@ -190,24 +210,25 @@ type Keys struct {
 // package's signature and zip. Every problem is collected into one
 // *BundleError.
 func Unpack(ctx context.Context, path, dir string, keys Keys) (*Manifest, error) {
+	m, _, err := unpack(ctx, path, dir, keys)
+	return m, err
+}
+
+// unpack is Unpack, also returning the manifest's bytes.
+func unpack(ctx context.Context, path, dir string, keys Keys) (*Manifest, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
 	m, raw, msig, h, err := readHead(tr, path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var problems []string
-	if kr := keys.Bundle; kr != nil {
-		if msig == nil {
-			return nil, &BundleError{Bundle: path, Problems: []string{ManifestSigName + ": missing: the bundle is not signed (made without --sign-key); import it without --bundle-keyring and --keyring to rely on the store's signature checks alone"}}
-		}
-		if _, err := kr.Verify(bytes.NewReader(raw), bytes.NewReader(msig)); err != nil {
-			return nil, &BundleError{Bundle: path, Problems: []string{ManifestSigName + ": " + err.Error() + " (--bundle-keyring: the keys of the operators who sign bundles with mirror --sign-key)"}}
-		}
+	if err := verifyManifestSig(path, raw, msig, keys.Bundle); err != nil {
+		return nil, nil, err
 	}
 	type want struct {
 		size int64
@@ -228,14 +249,14 @@ func Unpack(ctx context.Context, path, dir string, keys Keys) (*Manifest, error)
 		files[e.Signature] = &want{size: e.SignatureSize, sum: e.SignatureSHA256}
 	}
 	if len(problems) > 0 {
-		return nil, &BundleError{Bundle: path, Problems: problems}
+		return nil, nil, &BundleError{Bundle: path, Problems: problems}
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "packages"), 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for ; h != nil; h, err = tr.Next() {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		w := files[h.Name]
 		switch {
@@ -252,7 +273,7 @@ func Unpack(ctx context.Context, path, dir string, keys Keys) (*Manifest, error)
 		w.seen = true
 		out, err := os.Create(filepath.Join(dir, h.Name))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sum := sha256.New()
 		n, err := io.Copy(io.MultiWriter(out, sum), io.LimitReader(tr, w.size+1))
@@ -286,9 +307,24 @@ func Unpack(ctx context.Context, path, dir string, keys Keys) (*Manifest, error)
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &BundleError{Bundle: path, Problems: problems}
+		return nil, nil, &BundleError{Bundle: path, Problems: problems}
 	}
-	return m, nil
+	return m, raw, nil
+}
+
+// verifyManifestSig checks manifest.json's signature against kr (the
+// operators' keys) when kr is given; the signature is then required.
+func verifyManifestSig(bundle string, raw, msig []byte, kr *signature.Keyring) error {
+	if kr == nil {
+		return nil
+	}
+	if msig == nil {
+		return &BundleError{Bundle: bundle, Problems: []string{ManifestSigName + ": missing: the bundle is not signed (made without --sign-key); import it without --bundle-keyring and --keyring to rely on the store's signature checks alone"}}
+	}
+	if _, err := kr.Verify(bytes.NewReader(raw), bytes.NewReader(msig)); err != nil {
+		return &BundleError{Bundle: bundle, Problems: []string{ManifestSigName + ": " + err.Error() + " (--bundle-keyring: the keys of the operators who sign bundles with mirror --sign-key)"}}
+	}
+	return nil
 }
 
 func verifyUnpacked(dir string, e Entry, kr *signature.Keyring) error {

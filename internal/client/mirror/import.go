@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +43,18 @@ type ImportConfig struct {
 	// transparency log proves it holds the bundle's bytes (import
 	// --log-key, logcheck).
 	CheckLogged func(ctx context.Context, id packageid.ID, sha256 string) error
+	// After is the summary of the bundle imported just before this one in
+	// the same command: an incremental bundle must follow it, and what it
+	// published counts as present even before the store serves it.
+	After *Summary
+	// ChainWait is how long an incremental bundle's check waits for the
+	// store to serve its predecessors' revisions (default
+	// DefaultChainWait): a revision just published becomes visible at the
+	// store's next index refresh (serve --watch-interval).
+	ChainWait time.Duration
+	// OCI configures an import from an OCI registry (Bundle is then
+	// oci://HOST[:PORT]/REPO:TAG).
+	OCI OCISource
 }
 
 // ErrNoBundleKeyring refuses an import given the package keyring but not
@@ -48,8 +62,11 @@ type ImportConfig struct {
 // --bundle-keyring, never against the package keys.
 var ErrNoBundleKeyring = errors.New("--keyring verifies package signatures only; the bundle manifest is signed by an operator key (mirror --sign-key): pass its public key with --bundle-keyring FILE (the same file as --keyring only if that key really signs both)")
 
-// Import checks a bundle completely (Unpack), then publishes what the
-// store lacks. A bundle with any problem is refused (*BundleError) before
+// Import checks a bundle completely (Unpack), or an OCI artifact when
+// cfg.Bundle is oci://… (only the revisions the store lacks are
+// downloaded, each checked as Unpack checks a bundle's), and an
+// incremental bundle's chain (Follows), then publishes what the store
+// lacks. A bundle with any problem is refused (*BundleError) before
 // anything is published.
 func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	start := time.Now()
@@ -67,17 +84,30 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	m, err := Unpack(ctx, cfg.Bundle, dir, Keys{Bundle: cfg.BundleKeyring, Packages: cfg.Keyring})
+	r := &run{cfg: Config{To: cfg.To, Retry: cfg.Retry, Workers: cfg.Workers, Reporter: cfg.Reporter}}
+	var (
+		m       *Manifest
+		raw     []byte
+		present map[packageid.ID]bool
+	)
+	if IsOCI(cfg.Bundle) {
+		m, raw, present, err = r.pullOCI(ctx, cfg, dir)
+	} else {
+		m, raw, err = unpack(ctx, cfg.Bundle, dir, Keys{Bundle: cfg.BundleKeyring, Packages: cfg.Keyring})
+		if err == nil {
+			err = r.checkChain(ctx, cfg.Bundle, m, cfg.After, cfg.ChainWait)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	sum := &Summary{SearchURL: m.SearchURL, Selected: len(m.Packages)}
+	digest := sha256.Sum256(raw)
+	sum := &Summary{SearchURL: m.SearchURL, Selected: len(m.Packages), ManifestSHA256: hex.EncodeToString(digest[:]), chain: chainOf(m)}
 	defer func() { sum.Elapsed = time.Since(start) }()
 	revs := make([]Revision, len(m.Packages))
 	for i, e := range m.Packages {
 		revs[i] = Revision{Name: e.Name, Version: e.Version}
 	}
-	r := &run{cfg: Config{To: cfg.To, Retry: cfg.Retry, Workers: cfg.Workers, Reporter: cfg.Reporter}}
 	byID := map[string]Entry{}
 	for _, e := range m.Packages {
 		byID[e.ID().String()] = e
@@ -85,6 +115,11 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	err = r.eachWith(ctx, revs, sum, func(ctx context.Context, rev Revision, _ int) (progress.Result, error) {
 		e := byID[rev.ID().String()]
 		res := progress.Result{Dir: rev.ID().String(), ID: rev.ID()}
+		if present[rev.ID()] {
+			// Found in the store before its blobs were fetched.
+			res.Outcome = Present
+			return res, nil
+		}
 		ok, err := r.present(ctx, rev)
 		if err != nil {
 			res.Outcome, res.Reasons = Failed, []string{"already-published check: " + err.Error()}

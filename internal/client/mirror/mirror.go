@@ -49,6 +49,13 @@ type Config struct {
 	// Bundle is the bundle file to write. Its work folder is Bundle +
 	// ".partial" (see WorkDir).
 	Bundle string
+	// Since, with Bundle, makes an incremental bundle: the bundle (or
+	// extracted manifest.json) it follows; revisions listed there or in
+	// its predecessors are left out (see Follows).
+	Since string
+	// OCI, instead of To and Bundle, pushes the selection to an OCI
+	// registry (see OCITarget).
+	OCI *OCITarget
 	// SignKey signs the bundle's manifest (optional).
 	SignKey *signature.SigningKey
 	// Workers is the number of revisions handled at once (default
@@ -107,6 +114,14 @@ type Summary struct {
 	BundleSize     int64
 	BundleZipBytes int64
 	BundleUpToDate bool // the existing bundle already held the selection
+	// ManifestSHA256 is the sha256 of the imported bundle's manifest.json
+	// (imports only): ImportConfig.Previous of the next bundle of a chain.
+	ManifestSHA256 string
+	// OCIBlobsUploaded and OCIBlobsPresent count the blobs of a push to
+	// an OCI registry uploaded and found already there (OCI runs only).
+	OCIBlobsUploaded, OCIBlobsPresent int
+	// chain is every revision an imported bundle holds or requires.
+	chain map[packageid.ID]bool
 }
 
 // OK reports whether nothing failed.
@@ -126,14 +141,27 @@ type run struct {
 	fetch *Fetcher
 	work  string // bundle work folder
 	old   map[packageid.ID]Entry
+	// oldFollows is what the existing bundle follows.
+	oldFollows *Follows
+	// follows is recorded in an incremental bundle's manifest.
+	follows *Follows
 }
 
 // Run mirrors the selection. The error is non-nil when the run could not
 // complete (ErrFatal, a cancelled ctx); single revisions' failures are in
 // the summary.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
-	if cfg.To != nil && cfg.Bundle != "" || cfg.To == nil && cfg.Bundle == "" && !cfg.DryRun {
-		return nil, errors.New("mirror: exactly one of a target store and a bundle (a dry run may have neither)")
+	targets := 0
+	for _, set := range []bool{cfg.To != nil, cfg.Bundle != "", cfg.OCI != nil} {
+		if set {
+			targets++
+		}
+	}
+	if targets > 1 || targets == 0 && !cfg.DryRun {
+		return nil, errors.New("mirror: exactly one of a target store, a bundle and an OCI registry (a dry run may have none)")
+	}
+	if cfg.Since != "" && cfg.Bundle == "" {
+		return nil, errors.New("mirror: --since makes an incremental bundle: it needs a bundle")
 	}
 	if cfg.Keyring == nil || cfg.Keyring.Len() == 0 {
 		return nil, errors.New("mirror: a keyring with the upstream's public key is required")
@@ -163,6 +191,21 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	sum := &Summary{SearchURL: searchURL, Selected: len(revs)}
 	defer func() { sum.Elapsed = time.Since(start) }()
+	if cfg.Since != "" {
+		fl, have, err := loadSince(cfg.Since)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrFatal, err)
+		}
+		r.follows = fl
+		kept := revs[:0:0]
+		for _, rev := range revs {
+			if !have[rev.ID()] {
+				kept = append(kept, rev)
+			}
+		}
+		sum.Present += len(revs) - len(kept)
+		revs = kept
+	}
 
 	var oldSigned bool
 	if cfg.Bundle != "" {
@@ -179,6 +222,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 				}
 				r.old[e.ID()] = e
 			}
+			r.oldFollows = m.Follows
 			oldSigned = sig != nil
 		case errors.Is(err, os.ErrNotExist):
 		default:
@@ -191,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	if cfg.Bundle != "" && r.bundleUpToDate(revs, oldSigned) {
 		sum.BundleUpToDate = true
-		sum.Present = len(revs)
+		sum.Present += len(revs)
 		if fi, err := os.Stat(cfg.Bundle); err == nil {
 			sum.BundleSize = fi.Size()
 		}
@@ -221,9 +265,25 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			return sum, err
 		}
 	}
+	if cfg.OCI != nil {
+		// Not resumable as a bundle's work folder is: what is already in
+		// the registry is not uploaded again, whatever happens here.
+		dir, err := os.MkdirTemp(cfg.TempDir, "pkgstore-oci-*")
+		if err != nil {
+			return sum, fmt.Errorf("%w: work folder: %w", ErrFatal, err)
+		}
+		defer os.RemoveAll(dir)
+		r.work = dir
+		if err := os.MkdirAll(filepath.Join(dir, "packages"), 0o755); err != nil {
+			return sum, fmt.Errorf("%w: work folder: %w", ErrFatal, err)
+		}
+	}
 	err = r.each(ctx, revs, sum)
-	if err != nil || !sum.OK() || cfg.Bundle == "" {
+	if err != nil || !sum.OK() || cfg.Bundle == "" && cfg.OCI == nil {
 		return sum, err
+	}
+	if cfg.OCI != nil {
+		return sum, r.finishOCI(ctx, revs, sum)
 	}
 	return sum, r.finishBundle(revs, sum)
 }
@@ -231,7 +291,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 // bundleUpToDate: the existing bundle holds exactly the selection, signed
 // as asked, and no run is half done.
 func (r *run) bundleUpToDate(revs []Revision, oldSigned bool) bool {
-	if r.old == nil || len(r.old) != len(revs) || oldSigned != (r.cfg.SignKey != nil) {
+	if r.old == nil || len(r.old) != len(revs) || oldSigned != (r.cfg.SignKey != nil) || !sameFollows(r.oldFollows, r.follows) {
 		return false
 	}
 	if _, err := os.Stat(r.work); err == nil {
@@ -554,24 +614,34 @@ func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *F
 	return res, nil
 }
 
-// finishBundle writes the bundle from the work folder and removes it.
-func (r *run) finishBundle(revs []Revision, sum *Summary) error {
+// manifest of the revisions in the work folder.
+func (r *run) manifest(revs []Revision, sum *Summary) (*Manifest, error) {
 	m := &Manifest{
 		Format:    ManifestFormat,
 		Source:    r.cfg.From,
 		SearchURL: sum.SearchURL,
 		Created:   r.cfg.Now().UTC().Truncate(time.Second),
 		Selection: r.cfg.Filters,
+		Follows:   r.follows,
 	}
 	for _, rev := range revs {
 		e, ok := r.done(rev.ID())
 		if !ok {
-			return fmt.Errorf("%s: not in the work folder %s", rev.ID(), r.work)
+			return nil, fmt.Errorf("%s: not in the work folder %s", rev.ID(), r.work)
 		}
 		m.Packages = append(m.Packages, *e)
 		sum.BundleZipBytes += e.Size
 	}
 	sortEntries(m.Packages)
+	return m, nil
+}
+
+// finishBundle writes the bundle from the work folder and removes it.
+func (r *run) finishBundle(revs []Revision, sum *Summary) error {
+	m, err := r.manifest(revs, sum)
+	if err != nil {
+		return err
+	}
 	if err := writeBundle(r.cfg.Bundle, m, r.work, r.cfg.SignKey); err != nil {
 		var d *damagedError
 		if errors.As(err, &d) {

@@ -45,9 +45,16 @@ const (
 	// not recorded one by one (Suppressed, WindowStart, WindowEnd; see
 	// Refusals).
 	TokenRefusalsSuppressed Event = "token_refusals_suppressed"
+	// Resigned: `pkgstore resign` (or mirror --resign-key) replaced a
+	// revision's served signature with the store key's (KeyID,
+	// Fingerprint: the new key; Reasons: what vouched for the zip).
+	Resigned Event = "resigned"
+	// ResignRefused: a revision resign left alone because nothing trusted
+	// vouches for its zip any more (Reasons).
+	ResignRefused Event = "resign_refused"
 )
 
-var knownEvents = map[Event]bool{Received: true, Published: true, Refused: true, Passed: true, Yanked: true, Unyanked: true, TokenRefused: true, TokenRefusalsSuppressed: true}
+var knownEvents = map[Event]bool{Received: true, Published: true, Refused: true, Passed: true, Yanked: true, Unyanked: true, TokenRefused: true, TokenRefusalsSuppressed: true, Resigned: true, ResignRefused: true}
 
 // Record is one audit event (the wire shape is api's).
 type Record = api.AuditRecord

@@ -229,7 +229,7 @@ func (s *SigningKey) Fingerprint() string { return fingerprint(s.entity) }
 func LoadSigningKey(r io.Reader, passphrase []byte) (*SigningKey, error) {
 	el, err := openpgp.ReadArmoredKeyRing(r)
 	if err != nil {
-		return nil, fmt.Errorf("read private key: %w", err)
+		return nil, fmt.Errorf("read private key (want an armored OpenPGP private key, as gpg --armor --export-secret-keys writes): %w", err)
 	}
 	for _, e := range el {
 		if e.PrivateKey == nil {

@@ -264,6 +264,12 @@ func TestBrowser(t *testing.T) {
 		if got := eval[string](t, ctx, `Array.from(document.querySelectorAll('.card-link')).map(a => a.getAttribute('href')).join(' ')`); !strings.Contains(got, "/ui/package/nginx/") {
 			t.Errorf("q=stubstatus (an nginx data stream): %s", got)
 		}
+		// So are the field names of a README's exported-fields tables.
+		do("search exported field", chromedp.Navigate(site.URL+"/ui/?q=status.uptime.server_uptime"), chromedp.WaitVisible(css(".cards")))
+		if got := eval[string](t, ctx, `Array.from(document.querySelectorAll('.card-link')).map(a => a.getAttribute('href')).join(' ')`); !strings.Contains(got, "/ui/package/apache/") {
+			t.Errorf("q=status.uptime.server_uptime (a field of apache's README): %s", got)
+		}
+		shot("02c-search-exported-field")
 	}
 
 	// An empty store says how to publish, not that nothing matches.

@@ -8,47 +8,43 @@ import (
 	"pkgstore/internal/pkg/packageid"
 )
 
-// Bounds of the publication dates kept; when full the cache starts over.
-const maxKeptDates = 1 << 16
+// Bounds of the per-revision facts kept; when full a cache starts over.
+const maxKept = 1 << 16
 
-// maxDateReads bounds the provenance records read at once for one page.
-const maxDateReads = 8
+// maxRecordReads bounds the records one page reads at once.
+const maxRecordReads = 8
 
-// dateCache keeps the publication date of each revision (the provenance
-// record's time; zero when none was recorded). A published revision's date
-// never changes, so it is kept across index snapshots.
-type dateCache struct {
+// revisionFacts keeps one fact of each revision that is read from a record
+// of the store (a publication date, the field names of its README) and
+// never changes once published, so it is kept across index snapshots.
+type revisionFacts[V any] struct {
 	mu sync.Mutex
-	m  map[packageid.ID]time.Time
+	m  map[packageid.ID]V
 }
 
-// published returns the publication dates of ids that the store recorded,
-// reading the records not yet kept (a few at a time). failed reports that
-// a record could not be read: the page shows no date for it and is not
-// cached.
-func (h *Handler) published(ctx context.Context, ids []packageid.ID) (dates map[packageid.ID]time.Time, failed bool) {
-	dates = make(map[packageid.ID]time.Time, len(ids))
-	if h.cfg.Artifacts == nil {
-		return dates, false
-	}
+// get returns the facts of ids, reading with load (a few at a time) those
+// not yet kept. A failed load is not kept and sets failed: the page shows
+// nothing for that revision and is not cached.
+func (k *revisionFacts[V]) get(ctx context.Context, ids []packageid.ID, load func(context.Context, packageid.ID) (V, error)) (facts map[packageid.ID]V, failed bool) {
+	facts = make(map[packageid.ID]V, len(ids))
 	var missing []packageid.ID
-	h.dates.mu.Lock()
+	k.mu.Lock()
 	for _, id := range ids {
-		if t, ok := h.dates.m[id]; ok {
-			dates[id] = t
+		if v, ok := k.m[id]; ok {
+			facts[id] = v
 		} else {
 			missing = append(missing, id)
 		}
 	}
-	h.dates.mu.Unlock()
+	k.mu.Unlock()
 	if len(missing) == 0 {
-		return dates, false
+		return facts, false
 	}
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, maxDateReads)
-		read = map[packageid.ID]time.Time{}
+		sem  = make(chan struct{}, maxRecordReads)
+		read = map[packageid.ID]V{}
 	)
 	for _, id := range missing {
 		wg.Add(1)
@@ -56,29 +52,51 @@ func (h *Handler) published(ctx context.Context, ids []packageid.ID) (dates map[
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			rec, err := h.cfg.Artifacts.Artifact(ctx, id)
+			v, err := load(ctx, id)
 			mu.Lock()
 			defer mu.Unlock()
-			switch {
-			case err != nil:
-				h.log.Warn("provenance record unavailable", "package", id.String(), "err", err)
+			if err != nil {
 				failed = true
-			case rec == nil:
-				read[id] = time.Time{}
-			default:
-				read[id] = rec.Published
+				return
 			}
+			read[id] = v
 		}()
 	}
 	wg.Wait()
-	h.dates.mu.Lock()
-	defer h.dates.mu.Unlock()
-	if h.dates.m == nil || len(h.dates.m)+len(read) > maxKeptDates {
-		h.dates.m = map[packageid.ID]time.Time{}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil || len(k.m)+len(read) > maxKept {
+		k.m = map[packageid.ID]V{}
 	}
-	for id, t := range read {
-		h.dates.m[id] = t
-		dates[id] = t
+	for id, v := range read {
+		k.m[id] = v
+		facts[id] = v
 	}
-	return dates, failed
+	return facts, failed
+}
+
+// forget drops what is kept of id (its record has just been written).
+func (k *revisionFacts[V]) forget(id packageid.ID) {
+	k.mu.Lock()
+	delete(k.m, id)
+	k.mu.Unlock()
+}
+
+// published returns the publication dates of ids that the store recorded
+// (the provenance record's time; zero when none was recorded).
+func (h *Handler) published(ctx context.Context, ids []packageid.ID) (map[packageid.ID]time.Time, bool) {
+	if h.cfg.Artifacts == nil {
+		return map[packageid.ID]time.Time{}, false
+	}
+	return h.dates.get(ctx, ids, func(ctx context.Context, id packageid.ID) (time.Time, error) {
+		rec, err := h.cfg.Artifacts.Artifact(ctx, id)
+		switch {
+		case err != nil:
+			h.log.Warn("provenance record unavailable", "package", id.String(), "err", err)
+			return time.Time{}, err
+		case rec == nil:
+			return time.Time{}, nil
+		}
+		return rec.Published, nil
+	})
 }

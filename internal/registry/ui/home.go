@@ -241,14 +241,37 @@ func (h *Handler) home(ctx context.Context, cat *catalog.Catalog, q homeQuery) (
 		rank int
 		id   packageid.ID
 	}
-	var matches []match
+	var (
+		matches []match
+		failed  bool
+	)
+	candidates := make([]match, 0, len(hits))
+	var unmatched []packageid.ID
 	for _, hit := range hits {
 		sm, err := h.cache.summary(cat, hit.Rev)
 		if err != nil {
 			h.log.Error("home", "err", err)
 			continue
 		}
-		rank := sm.rank(needle)
+		m := match{sm, sm.rank(needle), hit.Rev.ID}
+		if m.rank < 0 {
+			unmatched = append(unmatched, m.id)
+		}
+		candidates = append(candidates, m)
+	}
+	if len(unmatched) > 0 {
+		// The README's exported fields rank with data streams; they are
+		// read (once per revision) only for what matched nothing else.
+		var fields map[packageid.ID]string
+		fields, failed = h.fieldNames(ctx, unmatched)
+		for i, m := range candidates {
+			if m.rank < 0 && fieldMatch(fields[m.id], needle) {
+				candidates[i].rank = rankStreams
+			}
+		}
+	}
+	for _, m := range candidates {
+		sm, rank := m.sm, m.rank
 		if rank < 0 {
 			continue
 		}
@@ -258,7 +281,7 @@ func (h *Handler) home(ctx context.Context, cat *catalog.Catalog, q homeQuery) (
 		if q.Category != "" && !inCategory(sm.cats, q.Category) {
 			continue
 		}
-		matches = append(matches, match{sm, rank, hit.Rev.ID})
+		matches = append(matches, m)
 	}
 	order := q.order()
 	for _, o := range sortOrders {
@@ -274,13 +297,14 @@ func (h *Handler) home(ctx context.Context, cat *catalog.Catalog, q homeQuery) (
 		return strings.Compare(a.sm.card.Name, b.sm.card.Name)
 	}
 	var dates map[packageid.ID]time.Time
-	failed := false
 	if order == "updated" {
 		ids := make([]packageid.ID, len(matches))
 		for i, m := range matches {
 			ids[i] = m.id
 		}
-		dates, failed = h.published(ctx, ids)
+		var f bool
+		dates, f = h.published(ctx, ids)
+		failed = failed || f
 	}
 	slices.SortStableFunc(matches, func(a, b match) int {
 		switch order {
@@ -316,7 +340,9 @@ func (h *Handler) home(ctx context.Context, cat *catalog.Catalog, q homeQuery) (
 		for i, m := range shown {
 			ids[i] = m.id
 		}
-		dates, failed = h.published(ctx, ids)
+		var f bool
+		dates, f = h.published(ctx, ids)
+		failed = failed || f
 	}
 	for _, m := range shown {
 		c := m.sm.card
@@ -385,7 +411,8 @@ func newSummary(rev *catalog.Revision, bp *packagedoc.BasePackage) *summary {
 
 // rank places s in the results of the lower-case text needle: 0 its name
 // is the text, 1 its name or title holds it, 2 its description, 3 a data
-// stream or field name; -1 it does not match. Every package matches an
+// stream or discovery field name; -1 it does not match (the README's
+// exported field names, read from the store, are checked after). Every package matches an
 // empty text, with rank 0.
 func (s *summary) rank(needle string) int {
 	switch {
@@ -396,10 +423,13 @@ func (s *summary) rank(needle string) int {
 	case strings.Contains(s.desc, needle):
 		return 2
 	case strings.Contains(s.streams, needle):
-		return 3
+		return rankStreams
 	}
 	return -1
 }
+
+// rankStreams is the rank of a match in a data stream or a field name.
+const rankStreams = 3
 
 // packageCategories are the categories of a package and of its policy
 // templates, each once.

@@ -464,6 +464,8 @@ func (h *Handler) record(ctx, wait context.Context, id packageid.ID, doc *packag
 			if err != nil {
 				// Shown all the same; rendered again by the next process.
 				h.log.Warn("store rendered package text", "package", id.String(), "err", err)
+			} else {
+				h.fields.forget(id) // searched from the record from now on
 			}
 		}
 		return rec, nil

@@ -35,9 +35,11 @@ func rankingStore(t *testing.T) *server.Server {
 		"beta_pkg/1.0.0/data_stream/heartbeat_lines/fields/base-fields.yml": "- name: data_stream.type\n  type: constant_keyword\n  description: Data stream type.\n",
 		"other/1.0.0/manifest.yml":                                          m("other", "Other", "Unrelated"),
 	})
-	for _, n := range []string{"nginx", "log", "syslog_router", "alpha", "beta_pkg", "other"} {
+	for _, n := range []string{"nginx", "log", "syslog_router", "alpha", "beta_pkg"} {
 		treetest.Write(t, dir, map[string]string{n + "/1.0.0/docs/README.md": "# " + n + "\n"})
 	}
+	// Other's README lists its exported fields, as elastic-package writes them.
+	treetest.Write(t, dir, map[string]string{"other/1.0.0/docs/README.md": "# other\n\n**Exported fields**\n\n| Field | Description | Type |\n|---|---|---|\n| other.quux_latency_ms | Latency. | long |\n"})
 	publishFolders(t, s, dir)
 	later := t.TempDir()
 	treetest.Write(t, later, map[string]string{"zulu/1.0.0/manifest.yml": m("zulu", "Zulu", "Newest of all"), "zulu/1.0.0/docs/README.md": "# zulu\n"})
@@ -57,11 +59,11 @@ func cards(body string) string {
 
 // TestSearchRanking: a text search lists the package of that exact name
 // first, then names and titles holding it, then descriptions, then data
-// stream names; results are paged and can be sorted by name or by
+// stream names and the README's exported field names; results are paged and can be sorted by name or by
 // publication date.
 func TestSearchRanking(t *testing.T) {
 	srv := rankingStore(t)
-	h, err := ui.New(ui.Config{Catalog: srv.Registry.Catalog, Public: srv.Buckets.Public, PageSize: 2, Artifacts: artifactsOf(srv)})
+	h, err := ui.New(ui.Config{Catalog: srv.Registry.Catalog, Public: srv.Buckets.Public, Internal: srv.Buckets.Internal, PageSize: 2, Artifacts: artifactsOf(srv)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +93,8 @@ func TestSearchRanking(t *testing.T) {
 	for _, c := range []struct{ url, want string }{
 		{"/ui/?q=log", "Custom files,Syslog router|Alpha,Nginx"},
 		{"/ui/?q=heartbeat", "Beta"},
+		{"/ui/?q=QUUX_latency", "Other"}, // a field of its README's exported-fields table
+		{"/ui/?q=latency.", ""},
 		{"/ui/?q=LOG&sort=name", "Alpha,Custom files|Nginx,Syslog router"},
 		{"/ui/?sort=updated", "Zulu,"},
 		{"/ui/?sort=name", "Alpha,Beta|Custom files,Nginx|Other,Syslog router|Zulu"},

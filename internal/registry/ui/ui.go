@@ -133,12 +133,13 @@ type Config struct {
 
 // Handler serves the catalog. It is safe for concurrent use.
 type Handler struct {
-	cfg   Config
-	log   *slog.Logger
-	tmpl  *template.Template
-	cache pageCache
-	parts partsCache
-	dates dateCache
+	cfg    Config
+	log    *slog.Logger
+	tmpl   *template.Template
+	cache  pageCache
+	parts  partsCache
+	dates  revisionFacts[time.Time]
+	fields revisionFacts[string] // lower-case exported field names of the README, NUL-separated
 
 	flights     flightGroup   // renders in progress
 	renderSlots chan struct{} // renders the catalog runs at once
