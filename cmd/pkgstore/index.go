@@ -12,6 +12,7 @@ import (
 func newIndexCmd() *cobra.Command {
 	var cfg storage.Config
 	var logLevel string
+	var trust server.TrustConfig
 	cmd := &cobra.Command{
 		Use:   "index",
 		Short: "Run one indexing pass: make the search index hold every published package",
@@ -34,6 +35,9 @@ on a schedule. ` + "`pkgstore index` and `pkgstore job index`" + ` are the same 
 			}
 			defer b.Close()
 			ix := server.NewIndexer(b, log) // serve's: yanked revisions stay out
+			if _, err := server.SignIndexer(ix, b, trust, log); err != nil {
+				return usageError("%v", err)
+			}
 			res, err := ix.Index(cmd.Context())
 			if err != nil {
 				return unreachable(err)
@@ -47,6 +51,7 @@ on a schedule. ` + "`pkgstore index` and `pkgstore job index`" + ` are the same 
 		},
 	}
 	storageFlags(cmd.Flags(), &cfg)
+	indexSigningFlags(cmd.Flags(), &trust)
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

@@ -123,6 +123,7 @@ submissions stay queued).`,
 	f.DurationVar(&timeout, "timeout", 15*time.Minute, "stop after this long: what is unfinished goes back to the queue (exit 2)")
 	f.DurationVar(&cfg.HTTP.ShutdownGrace, "shutdown-grace", 10*time.Second, "at --timeout or SIGTERM, time the publications in progress get to finish")
 	f.BoolVar(&indexAfter, "index", false, "when something was published, run one indexing pass (job index) before exiting")
+	indexSigningFlags(f, &cfg.Trust)
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text, or ecs (JSON with Elastic Common Schema field names)")
 	return cmd

@@ -26,6 +26,7 @@ func newMirrorCmd() *cobra.Command {
 		maxZip, minRate, format         string
 		mirrorLog                       logKeyFlag
 		plainHTTP                       bool
+		indexFlags                      mirrorIndexFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --from URL (--to URL --token T | --to oci://HOST/REPO:TAG | --bundle FILE [--since OLD]) --keyring KEY",
@@ -109,6 +110,9 @@ on stdout, the lines on stderr.`,
 			if cfg.CheckLogged, err = mirrorLog.checker(cfg.From); err != nil {
 				return err
 			}
+			if cfg.Index, err = indexFlags.check(cfg.Bundle); err != nil {
+				return err
+			}
 			if mirror.IsOCI(toURL) {
 				if _, err := mirror.ParseOCIRef(toURL, plainHTTP); err != nil {
 					return usageError("--to: %v", err)
@@ -162,6 +166,7 @@ on stdout, the lines on stderr.`,
 	f.StringVar(&token, "token", "", "target store's publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringVar(&cfg.Bundle, "bundle", "", "write an offline bundle FILE instead")
 	f.StringArrayVar(&keyrings, "keyring", nil, "armored public keys the upstream signs with (repeatable)")
+	indexFlags.add(f)
 	f.StringVar(&signKey, "sign-key", "", "armored private key (an operator's, not a package signer's) that signs the bundle's manifest; import checks it with --bundle-keyring")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding --sign-key's passphrase")
 	fl := &cfg.Filters

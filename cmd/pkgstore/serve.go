@@ -43,6 +43,20 @@ func newFormatLogger(format, level string) (*slog.Logger, error) {
 	return l, nil
 }
 
+// newBufferedLogger is newFormatLogger writing through a buffer (flushed
+// within logging.FlushInterval, at once for warnings and errors), so that
+// an access line is not a write(2) per request; the caller closes it.
+func newBufferedLogger(format, level string) (*slog.Logger, *logging.Buffered, error) {
+	if _, err := logging.ParseLevel(level); err != nil {
+		return nil, nil, usageError("--log-level: %v", err)
+	}
+	l, b, err := logging.NewBuffered(os.Stderr, format, level, registry.DefaultServiceName, registry.ServiceVersion)
+	if err != nil {
+		return nil, nil, usageError("--log-format: %v", err)
+	}
+	return l, b, nil
+}
+
 // configDefaults fills each flag the command line did not set from its
 // PKGSTORE_<FLAG> variable, then from the --config YAML file (keys are
 // flag names), so that replicas can share configuration.
@@ -84,10 +98,11 @@ another process.`,
 			if err := configDefaults(cmd.Flags()); err != nil {
 				return err
 			}
-			log, err := newFormatLogger(logFormat, logLevel)
+			log, logs, err := newBufferedLogger(logFormat, logLevel)
 			if err != nil {
 				return err
 			}
+			defer logs.Close()
 			cfg.Logger = log
 			if cfg.TLS.MinVersion, err = server.ParseTLSVersion(tlsMin); err != nil {
 				return usageError("--tls-min-version: %v", err)
@@ -169,6 +184,7 @@ another process.`,
 	lim.add(f)
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")
 	f.BoolVar(&cfg.ReadOnly, "read-only", false, "only serve: no publishing API, no indexer")
+	trustFlags(f, &cfg.Trust)
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error (env PKGSTORE_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", "text", "text, or ecs: JSON with Elastic Common Schema field names as EPR's ecs log type (env PKGSTORE_LOG_FORMAT)")
 	f.StringVar(&cfg.TLS.CertFile, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (env PKGSTORE_TLS_CERT)")
@@ -187,7 +203,7 @@ another process.`,
 	cfg.Registry.AddFlags(f)
 	f.StringVar(&cfg.Proxy.Upstream, "proxy-to", "", "EPR's proxy mode: merge this registry's packages with the local ones (docs/registry.md)")
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
-	proxyBounds = proxyCacheFlags(f, &cfg.Proxy)
+	proxyBounds = proxyCacheFlags(f, &cfg)
 	f.StringArrayVar(&cfg.PackagePaths, "package-path", nil, "EPR's package_paths: serve the zips (NAME-VERSION.zip + .zip.sig) and NAME/VERSION/ folders under DIR in place, read-only, beside the store (repeatable; the first path wins a duplicate; docs/package-paths.md)")
 	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "the package paths' own cache folder, so that a restart over unchanged folders reads no package again (default: DATA/package-paths-cache)")
 	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")

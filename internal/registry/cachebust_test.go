@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -77,5 +78,35 @@ func TestCacheBustingCompressedFast(t *testing.T) {
 	}
 	if !reg.SearchCachedForTest(hot) {
 		t.Error("1000 distinct queries asked once pushed a hot query out of the cache")
+	}
+}
+
+// TestPackageSearchesCached: Kibana asks /search?package=NAME for every
+// installed package on each Fleet page (20+ per page, kibana #160130) and
+// EPR renders each anew; here each is cached from its second request, in
+// every spelling Kibana uses, with the same body as the first.
+func TestPackageSearchesCached(t *testing.T) {
+	f := eprStore(t)
+	base, reg := f.store.URL, f.store.Server.Registry
+	all := get(t, base, "GET", "/search?all=true&prerelease=true", nil)
+	var list []struct{ Name string }
+	if err := json.Unmarshal(all.Body.Bytes(), &list); err != nil || len(list) == 0 {
+		t.Fatalf("listing: %v (%d)", err, len(list))
+	}
+	names := map[string]bool{}
+	for _, p := range list {
+		names[p.Name] = true
+	}
+	for name := range names {
+		for _, q := range []string{"package=" + name, "package=" + name + "&prerelease=true", "package=" + name + "&kibana.version=8.15.0&prerelease=false"} {
+			first := get(t, base, "GET", "/search?"+q, nil)
+			second := get(t, base, "GET", "/search?"+q, nil)
+			if first.Code != 200 || second.Code != 200 || !bytes.Equal(first.Body.Bytes(), second.Body.Bytes()) {
+				t.Fatalf("%s: %d then %d, bodies equal %v", q, first.Code, second.Code, bytes.Equal(first.Body.Bytes(), second.Body.Bytes()))
+			}
+			if !reg.SearchCachedForTest(q) {
+				t.Errorf("/search?%s not cached after two requests", q)
+			}
+		}
 	}
 }

@@ -14,8 +14,11 @@ import (
 // Health is the /health?verbose=true answer: whether an index is loaded,
 // which, and how old it is.
 type Health struct {
-	// Status is "ok", "loading" (no index loaded yet) or "unavailable"
-	// (a bucket is unreachable); /health answers 503 unless "ok".
+	// Status is "ok", "loading" (no index loaded yet), "unavailable"
+	// (a bucket is unreachable), "expired" (the signed index statement
+	// served is past its expiry, docs/trust.md) or "degraded" (proxy
+	// mode's upstream fails: local data serves); /health answers 503
+	// unless "ok" or "degraded".
 	Status string `json:"status"`
 	// Version is the running pkgstore build (module version and VCS
 	// revision), when the server was given it.
@@ -28,6 +31,11 @@ type Health struct {
 	// store). A tokens file that fails does not make the store unhealthy:
 	// reads are served, publishing fails closed; it shows here.
 	Tokens *tokens.Health `json:"tokens,omitempty"`
+	// Upstream is proxy mode's upstream (upstreamhealth.go): an upstream
+	// that fails makes the status "degraded", never the answer a 503.
+	Upstream *UpstreamHealth `json:"upstream,omitempty"`
+	// Trust is the signed index statement's state (with --index-keyring).
+	Trust *TrustHealth `json:"trust,omitempty"`
 }
 
 // ReportTokens adds the tokens' state to /health?verbose=true (the server
@@ -81,6 +89,14 @@ func (r *Registry) HealthNow() Health {
 	if down != "" {
 		h.Status, h.Reason = "unavailable", down
 	}
+	h.Trust = r.trustHealth()
+	if why := r.trustProblem(); why != "" && down == "" {
+		h.Status, h.Reason = "expired", why
+	}
+	h.Upstream = r.upstreamHealth()
+	if h.Status == "ok" && h.Upstream != nil && h.Upstream.State != "closed" {
+		h.Status, h.Reason = StatusDegraded, "upstream "+h.Upstream.State+": "+h.Upstream.LastError
+	}
 	at := s.loadedAt.UTC()
 	h.Index.LoadedAt = &at
 	// Cursors written by an indexer are nanosecond timestamps; others
@@ -110,7 +126,9 @@ func (r *Registry) unreachable() string {
 
 // Healthy reports whether /health answers 200: an index is loaded and both
 // buckets answered their last probe.
-func (r *Registry) Healthy() bool { return r.Ready() && r.unreachable() == "" }
+func (r *Registry) Healthy() bool {
+	return r.Ready() && r.unreachable() == "" && r.trustProblem() == ""
+}
 
 // serveHealth answers /health as EPR does when healthy (200 with no
 // body), 503 before the first index load and while a bucket is
@@ -126,6 +144,8 @@ func (r *Registry) serveHealth(w http.ResponseWriter, req *http.Request) {
 		switch {
 		case !r.Ready():
 			http.Error(w, "index not loaded yet", code)
+		case code != http.StatusOK && r.unreachable() == "":
+			http.Error(w, "index statement expired (details: /health?verbose=true)", code)
 		case code != http.StatusOK:
 			http.Error(w, "bucket unreachable (details: /health?verbose=true)", code)
 		}

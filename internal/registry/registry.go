@@ -14,6 +14,7 @@ import (
 	"pkgstore/internal/govern/tokens"
 	"pkgstore/internal/pkg/packagedoc"
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/registry/httpenc"
@@ -74,6 +75,11 @@ type Config struct {
 	// NAME-VERSION, as EPR's storage indexer comes first), and served from
 	// their folders. LocalChanged swaps in what its watcher found.
 	Local *pkgpath.Set
+	// IndexKeyring, if set, makes every new cursor pass its signed index
+	// statement first (serve --index-keyring, trust.go); OnIndexRefused
+	// counts the cursors refused, by kind.
+	IndexKeyring   *signature.Keyring
+	OnIndexRefused func(kind string)
 }
 
 // Hidden holds revisions that are published but not in the index.
@@ -104,8 +110,13 @@ type Registry struct {
 	loadErr atomic.Pointer[string]
 	// tokens reports the publishing tokens' state for /health (nil: none).
 	tokens atomic.Pointer[func() tokens.Health]
+	// upstream reports proxy mode's upstream for /health (nil: none).
+	upstream atomic.Pointer[func() UpstreamHealth]
 
-	reloadMu sync.Mutex // one reload at a time; waiters coalesce onto it
+	reloadMu sync.Mutex  // one reload at a time; waiters coalesce onto it
+	trust    *indexTrust // nil without Config.IndexKeyring
+	// snapCache is the last index snapshot served (trustapi.go).
+	snapCache atomic.Pointer[snapshotCache]
 }
 
 // snapshot is one catalog plus the caches derived from it; swapped as a
@@ -176,6 +187,9 @@ func New(cfg Config) (*Registry, error) {
 		cfg.Logger = slog.Default()
 	}
 	r := &Registry{cfg: cfg, buckets: cfg.Buckets, log: cfg.Logger}
+	if cfg.IndexKeyring != nil {
+		r.trust = &indexTrust{kr: cfg.IndexKeyring, onRefused: cfg.OnIndexRefused, now: time.Now}
+	}
 	body, err := packagedoc.Marshal(map[string]string{"service.name": cfg.ServiceName, "service.version": ServiceVersion})
 	if err != nil {
 		return nil, err
@@ -234,7 +248,12 @@ func (r *Registry) Reload(ctx context.Context) error {
 		return fmt.Errorf("reload index: %w", err)
 	}
 	r.internalDown.Store(nil)
-	next, err := catalog.UpdateTo(ctx, r.buckets.Internal, base, latest)
+	var next *catalog.Catalog
+	if r.trust != nil {
+		next, err = r.trustedUpdate(ctx, base, latest)
+	} else {
+		next, err = catalog.UpdateTo(ctx, r.buckets.Internal, base, latest)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.loadErr.Store(ptr("index: " + err.Error()))

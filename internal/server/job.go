@@ -82,6 +82,10 @@ func NewJob(ctx context.Context, cfg Config) (*Job, error) {
 	}
 	j.Publisher = p
 	j.Indexer = NewIndexer(b, cfg.Logger)
+	if _, err := SignIndexer(j.Indexer, b, cfg.Trust, cfg.Logger); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return j, nil
 }
 

@@ -11,19 +11,20 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"pkgstore/internal/api"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"pkgstore/internal/api"
 	"pkgstore/internal/client"
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish/index"
 	"pkgstore/internal/server"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/processtest"
 	"pkgstore/internal/testkit/servertest"
 	"pkgstore/internal/testkit/sigtest"
 	"pkgstore/internal/testkit/ziptest"
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PKGSTORE_TEST_SERVE") == "1" {
 		os.Exit(serveChild())
 	}
-	os.Exit(m.Run())
+	processtest.Main(m) // stops process-wide fixtures (the shared Azurite)
 }
 
 // crashExit is the exit code of a child killed by an injected crash.

@@ -26,6 +26,7 @@ import (
 	"pkgstore/internal/pkg/signature"
 	"pkgstore/internal/publish"
 	"pkgstore/internal/publish/index"
+	"pkgstore/internal/publish/indexsig"
 	"pkgstore/internal/publish/publishapi"
 	"pkgstore/internal/publish/ratelimit"
 	"pkgstore/internal/registry"
@@ -90,6 +91,10 @@ type Config struct {
 	UploadRateWindow   time.Duration
 	// Proxy, if its Upstream is set, runs EPR's proxy mode (internal/registry/proxy).
 	Proxy ProxyConfig
+	// StaleWhileRevalidate and StaleIfError, when positive, are added to
+	// the Cache-Control of cacheable registry answers, for CDNs
+	// (cachedirectives.go; off by default, as in EPR).
+	StaleWhileRevalidate, StaleIfError time.Duration
 	// NoUI turns the web catalog at /ui/ off.
 	NoUI bool
 	// PackagePaths are EPR's package_paths: folders of zips and unpacked
@@ -112,6 +117,8 @@ type Config struct {
 	// PprofAddr, if set, serves net/http/pprof at /debug/pprof/ there
 	// (EPR's -httpprof): never on the public listener.
 	PprofAddr string
+	// Trust configures the signed index statements (trust.go).
+	Trust TrustConfig
 }
 
 // ProxyConfig configures proxy mode.
@@ -133,6 +140,12 @@ type ProxyConfig struct {
 	// MaxBytes bounds what the revisions the cache published take in the
 	// store (0: no bound); the least recently used are evicted.
 	MaxBytes int64
+	// Timeout, MaxFails, FailTimeout and StaleMaxBytes are the
+	// upstream's failure handling (zero: proxy's defaults): see
+	// proxy.Config.
+	Timeout, FailTimeout time.Duration
+	MaxFails             int
+	StaleMaxBytes        int64
 }
 
 // Server is a configured store.
@@ -158,7 +171,8 @@ type Server struct {
 	handler http.Handler
 	proxy   *proxy.Proxy // nil without proxy mode
 	log     *slog.Logger
-	tls     *tls.Config // nil: plain HTTP
+	tls     *tls.Config      // nil: plain HTTP
+	issuer  *indexsig.Issuer // nil without an index signing key
 }
 
 // New opens the buckets and builds every part; nothing runs until Serve.
@@ -198,6 +212,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		rcfg.Local = s.Local
 	}
+	if err := s.trustRegistry(&rcfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if s.Registry, err = registry.New(rcfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("registry: %w", err)
@@ -215,7 +233,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			b.Close()
 			return nil, err
 		}
-		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(withLog(s.Log, h))))
+		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(withLog(s.Log, s.withTrust(h)))))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -228,6 +246,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
 	s.Indexer.Check = catalog.Check
 	s.Indexer.Hidden = s.Yanks.Hidden
+	if s.issuer, err = SignIndexer(s.Indexer, b, cfg.Trust, cfg.Logger); err != nil {
+		b.Close()
+		return nil, err
+	}
 	s.Yanks.OnChange = func(packageid.ID) { s.Indexer.Trigger() }
 	s.Indexer.OnPass = func(res index.Result, took time.Duration, err error) {
 		s.Metrics.ObserveIndexPass(res.Moved, res.Total, took, err)
@@ -291,6 +313,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			logh.ServeHTTP(w, r)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, registry.TrustPrefix) {
+			s.Registry.ServeTrust(w, r)
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/api/v1/") {
 			gov.ServeHTTP(w, r)
 			return
@@ -307,9 +333,10 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 		if pc.Cache {
 			return nil, errors.New("--proxy-cache needs --proxy-to")
 		}
-		return reg, nil
+		return withCacheDirectives(reg, s.cfg.StaleWhileRevalidate, s.cfg.StaleIfError), nil
 	}
-	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log}
+	cfg := proxy.Config{Upstream: pc.Upstream, Local: reg, Retry: pc.Retry, Logger: s.log,
+		Timeout: pc.Timeout, MaxFails: pc.MaxFails, FailTimeout: pc.FailTimeout, StaleMaxBytes: pc.StaleMaxBytes}
 	if pc.Cache {
 		cfg.Cache = &proxy.Cache{Keyring: keyring, Publish: s.publishLegacy, TempDir: pc.TempDir, TempBytes: pc.TempBytes,
 			MaxZipSize: s.cfg.MaxUploadSize, PullTimeout: pc.PullTimeout, MinRate: pc.MinRate, StallWindow: pc.StallWindow,
@@ -317,10 +344,13 @@ func (s *Server) withProxy(reg *registry.Registry, keyring *signature.Keyring) (
 			MaxBytes: pc.MaxBytes, Footprint: s.Publisher.Footprint, Evict: s.evict, Records: s.Buckets.Internal}
 	}
 	p, err := proxy.New(cfg)
-	if err == nil {
-		s.proxy = p
+	if err != nil {
+		return nil, err
 	}
-	return p, err
+	s.proxy = p
+	reg.ReportUpstream(p.Health)
+	s.Metrics.WatchUpstream(p.Stats)
+	return withCacheDirectives(p, s.cfg.StaleWhileRevalidate, s.cfg.StaleIfError), nil
 }
 
 // publishLegacy publishes a revision already published elsewhere (no
@@ -430,6 +460,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.refusals.Run(refusalsCtx) }()
 		run(s.Indexer.Run)
+		if s.issuer != nil {
+			run(s.resignLoop)
+		}
 		run(s.Publisher.Run)
 	}
 	// Uploads extend their own connection's deadlines (publishapi), so the

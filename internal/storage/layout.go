@@ -1,6 +1,10 @@
 package storage
 
-import "pkgstore/internal/pkg/packageid"
+import (
+	"fmt"
+
+	"pkgstore/internal/pkg/packageid"
+)
 
 // Object keys of the public bucket (architecture.md §3). The real EPR reads
 // this layout, so it must not change.
@@ -83,3 +87,25 @@ func IndexInfoKey(cursor string) string { return IndexInfoPrefix + cursor + ".js
 // record: the run, its key and the last revision done, so that an
 // interrupted run resumes where it stopped.
 const ResignProgressKey = OwnPrefix + "resign/progress.json"
+
+// Keys of the signed index statements and snapshots (publish/indexsig,
+// docs/trust.md). They live under OwnPrefix: EPR never reads them.
+const (
+	TrustPrefix = OwnPrefix + "trust/"
+	// TrustLatestKey holds a copy of the newest statement: where a reader
+	// starts looking for the newest version (which it then confirms).
+	TrustLatestKey = TrustPrefix + "latest.json"
+)
+
+// TrustStatementKey is the write-once key of statement version v (kept
+// forever, so that the chain can be walked; created if absent, so that two
+// indexers never issue the same version).
+func TrustStatementKey(v uint64) string { return fmt.Sprintf("%sindex/%020d.json", TrustPrefix, v) }
+
+// TrustCursorKey holds the newest statement issued for cursor: what a
+// replica that reads cursor.json checks.
+func TrustCursorKey(cursor string) string { return TrustPrefix + "cursors/" + cursor + ".json" }
+
+// TrustSnapshotKey is the key of a signed snapshot, named by the SHA-256
+// of its body (which its statement holds).
+func TrustSnapshotKey(sha256 string) string { return TrustPrefix + "snapshots/" + sha256 + ".json" }

@@ -6,6 +6,7 @@
 //	elasticpackagetest  runs the reference elastic-package, compares builds
 //	eprdiff             differential tests against the reference EPR
 //	gentest             seeded generator of varied packages
+//	prodcorpus          the 10,775-revision production-size store, cached
 //	sharedtest          the shared test data (../shared/testdata), unpacked
 //	servertest          real stores on loopback
 //	hostiletest         a hostile upstream registry (endless, dripping zips)

@@ -85,6 +85,8 @@ type Config struct {
 	Reporter progress.Reporter
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Index, if set, checks the upstream's signed index (trust.go).
+	Index *IndexCheck
 }
 
 // WorkDir is the folder beside a bundle where a run keeps what it has
@@ -145,6 +147,8 @@ type run struct {
 	oldFollows *Follows
 	// follows is recorded in an incremental bundle's manifest.
 	follows *Follows
+	// snapshot is the upstream's verified snapshot (Config.Index).
+	snapshot map[packageid.ID]api.SnapshotRevision
 }
 
 // Run mirrors the selection. The error is non-nil when the run could not
@@ -187,6 +191,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		MaxSize: cfg.MaxZipSize, RevisionTimeout: cfg.RevisionTimeout, MinRate: cfg.MinRate, StallWindow: cfg.StallWindow, CheckLogged: cfg.CheckLogged}}
 	revs, searchURL, err := Select(ctx, cfg.HTTP, cfg.From, cfg.Filters)
 	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFatal, err)
+	}
+	if err := r.checkIndex(ctx); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFatal, err)
 	}
 	sum := &Summary{SearchURL: searchURL, Selected: len(revs)}
@@ -508,6 +515,9 @@ func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker
 	}
 	tmp := *tmpp
 	got, err := r.fetch.Fetch(ctx, rev, tmp)
+	if err == nil {
+		err = r.checkSnapshot(id, got)
+	}
 	if err != nil {
 		switch {
 		case client.Unreachable(err) && !errors.Is(err, ErrTruncated):

@@ -54,6 +54,12 @@ type Indexer struct {
 	// at once. Each pass lists the bucket and rewrites the index files,
 	// so per-publication passes cost O(n²) over a burst.
 	MinInterval time.Duration
+	// BeforeCommit, if set, is called after a pass wrote a cursor's files
+	// and just before it moves cursor.json there (the signed index
+	// statement, publish/indexsig); an error aborts the pass. Passes that
+	// change nothing call it too, with Next == Prev, so that a statement
+	// can be re-issued before it expires.
+	BeforeCommit func(ctx context.Context, c Commit) error
 
 	passMu  sync.Mutex
 	trigger chan struct{}
@@ -174,6 +180,23 @@ func (ix *Indexer) Run(ctx context.Context) {
 	}
 }
 
+// Commit is what a pass is about to make current (Indexer.BeforeCommit).
+type Commit struct {
+	Prev, Next string // Next == Prev: nothing changed
+	// Revisions are the revisions Next's index holds.
+	Revisions map[packageid.ID]bool
+}
+
+// idle is the end of a pass that changed nothing.
+func (ix *Indexer) idle(ctx context.Context, res Result, cursor string, revs map[packageid.ID]bool) (Result, bool, error) {
+	if ix.BeforeCommit != nil {
+		if err := ix.BeforeCommit(ctx, Commit{Prev: cursor, Next: cursor, Revisions: revs}); err != nil {
+			return res, false, err
+		}
+	}
+	return res, true, nil
+}
+
 // Result describes a pass.
 type Result struct {
 	Cursor  string // the current cursor after the pass
@@ -260,7 +283,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 	sortIDs(removed)
 	res := Result{Cursor: prev, Total: len(published), Added: len(added), Removed: len(removed)}
 	if prev != "" && len(added) == 0 && len(removed) == 0 {
-		return res, true, nil
+		return ix.idle(ctx, res, prev, published)
 	}
 
 	next := ix.nextCursor(prev)
@@ -284,7 +307,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 	added = kept
 	res.Added, res.Total = len(added), len(published)
 	if prev != "" && len(added) == 0 && len(removed) == 0 {
-		return res, true, nil
+		return ix.idle(ctx, res, prev, published)
 	}
 	if err := ix.writeAll(ctx, prev, next, removed, added, docs); err != nil {
 		return res, false, err
@@ -304,6 +327,12 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 		ix.log.Info("cursor moved during indexing; redoing the pass", "expected", prev, "found", cur)
 		_ = ix.dropCursor(ctx, next)
 		return res, false, nil
+	}
+	if ix.BeforeCommit != nil {
+		if err := ix.BeforeCommit(ctx, Commit{Prev: prev, Next: next, Revisions: published}); err != nil {
+			_ = ix.dropCursor(ctx, next)
+			return res, false, err
+		}
 	}
 	cj, _ := json.Marshal(cursorJSON{Current: next})
 	if err := ix.b.Internal.WriteAll(ctx, storage.CursorKey, cj, &storage.WriterOptions{ContentType: "application/json"}); err != nil {

@@ -17,7 +17,15 @@
 //     upstream document, or answers 301 to <upstream>/epr/package/N-V.zip
 //     (.sig) or <upstream>/package/N/V/<file>; 404 is the local 404; any
 //     other answer is a 500.
-//   - An upstream failure of /search or /categories is a 500.
+//
+// Where pkgstore differs from EPR, when the upstream fails (upstream.go,
+// circuit.go): every upstream request is bounded by Timeout, retries
+// included; MaxFails failures in a row open a circuit for FailTimeout,
+// during which the upstream is not asked (then one request probes it);
+// /search and /categories answer from local data with a Warning header
+// (EPR: a 500 after its retries), merged with the upstream's last good
+// answer by a pull-through cache (stale-if-error, with Age); a revision
+// the local store lacks answers 502, or 504 on a timeout (EPR: 500).
 //
 // The pull-through cache (cache.go) bounds every download: signature
 // first, zip size, temporary space, time, stalls, pulls at once in all and
@@ -33,7 +41,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -76,6 +83,18 @@ type Config struct {
 	// Retry of upstream /search and /categories (default: EPR's 4
 	// attempts, from 1 s).
 	Retry client.Retry
+	// Timeout bounds one upstream request, retries included (default
+	// DefaultTimeout; negative: only HTTP's own timeout).
+	Timeout time.Duration
+	// MaxFails upstream failures in a row open the circuit for
+	// FailTimeout (defaults DefaultMaxFails, DefaultFailTimeout;
+	// MaxFails negative: the circuit never opens).
+	MaxFails    int
+	FailTimeout time.Duration
+	// StaleMaxBytes bounds the last good upstream answers to /search and
+	// /categories a pull-through cache keeps for stale-if-error (default
+	// DefaultStaleMaxBytes; negative: none kept).
+	StaleMaxBytes int64
 	// Cache, when set, makes the proxy a pull-through cache.
 	Cache  *Cache
 	Logger *slog.Logger
@@ -134,6 +153,9 @@ type Proxy struct {
 	upstream *url.URL
 	log      *slog.Logger
 	fetch    *mirror.Fetcher
+	circuit  *circuit
+	stale    *staleStore // nil without the pull-through cache
+	answers  answers
 
 	// The pull-through cache's state.
 	ctx   context.Context // cancelled by Close
@@ -171,7 +193,22 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cfg: cfg, upstream: u, log: cfg.Logger}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxFails == 0 {
+		cfg.MaxFails = DefaultMaxFails
+	}
+	if cfg.FailTimeout <= 0 {
+		cfg.FailTimeout = DefaultFailTimeout
+	}
+	if cfg.StaleMaxBytes == 0 {
+		cfg.StaleMaxBytes = DefaultStaleMaxBytes
+	}
+	p := &Proxy{cfg: cfg, upstream: u, log: cfg.Logger, circuit: newCircuit(cfg.MaxFails, cfg.FailTimeout)}
+	if cfg.Cache != nil && cfg.StaleMaxBytes > 0 {
+		p.stale = newStaleStore(cfg.StaleMaxBytes)
+	}
 	p.ctx, p.stop = context.WithCancel(context.Background())
 	if c := cfg.Cache; c != nil {
 		if c.Keyring == nil || c.Keyring.Len() == 0 || c.Publish == nil {
@@ -233,14 +270,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	doc, status, err := p.remotePackage(req.Context(), id)
 	switch {
-	case err != nil && p.cfg.Cache != nil:
-		// Without its link a cache serves what it has: here, the local 404.
-		p.log.Warn("proxy cache: upstream package lookup failed", "package", id.String(), "err", err)
-		p.cfg.Local.ServeHTTP(w, req)
-		return
+	case err != nil && req.Context().Err() != nil:
+		return // the client left
 	case err != nil:
-		p.log.Error("proxy mode: package failed", "package", id.String(), "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
+		p.upstreamFailed(w, id, err)
 		return
 	case status == http.StatusNotFound:
 		p.cfg.Local.ServeHTTP(w, req) // its own 404, with its message
@@ -296,66 +329,6 @@ func setCache(w http.ResponseWriter, d time.Duration) {
 	w.Header()["Cache-Control"] = []string{fmt.Sprintf("max-age=%.0f", d.Seconds()), "public"}
 }
 
-// remotePackage asks the upstream for /package/N/V/: the document (200),
-// or status 404; anything else is an error.
-func (p *Proxy) remotePackage(ctx context.Context, id packageid.ID) ([]byte, int, error) {
-	u := *p.upstream
-	u.Path += "/package/" + id.Name + "/" + id.Version + "/"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	resp, err := p.cfg.HTTP.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, http.StatusNotFound, nil
-	default:
-		return nil, 0, fmt.Errorf("GET %s: answered %s", u.String(), resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, 0, err
-	}
-	var probe struct{ Name, Version string }
-	if err := json.Unmarshal(body, &probe); err != nil || probe.Name != id.Name {
-		return nil, 0, fmt.Errorf("GET %s: not a package document (%v)", u.String(), err)
-	}
-	return body, http.StatusOK, nil
-}
-
-// upstreamJSON GETs the same path and query from the upstream, with
-// retries (also of a 2xx that is not JSON, as EPR does).
-func (p *Proxy) upstreamJSON(ctx context.Context, req *http.Request, into any) error {
-	u := *p.upstream
-	u.Path += req.URL.Path
-	u.RawQuery = req.URL.RawQuery
-	return p.cfg.Retry.Do(ctx, func() error {
-		out, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return err
-		}
-		resp, err := p.cfg.HTTP.Do(out)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-		if resp.StatusCode/100 != 2 || mt != "application/json" {
-			code := resp.StatusCode
-			if code/100 == 2 {
-				code = http.StatusServiceUnavailable // retried, like EPR
-			}
-			return &client.StatusError{URL: u.String(), StatusCode: code, Status: resp.Status}
-		}
-		return mirror.DecodeBounded(resp.Body, into)
-	})
-}
-
 // local runs the request against the local registry, asking for the
 // plain JSON the proxy merges (the registry compresses and answers 304
 // when the client's headers allow it).
@@ -405,15 +378,10 @@ func (p *Proxy) serveSearch(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var remoteRaw []json.RawMessage
-	if err := p.upstreamJSON(req.Context(), req, &remoteRaw); err != nil {
-		if p.cfg.Cache != nil {
-			// A cache keeps the site working without its link.
-			p.log.Warn("proxy cache: upstream search failed, answering with local revisions", "err", err)
-			relay(w, rec, nil)
-			return
+	if !p.remoteList(w, req, &remoteRaw) {
+		if req.Context().Err() == nil {
+			relay(w, rec, nil) // the site keeps working without its link
 		}
-		p.log.Error("proxy mode: search failed", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
 	var localRaw []json.RawMessage
@@ -483,14 +451,10 @@ func (p *Proxy) serveCategories(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var remote []catalog.CategoryCount
-	if err := p.upstreamJSON(req.Context(), req, &remote); err != nil {
-		if p.cfg.Cache != nil {
-			p.log.Warn("proxy cache: upstream categories failed, answering with local revisions", "err", err)
+	if !p.remoteList(w, req, &remote) {
+		if req.Context().Err() == nil {
 			relay(w, rec, nil)
-			return
 		}
-		p.log.Error("proxy mode: categories failed", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
 	var local []catalog.CategoryCount

@@ -3,13 +3,18 @@ package logging
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // RequestIDHeader carries a request's id in and out.
@@ -33,6 +38,9 @@ func RequestID(ctx context.Context) string {
 // logs one access line per request at info level, with EPR's ECS field
 // names. /health is not logged, as in EPR (probes would drown the log).
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	// serve's own text logger (NewBuffered) takes the access line as
+	// bytes: the same line slog writes, without its record.
+	fast, _ := log.Handler().(flushing)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
 		sent := validID(id)
@@ -63,30 +71,133 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			host = r.Host
 		}
 		src, _, _ := net.SplitHostPort(r.RemoteAddr)
-		attrs := []slog.Attr{
-			slog.String("log.logger", "http"),
-			slog.String("http.request.id", id),
-			slog.String("http.request.method", r.Method),
-			slog.String("url.path", r.URL.Path),
-			slog.String("url.domain", host),
-			slog.Int("http.response.status_code", rw.status),
-			slog.Int("http.response.code", rw.status), // EPR's name for it
-			slog.Int64("http.response.body.bytes", rw.bytes),
-			slog.Int64("event.duration", time.Since(start).Nanoseconds()),
-			slog.String("source.address", src),
-			slog.String("source.ip", src),
-		}
-		if ua := r.UserAgent(); ua != "" {
-			attrs = append(attrs, slog.String("user_agent.original", ua))
-		}
-		if r.URL.RawQuery != "" {
-			attrs = append(attrs, slog.String("url.query", r.URL.RawQuery))
-		}
+		l := accessLine{id: id, method: r.Method, path: r.URL.Path, host: host, status: rw.status, bytes: rw.bytes,
+			dur: time.Since(start), src: src, ua: r.UserAgent(), query: r.URL.RawQuery}
 		if p, err := strconv.Atoi(port); err == nil {
-			attrs = append(attrs, slog.Int("url.port", p))
+			l.port, l.hasPort = p, true
 		}
-		log.LogAttrs(r.Context(), slog.LevelInfo, r.Method+" "+r.URL.Path+" "+r.Proto, attrs...)
+		msg := r.Method + " " + r.URL.Path + " " + r.Proto
+		if fast.text && fast.root {
+			bp := linePool.Get().(*[]byte)
+			*bp = l.appendText((*bp)[:0], time.Now(), msg)
+			fast.b.Write(*bp)
+			linePool.Put(bp)
+			return
+		}
+		log.LogAttrs(r.Context(), slog.LevelInfo, msg, l.attrs()...)
 	})
+}
+
+// accessLine is what an access line says.
+type accessLine struct {
+	id, method, path, host, src, ua, query string
+	status                                 int
+	bytes                                  int64
+	dur                                    time.Duration
+	port                                   int
+	hasPort                                bool
+}
+
+// attrs are the line's attributes, in order, with EPR's ECS names.
+func (l *accessLine) attrs() []slog.Attr {
+	attrs := append(make([]slog.Attr, 0, 14),
+		slog.String("log.logger", "http"),
+		slog.String("http.request.id", l.id),
+		slog.String("http.request.method", l.method),
+		slog.String("url.path", l.path),
+		slog.String("url.domain", l.host),
+		slog.Int("http.response.status_code", l.status),
+		slog.Int("http.response.code", l.status), // EPR's name for it
+		slog.Int64("http.response.body.bytes", l.bytes),
+		slog.Int64("event.duration", l.dur.Nanoseconds()),
+		slog.String("source.address", l.src),
+		slog.String("source.ip", l.src),
+	)
+	if l.ua != "" {
+		attrs = append(attrs, slog.String("user_agent.original", l.ua))
+	}
+	if l.query != "" {
+		attrs = append(attrs, slog.String("url.query", l.query))
+	}
+	if l.hasPort {
+		attrs = append(attrs, slog.Int("url.port", l.port))
+	}
+	return attrs
+}
+
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// appendText appends the line as slog's TextHandler writes the record of
+// msg at info level at time t with attrs() (TestAccessLineAsSlogWritesIt
+// compares the two over hostile values).
+func (l *accessLine) appendText(b []byte, t time.Time, msg string) []byte {
+	b = append(b, "time="...)
+	b = appendRFC3339Millis(b, t.Round(0))
+	b = append(b, " level=INFO msg="...)
+	b = appendTextString(b, msg)
+	b = appendTextString(append(b, " log.logger="...), "http")
+	b = appendTextString(append(b, " http.request.id="...), l.id)
+	b = appendTextString(append(b, " http.request.method="...), l.method)
+	b = appendTextString(append(b, " url.path="...), l.path)
+	b = appendTextString(append(b, " url.domain="...), l.host)
+	b = strconv.AppendInt(append(b, " http.response.status_code="...), int64(l.status), 10)
+	b = strconv.AppendInt(append(b, " http.response.code="...), int64(l.status), 10)
+	b = strconv.AppendInt(append(b, " http.response.body.bytes="...), l.bytes, 10)
+	b = strconv.AppendInt(append(b, " event.duration="...), l.dur.Nanoseconds(), 10)
+	b = appendTextString(append(b, " source.address="...), l.src)
+	b = appendTextString(append(b, " source.ip="...), l.src)
+	if l.ua != "" {
+		b = appendTextString(append(b, " user_agent.original="...), l.ua)
+	}
+	if l.query != "" {
+		b = appendTextString(append(b, " url.query="...), l.query)
+	}
+	if l.hasPort {
+		b = strconv.AppendInt(append(b, " url.port="...), int64(l.port), 10)
+	}
+	return append(b, '\n')
+}
+
+// appendRFC3339Millis is slog's time format: RFC 3339 with exactly three
+// digits of milliseconds.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	const prefixLen = len("2006-01-02T15:04:05.000")
+	n := len(b)
+	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
+}
+
+// appendTextString is slog's text handler's string: as is, or quoted
+// (strconv) when it is empty or holds a space, '=', '"', a control
+// character, or a rune that is not printable.
+func appendTextString(b []byte, s string) []byte {
+	if needsQuoting(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+func needsQuoting(s string) bool {
+	if len(s) == 0 {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c != '\\' && (c == ' ' || c == '=' || c == '"' || c < 0x20) {
+				return true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
 }
 
 func validID(id string) bool {
@@ -101,10 +212,19 @@ func validID(id string) bool {
 	return true
 }
 
+// idPrefix makes this process's ids unlike another's; idCounter makes
+// them unlike each other. An id is 24 hex digits, as when each was 12
+// random bytes, without a getrandom(2) per request.
+var (
+	idPrefix  = func() (b [6]byte) { rand.Read(b[:]); return b }()
+	idCounter atomic.Uint64
+)
+
 func newID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[8:], idCounter.Add(1))
+	copy(b[4:10], idPrefix[:]) // the counter's low 48 bits stay
+	return hex.EncodeToString(b[4:])
 }
 
 // recorder notes the status and the bytes written.

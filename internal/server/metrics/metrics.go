@@ -21,6 +21,7 @@ type Metrics struct {
 	IndexedPackages prometheus.Gauge
 	HTTPRequests    *prometheus.CounterVec // by method and code
 	HTTPSeconds     *prometheus.HistogramVec
+	IndexRefused    *prometheus.CounterVec // by kind (trust.go)
 }
 
 // New registers the metrics (and the Go and process collectors).
@@ -44,7 +45,8 @@ func New() *Metrics {
 		HTTPSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "pkgstore", Name: "http_request_duration_seconds",
 			Help: "HTTP request latency until the response headers, by method.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"method"}),
 	}
-	for _, c := range []prometheus.Collector{m.Submissions, m.PublishSeconds, m.IndexPasses, m.IndexSeconds, m.IndexedPackages, m.HTTPRequests, m.HTTPSeconds,
+	m.IndexRefused = newIndexRefused()
+	for _, c := range []prometheus.Collector{m.IndexRefused, m.Submissions, m.PublishSeconds, m.IndexPasses, m.IndexSeconds, m.IndexedPackages, m.HTTPRequests, m.HTTPSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -11,11 +11,14 @@
 package blobdriver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -34,6 +37,8 @@ import (
 // Bucket is a gocloud bucket.
 type Bucket struct {
 	b *blob.Bucket
+	// piped makes writers stream through a pipeWriter (azblob://).
+	piped bool
 }
 
 var _ driver.Bucket = (*Bucket)(nil)
@@ -44,7 +49,21 @@ func Open(ctx context.Context, rawURL string) (*Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Bucket{b: b}, nil
+	u, err := url.Parse(rawURL)
+	if err != nil { // blob.OpenBucket parsed it already
+		b.Close()
+		return nil, err
+	}
+	return &Bucket{b: b, piped: u.Scheme == "azblob"}, nil
+}
+
+// newWriter returns the writer of key: save with Close, discard by
+// cancelling ctx before Close.
+func (b *Bucket) newWriter(ctx context.Context, key string, o *blob.WriterOptions) (io.WriteCloser, error) {
+	if b.piped {
+		return newPipeWriter(ctx, b.b, key, o), nil
+	}
+	return b.b.NewWriter(ctx, key, o)
 }
 
 // keyErr wraps err of op on key, so that gocloud's NotFound matches
@@ -105,7 +124,7 @@ func (b *Bucket) Attributes(ctx context.Context, key string) (*driver.Attributes
 // cancelling the writer's context before Close is how gocloud discards.
 type writer struct {
 	key    string
-	w      *blob.Writer
+	w      io.WriteCloser
 	cancel context.CancelFunc
 	done   bool
 }
@@ -135,7 +154,7 @@ func (w *writer) Abort() {
 // NewWriter implements driver.Bucket.
 func (b *Bucket) NewWriter(ctx context.Context, key string, opts *driver.WriterOptions) (driver.Writer, error) {
 	wctx, cancel := context.WithCancel(ctx)
-	w, err := b.b.NewWriter(wctx, key, writerOptions(opts))
+	w, err := b.newWriter(wctx, key, writerOptions(opts))
 	if err != nil {
 		cancel()
 		return nil, keyErr("write", key, err)
@@ -145,6 +164,9 @@ func (b *Bucket) NewWriter(ctx context.Context, key string, opts *driver.WriterO
 
 // WriteAll implements driver.Bucket.
 func (b *Bucket) WriteAll(ctx context.Context, key string, p []byte, opts *driver.WriterOptions) error {
+	if b.piped {
+		return b.write(ctx, key, bytes.NewReader(p), writerOptions(opts))
+	}
 	if err := b.b.WriteAll(ctx, key, p, writerOptions(opts)); err != nil {
 		return keyErr("write", key, err)
 	}
@@ -168,7 +190,7 @@ func (b *Bucket) write(ctx context.Context, key string, r io.Reader, o *blob.Wri
 	// object; Close alone would save whatever was written.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := b.b.NewWriter(wctx, key, o)
+	w, err := b.newWriter(wctx, key, o)
 	if err != nil {
 		return keyErr(op, key, err)
 	}
@@ -268,14 +290,27 @@ func (b *Bucket) List(ctx context.Context, opts *driver.ListOptions) ([]driver.O
 	for {
 		obj, err := it.Next(ctx)
 		if err == io.EOF {
+			// Services list in the order of the names they store, which
+			// are the escaped keys on Azure ('#' is stored as __0x23__
+			// and sorts after '-'); the contract is the keys' own order.
+			if !slices.IsSortedFunc(out, compareKeys) {
+				slices.SortFunc(out, compareKeys)
+			}
 			return out, nil
 		}
 		if err != nil {
 			return nil, keyErr("list", lo.Prefix, err)
 		}
+		if !strings.HasPrefix(obj.Key, lo.Prefix) {
+			// The service matched the prefix against its stored name:
+			// on Azure a#b is stored as a__0x23__b, which starts with a_.
+			continue
+		}
 		out = append(out, driver.Object{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime, IsDir: obj.IsDir})
 	}
 }
+
+func compareKeys(a, b driver.Object) int { return strings.Compare(a.Key, b.Key) }
 
 // Delete implements driver.Bucket.
 func (b *Bucket) Delete(ctx context.Context, key string) error {

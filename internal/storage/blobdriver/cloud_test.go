@@ -36,9 +36,9 @@ func TestCloudCreateIfAbsentAcrossProcesses(t *testing.T) {
 			const n = 6
 			cmds := make([]*exec.Cmd, n)
 			for i := range cmds {
-				// The emulator host and the AWS credentials are in the
-				// environment already (set by storagetest), so children inherit
-				// them.
+				// The emulator host and the AWS and Azure credentials are in
+				// the environment already (set by storagetest), so children
+				// inherit them.
 				cmds[i] = exec.Command(os.Args[0], "-test.run=^TestCloudCreateIfAbsentAcrossProcesses$")
 				cmds[i].Env = append(os.Environ(), "PKGSTORE_CLOUD_RACER_URL="+bucketURL, "PKGSTORE_CLOUD_RACER_ID="+strconv.Itoa(i))
 			}
@@ -118,6 +118,7 @@ type recorded struct {
 	query        url.Values
 	header       http.Header
 	status       int
+	errorCode    string // Azure's x-ms-error-code
 }
 
 func newRecorder(t *testing.T, target string) *recorder {
@@ -137,7 +138,7 @@ func newRecorder(t *testing.T, target string) *recorder {
 		ModifyResponse: func(resp *http.Response) error {
 			in := resp.Request
 			r.mu.Lock()
-			r.reqs = append(r.reqs, recorded{in.Method, in.URL.Path, in.URL.Query(), in.Header.Clone(), resp.StatusCode})
+			r.reqs = append(r.reqs, recorded{in.Method, in.URL.Path, in.URL.Query(), in.Header.Clone(), resp.StatusCode, resp.Header.Get("x-ms-error-code")})
 			r.mu.Unlock()
 			return nil
 		},
@@ -163,8 +164,8 @@ func (r *recorder) writes() []recorded {
 
 // TestCloudPreconditionOnTheWire checks, through a recording proxy, that
 // CreateIfAbsent sends each service's native create-only precondition, that
-// the server refuses the second create with 412, and that a plain write
-// (WriteFile) sends none.
+// the server refuses the second create (412; Azure: 409 BlobAlreadyExists or
+// 412 ConditionNotMet), and that a plain write (WriteFile) sends none.
 func TestCloudPreconditionOnTheWire(t *testing.T) {
 	for _, be := range storagetest.Backends {
 		t.Run(be.Name, func(t *testing.T) {
@@ -183,17 +184,36 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 				proxied := *m
 				proxied.Endpoint = rec.srv.URL
 				bucketURL = proxied.BucketURL(name)
+			case "azure":
+				a := storagetest.StartAzurite(t)
+				name := strings.TrimPrefix(strings.SplitN(a.NewBucket(t), "?", 2)[0], "azblob://")
+				// Shared Key signs the account and path, not the host, so
+				// the proxy's address can stand in for Azurite's.
+				rec = newRecorder(t, "http://"+a.Host)
+				proxied := *a
+				proxied.Host = strings.TrimPrefix(rec.srv.URL, "http://")
+				bucketURL = proxied.BucketURL(name)
 			}
 			// hasPrecondition reports whether a request carries the native
 			// create-only condition.
 			hasPrecondition := map[string]func(recorded) bool{
-				"gcs": func(q recorded) bool { return q.query.Get("ifGenerationMatch") == "0" },
-				"s3":  func(q recorded) bool { return q.header.Get("If-None-Match") == "*" },
+				"gcs":   func(q recorded) bool { return q.query.Get("ifGenerationMatch") == "0" },
+				"s3":    func(q recorded) bool { return q.header.Get("If-None-Match") == "*" },
+				"azure": func(q recorded) bool { return q.header.Get("If-None-Match") == "*" },
 			}[be.Name]
+			// refused reports whether a response is the service's refusal of
+			// a create over an existing object.
+			refused := func(q recorded) bool { return q.status == http.StatusPreconditionFailed }
+			if be.Name == "azure" {
+				refused = func(q recorded) bool {
+					return (q.status == http.StatusConflict && q.errorCode == "BlobAlreadyExists") ||
+						(q.status == http.StatusPreconditionFailed && q.errorCode == "ConditionNotMet")
+				}
+			}
 			// carrier picks, among the requests of one create, the one the
 			// precondition must ride on: the single upload request, or for
-			// chunked uploads the GCS resumable-session start and the S3
-			// CompleteMultipartUpload.
+			// chunked uploads the GCS resumable-session start, the S3
+			// CompleteMultipartUpload and the Azure Put Block List.
 			carrier := map[string]func(recorded, bool) bool{
 				"gcs": func(q recorded, chunked bool) bool {
 					want := "multipart"
@@ -210,6 +230,12 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 					}
 					return q.method == http.MethodPut
 				},
+				"azure": func(q recorded, chunked bool) bool {
+					if chunked {
+						return q.method == http.MethodPut && q.query.Get("comp") == "blocklist"
+					}
+					return q.method == http.MethodPut && !q.query.Has("comp")
+				},
 			}[be.Name]
 			ctx := context.Background()
 			b := storagetest.Open(t, bucketURL)
@@ -223,7 +249,7 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 			}{
 				{"small", false, func(v string) []byte { return []byte(v) }, nil},
 				{"chunked", true, func(v string) []byte { return append([]byte(v), make([]byte, 17*mib)...) },
-					map[string]*storage.WriterOptions{"gcs": {BufferSize: 4 * mib}, "s3": {BufferSize: 8 * mib}}[be.Name]},
+					map[string]*storage.WriterOptions{"gcs": {BufferSize: 4 * mib}, "s3": {BufferSize: 8 * mib}, "azure": {BufferSize: 4 * mib}}[be.Name]},
 			}
 			for _, tc := range cases {
 				key := "a/" + tc.name + ".zip"
@@ -261,8 +287,8 @@ func TestCloudPreconditionOnTheWire(t *testing.T) {
 						t.Errorf("%s: first create: %s %s answered %d", tc.name, q.method, q.path, q.status)
 					}
 				}
-				if !slices.ContainsFunc(second, func(q recorded) bool { return q.status == http.StatusPreconditionFailed }) {
-					t.Errorf("%s: the server never answered 412 to the second create", tc.name)
+				if !slices.ContainsFunc(second, refused) {
+					t.Errorf("%s: the server never refused the second create", tc.name)
 				}
 				if got, err := b.ReadAll(ctx, key); err != nil || !bytes.Equal(got, tc.body("one")) {
 					t.Fatalf("%s: stored %d bytes, %v; want the first create's bytes", tc.name, len(got), err)

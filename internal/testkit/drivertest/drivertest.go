@@ -61,6 +61,7 @@ func RunConformanceTests(t *testing.T, h Harness) {
 		{"Tree", testTree},
 		{"TreeDiscard", testTreeDiscard},
 		{"Sync", testSync},
+		{"ContentType", testContentType},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,6 +240,42 @@ func testKeys(t *testing.T, h Harness, b *storage.Bucket) {
 	slices.Sort(want)
 	if got := listKeys(t, b, "", ""); !slices.Equal(got, want) {
 		t.Errorf("listed\n%q\nwant\n%q", got, want)
+	}
+	// Characters a driver escapes in the stored name (Azure: # and % as
+	// __0x23__, __0x25__) must not change the listing order: listings are
+	// sorted by the keys themselves.
+	const dir = "artifacts/static/order-1.0.0/"
+	ordered := []string{dir + "a b.txt", dir + "a#b.txt", dir + "a%b.txt", dir + "a-b.txt", dir + "a.b.txt", dir + "aZb.txt", dir + "a_b.txt"}
+	for _, k := range ordered {
+		if err := b.WriteAll(ctx, k, body(k), nil); err != nil {
+			t.Fatalf("write %q: %v", k, err)
+		}
+	}
+	for _, delim := range []string{"", "/"} {
+		if got := listKeys(t, b, dir, delim); !slices.Equal(got, ordered) {
+			t.Errorf("list(%q, %q) =\n%q\nwant\n%q", dir, delim, got, ordered)
+		}
+	}
+	// A prefix selects by the keys, not by their stored names (a#b.txt is
+	// stored as a__0x23__b.txt on Azure, which starts with a_).
+	for prefix, want := range map[string][]string{
+		dir + "a_":  {dir + "a_b.txt"},
+		dir + "a__": nil,
+		dir + "a%":  {dir + "a%b.txt"},
+		dir + "a#b": {dir + "a#b.txt"},
+	} {
+		for _, delim := range []string{"", "/"} {
+			if got := listKeys(t, b, prefix, delim); !slices.Equal(got, want) {
+				t.Errorf("list(%q, %q) = %q, want %q", prefix, delim, got, want)
+			}
+		}
+	}
+	// ... and so does a deletion by prefix.
+	if err := b.DeletePrefix(ctx, dir+"a_"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listKeys(t, b, dir, ""), slices.Delete(slices.Clone(ordered), 6, 7); !slices.Equal(got, want) {
+		t.Errorf("after DeletePrefix(%q): %q, want %q", dir+"a_", got, want)
 	}
 }
 
@@ -789,4 +826,81 @@ func testSync(t *testing.T, h Harness, b *storage.Bucket) {
 	}
 	wg.Wait()
 	mustRead(t, b, "a/b.json", "{}")
+}
+
+// testContentType checks that every way of writing stores the given type
+// (what a public bucket serves over HTTP to the reference EPR and CDNs), and
+// that without one the type is sniffed from the bytes as gocloud does.
+// Folders store no type.
+func testContentType(t *testing.T, h Harness, b *storage.Bucket) {
+	if h.Folder {
+		t.Skip("folders store no content type")
+	}
+	ctx := context.Background()
+	opts := func(ct string) *storage.WriterOptions { return &storage.WriterOptions{ContentType: ct} }
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20_000)
+	f, err := os.Create(filepath.Join(t.TempDir(), "a.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.NewTree(ctx, "artifacts/static/t-1.0.0/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key, want string
+		write     func(key string) error
+	}{
+		{"a/writeall.json", "application/json", func(k string) error { return b.WriteAll(ctx, k, []byte(`{}`), opts("application/json")) }},
+		{"a/writefile.svg", "image/svg+xml", func(k string) error { return b.WriteFile(ctx, k, bytes.NewReader(big), opts("image/svg+xml")) }},
+		{"a/writer.json", "application/json", func(k string) error {
+			w, err := b.NewWriter(ctx, k, opts("application/json"))
+			if err != nil {
+				return err
+			}
+			w.Write(big)
+			return w.Close()
+		}},
+		{"a/create.zip", "application/zip", func(k string) error { return b.CreateIfAbsent(ctx, k, bytes.NewReader(big), opts("application/zip")) }},
+		{"a/stage.zip", "application/zip", func(k string) error {
+			s, err := b.StageFile(ctx, k, f, int64(len(big)), opts("application/zip"))
+			if err != nil {
+				return err
+			}
+			return s.Commit(ctx)
+		}},
+		{"artifacts/static/t-1.0.0/docs/README.md", "text/markdown; charset=utf-8", func(k string) error {
+			return tr.WriteFile(ctx, "docs/README.md", strings.NewReader("# t"), opts("text/markdown; charset=utf-8"))
+		}},
+		{"a/sniffed.html", "text/html; charset=utf-8", func(k string) error {
+			return b.WriteFile(ctx, k, strings.NewReader("<!DOCTYPE html><p>x"), nil)
+		}},
+		{"a/sniffed.bin", "application/octet-stream", func(k string) error { return b.WriteAll(ctx, k, []byte{0, 1, 2, 0xff}, nil) }},
+		{"a/sniffed.txt", "text/plain; charset=utf-8", func(k string) error {
+			w, err := b.NewWriter(ctx, k, nil)
+			if err != nil {
+				return err
+			}
+			w.Write(big)
+			return w.Close()
+		}},
+	} {
+		if err := tc.write(tc.key); err != nil {
+			t.Fatalf("write %s: %v", tc.key, err)
+		}
+		a, err := b.Attributes(ctx, tc.key)
+		if err != nil {
+			t.Fatalf("attributes of %s: %v", tc.key, err)
+		}
+		if a.ContentType != tc.want {
+			t.Errorf("%s: content type %q, want %q", tc.key, a.ContentType, tc.want)
+		}
+	}
+	if err := tr.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

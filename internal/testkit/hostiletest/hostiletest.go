@@ -1,7 +1,9 @@
 // Package hostiletest runs a hostile package registry on loopback for the
 // tests of everything that downloads from elsewhere (the proxy cache,
 // mirror): zips that never end or drip, garbage signatures, and counters of
-// what was asked and sent.
+// what was asked and sent; and a Flaky registry (flaky.go) in front of a
+// real one that hangs, drips, answers 500 or 400, or resets connections
+// on demand (proxy mode's failing upstream).
 package hostiletest
 
 import (

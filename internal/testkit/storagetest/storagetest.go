@@ -9,6 +9,12 @@
 //     $(go env GOPATH)/bin). StartMinIO skips the test when it is absent.
 //     Credentials reach s3blob through AWS_ACCESS_KEY_ID and
 //     AWS_SECRET_ACCESS_KEY, also set with t.Setenv.
+//   - Azure: an Azurite process (azurite-blob, pinned in .ci/npm and found
+//     through nodetest). StartAzurite skips the test when node or Azurite is
+//     missing. Credentials (Azurite's development account) reach azureblob
+//     through AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, set with t.Setenv.
+//
+// Like StartMinIO, StartAzurite fails instead of skipping under CI=true.
 //
 // Nothing here talks to anything but loopback.
 package storagetest
@@ -39,8 +45,8 @@ import (
 // bucketSeq makes bucket names unique within the test process.
 var bucketSeq atomic.Int64
 
-// bucketName returns a fresh name valid on both GCS and S3 (lowercase letters,
-// digits and dashes, 3 to 63 characters).
+// bucketName returns a fresh name valid as a GCS or S3 bucket and as an Azure
+// container (lowercase letters, digits and dashes, 3 to 63 characters).
 func bucketName() string {
 	return fmt.Sprintf("pkgstore-test-%d-%d", os.Getpid(), bucketSeq.Add(1))
 }
@@ -53,16 +59,17 @@ type Server interface {
 
 // Backend names a kind of bucket server and starts one for a test.
 type Backend struct {
-	Name  string // "gcs" or "s3"
+	Name  string // "gcs", "s3" or "azure"
 	Start func(t testing.TB) Server
 }
 
 // Backends are the real cloud servers tests can run against: fake-gcs-server
-// for GCS and MinIO for S3. Starting MinIO skips the test when the binary is
-// missing.
+// for GCS, MinIO for S3 and Azurite for Azure. Starting MinIO or Azurite
+// skips the test when the program is missing (fails it under CI=true).
 var Backends = []Backend{
 	{"gcs", func(t testing.TB) Server { t.Helper(); return StartGCS(t) }},
 	{"s3", func(t testing.TB) Server { t.Helper(); return StartMinIO(t) }},
+	{"azure", func(t testing.TB) Server { t.Helper(); return SharedAzurite(t) }},
 }
 
 // GCS is a running fake-gcs-server.
