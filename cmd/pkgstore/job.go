@@ -112,6 +112,7 @@ submissions stay queued).`,
 	f := cmd.Flags()
 	storageFlags(f, &cfg.Storage)
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable)")
+	f.StringVar(&cfg.LogKey, "log-key", "", "transparency log signer key file: append each publication to the log, as serve --log-key does")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
 	storeKey.add(f, "store-signing-key", "armored OpenPGP private key the store signs each verified publication with (as serve's)")
 	f.BoolVar(&cfg.NoSpecValidation, "no-spec-validation", false, "skip package-spec validation for every package (as if all were --legacy)")

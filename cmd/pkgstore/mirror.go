@@ -24,6 +24,7 @@ func newMirrorCmd() *cobra.Command {
 		keyrings                        []string
 		toURL, token, signKey, passFile string
 		maxZip, minRate, format         string
+		mirrorLog                       logKeyFlag
 		plainHTTP                       bool
 		indexFlags                      mirrorIndexFlags
 	)
@@ -106,6 +107,9 @@ on stdout, the lines on stderr.`,
 			if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
 				return usageError("%v", err)
 			}
+			if cfg.CheckLogged, err = mirrorLog.checker(cfg.From); err != nil {
+				return err
+			}
 			if cfg.Index, err = indexFlags.check(cfg.Bundle); err != nil {
 				return err
 			}
@@ -155,6 +159,7 @@ on stdout, the lines on stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.From, "from", "", "upstream registry, e.g. https://epr.elastic.co")
+	mirrorLog.add(f, "every revision downloaded must be in --from's log with its sha256")
 	f.StringVar(&toURL, "to", "", "target store's base URL (publishing API), or oci://HOST[:PORT]/REPO:TAG (an OCI registry)")
 	f.BoolVar(&plainHTTP, "plain-http", false, "talk HTTP, not HTTPS, to the --to oci:// registry (loopback registries)")
 	f.StringVar(&cfg.Since, "since", "", "with --bundle: write only the revisions this older bundle (or its manifest.json) and its predecessors lack")
@@ -193,6 +198,7 @@ func newImportCmd() *cobra.Command {
 		bundleKeyrings     []string
 		registryURL, token string
 		format             string
+		importLog          logKeyFlag
 		plainHTTP          bool
 	)
 	cmd := &cobra.Command{
@@ -273,6 +279,9 @@ json: one document on stdout, the lines on stderr.`,
 				lines = cmd.ErrOrStderr()
 			}
 			cfg.Reporter = reporter("import", lines, cmd.ErrOrStderr())
+			if cfg.CheckLogged, err = importLog.checker(registryURL); err != nil {
+				return err
+			}
 			var (
 				total *mirror.Summary
 				exit  error
@@ -302,6 +311,7 @@ json: one document on stdout, the lines on stderr.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&registryURL, "registry", "", "store's base URL, e.g. http://127.0.0.1:8080")
+	importLog.add(f, "every revision of the bundle, once the store has it, must be in the --registry's log with the bundle's sha256")
 	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringArrayVar(&bundleKeyrings, "bundle-keyring", nil, "public keys of the operators who sign bundles (mirror --sign-key): verify the manifest's signature (repeatable)")
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")

@@ -175,6 +175,7 @@ another process.`,
 	storageFlags(f, &cfg.Storage)
 	f.StringArrayVar(&cfg.Keyrings, "keyring", nil, "file of trusted armored OpenPGP public keys (repeatable; a file may hold several keys)")
 	f.BoolVar(&cfg.RequireSignatures, "require-signatures", true, "refuse packages without a detached signature")
+	f.StringVar(&cfg.LogKey, "log-key", "", "transparency log signer key file (pkgstore log keygen): append every publication and yank to the log served at /api/v1/log/ (docs/transparency.md)")
 	storeKey.add(f, "store-signing-key", "armored OpenPGP private key the store signs each verified publication with: its signature is served as .zip.sig, the owner's kept in the provenance (docs/operators-governance.md)")
 	f.StringArrayVar(&cfg.Tokens, "publish-token", nil, "bearer token allowed to publish (repeatable; PKGSTORE_PUBLISH_TOKEN: comma-separated)")
 	f.StringVar(&cfg.TokensFile, "tokens-file", "", "YAML file of named, scoped tokens (pkgstore token create); reloaded on change and on SIGHUP; fails closed: deleted, unreadable, empty or invalid while serving revokes every named token until it loads again")

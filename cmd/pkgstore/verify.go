@@ -29,6 +29,7 @@ func newVerifyCmd() *cobra.Command {
 		keyrings           []string
 		registryURL, token string
 		format             string
+		logKey             string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
@@ -41,21 +42,38 @@ signature is valid and made by a trusted key, 1 with the reason otherwise.
 With --registry (and a token with the audit scope), FILE must be a
 NAME-VERSION.zip: verify also prints what the store recorded when it
 published that revision (sha256, signing key, token, time, yank state) and
-fails unless the file's sha256 and signing key are the recorded ones.`,
+fails unless the file's sha256 and signing key are the recorded ones.
+
+With --registry and --log-key (the store's transparency log verifier key,
+pkgstore log keygen), verify also proves that the revision's record is in
+the store's log, in a tree head signed by that key, with FILE's sha256
+(docs/transparency.md); --keyring is then optional.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if len(keyrings) == 0 {
-				return usageError("--keyring is required")
+			if len(keyrings) == 0 && logKey == "" {
+				return usageError("--keyring is required (or --log-key with --registry)")
 			}
 			rep := &verifyReport{File: args[0]}
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				out = io.Discard
 			}
-			err := verifyFile(cmd, out, rep, args[0], sigPath, keyrings, registryURL, token)
+			var err error
+			if len(keyrings) > 0 {
+				// With --log-key the log proves the bytes; the provenance
+				// record (audit scope) is compared only when a token is given.
+				provURL := registryURL
+				if logKey != "" && token == "" && os.Getenv("PKGSTORE_TOKEN") == "" {
+					provURL = ""
+				}
+				err = verifyFile(cmd, out, rep, args[0], sigPath, keyrings, provURL, token)
+			}
+			if err == nil && logKey != "" {
+				err = verifyLogged(cmd.Context(), out, rep, args[0], registryURL, logKey)
+			}
 			if format == "json" {
 				rep.ExitCode = exitCodeOf(err)
 				var ee *exitError
@@ -73,6 +91,7 @@ fails unless the file's sha256 and signing key are the recorded ones.`,
 	cmd.Flags().StringArrayVar(&keyrings, "keyring", nil, "file of trusted armored public keys (repeatable)")
 	cmd.Flags().StringVar(&registryURL, "registry", "", "also compare FILE with what this store recorded when publishing it")
 	cmd.Flags().StringVar(&token, "token", "", "token with the audit scope (default $PKGSTORE_TOKEN)")
+	cmd.Flags().StringVar(&logKey, "log-key", "", "transparency log verifier key (or a file holding it): prove FILE is in the --registry's log with its sha256")
 	addFormat(cmd.Flags(), &format)
 	return cmd
 }
@@ -87,6 +106,7 @@ type verifyReport struct {
 	SignedAt    string            `json:"signed_at,omitempty"`
 	Published   *api.RevisionInfo `json:"published,omitempty"`
 	Matches     *bool             `json:"matches_published,omitempty"`
+	Log         *logReport        `json:"log,omitempty"`
 	// OwnerSignature says whether the owner's signature kept in the
 	// provenance of a store-signed revision verified with --keyring.
 	OwnerSignature string `json:"owner_signature,omitempty"`

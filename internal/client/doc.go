@@ -10,7 +10,9 @@
 //	syncv1    migrate a Package Storage v1 checkout
 //	progress  progress bars and plain lines
 //	loadtest  Fleet's request mix against a registry
+//	logcheck  proofs against a store's transparency log (verify, mirror, import, log monitor)
 //
-// The wing imports api, pkg, storage (layout only) and builder; never
+// The wing imports api, pkg, storage (layout only), govern/translog (the
+// log's record format) and builder; never
 // publish, registry or server: a client speaks the wire types of api.
 package client

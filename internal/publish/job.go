@@ -152,6 +152,12 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id pac
 			return []api.Reason{{Check: api.CheckDuplicate, File: zipName, Message: fmt.Sprintf("%s is served from the package path %s, which is read-only; publishing it would replace what is served (the store wins a duplicate NAME-VERSION): change the version, or remove it from the package path first", id, where)}}, nil
 		}
 	}
+	if r, err := p.loggedOther(ctx, id, sum); err != nil || r != nil {
+		if r != nil {
+			return []api.Reason{*r}, nil
+		}
+		return nil, err
+	}
 	if s.DryRun {
 		return nil, nil
 	}
@@ -315,6 +321,10 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 		return err
 	}
 	p.step("audit")
+	if err := p.logPublication(ctx, s, id, size); err != nil {
+		return err
+	}
+	p.step("log")
 	// The zip is the commit point. Durability (file buckets, where objects
 	// are written without fsync; see storage.Bucket.Sync): the zip's bytes
 	// are staged in the bucket, then one Sync makes them and everything

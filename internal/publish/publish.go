@@ -16,6 +16,7 @@ import (
 
 	"pkgstore/internal/api"
 	"pkgstore/internal/govern/audit"
+	"pkgstore/internal/govern/translog"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/pkg/signature"
@@ -82,6 +83,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Audit, if set, records every submission's receipt and outcome.
 	Audit *audit.Log
+	// Log, if set, is the transparency log every publication is appended
+	// to before its zip is committed.
+	Log *translog.Log
 }
 
 // Defaults for Config fields left zero.

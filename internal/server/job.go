@@ -68,7 +68,14 @@ func NewJob(ctx context.Context, cfg Config) (*Job, error) {
 		}
 	}
 	j := &Job{Buckets: b}
-	p, err := publish.New(jobConfig(cfg, b, keyring, audit.New(b.Internal)))
+	pcfg := jobConfig(cfg, b, keyring, audit.New(b.Internal))
+	if cfg.LogKey != "" {
+		if pcfg.Log, err = openLog(ctx, cfg, b); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	p, err := publish.New(pcfg)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("publishing job: %w", err)

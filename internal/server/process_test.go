@@ -51,6 +51,7 @@ func serveChild() int {
 		Tokens:            []string{servertest.Token},
 		Workers:           2,
 		WatchInterval:     100 * time.Millisecond,
+		LogKey:            os.Getenv("PKGSTORE_TEST_LOGKEY"),
 	}
 	if path := os.Getenv("PKGSTORE_TEST_STORE_KEY"); path != "" {
 		k, err := signature.LoadStoreKey(path, "", time.Now())

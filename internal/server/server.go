@@ -19,6 +19,7 @@ import (
 	"pkgstore/internal/govern/audit"
 	"pkgstore/internal/govern/governapi"
 	"pkgstore/internal/govern/tokens"
+	"pkgstore/internal/govern/translog"
 	"pkgstore/internal/govern/yank"
 	"pkgstore/internal/pkg/archive"
 	"pkgstore/internal/pkg/packageid"
@@ -66,6 +67,10 @@ type Config struct {
 	Logger        *slog.Logger
 	// AfterStep is passed to the publishing job (fault injection in tests).
 	AfterStep func(step string)
+	// LogKey is the transparency log's note signer key file: every
+	// publication and yank is appended to the log (docs/transparency.md).
+	// Without it the log is served read-only, as the bucket holds it.
+	LogKey string
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
 	// TLS, when it names a key pair, serves HTTPS.
@@ -157,6 +162,8 @@ type Server struct {
 	// when read-only).
 	refusals *audit.Refusals
 	Yanks    *yank.Store
+	// Log is the transparency log (read-only without Config.LogKey).
+	Log *translog.Log
 	// PublishAPI is the publishing API (nil when read-only).
 	PublishAPI *publishapi.API
 	// Local is the package paths' packages (nil without package paths).
@@ -189,6 +196,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, Buckets: b, log: cfg.Logger, Metrics: metrics.New(), tls: tlsCfg}
 	s.Audit = audit.New(b.Internal)
 	s.Yanks = yank.New(b, s.Audit)
+	if s.Log, err = openLog(ctx, cfg, b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	rcfg := cfg.Registry
 	rcfg.Buckets = b
 	rcfg.Logger = cfg.Logger
@@ -222,7 +233,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			b.Close()
 			return nil, err
 		}
-		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(s.withTrust(h))))
+		s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(withLog(s.Log, s.withTrust(h)))))
 		return s, nil
 	}
 	var keyring *signature.Keyring
@@ -252,6 +263,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	pcfg := jobConfig(cfg, b, keyring, s.Audit)
 	pcfg.Shadowed = s.shadowed
+	if s.Log.Writable() {
+		pcfg.Log = s.Log
+		s.Yanks.Log = s.Log.AppendChange
+	}
 	pcfg.OnPublished = func(packageid.ID) {
 		// The last of a burst is indexed at once; the others wait
 		// for the indexer's MinInterval and share its passes.
@@ -278,6 +293,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RateLimit: ratelimit.New(cfg.PublishRate, cfg.PublishBurst), MaxUploads: cfg.MaxUploads, MaxPending: cfg.MaxPending, UploadTimeout: cfg.HTTP.UploadTimeout,
 		MaxUploadsPerToken: cfg.MaxUploadsPerToken, MinUploadRate: cfg.MinUploadRate, UploadRateWindow: cfg.UploadRateWindow})
 	gov := governapi.New(governapi.Config{Auth: s.Tokens, Audit: s.Audit, Yanks: s.Yanks, Buckets: b, Logger: cfg.Logger})
+	logh := registry.LogHandler(s.Log)
 	// No http.ServeMux here: it would answer unclean paths (//, ..) with its
 	// own 307, where EPR (and so the registry) answers 301.
 	reg, err := s.withProxy(s.Registry, keyring)
@@ -291,6 +307,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.handler = logging.Middleware(cfg.Logger, limitURI(cfg.HTTP.MaxURILength, s.Metrics.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/v1/publish") {
 			s.PublishAPI.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, registry.LogPrefix) {
+			logh.ServeHTTP(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, registry.TrustPrefix) {

@@ -29,6 +29,9 @@ const (
 	RevisionsPrefix   = OwnPrefix + "revisions/"
 	ProxyCachePrefix  = OwnPrefix + "proxy-cache/"
 	RenderedPrefix    = OwnPrefix + "rendered/"
+	// LogPrefix holds the transparency log (govern/translog): records,
+	// stored hashes, tiles at tlog.Tile.Path, the latest signed tree head.
+	LogPrefix = OwnPrefix + "log/"
 )
 
 // ZipKey is the public key of a published zip: its existence means "published".

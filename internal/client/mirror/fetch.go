@@ -50,6 +50,9 @@ type Fetcher struct {
 	Reserve func(ctx context.Context, n int64) (release func(), err error)
 	// SizeFlag names the setting behind MaxSize in errors.
 	SizeFlag string
+	// CheckLogged, if set, must accept the zip's SHA-256 once its
+	// signature verified (a transparency log proof).
+	CheckLogged func(ctx context.Context, id packageid.ID, sha256 string) error
 }
 
 // Defaults of a Fetcher's bounds.
@@ -333,6 +336,11 @@ func (f *Fetcher) Fetch(ctx context.Context, r Revision, dst *os.File) (*Fetched
 	}
 	if err := Verify(dst, out.Size, id.ZipName(), sig, f.Keyring, &out.Signer); err != nil {
 		return nil, err
+	}
+	if f.CheckLogged != nil {
+		if err := f.CheckLogged(ctx, id, out.SHA256); err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
 	}
 	return out, nil
 }

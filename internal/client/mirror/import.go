@@ -38,6 +38,11 @@ type ImportConfig struct {
 	TempDir  string
 	Retry    client.Retry
 	Reporter progress.Reporter
+	// CheckLogged, if set, must accept each revision of the bundle once
+	// the store has it (published now or before): the store's
+	// transparency log proves it holds the bundle's bytes (import
+	// --log-key, logcheck).
+	CheckLogged func(ctx context.Context, id packageid.ID, sha256 string) error
 	// After is the summary of the bundle imported just before this one in
 	// the same command: an incremental bundle must follow it, and what it
 	// published counts as present even before the store serves it.
@@ -125,7 +130,7 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 		}
 		if ok {
 			res.Outcome = Present
-			return res, nil
+			return checkLogged(ctx, cfg.CheckLogged, e, res)
 		}
 		sig, err := os.ReadFile(filepath.Join(dir, e.Signature))
 		if err != nil {
@@ -137,9 +142,25 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 		}
 		defer f.Close()
 		res.Bytes, res.ZipSize = e.Size, e.Size
-		return r.publish(ctx, rev.ID(), f, &Fetched{Size: e.Size, SHA256: e.SHA256, Signature: sig, Signer: e.Signer}, res)
+		res, err = r.publish(ctx, rev.ID(), f, &Fetched{Size: e.Size, SHA256: e.SHA256, Signature: sig, Signer: e.Signer}, res)
+		if err != nil || res.Outcome == Failed {
+			return res, err
+		}
+		return checkLogged(ctx, cfg.CheckLogged, e, res)
 	})
 	return sum, err
+}
+
+// checkLogged fails res when check (if set) does not find e's bytes in the
+// store's transparency log.
+func checkLogged(ctx context.Context, check func(context.Context, packageid.ID, string) error, e Entry, res progress.Result) (progress.Result, error) {
+	if check == nil {
+		return res, nil
+	}
+	if err := check(ctx, e.ID(), e.SHA256); err != nil {
+		res.Outcome, res.Reasons = Failed, []string{"transparency log: " + err.Error()}
+	}
+	return res, nil
 }
 
 // eachWith runs do for every revision with the workers, feeding the

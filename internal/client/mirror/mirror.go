@@ -40,6 +40,10 @@ type Config struct {
 	// Keyring holds the keys the upstream signs with; nothing unsigned by
 	// them is written anywhere.
 	Keyring *signature.Keyring
+	// CheckLogged, if set, must accept each revision downloaded (its
+	// SHA-256) before it is written anywhere: the upstream's transparency
+	// log proves it (mirror --log-key, logcheck).
+	CheckLogged func(ctx context.Context, id packageid.ID, sha256 string) error
 	// To is the target store's publishing client.
 	To *client.Client
 	// Bundle is the bundle file to write. Its work folder is Bundle +
@@ -184,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	cfg.From = strings.TrimRight(cfg.From, "/")
 	start := time.Now()
 	r := &run{cfg: cfg, fetch: &Fetcher{Upstream: cfg.From, HTTP: cfg.HTTP, Keyring: cfg.Keyring, Retry: cfg.Retry, Timeout: cfg.Timeout,
-		MaxSize: cfg.MaxZipSize, RevisionTimeout: cfg.RevisionTimeout, MinRate: cfg.MinRate, StallWindow: cfg.StallWindow}}
+		MaxSize: cfg.MaxZipSize, RevisionTimeout: cfg.RevisionTimeout, MinRate: cfg.MinRate, StallWindow: cfg.StallWindow, CheckLogged: cfg.CheckLogged}}
 	revs, searchURL, err := Select(ctx, cfg.HTTP, cfg.From, cfg.Filters)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFatal, err)

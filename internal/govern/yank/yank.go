@@ -53,6 +53,10 @@ type Store struct {
 	audit *audit.Log
 	// OnChange is called after a yank or unyank (to schedule indexing).
 	OnChange func(packageid.ID)
+	// Log, if set, appends each state to the transparency log (once: it
+	// is called again for the current state when a change is repeated,
+	// which repairs a crash between the state and its record).
+	Log func(context.Context, State) error
 
 	mu    sync.Mutex
 	cache map[string]State // by object key: objects never change
@@ -241,6 +245,11 @@ func (s *Store) Set(ctx context.Context, c Change) (st State, changed bool, err 
 
 // record writes the audit record of st, once.
 func (s *Store) record(ctx context.Context, st State) error {
+	if s.Log != nil && st.Generation > 0 {
+		if err := s.Log(ctx, st); err != nil {
+			return err
+		}
+	}
 	if s.audit == nil || st.AuditID == "" {
 		return nil
 	}
