@@ -135,41 +135,10 @@ func (a *Azurite) start(t testing.TB, bin string, port int) error {
 	)
 	cmd.Dir = base
 	cmd.Env = append(os.Environ(), "HOME="+base, "AZURITE_ACCOUNTS=")
-	logPath := filepath.Join(base, "azurite.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("create azurite log: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("run %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
 	endpoint := "http://" + host + "/" + AzuriteAccount
-	deadline := time.Now().Add(30 * time.Second)
-	for !answers(endpoint) {
-		select {
-		case err := <-exited:
-			exited <- err // let stop return at once
-			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("azurite exited before it was ready (%v): %s", err, log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			stop()
-			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("azurite at %s not ready after 30s: %s", host, log)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := runServer(t, "azurite", cmd, filepath.Join(base, "azurite.log"), host, func() bool { return answers(endpoint) }); err != nil {
+		return err
 	}
-	t.Cleanup(stop)
 	a.Host, a.Endpoint = host, endpoint
 	return nil
 }

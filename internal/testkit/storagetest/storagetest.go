@@ -218,44 +218,10 @@ func (m *MinIO) start(t testing.TB, bin string, port int) error {
 		"MINIO_UPDATE=off",
 		"HOME="+base,
 	)
-	logPath := filepath.Join(base, "minio.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("create minio log: %w", err)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("run %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
 	endpoint := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err // let stop return at once
-			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("minio exited before it was ready (%v): %s", err, log)
-		default:
-		}
-		if live(endpoint) {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			log, _ := os.ReadFile(logPath)
-			return fmt.Errorf("minio at %s not ready after 30s: %s", addr, log)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := runServer(t, "minio", cmd, filepath.Join(base, "minio.log"), addr, func() bool { return live(endpoint) }); err != nil {
+		return err
 	}
-	t.Cleanup(stop)
 	m.Endpoint = endpoint
 	return nil
 }
