@@ -5,14 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -92,49 +90,10 @@ func BenchmarkPackagePathsStart(b *testing.B) {
 // /search?all=true and the CPU time it used until healthy, and stops it.
 func startMeasured(b *testing.B, mk func(addr string) *exec.Cmd) (time.Duration, int64, time.Duration) {
 	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := mk(addr)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	}()
+	s := startServing(b, "the registry", "/health", mk)
+	defer s.stop()
 	c := &http.Client{Timeout: 2 * time.Second}
-	var took, cpu time.Duration
-	for {
-		select {
-		case <-exited:
-			b.Fatalf("%s exited before it was healthy:\n%s", cmd.Path, logs.String())
-		default:
-		}
-		resp, err := c.Get("http://" + addr + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				took = time.Since(start)
-				cpu = cpuTime(b, cmd.Process.Pid)
-				break
-			}
-		}
-		if time.Since(start) > 10*time.Minute {
-			b.Fatalf("%s not healthy after 10 minutes", cmd.Path)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	resp, err := c.Get("http://" + addr + "/search?all=true")
+	resp, err := c.Get("http://" + s.addr + "/search?all=true")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +102,7 @@ func startMeasured(b *testing.B, mk func(addr string) *exec.Cmd) (time.Duration,
 	if n < 1000 {
 		b.Fatalf("/search?all=true: %d bytes", n)
 	}
-	return took, peakRSS(b, cmd.Process.Pid), cpu
+	return s.load, peakRSS(b, s.cmd.Process.Pid), s.cpu
 }
 
 // cpuTime is the user and system time of a process (its /proc stat, in
