@@ -16,12 +16,21 @@ type Revision struct {
 	Signer *Signer `json:"signer,omitempty"`
 	// StoreSigner is the store's own key that made the signature served
 	// as NAME-VERSION.zip.sig, when the store signs with its own key
-	// (serve --store-signing-key, pkgstore resign, mirror --resign-key);
+	// (serve --store-signing-key, pkgstore resign);
 	// nil when the served signature is the owner's.
 	StoreSigner *Signer `json:"store_signer,omitempty"`
 	// OwnerSignature is the owner's armored detached signature, kept when
 	// the store serves its own in its place.
-	OwnerSignature string    `json:"owner_signature,omitempty"`
+	OwnerSignature string `json:"owner_signature,omitempty"`
+	// UpstreamSignature is the upstream's armored detached signature of
+	// a revision a mirror or import operator re-signed with their own key
+	// (mirror --resign-key): the operator verified it before re-signing,
+	// and the store keeps it as provenance.
+	UpstreamSignature string `json:"upstream_signature,omitempty"`
+	// UpstreamSigner is the key that made UpstreamSignature, set only
+	// when the store's own keyring verifies it over the zip; nil when
+	// the store does not hold the upstream's key (the mirror verified it).
+	UpstreamSigner *Signer   `json:"upstream_signer,omitempty"`
 	Submission     string    `json:"submission"`
 	Token          string    `json:"token,omitempty"`
 	Client         string    `json:"client,omitempty"`

@@ -76,6 +76,10 @@ func (c *Client) Published(ctx context.Context, id packageid.ID) (bool, error) {
 type Options struct {
 	Legacy bool
 	DryRun bool
+	// UpstreamSignature, when not nil, is sent as the "upstream_signature"
+	// part: the upstream's armored signature of a revision re-signed by
+	// the sender (mirror --resign-key), kept in the store's provenance.
+	UpstreamSignature []byte
 }
 
 // APIError is a non-2xx answer of the publishing API.
@@ -159,6 +163,15 @@ func (c *Client) submitOnce(ctx context.Context, zipName string, zip io.Reader, 
 			return nil, err
 		}
 		if _, err := fw.Write(sig); err != nil {
+			return nil, err
+		}
+	}
+	if opts.UpstreamSignature != nil {
+		fw, err := mw.CreateFormFile("upstream_signature", zipName+".upstream.sig")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fw.Write(opts.UpstreamSignature); err != nil {
 			return nil, err
 		}
 	}

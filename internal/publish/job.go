@@ -87,6 +87,13 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id pac
 	if r := p.checkSignature(f, &sig, s, zipName); r != nil {
 		return []api.Reason{*r}, nil
 	}
+	upstream, r, err := p.checkUpstream(ctx, f, size, s, zipName, sig != nil)
+	if err != nil || r != nil {
+		if r != nil {
+			return []api.Reason{*r}, nil
+		}
+		return nil, err
+	}
 
 	// The zip itself. Where the static files' tree stays private until
 	// committed (file buckets), they are extracted by the same read that
@@ -178,7 +185,7 @@ func (p *Publisher) checkAndWrite(ctx context.Context, s *api.Submission, id pac
 	pub := &publication{
 		sub: s, id: id, lease: l,
 		pkg: pkg, tree: tree, extracted: sink != nil,
-		zip: f, size: size, sig: sig, doc: docJSON, rendered: rendered,
+		zip: f, size: size, sig: sig, upstream: upstream, doc: docJSON, rendered: rendered,
 	}
 	if err := p.write(ctx, pub); err != nil {
 		// Leave the files for the retry (it rewrites them) or for the
@@ -267,7 +274,10 @@ type publication struct {
 	zip  *os.File // the candidate zip, size bytes
 	size int64
 	sig  []byte // detached signature, nil when unsigned
-	doc  []byte // package document JSON
+	// upstream is the upstream's signature of a re-signed mirror
+	// (Options.UpstreamSignature), kept in the provenance; nil if none.
+	upstream *upstreamSig
+	doc      []byte // package document JSON
 
 	rendered []byte // README and changelog for the catalog (markdown.Record); nil: rendered at first view
 }
@@ -317,7 +327,7 @@ func (p *Publisher) write(ctx context.Context, pub *publication) error {
 	p.step("document")
 	// Provenance and the audit record before the zip: a published zip
 	// always has both.
-	if err := p.writeProvenance(ctx, s, id, size, st); err != nil {
+	if err := p.writeProvenance(ctx, s, id, size, st, pub.upstream); err != nil {
 		return err
 	}
 	p.step("audit")

@@ -18,10 +18,14 @@ import (
 // and finds the second already there.
 // When the store signs with its own key, the record also keeps the
 // owner's signature (the store's is the one served).
-func (p *Publisher) writeProvenance(ctx context.Context, s *api.Submission, id packageid.ID, size int64, st *storeSigned) error {
+// A re-signed mirror's upstream signature (up) is kept the same way.
+func (p *Publisher) writeProvenance(ctx context.Context, s *api.Submission, id packageid.ID, size int64, st *storeSigned, up *upstreamSig) error {
 	rev := api.Revision{Name: id.Name, Version: id.Version, Size: size, SHA256: s.SHA256, Signer: s.Signer, Submission: s.ID, Token: s.Token, Client: s.Client, Legacy: s.Legacy, Published: time.Now().UTC()}
 	if st != nil {
 		rev.StoreSigner, rev.OwnerSignature = st.signer, string(st.owner)
+	}
+	if up != nil {
+		rev.UpstreamSignature, rev.UpstreamSigner = string(up.armored), up.signer
 	}
 	if err := provenance.Write(ctx, p.b.Internal, rev); err != nil {
 		return err

@@ -158,6 +158,12 @@ type Options struct {
 	DryRun bool // run every check, write nothing public
 	// Token and Client say who submitted it (audit records).
 	Token, Client string
+	// UpstreamSignature, when not nil, is the upstream's armored
+	// signature of a revision its submitter (a mirror or import
+	// operator) verified and re-signed with their own key: the
+	// candidate's signature is the operator's, and this one is kept in
+	// the provenance record (upstream.go).
+	UpstreamSignature []byte
 }
 
 var blobJSON = storage.WriterOptions{ContentType: "application/json"}
@@ -224,6 +230,14 @@ func (p *Publisher) Enqueue(ctx context.Context, id, fileName string, sig []byte
 		}
 		if err := p.b.Internal.WriteAll(ctx, storage.QueueDir(id)+fileName+".sig", sig, nil); err != nil {
 			return nil, fmt.Errorf("queue signature: %w", err)
+		}
+	}
+	if up := opts.UpstreamSignature; up != nil {
+		if r := checkUpstreamSize(fileName, sig, up); r != nil {
+			return p.rejectNow(ctx, s, *r)
+		}
+		if err := p.b.Internal.WriteAll(ctx, storage.QueueDir(id)+fileName+upstreamSuffix, up, nil); err != nil {
+			return nil, fmt.Errorf("queue upstream signature: %w", err)
 		}
 	}
 	// Like the queued files, the receipt is not synced on its own: a

@@ -373,7 +373,7 @@ func (s *Server) evict(ctx context.Context, id packageid.ID) error {
 type localPublisher struct{ p *publish.Publisher }
 
 func (l localPublisher) Publish(ctx context.Context, zipName string, zip io.Reader, sig []byte, opts client.Options) (*api.Submission, error) {
-	sub, err := l.p.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: opts.Legacy, DryRun: opts.DryRun}})
+	sub, err := l.p.Submit(ctx, publish.Candidate{FileName: zipName, Zip: zip, Signature: sig, Options: publish.Options{Legacy: opts.Legacy, DryRun: opts.DryRun, UpstreamSignature: opts.UpstreamSignature}})
 	if err != nil || sub.Status.Final() {
 		return sub, err
 	}

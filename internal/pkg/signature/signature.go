@@ -134,30 +134,7 @@ func (k *Keyring) Verify(data io.Reader, sig io.Reader) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read signature: %w", err)
 	}
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, ErrMissing
-	}
-	if len(raw) > MaxSignatureSize {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxSignatureSize)
-	}
-	body := io.Reader(bytes.NewReader(raw))
-	if bytes.Contains(raw[:min(len(raw), 1024)], []byte("-----BEGIN PGP")) {
-		block, err := armor.Decode(bytes.NewReader(raw))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if block.Type != openpgp.SignatureType {
-			return nil, fmt.Errorf("%w: armor block is %q, want %q", ErrMalformed, block.Type, openpgp.SignatureType)
-		}
-		body = block.Body
-	}
-	// Read the signature packet first so a malformed signature is reported
-	// as such, and so the issuer is known for the error message.
-	pktBytes, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	issuer, err := firstIssuer(pktBytes)
+	pktBytes, issuer, _, err := decode(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +172,37 @@ func (k *Keyring) Verify(data io.Reader, sig io.Reader) (*Signer, error) {
 		s.UserIDs = append(s.UserIDs, name)
 	}
 	return s, nil
+}
+
+// decode reads the packets of raw (armored or binary, at most
+// MaxSignatureSize bytes) and the issuer of the first, which must be a
+// signature: a malformed signature is reported as such, and the issuer is
+// known for the error messages, before any key is looked up.
+func decode(raw []byte) (pkts []byte, issuer uint64, armored bool, err error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, 0, false, ErrMissing
+	}
+	if len(raw) > MaxSignatureSize {
+		return nil, 0, false, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, MaxSignatureSize)
+	}
+	body := io.Reader(bytes.NewReader(raw))
+	if bytes.Contains(raw[:min(len(raw), 1024)], []byte("-----BEGIN PGP")) {
+		block, err := armor.Decode(bytes.NewReader(raw))
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if block.Type != openpgp.SignatureType {
+			return nil, 0, false, fmt.Errorf("%w: armor block is %q, want %q", ErrMalformed, block.Type, openpgp.SignatureType)
+		}
+		body, armored = block.Body, true
+	}
+	if pkts, err = io.ReadAll(body); err != nil {
+		return nil, 0, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if issuer, err = firstIssuer(pkts); err != nil {
+		return nil, 0, false, err
+	}
+	return pkts, issuer, armored, nil
 }
 
 func firstIssuer(pkts []byte) (uint64, error) {

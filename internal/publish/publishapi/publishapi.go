@@ -86,10 +86,11 @@ type Authorizer interface {
 }
 
 // preambleLimit bounds what a client may send before the "package"
-// part's headers (the small form fields and the signature, plus the
-// buffer read ahead of them): that much is read before the upload holds
-// any slot, under the server's ordinary read timeout.
-const preambleLimit = signature.MaxSignatureSize + 192<<10
+// part's headers (the small form fields, the signature and the upstream
+// signature, plus the buffer read ahead of them): that much is read
+// before the upload holds any slot, under the server's ordinary read
+// timeout.
+const preambleLimit = 2*signature.MaxSignatureSize + 192<<10
 
 // ErrTooSlow is the error of an upload cut for sending less than
 // Config.MinUploadRate.
@@ -97,7 +98,7 @@ var ErrTooSlow = errors.New("upload too slow")
 
 // errPreamble is the error of parts before the "package" part that exceed
 // preambleLimit.
-var errPreamble = fmt.Errorf("the form parts before the \"package\" part exceed %d bytes (send legacy, dry_run and signature first, each small, then the package)", preambleLimit)
+var errPreamble = fmt.Errorf("the form parts before the \"package\" part exceed %d bytes (send legacy, dry_run, signature and upstream_signature first, each small, then the package)", preambleLimit)
 
 // API serves the publishing routes.
 type API struct {
@@ -395,6 +396,25 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 			if len(sig) == 0 {
 				sig = nil
 			}
+		case "upstream_signature":
+			// A re-signing mirror's provenance (mirror --resign-key): the
+			// upstream's signature, kept in the revision's record. It is
+			// checked here, before any slot is taken or byte queued, and
+			// again by the job.
+			if uploaded {
+				apijson.Error(w, http.StatusBadRequest, "the \"upstream_signature\" part must come before the \"package\" part")
+				return
+			}
+			up, err := io.ReadAll(io.LimitReader(part, signature.MaxSignatureSize+1))
+			if err != nil {
+				a.failUpload(w, err)
+				return
+			}
+			if _, err := signature.ParseArmored(up); err != nil {
+				apijson.Error(w, http.StatusBadRequest, "form part \"upstream_signature\": want the upstream's armored detached OpenPGP signature: %v", err)
+				return
+			}
+			opts.UpstreamSignature = up
 		case "legacy", "dry_run":
 			v, _ := io.ReadAll(io.LimitReader(part, 16))
 			b, err := parseBool(string(v))
@@ -408,7 +428,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 				opts.DryRun = b
 			}
 		default:
-			apijson.Error(w, http.StatusBadRequest, "unknown form part %q (expected package, signature, legacy, dry_run)", part.FormName())
+			apijson.Error(w, http.StatusBadRequest, "unknown form part %q (expected package, signature, upstream_signature, legacy, dry_run)", part.FormName())
 			return
 		}
 	}
