@@ -27,6 +27,7 @@ func newMirrorCmd() *cobra.Command {
 		mirrorLog                       logKeyFlag
 		plainHTTP                       bool
 		indexFlags                      mirrorIndexFlags
+		resign                          storeKeyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "mirror --from URL (--to URL --token T | --to oci://HOST/REPO:TAG | --bundle FILE [--since OLD]) --keyring KEY",
@@ -55,6 +56,14 @@ revision's zip and signature as blobs of their own, so a push uploads only
 the blobs the registry lacks (asked with HEAD). Credentials come from the
 Docker config file ($DOCKER_CONFIG or ~/.docker/config.json, as docker
 login writes it); --plain-http talks HTTP to a registry without TLS.
+
+--resign-key FILE (with --to URL) re-signs each revision with the site's
+key once its upstream signature has verified against --keyring: the store
+serves the site's signature, and keeps the upstream's as provenance
+(upstream_signature), so a Kibana holding the site's key alone verifies
+the mirrored packages. The store's keyring must hold the site's key. A
+bundle or an OCI artifact keeps the upstream's signatures: re-sign there
+with import --resign-key, or with the store's --store-signing-key.
 
 Every download is bounded: a zip over --max-zip-size is refused (a bundle
 run then stops: the bundle cannot be made), one revision takes at most
@@ -87,6 +96,8 @@ on stdout, the lines on stderr.`,
 				return usageError("--sign-key signs a bundle's manifest: it needs --bundle or --to oci://")
 			case passFile != "" && signKey == "":
 				return usageError("--passphrase-file needs --sign-key")
+			case resign.path != "" && (cfg.Bundle != "" || mirror.IsOCI(toURL)):
+				return usageError("%v", mirror.ErrResignTarget)
 			}
 			var err error
 			if cfg.MaxZipSize, err = parseSize(maxZip); err != nil || cfg.MaxZipSize <= 0 {
@@ -131,6 +142,9 @@ on stdout, the lines on stderr.`,
 					return usageError("%v", err)
 				}
 			}
+			if cfg.ResignKey, err = resign.load("resign-key"); err != nil {
+				return err
+			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			lines := out
 			if format == "json" {
@@ -169,6 +183,7 @@ on stdout, the lines on stderr.`,
 	indexFlags.add(f)
 	f.StringVar(&signKey, "sign-key", "", "armored private key (an operator's, not a package signer's) that signs the bundle's manifest; import checks it with --bundle-keyring")
 	f.StringVar(&passFile, "passphrase-file", "", "file holding --sign-key's passphrase")
+	resign.addAs(f, "resign-key", "resign-passphrase-file", "with --to URL: armored private key of the site that re-signs each revision once its upstream signature verified (the upstream's is kept as provenance)")
 	fl := &cfg.Filters
 	f.StringVar(&fl.KibanaVersion, "kibana-version", "", "only revisions compatible with this Kibana (kibana.version)")
 	f.StringVar(&fl.AgentVersion, "agent-version", "", "only revisions compatible with this Elastic Agent (agent.version)")
@@ -200,6 +215,7 @@ func newImportCmd() *cobra.Command {
 		format             string
 		importLog          logKeyFlag
 		plainHTTP          bool
+		resign             storeKeyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "import BUNDLE... --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
@@ -225,6 +241,12 @@ oci://: the same checks apply, and only the revisions the store lacks are
 downloaded, each blob bounded by its declared size and checked against its
 digest (credentials from the Docker config file; --plain-http for a
 registry without TLS).
+
+--resign-key FILE re-signs each package with the site's key once its
+upstream signature has verified against --keyring (so it needs --keyring,
+and --bundle-keyring with it): the store serves the site's signature and
+keeps the upstream's as provenance (upstream_signature). The store's
+keyring must hold the site's key.
 
 Several bundles are imported in the order given; an incremental bundle
 (mirror --since) must follow the one before it and is refused while the
@@ -255,6 +277,12 @@ json: one document on stdout, the lines on stderr.`,
 			}
 			if len(keyrings) > 0 && len(bundleKeyrings) == 0 {
 				return usageError("%v", mirror.ErrNoBundleKeyring)
+			}
+			if resign.path != "" && len(keyrings) == 0 {
+				return usageError("%v", mirror.ErrResignNeedsKeyring)
+			}
+			if cfg.ResignKey, err = resign.load("resign-key"); err != nil {
+				return err
 			}
 			if len(keyrings) > 0 {
 				if cfg.Keyring, err = signature.LoadKeyring(keyrings...); err != nil {
@@ -315,6 +343,7 @@ json: one document on stdout, the lines on stderr.`,
 	f.StringVar(&token, "token", "", "publishing token (default $PKGSTORE_TOKEN, then $PKGSTORE_PUBLISH_TOKEN)")
 	f.StringArrayVar(&bundleKeyrings, "bundle-keyring", nil, "public keys of the operators who sign bundles (mirror --sign-key): verify the manifest's signature (repeatable)")
 	f.StringArrayVar(&keyrings, "keyring", nil, "public keys of the packages' signers: verify every package's signature here (repeatable; needs --bundle-keyring)")
+	resign.addAs(f, "resign-key", "resign-passphrase-file", "armored private key of the site that re-signs each package once its upstream signature verified (needs --keyring; the upstream's is kept as provenance)")
 	f.IntVar(&cfg.Workers, "workers", 0, "revisions published at once (default GOMAXPROCS, at least 2)")
 	f.StringVar(&cfg.TempDir, "temp-dir", "", "where the bundle is unpacked (default the system's)")
 	f.BoolVar(&plainHTTP, "plain-http", false, "talk HTTP, not HTTPS, to an oci:// registry (loopback registries)")

@@ -16,12 +16,19 @@ import (
 // file and the file of its passphrase.
 type storeKeyFlags struct {
 	path, passphraseFile string
+	passFlag             string // the passphrase flag's name (add sets it)
 }
 
 // add registers the flags as --NAME and --NAME-passphrase-file.
 func (k *storeKeyFlags) add(f *pflag.FlagSet, name, usage string) {
+	k.addAs(f, name, name+"-passphrase-file", usage)
+}
+
+// addAs registers the flags as --NAME and --PASSNAME.
+func (k *storeKeyFlags) addAs(f *pflag.FlagSet, name, passName, usage string) {
+	k.passFlag = passName
 	f.StringVar(&k.path, name, "", usage)
-	f.StringVar(&k.passphraseFile, name+"-passphrase-file", "", "file holding the passphrase of --"+name+" when it is encrypted (first line)")
+	f.StringVar(&k.passphraseFile, passName, "", "file holding the passphrase of --"+name+" when it is encrypted (first line)")
 }
 
 // load reads the key (nil when the flag is empty) and checks that it can
@@ -30,7 +37,7 @@ func (k *storeKeyFlags) add(f *pflag.FlagSet, name, usage string) {
 func (k *storeKeyFlags) load(name string) (*signature.SigningKey, error) {
 	if k.path == "" {
 		if k.passphraseFile != "" {
-			return nil, usageError("--%s-passphrase-file without --%s", name, name)
+			return nil, usageError("--%s without --%s", k.passFlag, name)
 		}
 		return nil, nil
 	}

@@ -32,7 +32,12 @@ type ImportConfig struct {
 	// not vouch for a bundle, and checking packages while silently not
 	// checking who made the bundle would look like a full check.
 	BundleKeyring *signature.Keyring
-	Workers       int
+	// ResignKey, when set, re-signs each package with the site's key
+	// once its upstream signature has verified against Keyring (needed:
+	// ErrResignNeedsKeyring), and publishes the upstream's signature as
+	// provenance (see Config.ResignKey).
+	ResignKey *signature.SigningKey
+	Workers   int
 	// TempDir receives the unpacked bundle while it is checked and
 	// published (default os.TempDir()); it needs the bundle's size free.
 	TempDir  string
@@ -79,12 +84,15 @@ func Import(ctx context.Context, cfg ImportConfig) (*Summary, error) {
 	if cfg.Keyring != nil && cfg.BundleKeyring == nil {
 		return nil, ErrNoBundleKeyring
 	}
+	if cfg.ResignKey != nil && cfg.Keyring == nil {
+		return nil, ErrResignNeedsKeyring
+	}
 	dir, err := os.MkdirTemp(cfg.TempDir, "pkgstore-import-*")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	r := &run{cfg: Config{To: cfg.To, Retry: cfg.Retry, Workers: cfg.Workers, Reporter: cfg.Reporter}}
+	r := &run{cfg: Config{To: cfg.To, Retry: cfg.Retry, Workers: cfg.Workers, Reporter: cfg.Reporter, ResignKey: cfg.ResignKey}}
 	var (
 		m       *Manifest
 		raw     []byte

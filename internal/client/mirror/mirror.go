@@ -58,6 +58,13 @@ type Config struct {
 	OCI *OCITarget
 	// SignKey signs the bundle's manifest (optional).
 	SignKey *signature.SigningKey
+	// ResignKey, with To, re-signs each revision once its upstream
+	// signature has verified against Keyring: the store receives the
+	// zip signed by this key, with the upstream's signature as
+	// provenance (client.Options.UpstreamSignature), so that a Kibana
+	// holding this key alone verifies the mirrored packages. Refused with
+	// Bundle or OCI (ErrResignTarget).
+	ResignKey *signature.SigningKey
 	// Workers is the number of revisions handled at once (default
 	// GOMAXPROCS, at least 2).
 	Workers int
@@ -169,6 +176,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	if cfg.Keyring == nil || cfg.Keyring.Len() == 0 {
 		return nil, errors.New("mirror: a keyring with the upstream's public key is required")
+	}
+	if cfg.ResignKey != nil && (cfg.Bundle != "" || cfg.OCI != nil) {
+		return nil, ErrResignTarget
 	}
 	if err := cfg.Filters.Check(); err != nil {
 		return nil, err
@@ -576,12 +586,23 @@ func (r *run) revision(ctx context.Context, rev Revision, tmpp **os.File, worker
 func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *Fetched, res progress.Result) (progress.Result, error) {
 	var sub *api.Submission
 	var present bool
+	sig, opts := got.Signature, client.Options{}
+	if k := r.cfg.ResignKey; k != nil {
+		// got.Signature verified against the upstream's keys (Fetch,
+		// or the bundle's checks): it travels as provenance.
+		resigned, err := resign(k, tmp, got.Size)
+		if err != nil {
+			res.Outcome, res.Reasons = Failed, []string{err.Error()}
+			return res, fmt.Errorf("%w: %w", ErrFatal, err)
+		}
+		sig, opts.UpstreamSignature = resigned, got.Signature
+	}
 	err := r.cfg.Retry.Do(ctx, func() error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		var err error
-		sub, present, err = client.PublishLegacy(ctx, r.cfg.To, id.ZipName(), io.NewSectionReader(tmp, 0, got.Size), got.Signature, client.Options{})
+		sub, present, err = client.PublishLegacy(ctx, r.cfg.To, id.ZipName(), io.NewSectionReader(tmp, 0, got.Size), sig, opts)
 		if refused := (*client.RefusedError)(nil); errors.As(err, &refused) {
 			return nil // an outcome, not a failure to retry
 		}
@@ -611,6 +632,9 @@ func (r *run) publish(ctx context.Context, id packageid.ID, tmp *os.File, got *F
 		for _, reason := range sub.Reasons {
 			if reason.Check == api.CheckSignature && strings.Contains(reason.Message, signature.ErrUnknownKey.Error()) {
 				fatal = fmt.Errorf("%w: %w (key %s): add the upstream's public key to the store's keyring (serve --keyring FILE) and run again", ErrFatal, ErrUntrustedByStore, got.Signer)
+				if k := r.cfg.ResignKey; k != nil {
+					fatal = fmt.Errorf("%w: %w (the re-signing key %s): add its public key to the store's keyring (serve --keyring FILE) and run again", ErrFatal, ErrUntrustedByStore, k.Fingerprint())
+				}
 				res.Reasons = append(res.Reasons, fatal.Error())
 			}
 			res.Reasons = append(res.Reasons, reason.String())
