@@ -30,7 +30,7 @@ func newMirrorCmd() *cobra.Command {
 		resign                          storeKeyFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "mirror --from URL (--to URL --token T | --to oci://HOST/REPO:TAG | --bundle FILE [--since OLD]) --keyring KEY",
+		Use:   "mirror --from URL (--to URL --token T [--resign-key KEY] | --to oci://HOST/REPO:TAG | --bundle FILE [--since OLD]) --keyring KEY",
 		Short: "Copy revisions from an EPR-compatible registry into a store or a signed offline bundle",
 		Long: `mirror selects revisions as Fleet would, by asking the upstream's own /search
 with the given filters, keeps the newest --latest N versions of each package
@@ -218,7 +218,7 @@ func newImportCmd() *cobra.Command {
 		resign             storeKeyFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "import BUNDLE... --registry URL --token T [--bundle-keyring OPKEY --keyring KEY]",
+		Use:   "import BUNDLE... --registry URL --token T [--bundle-keyring OPKEY --keyring KEY [--resign-key SITEKEY]]",
 		Short: "Publish an offline bundle (from pkgstore mirror --bundle) into a store",
 		Long: `import checks the whole bundle first: with --bundle-keyring, the
 manifest's signature against the keys of the operators who sign bundles
