@@ -111,6 +111,7 @@ type Publisher struct {
 	mu       sync.Mutex
 	changed  chan struct{}
 	inflight map[string]bool
+	foreign  map[string]bool // watched by Run (foreign.go); nil outside Run
 }
 
 // DefaultWorkers is the default Config.Workers: one more than the cores
@@ -331,11 +332,16 @@ func (p *Publisher) Run(ctx context.Context) {
 	// Jobs run on their own context so that shutdown can let them finish.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
+	p.mu.Lock()
+	p.foreign = map[string]bool{}
+	p.mu.Unlock()
 	wg := p.startWorkers(ctx, jobCtx, nil)
 	p.CleanQueue(ctx)
 	p.Recover(ctx)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
+	ft := time.NewTicker(foreignCheck)
+	defer ft.Stop()
 	// A serve that restarts after a crash finds its cut upload young: it
 	// is cleaned by a later pass, not only at the next start.
 	lastClean := time.Now()
@@ -344,6 +350,8 @@ func (p *Publisher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			p.stopWorkers(wg, cancelJobs)
 			return
+		case <-ft.C:
+			p.checkForeign(ctx)
 		case <-t.C:
 			p.Recover(ctx)
 			if time.Since(lastClean) >= cleanEvery {
@@ -454,7 +462,8 @@ func (p *Publisher) process(ctx context.Context, id string) {
 		return
 	}
 	if l == nil {
-		return // another live process is working on it
+		p.watchForeign(id) // another live process is working on it
+		return
 	}
 	// The previous holder may have finished just before we took over.
 	if s, err = p.Status(ctx, id); err != nil || s.Status.Final() {

@@ -100,3 +100,60 @@ func TestCloudJobsRaceServe(t *testing.T) {
 		})
 	}
 }
+
+// TestServeIndexesJobPublications: a serve that finds a submission in a
+// publishing job's hands watches it, and indexes it once the job has
+// published it. Before, the serve left such a submission to the job and
+// never indexed it (only its own publications triggered its indexer), so
+// a revision a job published beside a serve stayed invisible until some
+// later publication of the serve's own (TestCloudJobsRaceServe failed
+// that way now and then).
+func TestServeIndexesJobPublications(t *testing.T) {
+	data := t.TempDir()
+	s := servertest.Start(t, servertest.Options{Data: data, Configure: func(c *server.Config) { c.Workers = 1 }})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// The job claims the submission and waits at its first step until
+	// the serve has seen it in the job's hands.
+	claimed, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg := server.Config{Storage: storage.Config{DataDir: data}, Keyrings: []string{s.Key.PublicPath}, RequireSignatures: true, Workers: 1,
+		AfterStep: func(step string) {
+			if step == "claimed" {
+				once.Do(func() { close(claimed) })
+				<-resume
+			}
+		}}
+	job, err := server.NewJob(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	zip := ziptest.Package(t, "jobonly", "1.0.0")
+	sub, err := publish.Queue(ctx, job.Buckets.Internal, publish.Candidate{FileName: "jobonly-1.0.0.zip", Zip: bytes.NewReader(zip), Signature: s.Key.Sign(t, zip), Options: publish.Options{Legacy: true}}, publish.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []publish.Outcome, 1)
+	go func() {
+		out, err := job.Publisher.Drain(ctx, publish.DrainOptions{Only: []string{sub.ID}, Poll: 100 * time.Millisecond})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out
+	}()
+	select {
+	case <-claimed:
+	case <-ctx.Done():
+		t.Fatal("the job never claimed the submission")
+	}
+	// The serve's own scan of the queue finds it leased by the job.
+	s.Server.Publisher.Recover(ctx)
+	time.Sleep(200 * time.Millisecond)
+	close(resume)
+	if out := <-done; len(out) != 1 || out[0].Submission == nil || out[0].Submission.Status != api.StatusPublished {
+		t.Fatalf("job outcome %+v", out)
+	}
+	s.WaitVisible(t, "jobonly", "1.0.0")
+}
