@@ -90,16 +90,7 @@ func TestGovernanceCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, tt.args...)
-			out := stdout + stderr
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; output:\n%s", code, tt.code, out)
-			}
-			for _, want := range tt.out {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
-			}
+			_, out := runCLIWant(t, tt.args, tt.code, tt.out)
 			for _, secret := range []string{pubSecret, opsSecret} {
 				if strings.Contains(out, secret) {
 					t.Errorf("output shows a secret:\n%s", out)

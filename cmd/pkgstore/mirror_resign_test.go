@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"pkgstore/internal/api"
@@ -57,16 +56,7 @@ func TestMirrorResignCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			stdout, stderr, code := runCLI(t, tt.args...)
-			out := stdout + stderr
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; output:\n%s", code, tt.code, out)
-			}
-			for _, want := range tt.out {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
-			}
+			runCLIWant(t, tt.args, tt.code, tt.out)
 		})
 	}
 	_, upSig := up.Get(t, "/epr/cli/cli-1.0.0.zip.sig")

@@ -23,6 +23,24 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
+// runCLIWant runs pkgstore, fails t unless it exits with code, reports
+// each of wants its output (stdout and stderr) lacks, and returns stdout
+// and the whole output.
+func runCLIWant(t *testing.T, args []string, code int, wants []string) (stdout, out string) {
+	t.Helper()
+	stdout, stderr, got := runCLI(t, args...)
+	out = stdout + stderr
+	if got != code {
+		t.Fatalf("exit %d, want %d; output:\n%s", got, code, out)
+	}
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	return stdout, out
+}
+
 func writeFile(t *testing.T, path string, data []byte) string {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o644); err != nil {

@@ -67,16 +67,7 @@ func TestStoreKeyCommands(t *testing.T) {
 			if tt.env != "" {
 				t.Setenv("PKGSTORE_STORE_SIGNING_KEY", tt.env)
 			}
-			stdout, stderr, code := runCLI(t, tt.args...)
-			out := stdout + stderr
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d; output:\n%s", code, tt.code, out)
-			}
-			for _, want := range tt.out {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
-				}
-			}
+			runCLIWant(t, tt.args, tt.code, tt.out)
 		})
 	}
 	// The store now serves the new key's signature.
