@@ -18,8 +18,9 @@ const maxRecordReads = 8
 // of the store (a publication date, the field names of its README) and
 // never changes once published, so it is kept across index snapshots.
 type revisionFacts[V any] struct {
-	mu sync.Mutex
-	m  map[packageid.ID]V
+	mu  sync.Mutex
+	m   map[packageid.ID]V
+	max int // facts kept before the cache starts over; 0: maxKept
 }
 
 // get returns the facts of ids, reading with load (a few at a time) those
@@ -65,7 +66,11 @@ func (k *revisionFacts[V]) get(ctx context.Context, ids []packageid.ID, load fun
 	wg.Wait()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.m == nil || len(k.m)+len(read) > maxKept {
+	limit := k.max
+	if limit <= 0 {
+		limit = maxKept
+	}
+	if k.m == nil || len(k.m)+len(read) > limit {
 		k.m = map[packageid.ID]V{}
 	}
 	for id, v := range read {

@@ -12,6 +12,15 @@ import (
 	"pkgstore/internal/storage"
 )
 
+// Bounds of the exported field names kept for searching: per revision
+// (the largest real integrations list a few thousand fields, some 100 KB
+// of names; a hostile README's 3 MiB of rendering is cut here), and the
+// revisions kept, so the cache holds 64 MiB at the very most.
+const (
+	maxFieldBytes = 64 << 10
+	maxFieldsKept = 1024
+)
+
 // exportedFields returns the lower-case names in the first column of the
 // exported-fields tables of a rendered README (tables whose first header
 // cell is "Field", as elastic-package writes them), NUL-separated for
@@ -20,6 +29,7 @@ func exportedFields(rendered string) string {
 	z := html.NewTokenizer(strings.NewReader(rendered))
 	var (
 		names       []string
+		size        int // bytes of names, separators included
 		inTable     bool
 		headerSeen  bool // the table's first header cell has been read
 		fieldsTable bool
@@ -57,6 +67,11 @@ func exportedFields(rendered string) string {
 			case "td":
 				if capture {
 					if n := strings.TrimSpace(text.String()); n != "" {
+						if size += len(n) + 1; size > maxFieldBytes {
+							// A README listing more than a search keeps:
+							// the first names stay searchable.
+							return strings.ToLower(strings.Join(names, "\x00"))
+						}
 						names = append(names, n)
 					}
 				}

@@ -2,8 +2,10 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"pkgstore/internal/pkg/markdown"
 )
@@ -57,5 +59,26 @@ func TestFieldMatch(t *testing.T) {
 		if got := fieldMatch(names, needle); got != want {
 			t.Errorf("fieldMatch(%q) = %v, want %v", needle, got, want)
 		}
+	}
+}
+
+// TestExportedFieldsBounded: a README whose tables list half a MiB of
+// field names keeps maxFieldBytes of them for searching, the first ones.
+func TestExportedFieldsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| Field | Type |\n|---|---|\n")
+	for i := 0; b.Len() < 512<<10; i++ {
+		fmt.Fprintf(&b, "| hostile.field_%07d | keyword |\n", i)
+	}
+	r, err := markdown.Render(context.Background(), []byte(b.String()), "docs/README.md", markdown.NewFiles("/package/p/1.0.0/", nil), markdown.Budget{CPU: time.Minute, Output: 64 << 20})
+	if err != nil || r.HTML == "" {
+		t.Fatalf("render: %v (%s)", err, r.Reason)
+	}
+	got := exportedFields(r.HTML)
+	if len(got) > maxFieldBytes || len(got) < maxFieldBytes/2 {
+		t.Fatalf("kept %d bytes of names, want at most %d (and most of it)", len(got), maxFieldBytes)
+	}
+	if !strings.HasPrefix(got, "hostile.field_0000000\x00") {
+		t.Errorf("the first names are not kept: %.60q", got)
 	}
 }

@@ -139,7 +139,7 @@ type Handler struct {
 	cache  pageCache
 	parts  partsCache
 	dates  revisionFacts[time.Time]
-	fields revisionFacts[string] // lower-case exported field names of the README, NUL-separated
+	fields revisionFacts[string] // lower-case exported field names of the README, NUL-separated (max: maxFieldsKept)
 
 	flights     flightGroup   // renders in progress
 	renderSlots chan struct{} // renders the catalog runs at once
@@ -157,7 +157,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: parse templates: %w", err)
 	}
-	return &Handler{cfg: cfg, log: cfg.Logger, tmpl: t, renderSlots: make(chan struct{}, maxConcurrentRenders)}, nil
+	return &Handler{cfg: cfg, log: cfg.Logger, tmpl: t, renderSlots: make(chan struct{}, maxConcurrentRenders), fields: revisionFacts[string]{max: maxFieldsKept}}, nil
 }
 
 // Mounts reports whether the request path p belongs to the catalog.
