@@ -48,6 +48,7 @@ type timed struct {
 	answer
 	warning []string
 	age     string
+	etag    string
 	took    time.Duration
 }
 
@@ -65,7 +66,7 @@ func fetchTimed(t testing.TB, base, path string) timed {
 	}
 	took := time.Since(start)
 	return timed{answer{resp.StatusCode, b, resp.Header.Get("Location"), resp.Header.Get("Content-Type"), strings.Join(resp.Header.Values("Cache-Control"), ", ")},
-		resp.Header.Values("Warning"), resp.Header.Get("Age"), took}
+		resp.Header.Values("Warning"), resp.Header.Get("Age"), resp.Header.Get("ETag"), took}
 }
 
 func verboseHealth(t testing.TB, base string) (int, registry.Health) {
@@ -153,12 +154,15 @@ func TestUpstreamDownFailsFast(t *testing.T) {
 					if slow > 5 || a.took >= time.Second || a.status != 200 || len(a.warning) != 1 || !strings.HasPrefix(a.warning[0], `111 pkgstore "upstream unreachable: circuit open`) {
 						t.Fatalf("search %d with the circuit open: %d in %s (%d of them over 200 ms), Warning %q", i, a.status, a.took, slow, a.warning)
 					}
+					if a.caching != "no-store" || a.etag != "" {
+						t.Fatalf("search %d with the circuit open: Cache-Control %q, ETag %q; a degraded answer must not be kept", i, a.caching, a.etag)
+					}
 					if !bytes.Contains(a.body, []byte(`"name": "localonly"`)) || bytes.Contains(a.body, []byte(`"name": "remoteonly"`)) {
 						t.Fatalf("search with the circuit open is not the local answer:\n%s", a.body)
 					}
 				}
-				if a := fetchTimed(t, s.URL, "/categories"); a.took >= time.Second || a.status != 200 || len(a.warning) != 1 {
-					t.Errorf("categories with the circuit open: %d in %s, Warning %q", a.status, a.took, a.warning)
+				if a := fetchTimed(t, s.URL, "/categories"); a.took >= time.Second || a.status != 200 || len(a.warning) != 1 || a.caching != "no-store" {
+					t.Errorf("categories with the circuit open: %d in %s, Warning %q, Cache-Control %q", a.status, a.took, a.warning, a.caching)
 				}
 				for _, p := range []string{"/package/remoteonly/2.0.0/", "/epr/remoteonly/remoteonly-2.0.0.zip", "/epr/remoteonly/remoteonly-2.0.0.zip.sig", "/package/remoteonly/2.0.0/docs/README.md"} {
 					a := fetchTimed(t, s.URL, p)
@@ -267,6 +271,11 @@ func TestStaleIfError(t *testing.T) {
 		if a.status != 200 || len(a.warning) != 0 || a.age != "" {
 			t.Fatalf("%s with a healthy upstream: %d, Warning %q, Age %q", p, a.status, a.warning, a.age)
 		}
+		if !strings.Contains(a.caching, "max-age=") || a.etag != "" {
+			// A merged answer is cacheable, and carries no validator of the
+			// local answer it was merged from.
+			t.Errorf("%s with a healthy upstream: Cache-Control %q, ETag %q", p, a.caching, a.etag)
+		}
 		good[p] = a
 	}
 	if !bytes.Contains(good["/search?all=true"].body, []byte(`"name": "remoteonly"`)) {
@@ -277,7 +286,7 @@ func TestStaleIfError(t *testing.T) {
 	for i := range 4 {                  // before and after the circuit opens (MaxFails 2)
 		for _, p := range paths {
 			a := fetchTimed(t, s.URL, p)
-			if a.status != 200 || !bytes.Equal(a.body, good[p].body) || a.caching != good[p].caching || a.ctype != good[p].ctype {
+			if a.status != 200 || !bytes.Equal(a.body, good[p].body) || a.caching != "no-store" || a.ctype != good[p].ctype {
 				t.Fatalf("try %d, %s with an upstream that errors: %d %q %q, body\n%s\nwant the last good answer\n%s", i, p, a.status, a.caching, a.ctype, a.body, good[p].body)
 			}
 			if age, err := strconv.Atoi(a.age); err != nil || age < 1 || age > 60 {
@@ -289,7 +298,7 @@ func TestStaleIfError(t *testing.T) {
 		}
 	}
 	a := fetchTimed(t, s.URL, "/search?package=beta")
-	if a.status != 200 || a.age != "" || len(a.warning) != 1 || !strings.HasPrefix(a.warning[0], "111 ") || !bytes.Contains(a.body, []byte(`"version": "0.5.0"`)) {
+	if a.status != 200 || a.age != "" || len(a.warning) != 1 || !strings.HasPrefix(a.warning[0], "111 ") || a.caching != "no-store" || !bytes.Contains(a.body, []byte(`"version": "0.5.0"`)) {
 		t.Errorf("a query never answered upstream: %d, Age %q, Warning %q:\n%s", a.status, a.age, a.warning, a.body)
 	}
 	if _, h := verboseHealth(t, s.URL); h.Upstream == nil || h.Upstream.StaleAnswers != 3 || h.Upstream.StaleBytes <= 0 {

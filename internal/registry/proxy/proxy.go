@@ -349,6 +349,17 @@ func relay(w http.ResponseWriter, rec *httptest.ResponseRecorder, body []byte) {
 		body = rec.Body.Bytes()
 	} else {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		// The local answer's validator names the local body, not the
+		// merged one: a cache holding one must not revalidate the other.
+		w.Header().Del("ETag")
+	}
+	if len(w.Header()["Warning"]) > 0 {
+		// A degraded answer (local data only, or the upstream's last good
+		// answer): no cache in front may keep it and serve it once the
+		// upstream is back, nor extend its life with its own
+		// stale-while-revalidate or stale-if-error.
+		w.Header()["Cache-Control"] = []string{"no-store"}
+		w.Header().Del("ETag")
 	}
 	w.WriteHeader(rec.Code)
 	w.Write(body)
