@@ -529,6 +529,7 @@ func openPackagePaths(ctx context.Context, cfg Config) (*pkgpath.Set, error) {
 	if cfg.PackagePathCache == "" && dir != "" {
 		dir = filepath.Join(dir, pkgpath.DefaultCacheDir)
 	}
+	defer tightenGC()() // the first scan makes the process's peak heap
 	set, err := pkgpath.Open(ctx, pkgpath.Config{
 		Paths:    cfg.PackagePaths,
 		Options:  pkgpath.Options{Validate: !cfg.NoSpecValidation, RequireSignatures: cfg.RequireSignatures},

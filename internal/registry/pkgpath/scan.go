@@ -279,7 +279,11 @@ func load(c candidate, o Options) (*loaded, error) {
 	if err := enc.Encode(p); err != nil {
 		return nil, err
 	}
-	return &loaded{ID: packageid.ID{Name: p.Name, Version: p.Version}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(doc.Bytes(), []byte("\n"))}, nil
+	// The name and version are slices of the manifest's text (packagedoc's
+	// YAML reader keeps one copy of a file and slices it): copied, so that
+	// the ID the set keeps for as long as it serves the package does not
+	// hold the whole manifest.
+	return &loaded{ID: packageid.ID{Name: strings.Clone(p.Name), Version: strings.Clone(p.Version)}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(doc.Bytes(), []byte("\n"))}, nil
 }
 
 // zipRoot returns the package folder of a zip: the first folder one level
