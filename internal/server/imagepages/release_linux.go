@@ -24,7 +24,12 @@ func Release() (int64, error) {
 	if !ok {
 		return 0, errors.New("stat executable: no inode")
 	}
-	f, err := os.Open("/proc/self/maps")
+	// smaps rather than maps: it says, per mapping, how much of it is
+	// anonymous, i.e. pages this process wrote (a RELRO segment of a PIE or
+	// cgo-linked binary is written by the dynamic loader, then made
+	// read-only: "r--p" like the rest, yet dropping it would lose its
+	// relocations).
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, fmt.Errorf("open mappings: %w", err)
 	}
@@ -49,20 +54,37 @@ func Release() (int64, error) {
 type span struct{ lo, hi uintptr }
 
 // imageRanges returns the private, read-only mappings of the file whose
-// inode is ino, from a /proc/PID/maps listing ("lo-hi perms offset dev
-// inode path"). The inode, not the path, identifies the executable: the
-// path may have been replaced or removed since the start.
+// inode is ino that hold no page the process wrote, from a
+// /proc/PID/smaps listing (a "lo-hi perms offset dev inode path" line per
+// mapping, then "Key: value" lines, among them "Anonymous: N kB"; a
+// /proc/PID/maps listing, without them, reads the same). The inode, not
+// the path, identifies the executable: the path may have been replaced or
+// removed since the start.
 func imageRanges(r io.Reader, ino uint64) ([]span, error) {
 	var out []span
+	var cur *span // the mapping whose fields are being read, if a candidate
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if strings.HasSuffix(f[0], ":") {
+			// A field of the mapping above: a written (copy-on-write)
+			// page exists nowhere but in this process, so a mapping with
+			// any is kept whole.
+			if cur != nil && f[0] == "Anonymous:" && (len(f) < 2 || f[1] != "0") {
+				out = out[:len(out)-1]
+				cur = nil
+			}
+			continue
+		}
+		cur = nil
 		if len(f) < 6 {
 			continue
 		}
 		perms := f[1]
-		// Only private ("p"), not writable: a written private page exists
-		// nowhere but in this process.
+		// Only private ("p"), not writable.
 		if len(perms) != 4 || perms[1] == 'w' || perms[3] != 'p' {
 			continue
 		}
@@ -79,6 +101,7 @@ func imageRanges(r io.Reader, ino uint64) ([]span, error) {
 			return nil, fmt.Errorf("mappings: bad range %q", f[0])
 		}
 		out = append(out, span{uintptr(lo), uintptr(hi)})
+		cur = &out[len(out)-1]
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read mappings: %w", err)

@@ -2,6 +2,8 @@ package imagepages
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,4 +123,57 @@ func rssFile(t *testing.T) int {
 		}
 	}
 	return pages * int(page) / 1024
+}
+
+// TestImageRangesKeepsWrittenMappings: a read-only mapping of the
+// executable holding pages the process wrote (the RELRO segment of a
+// position-independent or cgo-linked binary, relocated by the loader and
+// then protected) is left alone: dropping it would bring back the file's
+// unrelocated bytes.
+func TestImageRangesKeepsWrittenMappings(t *testing.T) {
+	const smaps = `00400000-01d81000 r-xp 00000000 fd:01 4242 /usr/bin/pkgstore
+Size:              25092 kB
+Rss:               12000 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me dw
+01d81000-01e00000 r--p 01981000 fd:01 4242 /usr/bin/pkgstore
+Size:                508 kB
+Anonymous:           508 kB
+VmFlags: rd mr mw me dw ac
+01e00000-03aed000 r--p 01a00000 fd:01 4242 /usr/bin/pkgstore
+Size:              29620 kB
+Anonymous:             0 kB
+VmFlags: rd mr mw me dw
+03aed000-03c64000 rw-p 036ed000 fd:01 4242 /usr/bin/pkgstore
+Anonymous:          1500 kB
+`
+	got, err := imageRanges(strings.NewReader(smaps), 4242)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []span{{0x400000, 0x1d81000}, {0x1e00000, 0x3aed000}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("ranges %x, want %x", got, want)
+	}
+}
+
+// TestReleaseInPositionIndependentExecutable builds a program as a PIE
+// (its type descriptors and interface tables relocated by the loader into
+// a RELRO segment), releases its pages, and checks it runs on.
+func TestReleaseInPositionIndependentExecutable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a program")
+	}
+	bin := filepath.Join(t.TempDir(), "pie")
+	build := exec.Command("go", "build", "-buildmode=pie", "-o", bin, "./testdata/pie")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildmode=pie: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "err=*errors.errorString,shape=main.square; 81") {
+		t.Fatalf("the PIE after Release: %v\n%s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "released ") || strings.HasPrefix(string(out), "released 0;") {
+		t.Fatalf("nothing released: %s", out)
+	}
 }
