@@ -13,6 +13,13 @@ const (
 	keepAliveIdle     = 15 // seconds before the first probe
 	keepAliveInterval = 15 // seconds between probes
 	keepAliveCount    = 9  // unanswered probes before the connection is dropped
+	// deferAccept: accept a connection once its first bytes arrived (the
+	// request, or TLS's ClientHello) rather than at the handshake's end,
+	// so that the first read finds them instead of parking the connection
+	// in the poller until they come (TCP_DEFER_ACCEPT, as nginx's
+	// "deferred"). Seconds the kernel waits for them; then it hands the
+	// connection over anyway (and the read timeouts apply as before).
+	deferAccept = 5
 )
 
 // listen is net.Listen("tcp", addr) with keep-alive and TCP_NODELAY set
@@ -24,7 +31,8 @@ const (
 // Linux copies these options from the listening socket to the sockets it
 // accepts (TestListenKeepAliveWithoutPerConnectionCalls checks that they
 // arrive), so the connections keep the same probes; net.TCPConn still
-// sets TCP_NODELAY itself.
+// sets TCP_NODELAY itself. The listener also defers accepting until the
+// client's first bytes (deferAccept).
 func listen(ctx context.Context, addr string) (net.Listener, error) {
 	lc := net.ListenConfig{
 		KeepAlive: -1, // no per-connection calls: inherited (below)
@@ -36,6 +44,7 @@ func listen(ctx context.Context, addr string) (net.Listener, error) {
 					{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, keepAliveIdle},
 					{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, keepAliveInterval},
 					{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, keepAliveCount},
+					{syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT, deferAccept},
 				} {
 					if serr = syscall.SetsockoptInt(int(fd), o.level, o.opt, o.v); serr != nil {
 						serr = fmt.Errorf("setsockopt %d/%d: %w", o.level, o.opt, serr)

@@ -11,13 +11,27 @@ import (
 // TestListenKeepAliveWithoutPerConnectionCalls: the connections serve
 // accepts keep TCP keep-alive (probes after 15 s idle, every 15 s, 9 of
 // them: what net.Listen gave each connection with four setsockopt calls)
-// and TCP_NODELAY, inherited from the listening socket.
+// and TCP_NODELAY, inherited from the listening socket, which defers
+// accepting until the client's first bytes.
 func TestListenKeepAliveWithoutPerConnectionCalls(t *testing.T) {
 	ln, err := listen(context.Background(), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	// Connections are handed over once their first bytes arrived.
+	lraw, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deferred int
+	var derr error
+	lraw.Control(func(fd uintptr) {
+		deferred, derr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_DEFER_ACCEPT)
+	})
+	if derr != nil || deferred <= 0 {
+		t.Errorf("TCP_DEFER_ACCEPT of the listener = %d (%v), want > 0", deferred, derr)
+	}
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -32,6 +46,9 @@ func TestListenKeepAliveWithoutPerConnectionCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
+	if _, err := client.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
 	c, ok := <-accepted
 	if !ok {
 		t.Fatal("accept failed")
