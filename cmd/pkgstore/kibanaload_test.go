@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -217,4 +218,62 @@ func TestWrkKibanaWayReconnects(t *testing.T) {
 	if got := conns.Load(); got < reqs.Load() {
 		t.Errorf("%d connections for %d requests: wrk reused connections", got, reqs.Load())
 	}
+}
+
+var prodBare = flag.Bool("prod-bare", false, "BenchmarkProductionSize: in Kibana's way, also drive a bare net/http server in the test process writing the answers recorded from ours (the floor of a Go server's cost per connection)")
+
+// floorServer is a plain http.Server (net.Listen, no middleware, no
+// timeouts) writing answers recorded from a registry as Kibana asked for
+// them: what a connection per request costs net/http and the kernel.
+type floorServer struct {
+	addr    string
+	answers map[string]*recorded
+}
+
+// startFloor records paths from addr with node-fetch's headers and
+// serves them.
+func startFloor(b *testing.B, addr string, paths []string) *floorServer {
+	b.Helper()
+	f := &floorServer{answers: map[string]*recorded{}}
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for _, p := range paths {
+		req, _ := http.NewRequest("GET", "http://"+addr+p, nil)
+		for _, kv := range kibanaHeaders[:3] {
+			req.Header.Set(kv[0], kv[1])
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("record %s: %d %v", p, resp.StatusCode, err)
+		}
+		h := resp.Header.Clone()
+		h.Del("Date")
+		f.answers[p] = &recorded{status: resp.StatusCode, header: h, body: body}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.addr = l.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := f.answers[r.URL.RequestURI()]
+		if a == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		for k, v := range a.header {
+			h[k] = v
+		}
+		w.WriteHeader(a.status)
+		w.Write(a.body)
+	})}
+	go srv.Serve(l)
+	b.Cleanup(func() { srv.Close() })
+	return f
 }

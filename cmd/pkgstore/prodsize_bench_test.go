@@ -207,6 +207,9 @@ func BenchmarkProductionSize(b *testing.B) {
 					cpuRatios = append(cpuRatios, cpu[epr]/cpu[ours])
 				}
 				name := route.name + "-" + mode
+				if kibana && *prodBare {
+					floorOf(b, wrk, withWrk, ours, route, name)
+				}
 				b.ReportMetric(median(eprRates), name+"-epr-req/s")
 				b.ReportMetric(median(ourRates), name+"-ours-req/s")
 				b.ReportMetric(median(ratios), name+"-x-epr")
@@ -508,4 +511,33 @@ func fmtRatios(v []float64) string {
 		parts[i] = fmt.Sprintf("%.1f", x)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// floorOf drives a bare net/http server writing ours' answers for route in
+// Kibana's way, -prod-rounds runs, and reports its rate and CPU per
+// request (the test process's, which serves it; the emulator in it is
+// idle by then).
+func floorOf(b *testing.B, wrk string, withWrk bool, ours *serving, route route, name string) {
+	b.Helper()
+	f := startFloor(b, ours.addr, route.paths)
+	var rates, cpus, clients []float64
+	for range *prodRounds {
+		c0 := selfCPU()
+		var res loadResult
+		if withWrk {
+			res = driveWrk(b, wrk, f.addr, route.paths, true, *prodConns, *prodDuration)
+		} else {
+			res = drive(b, f.addr, route.paths, true, *prodConns, *prodDuration)
+		}
+		// Without wrk the client runs in this process too: the figure is
+		// then the server's and the client's together.
+		cpu := selfCPU() - c0
+		rates = append(rates, res.rate)
+		cpus = append(cpus, float64(cpu.Microseconds())/res.n)
+		clients = append(clients, float64(res.clientCPU.Microseconds())/res.n)
+	}
+	b.ReportMetric(median(rates), name+"-bare-req/s")
+	b.ReportMetric(median(cpus), name+"-bare-server-cpu-µs/req")
+	b.Logf("%-16s %-9s bare net/http server writing ours' answers: %.1f req/s, %.1f CPU µs/request (client %.1f)",
+		route.name, "kibana", median(rates), median(cpus), median(clients))
 }
