@@ -35,7 +35,23 @@ var (
 	prodDuration  = flag.Duration("prod-duration", 3*time.Second, "length of each side's run per route, mode and round in BenchmarkProductionSize")
 	prodRounds    = flag.Int("prod-rounds", 2, "alternated rounds per route and mode in BenchmarkProductionSize")
 	prodConns     = flag.Int("prod-conns", 16, "client connections (keep-alive) or requests in flight (Kibana's way) in BenchmarkProductionSize")
+	prodRoutes    = flag.String("prod-routes", "", "BenchmarkProductionSize: comma-separated routes to run (search-fleet, search-package, categories, package; empty: all)")
+	prodModes     = flag.String("prod-modes", "keepalive,kibana", "BenchmarkProductionSize: comma-separated modes to run (keepalive, kibana)")
 )
+
+// selected says whether name is in the comma-separated list (an empty
+// list selects all).
+func selected(list, name string) bool {
+	if list == "" {
+		return true
+	}
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == name {
+			return true
+		}
+	}
+	return false
+}
 
 // BenchmarkProductionSize serves the production-size corpus (10,775
 // revisions, internal/testkit/prodcorpus, published through the job and
@@ -137,32 +153,74 @@ func BenchmarkProductionSize(b *testing.B) {
 		b.Logf("load to serving: EPR %s (%s CPU), ours %s (%s CPU): %.3f× (CPU %.3f×)",
 			epr.load.Round(time.Millisecond), epr.cpu, ours.load.Round(time.Millisecond), ours.cpu,
 			ours.load.Seconds()/epr.load.Seconds(), ours.cpu.Seconds()/epr.cpu.Seconds())
+		wrk, withWrk := useWrk(b)
+		client := "in-process Go client"
+		if withWrk {
+			client = "wrk"
+		}
+		b.Logf("load client: %s, %d connections, %s per side and round", client, *prodConns, *prodDuration)
 		for _, route := range t.routes {
+			if !selected(*prodRoutes, route.name) {
+				continue
+			}
 			for _, kibana := range []bool{false, true} {
 				mode := "keepalive"
 				if kibana {
 					mode = "kibana"
 				}
-				var eprRates, ourRates, ratios []float64
+				if !selected(*prodModes, mode) {
+					continue
+				}
+				var eprRates, ourRates, ratios, cpuRatios []float64
+				// Per request, µs: each server's user and system CPU, the
+				// client's, and the machine's (all cores out of idle).
+				var eprUser, eprSys, ourUser, ourSys, eprClient, ourClient, eprMachine, ourMachine []float64
 				for round := range *prodRounds {
 					sides := []*serving{epr, ours}
 					if round%2 == 1 {
 						sides = []*serving{ours, epr}
 					}
-					rate := map[*serving]float64{}
+					rate, cpu := map[*serving]float64{}, map[*serving]float64{}
 					for _, s := range sides {
-						rate[s] = drive(b, s.addr, route.paths, kibana, *prodConns, *prodDuration)
+						u0, s0 := serverCPU(b, s.cmd.Process.Pid)
+						m0 := machineCPU(b)
+						var res loadResult
+						if withWrk {
+							res = driveWrk(b, wrk, s.addr, route.paths, kibana, *prodConns, *prodDuration)
+						} else {
+							res = drive(b, s.addr, route.paths, kibana, *prodConns, *prodDuration)
+						}
+						m1 := machineCPU(b)
+						u1, s1 := serverCPU(b, s.cmd.Process.Pid)
+						per := func(d time.Duration) float64 { return float64(d.Microseconds()) / res.n }
+						user, sys, cl, mach := per(u1-u0), per(s1-s0), per(res.clientCPU), per(m1-m0)
+						if s == epr {
+							eprUser, eprSys, eprClient, eprMachine = append(eprUser, user), append(eprSys, sys), append(eprClient, cl), append(eprMachine, mach)
+						} else {
+							ourUser, ourSys, ourClient, ourMachine = append(ourUser, user), append(ourSys, sys), append(ourClient, cl), append(ourMachine, mach)
+						}
+						rate[s], cpu[s] = res.rate, user+sys
 					}
 					eprRates = append(eprRates, rate[epr])
 					ourRates = append(ourRates, rate[ours])
 					ratios = append(ratios, rate[ours]/rate[epr])
+					cpuRatios = append(cpuRatios, cpu[epr]/cpu[ours])
 				}
 				name := route.name + "-" + mode
+				if kibana && *prodBare {
+					floorOf(b, wrk, withWrk, ours, route, name)
+				}
 				b.ReportMetric(median(eprRates), name+"-epr-req/s")
 				b.ReportMetric(median(ourRates), name+"-ours-req/s")
 				b.ReportMetric(median(ratios), name+"-x-epr")
+				b.ReportMetric(median(eprUser)+median(eprSys), name+"-epr-server-cpu-µs/req")
+				b.ReportMetric(median(ourUser)+median(ourSys), name+"-ours-server-cpu-µs/req")
+				b.ReportMetric(median(cpuRatios), name+"-cpu-x-epr")
 				b.Logf("%-16s %-9s EPR %9.1f req/s, ours %9.1f req/s: %6.1f× (rounds %s)",
 					route.name, mode, median(eprRates), median(ourRates), median(ratios), fmtRatios(ratios))
+				b.Logf("%-16s %-9s CPU µs/request, server user+sys: EPR %.1f+%.1f, ours %.1f+%.1f: EPR/ours %.1f× (rounds %s); client: %.1f / %.1f; machine: %.1f / %.1f",
+					"", "", median(eprUser), median(eprSys), median(ourUser), median(ourSys), median(cpuRatios), fmtRatios(cpuRatios),
+					median(eprClient), median(ourClient), median(eprMachine), median(ourMachine))
 			}
 		}
 		eprRSS, ourRSS := peakRSS(b, epr.cmd.Process.Pid), peakRSS(b, ours.cmd.Process.Pid)
@@ -365,8 +423,9 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // connection each; kibana clients send what node-fetch 2 sends (a new
 // connection per request, Connection: close, Accept-Encoding: gzip,deflate)
 // and read to the end of the connection.
-func drive(b *testing.B, addr string, paths []string, kibana bool, conns int, d time.Duration) float64 {
+func drive(b *testing.B, addr string, paths []string, kibana bool, conns int, d time.Duration) loadResult {
 	b.Helper()
+	cpu0 := selfCPU()
 	reqs := make([][]byte, len(paths))
 	for i, p := range paths {
 		if kibana {
@@ -389,7 +448,9 @@ func drive(b *testing.B, addr string, paths []string, kibana bool, conns int, d 
 		go func() {
 			defer wg.Done()
 			var conn net.Conn
-			var br *bufio.Reader
+			// One reader per client, reset per connection: a new 64 KiB
+			// buffer per Kibana request was the client's largest cost.
+			br := bufio.NewReaderSize(nil, 64<<10)
 			defer func() {
 				if conn != nil {
 					conn.Close()
@@ -402,7 +463,7 @@ func drive(b *testing.B, addr string, paths []string, kibana bool, conns int, d 
 						fail("dial: %v", err)
 						return
 					}
-					br = bufio.NewReaderSize(conn, 64<<10)
+					br.Reset(conn)
 				}
 				if _, err := conn.Write(reqs[i%len(reqs)]); err != nil {
 					fail("write: %v", err)
@@ -431,7 +492,8 @@ func drive(b *testing.B, addr string, paths []string, kibana bool, conns int, d 
 	if f := failure.Load(); f != nil {
 		b.Fatalf("load on %s: %s", addr, *f)
 	}
-	return float64(done.Load()) / time.Since(start).Seconds()
+	n := float64(done.Load())
+	return loadResult{rate: n / time.Since(start).Seconds(), n: n, clientCPU: selfCPU() - cpu0}
 }
 
 func median(v []float64) float64 {
@@ -449,4 +511,33 @@ func fmtRatios(v []float64) string {
 		parts[i] = fmt.Sprintf("%.1f", x)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// floorOf drives a bare net/http server writing ours' answers for route in
+// Kibana's way, -prod-rounds runs, and reports its rate and CPU per
+// request (the test process's, which serves it; the emulator in it is
+// idle by then).
+func floorOf(b *testing.B, wrk string, withWrk bool, ours *serving, route route, name string) {
+	b.Helper()
+	f := startFloor(b, ours.addr, route.paths)
+	var rates, cpus, clients []float64
+	for range *prodRounds {
+		c0 := selfCPU()
+		var res loadResult
+		if withWrk {
+			res = driveWrk(b, wrk, f.addr, route.paths, true, *prodConns, *prodDuration)
+		} else {
+			res = drive(b, f.addr, route.paths, true, *prodConns, *prodDuration)
+		}
+		// Without wrk the client runs in this process too: the figure is
+		// then the server's and the client's together.
+		cpu := selfCPU() - c0
+		rates = append(rates, res.rate)
+		cpus = append(cpus, float64(cpu.Microseconds())/res.n)
+		clients = append(clients, float64(res.clientCPU.Microseconds())/res.n)
+	}
+	b.ReportMetric(median(rates), name+"-bare-req/s")
+	b.ReportMetric(median(cpus), name+"-bare-server-cpu-µs/req")
+	b.Logf("%-16s %-9s bare net/http server writing ours' answers: %.1f req/s, %.1f CPU µs/request (client %.1f)",
+		route.name, "kibana", median(rates), median(cpus), median(clients))
 }

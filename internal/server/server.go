@@ -499,7 +499,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // ListenAndServe listens on addr (host:port) and calls Serve.
 func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}

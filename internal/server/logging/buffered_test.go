@@ -130,7 +130,12 @@ func TestRequestIDsDistinct(t *testing.T) {
 // characters, invalid UTF-8, non-printable and non-ASCII runes, empty).
 func TestAccessLineAsSlogWritesIt(t *testing.T) {
 	hostile := []string{"", "plain", "a b", "k=v", `say "hi"`, "tab\there", "nl\n", "bs\\x", "\x00\x7f", "\xff\xfe", "é", "\u00a0nbsp", "\u200bzw", "日本", "<&>", "/search?x=1&y=2"}
-	at := []time.Time{time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("X", -3*3600-1800)), time.Now()}
+	// Times in the same second with other milliseconds or another zone
+	// (appendRFC3339Millis keeps each second's text), and before 1970.
+	noon := time.Date(2026, 12, 6, 14, 0, 0, 0, time.UTC)
+	at := []time.Time{noon, time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("X", -3*3600-1800)), time.Now(),
+		noon.Add(7 * time.Millisecond), noon.Add(420 * time.Millisecond).In(time.FixedZone("Y", 5*3600)), noon.Add(999 * time.Millisecond).Local(),
+		time.Date(1969, 12, 31, 23, 59, 59, 12_000_000, time.UTC)}
 	n := 0
 	for i, v := range hostile {
 		for j, w := range hostile {
@@ -144,7 +149,7 @@ func TestAccessLineAsSlogWritesIt(t *testing.T) {
 			if err := slog.NewTextHandler(&want, &slog.HandlerOptions{Level: slog.LevelInfo}).Handle(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
-			if got := l.appendText(nil, tm, msg); string(got) != want.String() {
+			if got := l.appendText(nil, tm, w, l.path, "HTTP/1.1"); string(got) != want.String() {
 				t.Fatalf("values %q, %q:\n got %s\nwant %s", v, w, got, want.String())
 			}
 			n++

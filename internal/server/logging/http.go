@@ -1,6 +1,7 @@
 package logging
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +30,27 @@ type ctxKey struct{}
 
 // RequestID returns the id of the request ctx belongs to ("" outside one).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	st, _ := ctx.Value(ctxKey{}).(*requestState)
+	if st == nil {
+		return ""
+	}
+	return st.id()
+}
+
+// requestState is what the middleware keeps per request, in one
+// allocation: the recorder, and the id the context carries (a pointer in
+// the context's value needs no allocation of its own, a string would).
+type requestState struct {
+	recorder
+	sent string   // the client's id, when it sent a sane one
+	gen  [24]byte // else ours, in hex
+}
+
+func (st *requestState) id() string {
+	if st.sent != "" {
+		return st.sent
+	}
+	return string(st.gen[:])
 }
 
 // Middleware gives each request an id (the client's X-Request-Id when it
@@ -52,38 +73,55 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // nothing to carry: no per-request cost
 			return
 		}
-		if !sent {
-			id = newID()
+		st := &requestState{recorder: recorder{ResponseWriter: w}}
+		if sent {
+			st.sent = id
+		} else {
+			putID(&st.gen)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
 		if !logged {
 			next.ServeHTTP(w, r)
 			return
 		}
 		start := time.Now()
-		rw := &recorder{ResponseWriter: w}
+		rw := &st.recorder
 		next.ServeHTTP(rw, r)
 		if rw.status == 0 {
 			rw.status = http.StatusOK
 		}
-		host, port, _ := net.SplitHostPort(r.Host)
-		if host == "" {
-			host = r.Host
+		// net.SplitHostPort allocates its error for a Host without a
+		// port; the outcome is the same: the host whole, no port.
+		host, port := r.Host, ""
+		if strings.IndexByte(r.Host, ':') >= 0 {
+			var err error
+			if host, port, err = net.SplitHostPort(r.Host); err != nil || host == "" {
+				host = r.Host
+			}
 		}
 		src, _, _ := net.SplitHostPort(r.RemoteAddr)
-		l := accessLine{id: id, method: r.Method, path: r.URL.Path, host: host, status: rw.status, bytes: rw.bytes,
-			dur: time.Since(start), src: src, ua: r.UserAgent(), query: r.URL.RawQuery}
-		if p, err := strconv.Atoi(port); err == nil {
-			l.port, l.hasPort = p, true
+		// One clock reading for the duration and the line's time (slog
+		// would read it again a few hundred ns later).
+		end := time.Now()
+		l := accessLine{id: st.sent, method: r.Method, path: r.URL.Path, host: host, status: rw.status, bytes: rw.bytes,
+			dur: end.Sub(start), src: src, ua: r.UserAgent(), query: r.URL.RawQuery}
+		if port != "" {
+			if p, err := strconv.Atoi(port); err == nil {
+				l.port, l.hasPort = p, true
+			}
 		}
-		msg := r.Method + " " + r.URL.Path + " " + r.Proto
+		if !sent {
+			l.genID = &st.gen
+		}
 		if fast.text && fast.root {
 			bp := linePool.Get().(*[]byte)
-			*bp = l.appendText((*bp)[:0], time.Now(), msg)
+			*bp = l.appendText((*bp)[:0], end, r.Method, r.URL.Path, r.Proto)
 			fast.b.Write(*bp)
 			linePool.Put(bp)
 			return
 		}
+		l.id = st.id()
+		msg := r.Method + " " + r.URL.Path + " " + r.Proto
 		log.LogAttrs(r.Context(), slog.LevelInfo, msg, l.attrs()...)
 	})
 }
@@ -91,6 +129,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 // accessLine is what an access line says.
 type accessLine struct {
 	id, method, path, host, src, ua, query string
+	genID                                  *[24]byte // the id, when ours (then id is ""): appendText takes it as is
 	status                                 int
 	bytes                                  int64
 	dur                                    time.Duration
@@ -128,15 +167,27 @@ func (l *accessLine) attrs() []slog.Attr {
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // appendText appends the line as slog's TextHandler writes the record of
-// msg at info level at time t with attrs() (TestAccessLineAsSlogWritesIt
-// compares the two over hostile values).
-func (l *accessLine) appendText(b []byte, t time.Time, msg string) []byte {
+// the message "METHOD PATH PROTO" at info level at time t with attrs()
+// (TestAccessLineAsSlogWritesIt compares the two over hostile values).
+func (l *accessLine) appendText(b []byte, t time.Time, method, path, proto string) []byte {
 	b = append(b, "time="...)
 	b = appendRFC3339Millis(b, t.Round(0))
 	b = append(b, " level=INFO msg="...)
-	b = appendTextString(b, msg)
+	// The message holds spaces, so slog quotes it; quoting is per rune,
+	// so the parts quote one by one without building the message.
+	b = append(b, '"')
+	b = appendQuotedInner(b, method)
+	b = append(b, ' ')
+	b = appendQuotedInner(b, path)
+	b = append(b, ' ')
+	b = appendQuotedInner(b, proto)
+	b = append(b, '"')
 	b = appendTextString(append(b, " log.logger="...), "http")
-	b = appendTextString(append(b, " http.request.id="...), l.id)
+	if l.genID != nil {
+		b = append(append(b, " http.request.id="...), l.genID[:]...) // hex digits: never quoted
+	} else {
+		b = appendTextString(append(b, " http.request.id="...), l.id)
+	}
 	b = appendTextString(append(b, " http.request.method="...), l.method)
 	b = appendTextString(append(b, " url.path="...), l.path)
 	b = appendTextString(append(b, " url.domain="...), l.host)
@@ -159,23 +210,61 @@ func (l *accessLine) appendText(b []byte, t time.Time, msg string) []byte {
 }
 
 // appendRFC3339Millis is slog's time format: RFC 3339 with exactly three
-// digits of milliseconds.
+// digits of milliseconds. The date, time to the second and zone are
+// formatted once per second (and location) and kept.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
-	const prefixLen = len("2006-01-02T15:04:05.000")
-	n := len(b)
-	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
+	sec, loc := t.Unix(), t.Location()
+	c := secondCache.Load()
+	if c == nil || c.sec != sec || c.loc != loc {
+		full := t.Truncate(time.Second).AppendFormat(nil, time.RFC3339)
+		cut := bytes.IndexByte(full, 'T') + len("15:04:05") + 1
+		c = &formattedSecond{sec: sec, loc: loc, head: full[:cut], zone: full[cut:]}
+		secondCache.Store(c)
+	}
+	ms := t.Nanosecond() / 1e6
+	b = append(b, c.head...)
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, c.zone...)
 }
+
+// formattedSecond is one second's RFC 3339 text around the fraction.
+type formattedSecond struct {
+	sec        int64
+	loc        *time.Location
+	head, zone []byte // "2006-01-02T15:04:05", "Z07:00"
+}
+
+var secondCache atomic.Pointer[formattedSecond]
 
 // appendTextString is slog's text handler's string: as is, or quoted
 // (strconv) when it is empty or holds a space, '=', '"', a control
 // character, or a rune that is not printable.
 func appendTextString(b []byte, s string) []byte {
 	if needsQuoting(s) {
-		return strconv.AppendQuote(b, s)
+		b = append(b, '"')
+		b = appendQuotedInner(b, s)
+		return append(b, '"')
 	}
 	return append(b, s...)
+}
+
+// appendQuotedInner appends strconv.Quote(s) without its quotes: s itself
+// when it is printable ASCII without '"' or '\\' (most values).
+func appendQuotedInner(b []byte, s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return append(b, s...)
+	}
+	n := len(b)
+	b = strconv.AppendQuote(b, s)
+	copy(b[n:], b[n+1:len(b)-1])
+	return b[:len(b)-2]
 }
 
 func needsQuoting(s string) bool {
@@ -221,10 +310,17 @@ var (
 )
 
 func newID() string {
+	var d [24]byte
+	putID(&d)
+	return string(d[:])
+}
+
+// putID writes a new id into dst.
+func putID(dst *[24]byte) {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[8:], idCounter.Add(1))
 	copy(b[4:10], idPrefix[:]) // the counter's low 48 bits stay
-	return hex.EncodeToString(b[4:])
+	hex.Encode(dst[:], b[4:])
 }
 
 // recorder notes the status and the bytes written.
