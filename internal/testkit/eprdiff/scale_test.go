@@ -1,0 +1,102 @@
+package eprdiff_test
+
+import (
+	"encoding/json"
+	"flag"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"pkgstore/internal/testkit/eprdiff"
+	"pkgstore/internal/testkit/sharedtest"
+	"pkgstore/internal/testkit/sigtest"
+)
+
+var scale = flag.Bool("eprdiff-scale", false, "TestPackagePathsScale at the distribution image's size (1,918 zips; default 200)")
+
+// scaleSmallNames are the v1 sample's packages the default (CI) size of
+// TestPackagePathsScale grows: 39 revisions among them 0.x versions, a
+// prerelease (apm 8.0.0-rc1) and kibana.version ranges from ^7.13.0 to
+// ^8.4.0, so that 200 zips give each package dozens of versions.
+var scaleSmallNames = map[string]bool{"apm": true, "fleet_server": true, "winlog": true, "aws_logs": true, "udp": true}
+
+// TestPackagePathsScale serves the distribution image's shape in place on
+// both sides: signed zips synthesized from the v1 sample as
+// BenchmarkPackagePathsStart writes them (eprdiff.SynthCorpus: many
+// versions of each package, prereleases among them), signatures required.
+// Every /search and /categories of the matrices (kibana.version,
+// prerelease, all, capabilities, spec ranges, type, category, package= of
+// every name), every package document, and for a seeded sample of
+// revisions the zip, signature and a few static files; errors, redirects
+// and the root. With -eprdiff-scale the whole 1,918; else 200 zips of five
+// packages (scaleSmallNames).
+func TestPackagePathsScale(t *testing.T) {
+	t.Parallel()
+	sample := eprdiff.BuildV1Folders(t, filepath.Join(sharedtest.UnpackV1(t), "packages"))
+	n := eprdiff.DistributionRevisions
+	if !*scale {
+		n = 200
+		var kept []eprdiff.Built
+		for _, b := range sample {
+			if scaleSmallNames[b.ID.Name] {
+				kept = append(kept, b)
+			}
+		}
+		sample = kept
+	}
+	c := eprdiff.SynthCorpus(t, "scale", sample, n)
+	dir := eprdiff.WriteZipDir(t, c, sigtest.NewKey(t, "scale"))
+	p := eprdiff.StartPackagePaths(t, c, []string{dir}, eprdiff.PathsOptions{RequireSignatures: true})
+	// Both sides serving nothing would compare alike: every revision must
+	// be listed.
+	code, body := p.Ours.Get(t, "/search?all=true&prerelease=true")
+	var listed []json.RawMessage
+	if err := json.Unmarshal(body, &listed); code != 200 || err != nil || len(listed) != n {
+		t.Fatalf("/search?all=true&prerelease=true: %d, %d revisions (%v), want %d", code, len(listed), err, n)
+	}
+	rep := p.Compare(t, scaleRequests(p.Revisions(), 1))
+	rep.Expect(t, eprdiff.Known{})
+}
+
+// scaleRequests is every query and document of revs, and the artifacts
+// and first static files of a sample of them picked by seed (at most 40
+// revisions, always the first and the last).
+func scaleRequests(revs []eprdiff.Package, seed uint64) []eprdiff.Request {
+	var reqs []eprdiff.Request
+	reqs = append(reqs, eprdiff.Root()...)
+	reqs = append(reqs, eprdiff.Queries(revs)...)
+	reqs = append(reqs, eprdiff.FleetQueries(revs)...)
+	reqs = append(reqs, eprdiff.Documents(revs)...)
+	picked := pickRevisions(revs, 40, seed)
+	reqs = append(reqs, eprdiff.Artifacts(picked)...)
+	for _, pk := range picked {
+		if len(pk.Files) > 4 {
+			pk.Files = pk.Files[:4]
+		}
+		reqs = append(reqs, eprdiff.Assets([]eprdiff.Package{pk})...)
+	}
+	reqs = append(reqs, eprdiff.Redirects(picked)...)
+	reqs = append(reqs, eprdiff.Errors(picked)...)
+	reqs = append(reqs, eprdiff.HeadSample(picked)...)
+	return reqs
+}
+
+// pickRevisions returns up to n of revs chosen by seed, in corpus order,
+// always with the first and the last.
+func pickRevisions(revs []eprdiff.Package, n int, seed uint64) []eprdiff.Package {
+	if len(revs) <= n {
+		return revs
+	}
+	r := rand.New(rand.NewPCG(seed, seed))
+	keep := map[int]bool{0: true, len(revs) - 1: true}
+	for len(keep) < n {
+		keep[r.IntN(len(revs))] = true
+	}
+	var out []eprdiff.Package
+	for i, p := range revs {
+		if keep[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
