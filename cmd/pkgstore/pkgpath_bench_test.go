@@ -123,5 +123,5 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 func synthZipDir(b *testing.B, n int) string {
 	b.Helper()
 	sample := eprdiff.BuildV1Folders(b, filepath.Join(sharedtest.UnpackV1(b), "packages"))
-	return eprdiff.WriteZipDir(b, eprdiff.SynthCorpus(b, "distribution", sample, n), sigtest.NewKey(b, "bench"))
+	return eprdiff.WriteZipDir(b, eprdiff.SynthCorpus(b, "distribution", sample, n, 0), sigtest.NewKey(b, "bench"))
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/Masterminds/semver/v3"
+
 	"pkgstore/internal/testkit/eprdiff"
 	"pkgstore/internal/testkit/sharedtest"
 	"pkgstore/internal/testkit/sigtest"
@@ -23,7 +25,8 @@ var scaleSmallNames = map[string]bool{"apm": true, "fleet_server": true, "winlog
 // TestPackagePathsScale serves the distribution image's shape in place on
 // both sides: signed zips synthesized from the v1 sample as
 // BenchmarkPackagePathsStart writes them (eprdiff.SynthCorpus: many
-// versions of each package, prereleases among them), signatures required.
+// versions of each package), one copy in six tagged as a prerelease
+// (-rcK, among 0.x and 1.x versions), signatures required.
 // Every /search and /categories of the matrices (kibana.version,
 // prerelease, all, capabilities, spec ranges, type, category, package= of
 // every name), every package document, and for a seeded sample of
@@ -44,7 +47,8 @@ func TestPackagePathsScale(t *testing.T) {
 		}
 		sample = kept
 	}
-	c := eprdiff.SynthCorpus(t, "scale", sample, n)
+	c := eprdiff.SynthCorpus(t, "scale", sample, n, 6)
+	requirePreviewShape(t, c)
 	dir := eprdiff.WriteZipDir(t, c, sigtest.NewKey(t, "scale"))
 	p := eprdiff.StartPackagePaths(t, c, []string{dir}, eprdiff.PathsOptions{RequireSignatures: true})
 	// Both sides serving nothing would compare alike: every revision must
@@ -54,20 +58,20 @@ func TestPackagePathsScale(t *testing.T) {
 	if err := json.Unmarshal(body, &listed); code != 200 || err != nil || len(listed) != n {
 		t.Fatalf("/search?all=true&prerelease=true: %d, %d revisions (%v), want %d", code, len(listed), err, n)
 	}
-	rep := p.Compare(t, scaleRequests(p.Revisions(), 1))
+	revs := p.Revisions()
+	rep := p.Compare(t, scaleRequests(revs, pickRevisions(revs, 40, 1)))
 	rep.Expect(t, eprdiff.Known{})
 }
 
 // scaleRequests is every query and document of revs, and the artifacts
-// and first static files of a sample of them picked by seed (at most 40
-// revisions, always the first and the last).
-func scaleRequests(revs []eprdiff.Package, seed uint64) []eprdiff.Request {
+// and first static files of picked (a sample of revs), errors, redirects
+// and HEAD of one request of each kind.
+func scaleRequests(revs, picked []eprdiff.Package) []eprdiff.Request {
 	var reqs []eprdiff.Request
 	reqs = append(reqs, eprdiff.Root()...)
 	reqs = append(reqs, eprdiff.Queries(revs)...)
 	reqs = append(reqs, eprdiff.FleetQueries(revs)...)
 	reqs = append(reqs, eprdiff.Documents(revs)...)
-	picked := pickRevisions(revs, 40, seed)
 	reqs = append(reqs, eprdiff.Artifacts(picked)...)
 	for _, pk := range picked {
 		if len(pk.Files) > 4 {
@@ -99,4 +103,37 @@ func pickRevisions(revs []eprdiff.Package, n int, seed uint64) []eprdiff.Package
 		}
 	}
 	return out
+}
+
+// requirePreviewShape fails unless some name's highest version carries a
+// prerelease tag while every version without one is 0.x: where
+// experimental=true's latest selection (tag only) and its all=true drop
+// (tag or 0.x) part ways.
+func requirePreviewShape(t *testing.T, c *eprdiff.Corpus) {
+	t.Helper()
+	type state struct {
+		highest  *semver.Version
+		stable1x bool
+	}
+	byName := map[string]*state{}
+	for _, p := range c.Packages {
+		v := semver.MustParse(p.ID.Version)
+		s := byName[p.ID.Name]
+		if s == nil {
+			s = &state{}
+			byName[p.ID.Name] = s
+		}
+		if s.highest == nil || v.GreaterThan(s.highest) {
+			s.highest = v
+		}
+		if v.Prerelease() == "" && v.Major() > 0 {
+			s.stable1x = true
+		}
+	}
+	for _, s := range byName {
+		if s.highest.Prerelease() != "" && !s.stable1x {
+			return
+		}
+	}
+	t.Fatal("the corpus has no name whose highest version is a tagged preview over 0.x versions only")
 }

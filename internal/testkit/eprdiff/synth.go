@@ -24,8 +24,11 @@ const DistributionRevisions = 1918
 // raised by 1000·k (k = 1, 2, …; a prerelease keeps its suffix), until
 // there are n. Each package thus gets many versions interleaved with its
 // real ones, prereleases among them: the shapes of the production branch
-// (BenchmarkPackagePathsStart and TestPackagePathsScale share it).
-func SynthCorpus(tb testing.TB, name string, sample []Built, n int) *Corpus {
+// (BenchmarkPackagePathsStart and TestPackagePathsScale share it). With
+// tagEvery > 0, every tagEvery-th copy without a prerelease tag gets one
+// (-rcK): previews among 0.x and 1.x versions, the shape Fleet's
+// prerelease and experimental filters choose between.
+func SynthCorpus(tb testing.TB, name string, sample []Built, n, tagEvery int) *Corpus {
 	tb.Helper()
 	if len(sample) == 0 {
 		tb.Fatal("eprdiff: SynthCorpus: empty sample")
@@ -43,8 +46,11 @@ func SynthCorpus(tb testing.TB, name string, sample []Built, n int) *Corpus {
 					tb.Fatalf("eprdiff: %s: %v", s.Source, err)
 				}
 				nv = fmt.Sprintf("%d.%d.%d", v.Major(), v.Minor(), v.Patch()+uint64(1000*k))
-				if v.Prerelease() != "" {
+				switch {
+				case v.Prerelease() != "":
 					nv += "-" + v.Prerelease()
+				case tagEvery > 0 && len(c.Packages)%tagEvery == 0:
+					nv += fmt.Sprintf("-rc%d", k)
 				}
 			}
 			id := packageid.ID{Name: s.ID.Name, Version: nv}
