@@ -20,7 +20,7 @@ var scale = flag.Bool("eprdiff-scale", false, "TestPackagePathsScale at the dist
 // TestPackagePathsScale grows: 39 revisions among them 0.x versions, a
 // prerelease (apm 8.0.0-rc1) and kibana.version ranges from ^7.13.0 to
 // ^8.4.0, so that 200 zips give each package dozens of versions.
-var scaleSmallNames = map[string]bool{"apm": true, "fleet_server": true, "winlog": true, "aws_logs": true, "udp": true}
+var scaleSmallNames = []string{"apm", "aws_logs", "fleet_server", "udp", "winlog"}
 
 // TestPackagePathsScale serves the distribution image's shape in place on
 // both sides: signed zips synthesized from the v1 sample as
@@ -35,18 +35,11 @@ var scaleSmallNames = map[string]bool{"apm": true, "fleet_server": true, "winlog
 // packages (scaleSmallNames).
 func TestPackagePathsScale(t *testing.T) {
 	t.Parallel()
-	sample := eprdiff.BuildV1Folders(t, filepath.Join(sharedtest.UnpackV1(t), "packages"))
-	n := eprdiff.DistributionRevisions
+	n, only := eprdiff.DistributionRevisions, []string(nil)
 	if !*scale {
-		n = 200
-		var kept []eprdiff.Built
-		for _, b := range sample {
-			if scaleSmallNames[b.ID.Name] {
-				kept = append(kept, b)
-			}
-		}
-		sample = kept
+		n, only = 200, scaleSmallNames
 	}
+	sample := eprdiff.BuildV1Folders(t, filepath.Join(sharedtest.UnpackV1(t), "packages"), only...)
 	c := eprdiff.SynthCorpus(t, "scale", sample, n, 6)
 	requirePreviewShape(t, c)
 	dir := eprdiff.WriteZipDir(t, c, sigtest.NewKey(t, "scale"))
