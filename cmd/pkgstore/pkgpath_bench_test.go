@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
@@ -9,12 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/Masterminds/semver/v3"
 
 	"pkgstore/internal/testkit/eprdiff"
 	"pkgstore/internal/testkit/eprtest"
@@ -24,7 +20,7 @@ import (
 
 // distributionRevisions is the size of the v1 production branch the
 // distribution image bakes in (issue 22).
-const distributionRevisions = 1918
+const distributionRevisions = eprdiff.DistributionRevisions
 
 // BenchmarkPackagePathsStart measures, side by side over the same folder
 // of 1,918 signed zips (the v1 sample's 269 revisions, then copies with
@@ -133,90 +129,12 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// synthZipDir writes n signed zips made from the v1 sample: its revisions
-// as built by `pkgstore build --v1`, then copies whose manifest version
-// and root folder have the patch version raised by 1000·k.
+// synthZipDir writes n signed zips made from the v1 sample
+// (eprdiff.SynthCorpus: its revisions as built by `pkgstore build --v1`,
+// then copies whose manifest version and root folder have the patch
+// version raised by 1000·k).
 func synthZipDir(b *testing.B, n int) string {
 	b.Helper()
 	sample := eprdiff.BuildV1Folders(b, filepath.Join(sharedtest.UnpackV1(b), "packages"))
-	key := sigtest.NewKey(b, "bench")
-	dir := b.TempDir()
-	count := 0
-	for k := 0; count < n; k++ {
-		for _, s := range sample {
-			if count == n {
-				break
-			}
-			v, err := semver.StrictNewVersion(s.ID.Version)
-			if err != nil {
-				b.Fatal(err)
-			}
-			nv := s.ID.Version
-			if k > 0 {
-				nv = fmt.Sprintf("%d.%d.%d", v.Major(), v.Minor(), v.Patch()+uint64(1000*k))
-				if v.Prerelease() != "" {
-					nv += "-" + v.Prerelease()
-				}
-			}
-			data := revise(b, s.Zip, s.ID.Name+"-"+s.ID.Version, s.ID.Name+"-"+nv, nv)
-			p := filepath.Join(dir, s.ID.Name+"-"+nv+".zip")
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			if err := os.WriteFile(p+".sig", key.Sign(b, data), 0o644); err != nil {
-				b.Fatal(err)
-			}
-			count++
-		}
-	}
-	return dir
-}
-
-var manifestVersion = regexp.MustCompile(`(?m)^version:.*$`)
-
-// revise copies a package zip with its root folder renamed and the
-// manifest's version replaced; other entries are copied compressed.
-func revise(b *testing.B, data []byte, oldRoot, newRoot, version string) []byte {
-	b.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var out bytes.Buffer
-	zw := zip.NewWriter(&out)
-	for _, f := range zr.File {
-		name := newRoot + strings.TrimPrefix(f.Name, oldRoot)
-		if f.Name == oldRoot+"/manifest.yml" {
-			rc, err := f.Open()
-			if err != nil {
-				b.Fatal(err)
-			}
-			m, _ := io.ReadAll(rc)
-			rc.Close()
-			m = manifestVersion.ReplaceAll(m, []byte("version: "+version))
-			h := f.FileHeader
-			h.Name = name
-			w, err := zw.CreateHeader(&h)
-			if err != nil {
-				b.Fatal(err)
-			}
-			w.Write(m)
-			continue
-		}
-		h := f.FileHeader
-		h.Name = name
-		w, err := zw.CreateRaw(&h)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rc, err := f.OpenRaw()
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(w, rc)
-	}
-	if err := zw.Close(); err != nil {
-		b.Fatal(err)
-	}
-	return out.Bytes()
+	return eprdiff.WriteZipDir(b, eprdiff.SynthCorpus(b, "distribution", sample, n, 0), sigtest.NewKey(b, "bench"))
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -21,12 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fsouza/fake-gcs-server/fakestorage"
-
 	"pkgstore/internal/storage"
 	"pkgstore/internal/testkit/eprtest"
 	"pkgstore/internal/testkit/prodcorpus"
-	"pkgstore/internal/testkit/storagetest"
 )
 
 var (
@@ -75,56 +71,21 @@ func BenchmarkProductionSize(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer src.Close()
-	idx, err := src.Internal.ReadAll(ctx, storage.CursorKey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var cursor struct {
-		Current string `json:"current"`
-	}
-	if err := json.Unmarshal(idx, &cursor); err != nil {
-		b.Fatal(err)
-	}
 	t := targetsOf(b, src)
-	g := storagetest.StartGCS(b)
-	pub, internal := g.NewBucket(b), g.NewBucket(b)
 	start := time.Now()
-	// The routes measured read no artifact, and the corpus's 3.5 GB of
-	// zips and their static files would not fit in the emulator's memory
-	// beside the rest of the machine: the public bucket gets the artifacts
-	// of the revisions the load asks for only.
-	nPub := copyToGCS(b, g, src.Public, pub, func(key string) bool {
-		if !strings.HasPrefix(key, storage.PackagesPrefix) && !strings.HasPrefix(key, storage.StaticPrefix) {
-			return true
-		}
-		for _, id := range t.ids {
-			if strings.Contains(key, "/"+id+"/") || strings.Contains(key, "/"+id+".zip") {
-				return true
-			}
-		}
-		return false
-	})
-	// Both readers load the current cursor's index (pkgstore/index/ has
-	// our notes on it); the records of each publication, the documents
-	// the job wrote beside the index and the earlier cursors' indexes
-	// stay out: the emulator takes minutes per 100,000 objects.
-	nInt := copyToGCS(b, g, src.Internal, internal, func(key string) bool {
-		switch {
-		case key == storage.CursorKey, strings.HasPrefix(key, storage.MetadataPrefix+cursor.Current+"/"), strings.HasPrefix(key, storage.IndexInfoPrefix):
-			return true
-		case strings.HasPrefix(key, storage.MetadataPrefix), strings.HasPrefix(key, storage.OwnPrefix):
-			return false
-		}
-		return true
-	})
-	b.Logf("copied %d public and %d internal objects into fake-gcs-server in %s", nPub, nInt, time.Since(start).Round(time.Millisecond))
-	all, err := src.Internal.Attributes(ctx, storage.IndexAllKey(cursor.Current))
+	// The routes measured read no artifact: the public bucket gets the
+	// artifacts of the revisions the load asks for only, the internal one
+	// the current cursor's index (prodcorpus.CopyToGCS).
+	gc := prodcorpus.CopyToGCS(b, src, t.ids)
+	g := gc.GCS
+	b.Logf("copied %d public and %d internal objects into fake-gcs-server in %s", gc.NPublic, gc.NInternal, time.Since(start).Round(time.Millisecond))
+	all, err := src.Internal.Attributes(ctx, storage.IndexAllKey(gc.Cursor))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("search-index-all.json of cursor %s: %d MB", cursor.Current, all.Size>>20)
+	b.Logf("search-index-all.json of cursor %s: %d MB", gc.Cursor, all.Size>>20)
 
-	pubName, intName := strings.TrimPrefix(pub, "gs://"), strings.TrimPrefix(internal, "gs://")
+	pubName, intName, internal := gc.PublicName(), gc.InternalName(), gc.Internal
 	b.ResetTimer()
 	for range b.N {
 		epr := startServing(b, "epr", t.ready, func(addr string) *exec.Cmd {
@@ -234,45 +195,6 @@ func BenchmarkProductionSize(b *testing.B) {
 		epr.stop()
 		ours.stop()
 	}
-}
-
-// copyToGCS copies every object of the file bucket src into the emulator's
-// bucket dst (gs://NAME) that keep accepts, in process.
-func copyToGCS(b *testing.B, g *storagetest.GCS, src *storage.Bucket, dst string, keep func(key string) bool) int {
-	b.Helper()
-	ctx := context.Background()
-	objs, err := src.ListAll(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := strings.TrimPrefix(dst, "gs://")
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	var failed atomic.Pointer[error]
-	n := 0
-	for _, o := range objs {
-		if !keep(o.Key) {
-			continue
-		}
-		n++
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			data, err := src.ReadAll(ctx, o.Key)
-			if err != nil {
-				failed.Store(&err)
-				return
-			}
-			g.Server.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: name, Name: o.Key}, Content: data})
-		}()
-	}
-	wg.Wait()
-	if err := failed.Load(); err != nil {
-		b.Fatal(*err)
-	}
-	return n
 }
 
 // route is a set of paths the load cycles through.

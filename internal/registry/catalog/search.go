@@ -124,10 +124,15 @@ func keep(out []*Revision, latest map[string]int, r *Revision, all bool, newer f
 }
 
 // legacyPrerelease is the old definition of a preview: a prerelease tag or
-// major version 0.
+// major version 0. EPR 1.40.1 uses it only to drop previews from
+// experimental=true&all=true; its latest selection prefers a version
+// without a prerelease tag (0.x included).
 func legacyPrerelease(r *Revision) bool { return r.prerelease || r.major0 }
 
-// legacy is the experimental=true path (§2.4).
+// legacy is the experimental=true path (§2.4). The latest version of a
+// name is the highest without a prerelease tag, else the highest: 0.2.5
+// beats 0.3.0-rc1, and 0.9.0 beats 1.0.0-rc1 (measured against the
+// reference: TestLegacyLatest).
 func (c *Catalog) legacy(f Filter) []*Revision {
 	var out []*Revision
 	latest := map[string]int{}
@@ -140,7 +145,7 @@ func (c *Catalog) legacy(f Filter) []*Revision {
 			hasStable[r.ID.Name] = true
 		}
 		out = keep(out, latest, r, f.All, func(old, new *Revision) bool {
-			op, np := legacyPrerelease(old), legacyPrerelease(new)
+			op, np := old.prerelease, new.prerelease
 			if op != np {
 				return op
 			}

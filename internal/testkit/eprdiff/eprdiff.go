@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"pkgstore/internal/api"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -131,8 +132,9 @@ type Built struct {
 }
 
 // BuildV1Folders zips every NAME/VERSION/ folder under dir (lexical order)
-// with builder.WriteV1, as `pkgstore build --v1` would.
-func BuildV1Folders(tb testing.TB, dir string) []Built {
+// with builder.WriteV1, as `pkgstore build --v1` would; with only, the
+// folders of those names alone.
+func BuildV1Folders(tb testing.TB, dir string, only ...string) []Built {
 	tb.Helper()
 	names, err := os.ReadDir(dir)
 	if err != nil {
@@ -140,7 +142,7 @@ func BuildV1Folders(tb testing.TB, dir string) []Built {
 	}
 	var out []Built
 	for _, n := range names {
-		if !n.IsDir() {
+		if !n.IsDir() || len(only) > 0 && !slices.Contains(only, n.Name()) {
 			continue
 		}
 		versions, err := os.ReadDir(filepath.Join(dir, n.Name()))
