@@ -416,3 +416,58 @@ func TestOpenStatic(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPathsOpenedAsWritten: EPR opens each package path as written, the
+// operating system resolving it from the working directory: "x/../p"
+// needs x to exist, a link to a folder is followed only when the path
+// ends in a slash (a walk does not enter a link), "./p" and "p/" are p.
+// (Found by the generated deployments, TestEPRDeployments.)
+func TestPathsOpenedAsWritten(t *testing.T) {
+	root := t.TempDir()
+	writeZip(t, mkdir(t, root, "pkgs"), "served", "1.0.0", nil, false)
+	writeFolder(t, mkdir(t, root, "real"), "folder/1.0.0", "folder", "1.0.0", "", nil)
+	mkdir(t, root, "there")
+	if err := os.Symlink("real", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	for _, tc := range []struct {
+		path string
+		want string // the package served, "" none
+	}{
+		{"pkgs", "served"},
+		{"./pkgs", "served"},
+		{"pkgs/", "served"},
+		{"./there/../pkgs", "served"},
+		{filepath.Join(root, "pkgs") + "/", "served"},
+		{"missing/../pkgs", ""},
+		{root + "/missing/../pkgs", ""},
+		{"link", ""},
+		{root + "/link", ""},
+		{"link/", "folder"},
+		{"./link/", "folder"},
+		{root + "/link/", "folder"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			s := open(t, pkgpath.Config{Paths: []string{tc.path}})
+			var got []string
+			for _, id := range []packageid.ID{{Name: "served", Version: "1.0.0"}, {Name: "folder", Version: "1.0.0"}} {
+				if _, ok := s.Current().Lookup(id); ok {
+					got = append(got, id.Name)
+				}
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Fatalf("package path %q served %q, want %q", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+func mkdir(t *testing.T, parts ...string) string {
+	t.Helper()
+	p := filepath.Join(parts...)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

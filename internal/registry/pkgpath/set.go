@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 	}
 	abs := make([]string, len(cfg.Paths))
 	for i, p := range cfg.Paths {
-		a, err := filepath.Abs(p)
+		a, err := asWritten(p)
 		if err != nil {
 			return nil, fmt.Errorf("package path %s: %w", p, err)
 		}
@@ -467,3 +467,18 @@ func (s *Set) Has(id packageid.ID) (string, bool) {
 
 // DefaultCacheDir is the cache folder's name inside a data folder.
 const DefaultCacheDir = "package-paths-cache"
+
+// asWritten makes p absolute without cleaning it: EPR hands each package
+// path to the operating system as written, so "x/../p" needs x to exist
+// and "link/" follows a link to a folder where "link" (a walk does not
+// enter links) finds nothing. filepath.Abs would clean both away.
+func asWritten(p string) (string, error) {
+	if filepath.IsAbs(p) {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd + string(filepath.Separator) + p, nil
+}
