@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/registry/pkgpath"
 	"pkgstore/internal/testkit/ziptest"
 )
@@ -470,4 +471,29 @@ func mkdir(t *testing.T, parts ...string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestZipsAndFoldersAreTwoIndexers: /search runs in EPR's zip indexer and
+// folder indexer on its own, then keeps the newest across them: with a zip
+// of 1.2.0-rc1 and a folder of 1.1.0, experimental=true (which prefers a
+// stable version within one indexer) answers 1.2.0-rc1, as EPR does.
+// (Found by the generated deployments, TestEPRDeployments.)
+func TestZipsAndFoldersAreTwoIndexers(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	writeZip(t, a, "p", "1.2.0-rc1", nil, false)
+	writeFolder(t, b, "p/1.1.0", "p", "1.1.0", "", nil)
+	writeZip(t, b, "q", "1.2.0-rc1", nil, false)
+	writeZip(t, b, "q", "1.1.0", nil, false)
+	s := open(t, pkgpath.Config{Paths: []string{a, b}})
+	hits, err := s.Current().Catalog().Search(catalog.Filter{Experimental: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hits {
+		got = append(got, h.Rev.ID.String())
+	}
+	if strings.Join(got, " ") != "p-1.2.0-rc1 q-1.1.0" {
+		t.Fatalf("experimental=true: %v, want p-1.2.0-rc1 (zip indexer's, newer) and q-1.1.0 (one indexer: stable first)", got)
+	}
 }

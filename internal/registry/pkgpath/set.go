@@ -384,6 +384,13 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 			s.log.Error("package path: package left out", "err", err)
 			continue
 		}
+		// EPR's zip and folder indexers are two indexers of its
+		// combined one: /search runs in each (catalog.Revision.SetIndexer).
+		// A path is always the same kind, so a revision already served
+		// holds its value and is never written again.
+		if want := indexerOf(c.kind); e.rev.Indexer() != want {
+			e.rev.SetIndexer(want)
+		}
 		p := &Package{ID: id, Path: c.path, Zip: c.kind == kindZip, Root: e.Root, Rev: e.rev}
 		if e.Signed {
 			p.SigPath = sigPath(c)
@@ -481,4 +488,17 @@ func asWritten(p string) (string, error) {
 		return "", err
 	}
 	return wd + string(filepath.Separator) + p, nil
+}
+
+// The catalog indexers of package path revisions, after the store's (0).
+const (
+	indexerZips    = 1
+	indexerFolders = 2
+)
+
+func indexerOf(k kind) uint8 {
+	if k == kindZip {
+		return indexerZips
+	}
+	return indexerFolders
 }
