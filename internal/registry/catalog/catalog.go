@@ -309,8 +309,12 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 type Catalog struct {
 	cursor string
 	revs   []*Revision // index order: EPR's tie-break for equal versions
-	// groups are revs split by indexer (Revision.SetIndexer), in indexer
-	// order; nil when every revision is in one.
+	// all is revs with the copies other indexers hold (Builder.Add), in
+	// order; nil when there are none.
+	all []*Revision
+	// groups are the searched revisions split by indexer
+	// (Revision.SetIndexer), in indexer order; nil when every revision
+	// is in one.
 	groups [][]*Revision
 	byID   map[packageid.ID]*Revision
 	// effective deprecation per name (epr-api.md §2.10) and the re-rendered
@@ -340,6 +344,17 @@ func (c *Catalog) Lookup(id packageid.ID) (*Revision, bool) {
 // name-version wins, as in EPR.
 type Builder struct {
 	c *Catalog
+	// all is every revision added, in order, with the copies of a
+	// NAME-VERSION that another indexer already serves (shadows: each
+	// indexer searches its own copy); shadowSeen dedupes them per
+	// indexer.
+	all        []*Revision
+	shadowSeen map[shadowKey]bool
+}
+
+type shadowKey struct {
+	id      packageid.ID
+	indexer uint8
 }
 
 // NewBuilder starts a catalog for cursor.
@@ -351,10 +366,24 @@ func NewBuilder(cursor string, sizeHint int) *Builder {
 	}}
 }
 
-// Add appends r unless its name-version is already present.
+// Add appends r unless its name-version is already present. A copy from
+// another indexer (Revision.SetIndexer) is not served but still searched
+// in its indexer, as EPR's combined indexer searches each of its own.
 func (b *Builder) Add(r *Revision) {
-	if _, dup := b.c.byID[r.ID]; dup {
+	if first, dup := b.c.byID[r.ID]; dup {
+		k := shadowKey{r.ID, r.indexer}
+		if first.indexer != r.indexer && !b.shadowSeen[k] {
+			if b.shadowSeen == nil {
+				b.shadowSeen = map[shadowKey]bool{}
+				b.all = append([]*Revision(nil), b.c.revs...)
+			}
+			b.shadowSeen[k] = true
+			b.all = append(b.all, r)
+		}
 		return
+	}
+	if b.all != nil {
+		b.all = append(b.all, r)
 	}
 	b.c.byID[r.ID] = r
 	b.c.revs = append(b.c.revs, r)
@@ -368,8 +397,18 @@ func (b *Builder) Finish() (*Catalog, error) {
 	if err := c.propagateDeprecation(); err != nil {
 		return nil, err
 	}
-	c.groups = groupByIndexer(c.revs)
+	c.all = b.all
+	c.groups = groupByIndexer(c.searched())
 	return c, nil
+}
+
+// searched returns the revisions searches run over: revs and the copies
+// other indexers hold.
+func (c *Catalog) searched() []*Revision {
+	if c.all != nil {
+		return c.all
+	}
+	return c.revs
 }
 
 // groupByIndexer splits revs by indexer, each group in index order, or
@@ -632,7 +671,7 @@ func Merge(cursor string, cats ...*Catalog) (*Catalog, error) {
 	}
 	b := NewBuilder(cursor, n)
 	for _, c := range cats {
-		for _, r := range c.revs {
+		for _, r := range c.searched() {
 			b.Add(r)
 		}
 	}

@@ -182,6 +182,11 @@ func TestSearchPerIndexer(t *testing.T) {
 		{"category in one indexer", []rev{{"2.0.0", 1, `,"categories":["crm"]`}, {"1.0.0", 1, `,"categories":["web"]`}}, "category=web", ""},
 		{"normal: newest across indexers", []rev{{"1.0.0", 2, ""}, {"2.0.0", 1, ""}, {"1.5.0", 0, ""}}, "", "p@2.0.0"},
 		{"all: every revision", []rev{{"1.0.0", 2, ""}, {"2.0.0", 1, ""}}, "all=true", "p@1.0.0 p@2.0.0"},
+		// A revision in two indexers is served from the first, but
+		// each indexer searches its own copy.
+		{"duplicate in a later indexer still counts there", []rev{{"1.0.0", 1, ""}, {"1.2.0-rc1", 1, ""}, {"1.2.0-rc1", 2, ""}}, "experimental=true", "p@1.2.0-rc1"},
+		{"duplicate in the same indexer changes nothing", []rev{{"1.0.0", 1, ""}, {"1.2.0-rc1", 1, ""}, {"1.2.0-rc1", 1, ""}}, "experimental=true", "p@1.0.0"},
+		{"duplicate listed once with all", []rev{{"1.0.0", 0, ""}, {"1.0.0", 1, ""}, {"1.0.0", 2, ""}}, "all=true", "p@1.0.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := NewBuilder("1", len(tc.revs))
@@ -209,6 +214,9 @@ func TestSearchPerIndexer(t *testing.T) {
 			var ids []string
 			for _, h := range hits {
 				ids = append(ids, h.Rev.ID.Name+"@"+h.Rev.ID.Version)
+				if first, _ := c.Lookup(h.Rev.ID); first != h.Rev {
+					t.Errorf("%s: a hit is not the catalog's (first) copy", h.Rev.ID)
+				}
 			}
 			if got := strings.Join(ids, " "); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)

@@ -36,6 +36,15 @@ func (c *Catalog) Search(f Filter) ([]Hit, error) {
 	if len(groups) > 1 && !f.All {
 		hits = newestAcross(hits)
 	}
+	if c.all != nil {
+		// A copy another indexer found is served as the first one.
+		for i := range hits {
+			hits[i].Rev = c.byID[hits[i].Rev.ID]
+		}
+		if f.All {
+			hits = onceEach(hits)
+		}
+	}
 	sort.SliceStable(hits, func(i, j int) bool {
 		a, b := hits[i].Rev, hits[j].Rev
 		if a.ID.Name != b.ID.Name {
@@ -78,6 +87,19 @@ func newestAcross(hits []Hit) []Hit {
 		}
 		if h.Rev.version.GreaterThan(out[i].Rev.version) {
 			out[i] = h
+		}
+	}
+	return out
+}
+
+// onceEach keeps the first hit of each revision.
+func onceEach(hits []Hit) []Hit {
+	seen := make(map[*Revision]bool, len(hits))
+	out := hits[:0]
+	for _, h := range hits {
+		if !seen[h.Rev] {
+			seen[h.Rev] = true
+			out = append(out, h)
 		}
 	}
 	return out

@@ -484,6 +484,11 @@ func TestZipsAndFoldersAreTwoIndexers(t *testing.T) {
 	writeFolder(t, b, "p/1.1.0", "p", "1.1.0", "", nil)
 	writeZip(t, b, "q", "1.2.0-rc1", nil, false)
 	writeZip(t, b, "q", "1.1.0", nil, false)
+	// r: the zip indexer keeps 1.0.0 (stable first); the folder indexer
+	// has its own copy of 1.2.0-rc1 (served from the zip), newer.
+	writeZip(t, a, "r", "1.0.0", nil, false)
+	writeZip(t, a, "r", "1.2.0-rc1", nil, false)
+	writeFolder(t, b, "r/1.2.0-rc1", "r", "1.2.0-rc1", "", nil)
 	s := open(t, pkgpath.Config{Paths: []string{a, b}})
 	hits, err := s.Current().Catalog().Search(catalog.Filter{Experimental: true})
 	if err != nil {
@@ -493,7 +498,10 @@ func TestZipsAndFoldersAreTwoIndexers(t *testing.T) {
 	for _, h := range hits {
 		got = append(got, h.Rev.ID.String())
 	}
-	if strings.Join(got, " ") != "p-1.2.0-rc1 q-1.1.0" {
-		t.Fatalf("experimental=true: %v, want p-1.2.0-rc1 (zip indexer's, newer) and q-1.1.0 (one indexer: stable first)", got)
+	if strings.Join(got, " ") != "p-1.2.0-rc1 q-1.1.0 r-1.2.0-rc1" {
+		t.Fatalf("experimental=true: %v, want p-1.2.0-rc1 (zip indexer's, newer), q-1.1.0 (one indexer: stable first) and r-1.2.0-rc1 (the folder indexer's copy)", got)
+	}
+	if p, ok := s.Current().Lookup(packageid.ID{Name: "r", Version: "1.2.0-rc1"}); !ok || !p.Zip {
+		t.Fatalf("r-1.2.0-rc1 must be served from its zip (the first): %+v", p)
 	}
 }

@@ -372,8 +372,16 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 			continue
 		}
 		id := packageid.ID{Name: e.Name, Version: e.Version}
-		if _, dup := src.byID[id]; dup {
+		if first, dup := src.byID[id]; dup {
 			s.log.Debug("duplicated package", "package.name", id.Name, "package.version", id.Version, "package.path", c.path)
+			if first.Zip != (c.kind == kindZip) {
+				// Served from the first, but searched in its own
+				// indexer too, as EPR searches each (catalog.Builder.Add).
+				if want := indexerOf(c.kind); e.rev.Indexer() != want {
+					e.rev.SetIndexer(want)
+				}
+				bld.Add(e.rev)
+			}
 			continue
 		}
 		if s.cfg.RequireSignatures && !e.Signed {
