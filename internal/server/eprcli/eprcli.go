@@ -349,11 +349,11 @@ func serveArgs(f *Flags, cfg *Config, lookup func(string) (string, bool), worker
 		// unless pkgstore's own variables name a store to serve as well.
 		if !hasStoreEnv(lookup) {
 			a = append(a, "--public-bucket", "mem://", "--internal-bucket", "mem://")
-			if !f.FeatureProxyMode {
+			if !f.FeatureProxyMode && !f.PackagePathsEnableWatcher {
 				// Only the package paths serve: EPR refuses to start
 				// without a package ("No local packages found."), so
 				// that an unmounted volume is a failed start, not an
-				// empty registry.
+				// empty registry; watching them, it starts and waits.
 				a = append(a, "--require-packages=true")
 			}
 		}
@@ -377,7 +377,7 @@ func serveArgs(f *Flags, cfg *Config, lookup func(string) (string, bool), worker
 		a = append(a, "--package-path-workers", strconv.Itoa(max(f.PackagePathsWorkers, 1)))
 	} else {
 		if f.PackagePathsEnableWatcher {
-			warn("-package-paths-enable-watcher: no effect without package_paths in config.yml (as in EPR)")
+			return nil, nil, errors.New("no package paths configured, cannot enable watcher")
 		}
 		if f.PackagePathsWorkers != workers {
 			warn("-package-paths-workers: no effect without package_paths in config.yml (as in EPR)")

@@ -114,6 +114,8 @@ func TestFlagSyntaxAndPrecedence(t *testing.T) {
 		{"no package: refused", nil, nil, "require-packages", "true"},
 		{"no package: proxy mode starts", []string{"-feature-proxy-mode"}, nil, "require-packages", ""},
 		{"no package: storage indexer starts", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://internal", "-storage-endpoint", "gs://pub"}, nil, "require-packages", ""},
+		{"no package: watcher starts", []string{"-package-paths-enable-watcher"}, nil, "require-packages", ""},
+		{"no package: refused without the watcher", nil, nil, "require-packages", "true"},
 		{"no package: pkgstore store starts", nil, map[string]string{"PKGSTORE_DATA": "/var/lib/pkgstore"}, "require-packages", ""},
 		{"pkgstore store named", nil, map[string]string{"PKGSTORE_DATA": "/var/lib/pkgstore"}, "public-bucket", ""},
 		{"storage indexer", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://internal", "-storage-endpoint", "https://storage.googleapis.com/public-bucket/"}, nil, "public-bucket", "gs://public-bucket"},
@@ -170,6 +172,8 @@ func TestRefusals(t *testing.T) {
 		{"catch-all cache time 0s", nil, nil, map[string]string{"config.yml": "cache_time.catch_all: \"0s\"\n"}, false, "can't create artifacts handler: cache time must be greater than 0s"},
 		{"cache time 0ms", nil, nil, map[string]string{"config.yml": "cache_time.search: 0ms\n"}, false, "can't create search handler"},
 		{"half a second is enough", nil, nil, map[string]string{"config.yml": "cache_time.search: 0.5\ncache_time.index: 500ms\n"}, false, ""},
+		{"watcher without package paths", []string{"-package-paths-enable-watcher", "-config", "empty.yml"}, nil, nil, false, "no package paths configured, cannot enable watcher"},
+		{"watcher without package paths, proxy mode", []string{"-package-paths-enable-watcher", "-feature-proxy-mode", "-config", "empty.yml"}, nil, nil, false, "no package paths configured, cannot enable watcher"},
 		{"storage indexer without bucket", []string{"-feature-storage-indexer"}, nil, nil, false, "needs -storage-indexer-bucket-internal"},
 		{"storage endpoint over HTTP", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://i"}, nil, nil, false, "pkgstore reads the public bucket directly"},
 	} {
@@ -221,7 +225,6 @@ func TestWarnings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-package-paths-enable-watcher", "-config", "empty.yml"}, "-package-paths-enable-watcher"},
 		{[]string{"-package-paths-workers", "8", "-config", "empty.yml"}, "-package-paths-workers"},
 		{[]string{"-feature-sql-storage-indexer", "-feature-enable-search-cache", "-storage-indexer-bucket-internal", "gs://i", "-storage-endpoint", "gs://p"}, "-feature-sql-storage-indexer"},
 		{[]string{"-feature-storage-indexer", "-feature-incremental-updates", "-storage-indexer-bucket-internal", "gs://i", "-storage-endpoint", "gs://p"}, "-feature-incremental-updates"},
