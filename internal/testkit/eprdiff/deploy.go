@@ -91,7 +91,8 @@ var deploySig = []byte("-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEEgenerat
 // absolute, duplicate, missing, empty and symlinked folders; cache_time.*
 // as numbers, durations, a nested mapping; unknown keys; comments; an
 // empty file; no file; a file elsewhere through -config or EPR_CONFIG),
-// EPR_* variables against flags (-x and --x, -x=v and -x v, booleans) and
+// EPR_* variables against flags (-x and --x, -x=v and -x v, booleans, a
+// boolean's "-x false" that sets it and ends the flags) and
 // package folders (zips with and without .zip.sig, NAME/VERSION/ and
 // NAME-VERSION/ folders, nested zips and folders, one revision as a zip
 // and a folder in two paths, invalid packages, non-package and hidden
@@ -384,6 +385,12 @@ func GenerateDeployment(seed int64) *Deployment {
 		d.Args = append(d.Args, "-package-paths-enable-watcher")
 	case 1:
 		d.Env = append(d.Env, "EPR_PACKAGE_PATHS_ENABLE_WATCHER=true")
+	}
+	if chance(0.1) {
+		// "-flag false" is "-flag" and then an argument, which ends
+		// the flags (Go's flag rules): so it comes last.
+		d.Args = append(d.Args, pick("-allow-unknown-query-parameters", "--allow-unknown-query-parameters"), pick("false", "true"))
+		say("a boolean flag with its value after a space, last")
 	}
 	say("args %q env %q", d.Args, d.Env)
 	slices.SortFunc(d.Packages, func(a, b DeployPackage) int {
