@@ -205,6 +205,7 @@ another process.`,
 	f.BoolVar(&cfg.Proxy.Cache, "proxy-cache", false, "with --proxy-to: publish each revision downloaded through the proxy into this store (signature verified)")
 	proxyBounds = proxyCacheFlags(f, &cfg)
 	f.StringArrayVar(&cfg.PackagePaths, "package-path", nil, "EPR's package_paths: serve the zips (NAME-VERSION.zip + .zip.sig) and NAME/VERSION/ folders under DIR in place, read-only, beside the store (repeatable; the first path wins a duplicate; docs/package-paths.md)")
+	f.BoolVar(&cfg.RequirePackages, "require-packages", false, "refuse to start when the package paths hold no package (EPR's check; set by package-registry when only package paths serve)")
 	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "the package paths' own cache folder, so that a restart over unchanged folders reads no package again (default: DATA/package-paths-cache)")
 	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")
 	f.IntVar(&cfg.PackagePathWorkers, "package-path-workers", 0, "packages read at once when scanning the package paths (default: GOMAXPROCS)")

@@ -103,6 +103,10 @@ type Config struct {
 	// unless NoSpecValidation, and need signature files when
 	// RequireSignatures.
 	PackagePaths []string
+	// RequirePackages refuses to start when the package paths serve no
+	// package (ErrNoPackages): EPR's check when only its package paths
+	// serve.
+	RequirePackages bool
 	// PackagePathCache is the package paths' cache folder, theirs alone
 	// (empty: DATA/package-paths-cache, or no cache without a data folder).
 	PackagePathCache string
@@ -211,6 +215,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		rcfg.Local = s.Local
+	}
+	if cfg.RequirePackages && (s.Local == nil || s.Local.Current().Len() == 0) {
+		b.Close()
+		return nil, ErrNoPackages
 	}
 	if err := s.trustRegistry(&rcfg); err != nil {
 		b.Close()
@@ -518,6 +526,10 @@ func IsLoopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// ErrNoPackages is EPR's refusal to start without a package, in its
+// words (Config.RequirePackages).
+var ErrNoPackages = errors.New("No local packages found.")
 
 // openPackagePaths scans the package paths once; a package that does not
 // load stops the start, as it stops EPR's.

@@ -56,6 +56,10 @@ type Revision struct {
 
 	deprecated *packagedoc.Deprecated // the revision's own notice
 
+	// indexer is which of EPR's combined indexers holds the revision
+	// (SetIndexer): a search runs in each on its own (search.go).
+	indexer uint8
+
 	base []byte   // BasePackage JSON indented as an element of the /search array
 	doc  []byte   // S2-compressed full document as found in the index
 	dict *s2.Dict // the dictionary doc was compressed with, or nil
@@ -65,6 +69,17 @@ type templateInfo struct {
 	name       string
 	categories []string
 }
+
+// SetIndexer says which of EPR's combined indexers holds r: 0 the store
+// (the default), then the package paths' zips (1) and their folders (2),
+// as EPR orders them. /search runs in each indexer on its own (latest
+// selection and category filter included) and then keeps the newest
+// version of each name across them, as EPR's CombinedIndexer does. Call
+// it before r is added to a catalog that is served.
+func (r *Revision) SetIndexer(n uint8) { r.indexer = n }
+
+// Indexer returns what SetIndexer set.
+func (r *Revision) Indexer() uint8 { return r.indexer }
 
 // Version returns the revision's parsed version.
 func (r *Revision) Version() *semver.Version { return r.version }
@@ -294,6 +309,13 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 type Catalog struct {
 	cursor string
 	revs   []*Revision // index order: EPR's tie-break for equal versions
+	// all is revs with the copies other indexers hold (Builder.Add), in
+	// order; nil when there are none.
+	all []*Revision
+	// groups are the searched revisions split by indexer
+	// (Revision.SetIndexer), in indexer order; nil when every revision
+	// is in one.
+	groups [][]*Revision
 	byID   map[packageid.ID]*Revision
 	// effective deprecation per name (epr-api.md §2.10) and the re-rendered
 	// base bytes of revisions whose notice differs from their own.
@@ -322,6 +344,17 @@ func (c *Catalog) Lookup(id packageid.ID) (*Revision, bool) {
 // name-version wins, as in EPR.
 type Builder struct {
 	c *Catalog
+	// all is every revision added, in order, with the copies of a
+	// NAME-VERSION that another indexer already serves (shadows: each
+	// indexer searches its own copy); shadowSeen dedupes them per
+	// indexer.
+	all        []*Revision
+	shadowSeen map[shadowKey]bool
+}
+
+type shadowKey struct {
+	id      packageid.ID
+	indexer uint8
 }
 
 // NewBuilder starts a catalog for cursor.
@@ -333,10 +366,24 @@ func NewBuilder(cursor string, sizeHint int) *Builder {
 	}}
 }
 
-// Add appends r unless its name-version is already present.
+// Add appends r unless its name-version is already present. A copy from
+// another indexer (Revision.SetIndexer) is not served but still searched
+// in its indexer, as EPR's combined indexer searches each of its own.
 func (b *Builder) Add(r *Revision) {
-	if _, dup := b.c.byID[r.ID]; dup {
+	if first, dup := b.c.byID[r.ID]; dup {
+		k := shadowKey{r.ID, r.indexer}
+		if first.indexer != r.indexer && !b.shadowSeen[k] {
+			if b.shadowSeen == nil {
+				b.shadowSeen = map[shadowKey]bool{}
+				b.all = append([]*Revision(nil), b.c.revs...)
+			}
+			b.shadowSeen[k] = true
+			b.all = append(b.all, r)
+		}
 		return
+	}
+	if b.all != nil {
+		b.all = append(b.all, r)
 	}
 	b.c.byID[r.ID] = r
 	b.c.revs = append(b.c.revs, r)
@@ -350,7 +397,47 @@ func (b *Builder) Finish() (*Catalog, error) {
 	if err := c.propagateDeprecation(); err != nil {
 		return nil, err
 	}
+	c.all = b.all
+	c.groups = groupByIndexer(c.searched())
 	return c, nil
+}
+
+// searched returns the revisions searches run over: revs and the copies
+// other indexers hold.
+func (c *Catalog) searched() []*Revision {
+	if c.all != nil {
+		return c.all
+	}
+	return c.revs
+}
+
+// groupByIndexer splits revs by indexer, each group in index order, or
+// returns nil when every revision is in the same indexer.
+func groupByIndexer(revs []*Revision) [][]*Revision {
+	var counts [256]int
+	n := 0
+	for _, r := range revs {
+		if counts[r.indexer] == 0 {
+			n++
+		}
+		counts[r.indexer]++
+	}
+	if n < 2 {
+		return nil
+	}
+	var groups [][]*Revision
+	at := map[uint8]int{}
+	for i, k := range counts {
+		if k > 0 {
+			at[uint8(i)] = len(groups)
+			groups = append(groups, make([]*Revision, 0, k))
+		}
+	}
+	for _, r := range revs {
+		g := at[r.indexer]
+		groups[g] = append(groups[g], r)
+	}
+	return groups
 }
 
 // WithDelta returns a new catalog for cursor: c with d applied as EPR's
@@ -584,7 +671,7 @@ func Merge(cursor string, cats ...*Catalog) (*Catalog, error) {
 	}
 	b := NewBuilder(cursor, n)
 	for _, c := range cats {
-		for _, r := range c.revs {
+		for _, r := range c.searched() {
 			b.Add(r)
 		}
 	}

@@ -152,3 +152,75 @@ func TestNewRevisionRejectsWhatEPRRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchPerIndexer: EPR's combined indexer searches each of its
+// indexers (the store, the package paths' zips, their folders) on its own,
+// latest selection and category filter included, then keeps the newest
+// version of each name across them. So experimental=true's preference of
+// a stable version holds within one indexer only, and a category that the
+// newest revision lacks can still find an older one of another indexer.
+// (Found by the generated deployments, TestEPRDeployments: a zip of
+// example 1.2.0-rc1 and a folder of 1.1.0.)
+func TestSearchPerIndexer(t *testing.T) {
+	type rev struct {
+		version string
+		indexer uint8
+		extra   string
+	}
+	for _, tc := range []struct {
+		name  string
+		revs  []rev
+		query string
+		want  string
+	}{
+		{"experimental: stable wins in one indexer", []rev{{"1.2.0-rc1", 1, ""}, {"1.1.0", 1, ""}}, "experimental=true", "p@1.1.0"},
+		{"experimental: newest across indexers", []rev{{"1.2.0-rc1", 1, ""}, {"1.1.0", 2, ""}}, "experimental=true", "p@1.2.0-rc1"},
+		{"experimental: each indexer's own stable, then newest", []rev{{"1.0.0", 1, ""}, {"1.2.0-rc1", 1, ""}, {"1.1.0", 2, ""}}, "experimental=true", "p@1.1.0"},
+		{"experimental: store first", []rev{{"1.1.0", 0, ""}, {"1.2.0-rc1", 2, ""}}, "experimental=true", "p@1.2.0-rc1"},
+		{"experimental all: previews dropped per indexer", []rev{{"1.1.0", 1, ""}, {"1.2.0-rc1", 1, ""}, {"1.3.0-rc1", 2, ""}}, "experimental=true&all=true", "p@1.1.0 p@1.3.0-rc1"},
+		{"category per indexer", []rev{{"2.0.0", 0, `,"categories":["crm"]`}, {"1.0.0", 1, `,"categories":["web"]`}}, "category=web", "p@1.0.0"},
+		{"category in one indexer", []rev{{"2.0.0", 1, `,"categories":["crm"]`}, {"1.0.0", 1, `,"categories":["web"]`}}, "category=web", ""},
+		{"normal: newest across indexers", []rev{{"1.0.0", 2, ""}, {"2.0.0", 1, ""}, {"1.5.0", 0, ""}}, "", "p@2.0.0"},
+		{"all: every revision", []rev{{"1.0.0", 2, ""}, {"2.0.0", 1, ""}}, "all=true", "p@1.0.0 p@2.0.0"},
+		// A revision in two indexers is served from the first, but
+		// each indexer searches its own copy.
+		{"duplicate in a later indexer still counts there", []rev{{"1.0.0", 1, ""}, {"1.2.0-rc1", 1, ""}, {"1.2.0-rc1", 2, ""}}, "experimental=true", "p@1.2.0-rc1"},
+		{"duplicate in the same indexer changes nothing", []rev{{"1.0.0", 1, ""}, {"1.2.0-rc1", 1, ""}, {"1.2.0-rc1", 1, ""}}, "experimental=true", "p@1.0.0"},
+		{"duplicate listed once with all", []rev{{"1.0.0", 0, ""}, {"1.0.0", 1, ""}, {"1.0.0", 2, ""}}, "all=true", "p@1.0.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := NewBuilder("1", len(tc.revs))
+			for _, rv := range tc.revs {
+				r, err := NewRevision(doc("p", rv.version, rv.extra))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.SetIndexer(rv.indexer)
+				b.Add(r)
+			}
+			c, err := b.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, _ := url.ParseQuery(tc.query)
+			f, err := ParseSearch(q, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hits, err := c.Search(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, h := range hits {
+				ids = append(ids, h.Rev.ID.Name+"@"+h.Rev.ID.Version)
+				if first, _ := c.Lookup(h.Rev.ID); first != h.Rev {
+					t.Errorf("%s: a hit is not the catalog's (first) copy", h.Rev.ID)
+				}
+			}
+			if got := strings.Join(ids, " "); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -21,28 +21,28 @@ type Hit struct {
 // Search applies f as EPR does (epr-api.md §2.3, §2.4) and returns the hits
 // sorted by name, then version.
 func (c *Catalog) Search(f Filter) ([]Hit, error) {
-	var revs []*Revision
-	var err error
-	if f.Experimental {
-		revs = c.legacy(f)
-	} else if revs, err = c.normal(f); err != nil {
-		return nil, err
+	groups := c.indexers()
+	var hits []Hit
+	for _, g := range groups {
+		var revs []*Revision
+		var err error
+		if f.Experimental {
+			revs = legacy(f, g)
+		} else if revs, err = normal(f, g); err != nil {
+			return nil, err
+		}
+		hits = appendCategory(hits, revs, f.Category)
 	}
-	hits := make([]Hit, 0, len(revs))
-	for _, r := range revs {
-		if f.Category == "" {
-			hits = append(hits, Hit{Rev: r})
-			continue
+	if len(groups) > 1 && !f.All {
+		hits = newestAcross(hits)
+	}
+	if c.all != nil {
+		// A copy another indexer found is served as the first one.
+		for i := range hits {
+			hits[i].Rev = c.byID[hits[i].Rev.ID]
 		}
-		if hasCategory(r.categories, f.Category) {
-			hits = append(hits, Hit{Rev: r})
-			continue
-		}
-		for _, t := range r.templates {
-			if hasCategory(t.categories, f.Category) {
-				hits = append(hits, Hit{Rev: r, TemplatesOnly: f.Category})
-				break
-			}
+		if f.All {
+			hits = onceEach(hits)
 		}
 	}
 	sort.SliceStable(hits, func(i, j int) bool {
@@ -55,16 +55,75 @@ func (c *Catalog) Search(f Filter) ([]Hit, error) {
 	return hits, nil
 }
 
-// normal is the filter of §2.3 steps 1-10 (the category step is applied by
-// Search, after latest selection).
-func (c *Catalog) normal(f Filter) ([]*Revision, error) {
+// appendCategory appends the hits of revs for category (every one when
+// category is empty).
+func appendCategory(hits []Hit, revs []*Revision, category string) []Hit {
+	for _, r := range revs {
+		if category == "" || hasCategory(r.categories, category) {
+			hits = append(hits, Hit{Rev: r})
+			continue
+		}
+		for _, t := range r.templates {
+			if hasCategory(t.categories, category) {
+				hits = append(hits, Hit{Rev: r, TemplatesOnly: category})
+				break
+			}
+		}
+	}
+	return hits
+}
+
+// newestAcross keeps the newest version of each name: EPR's combined
+// indexer over its indexers' answers (latestPackagesVersion).
+func newestAcross(hits []Hit) []Hit {
+	at := map[string]int{}
+	out := hits[:0]
+	for _, h := range hits {
+		i, ok := at[h.Rev.ID.Name]
+		if !ok {
+			at[h.Rev.ID.Name] = len(out)
+			out = append(out, h)
+			continue
+		}
+		if h.Rev.version.GreaterThan(out[i].Rev.version) {
+			out[i] = h
+		}
+	}
+	return out
+}
+
+// onceEach keeps the first hit of each revision.
+func onceEach(hits []Hit) []Hit {
+	seen := make(map[*Revision]bool, len(hits))
+	out := hits[:0]
+	for _, h := range hits {
+		if !seen[h.Rev] {
+			seen[h.Rev] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// indexers returns the catalog's revisions split by indexer, each in
+// index order (one group when every revision is in the same indexer).
+func (c *Catalog) indexers() [][]*Revision {
+	if c.groups != nil {
+		return c.groups
+	}
+	return [][]*Revision{c.revs}
+}
+
+// normal is the filter of §2.3 steps 1-10 over one indexer's revisions
+// (the category step is applied by Search, after latest selection).
+func normal(f Filter, revs []*Revision) ([]*Revision, error) {
 	var out []*Revision
 	latest := map[string]int{}
-	for _, r := range c.revs {
+	for _, r := range revs {
 		if !f.Prerelease && (r.release == "experimental" || r.prerelease) {
 			continue
 		}
-		if !c.common(f, r) {
+		if !common(f, r) {
 			continue
 		}
 		if f.AgentVersion != nil && r.agent != nil && !r.agent.Check(f.AgentVersion) {
@@ -91,7 +150,7 @@ func (c *Catalog) normal(f Filter) ([]*Revision, error) {
 
 // common are the checks both paths share: kibana.version, package, version
 // and type.
-func (c *Catalog) common(f Filter, r *Revision) bool {
+func common(f Filter, r *Revision) bool {
 	if f.KibanaVersion != nil && r.kibana != nil && !r.kibana.Check(f.KibanaVersion) {
 		return false
 	}
@@ -129,16 +188,16 @@ func keep(out []*Revision, latest map[string]int, r *Revision, all bool, newer f
 // without a prerelease tag (0.x included).
 func legacyPrerelease(r *Revision) bool { return r.prerelease || r.major0 }
 
-// legacy is the experimental=true path (§2.4). The latest version of a
-// name is the highest without a prerelease tag, else the highest: 0.2.5
-// beats 0.3.0-rc1, and 0.9.0 beats 1.0.0-rc1 (measured against the
-// reference: TestLegacyLatest).
-func (c *Catalog) legacy(f Filter) []*Revision {
+// legacy is the experimental=true path (§2.4) over one indexer's
+// revisions. The latest version of a name is the highest without a
+// prerelease tag, else the highest: 0.2.5 beats 0.3.0-rc1, and 0.9.0 beats
+// 1.0.0-rc1 (measured against the reference: TestLegacyLatest).
+func legacy(f Filter, revs []*Revision) []*Revision {
 	var out []*Revision
 	latest := map[string]int{}
 	hasStable := map[string]bool{}
-	for _, r := range c.revs {
-		if !c.common(f, r) {
+	for _, r := range revs {
+		if !common(f, r) {
 			continue
 		}
 		if !legacyPrerelease(r) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"pkgstore/internal/pkg/packageid"
+	"pkgstore/internal/registry/catalog"
 	"pkgstore/internal/registry/pkgpath"
 	"pkgstore/internal/testkit/ziptest"
 )
@@ -414,5 +415,93 @@ func TestOpenStatic(t *testing.T) {
 	var buf bytes.Buffer
 	if err := p.WriteZip(&buf); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPathsOpenedAsWritten: EPR opens each package path as written, the
+// operating system resolving it from the working directory: "x/../p"
+// needs x to exist, a link to a folder is followed only when the path
+// ends in a slash (a walk does not enter a link), "./p" and "p/" are p.
+// (Found by the generated deployments, TestEPRDeployments.)
+func TestPathsOpenedAsWritten(t *testing.T) {
+	root := t.TempDir()
+	writeZip(t, mkdir(t, root, "pkgs"), "served", "1.0.0", nil, false)
+	writeFolder(t, mkdir(t, root, "real"), "folder/1.0.0", "folder", "1.0.0", "", nil)
+	mkdir(t, root, "there")
+	if err := os.Symlink("real", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	for _, tc := range []struct {
+		path string
+		want string // the package served, "" none
+	}{
+		{"pkgs", "served"},
+		{"./pkgs", "served"},
+		{"pkgs/", "served"},
+		{"./there/../pkgs", "served"},
+		{filepath.Join(root, "pkgs") + "/", "served"},
+		{"missing/../pkgs", ""},
+		{root + "/missing/../pkgs", ""},
+		{"link", ""},
+		{root + "/link", ""},
+		{"link/", "folder"},
+		{"./link/", "folder"},
+		{root + "/link/", "folder"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			s := open(t, pkgpath.Config{Paths: []string{tc.path}})
+			var got []string
+			for _, id := range []packageid.ID{{Name: "served", Version: "1.0.0"}, {Name: "folder", Version: "1.0.0"}} {
+				if _, ok := s.Current().Lookup(id); ok {
+					got = append(got, id.Name)
+				}
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Fatalf("package path %q served %q, want %q", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+func mkdir(t *testing.T, parts ...string) string {
+	t.Helper()
+	p := filepath.Join(parts...)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestZipsAndFoldersAreTwoIndexers: /search runs in EPR's zip indexer and
+// folder indexer on its own, then keeps the newest across them: with a zip
+// of 1.2.0-rc1 and a folder of 1.1.0, experimental=true (which prefers a
+// stable version within one indexer) answers 1.2.0-rc1, as EPR does.
+// (Found by the generated deployments, TestEPRDeployments.)
+func TestZipsAndFoldersAreTwoIndexers(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	writeZip(t, a, "p", "1.2.0-rc1", nil, false)
+	writeFolder(t, b, "p/1.1.0", "p", "1.1.0", "", nil)
+	writeZip(t, b, "q", "1.2.0-rc1", nil, false)
+	writeZip(t, b, "q", "1.1.0", nil, false)
+	// r: the zip indexer keeps 1.0.0 (stable first); the folder indexer
+	// has its own copy of 1.2.0-rc1 (served from the zip), newer.
+	writeZip(t, a, "r", "1.0.0", nil, false)
+	writeZip(t, a, "r", "1.2.0-rc1", nil, false)
+	writeFolder(t, b, "r/1.2.0-rc1", "r", "1.2.0-rc1", "", nil)
+	s := open(t, pkgpath.Config{Paths: []string{a, b}})
+	hits, err := s.Current().Catalog().Search(catalog.Filter{Experimental: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hits {
+		got = append(got, h.Rev.ID.String())
+	}
+	if strings.Join(got, " ") != "p-1.2.0-rc1 q-1.1.0 r-1.2.0-rc1" {
+		t.Fatalf("experimental=true: %v, want p-1.2.0-rc1 (zip indexer's, newer), q-1.1.0 (one indexer: stable first) and r-1.2.0-rc1 (the folder indexer's copy)", got)
+	}
+	if p, ok := s.Current().Lookup(packageid.ID{Name: "r", Version: "1.2.0-rc1"}); !ok || !p.Zip {
+		t.Fatalf("r-1.2.0-rc1 must be served from its zip (the first): %+v", p)
 	}
 }

@@ -121,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 	}
 	abs := make([]string, len(cfg.Paths))
 	for i, p := range cfg.Paths {
-		a, err := filepath.Abs(p)
+		a, err := asWritten(p)
 		if err != nil {
 			return nil, fmt.Errorf("package path %s: %w", p, err)
 		}
@@ -372,8 +372,16 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 			continue
 		}
 		id := packageid.ID{Name: e.Name, Version: e.Version}
-		if _, dup := src.byID[id]; dup {
+		if first, dup := src.byID[id]; dup {
 			s.log.Debug("duplicated package", "package.name", id.Name, "package.version", id.Version, "package.path", c.path)
+			if first.Zip != (c.kind == kindZip) {
+				// Served from the first, but searched in its own
+				// indexer too, as EPR searches each (catalog.Builder.Add).
+				if want := indexerOf(c.kind); e.rev.Indexer() != want {
+					e.rev.SetIndexer(want)
+				}
+				bld.Add(e.rev)
+			}
 			continue
 		}
 		if s.cfg.RequireSignatures && !e.Signed {
@@ -383,6 +391,13 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 			}
 			s.log.Error("package path: package left out", "err", err)
 			continue
+		}
+		// EPR's zip and folder indexers are two indexers of its
+		// combined one: /search runs in each (catalog.Revision.SetIndexer).
+		// A path is always the same kind, so a revision already served
+		// holds its value and is never written again.
+		if want := indexerOf(c.kind); e.rev.Indexer() != want {
+			e.rev.SetIndexer(want)
 		}
 		p := &Package{ID: id, Path: c.path, Zip: c.kind == kindZip, Root: e.Root, Rev: e.rev}
 		if e.Signed {
@@ -467,3 +482,31 @@ func (s *Set) Has(id packageid.ID) (string, bool) {
 
 // DefaultCacheDir is the cache folder's name inside a data folder.
 const DefaultCacheDir = "package-paths-cache"
+
+// asWritten makes p absolute without cleaning it: EPR hands each package
+// path to the operating system as written, so "x/../p" needs x to exist
+// and "link/" follows a link to a folder where "link" (a walk does not
+// enter links) finds nothing. filepath.Abs would clean both away.
+func asWritten(p string) (string, error) {
+	if filepath.IsAbs(p) {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd + string(filepath.Separator) + p, nil
+}
+
+// The catalog indexers of package path revisions, after the store's (0).
+const (
+	indexerZips    = 1
+	indexerFolders = 2
+)
+
+func indexerOf(k kind) uint8 {
+	if k == kindZip {
+		return indexerZips
+	}
+	return indexerFolders
+}

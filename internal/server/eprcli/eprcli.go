@@ -207,6 +207,9 @@ func Parse(name string, args []string, env Env, out io.Writer) (*Invocation, err
 	if err != nil {
 		return nil, fmt.Errorf("unpacking config failed (path: %s): %w", f.ConfigPath, err)
 	}
+	if err := checkCacheTimes(cfg); err != nil {
+		return nil, err
+	}
 	inv.Config = cfg
 	inv.Warnings = append(inv.Warnings, warns...)
 	serve, warns, err := serveArgs(f, cfg, env.LookupEnv, max(env.Workers, 1))
@@ -217,6 +220,26 @@ func Parse(name string, args []string, env Env, out io.Writer) (*Invocation, err
 	inv.LogFormat, inv.LogLevel = logFormats[f.LogType], pkgstoreLevel(f.LogLevel)
 	inv.Warnings = append(inv.Warnings, warns...)
 	return inv, nil
+}
+
+// checkCacheTimes refuses what EPR's router refuses: each handler wants a
+// cache time greater than zero (config.yml's 0, 0s, 0.0), in the order
+// EPR builds them.
+func checkCacheTimes(cfg *Config) error {
+	for _, h := range []struct {
+		handler string
+		d       time.Duration
+	}{
+		{"index", cfg.CacheTimeIndex},
+		{"search", cfg.CacheTimeSearch},
+		{"categories", cfg.CacheTimeCategories},
+		{"artifacts", cfg.CacheTimeCatchAll},
+	} {
+		if h.d <= 0 {
+			return fmt.Errorf("failed go configure router: can't create %s handler: cache time must be greater than 0s", h.handler)
+		}
+	}
+	return nil
 }
 
 // flagsFromEnv is EPR's: every flag whose EPR_ variable exists (even
@@ -326,6 +349,13 @@ func serveArgs(f *Flags, cfg *Config, lookup func(string) (string, bool), worker
 		// unless pkgstore's own variables name a store to serve as well.
 		if !hasStoreEnv(lookup) {
 			a = append(a, "--public-bucket", "mem://", "--internal-bucket", "mem://")
+			if !f.FeatureProxyMode && !f.PackagePathsEnableWatcher {
+				// Only the package paths serve: EPR refuses to start
+				// without a package ("No local packages found."), so
+				// that an unmounted volume is a failed start, not an
+				// empty registry; watching them, it starts and waits.
+				a = append(a, "--require-packages=true")
+			}
 		}
 		for _, n := range []struct {
 			set  bool
@@ -347,7 +377,7 @@ func serveArgs(f *Flags, cfg *Config, lookup func(string) (string, bool), worker
 		a = append(a, "--package-path-workers", strconv.Itoa(max(f.PackagePathsWorkers, 1)))
 	} else {
 		if f.PackagePathsEnableWatcher {
-			warn("-package-paths-enable-watcher: no effect without package_paths in config.yml (as in EPR)")
+			return nil, nil, errors.New("no package paths configured, cannot enable watcher")
 		}
 		if f.PackagePathsWorkers != workers {
 			warn("-package-paths-workers: no effect without package_paths in config.yml (as in EPR)")

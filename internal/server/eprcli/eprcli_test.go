@@ -109,6 +109,14 @@ func TestFlagSyntaxAndPrecedence(t *testing.T) {
 		{"package path workers from env", nil, map[string]string{"EPR_PACKAGE_PATHS_WORKERS": "3"}, "package-path-workers", "3"},
 		{"package path workers default", nil, nil, "package-path-workers", "2"},
 		{"no store: memory", nil, nil, "public-bucket", "mem://"},
+		// EPR refuses to start without a package when only its package
+		// paths serve (not in proxy mode, not with a storage indexer).
+		{"no package: refused", nil, nil, "require-packages", "true"},
+		{"no package: proxy mode starts", []string{"-feature-proxy-mode"}, nil, "require-packages", ""},
+		{"no package: storage indexer starts", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://internal", "-storage-endpoint", "gs://pub"}, nil, "require-packages", ""},
+		{"no package: watcher starts", []string{"-package-paths-enable-watcher"}, nil, "require-packages", ""},
+		{"no package: refused without the watcher", nil, nil, "require-packages", "true"},
+		{"no package: pkgstore store starts", nil, map[string]string{"PKGSTORE_DATA": "/var/lib/pkgstore"}, "require-packages", ""},
 		{"pkgstore store named", nil, map[string]string{"PKGSTORE_DATA": "/var/lib/pkgstore"}, "public-bucket", ""},
 		{"storage indexer", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://internal", "-storage-endpoint", "https://storage.googleapis.com/public-bucket/"}, nil, "public-bucket", "gs://public-bucket"},
 		{"storage indexer internal", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://internal", "-storage-endpoint", "gs://pub"}, nil, "internal-bucket", "gs://internal"},
@@ -155,6 +163,17 @@ func TestRefusals(t *testing.T) {
 		{"no config", nil, nil, map[string]string{}, false, "Configuration file is not available: config.yml"},
 		{"no config from env", nil, map[string]string{"EPR_CONFIG": "/etc/epr.yml"}, map[string]string{}, false, "Configuration file is not available: /etc/epr.yml"},
 		{"bad config", nil, nil, map[string]string{"config.yml": "cache_time.search: soon\n"}, false, "unpacking config failed (path: config.yml)"},
+		// A cache time of zero (or less) stops EPR's router: every
+		// handler wants one greater than 0s. (Found by the generated
+		// deployments, TestEPRDeployments.)
+		{"index cache time 0s", nil, nil, map[string]string{"config.yml": "cache_time.index: 0s\n"}, false, "can't create index handler: cache time must be greater than 0s"},
+		{"search cache time 0", nil, nil, map[string]string{"config.yml": "cache_time.search: 0\n"}, false, "can't create search handler: cache time must be greater than 0s"},
+		{"categories cache time 0.0", nil, nil, map[string]string{"config.yml": "cache_time.categories: 0.0\n"}, false, "can't create categories handler: cache time must be greater than 0s"},
+		{"catch-all cache time 0s", nil, nil, map[string]string{"config.yml": "cache_time.catch_all: \"0s\"\n"}, false, "can't create artifacts handler: cache time must be greater than 0s"},
+		{"cache time 0ms", nil, nil, map[string]string{"config.yml": "cache_time.search: 0ms\n"}, false, "can't create search handler"},
+		{"half a second is enough", nil, nil, map[string]string{"config.yml": "cache_time.search: 0.5\ncache_time.index: 500ms\n"}, false, ""},
+		{"watcher without package paths", []string{"-package-paths-enable-watcher", "-config", "empty.yml"}, nil, nil, false, "no package paths configured, cannot enable watcher"},
+		{"watcher without package paths, proxy mode", []string{"-package-paths-enable-watcher", "-feature-proxy-mode", "-config", "empty.yml"}, nil, nil, false, "no package paths configured, cannot enable watcher"},
 		{"storage indexer without bucket", []string{"-feature-storage-indexer"}, nil, nil, false, "needs -storage-indexer-bucket-internal"},
 		{"storage endpoint over HTTP", []string{"-feature-storage-indexer", "-storage-indexer-bucket-internal", "gs://i"}, nil, nil, false, "pkgstore reads the public bucket directly"},
 	} {
@@ -206,7 +225,6 @@ func TestWarnings(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-package-paths-enable-watcher", "-config", "empty.yml"}, "-package-paths-enable-watcher"},
 		{[]string{"-package-paths-workers", "8", "-config", "empty.yml"}, "-package-paths-workers"},
 		{[]string{"-feature-sql-storage-indexer", "-feature-enable-search-cache", "-storage-indexer-bucket-internal", "gs://i", "-storage-endpoint", "gs://p"}, "-feature-sql-storage-indexer"},
 		{[]string{"-feature-storage-indexer", "-feature-incremental-updates", "-storage-indexer-bucket-internal", "gs://i", "-storage-endpoint", "gs://p"}, "-feature-incremental-updates"},
