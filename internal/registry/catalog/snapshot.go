@@ -53,6 +53,7 @@ const (
 	maxSnapDocument = 64 << 20 // one document once decompressed
 	maxSnapRevs     = 1 << 22  // revisions
 	maxSnapDicts    = 1 << 20  // dictionaries
+	snapBlock       = 1 << 20  // S2 block size of the body (the reader's buffers)
 	// MaxSnapshotBody bounds the decompressed body of a snapshot; a larger
 	// one is refused (the JSON index is loaded instead).
 	MaxSnapshotBody = 4 << 30
@@ -82,7 +83,7 @@ func EncodeSnapshot(w io.Writer, c *Catalog, idx IndexIdentity) error {
 	if _, err := w.Write(hdr); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
-	sw := s2.NewWriter(w, s2.WriterConcurrency(1))
+	sw := s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(snapBlock))
 	bw := bufio.NewWriterSize(sw, 1<<16)
 	dictIdx := map[*s2.Dict]uint64{}
 	var dicts []*s2.Dict
@@ -269,7 +270,7 @@ func decodeSnapshot(r io.Reader, cursor string, idx IndexIdentity) (*Catalog, er
 		return nil, fmt.Errorf("snapshot of another index file (%d bytes, sha256 %x; the cursor's is %d bytes)", size, sum, idx.Size)
 	}
 
-	body := &snapReader{r: bufio.NewReaderSize(io.LimitReader(s2.NewReader(br, s2.ReaderMaxBlockSize(4<<20)), MaxSnapshotBody+1), 1<<16)}
+	body := &snapReader{r: bufio.NewReaderSize(io.LimitReader(s2.NewReader(br, s2.ReaderMaxBlockSize(snapBlock)), MaxSnapshotBody+1), 1<<16)}
 	c, err := body.catalog(cursor)
 	if err != nil {
 		if body.n > MaxSnapshotBody {

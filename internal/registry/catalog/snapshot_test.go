@@ -403,7 +403,7 @@ func TestSnapshotCorruption(t *testing.T) {
 // catalog it accepts must answer documents, searches and categories
 // without panicking either.
 func FuzzSnapshot(f *testing.F) {
-	idx := variedIndex(11, 12)
+	idx := variedIndex(11, 3)
 	snap, _ := snapshotOf(f, "1", idx)
 	f.Add(snap, false)
 	body, err := s2.NewReader(bytes.NewReader(snap[len(snapMagic)+4+2+2+32+4:])).DecodeConcurrent(new(bytes.Buffer), 1)
