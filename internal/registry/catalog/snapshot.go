@@ -421,12 +421,15 @@ func (s *snapReader) catalog(cursor string) (*Catalog, error) {
 	}
 	dicts := make([]*s2.Dict, 0, min(nd, 1024))
 	for i := range nd {
-		p, err := s.raw(s2.MaxDictSize)
+		// Dict.Bytes is a varint (the first repeat offset) and the
+		// dictionary, at most MaxDictSize bytes.
+		p, err := s.raw(s2.MaxDictSize + binary.MaxVarintLen64)
 		if err != nil {
 			return nil, fmt.Errorf("dictionary %d: %w", i, err)
 		}
-		// NewDict keeps its argument: a copy of its own.
-		d := s2.NewDict(bytes.Clone(p))
+		// NewDict keeps its argument (with 16 spare bytes): a copy of
+		// its own.
+		d := s2.NewDict(append(make([]byte, 0, len(p)+16), p...))
 		if d == nil {
 			return nil, fmt.Errorf("dictionary %d: invalid (%d bytes)", i, len(p))
 		}

@@ -23,7 +23,8 @@ import (
 // names with everything the catalog keeps: constraints, capabilities,
 // categories, policy templates, discovery, spec versions, prereleases,
 // deprecation notices (own and propagated), documents large enough for
-// the per-package dictionaries, and a duplicate NAME-VERSION.
+// the per-package dictionaries (some over their 64 KiB), and a duplicate
+// NAME-VERSION.
 func variedIndex(seed uint64, n int) []byte {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var b bytes.Buffer
@@ -64,7 +65,11 @@ func variedIndex(seed uint64, n int) []byte {
 		if rng.IntN(10) == 0 {
 			fmt.Fprintf(&b, `,"deprecated":{"description":"gone %d","since":"%s"}`, i, ver)
 		}
-		fmt.Fprintf(&b, `,"owner":{"github":"elastic/x","type":"elastic"},"assets":%q}}`, strings.Repeat("kibana/dashboard/x.json ", 10+rng.IntN(200)))
+		assets := 10 + rng.IntN(200)
+		if name == "okta" {
+			assets += 3000 // over 64 KiB: dictionaries of the largest size
+		}
+		fmt.Fprintf(&b, `,"owner":{"github":"elastic/x","type":"elastic"},"assets":%q}}`, strings.Repeat("kibana/dashboard/x.json ", assets))
 	}
 	// A duplicate: the first of a NAME-VERSION wins.
 	b.WriteString(`,{"package_manifest":{"name":"dup","version":"1.0.0","description":"first","type":"integration","download":"x","path":"y"}}`)
