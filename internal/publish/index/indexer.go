@@ -505,16 +505,19 @@ func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
 	return errors.Join(append(errs, ix.b.Internal.DeletePrefix(ctx, storage.MetadataPrefix+c+"/"))...)
 }
 
-// snapshot calls Snapshot for cursor, once per cursor.
+// snapshot calls Snapshot for cursor, once per cursor (a failure is
+// logged: readers then parse the JSON index).
 func (ix *Indexer) snapshot(ctx context.Context, cursor string) {
 	if ix.Snapshot == nil || cursor == "" || cursor == ix.snapshotted {
 		return
 	}
+	// Once per cursor, even when it fails: a retry on every idle pass
+	// would parse the whole index each time; the next cursor (or the
+	// next process) tries again.
+	ix.snapshotted = cursor
 	if err := ix.Snapshot(ctx, ix.b.Internal, cursor); err != nil {
 		ix.log.Warn("catalog snapshot not written; readers will parse the JSON index", "cursor", cursor, "err", err)
-		return
 	}
-	ix.snapshotted = cursor
 }
 
 // ListPublished lists the zips of the public bucket.
