@@ -220,3 +220,46 @@ func answerDiff(x, y *eprdiff.Answer) string {
 	}
 	return ""
 }
+
+// TestOldStoreGainsSnapshot: a store whose current cursor has no catalog
+// snapshot (indexed before snapshots existed) gains one when a writer
+// starts on it, without moving the cursor; a read-only registry never
+// writes one.
+func TestOldStoreGainsSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := gentest.Write(dir, 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	c := eprdiff.NewCorpus("old-store")
+	c.AddV1Folders(t, dir)
+	data := filepath.Join(t.TempDir(), "data")
+	writer := servertest.Start(t, servertest.Options{Data: data})
+	var zips []servertest.Zip
+	for _, p := range c.Packages {
+		zips = append(zips, servertest.Zip{ID: p.ID, Data: p.Zip})
+	}
+	writer.PublishZips(t, zips)
+	writer.Stop()
+	bk, err := storage.Open(ctx, storage.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bk.Close()
+	cur := waitIndexed(t, bk, len(zips))
+	if err := bk.Internal.Delete(ctx, storage.IndexSnapshotKey(cur)); err != nil {
+		t.Fatal(err)
+	}
+	ro := servertest.Start(t, servertest.Options{Data: data, Key: writer.Key, Configure: func(c *server.Config) { c.ReadOnly = true }})
+	wantSource(t, ro, cur, "index (snapshot missing)")
+	if ok, _ := bk.Internal.Exists(ctx, storage.IndexSnapshotKey(cur)); ok {
+		t.Fatal("a read-only registry wrote a snapshot")
+	}
+	ro.Stop()
+	servertest.Start(t, servertest.Options{Data: data, Key: writer.Key})
+	if got := waitIndexed(t, bk, len(zips)); got != cur {
+		t.Fatalf("the cursor moved from %s to %s", cur, got)
+	}
+	fresh := servertest.Start(t, servertest.Options{Data: data, Key: writer.Key, Configure: func(c *server.Config) { c.ReadOnly = true }})
+	wantSource(t, fresh, cur, "snapshot")
+}
