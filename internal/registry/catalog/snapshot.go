@@ -271,6 +271,7 @@ func decodeSnapshot(r io.Reader, cursor string, idx IndexIdentity) (*Catalog, er
 	}
 
 	body := &snapReader{r: bufio.NewReaderSize(io.LimitReader(s2.NewReader(br, s2.ReaderMaxBlockSize(snapBlock)), MaxSnapshotBody+1), 1<<16)}
+	body.docBudget = int64(size)
 	c, err := body.catalog(cursor)
 	if err != nil {
 		if body.n > MaxSnapshotBody {
@@ -296,6 +297,10 @@ type snapReader struct {
 	keepCRC bool
 	scratch []byte
 	bufs    buffers
+	// docBudget is what the documents may still decompress to: the index
+	// file holds every document whole, so together they are never larger
+	// than it (a few bytes of S2 cannot stand for gigabytes of documents).
+	docBudget int64
 }
 
 var errTruncated = errors.New("truncated")
@@ -566,8 +571,12 @@ func (s *snapReader) revision(dicts []*s2.Dict) (*Revision, error) {
 	// Documents are decompressed per request: their claimed size is
 	// bounded here, once, so that no request allocates what a hostile
 	// length says.
-	if n, err := s2.DecodedLen(r.doc); err != nil || n > maxSnapDocument {
+	n, err := s2.DecodedLen(r.doc)
+	if err != nil || n > maxSnapDocument {
 		return nil, fmt.Errorf("package %s: document: bad compressed length", r.ID)
+	}
+	if s.docBudget -= int64(n); s.docBudget < 0 {
+		return nil, fmt.Errorf("package %s: documents decompress to more than the index file holds", r.ID)
 	}
 	return &r, nil
 }

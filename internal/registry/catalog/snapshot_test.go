@@ -325,6 +325,7 @@ func TestSnapshotHostile(t *testing.T) {
 	doc := s2.Encode(nil, []byte(`{"name":"a"}`))
 	bomb := binary.AppendUvarint(nil, 1<<30) // a block claiming 1 GiB decoded
 	bomb = append(bomb, 0)
+	big := s2.Encode(nil, make([]byte, 101)) // 101 bytes of document, the index has 100
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -338,6 +339,7 @@ func TestSnapshotHostile(t *testing.T) {
 		{"base claims 64 MiB", uv(0, 1, rev("a", "1.0.0"), uint64(64<<20), 10, "short"), "base: truncated"},
 		{"document over the bound", uv(0, 1, rev("a", "1.0.0"), 0, uint64(1<<30)), "over the bound"},
 		{"document claims 1 GiB decoded", uv(0, 1, rev("a", "1.0.0"), 0, len(bomb), bomb, "end", 1), "bad compressed length"},
+		{"documents larger than the index", uv(0, 1, rev("a", "1.0.0"), 0, len(big), big, "end", 1), "more than the index file holds"},
 		{"list claims 2^16 strings", uv(0, 1, 0, 1, "a", 5, "1.0.0", 0, "", 0, "", uint64(1<<16)), "capabilities: truncated"},
 		{"list over the bound", uv(0, 1, 0, 1, "a", 5, "1.0.0", 0, "", 0, "", uint64(1<<17)), "over the bound"},
 		{"string over the bound", uv(0, 1, 0, uint64(1<<20)), "over the bound"},
@@ -352,9 +354,9 @@ func TestSnapshotHostile(t *testing.T) {
 		{"varint overflow", uv(0, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f"), "overflows"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			snap := hostile(10, tc.body)
+			snap := hostile(100, tc.body)
 			var err error
-			n := allocated(func() { _, err = DecodeSnapshot(bytes.NewReader(snap), "1", IndexIdentity{Size: 10}) })
+			n := allocated(func() { _, err = DecodeSnapshot(bytes.NewReader(snap), "1", IndexIdentity{Size: 100}) })
 			if err == nil || !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want ErrSnapshot with %q", err, tc.want)
 			}
