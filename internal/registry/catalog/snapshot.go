@@ -53,7 +53,7 @@ const (
 	maxSnapDocument = 64 << 20 // one document once decompressed
 	maxSnapRevs     = 1 << 22  // revisions
 	maxSnapDicts    = 1 << 20  // dictionaries
-	snapBlock       = 1 << 20  // S2 block size of the body (the reader's buffers)
+	snapBlock       = 1 << 20  // S2 block size of the body (the reader's buffers grow to it as blocks need)
 	// MaxSnapshotBody bounds the decompressed body of a snapshot; a larger
 	// one is refused (the JSON index is loaded instead).
 	MaxSnapshotBody = 4 << 30
@@ -270,7 +270,7 @@ func decodeSnapshot(r io.Reader, cursor string, idx IndexIdentity) (*Catalog, er
 		return nil, fmt.Errorf("snapshot of another index file (%d bytes, sha256 %x; the cursor's is %d bytes)", size, sum, idx.Size)
 	}
 
-	body := &snapReader{r: bufio.NewReaderSize(io.LimitReader(s2.NewReader(br, s2.ReaderMaxBlockSize(snapBlock)), MaxSnapshotBody+1), 1<<16)}
+	body := &snapReader{r: bufio.NewReaderSize(io.LimitReader(s2.NewReader(br, s2.ReaderMaxBlockSize(snapBlock), s2.ReaderAllocBlock(64<<10)), MaxSnapshotBody+1), 1<<16)}
 	body.docBudget = int64(size)
 	c, err := body.catalog(cursor)
 	if err != nil {

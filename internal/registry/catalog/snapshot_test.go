@@ -279,7 +279,7 @@ func hostile(size int, body []byte) []byte {
 	hdr = binary.BigEndian.AppendUint32(hdr, crc32.Checksum(hdr, castagnoli))
 	var out bytes.Buffer
 	out.Write(hdr)
-	w := s2.NewWriter(&out)
+	w := s2.NewWriter(&out, s2.WriterConcurrency(1))
 	w.Write(body)
 	w.Close()
 	return out.Bytes()
@@ -391,7 +391,7 @@ func TestSnapshotCorruption(t *testing.T) {
 	idx := variedIndex(4, 40)
 	snap, _ := snapshotOf(t, "5", idx)
 	id := IndexIdentity{Size: int64(len(idx))}
-	step := max(1, len(snap)/400)
+	step := max(1, len(snap)/4000)
 	for i := 0; i < len(snap); i += step {
 		if _, err := DecodeSnapshot(bytes.NewReader(snap[:i]), "5", id); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: accepted", i, len(snap))
