@@ -56,6 +56,9 @@ type IndexHealth struct {
 	Loaded    bool   `json:"loaded"`
 	Cursor    string `json:"cursor,omitempty"`
 	Revisions int    `json:"revisions"`
+	// Source is where the last full load read the index from: "snapshot"
+	// (the catalog snapshot) or "index (snapshot WHY)" (the JSON index).
+	Source string `json:"source,omitempty"`
 	// LoadedAt is when this process swapped the current index in.
 	LoadedAt *time.Time `json:"loaded_at,omitempty"`
 	// AgeSeconds is the time since the index was written (its cursor is
@@ -85,7 +88,7 @@ func (r *Registry) HealthNow() Health {
 		}
 		return h
 	}
-	h := Health{Status: "ok", Version: r.cfg.Build, Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len()}, Tokens: r.tokensHealth()}
+	h := Health{Status: "ok", Version: r.cfg.Build, Index: IndexHealth{Loaded: true, Cursor: s.cat.Cursor(), Revisions: s.cat.Len(), Source: s.store.Source()}, Tokens: r.tokensHealth()}
 	if down != "" {
 		h.Status, h.Reason = "unavailable", down
 	}

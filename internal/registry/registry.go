@@ -282,7 +282,10 @@ func (r *Registry) Reload(ctx context.Context) error {
 	r.loadErr.Store(nil)
 	r.snap.Store(snap)
 	if next != base || cur == nil {
-		r.log.Info("index loaded", "cursor", next.Cursor(), "revisions", next.Len(), "took", time.Since(start))
+		r.log.Info("index loaded", "cursor", next.Cursor(), "revisions", next.Len(), "took", time.Since(start), "from", next.Source())
+		if src := next.Source(); strings.HasPrefix(src, "index (snapshot unusable") || strings.HasPrefix(src, "index (snapshot unreadable") {
+			r.log.Warn("catalog snapshot not used; parsed the JSON index", "cursor", next.Cursor(), "why", src)
+		}
 	}
 	return nil
 }

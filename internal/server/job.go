@@ -95,6 +95,7 @@ func NewIndexer(b *storage.Buckets, log *slog.Logger) *index.Indexer {
 	ix := index.NewIndexer(b, log)
 	ix.Check = catalog.Check
 	ix.Hidden = yank.New(b, nil).Hidden
+	ix.Snapshot = catalog.WriteSnapshot
 	return ix
 }
 

@@ -253,6 +253,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Indexer = index.NewIndexer(b, cfg.Logger)
 	s.Indexer.Check = catalog.Check
+	s.Indexer.Snapshot = catalog.WriteSnapshot
 	s.Indexer.Hidden = s.Yanks.Hidden
 	if s.issuer, err = SignIndexer(s.Indexer, b, cfg.Trust, cfg.Logger); err != nil {
 		b.Close()

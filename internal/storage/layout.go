@@ -80,6 +80,12 @@ func QueueDir(subID string) string { return QueuePrefix + subID + "/" }
 func IndexAllKey(cursor string) string   { return MetadataPrefix + cursor + "/search-index-all.json" }
 func IndexDeltaKey(cursor string) string { return MetadataPrefix + cursor + "/search-index-delta.json" }
 
+// IndexSnapshotKey is the catalog snapshot of a cursor's index (the
+// registry's catalog in binary form, registry/catalog/snapshot.go),
+// written before the cursor moves there; a start reads it instead of
+// parsing the JSON index.
+func IndexSnapshotKey(cursor string) string { return IndexInfoPrefix + cursor + ".catalog" }
+
 // IndexInfoKey records our own facts about a cursor (the cursor it was built on).
 func IndexInfoKey(cursor string) string { return IndexInfoPrefix + cursor + ".json" }
 

@@ -60,6 +60,15 @@ type Indexer struct {
 	// change nothing call it too, with Next == Prev, so that a statement
 	// can be re-issued before it expires.
 	BeforeCommit func(ctx context.Context, c Commit) error
+	// Snapshot, if set, writes the catalog snapshot of a cursor's index
+	// unless it has one (registry/catalog.WriteSnapshot, set by the
+	// server: the format belongs to the catalog, above this wing). A pass
+	// calls it after writing a cursor's files and before moving the
+	// cursor there, and a pass that changes nothing calls it for the
+	// current cursor once, so that stores indexed before snapshots
+	// existed gain one. A failure is logged, not fatal: readers then parse
+	// the JSON index.
+	Snapshot func(ctx context.Context, b *storage.Bucket, cursor string) error
 
 	passMu  sync.Mutex
 	trigger chan struct{}
@@ -76,6 +85,9 @@ type Indexer struct {
 		cursor string
 		ids    map[packageid.ID]bool
 	}
+	// snapshotted is the last cursor Snapshot was called for. Guarded by
+	// passMu.
+	snapshotted string
 }
 
 // NewIndexer returns an indexer over the buckets.
@@ -189,6 +201,7 @@ type Commit struct {
 
 // idle is the end of a pass that changed nothing.
 func (ix *Indexer) idle(ctx context.Context, res Result, cursor string, revs map[packageid.ID]bool) (Result, bool, error) {
+	ix.snapshot(ctx, cursor)
 	if ix.BeforeCommit != nil {
 		if err := ix.BeforeCommit(ctx, Commit{Prev: cursor, Next: cursor, Revisions: revs}); err != nil {
 			return res, false, err
@@ -319,6 +332,7 @@ func (ix *Indexer) pass(ctx context.Context) (Result, bool, error) {
 	if err := ix.b.Internal.WriteAll(ctx, storage.IndexInfoKey(next), info, nil); err != nil {
 		return res, false, fmt.Errorf("write index info: %w", err)
 	}
+	ix.snapshot(ctx, next)
 	// Commit point. If another writer moved the cursor meanwhile, our files
 	// were built on a stale base: drop them and start over from its cursor.
 	if cur, err := ReadCursor(ctx, ix.b.Internal); err != nil && !errors.Is(err, ErrNoCursor) {
@@ -482,11 +496,28 @@ func (ix *Indexer) Prune(ctx context.Context) error {
 }
 
 func (ix *Indexer) dropCursor(ctx context.Context, c string) error {
-	err := ix.b.Internal.Delete(ctx, storage.IndexInfoKey(c))
-	if storage.IsNotFound(err) {
-		err = nil
+	var errs []error
+	for _, key := range []string{storage.IndexInfoKey(c), storage.IndexSnapshotKey(c)} {
+		if err := ix.b.Internal.Delete(ctx, key); err != nil && !storage.IsNotFound(err) {
+			errs = append(errs, err)
+		}
 	}
-	return errors.Join(err, ix.b.Internal.DeletePrefix(ctx, storage.MetadataPrefix+c+"/"))
+	return errors.Join(append(errs, ix.b.Internal.DeletePrefix(ctx, storage.MetadataPrefix+c+"/"))...)
+}
+
+// snapshot calls Snapshot for cursor, once per cursor (a failure is
+// logged: readers then parse the JSON index).
+func (ix *Indexer) snapshot(ctx context.Context, cursor string) {
+	if ix.Snapshot == nil || cursor == "" || cursor == ix.snapshotted {
+		return
+	}
+	// Once per cursor, even when it fails: a retry on every idle pass
+	// would parse the whole index each time; the next cursor (or the
+	// next process) tries again.
+	ix.snapshotted = cursor
+	if err := ix.Snapshot(ctx, ix.b.Internal, cursor); err != nil {
+		ix.log.Warn("catalog snapshot not written; readers will parse the JSON index", "cursor", cursor, "err", err)
+	}
 }
 
 // ListPublished lists the zips of the public bucket.

@@ -46,10 +46,12 @@ type Revision struct {
 	typ        string
 	kibana     *semver.Constraints
 	agent      *semver.Constraints
-	caps       []string
-	categories []string
-	templates  []templateInfo
-	spec       *semver.Version // format_version truncated to major.minor.0; nil when absent
+	// the constraints' text, as the index gives it (the snapshot keeps it)
+	kibanaSrc, agentSrc string
+	caps                []string
+	categories          []string
+	templates           []templateInfo
+	spec                *semver.Version // format_version truncated to major.minor.0; nil when absent
 
 	hasFields, hasDatasets bool
 	fields, datasets       []string
@@ -164,6 +166,16 @@ type slab struct {
 // slabChunk is the chunk size; larger items get their own allocation.
 const slabChunk = 1 << 20
 
+// alloc returns n bytes of the slab to fill (n at most slabChunk).
+func (s *slab) alloc(n int) []byte {
+	if cap(s.chunk)-len(s.chunk) < n {
+		s.chunk = make([]byte, 0, slabChunk)
+	}
+	m := len(s.chunk)
+	s.chunk = s.chunk[:m+n]
+	return s.chunk[m : m+n : m+n]
+}
+
 func (s *slab) copy(p []byte) []byte {
 	if len(p) > slabChunk/8 {
 		return bytes.Clone(p)
@@ -269,11 +281,13 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 		// A kibana or agent block without a version is an empty
 		// constraint, which EPR refuses as it refuses any it cannot parse.
 		if c.Kibana != nil {
+			r.kibanaSrc = bufs.intern(c.Kibana.Version)
 			if r.kibana, err = bufs.constraint(c.Kibana.Version); err != nil {
 				return nil, fmt.Errorf("package %s: conditions.kibana.version %q: %w", id, c.Kibana.Version, err)
 			}
 		}
 		if c.Agent != nil {
+			r.agentSrc = bufs.intern(c.Agent.Version)
 			if r.agent, err = bufs.constraint(c.Agent.Version); err != nil {
 				return nil, fmt.Errorf("package %s: conditions.agent.version %q: %w", id, c.Agent.Version, err)
 			}
@@ -308,6 +322,9 @@ func newRevision(id packageid.ID, d *docFields, bufs *buffers) (*Revision, error
 // Catalog is an immutable snapshot of one index cursor.
 type Catalog struct {
 	cursor string
+	// source says where a full load read the catalog from ("" when
+	// built otherwise): see Source.
+	source string
 	revs   []*Revision // index order: EPR's tie-break for equal versions
 	// all is revs with the copies other indexers hold (Builder.Add), in
 	// order; nil when there are none.
@@ -457,6 +474,7 @@ func (c *Catalog) WithDelta(cursor string, d *index.Delta) (*Catalog, error) {
 		updated[e.ID] = r
 	}
 	b := NewBuilder(cursor, len(c.revs)+len(d.Added))
+	b.c.source = c.source // the origin of the full load under the deltas
 	for _, r := range c.revs {
 		if removed[r.ID] {
 			continue

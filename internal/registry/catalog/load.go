@@ -13,14 +13,34 @@ import (
 	"pkgstore/internal/storage"
 )
 
-// Load builds the catalog of cursor from its search-index-all.json. The
+// Load builds the catalog of cursor: from the cursor's snapshot
+// (snapshot.go) when it has a usable one, otherwise from its
+// search-index-all.json (LoadIndex). Source says which, and why a
+// snapshot was not used.
+func Load(ctx context.Context, b *storage.Bucket, cursor string) (*Catalog, error) {
+	c, why := loadSnapshot(ctx, b, cursor)
+	if c != nil {
+		return c, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load index %s: %w", cursor, err)
+	}
+	c, err := LoadIndex(ctx, b, cursor)
+	if err != nil {
+		return nil, err
+	}
+	c.source = "index (snapshot " + why + ")"
+	return c, nil
+}
+
+// LoadIndex builds the catalog of cursor from its search-index-all.json. The
 // file is streamed: index.ScanAll cuts it into package documents (one
 // cheap pass, no JSON decoding), and GOMAXPROCS workers parse them, each
 // document through prune (validate, keep only what the catalog reads) and
 // then encoding/json on the remainder. Decoding whole documents with
 // encoding/json cost three times as much: most of a document is assets,
 // variables and streams that no filter reads.
-func Load(ctx context.Context, b *storage.Bucket, cursor string) (*Catalog, error) {
+func LoadIndex(ctx context.Context, b *storage.Bucket, cursor string) (*Catalog, error) {
 	key := storage.IndexAllKey(cursor)
 	rd, err := b.NewReader(ctx, key)
 	if err != nil {

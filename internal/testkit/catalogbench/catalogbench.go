@@ -32,6 +32,12 @@ func processCPU(tb testing.TB) time.Duration {
 // -memprofile).
 func Load(b *testing.B, bucket *storage.Bucket, cursor string, want int) *catalog.Catalog {
 	b.Helper()
+	return LoadWith(b, func() (*catalog.Catalog, error) { return catalog.Load(context.Background(), bucket, cursor) }, want)
+}
+
+// LoadWith is Load with the load given: load is called b.N times.
+func LoadWith(b *testing.B, load func() (*catalog.Catalog, error), want int) *catalog.Catalog {
+	b.Helper()
 	var heap uint64
 	var cpu time.Duration
 	var c *catalog.Catalog
@@ -44,7 +50,7 @@ func Load(b *testing.B, bucket *storage.Bucket, cursor string, want int) *catalo
 		cpu0 := processCPU(b)
 		b.StartTimer()
 		var err error
-		c, err = catalog.Load(context.Background(), bucket, cursor)
+		c, err = load()
 		if err != nil {
 			b.Fatal(err)
 		}
