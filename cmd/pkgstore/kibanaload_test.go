@@ -222,19 +222,12 @@ func TestWrkKibanaWayReconnects(t *testing.T) {
 
 var prodBare = flag.Bool("prod-bare", false, "BenchmarkProductionSize: in Kibana's way, also drive a bare net/http server in the test process writing the answers recorded from ours (the floor of a Go server's cost per connection)")
 
-// floorServer is a plain http.Server (net.Listen, no middleware, no
-// timeouts) writing answers recorded from a registry as Kibana asked for
-// them: what a connection per request costs net/http and the kernel.
-type floorServer struct {
-	addr    string
-	answers map[string]*recorded
-}
-
 // startFloor records paths from addr with node-fetch's headers and
-// serves them.
-func startFloor(b *testing.B, addr string, paths []string) *floorServer {
+// serves them from a bare server (net.Listen, no middleware, no timeouts):
+// what a connection per request costs net/http and the kernel.
+func startFloor(b *testing.B, addr string, paths []string) *bareServer {
 	b.Helper()
-	f := &floorServer{answers: map[string]*recorded{}}
+	f := newBareServer(b)
 	tr := &http.Transport{DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	for _, p := range paths {
@@ -255,25 +248,5 @@ func startFloor(b *testing.B, addr string, paths []string) *floorServer {
 		h.Del("Date")
 		f.answers[p] = &recorded{status: resp.StatusCode, header: h, body: body}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	f.addr = l.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := f.answers[r.URL.RequestURI()]
-		if a == nil {
-			http.NotFound(w, r)
-			return
-		}
-		h := w.Header()
-		for k, v := range a.header {
-			h[k] = v
-		}
-		w.WriteHeader(a.status)
-		w.Write(a.body)
-	})}
-	go srv.Serve(l)
-	b.Cleanup(func() { srv.Close() })
 	return f
 }
