@@ -84,20 +84,8 @@ func TestSearchRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
-			q, _ := url.ParseQuery(tc.query)
-			f, err := ParseSearch(q, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hits, err := c.Search(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, h := range hits {
-				ids = append(ids, h.Rev.ID.Name+"@"+h.Rev.ID.Version)
-			}
-			if got := strings.Join(ids, " "); got != tc.want {
+			hits := searchQuery(t, c, tc.query)
+			if got := hitIDs(hits); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -202,25 +190,40 @@ func TestSearchPerIndexer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			q, _ := url.ParseQuery(tc.query)
-			f, err := ParseSearch(q, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hits, err := c.Search(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
+			hits := searchQuery(t, c, tc.query)
 			for _, h := range hits {
-				ids = append(ids, h.Rev.ID.Name+"@"+h.Rev.ID.Version)
 				if first, _ := c.Lookup(h.Rev.ID); first != h.Rev {
 					t.Errorf("%s: a hit is not the catalog's (first) copy", h.Rev.ID)
 				}
 			}
-			if got := strings.Join(ids, " "); got != tc.want {
+			if got := hitIDs(hits); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
+}
+
+// searchQuery runs the /search query string q (as the handler parses it)
+// against c.
+func searchQuery(t *testing.T, c *Catalog, query string) []Hit {
+	t.Helper()
+	q, _ := url.ParseQuery(query)
+	f, err := ParseSearch(q, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, err := c.Search(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// hitIDs lists hits as "name@version", space-separated, in order.
+func hitIDs(hits []Hit) string {
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.Rev.ID.Name + "@" + h.Rev.ID.Version
+	}
+	return strings.Join(ids, " ")
 }
