@@ -37,6 +37,7 @@ func TestLogCommands(t *testing.T) {
 	if sub := s.Publish(t, "logged-1.0.0.zip", zip, client.Options{Legacy: true}); sub.Status != api.StatusPublished {
 		t.Fatalf("publish: %s %+v", sub.Status, sub.Reasons)
 	}
+	s.WaitVisible(t, "logged", "1.0.0") // mirror selects through /search
 	file := writeFile(t, filepath.Join(dir, "logged-1.0.0.zip"), zip)
 	if out, errOut, code := runCLI(t, "verify", file, "--registry", s.URL, "--log-key", vkey); code != 0 || !strings.Contains(out, "in the transparency log as record 0") {
 		t.Fatalf("verify: %d %s %s", code, out, errOut)

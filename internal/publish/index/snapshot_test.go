@@ -11,7 +11,8 @@ import (
 )
 
 // TestSnapshotHook: a pass that moves the cursor writes the snapshot of
-// the new cursor before cursor.json names it; a pass that changes nothing
+// the new cursor once cursor.json names it and OnIndexed has run (the
+// snapshot never delays a publication's visibility); a pass that changes nothing
 // writes the current cursor's once (stores indexed before snapshots gain
 // one); a failing writer is logged, not fatal; pruning a cursor deletes
 // its snapshot.
@@ -20,12 +21,17 @@ func TestSnapshotHook(t *testing.T) {
 	b := memBuckets(t)
 	ix := NewIndexer(b, nil)
 	var calls []string
-	fail, idle := false, false
+	var indexed string
+	ix.OnIndexed = func(cursor string) { indexed = cursor }
+	fail := false
 	ix.Snapshot = func(ctx context.Context, bk *storage.Bucket, cursor string) error {
 		calls = append(calls, cursor)
-		// A new cursor: the snapshot precedes the commit.
-		if cur, err := ReadCursor(ctx, bk); !idle && err == nil && cur == cursor {
-			return fmt.Errorf("cursor.json already names %s", cursor)
+		// The snapshot follows the commit and the reload.
+		if cur, err := ReadCursor(ctx, bk); err != nil || cur != cursor {
+			return fmt.Errorf("cursor.json names %q (%v), not yet %s", cur, err, cursor)
+		}
+		if ix.OnIndexed != nil && indexed != cursor {
+			return fmt.Errorf("snapshot of %s before OnIndexed", cursor)
 		}
 		if fail {
 			return errors.New("bucket full")
@@ -48,8 +54,8 @@ func TestSnapshotHook(t *testing.T) {
 	// idle pass writes it, once.
 	b.Internal.Delete(ctx, storage.IndexSnapshotKey(res.Cursor))
 	ix2 := NewIndexer(b, nil)
-	ix2.Snapshot, calls, idle = ix.Snapshot, nil, true
-	ix.Snapshot = nil
+	ix2.Snapshot, calls = ix.Snapshot, nil
+	ix.Snapshot, ix.OnIndexed = nil, nil
 	checkIdle := func() {
 		t.Helper()
 		idle, err := ix2.Index(ctx)
@@ -64,7 +70,7 @@ func TestSnapshotHook(t *testing.T) {
 	}
 	// A writer that fails does not stop the pass; the next cursor is
 	// committed and readers parse its JSON index.
-	fail, idle = true, false
+	fail = true
 	put(t, b, packageid.ID{Name: "a", Version: "1.0.1"}, true)
 	res2, err := ix2.Index(ctx)
 	if err != nil || !res2.Moved {
