@@ -13,6 +13,7 @@
 //	htmltest            what must never be in HTML made from package text
 //	storagetest         real cloud bucket servers (MinIO, fake-gcs-server)
 //	nodetest            the pinned Node.js programs (Azurite, openpgp.js)
+//	logtest             transparency-log keys
 //	drivertest          the conformance suite of storage drivers
 //	ziptest, sigtest, gpgtest, treetest, buftest, processtest, catalogbench
 //	                    zips, OpenPGP keys, GnuPG, folder trees, log

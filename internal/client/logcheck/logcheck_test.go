@@ -20,6 +20,7 @@ import (
 	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/registry"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/logtest"
 )
 
 type fixture struct {
@@ -38,18 +39,7 @@ func entry(i int) translog.Entry {
 }
 
 func key(t *testing.T) (note.Signer, note.Verifier) {
-	skey, vkey, err := translog.GenerateKey("logcheck.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, v := logtest.NewKey(t, "logcheck.test")
 	return s, v
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"pkgstore/internal/govern/translog"
 	"pkgstore/internal/storage"
+	"pkgstore/internal/testkit/logtest"
 	"pkgstore/internal/testkit/storagetest"
 )
 
@@ -73,19 +74,7 @@ func openBucket(where string) (*storage.Bucket, error) {
 
 func newKey(t testing.TB) (string, note.Signer, note.Verifier) {
 	t.Helper()
-	skey, vkey, err := translog.GenerateKey("test.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return skey, s, v
+	return logtest.NewKey(t, "test.example")
 }
 
 func entry(version string) translog.Entry {
