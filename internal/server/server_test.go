@@ -374,23 +374,34 @@ func TestMetrics(t *testing.T) {
 	s.Publish(t, "metered-1.0.0.zip", good, client.Options{Legacy: true})
 	s.Publish(t, "metered-1.0.0.zip", good, client.Options{Legacy: true}) // duplicate
 	s.WaitVisible(t, "metered", "1.0.0")
-	// The worker counts a submission just after recording it: poll.
-	var body string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		rec := httptest.NewRecorder()
-		s.Server.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-		if body = rec.Body.String(); strings.Contains(body, "pkgstore_publish_duration_seconds_count 2") {
-			break
-		}
-	}
-	for _, want := range []string{
+	wants := []string{
 		`pkgstore_submissions_total{status="published"} 1`,
 		`pkgstore_submissions_total{status="rejected"} 1`,
 		`pkgstore_indexed_packages 1`,
 		`pkgstore_index_passes_total{result="moved"}`,
 		`pkgstore_http_requests_total{code="200",method="get"}`,
 		`pkgstore_publish_duration_seconds_count 2`,
-	} {
+	}
+	has := func(body string) bool {
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				return false
+			}
+		}
+		return true
+	}
+	// The worker counts a submission just after recording it, and a pass
+	// is counted when it ends, after its publications became visible (and
+	// after the catalog snapshot it writes then): poll.
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		rec := httptest.NewRecorder()
+		s.Server.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if body = rec.Body.String(); has(body) {
+			break
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
