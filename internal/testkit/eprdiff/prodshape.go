@@ -33,6 +33,10 @@ type ProdShapeOptions struct {
 	Seed uint64
 	// TagEvery is SynthCorpus's: every TagEvery-th copy gets a -rcK tag.
 	TagEvery int
+	// Scale multiplies every count and size below (rules, dashboards,
+	// files' sizes, data streams); 0 means 1, production's. Tests of the
+	// generator itself use a tenth.
+	Scale float64
 }
 
 // ProdShapeStats describe a corpus WriteProdShape wrote.
@@ -96,12 +100,12 @@ const (
 // files) and grows a subset of the packages, chosen by o.Seed, by ADDING
 // files of the shapes production's v1 branch has (each shape's files are
 // generated once per package and copied, still compressed, into each of
-// its versions, so that generating takes seconds):
+// its versions: 2.5 GB take about a minute, most of it writing them):
 //
 //   - security rules (one package, the shape of security_detection_engine):
 //     kibana/security_rule/UUID.json saved objects of 1-9 KB (MITRE
 //     threats, EQL/KQL queries, triage notes), from 500 in the package's
-//     lowest version to 3,200 in its highest (about 100 versions);
+//     lowest version to 3,200 in its highest (98 versions with seed 1);
 //   - dashboards (8 packages, as aws, cisco, kubernetes): 50-200
 //     kibana/dashboard/NAME-UUID.json of 20-300 KB (log-uniform; Lens
 //     panels with escaped state, as Kibana exports them) and up to 40
@@ -112,25 +116,31 @@ const (
 //     200 KB-2 MB (groups of keyword, long and ip fields with descriptions);
 //   - many data streams (4 packages): 20-60 more data streams, copies of
 //     the package's own (those without an explicit dataset) under new
-//     names, so their documents list 20-80 data streams;
+//     names;
 //   - screenshots (55 % of the packages): 1-4 img/NAME-screenshot-K.png of
 //     100 KB-2 MB (log-uniform), valid PNGs of random pixels, declared in
 //     manifest.yml's screenshots; stored in half of the packages (as
 //     `pkgstore build` stores images) and deflated in the other half (as
 //     elastic-package's zips have them).
 //
-// With the sample of 269 revisions and n = 1,918 (seed 1) this gives about
-// 2.5 GB: most zips stay under 100 KB, the screenshots put a few hundred
-// between 1 and 4 MB, and the tail is the rules package (up to 3,200
-// files and 4-5 MB) and the dashboard packages (up to 10 MB); see the
-// returned stats, which BenchmarkPackagePathsStart logs.
+// With the sample of 269 revisions and n = 1,918 (seed 1) this gives
+// 2,511 MB of zips, 1.31 MB on average: per zip p10 9 KB, p25 57 KB,
+// median 1.24 MB, p90 2.6 MB, p99 6.3 MB, largest 7.0 MB (the rules
+// package's highest versions, 3,221 files); 1,147 zips over 1 MB, 92
+// over 4 MB; 287,046 files, 182,336 of them in the rules package's 98
+// versions. The returned stats say the same of any run
+// (BenchmarkPackagePathsStart and TestPackagePathsScale log them);
+// docs/benchmarks.md has the table of which package got which shape.
 func WriteProdShape(tb testing.TB, dir string, sample []Built, n int, o ProdShapeOptions, key *sigtest.Key) (*Corpus, ProdShapeStats) {
 	tb.Helper()
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	if o.Scale == 0 {
+		o.Scale = 1
+	}
 	c := SynthCorpus(tb, "production-shape", sample, n, o.TagEvery)
-	plan := planProdShape(tb, c, o.Seed)
+	plan := planProdShape(tb, c, o.Seed, o.Scale)
 	st := ProdShapeStats{Revisions: len(c.Packages), Shapes: plan.shapes}
 
 	// Two workers (the machine's cores), each growing, signing and
@@ -243,7 +253,7 @@ type prodPlan struct {
 
 // planProdShape chooses which names get which shape and generates their
 // files (in parallel, two at a time).
-func planProdShape(tb testing.TB, c *Corpus, seed uint64) *prodPlan {
+func planProdShape(tb testing.TB, c *Corpus, seed uint64, scale float64) *prodPlan {
 	tb.Helper()
 	versions := map[string][]*semver.Version{}
 	for _, p := range c.Packages {
@@ -295,6 +305,10 @@ func planProdShape(tb testing.TB, c *Corpus, seed uint64) *prodPlan {
 			shots = append(shots, n)
 		}
 	}
+	if len(shots) == 0 {
+		// A small corpus still gets every shape.
+		shots = []string{names[r.IntN(len(names))]}
+	}
 	pl.shapes["rules"] = []string{rulesName}
 	pl.shapes["dashboards"] = dash
 	pl.shapes["ml"] = ml
@@ -302,25 +316,31 @@ func planProdShape(tb testing.TB, c *Corpus, seed uint64) *prodPlan {
 	pl.shapes["datastreams"] = streams
 	pl.shapes["screenshots"] = shots
 
+	sc := func(n int) int {
+		if n == 0 {
+			return 0
+		}
+		return max(1, int(math.Round(float64(n)*scale)))
+	}
 	type job struct {
 		name string
 		fn   func(g *gen, s *nameShape)
 	}
 	var jobs []job
 	jobs = append(jobs, job{rulesName, func(g *gen, s *nameShape) {
-		for i := range psRulesMax {
+		for i := range sc(psRulesMax) {
 			s.rules = append(s.rules, g.deflated("kibana/security_rule/"+g.uuid()+".json", g.rule(i)))
 		}
 	}})
 	for _, n := range dash {
 		jobs = append(jobs, job{n, func(g *gen, s *nameShape) {
-			for range 50 + g.r.IntN(151) {
+			for range sc(50 + g.r.IntN(151)) {
 				id := n + "-" + g.uuid()
-				s.dashboards = append(s.dashboards, g.deflated("kibana/dashboard/"+id+".json", g.dashboard(id, g.logUniform(20<<10, 300<<10))))
+				s.dashboards = append(s.dashboards, g.deflated("kibana/dashboard/"+id+".json", g.dashboard(id, sc(g.logUniform(20<<10, 300<<10)))))
 			}
-			for range g.r.IntN(41) {
+			for range sc(g.r.IntN(41)) {
 				id := n + "-" + g.uuid()
-				s.visuals = append(s.visuals, g.deflated("kibana/visualization/"+id+".json", g.dashboard(id, g.logUniform(4<<10, 40<<10))))
+				s.visuals = append(s.visuals, g.deflated("kibana/visualization/"+id+".json", g.dashboard(id, sc(g.logUniform(4<<10, 40<<10)))))
 			}
 		}})
 	}
@@ -328,24 +348,24 @@ func planProdShape(tb testing.TB, c *Corpus, seed uint64) *prodPlan {
 		jobs = append(jobs, job{n, func(g *gen, s *nameShape) {
 			for k := range 1 + g.r.IntN(3) {
 				id := fmt.Sprintf("%s-%s", n, []string{"anomalies", "rare_events", "host_activity"}[k])
-				s.ml = append(s.ml, g.deflated("kibana/ml_module/"+id+".json", g.mlModule(id, g.logUniform(50<<10, 400<<10))))
+				s.ml = append(s.ml, g.deflated("kibana/ml_module/"+id+".json", g.mlModule(id, sc(g.logUniform(50<<10, 400<<10)))))
 			}
 		}})
 	}
 	for _, n := range fields {
 		jobs = append(jobs, job{n, func(g *gen, s *nameShape) {
-			e := g.deflated("fields/extended.yml", g.fieldsYAML(g.logUniform(200<<10, 2<<20)))
+			e := g.deflated("fields/extended.yml", g.fieldsYAML(sc(g.logUniform(200<<10, 2<<20))))
 			s.fields = &e
 		}})
 	}
 	for _, n := range streams {
-		jobs = append(jobs, job{n, func(g *gen, s *nameShape) { s.streams = 20 + g.r.IntN(41) }})
+		jobs = append(jobs, job{n, func(g *gen, s *nameShape) { s.streams = sc(20 + g.r.IntN(41)) }})
 	}
 	for _, n := range shots {
 		jobs = append(jobs, job{n, func(g *gen, s *nameShape) {
 			stored := g.r.IntN(2) == 0
 			for k := range 1 + g.r.IntN(4) {
-				w, h, png := g.png(g.logUniform(100<<10, 2<<20))
+				w, h, png := g.png(sc(g.logUniform(100<<10, 2<<20)))
 				name := fmt.Sprintf("img/%s-screenshot-%d.png", n, k+1)
 				var e rawEntry
 				if stored {
