@@ -150,6 +150,9 @@ func benchZipDir(b *testing.B) string {
 	dir := *pkgpathsDir
 	if dir != "" {
 		if zips, _ := filepath.Glob(filepath.Join(dir, "*.zip")); len(zips) > 0 {
+			// Said, because a folder left by an interrupted run or of
+			// the other shape is served as it is too.
+			b.Logf("serving the %d zips already in %s as they are (-pkgpaths-shape not applied)", len(zips), dir)
 			return dir
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
