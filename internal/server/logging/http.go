@@ -2,7 +2,6 @@ package logging
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -26,20 +25,29 @@ const RequestIDHeader = "X-Request-Id"
 // replaced by a fresh id rather than copied into logs.
 const maxRequestID = 128
 
-type ctxKey struct{}
-
-// RequestID returns the id of the request ctx belongs to ("" outside one).
-func RequestID(ctx context.Context) string {
-	st, _ := ctx.Value(ctxKey{}).(*requestState)
-	if st == nil {
-		return ""
+// RequestIDOf returns the id of the request w answers ("" outside the
+// middleware): w is the middleware's writer, or wraps it (Unwrap, as
+// http.ResponseController finds the connection). The id travels with the
+// writer rather than in the request's context: a context value costs a
+// copy of the request and a context per request (two allocations, 300
+// bytes), for every request, where a handler asks for the id only when it
+// logs an error.
+func RequestIDOf(w http.ResponseWriter) string {
+	for w != nil {
+		if st, ok := w.(*requestState); ok {
+			return st.id()
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return ""
+		}
+		w = u.Unwrap()
 	}
-	return st.id()
+	return ""
 }
 
 // requestState is what the middleware keeps per request, in one
-// allocation: the recorder, and the id the context carries (a pointer in
-// the context's value needs no allocation of its own, a string would).
+// allocation: the recorder (the writer the handlers get) and the id.
 type requestState struct {
 	recorder
 	sent string   // the client's id, when it sent a sane one
@@ -79,14 +87,13 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		} else {
 			putID(&st.gen)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
 		if !logged {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(st, r)
 			return
 		}
 		start := time.Now()
 		rw := &st.recorder
-		next.ServeHTTP(rw, r)
+		next.ServeHTTP(st, r)
 		if rw.status == 0 {
 			rw.status = http.StatusOK
 		}
