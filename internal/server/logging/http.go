@@ -70,13 +70,14 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	// serve's own text logger (NewBuffered) takes the access line as
 	// bytes: the same line slog writes, without its record.
 	fast, _ := log.Handler().(flushing)
+	infoOn := fast.levelKnown && fast.level <= slog.LevelInfo
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
 		sent := validID(id)
 		if sent {
 			w.Header()[RequestIDHeader] = []string{id}
 		}
-		logged := r.URL.Path != "/health" && log.Enabled(r.Context(), slog.LevelInfo)
+		logged := r.URL.Path != "/health" && (infoOn || !fast.levelKnown && log.Enabled(r.Context(), slog.LevelInfo))
 		if !sent && !logged {
 			next.ServeHTTP(w, r) // nothing to carry: no per-request cost
 			return
@@ -102,11 +103,11 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		host, port := r.Host, ""
 		if strings.IndexByte(r.Host, ':') >= 0 {
 			var err error
-			if host, port, err = net.SplitHostPort(r.Host); err != nil || host == "" {
+			if host, port, err = splitHostPort(r.Host); err != nil || host == "" {
 				host = r.Host
 			}
 		}
-		src, _, _ := net.SplitHostPort(r.RemoteAddr)
+		src, _, _ := splitHostPort(r.RemoteAddr)
 		// One clock reading for the duration and the line's time (slog
 		// would read it again a few hundred ns later).
 		end := time.Now()
@@ -131,6 +132,15 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		msg := r.Method + " " + r.URL.Path + " " + r.Proto
 		log.LogAttrs(r.Context(), slog.LevelInfo, msg, l.attrs()...)
 	})
+}
+
+// splitHostPort is net.SplitHostPort, without its work for the usual
+// host:port with one colon and no brackets (an IPv4 address, a name).
+func splitHostPort(s string) (host, port string, err error) {
+	if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 && strings.IndexAny(s, "[]") < 0 {
+		return s[:i], s[i+1:], nil
+	}
+	return net.SplitHostPort(s)
 }
 
 // accessLine is what an access line says.

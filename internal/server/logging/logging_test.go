@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,5 +111,18 @@ func TestMiddlewareCountsStreamedBytes(t *testing.T) {
 	}
 	if w.Body.Len() != 100000 || rec["http.response.body.bytes"] != 100000.0 || rec["http.response.status_code"] != 200.0 {
 		t.Errorf("%d bytes sent, log %v", w.Body.Len(), rec)
+	}
+}
+
+// TestSplitHostPortAsNet: the access line's host and port split agrees
+// with net.SplitHostPort wherever that succeeds, and fails where it fails.
+func TestSplitHostPortAsNet(t *testing.T) {
+	for _, s := range []string{"127.0.0.1:8080", "example.com:443", "host:", ":80", "[::1]:8080", "[::1]", "::1", "a:b:c",
+		"[fe80::1%eth0]:80", "x]:1", "[x:1", "noport", "", ":", "host:port:"} {
+		h, p, err := splitHostPort(s)
+		wh, wp, werr := net.SplitHostPort(s)
+		if (err == nil) != (werr == nil) || err == nil && (h != wh || p != wp) {
+			t.Errorf("%q: %q %q %v, net: %q %q %v", s, h, p, err, wh, wp, werr)
+		}
 	}
 }
