@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,26 @@ func TestSplitHostPortAsNet(t *testing.T) {
 		if (err == nil) != (werr == nil) || err == nil && (h != wh || p != wp) {
 			t.Errorf("%q: %q %q %v, net: %q %q %v", s, h, p, err, wh, wp, werr)
 		}
+	}
+}
+
+// TestAccessLineDuration: the duration comes from the monotonic clock
+// alone and still measures the handler.
+func TestAccessLineDuration(t *testing.T) {
+	var out bytes.Buffer
+	log, b, err := NewBuffered(&out, "text", "info", "s", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { time.Sleep(20 * time.Millisecond) }))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	b.Close()
+	_, rest, ok := strings.Cut(out.String(), " event.duration=")
+	if !ok {
+		t.Fatalf("no duration in %q", out.String())
+	}
+	ns, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ' ')], 10, 64)
+	if err != nil || ns < int64(20*time.Millisecond) || ns > int64(10*time.Second) {
+		t.Errorf("duration %d ns (%v) for a 20 ms handler", ns, err)
 	}
 }
