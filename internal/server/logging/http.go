@@ -72,7 +72,12 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	fast, _ := log.Handler().(flushing)
 	infoOn := fast.levelKnown && fast.level <= slog.LevelInfo
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
+		// net/http canonicalizes the keys it reads: the map as is, without
+		// Get's canonicalization of ours.
+		var id string
+		if v := r.Header[RequestIDHeader]; len(v) > 0 {
+			id = v[0]
+		}
 		sent := validID(id)
 		if sent {
 			w.Header()[RequestIDHeader] = []string{id}
