@@ -148,3 +148,22 @@ func TestAccessLineDuration(t *testing.T) {
 		t.Errorf("duration %d ns (%v) for a 20 ms handler", ns, err)
 	}
 }
+
+// TestMiddlewareRequestIDAnyCase: a client's id sent in lower case over a
+// real connection is found (net/http canonicalizes the key) and echoed.
+func TestMiddlewareRequestIDAnyCase(t *testing.T) {
+	var buf bytes.Buffer
+	log, _ := New(&buf, "text", "info", "s", "v")
+	srv := httptest.NewServer(Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nx-request-id: lower-1\r\nConnection: close\r\n\r\n")
+	out, _ := io.ReadAll(c)
+	if !strings.Contains(string(out), "\r\nX-Request-Id: lower-1\r\n") {
+		t.Errorf("id sent in lower case not echoed:\n%s", out)
+	}
+}
