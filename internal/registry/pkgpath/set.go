@@ -1,6 +1,7 @@
 package pkgpath
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -244,14 +245,16 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	parsers := make([]*catalog.Parser, workers)
+	docBufs := make([]bytes.Buffer, workers) // each worker's document, reused
 	for w := range parsers {
 		parsers[w] = catalog.NewParser()
 	}
 	// Fingerprints first (stat calls only): Open's scan chooses from them
 	// whether the cache is written again.
 	fps := make([]string, len(cands))
+	signed := make([]bool, len(cands))
 	parallel(ctx, len(cands), workers, func(_, i int) {
-		fps[i], errs[i] = fingerprint(cands[i])
+		fps[i], signed[i], errs[i] = fingerprint(cands[i])
 	})
 	if s.old != nil && ctx.Err() == nil {
 		s.startPack(cands, fps, opts)
@@ -277,7 +280,7 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			fromCache.Add(1)
 			return
 		}
-		l, err := load(c, s.cfg.Options)
+		l, err := load(c, s.cfg.Options, signed[i], &docBufs[w])
 		if errors.Is(err, errNotZip) {
 			// EPR skips a .zip that is not a zip, with a warning.
 			s.log.Warn("ignoring invalid zip file", "file.path", c.path, "err", err)
