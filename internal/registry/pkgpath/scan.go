@@ -199,6 +199,10 @@ type loaded struct {
 	Root   string          // zips: the folder inside the zip holding manifest.yml
 	Signed bool            // a signature file exists
 	Doc    json.RawMessage // the package document, compact
+	// Fields and FormatVersion are what decoding Doc gives the catalog
+	// (catalog.Parser.RevisionOf): Doc is not decoded again.
+	Fields        packagedoc.BasePackage
+	FormatVersion string
 }
 
 // Options say how packages are loaded.
@@ -282,7 +286,8 @@ func load(c candidate, o Options, signed bool, buf *bytes.Buffer) (*loaded, erro
 	// YAML reader keeps one copy of a file and slices it): copied, so that
 	// the ID the set keeps for as long as it serves the package does not
 	// hold the whole manifest.
-	return &loaded{ID: packageid.ID{Name: strings.Clone(p.Name), Version: strings.Clone(p.Version)}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(buf.Bytes(), []byte("\n"))}, nil
+	return &loaded{ID: packageid.ID{Name: strings.Clone(p.Name), Version: strings.Clone(p.Version)}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(buf.Bytes(), []byte("\n")),
+		Fields: p.Decoded(), FormatVersion: p.FormatVersion}, nil
 }
 
 // zipRoot returns the package folder of a zip: the first folder one level

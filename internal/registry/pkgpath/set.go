@@ -292,7 +292,7 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			return
 		}
 		e := &entry{Options: opts, Path: c.path, Fingerprint: fp, Name: l.ID.Name, Version: l.ID.Version, Root: l.Root, Signed: l.Signed, Doc: l.Doc}
-		if e.rev, err = pr.Revision(index.Entry{ID: l.ID, Manifest: l.Doc}); err != nil {
+		if e.rev, err = pr.RevisionOf(l.ID, l.Fields, l.FormatVersion, l.Doc); err != nil {
 			errs[i] = err
 			return
 		}
