@@ -624,6 +624,12 @@ func resolvePlain(in string) any {
 		case "-.inf", "-.Inf", "-.INF":
 			return math.Inf(-1)
 		}
+		if strings.Count(in, ".") > 1 {
+			// A version (1.2.3): no YAML number has two dots, and a
+			// failed parse allocates its error (one per version of
+			// every manifest).
+			return in
+		}
 		plain := strings.ReplaceAll(in, "_", "")
 		if iv, err := strconv.ParseInt(plain, 0, 64); err == nil {
 			if iv == int64(int(iv)) {

@@ -27,6 +27,7 @@ var fastYAMLCases = []struct {
 	{"scalars", "a: 1\nb: -2\nc: 0755\nd: 0x1F\ne: 1_000\nf: 0b101\ng: -0b11\nh: 1.5\ni: .5\nj: 1e3\nk: 9223372036854775808\nl: 18446744073709551616\nm: +1\n", true},
 	{"booleans and nulls", "a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: N\ng: true\nh: FALSE\ni: ~\nj: null\nk: Null\nl:\nm: nullx\nx: yesno\n", true},
 	{"floats", "a: .inf\nb: -.Inf\nc: +.INF\nd: .nan\ne: .x\nf: 1.2.3\ng: 1e\nh: +.5\n", true},
+	{"dotted numbers", "a: 1.2.3\nb: -1.2.3\nc: 1.2e3\nd: 1..2\ne: 1.2.3e5\nf: +.5\ng: 1_0.5\nh: 1.2.\ni: 0.1.0-beta.1\n", true},
 	{"versions and timestamps", "version: 1.0.0\nformat_version: 3.0.0\nkibana: ^8.0.0\nd: 2001-12-14\ne: 2001-12-14t21:59:43.10-05:00\nf: 1:20\n", true},
 	{"strings", "a: hello world\nb: http://x.y/z\nc: a#b\nd: a # comment\ne: 'it''s'\nf: \"q\\\"x\\\\y\\n\\t\"\ng: ''\nh: \"\"\ni: -x\nj: a,b[c]{d}\nk: 'a: b'\nl: \"# not a comment\"\n", true},
 	{"unicode", "title: Zürich – “quoted”\n", true},

@@ -217,7 +217,14 @@ func newRevisionBuf(e index.Entry, bufs *buffers) (*Revision, error) {
 		}
 		e.ID = packageid.ID{Name: d.Name, Version: d.Version}
 	}
-	r, err := newRevision(e.ID, &d, bufs)
+	return revisionFrom(e, &d, &d, bufs)
+}
+
+// revisionFrom makes the revision of e from its decoded fields: kept is
+// what the revision may hold on to, d what its /search form is rendered
+// from (the same fields; for RevisionOf, kept is a copy).
+func revisionFrom(e index.Entry, kept, d *docFields, bufs *buffers) (*Revision, error) {
+	r, err := newRevision(e.ID, kept, bufs)
 	if err != nil {
 		return nil, err
 	}
@@ -709,3 +716,14 @@ func NewParser() *Parser { return &Parser{b: buffers{slab: &slab{}}} }
 
 // Revision is NewRevision with the parser's buffers.
 func (p *Parser) Revision(e index.Entry) (*Revision, error) { return newRevisionBuf(e, &p.b) }
+
+// RevisionOf is Revision for a document its caller has just built and
+// encoded: fields is what decoding doc gives (packagedoc.Package.Decoded,
+// with the document's format_version), so doc is only compressed, not
+// decoded again. What the revision keeps of fields is copied (they may be
+// slices of a much larger manifest); doc is copied too.
+func (p *Parser) RevisionOf(id packageid.ID, fields packagedoc.BasePackage, formatVersion string, doc []byte) (*Revision, error) {
+	d := docFields{BasePackage: fields, FormatVersion: formatVersion}
+	kept := retained(&d)
+	return revisionFrom(index.Entry{ID: id, Manifest: doc}, &kept, &d, &p.b)
+}

@@ -143,7 +143,7 @@ func sigPath(c candidate) string { return c.path + ".sig" }
 // mode and modification time of everything below it; and in both cases
 // whether the signature exists (it changes the document) and its own
 // size and time.
-func fingerprint(c candidate) (string, error) {
+func fingerprint(c candidate) (fp string, signed bool, err error) {
 	h := sha256.New()
 	var buf [8]byte
 	put := func(s string, fi fs.FileInfo) {
@@ -160,7 +160,7 @@ func fingerprint(c candidate) (string, error) {
 	case kindZip:
 		fi, err := os.Stat(c.path)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		put("", fi)
 	case kindFolder:
@@ -176,15 +176,16 @@ func fingerprint(c candidate) (string, error) {
 			return nil
 		})
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	if fi, err := os.Stat(sigPath(c)); err == nil {
 		put(".sig", fi)
+		signed = true
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+		return "", false, err
 	}
-	return fmt.Sprintf("%d:%x", c.kind, h.Sum(nil)), nil
+	return fmt.Sprintf("%d:%x", c.kind, h.Sum(nil)), signed, nil
 }
 
 // errNotZip is load's error for a .zip that does not open as a zip: EPR
@@ -198,6 +199,10 @@ type loaded struct {
 	Root   string          // zips: the folder inside the zip holding manifest.yml
 	Signed bool            // a signature file exists
 	Doc    json.RawMessage // the package document, compact
+	// Fields and FormatVersion are what decoding Doc gives the catalog
+	// (catalog.Parser.RevisionOf): Doc is not decoded again.
+	Fields        packagedoc.BasePackage
+	FormatVersion string
 }
 
 // Options say how packages are loaded.
@@ -213,14 +218,12 @@ type Options struct {
 // key is what a cached document depends on besides the files.
 func (o Options) key() string { return fmt.Sprintf("v2 validate=%t", o.Validate) }
 
-// load builds the document of one candidate.
-func load(c candidate, o Options) (*loaded, error) {
-	signed := false
-	if _, err := os.Stat(sigPath(c)); err == nil {
-		signed = true
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
+// load builds the document of one candidate. signed is whether its
+// fingerprint found a signature file (the same stat: the cache key and
+// the document agree on it). The document is encoded into buf, which the
+// caller reuses for its next load: Doc is only valid until then (the
+// catalog and the cache pack copy what they keep).
+func load(c candidate, o Options, signed bool, buf *bytes.Buffer) (*loaded, error) {
 	var (
 		fsys  fs.FS
 		root  string
@@ -273,8 +276,8 @@ func load(c candidate, o Options) (*loaded, error) {
 	}
 	// Compact, as the index holds documents (the catalog renders them in
 	// EPR's format); HTML characters unescaped, as EPR writes them.
-	var doc bytes.Buffer
-	enc := json.NewEncoder(&doc)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(p); err != nil {
 		return nil, err
@@ -283,7 +286,8 @@ func load(c candidate, o Options) (*loaded, error) {
 	// YAML reader keeps one copy of a file and slices it): copied, so that
 	// the ID the set keeps for as long as it serves the package does not
 	// hold the whole manifest.
-	return &loaded{ID: packageid.ID{Name: strings.Clone(p.Name), Version: strings.Clone(p.Version)}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(doc.Bytes(), []byte("\n"))}, nil
+	return &loaded{ID: packageid.ID{Name: strings.Clone(p.Name), Version: strings.Clone(p.Version)}, Root: root, Signed: signed, Doc: bytes.TrimSuffix(buf.Bytes(), []byte("\n")),
+		Fields: p.Decoded(), FormatVersion: p.FormatVersion}, nil
 }
 
 // zipRoot returns the package folder of a zip: the first folder one level

@@ -1,6 +1,7 @@
 package pkgpath
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,10 @@ type Config struct {
 	// package again. It must be the Set's own folder: files there that no
 	// package needs are removed.
 	CacheDir string
+	// DeferCache leaves writing a new cache pack (a first start, or one
+	// after packages changed) to the caller, with WriteCache once it
+	// serves, so that the start does not wait for it.
+	DeferCache bool
 	// Workers bound the packages loaded at once (default GOMAXPROCS;
 	// EPR's -package-paths-workers).
 	Workers int
@@ -109,6 +114,8 @@ type Set struct {
 	// pack appended to during a watcher's rescan), nil without a cache.
 	old  *oldPack
 	sink *packWriter
+	// deferred is set when Open's scan left a new pack to WriteCache.
+	deferred bool
 	// Stats of the last scan, for logs and tests.
 	lastLoaded, lastReused int
 }
@@ -175,6 +182,10 @@ func (s *Set) startPack(cands []candidate, fps []string, opts string) {
 	for i := 0; covered && i < len(cands); i++ {
 		rec, ok := s.old.recs[cands[i].path]
 		covered = ok && rec.e.Fingerprint == fps[i] && rec.e.Options == opts
+	}
+	if !covered && s.cfg.DeferCache {
+		s.deferred = true
+		return
 	}
 	var (
 		w   *packWriter
@@ -244,14 +255,16 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	parsers := make([]*catalog.Parser, workers)
+	docBufs := make([]bytes.Buffer, workers) // each worker's document, reused
 	for w := range parsers {
 		parsers[w] = catalog.NewParser()
 	}
 	// Fingerprints first (stat calls only): Open's scan chooses from them
 	// whether the cache is written again.
 	fps := make([]string, len(cands))
+	signed := make([]bool, len(cands))
 	parallel(ctx, len(cands), workers, func(_, i int) {
-		fps[i], errs[i] = fingerprint(cands[i])
+		fps[i], signed[i], errs[i] = fingerprint(cands[i])
 	})
 	if s.old != nil && ctx.Err() == nil {
 		s.startPack(cands, fps, opts)
@@ -277,7 +290,7 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			fromCache.Add(1)
 			return
 		}
-		l, err := load(c, s.cfg.Options)
+		l, err := load(c, s.cfg.Options, signed[i], &docBufs[w])
 		if errors.Is(err, errNotZip) {
 			// EPR skips a .zip that is not a zip, with a warning.
 			s.log.Warn("ignoring invalid zip file", "file.path", c.path, "err", err)
@@ -289,7 +302,7 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			return
 		}
 		e := &entry{Options: opts, Path: c.path, Fingerprint: fp, Name: l.ID.Name, Version: l.ID.Version, Root: l.Root, Signed: l.Signed, Doc: l.Doc}
-		if e.rev, err = pr.Revision(index.Entry{ID: l.ID, Manifest: l.Doc}); err != nil {
+		if e.rev, err = pr.RevisionOf(l.ID, l.Fields, l.FormatVersion, l.Doc); err != nil {
 			errs[i] = err
 			return
 		}
