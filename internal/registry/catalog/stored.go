@@ -9,17 +9,14 @@ import (
 // StoredDocument returns r's document as the parser was given it (the
 // index's bytes, or the document a package path's scan encoded),
 // decompressed: neither reformatted nor carrying a propagated deprecation
-// notice, unlike Catalog.Document. It is decoded into buf when buf is
-// large enough, so that a caller going through every revision (the
-// package paths' cache) reuses one buffer instead of making as much
-// garbage as the documents' size.
-func (r *Revision) StoredDocument(buf []byte) ([]byte, error) {
+// notice, unlike Catalog.Document.
+func (r *Revision) StoredDocument() ([]byte, error) {
 	var doc []byte
 	var err error
 	if r.dict != nil {
-		doc, err = r.dict.Decode(buf, r.doc)
+		doc, err = r.dict.Decode(nil, r.doc)
 	} else {
-		doc, err = s2.Decode(buf, r.doc)
+		doc, err = s2.Decode(nil, r.doc)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("package %s: decompress document: %w", r.ID, err)

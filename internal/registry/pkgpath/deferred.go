@@ -26,19 +26,17 @@ func (s *Set) WriteCache(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("package path cache: %w", err)
 	}
-	var buf []byte // one document at a time: the write makes little garbage
 	for _, e := range s.known {
 		if err := ctx.Err(); err != nil {
 			w.discard()
 			return err
 		}
-		doc, err := e.rev.StoredDocument(buf)
+		doc, err := e.rev.StoredDocument()
 		if err != nil {
 			w.discard()
 			return fmt.Errorf("package path cache: %w", err)
 		}
 		w.add(e, doc)
-		buf = doc[:cap(doc)]
 	}
 	return w.commit(s.cfg.CacheDir)
 }
