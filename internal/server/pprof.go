@@ -40,9 +40,6 @@ func (s *Server) DryRun(ctx context.Context) error {
 	if !s.Registry.Healthy() {
 		return fmt.Errorf("dry run: not healthy: %s", s.Registry.HealthNow().Reason)
 	}
-	if s.Local != nil {
-		s.writeCache(ctx)
-	}
 	cat := s.Registry.Catalog()
 	s.log.Info("dry run: index loaded; not serving", "version", s.cfg.Version, "cursor", cat.Cursor(), "revisions", cat.Len())
 	return nil

@@ -455,7 +455,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	run(func(ctx context.Context) { s.Registry.Watch(ctx, s.cfg.WatchInterval) })
 	if s.Local != nil {
 		run(func(ctx context.Context) {
-			s.writeCache(ctx)
 			s.Local.Watch(ctx, s.cfg.PackagePathWatch, func() {
 				if err := s.Registry.LocalChanged(); err != nil {
 					s.log.Error("package paths", "err", err)
@@ -552,24 +551,13 @@ func openPackagePaths(ctx context.Context, cfg Config) (*pkgpath.Set, error) {
 		Paths:    cfg.PackagePaths,
 		Options:  pkgpath.Options{Validate: !cfg.NoSpecValidation, RequireSignatures: cfg.RequireSignatures},
 		CacheDir: dir,
-		// Written by Serve once it listens (writeCache): not before /health.
-		DeferCache: true,
-		Workers:    cfg.PackagePathWorkers,
-		Logger:     cfg.Logger,
+		Workers:  cfg.PackagePathWorkers,
+		Logger:   cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("package paths: %w", err)
 	}
 	return set, nil
-}
-
-// writeCache writes the package paths' cache that the first scan left
-// (pkgpath.Config.DeferCache). A cache not written only makes the next
-// start read every package again.
-func (s *Server) writeCache(ctx context.Context) {
-	if err := s.Local.WriteCache(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("package path cache not written", "err", err)
-	}
 }
 
 // shadowed reports whether a package path serves id (the publishing job

@@ -30,10 +30,6 @@ type Config struct {
 	// package again. It must be the Set's own folder: files there that no
 	// package needs are removed.
 	CacheDir string
-	// DeferCache leaves writing a new cache pack (a first start, or one
-	// after packages changed) to the caller, with WriteCache once it
-	// serves, so that the start does not wait for it.
-	DeferCache bool
 	// Workers bound the packages loaded at once (default GOMAXPROCS;
 	// EPR's -package-paths-workers).
 	Workers int
@@ -114,8 +110,6 @@ type Set struct {
 	// pack appended to during a watcher's rescan), nil without a cache.
 	old  *oldPack
 	sink *packWriter
-	// deferred is set when Open's scan left a new pack to WriteCache.
-	deferred bool
 	// Stats of the last scan, for logs and tests.
 	lastLoaded, lastReused int
 }
@@ -182,10 +176,6 @@ func (s *Set) startPack(cands []candidate, fps []string, opts string) {
 	for i := 0; covered && i < len(cands); i++ {
 		rec, ok := s.old.recs[cands[i].path]
 		covered = ok && rec.e.Fingerprint == fps[i] && rec.e.Options == opts
-	}
-	if !covered && s.cfg.DeferCache {
-		s.deferred = true
-		return
 	}
 	var (
 		w   *packWriter
