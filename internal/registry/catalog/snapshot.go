@@ -137,6 +137,9 @@ const (
 // appendRevision appends r's record up to its base and document bytes,
 // which follow it (their lengths are its last two fields).
 func appendRevision(b []byte, r *Revision, dictIdx map[*s2.Dict]uint64) ([]byte, error) {
+	if r.ext != nil {
+		return nil, errExternal(r)
+	}
 	var flags uint64
 	if r.kibana != nil {
 		flags |= flagKibana

@@ -1,0 +1,44 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+
+	"pkgstore/internal/publish/index"
+)
+
+// DocumentSource gives a revision's full document when the catalog does
+// not hold it (Parser.RevisionAt): the same bytes the revision was built
+// from, every time, or an error.
+type DocumentSource interface {
+	Document() ([]byte, error)
+}
+
+// RevisionAt is Parser.Revision for a document that src can give again:
+// the revision keeps only what filters and /search need, not the document
+// (compressed, the largest part of a revision: 3-4 KB of the 4-5 KB a
+// package path's revision holds), and Catalog.Document asks src. The
+// package paths use it for the documents their cache file holds, so a
+// serve over 1,918 zips does not keep 6 MB of documents on its heap that
+// only /package/NAME/VERSION/ reads (docs/benchmarks.md, "Third pass on
+// the peak RSS").
+func (p *Parser) RevisionAt(e index.Entry, src DocumentSource) (*Revision, error) {
+	if src == nil {
+		return nil, errors.New("catalog: RevisionAt without a document source")
+	}
+	p.b.noDoc = true
+	r, err := newRevisionBuf(e, &p.b)
+	p.b.noDoc = false
+	if err != nil {
+		return nil, err
+	}
+	r.ext = src
+	return r, nil
+}
+
+// errExternal refuses to write a revision whose document the catalog does
+// not hold into a snapshot: snapshots are of store indexes, which always
+// hold theirs.
+func errExternal(r *Revision) error {
+	return fmt.Errorf("package %s: document not held by the catalog (package path): no snapshot", r.ID)
+}
