@@ -42,3 +42,28 @@ func (p *Parser) RevisionAt(e index.Entry, src DocumentSource) (*Revision, error
 func errExternal(r *Revision) error {
 	return fmt.Errorf("package %s: document not held by the catalog (package path): no snapshot", r.ID)
 }
+
+// snapBlockFor is the S2 block size a snapshot of c is written with: the
+// largest (snapBlock) for a catalog whose body fills it, the smallest
+// power of two holding the whole body otherwise, at least 64 KB. The
+// writer allocates two buffers of a block each whatever it writes: 2.2 MB
+// for the snapshot of an empty store's index, which a serve over package
+// paths writes right after its first scan, when the heap is at its
+// largest. Readers accept any block up to snapBlock.
+func snapBlockFor(c *Catalog) int {
+	n := 1 << 10 // header, dictionaries' counts, the end mark
+	for _, r := range c.revs {
+		n += len(r.base) + len(r.doc) + 256
+		if r.dict != nil {
+			n += len(r.dict.Bytes()) // once per revision: more than the body holds, never less
+		}
+		if n >= snapBlock {
+			return snapBlock
+		}
+	}
+	b := 64 << 10
+	for b < n && b < snapBlock {
+		b <<= 1
+	}
+	return b
+}

@@ -83,7 +83,7 @@ func EncodeSnapshot(w io.Writer, c *Catalog, idx IndexIdentity) error {
 	if _, err := w.Write(hdr); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
-	sw := s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(snapBlock))
+	sw := s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(snapBlockFor(c)))
 	bw := bufio.NewWriterSize(sw, 1<<16)
 	dictIdx := map[*s2.Dict]uint64{}
 	var dicts []*s2.Dict
