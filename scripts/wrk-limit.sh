@@ -13,12 +13,14 @@
 #   ROUNDS=10 DURATION=3s scripts/wrk-limit.sh
 #   PROFILE=/tmp/serve.pprof scripts/wrk-limit.sh   # + a CPU profile under wrk
 #   REVISIONS=2000 scripts/wrk-limit.sh         # a smaller corpus (quicker first run)
+#   ROUTES=categories ROUNDS=12 scripts/wrk-limit.sh  # only /categories (the per-request work)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
 args=(-run '^$' -bench WrkLimit -benchtime 1x -timeout 60m
   -wrk-rounds "${ROUNDS:-6}" -wrk-duration "${DURATION:-2s}" -prod-revisions "${REVISIONS:-10775}")
 [ -n "${PROFILE:-}" ] && args+=(-wrk-profile "$PROFILE")
+[ -n "${ROUTES:-}" ] && args+=(-wrk-routes "$ROUTES")
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$repo" && go test ./cmd/pkgstore "${args[@]}" -v 2>&1 | grep -v '^=== RUN'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

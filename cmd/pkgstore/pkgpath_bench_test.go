@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,11 @@ import (
 // distribution image bakes in (issue 22).
 const distributionRevisions = eprdiff.DistributionRevisions
 
+var (
+	pkgpathsShape = flag.String("pkgpaths-shape", "sample", "BenchmarkPackagePathsStart's corpus: sample (the v1 sample re-versioned, 160 MB) or production (grown into production's shapes, 2.5 GB: eprdiff.WriteProdShape)")
+	pkgpathsDir   = flag.String("pkgpaths-dir", "", "BenchmarkPackagePathsStart's folder of zips, kept: when it holds *.zip they are served as they are (a corpus kept by an earlier run, or real production zips), else the -pkgpaths-shape corpus is written there")
+)
+
 // BenchmarkPackagePathsStart measures, side by side over the same folder
 // of 1,918 signed zips (the v1 sample's 269 revisions, then copies with
 // the patch version raised by 1000, 2000, … until there are 1,918), the
@@ -34,9 +40,15 @@ const distributionRevisions = eprdiff.DistributionRevisions
 // EPR validates against):
 //
 //	go test ./cmd/pkgstore -run '^$' -bench PackagePathsStart -benchtime 1x
+//
+// -pkgpaths-shape=production serves the same number of zips grown into
+// production's shapes instead (2.5 GB: security rules, dashboards,
+// screenshots…, eprdiff.WriteProdShape); -pkgpaths-dir DIR keeps the
+// corpus in DIR for the next run (generating the production shape takes
+// about a minute) or serves the zips DIR already holds.
 func BenchmarkPackagePathsStart(b *testing.B) {
 	script := eprtest.Script(b)
-	dir := synthZipDir(b, distributionRevisions)
+	dir := benchZipDir(b)
 	var total int64
 	filepath.WalkDir(dir, func(_ string, d os.DirEntry, _ error) error {
 		if fi, err := d.Info(); err == nil && !d.IsDir() {
@@ -44,7 +56,8 @@ func BenchmarkPackagePathsStart(b *testing.B) {
 		}
 		return nil
 	})
-	b.Logf("%d zips, %d MB with signatures, in %s", distributionRevisions, total>>20, dir)
+	zips, _ := filepath.Glob(filepath.Join(dir, "*.zip"))
+	b.Logf("%d zips, %d MB with signatures, in %s", len(zips), total>>20, dir)
 	cfg := filepath.Join(b.TempDir(), "epr.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("package_paths:\n  - %q\n", dir)), 0o644)
 	bin := buildCommand(b)
@@ -129,12 +142,36 @@ func cpuTime(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// synthZipDir writes n signed zips made from the v1 sample
-// (eprdiff.SynthCorpus: its revisions as built by `pkgstore build --v1`,
-// then copies whose manifest version and root folder have the patch
-// version raised by 1000·k).
-func synthZipDir(b *testing.B, n int) string {
+// benchZipDir returns the folder of zips the flags choose: -pkgpaths-dir
+// as it is when it holds zips, else a new corpus of the -pkgpaths-shape
+// written into it (or into a temporary folder).
+func benchZipDir(b *testing.B) string {
 	b.Helper()
+	dir := *pkgpathsDir
+	if dir != "" {
+		if zips, _ := filepath.Glob(filepath.Join(dir, "*.zip")); len(zips) > 0 {
+			// Said, because a folder left by an interrupted run or of
+			// the other shape is served as it is too.
+			b.Logf("serving the %d zips already in %s as they are (-pkgpaths-shape not applied)", len(zips), dir)
+			return dir
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		dir = b.TempDir()
+	}
 	sample := eprdiff.BuildV1Folders(b, filepath.Join(sharedtest.UnpackV1(b), "packages"))
-	return eprdiff.WriteZipDir(b, eprdiff.SynthCorpus(b, "distribution", sample, n, 0), sigtest.NewKey(b, "bench"))
+	key := sigtest.NewKey(b, "bench")
+	switch *pkgpathsShape {
+	case "sample":
+		eprdiff.WriteZipsInto(b, eprdiff.SynthCorpus(b, "distribution", sample, distributionRevisions, 0), dir, key)
+	case "production":
+		start := time.Now()
+		_, st := eprdiff.WriteProdShape(b, dir, sample, distributionRevisions, eprdiff.ProdShapeOptions{}, key)
+		b.Logf("production shape written in %v: %v", time.Since(start).Round(time.Second), st)
+	default:
+		b.Fatalf("-pkgpaths-shape=%q: want sample or production", *pkgpathsShape)
+	}
+	return dir
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 var (
 	wrkRounds   = flag.Int("wrk-rounds", 6, "alternated rounds of BenchmarkWrkLimit")
 	wrkDuration = flag.Duration("wrk-duration", 2*time.Second, "wrk's run per side and round in BenchmarkWrkLimit")
+	wrkRoutes   = flag.String("wrk-routes", "", "BenchmarkWrkLimit: only these routes, comma-separated (categories, search-fleet, search-fleet-gzip, search-fleet-gzip-vs-identity; default all)")
 	wrkProfile  = flag.String("wrk-profile", "", "BenchmarkWrkLimit: write a CPU profile of `pkgstore serve` (access log on) under wrk on /categories to this file")
 )
 
@@ -65,6 +67,18 @@ func BenchmarkWrkLimit(b *testing.B) {
 		{"search-fleet", "/search?prerelease=false&kibana.version=8.15.0", "", ""},
 		{"search-fleet-gzip", "/search?prerelease=false&kibana.version=8.15.0", "gzip", "gzip"},
 		{"search-fleet-gzip-vs-identity", "/search?prerelease=false&kibana.version=8.15.0", "gzip", ""},
+	}
+	if *wrkRoutes != "" {
+		var kept []struct{ name, path, enc, limitEnc string }
+		for _, r := range routes {
+			if slices.Contains(strings.Split(*wrkRoutes, ","), r.name) {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) == 0 {
+			b.Fatalf("-wrk-routes %q names no route", *wrkRoutes)
+		}
+		routes = kept
 	}
 	bare := newBareServer(b)
 	for _, r := range routes {

@@ -483,6 +483,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// net/http's own complaints (TLS handshakes, panics) in our format.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
+	// Far deadlines are swept rather than armed per request (deadlines.go).
+	dl := newDeadlineListener(ln, lim)
+	ln = dl
+	run(dl.run)
 	if s.tls != nil {
 		hs.TLSConfig = s.tls
 		ln = tls.NewListener(ln, s.tls)

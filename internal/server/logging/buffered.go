@@ -121,6 +121,10 @@ type flushing struct {
 	// level; root: no attributes or groups were added to it. Middleware
 	// then writes access lines to b itself.
 	text, root bool
+	// level is the handler's fixed level (NewBuffered parsed it), so that
+	// Middleware asks once, not through three interfaces per request.
+	level      slog.Level
+	levelKnown bool
 }
 
 func (h flushing) Handle(ctx context.Context, r slog.Record) error {
@@ -134,11 +138,11 @@ func (h flushing) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h flushing) WithAttrs(as []slog.Attr) slog.Handler {
-	return flushing{Handler: h.Handler.WithAttrs(as), b: h.b}
+	return flushing{Handler: h.Handler.WithAttrs(as), b: h.b, level: h.level, levelKnown: h.levelKnown}
 }
 
 func (h flushing) WithGroup(name string) slog.Handler {
-	return flushing{Handler: h.Handler.WithGroup(name), b: h.b}
+	return flushing{Handler: h.Handler.WithGroup(name), b: h.b, level: h.level, levelKnown: h.levelKnown}
 }
 
 // NewBuffered is New writing through a Buffered writer over w, which the
@@ -151,5 +155,6 @@ func NewBuffered(w io.Writer, format, level, service, version string) (*slog.Log
 		return nil, nil, err
 	}
 	_, text := l.Handler().(*slog.TextHandler)
-	return slog.New(flushing{Handler: l.Handler(), b: b, text: text, root: true}), b, nil
+	lv, _ := ParseLevel(level) // New parsed it
+	return slog.New(flushing{Handler: l.Handler(), b: b, text: text, root: true, level: lv, levelKnown: true}), b, nil
 }

@@ -49,6 +49,11 @@ const (
 	maxCode = 600
 )
 
+// clockBase makes a request's times monotonic clock readings alone:
+// time.Since(clockBase) reads one clock where time.Now reads two (the
+// wall clock too), 70 ns each on this project's virtual machines.
+var clockBase = time.Now()
+
 type instrumented struct {
 	next http.Handler
 	m    *Metrics
@@ -60,7 +65,7 @@ type instrumented struct {
 
 func (in *instrumented) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	method := methodIndex(r.Method)
-	sw := &statusWriter{ResponseWriter: w, start: time.Now(), in: in, method: method}
+	sw := &statusWriter{ResponseWriter: w, start: time.Since(clockBase), in: in, method: method}
 	in.next.ServeHTTP(sw, r)
 	code := sw.code
 	if code == 0 {
@@ -99,7 +104,7 @@ func (in *instrumented) counter(method, code int) prometheus.Counter {
 // for sendfile, Flusher for streams, Unwrap for http.ResponseController).
 type statusWriter struct {
 	http.ResponseWriter
-	start  time.Time
+	start  time.Duration // since clockBase
 	in     *instrumented
 	method int
 	code   int
@@ -108,7 +113,7 @@ type statusWriter struct {
 func (w *statusWriter) headerSent(code int) {
 	if w.code == 0 {
 		w.code = code
-		w.in.observer(w.method).Observe(time.Since(w.start).Seconds())
+		w.in.observer(w.method).Observe((time.Since(clockBase) - w.start).Seconds())
 	}
 }
 

@@ -54,6 +54,13 @@ func StartPackagePaths(tb testing.TB, c *Corpus, paths []string, o PathsOptions)
 func WriteZipDir(tb testing.TB, c *Corpus, key *sigtest.Key) string {
 	tb.Helper()
 	dir := tb.TempDir()
+	WriteZipsInto(tb, c, dir, key)
+	return dir
+}
+
+// WriteZipsInto is WriteZipDir into an existing folder dir.
+func WriteZipsInto(tb testing.TB, c *Corpus, dir string, key *sigtest.Key) {
+	tb.Helper()
 	for _, pk := range c.Packages {
 		zp := filepath.Join(dir, pk.ID.ZipName())
 		if err := os.WriteFile(zp, pk.Zip, 0o644); err != nil {
@@ -65,5 +72,4 @@ func WriteZipDir(tb testing.TB, c *Corpus, key *sigtest.Key) string {
 			}
 		}
 	}
-	return dir
 }

@@ -5,16 +5,22 @@ import (
 	"flag"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
 
+	"pkgstore/internal/pkg/packageid"
 	"pkgstore/internal/testkit/eprdiff"
 	"pkgstore/internal/testkit/sharedtest"
 	"pkgstore/internal/testkit/sigtest"
 )
 
-var scale = flag.Bool("eprdiff-scale", false, "TestPackagePathsScale at the distribution image's size (1,918 zips; default 200)")
+var (
+	scale      = flag.Bool("eprdiff-scale", false, "TestPackagePathsScale at the distribution image's size (1,918 zips; default 200)")
+	scaleShape = flag.String("eprdiff-shape", "sample", "TestPackagePathsScale's corpus: sample (the v1 sample re-versioned) or production (1,918 zips grown into production's shapes, 2.5 GB: eprdiff.WriteProdShape; implies -eprdiff-scale)")
+)
 
 // scaleSmallNames are the v1 sample's packages the default (CI) size of
 // TestPackagePathsScale grows: 39 revisions among them 0.x versions, a
@@ -32,17 +38,36 @@ var scaleSmallNames = []string{"apm", "aws_logs", "fleet_server", "udp", "winlog
 // every name), every package document, and for a seeded sample of
 // revisions the zip, signature and a few static files; errors, redirects
 // and the root. With -eprdiff-scale the whole 1,918; else 200 zips of five
-// packages (scaleSmallNames).
+// packages (scaleSmallNames). With -eprdiff-shape=production, the 1,918
+// zips grown into production's shapes (eprdiff.WriteProdShape, same
+// tagging), and for the sampled revisions, plus the last revision of a
+// package of each shape, also one added file of each kind (a rule, a
+// dashboard, a visualization, an ML module, a screenshot, a big fields
+// file) and the last file.
 func TestPackagePathsScale(t *testing.T) {
 	t.Parallel()
 	n, only := eprdiff.DistributionRevisions, []string(nil)
-	if !*scale {
+	if !*scale && *scaleShape != "production" {
 		n, only = 200, scaleSmallNames
 	}
 	sample := eprdiff.BuildV1Folders(t, filepath.Join(sharedtest.UnpackV1(t), "packages"), only...)
-	c := eprdiff.SynthCorpus(t, "scale", sample, n, 6)
+	var c *eprdiff.Corpus
+	var dir string
+	var shapes map[string][]string
+	switch *scaleShape {
+	case "sample":
+		c = eprdiff.SynthCorpus(t, "scale", sample, n, 6)
+		dir = eprdiff.WriteZipDir(t, c, sigtest.NewKey(t, "scale"))
+	case "production":
+		dir = t.TempDir()
+		var st eprdiff.ProdShapeStats
+		c, st = eprdiff.WriteProdShape(t, dir, sample, n, eprdiff.ProdShapeOptions{TagEvery: 6}, sigtest.NewKey(t, "scale"))
+		t.Logf("production shape: %v", st)
+		shapes = st.Shapes
+	default:
+		t.Fatalf("-eprdiff-shape=%q: want sample or production", *scaleShape)
+	}
 	requirePreviewShape(t, c)
-	dir := eprdiff.WriteZipDir(t, c, sigtest.NewKey(t, "scale"))
 	p := eprdiff.StartPackagePaths(t, c, []string{dir}, eprdiff.PathsOptions{RequireSignatures: true})
 	// Both sides serving nothing would compare alike: every revision must
 	// be listed.
@@ -52,8 +77,61 @@ func TestPackagePathsScale(t *testing.T) {
 		t.Fatalf("/search?all=true&prerelease=true: %d, %d revisions (%v), want %d", code, len(listed), err, n)
 	}
 	revs := p.Revisions()
-	rep := p.Compare(t, scaleRequests(revs, pickRevisions(revs, 40, 1)))
+	picked := pickRevisions(revs, 40, 1)
+	reqs := scaleRequests(revs, picked)
+	if shapes != nil {
+		all := withShapes(revs, picked, shapes)
+		reqs = append(reqs, eprdiff.Artifacts(all[len(picked):])...)
+		reqs = append(reqs, shapeAssets(all)...)
+	}
+	rep := p.Compare(t, reqs)
 	rep.Expect(t, eprdiff.Known{})
+}
+
+// withShapes adds to picked the last revision (in corpus order) of the
+// first package of each shape.
+func withShapes(revs, picked []eprdiff.Package, shapes map[string][]string) []eprdiff.Package {
+	in := map[packageid.ID]bool{}
+	for _, p := range picked {
+		in[p.ID] = true
+	}
+	out := slices.Clone(picked)
+	for _, names := range shapes {
+		if len(names) == 0 {
+			continue
+		}
+		for i := len(revs) - 1; i >= 0; i-- {
+			if revs[i].ID.Name == names[0] {
+				if !in[revs[i].ID] {
+					in[revs[i].ID] = true
+					out = append(out, revs[i])
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// shapeAssets requests, for each of pkgs, the first file of each kind
+// WriteProdShape adds and the last file.
+func shapeAssets(pkgs []eprdiff.Package) []eprdiff.Request {
+	kinds := []string{"kibana/security_rule/", "kibana/dashboard/", "kibana/visualization/", "kibana/ml_module/", "-screenshot-", "/fields/extended.yml"}
+	var out []eprdiff.Request
+	for _, pk := range pkgs {
+		var files []string
+		for _, k := range kinds {
+			if i := slices.IndexFunc(pk.Files, func(f string) bool { return strings.Contains(f, k) }); i >= 0 {
+				files = append(files, pk.Files[i])
+			}
+		}
+		if len(pk.Files) > 0 {
+			files = append(files, pk.Files[len(pk.Files)-1])
+		}
+		pk.Files = files
+		out = append(out, eprdiff.Assets([]eprdiff.Package{pk})...)
+	}
+	return out
 }
 
 // scaleRequests is every query and document of revs, and the artifacts
