@@ -110,13 +110,13 @@ func (s *Store) Health() Health {
 // quotedValue is how yaml.v3 quotes a document's value in an error: a
 // tokens file holds digests, not secrets, but a secret pasted by mistake
 // must not reach /health.
-var quotedValue = regexp.MustCompile("`[^`]*`")
+var quotedValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("`[^`]*`") })
 
 func (s *Store) setState(err error) {
 	now := s.now().UTC()
 	h := &Health{File: true, Loaded: err == nil, PublishTokens: s.static.Len(), Since: &now}
 	if err != nil {
-		h.Error = quotedValue.ReplaceAllString(err.Error(), "`…`")
+		h.Error = quotedValue().ReplaceAllString(err.Error(), "`…`")
 	} else {
 		h.NamedTokens = s.set.Load().Len() - s.static.Len()
 	}

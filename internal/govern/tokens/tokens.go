@@ -15,6 +15,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -58,11 +59,12 @@ type File struct {
 
 // nameRe restricts token names to characters that are safe in object keys,
 // logs and URLs.
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// Compiled on first use (a serve without tokens never checks a name).
+var nameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
 
 // ValidName reports whether name can name a token ("..", which object keys
 // refuse, excluded).
-func ValidName(name string) bool { return nameRe.MatchString(name) && !strings.Contains(name, "..") }
+func ValidName(name string) bool { return nameRe().MatchString(name) && !strings.Contains(name, "..") }
 
 // Errors callers branch on.
 var (
@@ -207,7 +209,7 @@ func Parse(data []byte) (*Set, error) {
 
 func (t *Token) check() error {
 	if !ValidName(t.Name) {
-		return fmt.Errorf("name must match %s, without \"..\"", nameRe)
+		return fmt.Errorf("name must match %s, without \"..\"", nameRe())
 	}
 	raw, err := hex.DecodeString(t.SHA256)
 	if err != nil || len(raw) != sha256.Size {

@@ -33,7 +33,7 @@ func unguarded(t *testing.T, src []byte, docPath string, own Files) string {
 	if err := plainGoldmark.Convert(src, &raw); err != nil {
 		t.Fatal(err)
 	}
-	clean := sanitizer.SanitizeReader(&raw)
+	clean := sanitizer().SanitizeReader(&raw)
 	var out bytes.Buffer
 	rewrite(&out, clean, path.Dir(docPath), own, nil)
 	return out.String()

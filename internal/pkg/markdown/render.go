@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -50,7 +51,9 @@ const ProblemTooLarge = "too large to display here"
 // autolinks). Raw HTML is let through goldmark because READMEs use it
 // (<details>, <br>, tables); the sanitiser below is what decides what stays.
 // Every parser in it is guarded (guard.go): it ticks the render's meter.
-var md = func() goldmark.Markdown {
+// Built on first use, not at init: a process that renders no README (a
+// serve over package paths, most commands) does not pay for it.
+var md = sync.OnceValue(func() goldmark.Markdown {
 	m := goldmark.New(
 		goldmark.WithExtensions(extension.GFM),
 		goldmark.WithParserOptions(parser.WithAutoHeadingID()),
@@ -58,12 +61,13 @@ var md = func() goldmark.Markdown {
 	)
 	m.Parser().AddOptions(guard{}) // last: wraps everything above
 	return m
-}()
+})
 
 // sanitizer is the one gate between package text and the page: no script,
 // no event handlers, no style, no forms or frames, URLs only http, https,
-// mailto or relative. It is safe for concurrent use once built.
-var sanitizer = func() *bluemonday.Policy {
+// mailto or relative. It is safe for concurrent use once built (on first
+// use, as md).
+var sanitizer = sync.OnceValue(func() *bluemonday.Policy {
 	p := bluemonday.UGCPolicy()
 	p.AllowURLSchemes("http", "https", "mailto")
 	p.RequireNoFollowOnLinks(true)
@@ -74,7 +78,7 @@ var sanitizer = func() *bluemonday.Policy {
 	p.AllowAttrs("align").Matching(bluemonday.Paragraph).OnElements("th", "td")
 	p.AllowElements("details", "summary")
 	return p
-}()
+})
 
 // parses counts the Markdown parses started, for the tests that check a
 // page view never runs the parser.
@@ -142,13 +146,13 @@ func render(ctx context.Context, src []byte, docPath string, own Files, b Budget
 	parses.Add(1)
 	pc := parser.NewContext()
 	pc.Set(meterKey, m)
-	doc := md.Parser().Parse(text.NewReader(src), parser.WithContext(pc))
+	doc := md().Parser().Parse(text.NewReader(src), parser.WithContext(pc))
 	out := &budgetWriter{m: m, max: b.Output}
-	if err := md.Renderer().Render(out, src, doc); err != nil {
+	if err := md().Renderer().Render(out, src, doc); err != nil {
 		return Result{}, &overBudget{why: fmt.Sprintf("it could not be rendered (%v)", err)}
 	}
 	m.check()
-	clean := sanitizer.SanitizeReader(&out.buf)
+	clean := sanitizer().SanitizeReader(&out.buf)
 	m.check()
 	var w bytes.Buffer
 	w.Grow(clean.Len())

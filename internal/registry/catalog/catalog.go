@@ -65,6 +65,9 @@ type Revision struct {
 	base []byte   // BasePackage JSON indented as an element of the /search array
 	doc  []byte   // S2-compressed full document as found in the index
 	dict *s2.Dict // the dictionary doc was compressed with, or nil
+	// ext, when set, reads the document instead of doc, which is then
+	// empty (Parser.RevisionAt: documents kept on disk, not in memory).
+	ext DocumentSource
 }
 
 type templateInfo struct {
@@ -121,6 +124,8 @@ type buffers struct {
 	// dicts, when set, gives the S2 dictionary of a package name (see
 	// dictionaries).
 	dicts *dictionaries
+	// noDoc leaves the document out of the revision (external.go).
+	noDoc bool
 }
 
 // intern returns the first copy of s seen by these buffers.
@@ -234,6 +239,9 @@ func revisionFrom(e index.Entry, kept, d *docFields, bufs *buffers) (*Revision, 
 		return nil, fmt.Errorf("package %s: %w", e.ID, err)
 	}
 	r.base = bufs.keep(base)
+	if bufs.noDoc {
+		return r, nil
+	}
 	if n := s2.MaxEncodedLen(len(e.Manifest)); len(bufs.compressed) < n {
 		bufs.compressed = make([]byte, n)
 	}
@@ -564,7 +572,12 @@ func (c *Catalog) baseBytes(r *Revision) []byte {
 func (c *Catalog) Document(r *Revision) ([]byte, error) {
 	var doc []byte
 	var err error
-	if r.dict != nil {
+	if r.ext != nil {
+		doc, err = r.ext.Document()
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", r.ID, err)
+		}
+	} else if r.dict != nil {
 		doc, err = r.dict.Decode(nil, r.doc)
 	} else {
 		doc, err = s2.Decode(nil, r.doc)

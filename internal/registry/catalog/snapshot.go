@@ -83,7 +83,7 @@ func EncodeSnapshot(w io.Writer, c *Catalog, idx IndexIdentity) error {
 	if _, err := w.Write(hdr); err != nil {
 		return fmt.Errorf("write snapshot header: %w", err)
 	}
-	sw := s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(snapBlock))
+	sw := s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(snapBlockFor(c)))
 	bw := bufio.NewWriterSize(sw, 1<<16)
 	dictIdx := map[*s2.Dict]uint64{}
 	var dicts []*s2.Dict
@@ -137,6 +137,9 @@ const (
 // appendRevision appends r's record up to its base and document bytes,
 // which follow it (their lengths are its last two fields).
 func appendRevision(b []byte, r *Revision, dictIdx map[*s2.Dict]uint64) ([]byte, error) {
+	if r.ext != nil {
+		return nil, errExternal(r)
+	}
 	var flags uint64
 	if r.kibana != nil {
 		flags |= flagKibana

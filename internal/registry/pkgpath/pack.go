@@ -118,30 +118,37 @@ type packWriter struct {
 	bw  *bufio.Writer
 	n   int // records written
 	err error
+	// off is the file's size once everything written is flushed.
+	off int64
 	// appended is the pack's size before an append (appendPack); -1
 	// for a new pack, which takes every record, from the old pack too.
 	appended int64
 }
 
-// add writes the record of e with its document.
-func (w *packWriter) add(e *entry, doc []byte) {
+// add writes the record of e with its document and returns where the
+// document starts in the file, or -1 when it could not be written.
+func (w *packWriter) add(e *entry, doc []byte) int64 {
 	head, err := json.Marshal(packHead{V: packVersion, entry: *e, Len: len(doc)})
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
-		return
+		return -1
 	}
 	if err != nil {
 		w.err = err
-		return
+		return -1
 	}
 	w.bw.Write(head)
 	w.bw.WriteByte('\n')
 	w.bw.Write(doc)
 	if err := w.bw.WriteByte('\n'); err != nil {
 		w.err = err
+		return -1
 	}
 	w.n++
+	at := w.off + int64(len(head)) + 1
+	w.off = at + int64(len(doc)) + 1
+	return at
 }
 
 // newPack starts a new pack in dir, beside the old one.
@@ -195,7 +202,7 @@ func appendPack(dir string) (*packWriter, error) {
 		f.Close()
 		return nil, err
 	}
-	return &packWriter{f: f, bw: bufio.NewWriterSize(f, 64<<10), appended: size}, nil
+	return &packWriter{f: f, bw: bufio.NewWriterSize(f, 64<<10), appended: size, off: size}, nil
 }
 
 // end finishes an append. On failure the pack is cut back to its size

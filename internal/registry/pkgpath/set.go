@@ -110,6 +110,9 @@ type Set struct {
 	// pack appended to during a watcher's rescan), nil without a cache.
 	old  *oldPack
 	sink *packWriter
+	// docs is the cache file the catalog's documents are read back from
+	// (packdocs.go); nil without a cache folder.
+	docs *docFile
 	// Stats of the last scan, for logs and tests.
 	lastLoaded, lastReused int
 }
@@ -143,6 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 		}
 		defer old.close()
 		s.old = old
+		s.docs = &docFile{log: s.log}
 	}
 	_, err := s.Rescan(ctx, true)
 	if w := s.sink; w != nil {
@@ -162,6 +166,9 @@ func Open(ctx context.Context, cfg Config) (*Set, error) {
 	s.old, s.sink = nil, nil
 	if err != nil {
 		return nil, err
+	}
+	if s.docs != nil {
+		s.docs.open(filepath.Join(cfg.CacheDir, packName))
 	}
 	return s, nil
 }
@@ -271,9 +278,9 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			next[i] = e
 			return
 		}
-		if e := s.readCached(pr, c.path, fp, opts); e != nil {
+		if e, at := s.readCached(pr, c, fp, opts); e != nil {
 			if s.sink != nil && s.sink.appended < 0 {
-				s.sink.add(e, e.Doc)
+				at.place(s.sink.add(e, e.Doc))
 			}
 			e.Doc = nil
 			next[i] = e
@@ -292,12 +299,13 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 			return
 		}
 		e := &entry{Options: opts, Path: c.path, Fingerprint: fp, Name: l.ID.Name, Version: l.ID.Version, Root: l.Root, Signed: l.Signed, Doc: l.Doc}
-		if e.rev, err = pr.RevisionOf(l.ID, l.Fields, l.FormatVersion, l.Doc); err != nil {
+		var at *docAt
+		if e.rev, at, err = s.revision(pr, c, l.ID, l.Doc, l); err != nil {
 			errs[i] = err
 			return
 		}
 		if s.sink != nil {
-			s.sink.add(e, e.Doc)
+			at.place(s.sink.add(e, e.Doc))
 		}
 		e.Doc = nil
 		next[i] = e
@@ -422,27 +430,56 @@ func (s *Set) build(cands []candidate, known map[string]*entry, strict bool) (*S
 // revision, when it was built from the same files with the same options;
 // nil otherwise (a damaged record is only a miss: the package is read
 // again).
-func (s *Set) readCached(pr *catalog.Parser, path, fp, opts string) *entry {
+func (s *Set) readCached(pr *catalog.Parser, c candidate, fp, opts string) (*entry, *docAt) {
+	path := c.path
 	if s.old == nil {
-		return nil
+		return nil, nil
 	}
 	rec, ok := s.old.recs[path]
 	if !ok || rec.e.Path != path || rec.e.Fingerprint != fp || rec.e.Options != opts {
-		return nil
+		return nil, nil
 	}
 	doc, err := s.old.doc(rec)
 	if err != nil {
 		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
-		return nil
+		return nil, nil
 	}
 	e := rec.e
-	rev, err := pr.Revision(index.Entry{ID: packageid.ID{Name: e.Name, Version: e.Version}, Manifest: doc})
+	rev, at, err := s.revision(pr, c, packageid.ID{Name: e.Name, Version: e.Version}, doc, nil)
 	if err != nil {
 		s.log.Warn("package path cache entry unusable; reading the package", "file.path", path, "err", err)
-		return nil
+		return nil, nil
 	}
+	// Where the old pack is appended to, not replaced, the document stays
+	// where it is.
+	at.place(rec.off)
 	e.rev, e.Doc = rev, doc
-	return &e
+	return &e, at
+}
+
+// revision builds the revision of a package's document: without the
+// document when the scan writes it to the cache file (packdocs.go), in
+// which case at says where it is once placed; with it otherwise (at nil).
+// l, when the document was just built from the package's files, gives its
+// decoded fields (catalog.Parser.RevisionOf: doc is not decoded again);
+// nil for a document read back from the cache.
+func (s *Set) revision(pr *catalog.Parser, c candidate, id packageid.ID, doc []byte, l *loaded) (*catalog.Revision, *docAt, error) {
+	e := index.Entry{ID: id, Manifest: doc}
+	if s.docs == nil || s.sink == nil {
+		if l != nil {
+			r, err := pr.RevisionOf(id, l.Fields, l.FormatVersion, doc)
+			return r, nil, err
+		}
+		r, err := pr.Revision(e)
+		return r, nil, err
+	}
+	at := newDocAt(s.docs, c, s.cfg.Options, doc)
+	if l != nil {
+		r, err := pr.RevisionOfAt(id, l.Fields, l.FormatVersion, doc, at)
+		return r, at, err
+	}
+	r, err := pr.RevisionAt(e, at)
+	return r, at, err
 }
 
 // Watch rescans every interval until ctx is done and calls onChange after

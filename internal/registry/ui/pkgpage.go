@@ -164,16 +164,21 @@ func requestURL(r *http.Request) string {
 		scheme = "https"
 	}
 	host := r.Host
-	if !hostRe.MatchString(host) {
+	if !hostRe().MatchString(host) {
 		host = "localhost:8080"
 	}
 	return scheme + "://" + host
 }
 
+// Compiled on first use: most processes never render a package page.
 var (
-	hostRe  = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
-	ownerRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9\-_]{0,38})(?:/[A-Za-z0-9._\-]{1,100})?$`)
-	sizeRe  = regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})$`)
+	hostRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
+	})
+	ownerRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9\-_]{0,38})(?:/[A-Za-z0-9._\-]{1,100})?$`)
+	})
+	sizeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{1,5})x([0-9]{1,5})$`) })
 )
 
 // packagePage builds the page of rev, whose document docCat holds: cat
@@ -207,7 +212,7 @@ func (h *Handler) packagePage(ctx, wait context.Context, cat, docCat *catalog.Ca
 	if c := doc.Conditions; c != nil && c.Elastic != nil && c.Elastic.Subscription != "" {
 		d.Subscription = c.Elastic.Subscription
 	}
-	if o := doc.Owner; o != nil && ownerRe.MatchString(o.Github) {
+	if o := doc.Owner; o != nil && ownerRe().MatchString(o.Github) {
 		d.Owner, d.OwnerURL = o.Github, "https://github.com/"+o.Github
 		if org, team, ok := strings.Cut(o.Github, "/"); ok {
 			d.OwnerURL = "https://github.com/orgs/" + org + "/teams/" + team
@@ -291,7 +296,7 @@ func (h *Handler) packagePage(ctx, wait context.Context, cat, docCat *catalog.Ca
 		if im.Title == "" {
 			im.Title = fmt.Sprintf("Screenshot %d", i+1)
 		}
-		if m := sizeRe.FindStringSubmatch(s.Size); m != nil {
+		if m := sizeRe().FindStringSubmatch(s.Size); m != nil {
 			im.Width, im.Height = m[1], m[2]
 		}
 		d.Screenshots = append(d.Screenshots, im)
