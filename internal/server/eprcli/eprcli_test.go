@@ -83,6 +83,10 @@ func TestFlagSyntaxAndPrecedence(t *testing.T) {
 		{"log type ecs by default", nil, nil, "log-format", "ecs"},
 		{"log type dev", []string{"-log-type", "dev"}, nil, "log-format", "text"},
 		{"log type from env", nil, map[string]string{"EPR_LOG_TYPE": "dev"}, "log-format", "text"},
+		// EPR's logger takes an empty type as its default, ecs (a
+		// Helm value left empty: EPR_LOG_TYPE="").
+		{"log type empty", []string{"-log-type="}, nil, "log-format", "ecs"},
+		{"log type empty from env", nil, map[string]string{"EPR_LOG_TYPE": ""}, "log-format", "ecs"},
 		{"log level", []string{"-log-level", "DEBUG"}, nil, "log-level", "debug"},
 		{"log level fatal", []string{"-log-level=fatal"}, nil, "log-level", "error"},
 		{"metrics", []string{"-metrics-address", ":9090"}, nil, "metrics-addr", ":9090"},
@@ -158,6 +162,16 @@ func TestRefusals(t *testing.T) {
 		{"search cache", []string{"-feature-enable-search-cache"}, nil, nil, false, "search cache is only supported in SQL storage indexer"},
 		{"categories cache", []string{"-feature-enable-categories-cache"}, nil, nil, false, "categories cache is just supported with SQL Storage indexer"},
 		{"incremental with SQL", []string{"-feature-incremental-updates", "-feature-sql-storage-indexer"}, nil, nil, false, "feature-incremental-updates is not supported with feature-sql-storage-indexer"},
+		// EPR checks the worker count with the flags, before -version
+		// and the config file, after the indexer combinations and
+		// before the proxy's scheme.
+		{"no workers", []string{"-package-paths-workers=0"}, nil, nil, false, "package-paths-workers must be greater than 0"},
+		{"negative workers from env", nil, map[string]string{"EPR_PACKAGE_PATHS_WORKERS": "-1"}, nil, false, "package-paths-workers must be greater than 0"},
+		{"no workers, -version", []string{"-package-paths-workers=0", "-version"}, nil, nil, false, "package-paths-workers must be greater than 0"},
+		{"no workers, no config", []string{"-package-paths-workers=0"}, nil, map[string]string{}, false, "package-paths-workers must be greater than 0"},
+		{"no workers, http proxy", []string{"-package-paths-workers=0", "-feature-proxy-mode", "-proxy-to", "http://x/"}, nil, nil, false, "package-paths-workers must be greater than 0"},
+		{"no workers, incremental with SQL", []string{"-package-paths-workers=0", "-feature-incremental-updates", "-feature-sql-storage-indexer"}, nil, nil, false, "feature-incremental-updates is not supported"},
+		{"no workers, tls", []string{"-package-paths-workers=0", "-tls-min-version=1.2"}, nil, nil, false, "-tls-min-version set but missing"},
 		{"http proxy", []string{"-feature-proxy-mode", "-proxy-to", "http://x/"}, nil, nil, false, `-proxy-to must use HTTPS (got "http://x/"); use -proxy-allow-insecure to allow HTTP`},
 		{"bad log type", []string{"-log-type", "foo"}, nil, nil, false, `invalid logger type "foo"`},
 		{"no config", nil, nil, map[string]string{}, false, "Configuration file is not available: config.yml"},
