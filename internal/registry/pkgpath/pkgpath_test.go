@@ -312,7 +312,10 @@ func TestRefusedAtStart(t *testing.T) {
 		}, "no title set"},
 		{"validation: version folder", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
 			writeFolder(t, dir, "x/1.0.1", "x", "1.0.0", "", nil)
-		}, "not the same as in the path"},
+		}, "version in manifest file is not consistent with path"},
+		{"validation: version folder, prerelease", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
+			writeFolder(t, dir, "x/1.0.0-rc1", "x", "1.0.0", "", nil)
+		}, "inconsistent versions (path: 1.0.0-rc1, manifest: 1.0.0)"},
 		{"validation: missing icon", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
 			writeFolder(t, dir, "x/1.0.0", "x", "1.0.0", "img/icon.svg", nil)
 		}, "img/icon.svg"},
@@ -355,6 +358,31 @@ func TestWalkLikeEPR(t *testing.T) {
 	}
 	if d := doc(t, s, "dup", "1.0.0"); !strings.Contains(d, "zip in b") {
 		t.Fatalf("duplicate: the zip (zip indexer first) should win:\n%s", d)
+	}
+}
+
+// TestWalkSkipsWhatEPRSkips: what EPR's walk passes over without refusing
+// the start, found by issue 22's differential probes: a .zip that is a
+// dangling link (EPR cannot open it: skipped as not a zip), and, under
+// validation, a version folder that differs from the manifest's version
+// only in build metadata (EPR compares versions, and semver precedence
+// ignores build metadata).
+func TestWalkSkipsWhatEPRSkips(t *testing.T) {
+	dir := t.TempDir()
+	writeZip(t, dir, "zipped", "1.0.0", nil, false)
+	if err := os.Symlink(filepath.Join(dir, "nowhere", "gone-1.0.0.zip"), filepath.Join(dir, "gone-1.0.0.zip")); err != nil {
+		t.Fatal(err)
+	}
+	writeFolder(t, dir, "meta/1.0.0+build.7", "meta", "1.0.0", "", nil)
+	writeFolder(t, dir, "other/1.0.0", "other", "1.0.0+b2", "", nil)
+	s := open(t, pkgpath.Config{Paths: []string{dir}, Options: pkgpath.Options{Validate: true}})
+	for _, id := range []packageid.ID{{Name: "zipped", Version: "1.0.0"}, {Name: "meta", Version: "1.0.0"}, {Name: "other", Version: "1.0.0+b2"}} {
+		if _, ok := s.Current().Lookup(id); !ok {
+			t.Errorf("%s not served", id)
+		}
+	}
+	if _, ok := s.Current().Lookup(packageid.ID{Name: "gone", Version: "1.0.0"}); ok {
+		t.Error("the dangling link is served")
 	}
 }
 
