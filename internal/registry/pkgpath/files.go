@@ -157,13 +157,21 @@ func (p *Package) WriteZip(w io.Writer) error {
 	if p.Zip {
 		return errors.New("not a folder package")
 	}
+	return p.WriteFolderZip(w, p.Path)
+}
+
+// WriteFolderZip writes the zip EPR generates from a folder dir under the
+// package's NAME-VERSION/: WriteZip's, of any folder. EPR answers with it
+// wherever it finds a folder in a file's place (a signature .sig that is
+// a folder).
+func (p *Package) WriteFolderZip(w io.Writer, dir string) error {
 	root := p.ID.Name + "-" + p.ID.Version
 	zw := zip.NewWriter(w)
-	err := filepath.WalkDir(p.Path, func(fp string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(fp string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(p.Path, fp)
+		rel, err := filepath.Rel(dir, fp)
 		if err != nil {
 			return err
 		}
@@ -200,7 +208,7 @@ func (p *Package) WriteZip(w io.Writer) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("zip %s: %w", p.Path, err)
+		return fmt.Errorf("zip %s: %w", dir, err)
 	}
 	return zw.Close()
 }
