@@ -386,6 +386,28 @@ func TestWalkSkipsWhatEPRSkips(t *testing.T) {
 	}
 }
 
+// TestFolderLinksLikeEPR: a link inside a folder package to a file of the
+// package is one of its assets, as EPR lists it (it stats what it walks);
+// a dangling link stops the start, as EPR's ("loading package assets
+// failed"). Found by issue 22's differential probes.
+func TestFolderLinksLikeEPR(t *testing.T) {
+	dir := t.TempDir()
+	root := writeFolder(t, dir, "linked/1.0.0", "linked", "1.0.0", "", nil)
+	if err := os.Symlink("README.md", filepath.Join(root, "docs", "LINK.md")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, pkgpath.Config{Paths: []string{dir}})
+	if d := doc(t, s, "linked", "1.0.0"); !strings.Contains(d, "/package/linked/1.0.0/docs/LINK.md") {
+		t.Fatalf("the linked file is not an asset:\n%s", d)
+	}
+	if err := os.Symlink("nowhere.md", filepath.Join(root, "docs", "GONE.md")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pkgpath.Open(context.Background(), pkgpath.Config{Paths: []string{dir}}); err == nil || !strings.Contains(err.Error(), "GONE.md") {
+		t.Fatalf("a dangling link in a folder package: Open = %v, want a refusal naming it", err)
+	}
+}
+
 // TestOpenStatic: files are served from zips and folders, seekable; a link
 // out of a version folder and ".." are "no such file"; a path under a
 // file is an error (EPR answers 500).
