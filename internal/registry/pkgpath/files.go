@@ -196,6 +196,13 @@ func (p *Package) WriteFolderZip(w io.Writer, dir string) error {
 		if err != nil {
 			return err
 		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			// EPR's archiver opens the path, following the link: the
+			// header is the link's, the content the file's. Followed
+			// here only inside the folder; a link out, or dangling,
+			// writes no content.
+			return copyLinked(hw, dir, rel)
+		}
 		if info.IsDir() || !info.Mode().IsRegular() {
 			return nil
 		}
@@ -211,4 +218,24 @@ func (p *Package) WriteFolderZip(w io.Writer, dir string) error {
 		return fmt.Errorf("zip %s: %w", dir, err)
 	}
 	return zw.Close()
+}
+
+// copyLinked writes the content of the regular file the link rel (below
+// dir) leads to, confined to dir.
+func copyLinked(w io.Writer, dir, rel string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	_, err = io.Copy(w, f)
+	return err
 }

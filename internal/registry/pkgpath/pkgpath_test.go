@@ -1,6 +1,7 @@
 package pkgpath_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -400,6 +401,17 @@ func TestFolderLinksLikeEPR(t *testing.T) {
 	if d := doc(t, s, "linked", "1.0.0"); !strings.Contains(d, "/package/linked/1.0.0/docs/LINK.md") {
 		t.Fatalf("the linked file is not an asset:\n%s", d)
 	}
+	// The generated zip holds the link's header with the file's content,
+	// as EPR's archiver writes it.
+	p, _ := s.Current().Lookup(packageid.ID{Name: "linked", Version: "1.0.0"})
+	var buf bytes.Buffer
+	if err := p.WriteZip(&buf); err != nil {
+		t.Fatal(err)
+	}
+	readme, _ := os.ReadFile(filepath.Join(root, "docs", "README.md"))
+	if got := zipEntry(t, buf.Bytes(), "linked-1.0.0/docs/LINK.md"); !bytes.Equal(got, readme) {
+		t.Fatalf("zipped link holds %q, want the README %q", got, readme)
+	}
 	if err := os.Symlink("nowhere.md", filepath.Join(root, "docs", "GONE.md")); err != nil {
 		t.Fatal(err)
 	}
@@ -554,4 +566,23 @@ func TestZipsAndFoldersAreTwoIndexers(t *testing.T) {
 	if p, ok := s.Current().Lookup(packageid.ID{Name: "r", Version: "1.2.0-rc1"}); !ok || !p.Zip {
 		t.Fatalf("r-1.2.0-rc1 must be served from its zip (the first): %+v", p)
 	}
+}
+
+// zipEntry returns the content of one entry of a zip.
+func zipEntry(t *testing.T, data []byte, name string) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := zr.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"pkgstore/internal/builder"
 	"pkgstore/internal/pkg/packageid"
 )
@@ -110,7 +112,7 @@ var deploySig = []byte("-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEEgenerat
 // tabs, document markers, a byte order mark, CRLF), empty and unknown
 // EPR_* variables, dangling and followed links to zips, build metadata in
 // version folders, two variants of one NAME-VERSION, a folder in a
-// signature's place.
+// signature's place, links inside folder packages.
 func GenerateDeployment(seed int64) *Deployment {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x45505244))
 	// Shapes added later draw from a second stream, so that a seed's
@@ -474,8 +476,14 @@ func (d *Deployment) Write(tb testing.TB, src *DeploySources, root string) {
 	// into the zips it generates for folder packages, and two copies
 	// written a second apart must serve the same bytes.
 	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.Type()&fs.ModeSymlink != 0 {
+		if err != nil {
 			return err
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			// The link's own time: EPR's zip of a folder package
+			// holding a link writes it (Lstat).
+			ts := []unix.Timespec{unix.NsecToTimespec(deployTime.UnixNano()), unix.NsecToTimespec(deployTime.UnixNano())}
+			return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 		}
 		return os.Chtimes(p, deployTime, deployTime)
 	})

@@ -23,8 +23,9 @@ import (
 // reached through a link (its signature a link or a file), a version
 // folder with build metadata (NAME/1.0.0+build.7/), two variants of one
 // NAME-VERSION with different titles (zips in two paths or in one, or a
-// zip and a folder: which copy wins shows in every answer), and a folder
-// in a signature's place.
+// zip and a folder: which copy wins shows in every answer), a folder
+// in a signature's place, and a folder package holding a link to one of
+// its files or a dangling link.
 func morePackages(d *Deployment, r *rand.Rand, chance func(float64) bool, usePkg func(string), dirs []string) {
 	say := func(format string, a ...any) { d.What = append(d.What, fmt.Sprintf(format, a...)) }
 	add := func(f ...DeployFile) { d.Files = append(d.Files, f...) }
@@ -81,6 +82,19 @@ func morePackages(d *Deployment, r *rand.Rand, chance func(float64) bool, usePkg
 		f := dir() + "/sigdir/" + name + "-" + version + ".zip"
 		add(DeployFile{Path: f, Zip: src}, DeployFile{Path: f + ".sig/note.txt", Data: []byte("not a signature\n")})
 		say("%s: a folder in the signature's place", f)
+	}
+	if chance(0.1) {
+		src, name, version := source()
+		if f := dir() + "/" + name + "/" + version; !taken(d, f) {
+			add(DeployFile{Path: f, Copy: src}, DeployFile{Path: f + ".sig", Data: deploySig})
+			if chance(0.7) {
+				add(DeployFile{Path: f + "/docs/LINK.md", Link: "README.md"})
+				say("%s: a folder package with a link to its README", f)
+			} else {
+				add(DeployFile{Path: f + "/docs/GONE.md", Link: "nowhere.md"})
+				say("%s: a folder package with a dangling link", f)
+			}
+		}
 	}
 }
 

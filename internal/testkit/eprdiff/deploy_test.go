@@ -20,7 +20,7 @@ func TestDeploymentShapes(t *testing.T) {
 		"a dangling link", "a link to a zip outside", "a version folder with build metadata", "as two variants",
 		"a folder in the signature's place", "an anchor and an alias", "a merge key", "a YAML 1.1 number",
 		"a null cache time", "a tab after a colon", "a document start marker", "a second document",
-		"a byte order mark", "CRLF line endings",
+		"a byte order mark", "CRLF line endings", "a link to its README", "a folder package with a dangling link",
 	}
 	envs := []string{"EPR_LOG_TYPE=", "EPR_NOT_A_FLAG=1", "EPR_PACKAGE_PATHS_WORKERS=0"}
 	count := map[string]int{}
