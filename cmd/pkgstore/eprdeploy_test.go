@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +21,10 @@ import (
 	"pkgstore/internal/testkit/sharedtest"
 )
 
-var eprDeploySeeds = flag.Int("eprdeploy.seeds", 12, "generated EPR deployments TestEPRDeployments runs (seeds 1..N)")
+var (
+	eprDeploySeeds = flag.Int("eprdeploy.seeds", 12, "generated EPR deployments TestEPRDeployments runs (seeds FROM..FROM+N-1)")
+	eprDeployFrom  = flag.Int64("eprdeploy.from", 1, "first seed of TestEPRDeployments")
+)
 
 // TestEPRDeployments runs generated EPR deployments (eprdiff.GenerateDeployment:
 // config.yml shapes, EPR_* variables against flags, package folder layouts)
@@ -28,7 +32,8 @@ var eprDeploySeeds = flag.Int("eprdeploy.seeds", 12, "generated EPR deployments 
 // process over an identical copy of the deployment: both must start or
 // both refuse (same exit code), and when both start every route a client
 // asks answers alike (status, body, the headers EPR sets, and ETag and
-// Last-Modified wherever EPR sends them). More seeds: -eprdeploy.seeds=N.
+// Last-Modified wherever EPR sends them). More seeds: -eprdeploy.seeds=N,
+// others: -eprdeploy.from=K.
 func TestEPRDeployments(t *testing.T) {
 	t.Parallel()
 	eprtest.Script(t)
@@ -45,7 +50,7 @@ func TestEPRDeployments(t *testing.T) {
 			t.Errorf("%d started, %d refused: the generator no longer covers both", started.Load(), refused.Load())
 		}
 	})
-	for seed := int64(1); seed <= int64(*eprDeploySeeds); seed++ {
+	for seed := *eprDeployFrom; seed < *eprDeployFrom+int64(*eprDeploySeeds); seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			d := eprdiff.GenerateDeployment(seed)
@@ -65,6 +70,17 @@ func TestEPRDeployments(t *testing.T) {
 			rep, err := eprdiff.DiffURLs(t.Context(), fmt.Sprintf("deployment-%d", seed), ours.url, ref.url, reqs)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(d.Variants) > 0 {
+				// Two copies of one NAME-VERSION that differ: EPR's
+				// legacy selection may answer the later indexer's copy,
+				// ours the served one's (docs/epr-dropin.md, "Still
+				// different, on purpose"). Every other route is exact.
+				n := len(rep.Diffs)
+				rep.Diffs = slices.DeleteFunc(rep.Diffs, func(x eprdiff.Diff) bool { return strings.Contains(x.Request.Target, "experimental=true") })
+				if n > len(rep.Diffs) {
+					t.Logf("%d experimental=true answers differ by the documented deviation (variants %q)", n-len(rep.Diffs), d.Variants)
+				}
 			}
 			t.Log(rep.String())
 			if len(rep.Diffs) > 0 {

@@ -23,6 +23,12 @@ func (r *Registry) serveLocalArtifact(w http.ResponseWriter, req *http.Request, 
 			internalError(w)
 			return
 		}
+		if fi, err := os.Stat(p.SigPath); err == nil && fi.IsDir() {
+			// A folder in the signature's place: EPR zips it as it
+			// zips a folder package (a length of 2^63-1 otherwise).
+			r.serveFolderZip(w, req, p, p.SigPath)
+			return
+		}
 		r.serveLocalFile(w, req, p.SigPath, "application/pgp-signature")
 		return
 	}
@@ -30,14 +36,20 @@ func (r *Registry) serveLocalArtifact(w http.ResponseWriter, req *http.Request, 
 		r.serveLocalFile(w, req, p.Path, "application/zip")
 		return
 	}
+	r.serveFolderZip(w, req, p, p.Path)
+}
+
+// serveFolderZip streams the zip EPR generates from a folder: no length,
+// no Range.
+func (r *Registry) serveFolderZip(w http.ResponseWriter, req *http.Request, p *pkgpath.Package, dir string) {
 	w.Header().Set("Content-Type", "application/zip")
 	if req.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	// Errors while streaming can only be logged: the status is sent.
-	if err := p.WriteZip(w); err != nil {
-		r.log.Error("generate package zip", "package", p.ID.String(), "err", err)
+	if err := p.WriteFolderZip(w, dir); err != nil {
+		r.log.Error("generate package zip", "package", p.ID.String(), "file.path", dir, "err", err)
 	}
 }
 

@@ -253,7 +253,21 @@ func (b *builder) listFiles() ([]string, error) {
 		if d.IsDir() && p != "." && !strings.Contains(p, ".DS_Store") && strings.Contains(d.Name(), "-") {
 			return fmt.Errorf("folder name inside the package contains -: %s", p)
 		}
-		if d.Type().IsRegular() {
+		regular := d.Type().IsRegular()
+		if d.Type()&fs.ModeSymlink != 0 {
+			// EPR stats what it walks in a folder package: a link to a
+			// file is an asset, a dangling link fails the load. A link
+			// the FS does not follow (out of an os.Root, inside a zip)
+			// stays out, as before.
+			fi, err := fs.Stat(b.fsys, p)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("loading package assets failed: stat %s: %w", p, err)
+			case err == nil:
+				regular = fi.Mode().IsRegular()
+			}
+		}
+		if regular {
 			files = append(files, file{path: p, depth: strings.Count(p, "/"), key: strings.ReplaceAll(p, "/", "\x00")})
 		}
 		return nil

@@ -157,13 +157,21 @@ func (p *Package) WriteZip(w io.Writer) error {
 	if p.Zip {
 		return errors.New("not a folder package")
 	}
+	return p.WriteFolderZip(w, p.Path)
+}
+
+// WriteFolderZip writes the zip EPR generates from a folder dir under the
+// package's NAME-VERSION/: WriteZip's, of any folder. EPR answers with it
+// wherever it finds a folder in a file's place (a signature .sig that is
+// a folder).
+func (p *Package) WriteFolderZip(w io.Writer, dir string) error {
 	root := p.ID.Name + "-" + p.ID.Version
 	zw := zip.NewWriter(w)
-	err := filepath.WalkDir(p.Path, func(fp string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(fp string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(p.Path, fp)
+		rel, err := filepath.Rel(dir, fp)
 		if err != nil {
 			return err
 		}
@@ -188,6 +196,13 @@ func (p *Package) WriteZip(w io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			// EPR's archiver opens the path, following the link: the
+			// header is the link's, the content the file's. Followed
+			// here only inside the folder; a link out, or dangling,
+			// writes no content.
+			return copyLinked(hw, dir, rel)
+		}
 		if info.IsDir() || !info.Mode().IsRegular() {
 			return nil
 		}
@@ -200,7 +215,27 @@ func (p *Package) WriteZip(w io.Writer) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("zip %s: %w", p.Path, err)
+		return fmt.Errorf("zip %s: %w", dir, err)
 	}
 	return zw.Close()
+}
+
+// copyLinked writes the content of the regular file the link rel (below
+// dir) leads to, confined to dir.
+func copyLinked(w io.Writer, dir, rel string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	_, err = io.Copy(w, f)
+	return err
 }

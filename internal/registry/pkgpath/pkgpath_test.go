@@ -1,6 +1,7 @@
 package pkgpath_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
@@ -312,7 +313,10 @@ func TestRefusedAtStart(t *testing.T) {
 		}, "no title set"},
 		{"validation: version folder", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
 			writeFolder(t, dir, "x/1.0.1", "x", "1.0.0", "", nil)
-		}, "not the same as in the path"},
+		}, "version in manifest file is not consistent with path"},
+		{"validation: version folder, prerelease", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
+			writeFolder(t, dir, "x/1.0.0-rc1", "x", "1.0.0", "", nil)
+		}, "inconsistent versions (path: 1.0.0-rc1, manifest: 1.0.0)"},
 		{"validation: missing icon", pkgpath.Options{Validate: true}, func(t *testing.T, dir string) {
 			writeFolder(t, dir, "x/1.0.0", "x", "1.0.0", "img/icon.svg", nil)
 		}, "img/icon.svg"},
@@ -355,6 +359,64 @@ func TestWalkLikeEPR(t *testing.T) {
 	}
 	if d := doc(t, s, "dup", "1.0.0"); !strings.Contains(d, "zip in b") {
 		t.Fatalf("duplicate: the zip (zip indexer first) should win:\n%s", d)
+	}
+}
+
+// TestWalkSkipsWhatEPRSkips: what EPR's walk passes over without refusing
+// the start, found by issue 22's differential probes: a .zip that is a
+// dangling link (EPR cannot open it: skipped as not a zip), and, under
+// validation, a version folder that differs from the manifest's version
+// only in build metadata (EPR compares versions, and semver precedence
+// ignores build metadata).
+func TestWalkSkipsWhatEPRSkips(t *testing.T) {
+	dir := t.TempDir()
+	writeZip(t, dir, "zipped", "1.0.0", nil, false)
+	if err := os.Symlink(filepath.Join(dir, "nowhere", "gone-1.0.0.zip"), filepath.Join(dir, "gone-1.0.0.zip")); err != nil {
+		t.Fatal(err)
+	}
+	writeFolder(t, dir, "meta/1.0.0+build.7", "meta", "1.0.0", "", nil)
+	writeFolder(t, dir, "other/1.0.0", "other", "1.0.0+b2", "", nil)
+	s := open(t, pkgpath.Config{Paths: []string{dir}, Options: pkgpath.Options{Validate: true}})
+	for _, id := range []packageid.ID{{Name: "zipped", Version: "1.0.0"}, {Name: "meta", Version: "1.0.0"}, {Name: "other", Version: "1.0.0+b2"}} {
+		if _, ok := s.Current().Lookup(id); !ok {
+			t.Errorf("%s not served", id)
+		}
+	}
+	if _, ok := s.Current().Lookup(packageid.ID{Name: "gone", Version: "1.0.0"}); ok {
+		t.Error("the dangling link is served")
+	}
+}
+
+// TestFolderLinksLikeEPR: a link inside a folder package to a file of the
+// package is one of its assets, as EPR lists it (it stats what it walks);
+// a dangling link stops the start, as EPR's ("loading package assets
+// failed"). Found by issue 22's differential probes.
+func TestFolderLinksLikeEPR(t *testing.T) {
+	dir := t.TempDir()
+	root := writeFolder(t, dir, "linked/1.0.0", "linked", "1.0.0", "", nil)
+	if err := os.Symlink("README.md", filepath.Join(root, "docs", "LINK.md")); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, pkgpath.Config{Paths: []string{dir}})
+	if d := doc(t, s, "linked", "1.0.0"); !strings.Contains(d, "/package/linked/1.0.0/docs/LINK.md") {
+		t.Fatalf("the linked file is not an asset:\n%s", d)
+	}
+	// The generated zip holds the link's header with the file's content,
+	// as EPR's archiver writes it.
+	p, _ := s.Current().Lookup(packageid.ID{Name: "linked", Version: "1.0.0"})
+	var buf bytes.Buffer
+	if err := p.WriteZip(&buf); err != nil {
+		t.Fatal(err)
+	}
+	readme, _ := os.ReadFile(filepath.Join(root, "docs", "README.md"))
+	if got := zipEntry(t, buf.Bytes(), "linked-1.0.0/docs/LINK.md"); !bytes.Equal(got, readme) {
+		t.Fatalf("zipped link holds %q, want the README %q", got, readme)
+	}
+	if err := os.Symlink("nowhere.md", filepath.Join(root, "docs", "GONE.md")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pkgpath.Open(context.Background(), pkgpath.Config{Paths: []string{dir}}); err == nil || !strings.Contains(err.Error(), "GONE.md") {
+		t.Fatalf("a dangling link in a folder package: Open = %v, want a refusal naming it", err)
 	}
 }
 
@@ -504,4 +566,23 @@ func TestZipsAndFoldersAreTwoIndexers(t *testing.T) {
 	if p, ok := s.Current().Lookup(packageid.ID{Name: "r", Version: "1.2.0-rc1"}); !ok || !p.Zip {
 		t.Fatalf("r-1.2.0-rc1 must be served from its zip (the first): %+v", p)
 	}
+}
+
+// zipEntry returns the content of one entry of a zip.
+func zipEntry(t *testing.T, data []byte, name string) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := zr.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

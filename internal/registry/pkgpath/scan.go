@@ -86,6 +86,14 @@ func walk(ctx context.Context, paths []string, warn func(msg, path string)) ([]c
 			if d.IsDir() || !strings.HasSuffix(p, ".zip") {
 				return nil
 			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				// A link EPR cannot open (dangling, a loop) is a .zip
+				// that is not a zip to it: skipped, not a failed start.
+				if _, err := os.Stat(p); err != nil {
+					warn("ignoring invalid zip file", p)
+					return nil
+				}
+			}
 			// EPR opens the zip here to skip one that is not a zip;
 			// load does (errNotZip), so that a zip known from the cache
 			// is never opened.
@@ -318,8 +326,8 @@ func validate(fsys fs.FS, p *packagedoc.Package, c candidate) error {
 	if p.Description == "" {
 		return errors.New("no description set")
 	}
-	if c.kind == kindFolder && c.verDir != p.Version {
-		return fmt.Errorf("package version is not the same as in the path: %s != %s", p.Version, c.verDir)
+	if c.kind == kindFolder && !sameVersion(c.verDir, p.Version) {
+		return fmt.Errorf("version in manifest file is not consistent with path: inconsistent versions (path: %s, manifest: %s)", c.verDir, p.Version)
 	}
 	imgs := append(append([]packagedoc.Image(nil), p.Icons...), p.Screenshots...)
 	for _, pt := range p.PolicyTemplates {
@@ -334,3 +342,16 @@ func validate(fsys fs.FS, p *packagedoc.Package, c candidate) error {
 }
 
 func filepathToSlash(s string) string { return filepath.ToSlash(s) }
+
+// sameVersion compares a version folder's name with the manifest's
+// version as EPR does: as semver versions, so build metadata does not
+// count (1.0.0+build.7/ holds 1.0.0). Both are strict semver by then (the
+// walk and the manifest's reader check it); anything else differs.
+func sameVersion(dir, manifest string) bool {
+	a, err := semver.StrictNewVersion(dir)
+	if err != nil {
+		return false
+	}
+	b, err := semver.StrictNewVersion(manifest)
+	return err == nil && a.Equal(b)
+}

@@ -193,7 +193,7 @@ func Parse(name string, args []string, env Env, out io.Writer) (*Invocation, err
 		inv.PrintVersion = true
 		return inv, nil
 	}
-	if f.LogType != "ecs" && f.LogType != "dev" {
+	if _, ok := logFormats[f.LogType]; !ok {
 		return nil, fmt.Errorf("Failed to initialize logging: invalid logger type %q", f.LogType)
 	}
 	data, err := env.ReadFile(f.ConfigPath)
@@ -275,6 +275,9 @@ func validate(f *Flags) error {
 		return errors.New("categories cache is just supported with SQL Storage indexer: feature-enable-categories-cache is enabled, but feature-sql-storage-indexer is not enabled")
 	case f.FeatureIncrementalUpdates && f.FeatureSQLStorageIndexer:
 		return errors.New("feature-incremental-updates is not supported with feature-sql-storage-indexer; disable one of them")
+	case f.PackagePathsWorkers <= 0:
+		// Whether or not there are package paths to read.
+		return errors.New("package-paths-workers must be greater than 0")
 	case f.FeatureProxyMode && !f.ProxyAllowInsecure && !strings.HasPrefix(strings.ToLower(f.ProxyTo), "https://"):
 		return fmt.Errorf("-proxy-to must use HTTPS (got %q); use -proxy-allow-insecure to allow HTTP", f.ProxyTo)
 	}
@@ -434,7 +437,8 @@ func publicBucket(endpoint string, lookup func(string) (string, bool)) (string, 
 }
 
 // logFormats maps EPR's -log-type onto serve's --log-format.
-var logFormats = map[string]string{"ecs": "ecs", "dev": "text"}
+// An empty type is EPR's default, ecs (its logger's switch).
+var logFormats = map[string]string{"ecs": "ecs", "dev": "text", "": "ecs"}
 
 // pkgstoreLevel maps zap's levels onto slog's.
 func pkgstoreLevel(zap string) string {

@@ -83,6 +83,10 @@ func TestFlagSyntaxAndPrecedence(t *testing.T) {
 		{"log type ecs by default", nil, nil, "log-format", "ecs"},
 		{"log type dev", []string{"-log-type", "dev"}, nil, "log-format", "text"},
 		{"log type from env", nil, map[string]string{"EPR_LOG_TYPE": "dev"}, "log-format", "text"},
+		// EPR's logger takes an empty type as its default, ecs (a
+		// Helm value left empty: EPR_LOG_TYPE="").
+		{"log type empty", []string{"-log-type="}, nil, "log-format", "ecs"},
+		{"log type empty from env", nil, map[string]string{"EPR_LOG_TYPE": ""}, "log-format", "ecs"},
 		{"log level", []string{"-log-level", "DEBUG"}, nil, "log-level", "debug"},
 		{"log level fatal", []string{"-log-level=fatal"}, nil, "log-level", "error"},
 		{"metrics", []string{"-metrics-address", ":9090"}, nil, "metrics-addr", ":9090"},
@@ -158,6 +162,16 @@ func TestRefusals(t *testing.T) {
 		{"search cache", []string{"-feature-enable-search-cache"}, nil, nil, false, "search cache is only supported in SQL storage indexer"},
 		{"categories cache", []string{"-feature-enable-categories-cache"}, nil, nil, false, "categories cache is just supported with SQL Storage indexer"},
 		{"incremental with SQL", []string{"-feature-incremental-updates", "-feature-sql-storage-indexer"}, nil, nil, false, "feature-incremental-updates is not supported with feature-sql-storage-indexer"},
+		// EPR checks the worker count with the flags, before -version
+		// and the config file, after the indexer combinations and
+		// before the proxy's scheme.
+		{"no workers", []string{"-package-paths-workers=0"}, nil, nil, false, "package-paths-workers must be greater than 0"},
+		{"negative workers from env", nil, map[string]string{"EPR_PACKAGE_PATHS_WORKERS": "-1"}, nil, false, "package-paths-workers must be greater than 0"},
+		{"no workers, -version", []string{"-package-paths-workers=0", "-version"}, nil, nil, false, "package-paths-workers must be greater than 0"},
+		{"no workers, no config", []string{"-package-paths-workers=0"}, nil, map[string]string{}, false, "package-paths-workers must be greater than 0"},
+		{"no workers, http proxy", []string{"-package-paths-workers=0", "-feature-proxy-mode", "-proxy-to", "http://x/"}, nil, nil, false, "package-paths-workers must be greater than 0"},
+		{"no workers, incremental with SQL", []string{"-package-paths-workers=0", "-feature-incremental-updates", "-feature-sql-storage-indexer"}, nil, nil, false, "feature-incremental-updates is not supported"},
+		{"no workers, tls", []string{"-package-paths-workers=0", "-tls-min-version=1.2"}, nil, nil, false, "-tls-min-version set but missing"},
 		{"http proxy", []string{"-feature-proxy-mode", "-proxy-to", "http://x/"}, nil, nil, false, `-proxy-to must use HTTPS (got "http://x/"); use -proxy-allow-insecure to allow HTTP`},
 		{"bad log type", []string{"-log-type", "foo"}, nil, nil, false, `invalid logger type "foo"`},
 		{"no config", nil, nil, map[string]string{}, false, "Configuration file is not available: config.yml"},
@@ -275,7 +289,7 @@ func TestParseConfig(t *testing.T) {
 		{"one path", "package_paths: ./pkgs\ncache_time.index: 1m\ncache_time.search: 60\ncache_time.categories: 1.5\n",
 			Config{PackagePaths: []string{"./pkgs"}, CacheTimeIndex: time.Minute, CacheTimeSearch: time.Minute, CacheTimeCategories: 1500 * time.Millisecond, CacheTimeCatchAll: 10 * time.Minute}, nil},
 		{"nested mapping ignored as EPR ignores it", "cache_time:\n  search: 1s\n", DefaultConfig, []string{"nested mapping"}},
-		{"sql keys", "sql_indexer.database_folder_path: /tmp\nsearch.cache_size: 10\n", DefaultConfig, []string{"sql_indexer.database_folder_path is read by EPR's SQL", "search.cache_size is read by EPR's SQL"}},
+		{"sql keys", "sql_indexer.database_folder_path: /tmp\nsearch.cache_size: 10\n", DefaultConfig, []string{"search.cache_size is read by EPR's SQL", "sql_indexer.database_folder_path is read by EPR's SQL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, warns, err := ParseConfig([]byte(tc.yaml))
@@ -295,8 +309,14 @@ func TestParseConfig(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"cache_time.search: soon\n", "cache_time.index: -5s\n", "package_paths: {a: b}\n", "- a\n", "cache_time.search: [1]\n", "package_paths:\n  - [x]\n"} {
-		if _, _, err := ParseConfig([]byte(bad)); err == nil {
+	for _, bad := range []string{"cache_time.search: soon\n", "cache_time.index: -5s\n", "cache_time.index: 0\n", "cache_time.catch_all: .nan\n",
+		"cache_time.search: 1e20\n", "cache_time.search: 18446744073709551615\n", "cache_time.search: [1]\n", "package_paths:\n  - [x]\n", "a: {1: b}\n"} {
+		cfg, _, err := ParseConfig([]byte(bad))
+		if err == nil {
+			// Read, but what EPR's router refuses to start with.
+			err = checkCacheTimes(cfg)
+		}
+		if err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -361,6 +381,33 @@ func TestConfigAsEPRReadsIt(t *testing.T) {
 		"package_paths: ./one\ncache_time.catch_all: 2h\ncache_time.categories: 45\npublic_dir: ./public\n",
 		"cache_time:\n  search: 1s\n  index: 2s\n",
 		"",
+		// YAML 1.1 as yaml.v2 reads it (issue 22's real configurations):
+		// anchors, aliases, merge keys (a merge beats the key before it),
+		// octal, hex, underscores, floats, tags, a first document only,
+		// the later of two equal keys.
+		"package_paths: [pkgs]\ncache_time.search: &t 7s\ncache_time.index: *t\n",
+		"base: &b\n  cache_time.search: 7s\n  cache_time.catch_all: 3m\n<<: *b\ncache_time.catch_all: 4m\n",
+		"cache_time.search: 5m\n<<: {cache_time.search: 7m}\n",
+		"cache_time.search: 0x10\ncache_time.index: 017\ncache_time.categories: 0o17\ncache_time.catch_all: 1_000\n",
+		"cache_time.search: 1e2\ncache_time.index: !!float 3\ncache_time.categories: 2.5\n",
+		"---\npackage_paths: [a]\n---\ncache_time.search: 5s\n",
+		"package_paths: [a]\npackage_paths: [b]\ncache_time.search: 1s\ncache_time.search: 2s\n",
+		"\ufeffpackage_paths: [a]\r\ncache_time.search: 5s # five\r\n",
+		"{package_paths: [a], \"cache_time.search\": 5s}\n",
+		// null keeps a default; null items are "", scalars formatted
+		// as go-ucfg formats them; a mapping is no path at all.
+		"package_paths: [a, ~, 12, 1.50, yes, 0x10, 1e3, \"\"]\ncache_time.search: null\ncache_time.index: ~\n",
+		"package_paths: {a: b}\n",
+		"package_paths: ~\n",
+		"package_paths: 2024\n",
+		// Out of range: Go's wrapping multiplication, amd64's float
+		// conversion (then refused by the router, as not positive).
+		"cache_time.search: 9223372036\ncache_time.index: 18446744073709551615\ncache_time.categories: 1e20\ncache_time.catch_all: .inf\n",
+		"cache_time.search: 10us\ncache_time.index: 1.5h\ncache_time.categories: -5\ncache_time.catch_all: \"-1m\"\n",
+		"PACKAGE_PATHS: [a]\nCache_Time.Search: 5s\nsearch.cache_size: 5\n",
+		// A list, or null, is no setting at all.
+		"- package_paths: [x]\n  cache_time.search: 5s\n",
+		"~\n",
 	} {
 		p := filepath.Join(dir, "c.yml")
 		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
@@ -383,6 +430,49 @@ func TestConfigAsEPRReadsIt(t *testing.T) {
 			if !regexp.MustCompile(regexp.QuoteMeta(want) + `(\t|\n)`).MatchString(string(out)) {
 				t.Errorf("config %d (%q): the reference did not say %q:\n%s", i, y, want, out)
 			}
+		}
+	}
+}
+
+// TestConfigRefusedAsEPRRefusesIt runs the reference over config files it
+// cannot read (its "getting config" fatal line) and checks ParseConfig
+// refuses each too: a file EPR would not start with must not start ours
+// with settings nobody checked.
+func TestConfigRefusedAsEPRRefusesIt(t *testing.T) {
+	script := referenceBinary(t)
+	dir := t.TempDir()
+	for i, y := range []string{
+		"cache_time.search: soon\n",
+		"cache_time.search: \"30\"\n",
+		"cache_time.search: yes\n",
+		"cache_time.search: 2017-01-01\n",
+		"cache_time.search: [1]\n",
+		"cache_time.search: {a: 1}\n",
+		"package_paths: [a, {x: y}]\n",
+		"package_paths:\n  - [x]\n",
+		"package_paths:\n\t- a\n",
+		"just a string\n",
+		"5\n",
+		"- {1: 2}\n",
+		"1: 2\n",
+		"extra: {1: 2}\n",
+		"extra: [{yes: 1}]\n",
+		"? [a]\n: b\n",
+		"package_paths: *nowhere\n",
+	} {
+		p := filepath.Join(dir, "c.yml")
+		if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(script, "-config", p, "-address", "127.0.0.1:0", "-log-type", "dev")
+		cmd.Dir = dir
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), "getting config") {
+			t.Errorf("config %d (%q): the reference read it; move it to TestConfigAsEPRReadsIt:\n%s", i, y, out)
+			continue
+		}
+		if cfg, _, err := ParseConfig([]byte(y)); err == nil {
+			t.Errorf("config %d (%q): the reference refuses it, ParseConfig read %+v", i, y, *cfg)
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"pkgstore/internal/builder"
 	"pkgstore/internal/pkg/packageid"
 )
@@ -40,6 +42,12 @@ type Deployment struct {
 	// Packages are every package the deployment places somewhere (served
 	// or not): the request lists probe each.
 	Packages []DeployPackage
+	// Variants are the NAME-VERSIONs placed as copies that differ (other
+	// titles). EPR's legacy selection (/search?experimental=true) may pick
+	// a later indexer's copy of one and answer that copy's document where
+	// pkgstore answers the served copy's: the documented deviation of
+	// docs/epr-dropin.md.
+	Variants []string
 }
 
 // DeployFile is one file, folder or symbolic link of a deployment.
@@ -57,6 +65,9 @@ type DeployFile struct {
 	// Drop is a file left out of a copied package (relative to it): an
 	// invalid package.
 	Drop string
+	// Title, with Zip or Copy, replaces the manifest's title: a variant
+	// of the same NAME-VERSION, so that which copy wins shows.
+	Title string
 }
 
 // DeployPackage is a source package a deployment uses.
@@ -96,9 +107,19 @@ var deploySig = []byte("-----BEGIN PGP SIGNATURE-----\n\niQEzBAABCAAdFiEEgenerat
 // package folders (zips with and without .zip.sig, NAME/VERSION/ and
 // NAME-VERSION/ folders, nested zips and folders, one revision as a zip
 // and a folder in two paths, invalid packages, non-package and hidden
-// files).
+// files); and, from a second random stream (deploy_more.go), YAML 1.1 as
+// EPR reads config.yml (anchors, aliases, merge keys, octal and hex, nulls,
+// tabs, document markers, a byte order mark, CRLF), empty and unknown
+// EPR_* variables, dangling and followed links to zips, build metadata in
+// version folders, two variants of one NAME-VERSION, a folder in a
+// signature's place, links inside folder packages.
 func GenerateDeployment(seed int64) *Deployment {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x45505244))
+	// Shapes added later draw from a second stream, so that a seed's
+	// first shapes stay what they were when its runs were checked.
+	r2 := rand.New(rand.NewPCG(uint64(seed), 0x45505232))
+	chance2 := func(p float64) bool { return r2.Float64() < p }
+	pick2 := func(xs ...string) string { return xs[r2.IntN(len(xs))] }
 	d := &Deployment{Seed: seed}
 	say := func(format string, a ...any) { d.What = append(d.What, fmt.Sprintf(format, a...)) }
 	chance := func(p float64) bool { return r.Float64() < p }
@@ -264,6 +285,12 @@ func GenerateDeployment(seed int64) *Deployment {
 		say("%s: foo/1.0.1 folder holding version 1.0.0", p.dir)
 	}
 
+	var dirs []string
+	for _, p := range paths {
+		dirs = append(dirs, p.dir)
+	}
+	morePackages(d, r2, chance2, usePkg, dirs)
+
 	// config.yml.
 	var entries []string
 	for _, p := range paths {
@@ -324,7 +351,7 @@ func GenerateDeployment(seed int64) *Deployment {
 		cfg.WriteString("unknown.key: 42\nsearch.cache_size: 100\n")
 		say("unknown keys")
 	}
-	config := cfg.String()
+	config := reshapeConfig(d, cfg.String(), chance2, pick2)
 	switch r.IntN(20) {
 	case 0:
 		config = ""
@@ -392,6 +419,7 @@ func GenerateDeployment(seed int64) *Deployment {
 		d.Args = append(d.Args, pick("-allow-unknown-query-parameters", "--allow-unknown-query-parameters"), pick("false", "true"))
 		say("a boolean flag with its value after a space, last")
 	}
+	oddEnvironment(d, chance2, pick2)
 	say("args %q env %q", d.Args, d.Env)
 	slices.SortFunc(d.Packages, func(a, b DeployPackage) int {
 		return strings.Compare(a.Name+"/"+a.Version, b.Name+"/"+b.Version)
@@ -431,9 +459,12 @@ func (d *Deployment) Write(tb testing.TB, src *DeploySources, root string) {
 		case f.Link != "":
 			err = os.Symlink(f.Link, p)
 		case f.Zip != "":
-			err = os.WriteFile(p, src.zip(tb, f.Zip), 0o644)
+			err = os.WriteFile(p, src.zipTitled(tb, f.Zip, f.Title), 0o644)
 		case f.Copy != "":
 			err = copyPackage(filepath.Join(src.Dir, filepath.FromSlash(f.Copy)), p, f.Drop)
+			if err == nil && f.Title != "" {
+				err = retitle(p, f.Title)
+			}
 		default:
 			err = os.WriteFile(p, []byte(rep.Replace(string(f.Data))), 0o644)
 		}
@@ -445,8 +476,14 @@ func (d *Deployment) Write(tb testing.TB, src *DeploySources, root string) {
 	// into the zips it generates for folder packages, and two copies
 	// written a second apart must serve the same bytes.
 	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.Type()&fs.ModeSymlink != 0 {
+		if err != nil {
 			return err
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			// The link's own time: EPR's zip of a folder package
+			// holding a link writes it (Lstat).
+			ts := []unix.Timespec{unix.NsecToTimespec(deployTime.UnixNano()), unix.NsecToTimespec(deployTime.UnixNano())}
+			return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 		}
 		return os.Chtimes(p, deployTime, deployTime)
 	})
@@ -491,6 +528,7 @@ func (d *Deployment) Requests(src *DeploySources) []Request {
 	out = append(out, Get("/epr/broken/broken-9.9.9.zip", "/package/foo/1.0.1/", "/epr/foo/foo-1.0.1.zip", "/package/broken/9.9.9/")...)
 	out = append(out, Errors(pkgs)[:12]...)
 	out = append(out, Heads(Sample(pkgs))...)
+	out = append(out, moreRequests(pkgs)...)
 	return out
 }
 

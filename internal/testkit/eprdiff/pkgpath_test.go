@@ -88,10 +88,15 @@ func TestPackagePathsLayouts(t *testing.T) {
 		os.WriteFile(filepath.Join(deep, b.ID.ZipName()), b.Zip, 0o644)
 	}
 	os.WriteFile(filepath.Join(deep, "bar-9.9.9.zip"), []byte("not a zip"), 0o644)
+	// A folder in the signature's place: EPR zips it on the fly as it
+	// zips a folder package (ours sent a length of 2^63-1 and no body).
+	os.MkdirAll(filepath.Join(deep, "foo-1.0.0.zip.sig", "sub"), 0o755)
+	os.WriteFile(filepath.Join(deep, "foo-1.0.0.zip.sig", "sub", "x.txt"), []byte("not a signature\n"), 0o644)
 	c := eprdiff.NewCorpus("layouts")
 	p := eprdiff.StartPackagePaths(t, c, []string{dir}, eprdiff.PathsOptions{})
 	reqs := eprdiff.Get("/search?all=true", "/package/example/1.0.0/", "/package/foo/1.0.0/", "/epr/example/example-1.0.0.zip",
-		"/epr/foo/foo-1.0.0.zip", "/package/bar/9.9.9/", "/categories")
+		"/epr/foo/foo-1.0.0.zip", "/epr/foo/foo-1.0.0.zip.sig", "/package/bar/9.9.9/", "/categories")
+	reqs = append(reqs, eprdiff.Heads(reqs)...)
 	p.Compare(t, reqs).Expect(t, eprdiff.Known{})
 	if code, _ := p.Ours.Get(t, "/package/example/1.0.0/"); code != 404 {
 		t.Fatalf("NAME-VERSION/ and non-semver folders: /package/example/1.0.0/ answered %d, want 404", code)
