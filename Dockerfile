@@ -18,7 +18,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/pkgstore ./cmd/pkgstore && \
+RUN CGO_ENABLED=0 go build -trimpath -tags disable_grpc_modules -ldflags="-s -w" -o /out/pkgstore ./cmd/pkgstore && \
     mkdir -p /out/packages && \
     printf 'package-registry:x:1000:1000:package-registry:/package-registry:/sbin/nologin\n' > /out/passwd && \
     printf 'package-registry:x:1000:\n' > /out/group

@@ -30,7 +30,7 @@ const repoRoot = ".."
 
 // dockerBuild is the builder stage's build command; the offline build runs
 // the same (TestDockerfileIsEPRsLayout holds the Dockerfile to it).
-const dockerBuild = `CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/pkgstore ./cmd/pkgstore`
+const dockerBuild = `CGO_ENABLED=0 go build -trimpath -tags disable_grpc_modules -ldflags="-s -w" -o /out/pkgstore ./cmd/pkgstore`
 
 // finalStage is what the Dockerfile's last stage declares.
 type finalStage struct {
@@ -167,7 +167,7 @@ func buildImage(t *testing.T, st finalStage, dir string) {
 	// cold cache it compiles every dependency again.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/pkgstore")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "disable_grpc_modules", "-ldflags=-s -w", "-o", bin, "./cmd/pkgstore")
 	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

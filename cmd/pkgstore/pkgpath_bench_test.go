@@ -94,18 +94,25 @@ func BenchmarkPackagePathsStart(b *testing.B) {
 	b.ReportMetric(float64(warmRSS)/float64(eprRSS), "restart-rss-ratio")
 }
 
-// buildCommand builds pkgstore as operators run it and returns the
-// executable. The test binary would do the same work, but it links the
-// test kit too (fake servers, the differential suite), whose initialisers
-// alone add about 7 MB to its resident set.
+// buildCommand builds pkgstore as operators run it (the image's build:
+// the release tags, docs/deploy.md) and returns the executable. The test
+// binary would do the same work, but it links the test kit too (fake
+// servers, the differential suite), whose initialisers alone add about
+// 7 MB to its resident set.
 func buildCommand(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "pkgstore")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", releaseTags, "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }
+
+// releaseTags are the build tags of a release build (the Dockerfile's):
+// disable_grpc_modules leaves out the GCS client's gRPC DirectPath
+// balancers (xDS and its envoy types), which pkgstore never uses: the GCS
+// driver speaks the JSON API (TestReleaseBuildLeavesOutXDS).
+const releaseTags = "disable_grpc_modules"
 
 // startMeasured starts the process cmd makes for a free loopback address,
 // returns the time until /health answered 200, its peak RSS after one

@@ -208,7 +208,7 @@ another process.`,
 	f.BoolVar(&cfg.RequirePackages, "require-packages", false, "refuse to start when the package paths hold no package (EPR's check; set by package-registry when only package paths serve)")
 	f.StringVar(&cfg.PackagePathCache, "package-path-cache", "", "the package paths' own cache folder, so that a restart over unchanged folders reads no package again (default: DATA/package-paths-cache)")
 	f.DurationVar(&cfg.PackagePathWatch, "package-path-watch-interval", 10*time.Second, "how often to rescan the package paths for added, changed and removed packages (0: never)")
-	f.IntVar(&cfg.PackagePathWorkers, "package-path-workers", 0, "packages read at once when scanning the package paths (default: GOMAXPROCS)")
+	f.IntVar(&cfg.PackagePathWorkers, "package-path-workers", 0, "packages read at once when scanning the package paths (default: twice GOMAXPROCS)")
 	return cmd
 }
 

@@ -113,7 +113,7 @@ type Config struct {
 	// PackagePathWatch is how often the package paths are rescanned (0:
 	// never).
 	PackagePathWatch time.Duration
-	// PackagePathWorkers bounds the packages read at once (0: GOMAXPROCS).
+	// PackagePathWorkers bounds the packages read at once (0: twice GOMAXPROCS).
 	PackagePathWorkers int
 	// Version describes this build (buildinfo.Info.Short): in the start
 	// log line and in /health?verbose=true.

@@ -30,7 +30,7 @@ type Config struct {
 	// package again. It must be the Set's own folder: files there that no
 	// package needs are removed.
 	CacheDir string
-	// Workers bound the packages loaded at once (default GOMAXPROCS;
+	// Workers bound the packages loaded at once (default twice GOMAXPROCS;
 	// EPR's -package-paths-workers).
 	Workers int
 	Logger  *slog.Logger
@@ -249,7 +249,11 @@ func (s *Set) Rescan(ctx context.Context, strict bool) (bool, error) {
 	// then its files; in parallel (stat, small reads, zip reading).
 	workers := s.cfg.Workers
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		// Twice the cores: a worker waiting on a read, a page fault or the
+		// cache pack's lock leaves its core to another (a first start over
+		// 1,918 zips: 0.26-0.28x EPR's wall with GOMAXPROCS workers,
+		// 0.25-0.265x with twice as many; docs/benchmarks.md).
+		workers = 2 * runtime.GOMAXPROCS(0)
 	}
 	parsers := make([]*catalog.Parser, workers)
 	docBufs := make([]bytes.Buffer, workers) // each worker's document, reused
