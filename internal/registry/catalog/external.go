@@ -25,28 +25,24 @@ type DocumentSource interface {
 // only /package/NAME/VERSION/ reads (docs/benchmarks.md, "Third pass on
 // the peak RSS").
 func (p *Parser) RevisionAt(e index.Entry, src DocumentSource) (*Revision, error) {
-	if src == nil {
-		return nil, errors.New("catalog: RevisionAt without a document source")
-	}
-	p.b.noDoc = true
-	r, err := newRevisionBuf(e, &p.b)
-	p.b.noDoc = false
-	if err != nil {
-		return nil, err
-	}
-	r.ext = src
-	return r, nil
+	return p.external(src, func() (*Revision, error) { return newRevisionBuf(e, &p.b) })
 }
 
 // RevisionOfAt is RevisionAt for a document its caller has just built:
 // fields are what decoding doc gives (Parser.RevisionOf), so doc is not
 // decoded again, and the revision keeps neither doc nor fields' manifest.
 func (p *Parser) RevisionOfAt(id packageid.ID, fields packagedoc.BasePackage, formatVersion string, doc []byte, src DocumentSource) (*Revision, error) {
+	return p.external(src, func() (*Revision, error) { return p.RevisionOf(id, fields, formatVersion, doc) })
+}
+
+// external builds a revision with build, leaving its document out, and
+// has it ask src for the document instead.
+func (p *Parser) external(src DocumentSource, build func() (*Revision, error)) (*Revision, error) {
 	if src == nil {
-		return nil, errors.New("catalog: RevisionOfAt without a document source")
+		return nil, errors.New("catalog: a revision without its document needs a document source")
 	}
 	p.b.noDoc = true
-	r, err := p.RevisionOf(id, fields, formatVersion, doc)
+	r, err := build()
 	p.b.noDoc = false
 	if err != nil {
 		return nil, err
